@@ -1,0 +1,40 @@
+"""tapegrad: reverse-mode automatic differentiation with PyTorch's autograd semantics.
+
+Operations append integer records to a flat Wengert tape; ``backward`` replays the tape in
+reverse inside numba.
+
+>>> import tapegrad as tg
+>>> x = tg.ones(2, 2, requires_grad=True)
+>>> y = x + 2
+>>> y
+tensor([[3., 3.],
+        [3., 3.]], grad_fn=<AddBackward0>)
+"""
+
+from .creation import (
+    arange, empty, eye, from_numpy, full, full_like, linspace, manual_seed, ones, ones_like, rand,
+    randn, randn_like, tensor, zeros, zeros_like,
+)
+from .dtypes import (
+    bool, double, dtype, float, float16, float32, float64, half, int, int8, int16, int32, int64,
+    long, short, uint8,
+)
+from .functions import (
+    abs, add, all, any, cos, div, eq, exp, is_tensor, log, matmul, mean, mul, neg, norm, pow,
+    relu, reshape, sigmoid, sin, sqrt, sub, sum, tanh, transpose,
+)
+from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .printing import set_printoptions
+from .tensor import Size, Tensor
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Tensor", "Size", "dtype", "tensor", "from_numpy", "zeros", "ones", "empty", "full",
+    "arange", "linspace", "eye", "randn", "rand", "zeros_like", "ones_like", "full_like",
+    "randn_like", "manual_seed", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
+    "set_printoptions", "float64", "double", "float32", "float", "float16", "half", "int64",
+    "long", "int32", "int", "int16", "short", "int8", "uint8", "bool", "exp", "log", "sin", "cos",
+    "tanh", "sigmoid", "relu", "sqrt", "abs", "neg", "pow", "add", "sub", "mul", "div", "sum",
+    "mean", "norm", "reshape", "transpose", "matmul", "eq", "all", "any", "is_tensor",
+]

@@ -1,0 +1,137 @@
+"""Tensor creation functions with torch's signatures.  Floats default to float64."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import dtypes
+from .tensor import Tensor, _as_array, _shape_arg, _wrap
+
+_rng = np.random.default_rng()
+
+
+def manual_seed(seed: int) -> None:
+    """Seed the generator behind ``randn``/``rand`` (values need not match torch's).
+
+    >>> import tapegrad as tg
+    >>> tg.manual_seed(0); a = tg.randn(3); tg.manual_seed(0); bool((a == tg.randn(3)).all())
+    True
+    """
+    global _rng
+    _rng = np.random.default_rng(seed)
+
+
+def _make(value: np.ndarray, dtype, requires_grad: bool) -> Tensor:
+    np_dtype = dtypes.to_numpy_dtype(dtype)
+    if np_dtype is not None and value.dtype != np_dtype:
+        value = value.astype(np_dtype)
+    t = _wrap(value)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def tensor(data: Any, dtype=None, requires_grad: bool = False) -> Tensor:
+    """A new tensor holding a copy of ``data``.
+
+    >>> import tapegrad as tg
+    >>> tg.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    tensor([[1., 2.],
+            [3., 4.]], requires_grad=True)
+    """
+    return _make(_as_array(data, dtype), None, requires_grad)
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A tensor sharing memory with a NumPy array.
+
+    >>> import numpy as np, tapegrad as tg
+    >>> tg.from_numpy(np.arange(3))
+    tensor([0, 1, 2])
+    """
+    return _wrap(array)
+
+
+def _float(dtype) -> np.dtype:
+    return dtypes.to_numpy_dtype(dtype) or np.dtype(np.float64)
+
+
+def zeros(*size, dtype=None, requires_grad: bool = False) -> Tensor:
+    """``tg.zeros(2, 3)``: a tensor of zeros."""
+    return _make(np.zeros(_shape_arg(size), _float(dtype)), None, requires_grad)
+
+
+def ones(*size, dtype=None, requires_grad: bool = False) -> Tensor:
+    """``tg.ones(2, 2, requires_grad=True)``: a tensor of ones.
+
+    >>> import tapegrad as tg
+    >>> tg.ones(2, 2, requires_grad=True)
+    tensor([[1., 1.],
+            [1., 1.]], requires_grad=True)
+    """
+    return _make(np.ones(_shape_arg(size), _float(dtype)), None, requires_grad)
+
+
+def empty(*size, dtype=None, requires_grad: bool = False) -> Tensor:
+    return _make(np.empty(_shape_arg(size), _float(dtype)), None, requires_grad)
+
+
+def full(size, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
+    """``tg.full((2, 2), 7.0)``; the dtype follows the fill value, as in torch."""
+    if dtype is None:
+        dtype = np.float64 if isinstance(fill_value, float) else np.asarray(fill_value).dtype
+    return _make(np.full(_shape_arg((size,)), fill_value, dtypes.to_numpy_dtype(dtype)), None,
+                 requires_grad)
+
+
+def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False) -> Tensor:
+    """``tg.arange(5)``; integer arguments give int64, as in torch."""
+    if end is None:
+        start, end = 0, start
+    value = np.arange(start, end, step)
+    if value.dtype.kind == "f":
+        value = value.astype(np.float64)
+    return _make(value, dtype, requires_grad)
+
+
+def linspace(start, end, steps: int, dtype=None, requires_grad: bool = False) -> Tensor:
+    return _make(np.linspace(start, end, steps), dtype, requires_grad)
+
+
+def eye(n: int, m: int | None = None, dtype=None, requires_grad: bool = False) -> Tensor:
+    return _make(np.eye(n, m, dtype=_float(dtype)), None, requires_grad)
+
+
+def randn(*size, dtype=None, requires_grad: bool = False) -> Tensor:
+    """Standard normal samples from the generator ``manual_seed`` sets."""
+    return _make(_rng.standard_normal(_shape_arg(size)).astype(_float(dtype), copy=False), None,
+                 requires_grad)
+
+
+def rand(*size, dtype=None, requires_grad: bool = False) -> Tensor:
+    """Uniform samples on [0, 1)."""
+    return _make(_rng.random(_shape_arg(size)).astype(_float(dtype), copy=False), None,
+                 requires_grad)
+
+
+def _like(t: Tensor, fill, dtype, requires_grad: bool) -> Tensor:
+    np_dtype = dtypes.to_numpy_dtype(dtype) or t._v.dtype
+    return _make(np.full(t._v.shape, fill, np_dtype), None, requires_grad)
+
+
+def zeros_like(t: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
+    return _like(t, 0, dtype, requires_grad)
+
+
+def ones_like(t: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
+    return _like(t, 1, dtype, requires_grad)
+
+
+def full_like(t: Tensor, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
+    return _like(t, fill_value, dtype, requires_grad)
+
+
+def randn_like(t: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
+    return randn(*t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)

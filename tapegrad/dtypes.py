@@ -1,0 +1,56 @@
+"""dtype objects with torch's names (``tg.float32``, ``tg.float`` ...), backed by NumPy dtypes."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class dtype:
+    """A tensor element type; ``repr`` is ``tapegrad.float32`` as torch prints ``torch.float32``."""
+
+    __slots__ = ("name", "np", "is_floating_point", "itemsize")
+
+    def __init__(self, name: str, np_dtype: type) -> None:
+        self.name = name
+        self.np = np.dtype(np_dtype)
+        self.is_floating_point = self.np.kind == "f"
+        self.itemsize = self.np.itemsize
+
+    def __repr__(self) -> str:
+        return f"tapegrad.{self.name}"
+
+    def __reduce__(self):
+        return (_by_name, (self.name,))
+
+
+float64 = double = dtype("float64", np.float64)
+float32 = float = dtype("float32", np.float32)  # noqa: A001 -- torch.float is float32
+float16 = half = dtype("float16", np.float16)
+int64 = long = dtype("int64", np.int64)
+int32 = int = dtype("int32", np.int32)  # noqa: A001
+int16 = short = dtype("int16", np.int16)
+int8 = dtype("int8", np.int8)
+uint8 = dtype("uint8", np.uint8)
+bool = dtype("bool", np.bool_)  # noqa: A001
+
+_BY_NP = {d.np: d for d in (float64, float32, float16, int64, int32, int16, int8, uint8, bool)}
+
+
+def _by_name(name: str) -> dtype:
+    return globals()[name]
+
+
+def from_numpy_dtype(np_dtype: np.dtype) -> dtype:
+    try:
+        return _BY_NP[np_dtype]
+    except KeyError:
+        raise TypeError(f"tapegrad does not support NumPy dtype {np_dtype}") from None
+
+
+def to_numpy_dtype(d) -> np.dtype | None:
+    """Accept a tapegrad dtype, a NumPy dtype or a Python type; ``None`` passes through."""
+    if d is None:
+        return None
+    if isinstance(d, dtype):
+        return d.np
+    return np.dtype(d)

@@ -1,0 +1,101 @@
+"""Module-level math: ``tg.exp(x)``, ``tg.sum(x, dim)`` ... -- thin calls into Tensor methods."""
+
+from __future__ import annotations
+
+from .tensor import Tensor, _as_tensor, matmul  # noqa: F401  (re-exported)
+
+
+def exp(x) -> Tensor:
+    return _as_tensor(x).exp()
+
+
+def log(x) -> Tensor:
+    return _as_tensor(x).log()
+
+
+def sin(x) -> Tensor:
+    return _as_tensor(x).sin()
+
+
+def cos(x) -> Tensor:
+    return _as_tensor(x).cos()
+
+
+def tanh(x) -> Tensor:
+    return _as_tensor(x).tanh()
+
+
+def sigmoid(x) -> Tensor:
+    return _as_tensor(x).sigmoid()
+
+
+def relu(x) -> Tensor:
+    return _as_tensor(x).relu()
+
+
+def sqrt(x) -> Tensor:
+    return _as_tensor(x).sqrt()
+
+
+def abs(x) -> Tensor:  # noqa: A001
+    return _as_tensor(x).abs()
+
+
+def neg(x) -> Tensor:
+    return -_as_tensor(x)
+
+
+def pow(x, exponent) -> Tensor:  # noqa: A001
+    return _as_tensor(x) ** exponent
+
+
+def add(x, y) -> Tensor:
+    return _as_tensor(x) + y
+
+
+def sub(x, y) -> Tensor:
+    return _as_tensor(x) - y
+
+
+def mul(x, y) -> Tensor:
+    return _as_tensor(x) * y
+
+
+def div(x, y) -> Tensor:
+    return _as_tensor(x) / y
+
+
+def sum(x, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    return _as_tensor(x).sum(dim, keepdim)
+
+
+def mean(x, dim=None, keepdim: bool = False) -> Tensor:
+    return _as_tensor(x).mean(dim, keepdim)
+
+
+def norm(x, p=2, dim=None, keepdim: bool = False) -> Tensor:
+    return _as_tensor(x).norm(p, dim, keepdim)
+
+
+def reshape(x, shape) -> Tensor:
+    return _as_tensor(x).reshape(shape)
+
+
+def transpose(x, dim0: int, dim1: int) -> Tensor:
+    return _as_tensor(x).transpose(dim0, dim1)
+
+
+def eq(x, y) -> Tensor:
+    return _as_tensor(x).eq(y)
+
+
+def all(x) -> Tensor:  # noqa: A001
+    return _as_tensor(x).all()
+
+
+def any(x) -> Tensor:  # noqa: A001
+    return _as_tensor(x).any()
+
+
+def is_tensor(x) -> bool:
+    return isinstance(x, Tensor)

@@ -1,0 +1,106 @@
+"""``grad_fn``: a lazy, read-only view of one tape record, shaped like torch's graph nodes.
+
+Nothing here exists while recording; a ``Node`` is made only when a user asks for ``grad_fn``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .ops import OPS
+
+if TYPE_CHECKING:
+    from .tape import Tape
+    from .tensor import Tensor
+
+
+def _records(tape: Tape) -> np.ndarray:
+    return np.array(tape.recs, dtype=np.int64).reshape(-1, 6)
+
+
+def producer(tape: Tape, slot: int) -> int:
+    """Index of the record whose output is ``slot``, or -1 for an input slot."""
+    hits = np.flatnonzero(_records(tape)[:, 1] == slot)
+    return int(hits[0]) if hits.size else -1
+
+
+class Node:
+    """The backward function of one recorded operation (torch's ``grad_fn``)."""
+
+    __slots__ = ("_tape", "_rec")
+
+    def __init__(self, tape: Tape, rec: int) -> None:
+        self._tape, self._rec = tape, rec
+
+    @property
+    def _op(self):
+        return OPS[self._tape.recs[6 * self._rec]]
+
+    def name(self) -> str:
+        """The node's torch name, e.g. ``'MulBackward0'``."""
+        return self._op.name
+
+    @property
+    def next_functions(self) -> tuple:
+        """``((node_or_AccumulateGrad_or_None, 0), ...)`` for each input, as torch lists them."""
+        tape, base = self._tape, 6 * self._rec
+        leaves = dict(tape.leaves)
+        result = []
+        for slot in tape.recs[base + 2: base + 4]:
+            if slot < 0:
+                continue
+            rec = producer(tape, slot)
+            if rec >= 0:
+                result.append((Node(tape, rec), 0))
+            elif slot in leaves:
+                result.append((AccumulateGrad(leaves[slot]), 0))
+            else:
+                result.append((None, 0))
+        if self._op.next_none:
+            result.append((None, 0))
+        return tuple(result)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Node) and other._tape is self._tape and other._rec == self._rec
+
+    def __hash__(self) -> int:
+        return hash((id(self._tape), self._rec))
+
+    def __repr__(self) -> str:
+        return f"<{self.name()} object at {hex(id(self))}>"
+
+
+class AccumulateGrad:
+    """The sink that stores a leaf's gradient into ``leaf.grad``."""
+
+    __slots__ = ("variable",)
+
+    def __init__(self, variable: Tensor) -> None:
+        self.variable = variable
+
+    def name(self) -> str:
+        return "torch::autograd::AccumulateGrad"
+
+    @property
+    def next_functions(self) -> tuple:
+        return ()
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, AccumulateGrad) and other.variable is self.variable
+
+    def __hash__(self) -> int:
+        return id(self.variable)
+
+    def __repr__(self) -> str:
+        return f"<AccumulateGrad object at {hex(id(self))}>"
+
+
+def grad_fn_of(t: Tensor) -> Node | None:
+    from .tape import resolve
+
+    if t._tape is None:
+        return None
+    tape = resolve(t)
+    return Node(tape, producer(tape, t._slot))

@@ -1,0 +1,225 @@
+"""Elementwise ops: each is a pair of scalar rules (forward, derivative) and its NumPy forward.
+
+Three factories turn scalar rules into whole-array kernels with the op table's fixed signature:
+
+* ``unary``   -- ``y = f(a)``;  derivative ``df(g, a, y)``
+* ``scalar``  -- ``y = f(a, c)`` for a Python-number constant ``c`` kept in the float pool;
+                 derivative ``df(g, a, y, c)``
+* ``binary``  -- ``y = f(a, b)`` with NumPy broadcasting; derivatives ``da(g, a, b, y)`` and
+                 ``db(g, a, b, y)``.  When the shapes differ the record's int parameters hold the
+                 broadcast shapes and the kernels walk them with an odometer, summing each input's
+                 gradient back into its own shape.
+"""
+
+import math
+
+import numpy as np
+
+from ..kernels.jit import elementwise, kernel
+from .registry import READS_A, READS_B, READS_Y, register
+
+# --------------------------------------------------------------------------- factories
+
+
+def unary(key, name, eager, f, df, reads):
+    f, df = elementwise(f), elementwise(df)
+
+    @kernel
+    def fwd(y, a, b, I, F, ip, fp):
+        for i in range(y.size):
+            y[i] = f(a[i])
+
+    @kernel
+    def vjp(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp):
+        for i in range(g.size):
+            ga[i] += df(g[i], a[i], y[i])
+
+    return register(key, name, 1, eager, fwd, vjp, reads)
+
+
+def scalar(key, name, eager, f, df, reads, next_none=True):
+    f, df = elementwise(f), elementwise(df)
+
+    @kernel
+    def fwd(y, a, b, I, F, ip, fp):
+        c = F[fp]
+        for i in range(y.size):
+            y[i] = f(a[i], c)
+
+    @kernel
+    def vjp(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp):
+        c = F[fp]
+        for i in range(g.size):
+            ga[i] += df(g[i], a[i], y[i], c)
+
+    return register(key, name, 1, eager, fwd, vjp, reads, next_none)
+
+
+@elementwise
+def _odometer_step(idx, shape, sa, sb, nd, ia, ib):
+    """Advance a multi-index over ``shape`` by one; return the operands' new flat offsets."""
+    d = nd - 1
+    while d >= 0:
+        idx[d] += 1
+        ia += sa[d]
+        ib += sb[d]
+        if idx[d] < shape[d]:
+            break
+        ia -= sa[d] * shape[d]
+        ib -= sb[d] * shape[d]
+        idx[d] = 0
+        d -= 1
+    return ia, ib
+
+
+@elementwise
+def _broadcast_strides(I, ip):
+    """Element strides of both operands over the output shape (0 along broadcast dims)."""
+    nd = I[ip]
+    shape = I[ip + 1 + 2 * nd: ip + 1 + 3 * nd]
+    sa = np.zeros(nd, np.int64)
+    sb = np.zeros(nd, np.int64)
+    stride_a = 1
+    stride_b = 1
+    for d in range(nd - 1, -1, -1):
+        da = I[ip + 1 + d]
+        db = I[ip + 1 + nd + d]
+        if da != 1:
+            sa[d] = stride_a
+        if db != 1:
+            sb[d] = stride_b
+        stride_a *= da
+        stride_b *= db
+    return nd, shape, sa, sb
+
+
+def binary(key, name, eager, f, da, db, reads):
+    f, da, db = elementwise(f), elementwise(da), elementwise(db)
+
+    @kernel
+    def fwd(y, a, b, I, F, ip, fp):
+        if ip < 0:
+            for i in range(y.size):
+                y[i] = f(a[i], b[i])
+            return
+        nd, shape, sa, sb = _broadcast_strides(I, ip)
+        idx = np.zeros(nd, np.int64)
+        ia = 0
+        ib = 0
+        for i in range(y.size):
+            y[i] = f(a[ia], b[ib])
+            ia, ib = _odometer_step(idx, shape, sa, sb, nd, ia, ib)
+
+    @kernel
+    def vjp(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp):
+        if ip < 0:
+            for i in range(g.size):
+                if need_a:
+                    ga[i] += da(g[i], a[i], b[i], y[i])
+                if need_b:
+                    gb[i] += db(g[i], a[i], b[i], y[i])
+            return
+        nd, shape, sa, sb = _broadcast_strides(I, ip)
+        idx = np.zeros(nd, np.int64)
+        ia = 0
+        ib = 0
+        for i in range(g.size):
+            if need_a:
+                ga[ia] += da(g[i], a[ia], b[ib], y[i])
+            if need_b:
+                gb[ib] += db(g[i], a[ia], b[ib], y[i])
+            ia, ib = _odometer_step(idx, shape, sa, sb, nd, ia, ib)
+
+    return register(key, name, 2, eager, fwd, vjp, reads)
+
+
+# --------------------------------------------------------------------------- scalar helpers
+
+
+def _sigmoid(x):
+    # split by sign so neither branch overflows
+    if x >= 0.0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+def _np_sigmoid(x):
+    return np.exp(-np.logaddexp(0.0, -x))
+
+
+def _pow_grad_base(g, x, c):
+    # torch: the derivative of x**0 is 0 everywhere, even at x == 0
+    if c == 0.0:
+        return 0.0
+    return g * c * x ** (c - 1.0)
+
+
+def _pow_grad_exponent(g, base, y):
+    # torch: d(base**e)/de is taken as 0 where base == 0 (the limit for e > 0)
+    if base == 0.0:
+        return 0.0
+    return g * y * math.log(base)
+
+
+_pow_grad_base_jit = elementwise(_pow_grad_base)
+_pow_grad_exponent_jit = elementwise(_pow_grad_exponent)
+
+
+def _fpow(x, c):
+    return x ** c
+
+
+# --------------------------------------------------------------------------- the ops
+
+NEG = unary("neg", "NegBackward0", np.negative, lambda x: -x, lambda g, x, y: -g, 0)
+EXP = unary("exp", "ExpBackward0", np.exp, lambda x: math.exp(x), lambda g, x, y: g * y, READS_Y)
+LOG = unary("log", "LogBackward0", np.log,
+            lambda x: math.log(x) if x > 0.0 else (-math.inf if x == 0.0 else math.nan),
+            lambda g, x, y: g / x, READS_A)
+SIN = unary("sin", "SinBackward0", np.sin, lambda x: math.sin(x), lambda g, x, y: g * math.cos(x),
+            READS_A)
+COS = unary("cos", "CosBackward0", np.cos, lambda x: math.cos(x), lambda g, x, y: -g * math.sin(x),
+            READS_A)
+TANH = unary("tanh", "TanhBackward0", np.tanh, lambda x: math.tanh(x),
+             lambda g, x, y: g * (1.0 - y * y), READS_Y)
+SIGMOID = unary("sigmoid", "SigmoidBackward0", _np_sigmoid, _sigmoid,
+                lambda g, x, y: g * y * (1.0 - y), READS_Y)
+RELU = unary("relu", "ReluBackward0", lambda x: np.maximum(x, 0.0),
+             lambda x: x if x > 0.0 else (x if x != x else 0.0),
+             lambda g, x, y: g if y > 0.0 else 0.0, READS_Y)
+SQRT = unary("sqrt", "SqrtBackward0", np.sqrt,
+             lambda x: math.sqrt(x) if x >= 0.0 else math.nan,
+             lambda g, x, y: g / (2.0 * y), READS_Y)
+ABS = unary("abs", "AbsBackward0", np.abs, lambda x: abs(x),
+            lambda g, x, y: g * (1.0 if x > 0.0 else (-1.0 if x < 0.0 else 0.0)), READS_A)
+
+ADD_SCALAR = scalar("add_scalar", "AddBackward0", np.add, lambda x, c: x + c,
+                    lambda g, x, y, c: g, 0)
+SUB_SCALAR = scalar("sub_scalar", "SubBackward0", np.subtract, lambda x, c: x - c,
+                    lambda g, x, y, c: g, 0)
+RSUB_SCALAR = scalar("rsub_scalar", "RsubBackward1", lambda x, c: c - x, lambda x, c: c - x,
+                     lambda g, x, y, c: -g, 0, next_none=False)
+MUL_SCALAR = scalar("mul_scalar", "MulBackward0", np.multiply, lambda x, c: x * c,
+                    lambda g, x, y, c: g * c, 0)
+DIV_SCALAR = scalar("div_scalar", "DivBackward0", np.divide, lambda x, c: x / c,
+                    lambda g, x, y, c: g / c, 0)
+RDIV_SCALAR = scalar("rdiv_scalar", "DivBackward0", lambda x, c: c / x, lambda x, c: c / x,
+                     lambda g, x, y, c: -g * y / x, READS_A | READS_Y)
+POW_SCALAR = scalar("pow_scalar", "PowBackward0", np.power, _fpow,
+                    lambda g, x, y, c: _pow_grad_base_jit(g, x, c), READS_A, next_none=False)
+RPOW_SCALAR = scalar("rpow_scalar", "PowBackward2", lambda x, c: np.power(c, x),
+                     lambda x, c: c ** x,
+                     lambda g, x, y, c: _pow_grad_exponent_jit(g, c, y), READS_Y, next_none=False)
+
+ADD = binary("add", "AddBackward0", np.add, lambda a, b: a + b,
+             lambda g, a, b, y: g, lambda g, a, b, y: g, 0)
+SUB = binary("sub", "SubBackward0", np.subtract, lambda a, b: a - b,
+             lambda g, a, b, y: g, lambda g, a, b, y: -g, 0)
+MUL = binary("mul", "MulBackward0", np.multiply, lambda a, b: a * b,
+             lambda g, a, b, y: g * b, lambda g, a, b, y: g * a, READS_A | READS_B)
+DIV = binary("div", "DivBackward0", np.divide, lambda a, b: a / b,
+             lambda g, a, b, y: g / b, lambda g, a, b, y: -g * a / (b * b), READS_A | READS_B)
+POW = binary("pow", "PowBackward1", np.power, _fpow,
+             lambda g, a, b, y: _pow_grad_base_jit(g, a, b),
+             lambda g, a, b, y: _pow_grad_exponent_jit(g, a, y), READS_A | READS_B | READS_Y)

@@ -1,0 +1,46 @@
+"""Matrix products of 1-D and 2-D operands.
+
+All four cases are one kernel on an ``(m, k) @ (k, n)`` product; a 1-D operand is a row
+(``m == 1``) or a column (``n == 1``).  The int parameters are ``[m, k, n]``.  Loops run with the
+innermost index contiguous in every array they touch.
+"""
+
+import numpy as np
+
+from ..kernels.jit import kernel
+from .registry import READS_A, READS_B, register
+
+
+@kernel
+def _mm_fwd(y, a, b, I, F, ip, fp):
+    m, k, n = I[ip], I[ip + 1], I[ip + 2]
+    for i in range(m * n):
+        y[i] = 0.0
+    for i in range(m):
+        for p in range(k):
+            aip = a[i * k + p]
+            for j in range(n):
+                y[i * n + j] += aip * b[p * n + j]
+
+
+@kernel
+def _mm_vjp(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp):
+    m, k, n = I[ip], I[ip + 1], I[ip + 2]
+    if need_a:  # ga += g @ b.T
+        for i in range(m):
+            for p in range(k):
+                s = 0.0
+                for j in range(n):
+                    s += g[i * n + j] * b[p * n + j]
+                ga[i * k + p] += s
+    if need_b:  # gb += a.T @ g
+        for i in range(m):
+            for p in range(k):
+                aip = a[i * k + p]
+                for j in range(n):
+                    gb[p * n + j] += aip * g[i * n + j]
+
+
+DOT = register("dot", "DotBackward0", 2, np.matmul, _mm_fwd, _mm_vjp, READS_A | READS_B)
+MV = register("mv", "MvBackward0", 2, np.matmul, _mm_fwd, _mm_vjp, READS_A | READS_B)
+MM = register("mm", "MmBackward0", 2, np.matmul, _mm_fwd, _mm_vjp, READS_A | READS_B)

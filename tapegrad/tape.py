@@ -1,0 +1,191 @@
+"""The flat Wengert tape.
+
+A tape is a few flat Python lists that grow by appends while the forward pass is recorded:
+
+* ``recs``   -- six ints per record: ``opcode, out slot, input a, input b, int param, float param``
+                (``-1`` where unused);
+* ``vals``   -- per slot, the value array (large arrays are held in ``bigs`` instead and read in
+                place by address, so they are never copied at backward time);
+* ``sizes``  -- per slot, its number of elements;
+* ``ipool``/``fpool`` -- shapes, axes, index maps and scalar constants the records point into.
+
+A *slot* is one value: a record's output, or an input that entered the tape from outside
+(a leaf that requires grad, or a constant).  No Python object per operation survives: the
+backward pass turns these lists into a few NumPy arrays and hands them to numba.
+
+Lifetime: tensors hold their tape; the tape holds no tensor except the leaves it must deliver
+gradients to.  A tape is freed as soon as no live tensor refers to it.  Each thread records new
+graphs on one open tape; the tape is closed (later graphs start a fresh one) by ``backward`` or
+once it is large, so a loop that never calls backward still frees old steps' tapes.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .grad_mode import STATE
+from .kernels.memory import address_of
+
+if TYPE_CHECKING:
+    from .tensor import Tensor
+
+#: arrays with at least this many elements are read in place by address, not packed
+BIG = 4096
+#: an open tape takes no new graphs once it has this many records or value elements
+CLOSE_RECORDS = 4096
+CLOSE_ELEMENTS = 1 << 22
+
+_EMPTY = np.empty(0)
+_serials = itertools.count(1)
+
+
+class Tape:
+    __slots__ = ("recs", "vals", "sizes", "bigs", "n_elems", "consts", "leaves", "watch",
+                 "retained", "ipool", "n_ints", "fpool", "freed", "closed", "serial",
+                 "merged_into", "slot_offset", "rec_offset", "__weakref__")
+
+    def __init__(self) -> None:
+        self.recs: list[int] = []
+        self.vals: list[np.ndarray] = []
+        self.sizes: list[int] = []
+        self.bigs: list[tuple[int, np.ndarray]] = []
+        self.n_elems = 0
+        self.consts: list[int] = []  # slots whose gradient nobody needs
+        self.leaves: list[tuple[int, Tensor]] = []  # slots that deliver into a leaf's .grad
+        self.watch: list[tuple[list, int, int, tuple]] = []  # (version box, version, slot, shape)
+        self.retained: list[tuple[int, object]] = []  # (slot, weakref to a retain_grad tensor)
+        self.ipool: list = []
+        self.n_ints = 0
+        self.fpool: list[float] = []
+        self.freed = np.zeros(0, np.uint8)  # per record: saved values released by a backward
+        self.closed = False
+        self.serial = next(_serials)
+        self.merged_into: Tape | None = None
+        self.slot_offset = 0
+        self.rec_offset = 0
+
+    def __len__(self) -> int:
+        return len(self.recs) // 6
+
+    # -- slots -----------------------------------------------------------------------------
+
+    def new_slot(self, value: np.ndarray) -> int:
+        slot = len(self.sizes)
+        n = value.size
+        self.sizes.append(n)
+        self.n_elems += n
+        if n >= BIG:
+            self.vals.append(_EMPTY)
+            big = np.ascontiguousarray(value, dtype=np.float64)
+            self.bigs.append((slot, big, address_of(big)))
+        else:
+            self.vals.append(value)
+        return slot
+
+    def input_slot(self, t: Tensor) -> int:
+        """The slot of a leaf or constant tensor on this tape, registering it on first use."""
+        reg = t._lreg
+        if reg is not None and reg[0] == self.serial:
+            return reg[1]
+        slot = self.new_slot(t._v)
+        if t._rg:
+            self.leaves.append((slot, t))
+        else:
+            self.consts.append(slot)
+        # every input is watched: changing it in place later must not go unnoticed
+        box = t._version_box()
+        self.watch.append((box, box[0], slot, t._v.shape))
+        t._lreg = (self.serial, slot)
+        return slot
+
+    def slot_of(self, t: Tensor) -> int:
+        """The slot of any input tensor (its tape already resolved to ``self``)."""
+        if t._tape is None:
+            return self.input_slot(t)
+        if t._vc is not None:
+            self.watch.append((t._vc, t._vc[0], t._slot, t._v.shape))
+        return t._slot
+
+    def push_ints(self, ints) -> int:
+        """Append ints (a tuple or an int array) to the int pool; return their offset."""
+        at = self.n_ints
+        self.ipool.append(ints)
+        self.n_ints += len(ints)
+        return at
+
+    def push_float(self, value: float) -> int:
+        self.fpool.append(value)
+        return len(self.fpool) - 1
+
+    # -- merging ----------------------------------------------------------------------------
+
+    def absorb(self, other: Tape) -> None:
+        """Append ``other``'s records to this tape; ``other`` forwards its tensors here.
+
+        Needed only when one operation combines tensors from two tapes (a graph recorded
+        before a backward or a tape closing, used with one recorded after).
+        """
+        so, ro, io, fo = len(self.sizes), len(self), self.n_ints, len(self.fpool)
+        recs = np.array(other.recs, dtype=np.int64).reshape(-1, 6)
+        for col, offset in ((1, so), (2, so), (3, so), (4, io), (5, fo)):
+            column = recs[:, col]
+            column[column >= 0] += offset
+        self.recs.extend(recs.ravel().tolist())
+        self.vals.extend(other.vals)
+        self.sizes.extend(other.sizes)
+        self.n_elems += other.n_elems
+        self.bigs.extend((s + so, a, p) for s, a, p in other.bigs)
+        self.consts.extend(s + so for s in other.consts)
+        self.leaves.extend((s + so, t) for s, t in other.leaves)
+        self.watch.extend((b, v, s + so, sh) for b, v, s, sh in other.watch)
+        self.retained.extend((s + so, w) for s, w in other.retained)
+        self.ipool.extend(other.ipool)
+        self.n_ints += other.n_ints
+        self.fpool.extend(other.fpool)
+        self.freed = np.concatenate([self.freed, np.zeros(ro - self.freed.size, np.uint8),
+                                     other.freed, np.zeros(len(other) - other.freed.size,
+                                                           np.uint8)])
+        other.merged_into, other.slot_offset, other.rec_offset = self, so, ro
+        other.closed = True
+        other.recs, other.vals, other.sizes, other.bigs = [], [], [], []
+
+
+def resolve(t: Tensor) -> Tape:
+    """The tape a non-leaf tensor lives on, following merges (and updating the tensor)."""
+    tape = t._tape
+    while tape.merged_into is not None:
+        t._slot += tape.slot_offset
+        tape = tape.merged_into
+    t._tape = tape
+    return tape
+
+
+def open_tape() -> Tape:
+    """This thread's open tape for a graph that starts from leaves."""
+    tape = STATE.tape
+    if tape is None or tape.closed or len(tape.recs) >= 6 * CLOSE_RECORDS \
+            or tape.n_elems >= CLOSE_ELEMENTS:
+        tape = STATE.tape = Tape()
+    return tape
+
+
+def tape_for(a: Tensor, b: Tensor | None) -> Tape:
+    """The tape an operation on ``a`` (and ``b``) is recorded on, merging two if needed."""
+    ta = a._tape
+    tb = b._tape if b is not None else None
+    if ta is not None and ta.merged_into is not None:
+        ta = resolve(a)
+    if tb is not None and tb.merged_into is not None:
+        tb = resolve(b)
+    if ta is None:
+        return tb if tb is not None else open_tape()
+    if tb is None or tb is ta:
+        return ta
+    small, large = (ta, tb) if len(ta) < len(tb) else (tb, ta)
+    large.absorb(small)
+    resolve(a)
+    resolve(b)
+    return large

@@ -1,0 +1,753 @@
+"""The Tensor front end: torch's API over NumPy values, recording onto the tape.
+
+Every differentiable method follows one path: compute the value eagerly with the op's NumPy
+forward (bad shapes raise here, before anything is recorded), and -- only when grad mode is on and
+an input requires grad -- append one record to the tape.  The per-op Python work on that path is
+what users feel, so it is kept short: no Python object per operation is created besides the
+result tensor.
+"""
+
+from __future__ import annotations
+
+import numbers
+import weakref
+from typing import Any
+
+import numpy as np
+
+from . import dtypes
+from .engine import backward as _run_backward
+from .grad_mode import STATE
+from .node import grad_fn_of
+from .ops import BY_KEY
+from .ops.shape import gather_map
+from .printing import format_tensor, needs_dtype_suffix
+from .tape import resolve, tape_for
+
+_OP = {key: op for key, op in BY_KEY.items()}
+_Real = (int, float)
+
+LEAF_INPLACE = "a leaf Variable that requires grad is being used in an in-place operation."
+
+
+class Size(tuple):
+    """A shape, printed as torch prints ``torch.Size``."""
+
+    __slots__ = ()
+
+    def numel(self) -> int:
+        n = 1
+        for d in self:
+            n *= d
+        return n
+
+    def __repr__(self) -> str:
+        return f"tapegrad.Size([{', '.join(map(str, self))}])"
+
+
+class Tensor:
+    """An n-dimensional array that records the operations made on it for reverse-mode AD.
+
+    >>> import tapegrad as tg
+    >>> x = tg.ones(2, 2, requires_grad=True)
+    >>> out = ((x + 2) * (x + 2) * 3).mean()
+    >>> out.backward()
+    >>> x.grad
+    tensor([[4.5000, 4.5000],
+            [4.5000, 4.5000]])
+    """
+
+    # class-level defaults: a new tensor only sets what differs from a plain constant
+    _tape = None  # the Tape of a non-leaf (recorded) tensor
+    _slot = -1  # its slot on that tape
+    _rg = False  # requires_grad, for leaves
+    _grad = None
+    _lreg = None  # (tape serial, slot) of this leaf's latest registration as a tape input
+    _vc = None  # version box [n], shared with views and detached aliases; None until needed
+    _base = None
+    __array_priority__ = 1000
+    __array_ufunc__ = None  # NumPy defers to our reflected operators
+    __hash__ = object.__hash__
+
+    def __init__(self, data: Any, dtype=None, requires_grad: bool = False) -> None:
+        self._v = _as_array(data, dtype)
+        if requires_grad:
+            self.requires_grad_(True)
+
+    # -- attributes ---------------------------------------------------------------------------
+
+    @property
+    def requires_grad(self) -> bool:
+        return self._tape is not None or self._rg
+
+    @requires_grad.setter
+    def requires_grad(self, flag: bool) -> None:
+        self.requires_grad_(flag)
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._tape is None
+
+    @property
+    def grad_fn(self):
+        return grad_fn_of(self)
+
+    @property
+    def grad(self) -> Tensor | None:
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        if value is not None and not isinstance(value, Tensor):
+            raise TypeError(f"assigned grad expected to be a Tensor or None, got {type(value)}")
+        if value is not None and value.shape != self.shape:
+            raise RuntimeError(
+                f"assigned grad has data of a different size: {value.shape} vs {self.shape}")
+        self._grad = value
+
+    @property
+    def data(self) -> Tensor:
+        return _wrap(self._v)
+
+    @data.setter
+    def data(self, value: Tensor) -> None:
+        self._v = value._v if isinstance(value, Tensor) else _as_array(value, None)
+
+    @property
+    def shape(self) -> Size:
+        return Size(self._v.shape)
+
+    def size(self, dim: int | None = None):
+        return Size(self._v.shape) if dim is None else self._v.shape[dim]
+
+    @property
+    def ndim(self) -> int:
+        return self._v.ndim
+
+    def dim(self) -> int:
+        return self._v.ndim
+
+    def numel(self) -> int:
+        return self._v.size
+
+    @property
+    def dtype(self) -> dtypes.dtype:
+        return dtypes.from_numpy_dtype(self._v.dtype)
+
+    @property
+    def T(self) -> Tensor:
+        return self.permute(*range(self._v.ndim - 1, -1, -1))
+
+    @property
+    def mT(self) -> Tensor:
+        return self.transpose(-2, -1)
+
+    def is_floating_point(self) -> bool:
+        return self._v.dtype.kind == "f"
+
+    # -- autograd -----------------------------------------------------------------------------
+
+    def backward(self, gradient: Any = None, retain_graph: bool | None = None) -> None:
+        """Accumulate the gradient of this tensor into the ``.grad`` of the leaves it depends on.
+
+        A scalar needs no ``gradient``; a vector output computes the vector-Jacobian product
+        with ``gradient`` (same shape as the output).
+
+        >>> import tapegrad as tg
+        >>> x = tg.tensor([1.0, 2.0], requires_grad=True)
+        >>> (x * x).backward(tg.tensor([1.0, 0.5]))
+        >>> x.grad
+        tensor([2., 2.])
+        """
+        _run_backward(self, gradient, bool(retain_graph))
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        if self._tape is not None:
+            if not requires_grad:
+                raise RuntimeError(
+                    "you can only change requires_grad flags of leaf variables. If you want to "
+                    "use a computed variable in a subgraph that doesn't require differentiation "
+                    "use var_no_grad = var.detach().")
+            return self
+        if requires_grad and self._v.dtype.kind != "f":
+            raise RuntimeError(
+                "only floating point and complex dtype tensors can require gradients "
+                f"(got {self.dtype})")
+        self._rg = bool(requires_grad)
+        self._lreg = None
+        return self
+
+    def retain_grad(self) -> None:
+        if self._tape is None:
+            if not self._rg:
+                raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+            return
+        tape = resolve(self)
+        tape.retained.append((self._slot, weakref.ref(self)))
+
+    def detach(self) -> Tensor:
+        """A tensor with the same storage (and version counter) and no history."""
+        out = _wrap(self._v)
+        out._vc = self._version_box()
+        return out
+
+    def detach_(self) -> Tensor:
+        if self._tape is not None:
+            self._tape = None
+            self._slot = -1
+        self._rg = False
+        return self
+
+    def _accumulate(self, g: np.ndarray) -> None:
+        """Add a gradient (float64) into ``.grad``, in this tensor's dtype."""
+        if self._grad is None:
+            self._grad = _wrap(g.astype(self._v.dtype, copy=True))
+        else:
+            np.add(self._grad._v, g, out=self._grad._v, casting="unsafe")
+
+    def _version_box(self) -> list:
+        box = self._vc
+        if box is None:
+            box = self._vc = [0]
+            if self._tape is not None:  # from now on, in-place changes are seen by the tape
+                resolve(self).watch.append((box, 0, self._slot, self._v.shape))
+        return box
+
+    @property
+    def _version(self) -> int:
+        return 0 if self._vc is None else self._vc[0]
+
+    # -- conversion ---------------------------------------------------------------------------
+
+    def item(self):
+        if self._v.size != 1:
+            raise RuntimeError(
+                f"a Tensor with {self._v.size} elements cannot be converted to Scalar")
+        return self._v.reshape(()).item()
+
+    def tolist(self):
+        return self._v.tolist()
+
+    def numpy(self) -> np.ndarray:
+        if self.requires_grad:
+            raise RuntimeError(
+                "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
+                "instead.")
+        return self._v
+
+    def __array__(self, dtype=None, copy=None):
+        return np.asarray(self._v, dtype=dtype)
+
+    def __bool__(self) -> bool:
+        if self._v.size != 1:
+            raise RuntimeError(
+                f"Boolean value of Tensor with more than one value is ambiguous")
+        return bool(self._v.reshape(()))
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self._v.dtype.kind not in "iub" or self._v.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.item())
+
+    def __len__(self) -> int:
+        if self._v.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self._v.shape[0]
+
+    def __iter__(self):
+        if self._v.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self._v.shape[0]))
+
+    def __repr__(self) -> str:
+        suffixes = []
+        if needs_dtype_suffix(self._v, np.float64):
+            suffixes.append(f"dtype={self.dtype}")
+        if self._tape is not None:
+            suffixes.append(f"grad_fn=<{self.grad_fn.name()}>")
+        elif self._rg:
+            suffixes.append("requires_grad=True")
+        return format_tensor(self._v, suffixes)
+
+    __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:
+        if self._v.ndim == 0 and spec:
+            return format(self.item(), spec)
+        return repr(self) if not spec else format(repr(self), spec)
+
+    def __reduce__(self):
+        return (_rebuild, (self._v, self._rg))
+
+    # -- arithmetic ---------------------------------------------------------------------------
+
+    def __add__(self, other):
+        return _arith(self, other, "add", "add_scalar")
+
+    __radd__ = __add__
+
+    def __sub__(self, other):
+        return _arith(self, other, "sub", "sub_scalar")
+
+    def __rsub__(self, other):
+        if isinstance(other, _Real):
+            return _scalar(_OP["rsub_scalar"], self, other)
+        return _binary(_OP["sub"], _as_tensor(other), self)
+
+    def __mul__(self, other):
+        return _arith(self, other, "mul", "mul_scalar")
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, other):
+        return _arith(self, other, "div", "div_scalar")
+
+    def __rtruediv__(self, other):
+        if isinstance(other, _Real):
+            return _scalar(_OP["rdiv_scalar"], self, other)
+        return _binary(_OP["div"], _as_tensor(other), self)
+
+    def __pow__(self, exponent):
+        return _arith(self, exponent, "pow", "pow_scalar")
+
+    def __rpow__(self, base):
+        if isinstance(base, _Real):
+            return _scalar(_OP["rpow_scalar"], self, base)
+        return _binary(_OP["pow"], _as_tensor(base), self)
+
+    def __neg__(self):
+        return _unary(_OP["neg"], self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return _unary(_OP["abs"], self)
+
+    def __matmul__(self, other):
+        return matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return matmul(_as_tensor(other), self)
+
+    add = __add__
+    sub = __sub__
+    mul = __mul__
+    div = __truediv__
+    pow = __pow__
+    neg = __neg__
+    abs = __abs__
+    matmul = __matmul__
+
+    def __iadd__(self, other):
+        return _inplace(self, other, "add", "add_scalar")
+
+    def __isub__(self, other):
+        return _inplace(self, other, "sub", "sub_scalar")
+
+    def __imul__(self, other):
+        return _inplace(self, other, "mul", "mul_scalar")
+
+    def __itruediv__(self, other):
+        return _inplace(self, other, "div", "div_scalar")
+
+    add_ = __iadd__
+    sub_ = __isub__
+    mul_ = __imul__
+    div_ = __itruediv__
+
+    def zero_(self) -> Tensor:
+        return _inplace(self, 0.0, "mul", "mul_scalar", fill=0.0)
+
+    def fill_(self, value: float) -> Tensor:
+        return _inplace(self, 0.0, "mul", "mul_scalar", fill=value)
+
+    # -- comparisons (no gradient) -------------------------------------------------------------
+
+    def eq(self, other):
+        return _wrap(np.asarray(np.equal(self._v, _value(other))))
+
+    def ne(self, other):
+        return _wrap(np.asarray(np.not_equal(self._v, _value(other))))
+
+    def lt(self, other):
+        return _wrap(np.asarray(np.less(self._v, _value(other))))
+
+    def le(self, other):
+        return _wrap(np.asarray(np.less_equal(self._v, _value(other))))
+
+    def gt(self, other):
+        return _wrap(np.asarray(np.greater(self._v, _value(other))))
+
+    def ge(self, other):
+        return _wrap(np.asarray(np.greater_equal(self._v, _value(other))))
+
+    __eq__ = eq
+    __ne__ = ne
+    __lt__ = lt
+    __le__ = le
+    __gt__ = gt
+    __ge__ = ge
+
+    def all(self) -> Tensor:
+        return _wrap(np.asarray(np.all(self._v)))
+
+    def any(self) -> Tensor:
+        return _wrap(np.asarray(np.any(self._v)))
+
+    def equal(self, other: Tensor) -> bool:
+        return self.shape == other.shape and bool(np.array_equal(self._v, other._v))
+
+    # -- elementwise math ----------------------------------------------------------------------
+
+    def exp(self):
+        return _unary(_OP["exp"], self)
+
+    def log(self):
+        return _unary(_OP["log"], self)
+
+    def sin(self):
+        return _unary(_OP["sin"], self)
+
+    def cos(self):
+        return _unary(_OP["cos"], self)
+
+    def tanh(self):
+        return _unary(_OP["tanh"], self)
+
+    def sigmoid(self):
+        return _unary(_OP["sigmoid"], self)
+
+    def relu(self):
+        return _unary(_OP["relu"], self)
+
+    def sqrt(self):
+        return _unary(_OP["sqrt"], self)
+
+    # -- reductions ----------------------------------------------------------------------------
+
+    def sum(self, dim=None, keepdim: bool = False):
+        return _reduce(self, dim, keepdim, "sum", "sum_dim")
+
+    def mean(self, dim=None, keepdim: bool = False):
+        if self._v.dtype.kind != "f":
+            raise RuntimeError(
+                "mean(): could not infer output dtype. Input dtype must be either a floating "
+                f"point or complex dtype. Got: {self.dtype.name.capitalize()}")
+        return _reduce(self, dim, keepdim, "mean", "mean_dim")
+
+    def norm(self, p=2, dim=None, keepdim: bool = False):
+        if p == 2 and dim is None and not keepdim:
+            return _unary(_OP["norm"], self, np.asarray(np.sqrt(np.sum(self._v * self._v))))
+        if p == 2:
+            return (self * self).sum(dim, keepdim).sqrt()
+        return (self.abs() ** p).sum(dim, keepdim) ** (1.0 / p)
+
+    # -- shapes --------------------------------------------------------------------------------
+
+    def reshape(self, *shape):
+        shape = _shape_arg(shape)
+        return _view(_OP["view"], self, self._v.reshape(shape))
+
+    def view(self, *shape):
+        shape = _shape_arg(shape)
+        if not self._v.flags.c_contiguous and self._v.size > 1:
+            raise RuntimeError(
+                "view size is not compatible with input tensor's size and stride (at least one "
+                "dimension spans across two contiguous subspaces). Use .reshape(...) instead.")
+        return _view(_OP["view"], self, self._v.reshape(shape))
+
+    def flatten(self):
+        return self.reshape(-1)
+
+    def clone(self):
+        return _unary(_OP["clone"], self, self._v.copy())
+
+    def contiguous(self):
+        return self if self._v.flags.c_contiguous else self.clone()
+
+    def transpose(self, dim0: int, dim1: int):
+        perm = list(range(self._v.ndim))
+        perm[dim0], perm[dim1] = perm[dim1], perm[dim0]
+        return _rearrange(_OP["transpose"], self, self._v.transpose(perm), perm)
+
+    def permute(self, *dims):
+        dims = _shape_arg(dims)
+        return _rearrange(_OP["permute"], self, self._v.transpose(dims), dims)
+
+    def t(self):
+        if self._v.ndim > 2:
+            raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is "
+                               f"{self._v.ndim}D")
+        return _rearrange(_OP["t"], self, self._v.T, tuple(range(self._v.ndim - 1, -1, -1)))
+
+    def __getitem__(self, key):
+        key = _index_key(key)
+        basic = _is_basic(key)
+        # a trailing Ellipsis makes NumPy return a 0-d view instead of a scalar copy
+        value = self._v[key + (Ellipsis,)] if basic and Ellipsis not in key else self._v[key]
+        if not (STATE.grad_enabled and self.requires_grad):
+            out = _wrap(value)
+            if np.may_share_memory(value, self._v):
+                out._vc = self._version_box()
+            return out
+        name = "index" if not basic else (
+            "select" if any(isinstance(k, (int, np.integer)) for k in key) else "slice")
+        out = _record(_OP[name], value, self, None, gather_map(self._v.shape, key))
+        if np.may_share_memory(value, self._v):
+            _share_version(out, self)
+        return out
+
+    def __setitem__(self, key, value) -> None:
+        key = _index_key(key)
+        other = value._v if isinstance(value, Tensor) else value
+        recording = STATE.grad_enabled and (
+            self.requires_grad or (isinstance(value, Tensor) and value.requires_grad))
+        if recording:
+            raise NotImplementedError(
+                "recorded x[...] = v is not supported yet; use it under tapegrad.no_grad()")
+        self._v[key] = other
+        self._version_box()[0] += 1
+
+
+# --------------------------------------------------------------------------- the recording path
+
+
+def _wrap(value: np.ndarray) -> Tensor:
+    """A plain tensor (no history) around an existing array."""
+    t = Tensor.__new__(Tensor)
+    t._v = value
+    return t
+
+
+def _record(op, value: np.ndarray, a: Tensor, b: Tensor | None, ints=None, fp: int = -1,
+            scalar: float | None = None) -> Tensor:
+    """Append one record for ``op`` and return its output tensor."""
+    tape = tape_for(a, b)
+    sa = tape.slot_of(a)
+    sb = -1 if b is None else tape.slot_of(b)
+    ip = -1 if ints is None else tape.push_ints(ints)
+    if scalar is not None:
+        fp = tape.push_float(scalar)
+    out = Tensor.__new__(Tensor)
+    out._v = value
+    out._tape = tape
+    slot = out._slot = tape.new_slot(value)
+    tape.recs.extend((op.code, slot, sa, sb, ip, fp))
+    return out
+
+
+def _unary(op, a: Tensor, value: np.ndarray | None = None) -> Tensor:
+    if value is None:
+        value = op.eager(a._v)
+    if STATE.grad_enabled and (a._tape is not None or a._rg):
+        return _record(op, value, a, None)
+    return _wrap(value)
+
+
+def _scalar(op, a: Tensor, c) -> Tensor:
+    value = op.eager(a._v, c)
+    if not isinstance(value, np.ndarray):
+        value = np.asarray(value)
+    if STATE.grad_enabled and (a._tape is not None or a._rg):
+        return _record(op, value, a, None, scalar=float(c))
+    return _wrap(value)
+
+
+def _binary(op, a: Tensor, b: Tensor) -> Tensor:
+    av, bv = a._v, b._v
+    value = op.eager(av, bv)
+    if not isinstance(value, np.ndarray):
+        value = np.asarray(value)
+    if STATE.grad_enabled and (a._tape is not None or a._rg or b._tape is not None or b._rg):
+        ints = None
+        if av.shape != bv.shape:
+            nd = value.ndim
+            ints = (nd, *(1,) * (nd - av.ndim), *av.shape, *(1,) * (nd - bv.ndim), *bv.shape,
+                    *value.shape)
+        return _record(op, value, a, b, ints)
+    return _wrap(value)
+
+
+def _arith(a: Tensor, other, key: str, scalar_key: str) -> Tensor:
+    if other.__class__ is Tensor:
+        return _binary(_OP[key], a, other)
+    if isinstance(other, _Real) and not isinstance(other, bool):
+        return _scalar(_OP[scalar_key], a, other)
+    return _binary(_OP[key], a, _as_tensor(other))
+
+
+def _inplace(self: Tensor, other, key: str, scalar_key: str, fill=None) -> Tensor:
+    if STATE.grad_enabled and self._rg:
+        raise RuntimeError(LEAF_INPLACE)
+    other_rg = isinstance(other, Tensor) and other.requires_grad
+    if STATE.grad_enabled and (self._tape is not None or other_rg):
+        # recorded: the new value gets its own record and slot; the old slot is marked as
+        # changed (version bump), so a VJP that saved it refuses instead of using it.
+        result = _arith(self, other, key, scalar_key)
+        if fill is not None:
+            result._v.fill(fill)
+        np.copyto(self._v, result._v, casting="unsafe")
+        self._version_box()[0] += 1
+        self._tape, self._slot = result._tape, result._slot
+        return self
+    if fill is not None:
+        self._v.fill(fill)
+    else:
+        ufunc = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide}[key]
+        ufunc(self._v, _value(other), out=self._v, casting="same_kind")
+    self._version_box()[0] += 1
+    return self
+
+
+def _share_version(out: Tensor, src: Tensor) -> None:
+    """``out`` is a view of ``src``'s storage: one version counter for both."""
+    box = src._version_box()
+    out._vc = box
+    if out._tape is not None:
+        out._tape.watch.append((box, box[0], out._slot, out._v.shape))
+
+
+def _view(op, a: Tensor, value: np.ndarray) -> Tensor:
+    if STATE.grad_enabled and a.requires_grad:
+        out = _record(op, value, a, None)
+    else:
+        out = _wrap(value)
+    if np.may_share_memory(value, a._v):
+        _share_version(out, a)
+    return out
+
+
+def _rearrange(op, a: Tensor, value: np.ndarray, perm) -> Tensor:
+    if STATE.grad_enabled and a.requires_grad:
+        ints = np.arange(a._v.size, dtype=np.int64).reshape(a._v.shape).transpose(perm).ravel()
+        out = _record(op, value, a, None, ints)
+    else:
+        out = _wrap(value)
+    _share_version(out, a)
+    return out
+
+
+def _reduce(a: Tensor, dim, keepdim: bool, key_all: str, key_dim: str) -> Tensor:
+    v = a._v
+    if dim is None:
+        value = np.asarray(_OP[key_all].eager(v))
+        if keepdim:
+            value = value.reshape((1,) * v.ndim)
+        return _unary(_OP[key_all], a, value)
+    dims = _normalize_dims(dim, v.ndim)
+    value = np.asarray(_OP[key_dim].eager(v, dims, keepdim))
+    if STATE.grad_enabled and a.requires_grad:
+        keep = tuple(0 if d in dims else 1 for d in range(v.ndim))
+        return _record(_OP[key_dim], value, a, None, (v.ndim, *v.shape, *keep))
+    return _wrap(value)
+
+
+def matmul(a, b) -> Tensor:
+    """Matrix product of 1-D and 2-D tensors, as ``torch.matmul``.
+
+    >>> import tapegrad as tg
+    >>> tg.matmul(tg.ones(2, 3), tg.ones(3))
+    tensor([3., 3.])
+    """
+    a, b = _as_tensor(a), _as_tensor(b)
+    sa, sb = a._v.shape, b._v.shape
+    if a._v.ndim == 0 or b._v.ndim == 0:
+        raise RuntimeError("both arguments to matmul need to be at least 1D, but they are "
+                           f"{a._v.ndim}D and {b._v.ndim}D")
+    if a._v.ndim > 2 or b._v.ndim > 2:
+        if STATE.grad_enabled and (a.requires_grad or b.requires_grad):
+            raise NotImplementedError("batched matmul (3-D and more) is not differentiable yet")
+        return _wrap(np.matmul(a._v, b._v))
+    k_a = sa[-1]
+    k_b = sb[0]
+    if k_a != k_b:
+        if a._v.ndim == 1 and b._v.ndim == 1:
+            raise RuntimeError(
+                "inconsistent tensor size, expected tensor [{}] and src [{}] to have the same "
+                "number of elements, but got {} and {} elements respectively".format(
+                    sa[0], sb[0], sa[0], sb[0]))
+        raise RuntimeError(
+            f"mat1 and mat2 shapes cannot be multiplied ({_mat(sa)} and {_mat(sb, True)})")
+    value = np.asarray(np.matmul(a._v, b._v))
+    if not (STATE.grad_enabled and (a.requires_grad or b.requires_grad)):
+        return _wrap(value)
+    m = sa[0] if a._v.ndim == 2 else 1
+    n = sb[1] if b._v.ndim == 2 else 1
+    key = {(1, 1): "dot", (2, 1): "mv"}.get((a._v.ndim, b._v.ndim), "mm")
+    return _record(_OP[key], value, a, b, (m, k_a, n))
+
+
+def _mat(shape, right: bool = False) -> str:
+    if len(shape) == 2:
+        return f"{shape[0]}x{shape[1]}"
+    return f"{shape[0]}x1" if right else f"1x{shape[0]}"
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _as_array(data: Any, dtype) -> np.ndarray:
+    np_dtype = dtypes.to_numpy_dtype(dtype)
+    if isinstance(data, Tensor):
+        data = data._v
+    if np_dtype is None and not isinstance(data, np.ndarray):
+        probe = np.asarray(data)
+        np_dtype = np.float64 if probe.dtype.kind in "fc" else None
+        arr = np.array(probe, dtype=np_dtype, copy=True)
+    else:
+        arr = np.array(data, dtype=np_dtype, copy=True)
+    if arr.dtype.kind not in "fiub":
+        raise TypeError(f"can't convert data of dtype {arr.dtype} to a tensor")
+    if arr.dtype.kind == "u" and arr.dtype != np.uint8:
+        arr = arr.astype(np.int64)
+    return arr
+
+
+def _as_tensor(x: Any) -> Tensor:
+    return x if isinstance(x, Tensor) else _wrap(_as_array(x, None))
+
+
+def _value(x: Any):
+    return x._v if isinstance(x, Tensor) else x
+
+
+def _rebuild(value: np.ndarray, requires_grad: bool) -> Tensor:
+    t = _wrap(value)
+    t._rg = requires_grad
+    return t
+
+
+def _shape_arg(shape: tuple) -> tuple:
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list, Size)):
+        return tuple(shape[0])
+    return tuple(shape)
+
+
+def _normalize_dims(dim, ndim: int) -> tuple:
+    dims = (dim,) if isinstance(dim, numbers.Integral) else tuple(dim)
+    out = []
+    for d in dims:
+        if not -max(ndim, 1) <= d < max(ndim, 1):
+            raise IndexError(f"Dimension out of range (expected to be in range of "
+                             f"[{-max(ndim, 1)}, {max(ndim, 1) - 1}], but got {d})")
+        out.append(d % ndim if ndim else 0)
+    return tuple(sorted(set(out)))
+
+
+def _index_key(key) -> tuple:
+    if not isinstance(key, tuple):
+        key = (key,)
+    return tuple(k._v if isinstance(k, Tensor) else (np.asarray(k) if isinstance(k, list) else k)
+                 for k in key)
+
+
+def _is_basic(key: tuple) -> bool:
+    return all(k is None or k is Ellipsis or isinstance(k, (slice, int, np.integer))
+               and not isinstance(k, bool) for k in key)

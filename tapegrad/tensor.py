@@ -241,7 +241,7 @@ class Tensor:
     def __bool__(self) -> bool:
         if self._v.size != 1:
             raise RuntimeError(
-                f"Boolean value of Tensor with more than one value is ambiguous")
+                "Boolean value of Tensor with more than one value is ambiguous")
         return bool(self._v.reshape(()))
 
     def __float__(self) -> float:
@@ -670,9 +670,9 @@ def matmul(a, b) -> Tensor:
     if k_a != k_b:
         if a._v.ndim == 1 and b._v.ndim == 1:
             raise RuntimeError(
-                "inconsistent tensor size, expected tensor [{}] and src [{}] to have the same "
-                "number of elements, but got {} and {} elements respectively".format(
-                    sa[0], sb[0], sa[0], sb[0]))
+                f"inconsistent tensor size, expected tensor [{sa[0]}] and src [{sb[0]}] to "
+                f"have the same number of elements, but got {sa[0]} and {sb[0]} elements "
+                "respectively")
         raise RuntimeError(
             f"mat1 and mat2 shapes cannot be multiplied ({_mat(sa)} and {_mat(sb, True)})")
     value = np.asarray(np.matmul(a._v, b._v))

@@ -9,7 +9,7 @@ from numba import njit
 from tapegrad.kernels.sweep import make_sweep
 from tapegrad.ops import OPS
 
-SOURCE_HASH = "4b9cff5870338aa4"
+SOURCE_HASH = "c95b834616e93e3e"
 N_OPS = 39
 
 # which saved values each opcode's VJP reads (bit 1: a, 2: b, 4: output); passed to the

@@ -23,8 +23,8 @@ record's offsets into them (shapes, axes, scalar constants).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 READS_A, READS_B, READS_Y = 1, 2, 4
 

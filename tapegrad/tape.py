@@ -6,7 +6,8 @@ A tape is a few flat Python lists that grow by appends while the forward pass is
                 (``-1`` where unused);
 * ``vals``   -- per slot, the value array (large arrays are held in ``bigs`` instead and read in
                 place by address, so they are never copied at backward time);
-* ``sizes``  -- per slot, its number of elements;
+* ``offs``   -- slot boundaries: slot ``s`` holds elements ``offs[s]:offs[s+1]`` of the flat
+                layout that gradients (and packed values) use;
 * ``ipool``/``fpool`` -- shapes, axes, index maps and scalar constants the records point into.
 
 A *slot* is one value: a record's output, or an input that entered the tape from outside
@@ -43,15 +44,17 @@ _serials = itertools.count(1)
 
 
 class Tape:
-    __slots__ = ("recs", "vals", "sizes", "bigs", "n_elems", "consts", "leaves", "watch",
+    __slots__ = ("recs", "vals", "offs", "bigs", "big_slots", "big_addrs", "n_elems", "consts", "leaves", "watch",
                  "retained", "ipool", "n_ints", "fpool", "freed", "closed", "serial",
                  "merged_into", "slot_offset", "rec_offset", "__weakref__")
 
     def __init__(self) -> None:
         self.recs: list[int] = []
         self.vals: list[np.ndarray] = []
-        self.sizes: list[int] = []
-        self.bigs: list[tuple[int, np.ndarray]] = []
+        self.offs: list[int] = [0]
+        self.bigs: list[np.ndarray] = []  # large values, kept alive while read by address
+        self.big_slots: list[int] = []
+        self.big_addrs: list[int] = []
         self.n_elems = 0
         self.consts: list[int] = []  # slots whose gradient nobody needs
         self.leaves: list[tuple[int, Tensor]] = []  # slots that deliver into a leaf's .grad
@@ -73,14 +76,16 @@ class Tape:
     # -- slots -----------------------------------------------------------------------------
 
     def new_slot(self, value: np.ndarray) -> int:
-        slot = len(self.sizes)
+        slot = len(self.offs) - 1
         n = value.size
-        self.sizes.append(n)
         self.n_elems += n
+        self.offs.append(self.n_elems)
         if n >= BIG:
             self.vals.append(_EMPTY)
             big = np.ascontiguousarray(value, dtype=np.float64)
-            self.bigs.append((slot, big, address_of(big)))
+            self.bigs.append(big)
+            self.big_slots.append(slot)
+            self.big_addrs.append(address_of(big))
         else:
             self.vals.append(value)
         return slot
@@ -128,16 +133,18 @@ class Tape:
         Needed only when one operation combines tensors from two tapes (a graph recorded
         before a backward or a tape closing, used with one recorded after).
         """
-        so, ro, io, fo = len(self.sizes), len(self), self.n_ints, len(self.fpool)
+        so, ro, io, fo = len(self.offs) - 1, len(self), self.n_ints, len(self.fpool)
         recs = np.array(other.recs, dtype=np.int64).reshape(-1, 6)
         for col, offset in ((1, so), (2, so), (3, so), (4, io), (5, fo)):
             column = recs[:, col]
             column[column >= 0] += offset
         self.recs.extend(recs.ravel().tolist())
         self.vals.extend(other.vals)
-        self.sizes.extend(other.sizes)
+        self.offs.extend(o + self.n_elems for o in other.offs[1:])
         self.n_elems += other.n_elems
-        self.bigs.extend((s + so, a, p) for s, a, p in other.bigs)
+        self.bigs.extend(other.bigs)
+        self.big_slots.extend(s + so for s in other.big_slots)
+        self.big_addrs.extend(other.big_addrs)
         self.consts.extend(s + so for s in other.consts)
         self.leaves.extend((s + so, t) for s, t in other.leaves)
         self.watch.extend((b, v, s + so, sh) for b, v, s, sh in other.watch)
@@ -150,7 +157,7 @@ class Tape:
                                                            np.uint8)])
         other.merged_into, other.slot_offset, other.rec_offset = self, so, ro
         other.closed = True
-        other.recs, other.vals, other.sizes, other.bigs = [], [], [], []
+        other.recs, other.vals, other.offs = [], [], [0]
 
 
 def resolve(t: Tensor) -> Tape:

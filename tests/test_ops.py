@@ -128,11 +128,11 @@ def test_replay_forward_matches_eager(key, desc, fn, arrays):
             else np.zeros(0, np.int64))
     floats = np.array(tape.fpool, dtype=np.float64)
     values = {s: np.asarray(v, dtype=np.float64).ravel() for s, v in enumerate(tape.vals)}
-    for slot, big, _ in tape.bigs:
+    for slot, big in zip(tape.big_slots, tape.bigs, strict=True):
         values[slot] = big.ravel()
     for op_code, o, a, b, ip, fp in recs:
         op = OPS[op_code]
-        y = np.full(tape.sizes[o], np.nan)
+        y = np.full(tape.offs[o + 1] - tape.offs[o], np.nan)
         bv = values[b] if b >= 0 else np.zeros(0)
         op.fwd(y, values[a], bv, ints, floats, ip, fp)
         np.testing.assert_allclose(y, values[o], rtol=1e-13, atol=1e-15, err_msg=op.key)

@@ -3,18 +3,16 @@
 Regenerate with ``python -m tapegrad.kernels.generate``.
 """
 
-import numpy as np
 from numba import njit
 
 from tapegrad.kernels.sweep import make_sweep
 from tapegrad.ops import OPS
 
-SOURCE_HASH = "c95b834616e93e3e"
+SOURCE_HASH = "62eff20afa4240b2"
 N_OPS = 39
 
-# which saved values each opcode's VJP reads (bit 1: a, 2: b, 4: output); passed to the
-# kernel as an argument, since a global array would keep numba from caching it
-READS = np.array([0, 4, 1, 1, 1, 4, 4, 4, 4, 1, 0, 0, 0, 0, 0, 5, 1, 4, 0, 0, 3, 3, 7, 3, 3, 3, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0], dtype=np.int64)
+# which saved values each opcode's VJP reads (bit 1: a, 2: b, 4: output)
+READS = (0, 4, 1, 1, 1, 4, 4, 4, 4, 1, 0, 0, 0, 0, 0, 5, 1, 4, 0, 0, 3, 3, 7, 3, 3, 3, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0,)
 
 _vjp_0 = OPS[0].vjp  # neg
 _fwd_0 = OPS[0].fwd
@@ -260,11 +258,9 @@ def fwd_record(op, y, a, b, I, F, ip, fp):
         _fwd_38(y, a, b, I, F, ip, fp)
 
 
-_sweep = make_sweep(vjp_record)
+_sweep = make_sweep(vjp_record, READS)
 
 
 @njit(cache=True, error_model="numpy")
-def backward_sweep(recs, I, F, value_addr, grad_addr, size, need, has_grad, stale, freed,
-                   reads, start, retain):
-    return _sweep(recs, I, F, value_addr, grad_addr, size, need, has_grad,
-                 stale, freed, reads, start, retain)
+def backward_sweep(recs, offs, packed, I, F, aux, seed, out, grads, scratch, freed, retain):
+    return _sweep(recs, offs, packed, I, F, aux, seed, out, grads, scratch, freed, retain)

@@ -37,7 +37,6 @@ def render() -> str:
         "Regenerate with ``python -m tapegrad.kernels.generate``.",
         '"""',
         "",
-        "import numpy as np",
         "from numba import njit",
         "",
         "from tapegrad.kernels.sweep import make_sweep",
@@ -46,9 +45,8 @@ def render() -> str:
         f'SOURCE_HASH = "{source_hash()}"',
         f"N_OPS = {len(OPS)}",
         "",
-        "# which saved values each opcode's VJP reads (bit 1: a, 2: b, 4: output); passed to the",
-        "# kernel as an argument, since a global array would keep numba from caching it",
-        "READS = np.array([" + ", ".join(str(op.reads) for op in OPS) + "], dtype=np.int64)",
+        "# which saved values each opcode's VJP reads (bit 1: a, 2: b, 4: output)",
+        "READS = (" + ", ".join(str(op.reads) for op in OPS) + ",)",
         "",
     ]
     for op in OPS:
@@ -68,13 +66,11 @@ def render() -> str:
         lines.append(f"        _fwd_{op.code}(y, a, b, I, F, ip, fp)")
     lines += [
         "", "",
-        "_sweep = make_sweep(vjp_record)",
+        "_sweep = make_sweep(vjp_record, READS)",
         "", "",
         '@njit(cache=True, error_model="numpy")',
-        "def backward_sweep(recs, I, F, value_addr, grad_addr, size, need, has_grad, stale, freed,",
-        "                   reads, start, retain):",
-        "    return _sweep(recs, I, F, value_addr, grad_addr, size, need, has_grad,",
-        "                 stale, freed, reads, start, retain)",
+        "def backward_sweep(recs, offs, packed, I, F, aux, seed, out, grads, scratch, freed, retain):",
+        "    return _sweep(recs, offs, packed, I, F, aux, seed, out, grads, scratch, freed, retain)",
         "",
     ]
     return "\n".join(lines)

@@ -4,65 +4,111 @@ This is the only loop that runs per record during ``backward``, and it runs in n
 written against a ``dispatch`` function (generated from the op table, see ``generate.py``) that
 calls the right op's VJP for an opcode, so the sweep itself knows nothing about individual ops.
 
-Records whose output received no gradient are skipped at the cost of one load and a branch, so a
-tape shared by unrelated graphs costs little.  The sweep refuses -- instead of returning a silently
-wrong gradient -- when a record it must use has had its saved values freed by an earlier backward
+The sweep also does the set-up that would otherwise cost one NumPy call each in Python: slot
+offsets, the addresses of every value and gradient, and the per-slot flags.  Records whose output
+received no gradient are skipped at the cost of one load and a branch, so a tape shared by
+unrelated graphs costs little.  The sweep refuses -- instead of returning a silently wrong
+gradient -- when a record it must use has had its saved values freed by an earlier backward
 (``FREED``) or modified in place since it was recorded (``STALE``).
 """
+
+import numpy as np
 
 from .jit import kernel
 from .memory import slot_view
 
 OK, FREED, STALE = 0, 1, 2
 
+# per-slot flag bits in the scratch array
+NEED, HAS_GRAD, STALE_FLAG, BIG = 1, 2, 4, 8
+
 # columns of the int64 record array
 OP, OUT, A, B, IP, FP = range(6)
 
 
-def make_sweep(dispatch):
+def make_sweep(dispatch, READS):
     """The sweep, compiled around one ``dispatch``.
 
     ``dispatch`` is closed over rather than passed as an argument: numba refuses to cache a
-    function that receives another function as an argument.
+    function that receives another function as an argument.  ``READS`` (a tuple: which saved
+    values each opcode's VJP reads) is closed over as a compile-time constant.
     """
 
     @kernel
-    def sweep(recs, I, F, value_addr, grad_addr, size, need, has_grad, stale, freed, reads, start,
-              retain):
-        """Run VJPs for records ``start, start-1, ..., 0``; return ``(status, record, slot)``."""
-        for r in range(start, -1, -1):
-            out = recs[r, OUT]
-            if not has_grad[out]:
+    def sweep(recs, offs, packed, I, F, aux, seed, out, grads, scratch, freed, retain):
+        """Backpropagate ``seed`` from slot ``out``; return ``(status, record, slot)``.
+
+        Slot ``s`` holds ``offs[s+1] - offs[s]`` elements; its gradient is left in
+        ``grads[offs[s]:offs[s+1]]``, valid where ``scratch[2n + s] & HAS_GRAD`` (n slots).
+        ``aux`` is ``[n_big, n_const, big slots, big addresses, const slots, stale slots]``.
+        ``scratch`` (at least 3n ints) is reused across calls: allocating in numba costs ~1 us
+        per array, more than this whole set-up for a small tape.
+        """
+        n_slots = offs.size - 1
+        value_addr = scratch[:n_slots]
+        grad_addr = scratch[n_slots:2 * n_slots]
+        flags = scratch[2 * n_slots:3 * n_slots]
+        packed_base = packed.ctypes.data
+        grads_base = grads.ctypes.data
+        n_big = aux[0]
+        n_const = aux[1]
+        for s in range(n_slots):
+            flags[s] = NEED
+        for i in range(n_big):
+            flags[aux[2 + i]] |= BIG
+        packed_at = 0
+        for s in range(n_slots):
+            grad_addr[s] = grads_base + 8 * offs[s]
+            if flags[s] & BIG == 0:
+                value_addr[s] = packed_base + 8 * packed_at
+                packed_at += offs[s + 1] - offs[s]
+        for i in range(n_big):
+            value_addr[aux[2 + i]] = aux[2 + n_big + i]
+        for i in range(2 + 2 * n_big, 2 + 2 * n_big + n_const):
+            flags[aux[i]] &= ~NEED
+        for i in range(2 + 2 * n_big + n_const, aux.size):
+            flags[aux[i]] |= STALE_FLAG
+        grads[:offs[n_slots]] = 0.0
+        flags[out] |= HAS_GRAD
+        o = offs[out]
+        for i in range(seed.size):
+            grads[o + i] = seed[i]
+
+        for r in range(recs.shape[0] - 1, -1, -1):
+            y = recs[r, OUT]
+            if not flags[y] & HAS_GRAD:
                 continue
             op = recs[r, OP]
             a = recs[r, A]
             b = recs[r, B]
-            rd = reads[op]
+            rd = READS[op]
             if freed[r] and rd != 0:
-                return FREED, r, out
-            if (rd & 1) and stale[a]:
+                return FREED, r, y
+            if (rd & 1) and flags[a] & STALE_FLAG:
                 return STALE, r, a
-            if (rd & 2) and stale[b]:
+            if (rd & 2) and flags[b] & STALE_FLAG:
                 return STALE, r, b
-            if (rd & 4) and stale[out]:
-                return STALE, r, out
-            need_a = need[a] != 0
-            need_b = b >= 0 and need[b] != 0
+            if (rd & 4) and flags[y] & STALE_FLAG:
+                return STALE, r, y
+            need_a = flags[a] & NEED != 0
+            need_b = b >= 0 and flags[b] & NEED != 0
             if need_a or need_b:
                 bslot = b if b >= 0 else a
-                bsize = size[b] if b >= 0 else 0
+                bsize = offs[b + 1] - offs[b] if b >= 0 else 0
+                ysize = offs[y + 1] - offs[y]
+                asize = offs[a + 1] - offs[a]
                 dispatch(op,
-                         slot_view(grad_addr[out], size[out]),
-                         slot_view(value_addr[a], size[a]),
+                         slot_view(grad_addr[y], ysize),
+                         slot_view(value_addr[a], asize),
                          slot_view(value_addr[bslot], bsize),
-                         slot_view(value_addr[out], size[out]),
-                         slot_view(grad_addr[a], size[a]),
+                         slot_view(value_addr[y], ysize),
+                         slot_view(grad_addr[a], asize),
                          slot_view(grad_addr[bslot], bsize),
                          need_a, need_b, I, F, recs[r, IP], recs[r, FP])
                 if need_a:
-                    has_grad[a] = 1
+                    flags[a] |= HAS_GRAD
                 if need_b:
-                    has_grad[b] = 1
+                    flags[b] |= HAS_GRAD
             if not retain:
                 freed[r] = 1
         return OK, 0, 0

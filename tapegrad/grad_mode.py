@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -12,7 +13,9 @@ class _ThreadState(threading.local):
     """Per-thread recording state: grad mode and the tape new graphs start on."""
 
     grad_enabled = True
-    tape = None  # the open Tape that the next graph started from leaves is recorded on
+    # a weak reference to the open Tape that the next graph started from leaves is recorded
+    # on: weak, so that a tape dies with its last tensor
+    tape_ref = None
 
 
 STATE = _ThreadState()
@@ -28,10 +31,43 @@ def is_grad_enabled() -> bool:
     return STATE.grad_enabled
 
 
+def _decorate(fn: Callable, make_mode: Callable[[], Any]) -> Callable:
+    """Run ``fn`` under a fresh grad-mode context; a generator, at each of its steps."""
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def generator(*args: Any, **kwargs: Any):
+            gen = fn(*args, **kwargs)
+            try:
+                with make_mode():
+                    value = next(gen)
+                while True:
+                    sent = yield value
+                    with make_mode():
+                        value = gen.send(sent)
+            except StopIteration as stop:
+                return stop.value
+
+        return generator
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with make_mode():
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
 class _GradMode:
-    """Base of the grad-mode switches: a context manager and a decorator."""
+    """Base of the grad-mode switches: a context manager and a decorator, with or without
+    parentheses (``@tg.no_grad`` and ``@tg.no_grad()``), as in torch."""
 
     enabled: bool
+
+    def __new__(cls, orig_func: Callable | None = None):
+        if orig_func is None:
+            return super().__new__(cls)
+        return _decorate(orig_func, cls)
 
     def __enter__(self) -> None:
         self._prev = STATE.grad_enabled
@@ -41,12 +77,7 @@ class _GradMode:
         STATE.grad_enabled = self._prev
 
     def __call__(self, fn: Callable) -> Callable:
-        @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with self.__class__():
-                return fn(*args, **kwargs)
-
-        return wrapper
+        return _decorate(fn, self.__class__)
 
 
 class no_grad(_GradMode):
@@ -83,6 +114,9 @@ class set_grad_enabled(_GradMode):
     False
     """
 
+    def __new__(cls, mode: bool):
+        return object.__new__(cls)
+
     def __init__(self, mode: bool) -> None:
         self.enabled = bool(mode)
         self._prev = STATE.grad_enabled
@@ -97,10 +131,4 @@ class set_grad_enabled(_GradMode):
     def __call__(self, fn: Callable) -> Callable:
         STATE.grad_enabled = self._prev  # a decorator does not switch mode at definition
         mode = self.enabled
-
-        @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with set_grad_enabled(mode):
-                return fn(*args, **kwargs)
-
-        return wrapper
+        return _decorate(fn, lambda: set_grad_enabled(mode))

@@ -23,6 +23,7 @@ once it is large, so a loop that never calls backward still frees old steps' tap
 from __future__ import annotations
 
 import itertools
+import weakref
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -44,9 +45,9 @@ _serials = itertools.count(1)
 
 
 class Tape:
-    __slots__ = ("recs", "vals", "offs", "bigs", "big_slots", "big_addrs", "n_elems", "consts", "leaves", "watch",
-                 "retained", "ipool", "n_ints", "fpool", "freed", "closed", "serial",
-                 "merged_into", "slot_offset", "rec_offset", "__weakref__")
+    __slots__ = ("recs", "vals", "offs", "bigs", "big_slots", "big_addrs", "n_elems", "consts",
+                 "leaves", "watch", "retained", "ipool", "n_ints", "fpool", "freed", "closed",
+                 "serial", "merged_into", "slot_offset", "rec_offset", "__weakref__")
 
     def __init__(self) -> None:
         self.recs: list[int] = []
@@ -93,8 +94,8 @@ class Tape:
     def input_slot(self, t: Tensor) -> int:
         """The slot of a leaf or constant tensor on this tape, registering it on first use."""
         reg = t._lreg
-        if reg is not None and reg[0] == self.serial:
-            return reg[1]
+        if reg is not None and reg[0] == self.serial and reg[2] == t._vc[0]:
+            return reg[1]  # registered here already, and not changed in place since
         slot = self.new_slot(t._v)
         if t._rg:
             self.leaves.append((slot, t))
@@ -103,7 +104,7 @@ class Tape:
         # every input is watched: changing it in place later must not go unnoticed
         box = t._version_box()
         self.watch.append((box, box[0], slot, t._v.shape))
-        t._lreg = (self.serial, slot)
+        t._lreg = (self.serial, slot, box[0])
         return slot
 
     def slot_of(self, t: Tensor) -> int:
@@ -172,10 +173,12 @@ def resolve(t: Tensor) -> Tape:
 
 def open_tape() -> Tape:
     """This thread's open tape for a graph that starts from leaves."""
-    tape = STATE.tape
+    ref = STATE.tape_ref
+    tape = ref() if ref is not None else None
     if tape is None or tape.closed or len(tape.recs) >= 6 * CLOSE_RECORDS \
             or tape.n_elems >= CLOSE_ELEMENTS:
-        tape = STATE.tape = Tape()
+        tape = Tape()
+        STATE.tape_ref = weakref.ref(tape)
     return tape
 
 

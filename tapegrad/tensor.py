@@ -28,6 +28,8 @@ _OP = {key: op for key, op in BY_KEY.items()}
 _Real = (int, float)
 
 LEAF_INPLACE = "a leaf Variable that requires grad is being used in an in-place operation."
+VIEW_OF_LEAF_INPLACE = ("a view of a leaf Variable that requires grad is being used in an "
+                        "in-place operation.")
 
 
 class Size(tuple):
@@ -62,9 +64,9 @@ class Tensor:
     _slot = -1  # its slot on that tape
     _rg = False  # requires_grad, for leaves
     _grad = None
-    _lreg = None  # (tape serial, slot) of this leaf's latest registration as a tape input
+    _lreg = None  # (tape serial, slot, version) of its latest registration as a tape input
     _vc = None  # version box [n], shared with views and detached aliases; None until needed
-    _base = None
+    _base = None  # for a view: the tensor whose storage it shares
     __array_priority__ = 1000
     __array_ufunc__ = None  # NumPy defers to our reflected operators
     __hash__ = object.__hash__
@@ -495,7 +497,7 @@ class Tensor:
         if not (STATE.grad_enabled and self.requires_grad):
             out = _wrap(value)
             if np.may_share_memory(value, self._v):
-                out._vc = self._version_box()
+                _share_version(out, self)
             return out
         name = "index" if not basic else (
             "select" if any(isinstance(k, (int, np.integer)) for k in key) else "slice")
@@ -509,6 +511,7 @@ class Tensor:
         other = value._v if isinstance(value, Tensor) else value
         recording = STATE.grad_enabled and (
             self.requires_grad or (isinstance(value, Tensor) and value.requires_grad))
+        _check_inplace(self, False)
         if recording:
             raise NotImplementedError(
                 "recorded x[...] = v is not supported yet; use it under tapegrad.no_grad()")
@@ -583,11 +586,29 @@ def _arith(a: Tensor, other, key: str, scalar_key: str) -> Tensor:
     return _binary(_OP[key], a, _as_tensor(other))
 
 
-def _inplace(self: Tensor, other, key: str, scalar_key: str, fill=None) -> Tensor:
-    if STATE.grad_enabled and self._rg:
+def _check_inplace(self: Tensor, recording: bool) -> None:
+    """torch's refusals of in-place changes that would corrupt a gradient."""
+    if not STATE.grad_enabled:
+        return
+    if self._rg:
         raise RuntimeError(LEAF_INPLACE)
+    base = self._base
+    if base is not None and base._rg and base._tape is None:
+        raise RuntimeError(VIEW_OF_LEAF_INPLACE)
+    if recording and (base is not None or (self._vc is not None and len(self._vc) > 1)):
+        # torch rewrites the history of the base and of every view here (CopySlices);
+        # recording it as a plain in-place op would give silently wrong gradients
+        raise NotImplementedError(
+            "in-place changes to a view (or to a tensor that has views) that requires grad "
+            "are not supported yet; use an out-of-place op, or make the change under "
+            "tapegrad.no_grad()")
+
+
+def _inplace(self: Tensor, other, key: str, scalar_key: str, fill=None) -> Tensor:
     other_rg = isinstance(other, Tensor) and other.requires_grad
-    if STATE.grad_enabled and (self._tape is not None or other_rg):
+    recording = STATE.grad_enabled and (self._tape is not None or other_rg)
+    _check_inplace(self, recording)
+    if recording:
         # recorded: the new value gets its own record and slot; the old slot is marked as
         # changed (version bump), so a VJP that saved it refuses instead of using it.
         result = _arith(self, other, key, scalar_key)
@@ -609,7 +630,10 @@ def _inplace(self: Tensor, other, key: str, scalar_key: str, fill=None) -> Tenso
 def _share_version(out: Tensor, src: Tensor) -> None:
     """``out`` is a view of ``src``'s storage: one version counter for both."""
     box = src._version_box()
+    if len(box) == 1:
+        box.append(True)  # marks the storage as viewed
     out._vc = box
+    out._base = src if src._base is None else src._base
     if out._tape is not None:
         out._tape.watch.append((box, box[0], out._slot, out._v.shape))
 

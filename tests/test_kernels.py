@@ -11,4 +11,6 @@ def test_generated_dispatch_is_current():
 
 def test_dispatch_covers_every_op():
     assert _dispatch.N_OPS == len(OPS)
-    assert list(_dispatch.READS) == [op.reads for op in OPS]
+    assert list(_dispatch.READS_A) == [op.reads_a for op in OPS]
+    assert list(_dispatch.READS_B) == [op.reads_b for op in OPS]
+    assert list(_dispatch.SAVES) == [int(op.saves) for op in OPS]

@@ -1,13 +1,16 @@
 """Memory: a tape costs nothing once no live tensor can reach it.
 
 The loops below keep the garbage collector on and never call ``gc.collect()`` -- users don't --
-so a tape must be freed by reference counting alone.  Resident memory is sampled at step 1,000
-(after warm-up: numba kernels loaded, NumPy and allocator pools settled) and at step 10,000; it
-may grow by less than 20 MB in between.
+so tapes must be freed by reference counting alone.  Resident memory is sampled after step
+1,000 (numba kernels loaded, NumPy and allocator pools settled) and after step 10,000; it may
+grow by less than 20 MB in between.  A 16x8 batch through an 8 -> 32 (tanh) -> 1 MLP records
+about 2,000 values (~16 KB) per step, so keeping even one step's tape in ten would show.
 """
 
 from __future__ import annotations
 
+import gc
+import types
 import weakref
 
 import numpy as np
@@ -42,22 +45,43 @@ def _loss(params, x, y):
     return ((out - y) ** 2).mean()
 
 
-def _run(step, steps: int = STEPS) -> tuple[float, float]:
-    """Call ``step(i)`` ``steps`` times; RSS in MB after step SAMPLE_AT and after the last."""
+def _run(step, tapes: weakref.WeakSet) -> tuple[float, float]:
+    """Call ``step(i)`` for i = 1..STEPS; RSS in MB after step SAMPLE_AT and after the last.
+
+    ``step`` returns a tensor of the graph it built; its tape goes into ``tapes`` (weakly), so
+    the caller can check how many of the loop's tapes are still alive at the end.
+    """
     start = None
-    for i in range(1, steps + 1):
-        step(i)
+    for i in range(1, STEPS + 1):
+        tapes.add(step(i)._tape)
         if i == SAMPLE_AT:
             start = _rss_mb()
     return start, _rss_mb()
 
 
-def _assert_flat(start: float, end: float, what: str) -> None:
+def _assert_flat(start: float, end: float, tapes: weakref.WeakSet, what: str,
+                 kept: int = 0) -> None:
     growth = end - start
-    print(f"{what}: RSS {start:.1f} MB at step {SAMPLE_AT}, {end:.1f} MB at step {STEPS} "
-          f"(+{growth:.2f} MB)")
+    print(f"\n{what}: RSS {start:.1f} MB after step {SAMPLE_AT}, {end:.1f} MB after step "
+          f"{STEPS} ({growth:+.2f} MB); {len(tapes)} of the loop's tapes alive")
     assert growth < LIMIT_MB, (
         f"{what}: resident memory grew {growth:.1f} MB from step {SAMPLE_AT} to step {STEPS}")
+    # the last step's tape, plus the tapes of tensors the test itself keeps
+    assert len(tapes) <= 1 + kept, f"{what}: {len(tapes)} tapes of the loop still alive"
+
+
+def _holders(obj) -> str:
+    """Who refers to ``obj`` (for a failure message)."""
+    found = []
+    for r in gc.get_referrers(obj):
+        if isinstance(r, types.FrameType):
+            continue
+        if isinstance(r, dict):
+            keys = [k for k, v in r.items() if v is obj]
+            found.append(f"dict[{keys}] (id {id(r):#x})")
+        else:
+            found.append(type(r).__qualname__)
+    return ", ".join(found) or "nothing gc can see (a C-level reference)"
 
 
 @pytest.fixture(autouse=True)
@@ -65,6 +89,9 @@ def _warm():
     """Load the numba sweep before measuring, so compilation is not counted as growth."""
     a = tg.ones(2, requires_grad=True)
     (a * a).sum().backward()
+
+
+# --------------------------------------------------------------------------- loops
 
 
 def test_training_loop_memory_is_flat():
@@ -81,10 +108,12 @@ def test_training_loop_memory_is_flat():
             w.grad = None
         if i in (1, STEPS):
             losses.append(loss.item())
+        return loss
 
-    start, end = _run(step)
+    tapes = weakref.WeakSet()
+    start, end = _run(step, tapes)
     assert losses[1] < losses[0]  # it did train
-    _assert_flat(start, end, "training loop")
+    _assert_flat(start, end, tapes, "training loop")
 
 
 def test_graphs_without_backward_memory_is_flat():
@@ -93,16 +122,16 @@ def test_graphs_without_backward_memory_is_flat():
     def step(i):
         loss = _loss(params, x, y)
         assert loss.requires_grad
-        # the graph is dropped here, never backpropagated
+        return loss  # dropped by the loop: never backpropagated
 
-    start, end = _run(step)
-    _assert_flat(start, end, "graphs without backward")
+    tapes = weakref.WeakSet()
+    start, end = _run(step, tapes)
+    _assert_flat(start, end, tapes, "graphs without backward")
 
 
 def test_long_lived_non_leaf_keeps_memory_flat():
     params, x, y = _mlp()
-    kept = _loss(params, x, y)  # a non-leaf alive for the whole loop
-    kept_tape = weakref.ref(kept._tape)
+    kept = _loss(params, x, y)  # a non-leaf alive for the whole loop, used by no other graph
 
     def step(i):
         loss = _loss(params, x, y)
@@ -110,38 +139,56 @@ def test_long_lived_non_leaf_keeps_memory_flat():
             loss.backward()
             for w in params:
                 w.grad = None
+        return loss
 
-    start, end = _run(step)
-    _assert_flat(start, end, "loop beside a long-lived non-leaf")
-    # the kept tensor's graph is still usable
-    assert kept_tape() is not None
-    kept.backward()
+    tapes = weakref.WeakSet()
+    start, end = _run(step, tapes)
+    _assert_flat(start, end, tapes, "graphs beside a long-lived non-leaf", kept=1)
+    kept.backward()  # its graph is still whole
     assert params[0].grad is not None and np.isfinite(params[0].grad.numpy()).all()
 
 
-def _graph():
+@pytest.mark.xfail(strict=True, reason=(
+    "an op reading a non-leaf appends its record to that tensor's tape (merging the other "
+    "input's tape into it), so every graph that touches a long-lived non-leaf stays alive as "
+    "long as it does; torch frees such a graph as soon as its outputs die"))
+def test_graphs_reading_a_long_lived_non_leaf_keep_memory_flat():
     params, x, y = _mlp()
-    return params, _loss(params, x, y)
+    kept = _loss(params, x, y)  # a non-leaf alive for the whole loop, read by every step
+
+    def step(i):
+        return _loss(params, x, y) + kept * 0.5  # dropped by the loop
+
+    tapes = weakref.WeakSet()
+    start, end = _run(step, tapes)
+    _assert_flat(start, end, tapes, "graphs reading a long-lived non-leaf", kept=1)
+
+
+# --------------------------------------------------------------------------- single tapes
 
 
 def test_tape_freed_when_last_tensor_dies():
-    params, loss = _graph()
-    h = (params[0] * 2).sum()  # a second tensor on the same tape
+    params, x, y = _mlp()
+    loss = _loss(params, x, y)
+    other = (params[0] * 2).sum()  # a second tensor on the same tape
     ref = weakref.ref(loss._tape)
-    assert h._tape is loss._tape
+    assert other._tape is ref()
     del loss
-    assert ref() is not None  # h still reaches it
-    del h
-    assert ref() is None, "tape still alive after its last tensor was deleted (no gc.collect)"
+    assert ref() is not None  # ``other`` still reaches it
+    del other
+    tape = ref()
+    assert tape is None, (
+        f"tape still alive after its last tensor was deleted; held by {_holders(tape)}")
 
 
 def test_tape_freed_after_backward_when_last_tensor_dies():
-    params, loss = _graph()
+    params, x, y = _mlp()
+    loss = _loss(params, x, y)
     ref = weakref.ref(loss._tape)
     loss.backward()
-    assert params[0].grad is not None
     del loss
-    assert ref() is None, ("tape still alive after backward and deletion of its last tensor "
-                           "(no gc.collect)")
-    # the leaves and their gradients are untouched by the tape going away
-    assert params[0].grad.shape == (8, 32)
+    tape = ref()
+    assert tape is None, (
+        f"tape still alive after backward and deletion of its last tensor; held by "
+        f"{_holders(tape)}")
+    assert params[0].grad.shape == (8, 32)  # the gradients outlive the tape

@@ -8,11 +8,14 @@ from numba import njit
 from tapegrad.kernels.sweep import make_sweep
 from tapegrad.ops import OPS
 
-SOURCE_HASH = "62eff20afa4240b2"
+SOURCE_HASH = "e213aed56e412563"
 N_OPS = 39
 
-# which saved values each opcode's VJP reads (bit 1: a, 2: b, 4: output)
-READS = (0, 4, 1, 1, 1, 4, 4, 4, 4, 1, 0, 0, 0, 0, 0, 5, 1, 4, 0, 0, 3, 3, 7, 3, 3, 3, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0,)
+# per opcode: saved values read for the first / second input's gradient
+# (bit 1: a, 2: b, 4: output), and whether torch's node saves values at all
+READS_A = (0, 4, 1, 1, 1, 4, 4, 4, 4, 1, 0, 0, 0, 0, 0, 5, 1, 5, 0, 0, 2, 2, 3, 2, 2, 2, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0,)
+READS_B = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 3, 7, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,)
+SAVES = (0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1,)
 
 _vjp_0 = OPS[0].vjp  # neg
 _fwd_0 = OPS[0].fwd
@@ -258,9 +261,11 @@ def fwd_record(op, y, a, b, I, F, ip, fp):
         _fwd_38(y, a, b, I, F, ip, fp)
 
 
-_sweep = make_sweep(vjp_record, READS)
+_sweep = make_sweep(vjp_record, READS_A, READS_B, SAVES)
 
 
 @njit(cache=True, error_model="numpy")
-def backward_sweep(recs, offs, packed, I, F, aux, seed, out, grads, scratch, freed, retain):
-    return _sweep(recs, offs, packed, I, F, aux, seed, out, grads, scratch, freed, retain)
+def backward_sweep(recs, offs, packed, I, F, aux, seed, out, grads, scratch, freed,
+                   retain):
+    return _sweep(recs, offs, packed, I, F, aux, seed, out, grads, scratch, freed,
+                  retain)

@@ -45,8 +45,11 @@ def render() -> str:
         f'SOURCE_HASH = "{source_hash()}"',
         f"N_OPS = {len(OPS)}",
         "",
-        "# which saved values each opcode's VJP reads (bit 1: a, 2: b, 4: output)",
-        "READS = (" + ", ".join(str(op.reads) for op in OPS) + ",)",
+        "# per opcode: saved values read for the first / second input's gradient",
+        "# (bit 1: a, 2: b, 4: output), and whether torch's node saves values at all",
+        "READS_A = (" + ", ".join(str(op.reads_a) for op in OPS) + ",)",
+        "READS_B = (" + ", ".join(str(op.reads_b) for op in OPS) + ",)",
+        "SAVES = (" + ", ".join(str(int(op.saves)) for op in OPS) + ",)",
         "",
     ]
     for op in OPS:
@@ -66,11 +69,13 @@ def render() -> str:
         lines.append(f"        _fwd_{op.code}(y, a, b, I, F, ip, fp)")
     lines += [
         "", "",
-        "_sweep = make_sweep(vjp_record, READS)",
+        "_sweep = make_sweep(vjp_record, READS_A, READS_B, SAVES)",
         "", "",
         '@njit(cache=True, error_model="numpy")',
-        "def backward_sweep(recs, offs, packed, I, F, aux, seed, out, grads, scratch, freed, retain):",
-        "    return _sweep(recs, offs, packed, I, F, aux, seed, out, grads, scratch, freed, retain)",
+        "def backward_sweep(recs, offs, packed, I, F, aux, seed, out, grads, scratch, freed,",
+        "                   retain):",
+        "    return _sweep(recs, offs, packed, I, F, aux, seed, out, grads, scratch, freed,",
+        "                  retain)",
         "",
     ]
     return "\n".join(lines)

@@ -12,8 +12,6 @@ gradient -- when a record it must use has had its saved values freed by an earli
 (``FREED``) or modified in place since it was recorded (``STALE``).
 """
 
-import numpy as np
-
 from .jit import kernel
 from .memory import slot_view
 
@@ -26,12 +24,12 @@ NEED, HAS_GRAD, STALE_FLAG, BIG = 1, 2, 4, 8
 OP, OUT, A, B, IP, FP = range(6)
 
 
-def make_sweep(dispatch, READS):
+def make_sweep(dispatch, READS_A, READS_B, SAVES):
     """The sweep, compiled around one ``dispatch``.
 
     ``dispatch`` is closed over rather than passed as an argument: numba refuses to cache a
-    function that receives another function as an argument.  ``READS`` (a tuple: which saved
-    values each opcode's VJP reads) is closed over as a compile-time constant.
+    function that receives another function as an argument.  The per-opcode tables (which saved
+    values each VJP reads, and whether the op saves any) are closed over as constant tuples.
     """
 
     @kernel
@@ -81,34 +79,35 @@ def make_sweep(dispatch, READS):
             op = recs[r, OP]
             a = recs[r, A]
             b = recs[r, B]
-            rd = READS[op]
-            if freed[r] and rd != 0:
+            need_a = flags[a] & NEED != 0
+            need_b = b >= 0 and flags[b] & NEED != 0
+            if not (need_a or need_b):
+                continue
+            if freed[r] and SAVES[op]:
                 return FREED, r, y
+            rd = (READS_A[op] if need_a else 0) | (READS_B[op] if need_b else 0)
             if (rd & 1) and flags[a] & STALE_FLAG:
                 return STALE, r, a
             if (rd & 2) and flags[b] & STALE_FLAG:
                 return STALE, r, b
             if (rd & 4) and flags[y] & STALE_FLAG:
                 return STALE, r, y
-            need_a = flags[a] & NEED != 0
-            need_b = b >= 0 and flags[b] & NEED != 0
-            if need_a or need_b:
-                bslot = b if b >= 0 else a
-                bsize = offs[b + 1] - offs[b] if b >= 0 else 0
-                ysize = offs[y + 1] - offs[y]
-                asize = offs[a + 1] - offs[a]
-                dispatch(op,
-                         slot_view(grad_addr[y], ysize),
-                         slot_view(value_addr[a], asize),
-                         slot_view(value_addr[bslot], bsize),
-                         slot_view(value_addr[y], ysize),
-                         slot_view(grad_addr[a], asize),
-                         slot_view(grad_addr[bslot], bsize),
-                         need_a, need_b, I, F, recs[r, IP], recs[r, FP])
-                if need_a:
-                    flags[a] |= HAS_GRAD
-                if need_b:
-                    flags[b] |= HAS_GRAD
+            bslot = b if b >= 0 else a
+            bsize = offs[b + 1] - offs[b] if b >= 0 else 0
+            ysize = offs[y + 1] - offs[y]
+            asize = offs[a + 1] - offs[a]
+            dispatch(op,
+                     slot_view(grad_addr[y], ysize),
+                     slot_view(value_addr[a], asize),
+                     slot_view(value_addr[bslot], bsize),
+                     slot_view(value_addr[y], ysize),
+                     slot_view(grad_addr[a], asize),
+                     slot_view(grad_addr[bslot], bsize),
+                     need_a, need_b, I, F, recs[r, IP], recs[r, FP])
+            if need_a:
+                flags[a] |= HAS_GRAD
+            if need_b:
+                flags[b] |= HAS_GRAD
             if not retain:
                 freed[r] = 1
         return OK, 0, 0

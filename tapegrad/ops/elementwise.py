@@ -37,7 +37,7 @@ def unary(key, name, eager, f, df, reads):
     return register(key, name, 1, eager, fwd, vjp, reads)
 
 
-def scalar(key, name, eager, f, df, reads, next_none=True):
+def scalar(key, name, eager, f, df, reads, next_none=True, saves=None):
     f, df = elementwise(f), elementwise(df)
 
     @kernel
@@ -52,7 +52,7 @@ def scalar(key, name, eager, f, df, reads, next_none=True):
         for i in range(g.size):
             ga[i] += df(g[i], a[i], y[i], c)
 
-    return register(key, name, 1, eager, fwd, vjp, reads, next_none)
+    return register(key, name, 1, eager, fwd, vjp, reads, 0, saves, next_none)
 
 
 @elementwise
@@ -93,7 +93,7 @@ def _broadcast_strides(I, ip):
     return nd, shape, sa, sb
 
 
-def binary(key, name, eager, f, da, db, reads):
+def binary(key, name, eager, f, da, db, reads_a, reads_b):
     f, da, db = elementwise(f), elementwise(da), elementwise(db)
 
     @kernel
@@ -130,7 +130,7 @@ def binary(key, name, eager, f, da, db, reads):
                 gb[ib] += db(g[i], a[ia], b[ib], y[i])
             ia, ib = _odometer_step(idx, shape, sa, sb, nd, ia, ib)
 
-    return register(key, name, 2, eager, fwd, vjp, reads)
+    return register(key, name, 2, eager, fwd, vjp, reads_a, reads_b)
 
 
 # --------------------------------------------------------------------------- scalar helpers
@@ -155,9 +155,9 @@ def _pow_grad_base(g, x, c):
     return g * c * x ** (c - 1.0)
 
 
-def _pow_grad_exponent(g, base, y):
-    # torch: d(base**e)/de is taken as 0 where base == 0 (the limit for e > 0)
-    if base == 0.0:
+def _pow_grad_exponent(g, base, e, y):
+    # torch: d(base**e)/de is taken as 0 where base == 0 and e >= 0 (the limit from above)
+    if base == 0.0 and e >= 0.0:
         return 0.0
     return g * y * math.log(base)
 
@@ -187,7 +187,7 @@ SIGMOID = unary("sigmoid", "SigmoidBackward0", _np_sigmoid, _sigmoid,
                 lambda g, x, y: g * y * (1.0 - y), READS_Y)
 RELU = unary("relu", "ReluBackward0", lambda x: np.maximum(x, 0.0),
              lambda x: x if x > 0.0 else (x if x != x else 0.0),
-             lambda g, x, y: g if y > 0.0 else 0.0, READS_Y)
+             lambda g, x, y: 0.0 if y <= 0.0 else g, READS_Y)  # torch: NaN passes g
 SQRT = unary("sqrt", "SqrtBackward0", np.sqrt,
              lambda x: math.sqrt(x) if x >= 0.0 else math.nan,
              lambda g, x, y: g / (2.0 * y), READS_Y)
@@ -200,26 +200,30 @@ SUB_SCALAR = scalar("sub_scalar", "SubBackward0", np.subtract, lambda x, c: x - 
                     lambda g, x, y, c: g, 0)
 RSUB_SCALAR = scalar("rsub_scalar", "RsubBackward1", lambda x, c: c - x, lambda x, c: c - x,
                      lambda g, x, y, c: -g, 0, next_none=False)
+# torch keeps the scalar of x*c and x/c as a saved tensor: a second backward is refused
 MUL_SCALAR = scalar("mul_scalar", "MulBackward0", np.multiply, lambda x, c: x * c,
-                    lambda g, x, y, c: g * c, 0)
+                    lambda g, x, y, c: g * c, 0, saves=True)
 DIV_SCALAR = scalar("div_scalar", "DivBackward0", np.divide, lambda x, c: x / c,
-                    lambda g, x, y, c: g / c, 0)
+                    lambda g, x, y, c: g / c, 0, saves=True)
 RDIV_SCALAR = scalar("rdiv_scalar", "DivBackward0", lambda x, c: c / x, lambda x, c: c / x,
                      lambda g, x, y, c: -g * y / x, READS_A | READS_Y)
 POW_SCALAR = scalar("pow_scalar", "PowBackward0", np.power, _fpow,
                     lambda g, x, y, c: _pow_grad_base_jit(g, x, c), READS_A, next_none=False)
 RPOW_SCALAR = scalar("rpow_scalar", "PowBackward2", lambda x, c: np.power(c, x),
                      lambda x, c: c ** x,
-                     lambda g, x, y, c: _pow_grad_exponent_jit(g, c, y), READS_Y, next_none=False)
+                     lambda g, x, y, c: _pow_grad_exponent_jit(g, c, x, y), READS_A | READS_Y,
+                     next_none=False)
 
 ADD = binary("add", "AddBackward0", np.add, lambda a, b: a + b,
-             lambda g, a, b, y: g, lambda g, a, b, y: g, 0)
+             lambda g, a, b, y: g, lambda g, a, b, y: g, 0, 0)
 SUB = binary("sub", "SubBackward0", np.subtract, lambda a, b: a - b,
-             lambda g, a, b, y: g, lambda g, a, b, y: -g, 0)
+             lambda g, a, b, y: g, lambda g, a, b, y: -g, 0, 0)
 MUL = binary("mul", "MulBackward0", np.multiply, lambda a, b: a * b,
-             lambda g, a, b, y: g * b, lambda g, a, b, y: g * a, READS_A | READS_B)
+             lambda g, a, b, y: g * b, lambda g, a, b, y: g * a, READS_B, READS_A)
 DIV = binary("div", "DivBackward0", np.divide, lambda a, b: a / b,
-             lambda g, a, b, y: g / b, lambda g, a, b, y: -g * a / (b * b), READS_A | READS_B)
+             lambda g, a, b, y: g / b, lambda g, a, b, y: -g * a / (b * b),
+             READS_B, READS_A | READS_B)
 POW = binary("pow", "PowBackward1", np.power, _fpow,
              lambda g, a, b, y: _pow_grad_base_jit(g, a, b),
-             lambda g, a, b, y: _pow_grad_exponent_jit(g, a, y), READS_A | READS_B | READS_Y)
+             lambda g, a, b, y: _pow_grad_exponent_jit(g, a, b, y),
+             READS_A | READS_B, READS_A | READS_B | READS_Y)

@@ -41,6 +41,6 @@ def _mm_vjp(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp):
                     gb[p * n + j] += aip * g[i * n + j]
 
 
-DOT = register("dot", "DotBackward0", 2, np.matmul, _mm_fwd, _mm_vjp, READS_A | READS_B)
-MV = register("mv", "MvBackward0", 2, np.matmul, _mm_fwd, _mm_vjp, READS_A | READS_B)
-MM = register("mm", "MmBackward0", 2, np.matmul, _mm_fwd, _mm_vjp, READS_A | READS_B)
+DOT = register("dot", "DotBackward0", 2, np.matmul, _mm_fwd, _mm_vjp, READS_B, READS_A)
+MV = register("mv", "MvBackward0", 2, np.matmul, _mm_fwd, _mm_vjp, READS_B, READS_A)
+MM = register("mm", "MmBackward0", 2, np.matmul, _mm_fwd, _mm_vjp, READS_B, READS_A)

@@ -7,7 +7,11 @@ An :class:`Op` holds everything tapegrad knows about one operation, side by side
 * ``eager``  -- the NumPy forward used while recording;
 * ``fwd``    -- the numba forward used when a recorded tape is replayed;
 * ``vjp``    -- the numba vector-Jacobian product used by the backward sweep;
-* ``reads``  -- which saved values the VJP reads (bit 1: first input, 2: second, 4: output).
+* ``reads_a``/``reads_b`` -- which saved values the VJP reads to make the first / second input's
+                gradient (bit 1: first input, 2: second input, 4: output).  Only values read for
+                an input that needs a gradient are checked for in-place changes, as in torch;
+* ``saves``  -- whether torch's node keeps saved values (so a second backward through it, after
+                they were freed, is an error).  Defaults to "reads anything".
 
 Every numba part has one fixed signature so that a generated dispatch (``kernels/_dispatch.py``)
 can call any op the same way::
@@ -38,13 +42,10 @@ class Op:
     eager: Callable
     fwd: Callable
     vjp: Callable
-    reads: int
+    reads_a: int
+    reads_b: int
+    saves: bool
     next_none: bool = False  # torch lists a ``(None, 0)`` entry for a scalar operand
-
-    @property
-    def saves(self) -> bool:
-        """Whether the VJP needs saved values (and so can hit a freed graph)."""
-        return self.reads != 0
 
     def __repr__(self) -> str:
         return f"<op {self.code} {self.key} ({self.name})>"
@@ -55,11 +56,14 @@ BY_KEY: dict[str, Op] = {}
 
 
 def register(key: str, name: str, arity: int, eager: Callable, fwd: Callable, vjp: Callable,
-             reads: int, next_none: bool = False) -> Op:
+             reads_a: int, reads_b: int = 0, saves: bool | None = None,
+             next_none: bool = False) -> Op:
     """Add an op to the table and give it the next opcode."""
     if key in BY_KEY:
         raise ValueError(f"op {key!r} is defined twice")
-    op = Op(key, name, len(OPS), arity, eager, fwd, vjp, reads, next_none)
+    if saves is None:
+        saves = (reads_a | reads_b) != 0
+    op = Op(key, name, len(OPS), arity, eager, fwd, vjp, reads_a, reads_b, saves, next_none)
     OPS.append(op)
     BY_KEY[key] = op
     return op

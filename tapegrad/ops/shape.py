@@ -54,4 +54,6 @@ PERMUTE = register("permute", "PermuteBackward0", 1, np.transpose, _gather_fwd, 
 T = register("t", "TBackward0", 1, np.transpose, _gather_fwd, _gather_vjp, 0)
 SELECT = register("select", "SelectBackward0", 1, _np_gather, _gather_fwd, _gather_vjp, 0)
 SLICE = register("slice", "SliceBackward0", 1, _np_gather, _gather_fwd, _gather_vjp, 0)
-INDEX = register("index", "IndexBackward0", 1, _np_gather, _gather_fwd, _gather_vjp, 0)
+# torch's IndexBackward0 keeps the index tensor: a second backward through it is refused
+INDEX = register("index", "IndexBackward0", 1, _np_gather, _gather_fwd, _gather_vjp, 0,
+                 saves=True)

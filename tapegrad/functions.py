@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .tensor import Tensor, _as_tensor, matmul  # noqa: F401  (re-exported)
+from .tensor import Tensor, _as_tensor, cat, matmul, stack, where  # noqa: F401  (re-exported)
 
 
 def exp(x) -> Tensor:
@@ -99,3 +99,51 @@ def any(x) -> Tensor:  # noqa: A001
 
 def is_tensor(x) -> bool:
     return isinstance(x, Tensor)
+
+
+def clamp(x, min=None, max=None) -> Tensor:  # noqa: A002
+    return _as_tensor(x).clamp(min, max)
+
+
+def maximum(x, y) -> Tensor:
+    return _as_tensor(x).maximum(y)
+
+
+def minimum(x, y) -> Tensor:
+    return _as_tensor(x).minimum(y)
+
+
+def max(x, dim=None, keepdim: bool = False):  # noqa: A001
+    return _as_tensor(x).max(dim, keepdim)
+
+
+def min(x, dim=None, keepdim: bool = False):  # noqa: A001
+    return _as_tensor(x).min(dim, keepdim)
+
+
+def softmax(x, dim: int) -> Tensor:
+    return _as_tensor(x).softmax(dim)
+
+
+def log_softmax(x, dim: int) -> Tensor:
+    return _as_tensor(x).log_softmax(dim)
+
+
+def logsumexp(x, dim, keepdim: bool = False) -> Tensor:
+    return _as_tensor(x).logsumexp(dim, keepdim)
+
+
+def squeeze(x, dim=None) -> Tensor:
+    return _as_tensor(x).squeeze(dim)
+
+
+def unsqueeze(x, dim: int) -> Tensor:
+    return _as_tensor(x).unsqueeze(dim)
+
+
+def permute(x, dims) -> Tensor:
+    return _as_tensor(x).permute(*dims)
+
+
+def clone(x) -> Tensor:
+    return _as_tensor(x).clone()

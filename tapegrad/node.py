@@ -20,10 +20,15 @@ def _records(tape: Tape) -> np.ndarray:
     return np.array(tape.recs, dtype=np.int64).reshape(-1, 6)
 
 
+def producers(tape: Tape, slot: int) -> list[int]:
+    """Indices of the records that write ``slot`` (several for cat, where, x[k] = v)."""
+    return np.flatnonzero(_records(tape)[:, 1] == slot).tolist()
+
+
 def producer(tape: Tape, slot: int) -> int:
-    """Index of the record whose output is ``slot``, or -1 for an input slot."""
-    hits = np.flatnonzero(_records(tape)[:, 1] == slot)
-    return int(hits[0]) if hits.size else -1
+    """Index of the first record whose output is ``slot``, or -1 for an input slot."""
+    hits = producers(tape, slot)
+    return hits[0] if hits else -1
 
 
 class Node:
@@ -45,12 +50,15 @@ class Node:
     @property
     def next_functions(self) -> tuple:
         """``((node_or_AccumulateGrad_or_None, 0), ...)`` for each input, as torch lists them."""
-        tape, base = self._tape, 6 * self._rec
+        tape = self._tape
         leaves = dict(tape.leaves)
         result = []
-        for slot in tape.recs[base + 2: base + 4]:
-            if slot < 0:
-                continue
+        inputs = []
+        for rec in producers(tape, tape.recs[6 * self._rec + 1]):
+            op = OPS[tape.recs[6 * rec]]
+            a, b = tape.recs[6 * rec + 2: 6 * rec + 4]
+            inputs += [a, b] if b >= 0 and op.next_b else [a]
+        for slot in inputs:
             rec = producer(tape, slot)
             if rec >= 0:
                 result.append((Node(tape, rec), 0))

@@ -199,3 +199,23 @@ def tape_for(a: Tensor, b: Tensor | None) -> Tape:
     resolve(a)
     resolve(b)
     return large
+
+
+def tape_for_all(tensors) -> Tape:
+    """The tape an operation on several tensors is recorded on (merging theirs into one)."""
+    tapes = []
+    for t in tensors:
+        if t._tape is not None:
+            tape = resolve(t)
+            if all(tape is not other for other in tapes):
+                tapes.append(tape)
+    if not tapes:
+        return open_tape()
+    target = max(tapes, key=len)
+    for tape in tapes:
+        if tape is not target:
+            target.absorb(tape)
+    for t in tensors:
+        if t._tape is not None:
+            resolve(t)
+    return target

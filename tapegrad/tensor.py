@@ -20,9 +20,9 @@ from .engine import backward as _run_backward
 from .grad_mode import STATE
 from .node import grad_fn_of
 from .ops import BY_KEY
-from .ops.shape import gather_map
+from .ops.shape import broadcast_map, gather_map
 from .printing import format_tensor, needs_dtype_suffix
-from .tape import resolve, tape_for
+from .tape import resolve, tape_for, tape_for_all
 
 _OP = {key: op for key, op in BY_KEY.items()}
 _Real = (int, float)
@@ -432,6 +432,42 @@ class Tensor:
     def sqrt(self):
         return _unary(_OP["sqrt"], self)
 
+    def clamp(self, min=None, max=None):  # noqa: A002 -- torch's names
+        if min is None and max is None:
+            raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+        key = "clamp" if min is not None and max is not None else (
+            "clamp_min" if min is not None else "clamp_max")
+        lo = -np.inf if min is None else float(min)
+        hi = np.inf if max is None else float(max)
+        value = np.asarray(np.clip(self._v, min, max))
+        if STATE.grad_enabled and self.requires_grad:
+            return _record(_OP[key], value, self, None, scalars=(lo, hi))
+        return _wrap(value)
+
+    clip = clamp
+
+    def softmax(self, dim: int):
+        return _along(self, dim, "softmax", lambda v, d: _OP["softmax"].eager(v, d))
+
+    def log_softmax(self, dim: int):
+        return _along(self, dim, "log_softmax", lambda v, d: _OP["log_softmax"].eager(v, d))
+
+    def logsumexp(self, dim, keepdim: bool = False):
+        return _along(self, dim, "logsumexp",
+                      lambda v, d: _OP["logsumexp"].eager(v, d, keepdim))
+
+    def max(self, dim=None, keepdim: bool = False):
+        return _extreme(self, dim, keepdim, "max")
+
+    def min(self, dim=None, keepdim: bool = False):
+        return _extreme(self, dim, keepdim, "min")
+
+    def maximum(self, other):
+        return _binary(_OP["maximum"], self, _as_tensor(other))
+
+    def minimum(self, other):
+        return _binary(_OP["minimum"], self, _as_tensor(other))
+
     # -- reductions ----------------------------------------------------------------------------
 
     def sum(self, dim=None, keepdim: bool = False):
@@ -489,6 +525,43 @@ class Tensor:
                                f"{self._v.ndim}D")
         return _rearrange(_OP["t"], self, self._v.T, tuple(range(self._v.ndim - 1, -1, -1)))
 
+    def expand(self, *sizes):
+        sizes = _shape_arg(sizes)
+        v = self._v
+        if len(sizes) < v.ndim:
+            raise RuntimeError(
+                f"expand: the number of sizes provided ({len(sizes)}) must be greater or equal "
+                f"to the number of dimensions in the tensor ({v.ndim})")
+        lead = len(sizes) - v.ndim
+        shape = tuple(v.shape[d - lead] if s == -1 and d >= lead else s
+                      for d, s in enumerate(sizes))
+        try:
+            value = np.broadcast_to(v, shape)
+        except ValueError:
+            raise RuntimeError(
+                f"The expanded size of the tensor ({shape}) must match the existing size "
+                f"{tuple(v.shape)} at non-singleton dimensions") from None
+        return _expand_to(self, value)
+
+    def expand_as(self, other: Tensor):
+        return self.expand(*other.shape)
+
+    def squeeze(self, dim=None):
+        v = self._v
+        if dim is None:
+            return _view(_OP["squeeze"], self, v.reshape([n for n in v.shape if n != 1]))
+        dims = _normalize_dims(dim, v.ndim)
+        shape = [n for d, n in enumerate(v.shape) if not (d in dims and n == 1)]
+        return _view(_OP["squeeze_dim"], self, v.reshape(shape))
+
+    def unsqueeze(self, dim: int):
+        v = self._v
+        d = dim if dim >= 0 else dim + v.ndim + 1
+        if not 0 <= d <= v.ndim:
+            raise IndexError(f"Dimension out of range (expected to be in range of "
+                             f"[{-v.ndim - 1}, {v.ndim}], but got {dim})")
+        return _view(_OP["unsqueeze"], self, np.expand_dims(v, d))
+
     def __getitem__(self, key):
         key = _index_key(key)
         basic = _is_basic(key)
@@ -511,10 +584,10 @@ class Tensor:
         other = value._v if isinstance(value, Tensor) else value
         recording = STATE.grad_enabled and (
             self.requires_grad or (isinstance(value, Tensor) and value.requires_grad))
-        _check_inplace(self, False)
+        _check_inplace(self, recording)
         if recording:
-            raise NotImplementedError(
-                "recorded x[...] = v is not supported yet; use it under tapegrad.no_grad()")
+            _record_setitem(self, key, _as_tensor(value))
+            return
         self._v[key] = other
         self._version_box()[0] += 1
 
@@ -530,7 +603,7 @@ def _wrap(value: np.ndarray) -> Tensor:
 
 
 def _record(op, value: np.ndarray, a: Tensor, b: Tensor | None, ints=None, fp: int = -1,
-            scalar: float | None = None) -> Tensor:
+            scalar: float | None = None, scalars: tuple | None = None) -> Tensor:
     """Append one record for ``op`` and return its output tensor."""
     tape = tape_for(a, b)
     sa = tape.slot_of(a)
@@ -538,12 +611,126 @@ def _record(op, value: np.ndarray, a: Tensor, b: Tensor | None, ints=None, fp: i
     ip = -1 if ints is None else tape.push_ints(ints)
     if scalar is not None:
         fp = tape.push_float(scalar)
+    elif scalars is not None:
+        fp = tape.push_float(scalars[0])
+        for extra in scalars[1:]:
+            tape.push_float(extra)
     out = Tensor.__new__(Tensor)
     out._v = value
     out._tape = tape
     slot = out._slot = tape.new_slot(value)
     tape.recs.extend((op.code, slot, sa, sb, ip, fp))
     return out
+
+
+def _record_parts(value: np.ndarray, parts: list) -> Tensor:
+    """One output assembled by several records, one per input: ``parts`` holds
+    ``(op, a, b, ints)`` tuples (``b`` a mask/condition input or None)."""
+    inputs = [t for _, a, b, _ in parts for t in (a, b) if t is not None]
+    tape = tape_for_all(inputs)
+    slots = [(op, tape.slot_of(a), -1 if b is None else tape.slot_of(b),
+              -1 if ints is None else tape.push_ints(ints)) for op, a, b, ints in parts]
+    out = Tensor.__new__(Tensor)
+    out._v = value
+    out._tape = tape
+    slot = out._slot = tape.new_slot(value)
+    for op, sa, sb, ip in slots:
+        tape.recs.extend((op.code, slot, sa, sb, ip, -1))
+    return out
+
+
+def _expand_to(a: Tensor, value: np.ndarray) -> Tensor:
+    """``a`` broadcast to ``value``'s shape (``value`` is the broadcast view)."""
+    if value.shape == a._v.shape:
+        return a
+    if STATE.grad_enabled and a.requires_grad:
+        out = _record(_OP["expand"], value, a, None, broadcast_map(a._v.shape, value.shape))
+    else:
+        out = _wrap(value)
+    _share_version(out, a)
+    return out
+
+
+def _along(a: Tensor, dim, key: str, eager) -> Tensor:
+    """softmax-like ops over one dim (params as a reduction over that dim)."""
+    v = a._v
+    (d,) = _normalize_dims(dim, v.ndim)
+    value = np.asarray(eager(v, d if v.ndim else None))
+    if STATE.grad_enabled and a.requires_grad:
+        keep = tuple(0 if i == d else 1 for i in range(v.ndim))
+        return _record(_OP[key], value, a, None, (v.ndim, *v.shape, *keep))
+    return _wrap(value)
+
+
+class _ValuesIndices(tuple):
+    """torch.return_types.max: ``values, indices = x.max(dim)``."""
+
+    __slots__ = ()
+
+    @property
+    def values(self) -> Tensor:
+        return self[0]
+
+    @property
+    def indices(self) -> Tensor:
+        return self[1]
+
+    def __repr__(self) -> str:
+        return f"tapegrad.return_types.max(\nvalues={self[0]!r},\nindices={self[1]!r})"
+
+
+def _extreme(a: Tensor, dim, keepdim: bool, kind: str):
+    v = a._v
+    if dim is None:
+        if v.size == 0:
+            raise RuntimeError(f"{kind}(): Expected reduction dim to be specified for "
+                               "input.numel() == 0. Specify the reduction dim with the 'dim' "
+                               "argument.")
+        value = np.asarray(np.max(v) if kind == "max" else np.min(v))
+        return _unary(_OP[f"{kind}_all"], a, value)
+    (d,) = _normalize_dims(dim, v.ndim)
+    if v.ndim == 0:
+        return _ValuesIndices((a.clone(), _wrap(np.asarray(0))))
+    arg = np.argmax(v, axis=d) if kind == "max" else np.argmin(v, axis=d)
+    # NaN is the extreme, as in torch (argmax/argmin already pick the first NaN)
+    arg_k = np.expand_dims(arg, d)
+    flat = np.ravel_multi_index(
+        tuple(arg_k if i == d else np.arange(n).reshape([-1 if j == i else 1
+                                                          for j in range(v.ndim)])
+              for i, n in enumerate(v.shape)), v.shape)
+    flat = np.broadcast_to(flat, arg_k.shape)
+    if not keepdim:
+        flat = np.squeeze(flat, d)
+        arg_k = arg
+    value = v.ravel()[flat]
+    indices = _wrap(np.asarray(arg_k, dtype=np.int64))
+    if STATE.grad_enabled and a.requires_grad:
+        values = _record(_OP[f"{kind}_dim"], value, a, None, flat.ravel().astype(np.int64))
+    else:
+        values = _wrap(np.asarray(value))
+    return _ValuesIndices((values, indices))
+
+
+def _record_setitem(x: Tensor, key: tuple, v: Tensor) -> None:
+    """``x[key] = v`` under grad mode: x becomes the output of a CopySlices node."""
+    positions = gather_map(x._v.shape, key)
+    target_shape = np.empty(x._v.shape)[key].shape
+    try:
+        sources = np.broadcast_to(np.arange(v._v.size, dtype=np.int64).reshape(v._v.shape),
+                                  target_shape).ravel()
+    except ValueError:
+        raise RuntimeError(f"shape mismatch: value tensor of shape {list(v._v.shape)} cannot "
+                           f"be broadcast to indexing result of shape "
+                           f"{list(target_shape)}") from None
+    new = x._v.copy()
+    new[key] = v._v
+    n = positions.size
+    ints = np.concatenate([[n], positions, sources])
+    out = _record_parts(new, [(_OP["setitem_keep"], x, None, ints),
+                              (_OP["setitem_put"], v, None, ints)])
+    np.copyto(x._v, new)
+    x._version_box()[0] += 1
+    x._tape, x._slot = out._tape, out._slot
 
 
 def _unary(op, a: Tensor, value: np.ndarray | None = None) -> Tensor:
@@ -686,9 +873,7 @@ def matmul(a, b) -> Tensor:
         raise RuntimeError("both arguments to matmul need to be at least 1D, but they are "
                            f"{a._v.ndim}D and {b._v.ndim}D")
     if a._v.ndim > 2 or b._v.ndim > 2:
-        if STATE.grad_enabled and (a.requires_grad or b.requires_grad):
-            raise NotImplementedError("batched matmul (3-D and more) is not differentiable yet")
-        return _wrap(np.matmul(a._v, b._v))
+        return _batched_matmul(a, b)
     k_a = sa[-1]
     k_b = sb[0]
     if k_a != k_b:
@@ -706,6 +891,36 @@ def matmul(a, b) -> Tensor:
     n = sb[1] if b._v.ndim == 2 else 1
     key = {(1, 1): "dot", (2, 1): "mv"}.get((a._v.ndim, b._v.ndim), "mm")
     return _record(_OP[key], value, a, b, (m, k_a, n))
+
+
+def _batched_matmul(a: Tensor, b: Tensor) -> Tensor:
+    """``(..., m, k) @ (..., k, n)`` with NumPy broadcasting of the batch dims.
+
+    1-D operands are promoted as torch does; operands are expanded to the common batch shape
+    (recorded as ExpandBackward0 when needed) and multiplied as contiguous stacks.
+    """
+    a2 = a.unsqueeze(0) if a._v.ndim == 1 else a
+    b2 = b.unsqueeze(-1) if b._v.ndim == 1 else b
+    (m, k), (k_b, n) = a2._v.shape[-2:], b2._v.shape[-2:]
+    try:
+        batch = np.broadcast_shapes(a2._v.shape[:-2], b2._v.shape[:-2])
+    except ValueError:
+        batch = None
+    if k != k_b or batch is None:
+        raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
+                           f"{list(a._v.shape)} @ {list(b._v.shape)} cannot be multiplied")
+    a3 = _expand_to(a2, np.broadcast_to(a2._v, batch + (m, k)))
+    b3 = _expand_to(b2, np.broadcast_to(b2._v, batch + (k, n)))
+    value = np.matmul(a3._v, b3._v)
+    if STATE.grad_enabled and (a3.requires_grad or b3.requires_grad):
+        out = _record(_OP["bmm"], value, a3, b3, (int(np.prod(batch)), m, k, n))
+    else:
+        out = _wrap(value)
+    if a._v.ndim == 1:
+        out = out.squeeze(-2)
+    if b._v.ndim == 1:
+        out = out.squeeze(-1)
+    return out
 
 
 def _mat(shape, right: bool = False) -> str:
@@ -775,3 +990,70 @@ def _index_key(key) -> tuple:
 def _is_basic(key: tuple) -> bool:
     return all(k is None or k is Ellipsis or isinstance(k, (slice, int, np.integer))
                and not isinstance(k, bool) for k in key)
+
+
+def cat(tensors, dim: int = 0) -> Tensor:
+    """Concatenate along an existing dim, as ``torch.cat``.
+
+    >>> import tapegrad as tg
+    >>> tg.cat([tg.ones(1, 2), tg.zeros(1, 2)])
+    tensor([[1., 1.],
+            [0., 0.]])
+    """
+    return _join(tensors, dim, "cat")
+
+
+def stack(tensors, dim: int = 0) -> Tensor:
+    """Stack along a new dim, as ``torch.stack``.
+
+    >>> import tapegrad as tg
+    >>> tg.stack([tg.ones(2), tg.zeros(2)], dim=1)
+    tensor([[1., 0.],
+            [1., 0.]])
+    """
+    return _join(tensors, dim, "stack")
+
+
+def _join(tensors, dim: int, kind: str) -> Tensor:
+    ts = [_as_tensor(t) for t in tensors]
+    if not ts:
+        raise RuntimeError(f"{kind}(): expected a non-empty list of Tensors")
+    values = [t._v for t in ts]
+    ndim = values[0].ndim + (kind == "stack")
+    (d,) = _normalize_dims(dim, ndim)
+    try:
+        value = np.concatenate(values, axis=d) if kind == "cat" else np.stack(values, axis=d)
+    except ValueError as err:
+        shapes = ", ".join(str(list(v.shape)) for v in values)
+        raise RuntimeError(f"{kind}(): tensors must have matching sizes except in the "
+                           f"concatenated dim; got shapes {shapes} ({err})") from None
+    if not (STATE.grad_enabled and any(t.requires_grad for t in ts)):
+        return _wrap(value)
+    outer = int(np.prod(value.shape[:d]))
+    row = int(np.prod(value.shape[d:]))
+    parts, col = [], 0
+    for t in ts:
+        width = t._v.size // outer if outer else 0
+        parts.append((_OP[kind], t, None, (outer, row, col, width)))
+        col += width
+    return _record_parts(value, parts)
+
+
+def where(condition, x, y) -> Tensor:
+    """Elements of ``x`` where ``condition`` holds, else of ``y`` (broadcasting all three).
+
+    >>> import tapegrad as tg
+    >>> x = tg.tensor([-1.0, 2.0])
+    >>> tg.where(x > 0, x, 0.0)
+    tensor([0., 2.])
+    """
+    c, xt, yt = _as_tensor(condition), _as_tensor(x), _as_tensor(y)
+    value = np.asarray(np.where(c._v, xt._v, yt._v))
+    if not (STATE.grad_enabled and (xt.requires_grad or yt.requires_grad)):
+        return _wrap(value)
+    shape = value.shape
+    mask = _wrap(np.ascontiguousarray(np.broadcast_to(c._v, shape), dtype=np.float64))
+    xe = _expand_to(xt, np.broadcast_to(xt._v, shape))
+    ye = _expand_to(yt, np.broadcast_to(yt._v, shape))
+    return _record_parts(value, [(_OP["where_x"], xe, mask, None),
+                                 (_OP["where_y"], ye, mask, None)])

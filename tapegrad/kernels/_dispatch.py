@@ -8,14 +8,14 @@ from numba import njit
 from tapegrad.kernels.sweep import make_sweep
 from tapegrad.ops import OPS
 
-SOURCE_HASH = "e213aed56e412563"
-N_OPS = 39
+SOURCE_HASH = "86f0093946863ffa"
+N_OPS = 62
 
 # per opcode: saved values read for the first / second input's gradient
 # (bit 1: a, 2: b, 4: output), and whether torch's node saves values at all
-READS_A = (0, 4, 1, 1, 1, 4, 4, 4, 4, 1, 0, 0, 0, 0, 0, 5, 1, 5, 0, 0, 2, 2, 3, 2, 2, 2, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0,)
-READS_B = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 3, 7, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,)
-SAVES = (0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1,)
+READS_A = (0, 4, 1, 1, 1, 4, 4, 4, 4, 1, 0, 0, 0, 0, 0, 5, 1, 5, 0, 0, 2, 2, 3, 2, 2, 2, 2, 0, 0, 0, 0, 5, 2, 2, 3, 3, 5, 5, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 4, 4,)
+READS_B = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 3, 7, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,)
+SAVES = (0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1,)
 
 _vjp_0 = OPS[0].vjp  # neg
 _fwd_0 = OPS[0].fwd
@@ -69,32 +69,78 @@ _vjp_24 = OPS[24].vjp  # mv
 _fwd_24 = OPS[24].fwd
 _vjp_25 = OPS[25].vjp  # mm
 _fwd_25 = OPS[25].fwd
-_vjp_26 = OPS[26].vjp  # sum
+_vjp_26 = OPS[26].vjp  # bmm
 _fwd_26 = OPS[26].fwd
-_vjp_27 = OPS[27].vjp  # sum_dim
+_vjp_27 = OPS[27].vjp  # sum
 _fwd_27 = OPS[27].fwd
-_vjp_28 = OPS[28].vjp  # mean
+_vjp_28 = OPS[28].vjp  # sum_dim
 _fwd_28 = OPS[28].fwd
-_vjp_29 = OPS[29].vjp  # mean_dim
+_vjp_29 = OPS[29].vjp  # mean
 _fwd_29 = OPS[29].fwd
-_vjp_30 = OPS[30].vjp  # norm
+_vjp_30 = OPS[30].vjp  # mean_dim
 _fwd_30 = OPS[30].fwd
-_vjp_31 = OPS[31].vjp  # view
+_vjp_31 = OPS[31].vjp  # norm
 _fwd_31 = OPS[31].fwd
-_vjp_32 = OPS[32].vjp  # clone
+_vjp_32 = OPS[32].vjp  # where_x
 _fwd_32 = OPS[32].fwd
-_vjp_33 = OPS[33].vjp  # transpose
+_vjp_33 = OPS[33].vjp  # where_y
 _fwd_33 = OPS[33].fwd
-_vjp_34 = OPS[34].vjp  # permute
+_vjp_34 = OPS[34].vjp  # maximum
 _fwd_34 = OPS[34].fwd
-_vjp_35 = OPS[35].vjp  # t
+_vjp_35 = OPS[35].vjp  # minimum
 _fwd_35 = OPS[35].fwd
-_vjp_36 = OPS[36].vjp  # select
+_vjp_36 = OPS[36].vjp  # max_all
 _fwd_36 = OPS[36].fwd
-_vjp_37 = OPS[37].vjp  # slice
+_vjp_37 = OPS[37].vjp  # min_all
 _fwd_37 = OPS[37].fwd
-_vjp_38 = OPS[38].vjp  # index
+_vjp_38 = OPS[38].vjp  # max_dim
 _fwd_38 = OPS[38].fwd
+_vjp_39 = OPS[39].vjp  # min_dim
+_fwd_39 = OPS[39].fwd
+_vjp_40 = OPS[40].vjp  # clamp
+_fwd_40 = OPS[40].fwd
+_vjp_41 = OPS[41].vjp  # clamp_min
+_fwd_41 = OPS[41].fwd
+_vjp_42 = OPS[42].vjp  # clamp_max
+_fwd_42 = OPS[42].fwd
+_vjp_43 = OPS[43].vjp  # view
+_fwd_43 = OPS[43].fwd
+_vjp_44 = OPS[44].vjp  # clone
+_fwd_44 = OPS[44].fwd
+_vjp_45 = OPS[45].vjp  # transpose
+_fwd_45 = OPS[45].fwd
+_vjp_46 = OPS[46].vjp  # permute
+_fwd_46 = OPS[46].fwd
+_vjp_47 = OPS[47].vjp  # t
+_fwd_47 = OPS[47].fwd
+_vjp_48 = OPS[48].vjp  # select
+_fwd_48 = OPS[48].fwd
+_vjp_49 = OPS[49].vjp  # slice
+_fwd_49 = OPS[49].fwd
+_vjp_50 = OPS[50].vjp  # index
+_fwd_50 = OPS[50].fwd
+_vjp_51 = OPS[51].vjp  # expand
+_fwd_51 = OPS[51].fwd
+_vjp_52 = OPS[52].vjp  # squeeze
+_fwd_52 = OPS[52].fwd
+_vjp_53 = OPS[53].vjp  # squeeze_dim
+_fwd_53 = OPS[53].fwd
+_vjp_54 = OPS[54].vjp  # unsqueeze
+_fwd_54 = OPS[54].fwd
+_vjp_55 = OPS[55].vjp  # cat
+_fwd_55 = OPS[55].fwd
+_vjp_56 = OPS[56].vjp  # stack
+_fwd_56 = OPS[56].fwd
+_vjp_57 = OPS[57].vjp  # setitem_keep
+_fwd_57 = OPS[57].fwd
+_vjp_58 = OPS[58].vjp  # setitem_put
+_fwd_58 = OPS[58].fwd
+_vjp_59 = OPS[59].vjp  # logsumexp
+_fwd_59 = OPS[59].fwd
+_vjp_60 = OPS[60].vjp  # softmax
+_fwd_60 = OPS[60].fwd
+_vjp_61 = OPS[61].vjp  # log_softmax
+_fwd_61 = OPS[61].fwd
 
 
 @njit(error_model="numpy")
@@ -177,6 +223,52 @@ def vjp_record(op, g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp):
         _vjp_37(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp)
     elif op == 38:
         _vjp_38(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp)
+    elif op == 39:
+        _vjp_39(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp)
+    elif op == 40:
+        _vjp_40(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp)
+    elif op == 41:
+        _vjp_41(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp)
+    elif op == 42:
+        _vjp_42(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp)
+    elif op == 43:
+        _vjp_43(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp)
+    elif op == 44:
+        _vjp_44(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp)
+    elif op == 45:
+        _vjp_45(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp)
+    elif op == 46:
+        _vjp_46(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp)
+    elif op == 47:
+        _vjp_47(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp)
+    elif op == 48:
+        _vjp_48(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp)
+    elif op == 49:
+        _vjp_49(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp)
+    elif op == 50:
+        _vjp_50(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp)
+    elif op == 51:
+        _vjp_51(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp)
+    elif op == 52:
+        _vjp_52(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp)
+    elif op == 53:
+        _vjp_53(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp)
+    elif op == 54:
+        _vjp_54(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp)
+    elif op == 55:
+        _vjp_55(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp)
+    elif op == 56:
+        _vjp_56(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp)
+    elif op == 57:
+        _vjp_57(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp)
+    elif op == 58:
+        _vjp_58(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp)
+    elif op == 59:
+        _vjp_59(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp)
+    elif op == 60:
+        _vjp_60(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp)
+    elif op == 61:
+        _vjp_61(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp)
 
 
 @njit(error_model="numpy")
@@ -259,6 +351,52 @@ def fwd_record(op, y, a, b, I, F, ip, fp):
         _fwd_37(y, a, b, I, F, ip, fp)
     elif op == 38:
         _fwd_38(y, a, b, I, F, ip, fp)
+    elif op == 39:
+        _fwd_39(y, a, b, I, F, ip, fp)
+    elif op == 40:
+        _fwd_40(y, a, b, I, F, ip, fp)
+    elif op == 41:
+        _fwd_41(y, a, b, I, F, ip, fp)
+    elif op == 42:
+        _fwd_42(y, a, b, I, F, ip, fp)
+    elif op == 43:
+        _fwd_43(y, a, b, I, F, ip, fp)
+    elif op == 44:
+        _fwd_44(y, a, b, I, F, ip, fp)
+    elif op == 45:
+        _fwd_45(y, a, b, I, F, ip, fp)
+    elif op == 46:
+        _fwd_46(y, a, b, I, F, ip, fp)
+    elif op == 47:
+        _fwd_47(y, a, b, I, F, ip, fp)
+    elif op == 48:
+        _fwd_48(y, a, b, I, F, ip, fp)
+    elif op == 49:
+        _fwd_49(y, a, b, I, F, ip, fp)
+    elif op == 50:
+        _fwd_50(y, a, b, I, F, ip, fp)
+    elif op == 51:
+        _fwd_51(y, a, b, I, F, ip, fp)
+    elif op == 52:
+        _fwd_52(y, a, b, I, F, ip, fp)
+    elif op == 53:
+        _fwd_53(y, a, b, I, F, ip, fp)
+    elif op == 54:
+        _fwd_54(y, a, b, I, F, ip, fp)
+    elif op == 55:
+        _fwd_55(y, a, b, I, F, ip, fp)
+    elif op == 56:
+        _fwd_56(y, a, b, I, F, ip, fp)
+    elif op == 57:
+        _fwd_57(y, a, b, I, F, ip, fp)
+    elif op == 58:
+        _fwd_58(y, a, b, I, F, ip, fp)
+    elif op == 59:
+        _fwd_59(y, a, b, I, F, ip, fp)
+    elif op == 60:
+        _fwd_60(y, a, b, I, F, ip, fp)
+    elif op == 61:
+        _fwd_61(y, a, b, I, F, ip, fp)
 
 
 _sweep = make_sweep(vjp_record, READS_A, READS_B, SAVES)

@@ -44,3 +44,43 @@ def _mm_vjp(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp):
 DOT = register("dot", "DotBackward0", 2, np.matmul, _mm_fwd, _mm_vjp, READS_B, READS_A)
 MV = register("mv", "MvBackward0", 2, np.matmul, _mm_fwd, _mm_vjp, READS_B, READS_A)
 MM = register("mm", "MmBackward0", 2, np.matmul, _mm_fwd, _mm_vjp, READS_B, READS_A)
+
+
+# -- batched: both operands already expanded to one batch shape; int params [batch, m, k, n] --
+
+
+@kernel
+def _bmm_fwd(y, a, b, I, F, ip, fp):
+    batch, m, k, n = I[ip], I[ip + 1], I[ip + 2], I[ip + 3]
+    for t in range(batch):
+        ya, aa, ba = t * m * n, t * m * k, t * k * n
+        for i in range(m * n):
+            y[ya + i] = 0.0
+        for i in range(m):
+            for p in range(k):
+                aip = a[aa + i * k + p]
+                for j in range(n):
+                    y[ya + i * n + j] += aip * b[ba + p * n + j]
+
+
+@kernel
+def _bmm_vjp(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp):
+    batch, m, k, n = I[ip], I[ip + 1], I[ip + 2], I[ip + 3]
+    for t in range(batch):
+        ya, aa, ba = t * m * n, t * m * k, t * k * n
+        if need_a:
+            for i in range(m):
+                for p in range(k):
+                    s = 0.0
+                    for j in range(n):
+                        s += g[ya + i * n + j] * b[ba + p * n + j]
+                    ga[aa + i * k + p] += s
+        if need_b:
+            for i in range(m):
+                for p in range(k):
+                    aip = a[aa + i * k + p]
+                    for j in range(n):
+                        gb[ba + p * n + j] += aip * g[ya + i * n + j]
+
+
+BMM = register("bmm", "BmmBackward0", 2, np.matmul, _bmm_fwd, _bmm_vjp, READS_B, READS_A)

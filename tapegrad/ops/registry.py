@@ -14,7 +14,9 @@ An :class:`Op` holds everything tapegrad knows about one operation, side by side
                 they were freed, is an error).  Defaults to "reads anything".
 
 Every numba part has one fixed signature so that a generated dispatch (``kernels/_dispatch.py``)
-can call any op the same way::
+can call any op the same way.  An op whose output is assembled from several inputs (``cat``,
+``where``, ``x[key] = v``) is recorded as one record per input, all writing the same output
+slot; each record's VJP handles its own input::
 
     fwd(y, a, b, I, F, ip, fp)
     vjp(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp)
@@ -46,6 +48,7 @@ class Op:
     reads_b: int
     saves: bool
     next_none: bool = False  # torch lists a ``(None, 0)`` entry for a scalar operand
+    next_b: bool = True  # input b is an operand torch lists in next_functions (not a mask)
 
     def __repr__(self) -> str:
         return f"<op {self.code} {self.key} ({self.name})>"
@@ -57,13 +60,14 @@ BY_KEY: dict[str, Op] = {}
 
 def register(key: str, name: str, arity: int, eager: Callable, fwd: Callable, vjp: Callable,
              reads_a: int, reads_b: int = 0, saves: bool | None = None,
-             next_none: bool = False) -> Op:
+             next_none: bool = False, next_b: bool = True) -> Op:
     """Add an op to the table and give it the next opcode."""
     if key in BY_KEY:
         raise ValueError(f"op {key!r} is defined twice")
     if saves is None:
         saves = (reads_a | reads_b) != 0
-    op = Op(key, name, len(OPS), arity, eager, fwd, vjp, reads_a, reads_b, saves, next_none)
+    op = Op(key, name, len(OPS), arity, eager, fwd, vjp, reads_a, reads_b, saves, next_none,
+            next_b)
     OPS.append(op)
     BY_KEY[key] = op
     return op

@@ -57,3 +57,94 @@ SLICE = register("slice", "SliceBackward0", 1, _np_gather, _gather_fwd, _gather_
 # torch's IndexBackward0 keeps the index tensor: a second backward through it is refused
 INDEX = register("index", "IndexBackward0", 1, _np_gather, _gather_fwd, _gather_vjp, 0,
                  saves=True)
+
+
+def broadcast_map(shape: tuple, new_shape: tuple) -> np.ndarray:
+    """Flat source offsets of ``np.broadcast_to(a, new_shape)`` for ``a`` of ``shape``."""
+    return np.broadcast_to(np.arange(int(np.prod(shape)), dtype=np.int64).reshape(shape),
+                           new_shape).ravel()
+
+
+# expanding is a gather whose map repeats offsets; its VJP sums the repeats back
+EXPAND = register("expand", "ExpandBackward0", 1, np.broadcast_to, _gather_fwd, _gather_vjp, 0)
+SQUEEZE = register("squeeze", "SqueezeBackward0", 1, np.reshape, _copy_fwd, _copy_vjp, 0)
+SQUEEZE_DIM = register("squeeze_dim", "SqueezeBackward1", 1, np.reshape, _copy_fwd, _copy_vjp, 0)
+UNSQUEEZE = register("unsqueeze", "UnsqueezeBackward0", 1, np.reshape, _copy_fwd, _copy_vjp, 0)
+
+
+# -- joining: one record per input, all writing the same output slot ------------------------
+# The output is seen as ``outer`` rows of ``row`` elements; input i fills the columns
+# ``[col, col + width)`` of every row.  int params: ``[outer, row, col, width]``.
+
+
+@kernel
+def _block_fwd(y, a, b, I, F, ip, fp):
+    outer, row, col, width = I[ip], I[ip + 1], I[ip + 2], I[ip + 3]
+    for o in range(outer):
+        for j in range(width):
+            y[o * row + col + j] = a[o * width + j]
+
+
+@kernel
+def _block_vjp(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp):
+    outer, row, col, width = I[ip], I[ip + 1], I[ip + 2], I[ip + 3]
+    for o in range(outer):
+        for j in range(width):
+            ga[o * width + j] += g[o * row + col + j]
+
+
+CAT = register("cat", "CatBackward0", 1, np.concatenate, _block_fwd, _block_vjp, 0)
+STACK = register("stack", "StackBackward0", 1, np.stack, _block_fwd, _block_vjp, 0)
+
+
+# -- x[key] = v under grad mode (torch's CopySlices): two records on one output slot ---------
+# The first copies the old x except the assigned positions; the second writes v there.
+# int params: ``[n, positions (n), v offsets (n)]`` -- the flat positions assigned, in NumPy's
+# assignment order, and for each the (broadcast) element of v written there.
+
+
+@kernel
+def _keep_fwd(y, a, b, I, F, ip, fp):
+    for i in range(y.size):
+        y[i] = a[i]
+
+
+@kernel
+def _keep_vjp(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp):
+    n = I[ip]
+    for i in range(g.size):
+        ga[i] += g[i]
+    assigned = np.zeros(g.size, np.bool_)
+    for k in range(n):
+        p = I[ip + 1 + k]
+        if not assigned[p]:
+            assigned[p] = True
+            ga[p] -= g[p]
+
+
+@kernel
+def _put_fwd(y, a, b, I, F, ip, fp):
+    n = I[ip]
+    for k in range(n):
+        y[I[ip + 1 + k]] = a[I[ip + 1 + n + k]]
+
+
+@kernel
+def _put_vjp(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp):
+    n = I[ip]
+    # the last write to a position wins, so only it receives that position's gradient
+    last = np.full(g.size, -1, np.int64)
+    for k in range(n):
+        last[I[ip + 1 + k]] = k
+    for k in range(n):
+        p = I[ip + 1 + k]
+        if last[p] == k:
+            ga[I[ip + 1 + n + k]] += g[p]
+
+
+def _np_identity(a):
+    return a
+
+
+SETITEM_KEEP = register("setitem_keep", "CopySlices", 1, _np_identity, _keep_fwd, _keep_vjp, 0)
+SETITEM_PUT = register("setitem_put", "CopySlices", 1, _np_identity, _put_fwd, _put_vjp, 0)

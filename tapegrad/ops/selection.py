@@ -1,0 +1,179 @@
+"""Ops that pick between values: where, maximum/minimum, max/min, clamp.
+
+Their gradients flow to the selected element only.  Ties follow torch: ``maximum``/``minimum``
+split the gradient evenly between equal operands, a full ``max()``/``min()`` spreads it evenly
+over all maximal elements, and ``max(dim)`` gives it to the index it returns (the first).
+"""
+
+import numpy as np
+
+from ..kernels.jit import elementwise, kernel
+from .elementwise import binary
+from .registry import READS_A, READS_B, READS_Y, register
+
+# -- where(cond, x, y): one record per branch, both writing the output; cond is input b -------
+
+
+@kernel
+def _where_x_fwd(y, a, b, I, F, ip, fp):
+    for i in range(y.size):
+        if b[i] != 0.0:
+            y[i] = a[i]
+
+
+@kernel
+def _where_x_vjp(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp):
+    for i in range(g.size):
+        if b[i] != 0.0:
+            ga[i] += g[i]
+
+
+@kernel
+def _where_y_fwd(y, a, b, I, F, ip, fp):
+    for i in range(y.size):
+        if b[i] == 0.0:
+            y[i] = a[i]
+
+
+@kernel
+def _where_y_vjp(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp):
+    for i in range(g.size):
+        if b[i] == 0.0:
+            ga[i] += g[i]
+
+
+def _np_where(cond, x, y):
+    return np.where(cond, x, y)
+
+
+# the condition (input b) is read to route the gradient; torch saves it
+WHERE_X = register("where_x", "WhereBackward0", 2, _np_where, _where_x_fwd, _where_x_vjp,
+                   READS_B, next_b=False)
+WHERE_Y = register("where_y", "WhereBackward0", 2, _np_where, _where_y_fwd, _where_y_vjp,
+                   READS_B, next_b=False)
+
+
+# -- maximum / minimum: elementwise, ties split evenly --------------------------------------
+
+
+@elementwise
+def _share(g, mine, other):
+    if mine > other:
+        return g
+    if mine == other:
+        return 0.5 * g
+    if mine != mine:  # NaN wins, as in torch
+        return g
+    return 0.0
+
+
+MAXIMUM = binary("maximum", "MaximumBackward0", np.maximum,
+                 lambda a, b: a if a > b or a != a else (b if b > a or b != b else a),
+                 lambda g, a, b, y: _share(g, a, b), lambda g, a, b, y: _share(g, b, a),
+                 READS_A | READS_B, READS_A | READS_B)
+MINIMUM = binary("minimum", "MinimumBackward0", np.minimum,
+                 lambda a, b: a if a < b or a != a else (b if b < a or b != b else a),
+                 lambda g, a, b, y: _share(g, -a, -b), lambda g, a, b, y: _share(g, -b, -a),
+                 READS_A | READS_B, READS_A | READS_B)
+
+
+# -- max() / min() over everything: ties share evenly ----------------------------------------
+
+
+@kernel
+def _max_all_fwd(y, a, b, I, F, ip, fp):
+    m = -np.inf
+    for i in range(a.size):
+        if a[i] > m or a[i] != a[i]:
+            m = a[i]
+            if m != m:
+                break
+    y[0] = m
+
+
+@kernel
+def _min_all_fwd(y, a, b, I, F, ip, fp):
+    m = np.inf
+    for i in range(a.size):
+        if a[i] < m or a[i] != a[i]:
+            m = a[i]
+            if m != m:
+                break
+    y[0] = m
+
+
+@kernel
+def _extreme_all_vjp(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp):
+    nan = y[0] != y[0]
+    count = 0
+    for i in range(a.size):
+        if a[i] == y[0] or (nan and a[i] != a[i]):
+            count += 1
+    share = g[0] / count
+    for i in range(a.size):
+        if a[i] == y[0] or (nan and a[i] != a[i]):
+            ga[i] += share
+
+
+MAX_ALL = register("max_all", "MaxBackward1", 1, np.max, _max_all_fwd, _extreme_all_vjp,
+                   READS_A | READS_Y)
+MIN_ALL = register("min_all", "MinBackward1", 1, np.min, _min_all_fwd, _extreme_all_vjp,
+                   READS_A | READS_Y)
+
+
+# -- max(dim) / min(dim): a gather of the selected elements (map chosen eagerly) -------------
+# The replay forward re-selects by the recorded map: a compiled tape guards the choice.
+
+@kernel
+def _pick_fwd(y, a, b, I, F, ip, fp):
+    for i in range(y.size):
+        y[i] = a[I[ip + i]]
+
+
+@kernel
+def _pick_vjp(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp):
+    for i in range(g.size):
+        ga[I[ip + i]] += g[i]
+
+
+def _np_take(a, flat_index):
+    return a.ravel()[flat_index]
+
+
+# torch's MaxBackward0 keeps the indices tensor
+MAX_DIM = register("max_dim", "MaxBackward0", 1, _np_take, _pick_fwd, _pick_vjp, 0, saves=True)
+MIN_DIM = register("min_dim", "MinBackward0", 1, _np_take, _pick_fwd, _pick_vjp, 0, saves=True)
+
+
+# -- clamp: float params [lo, hi] (an absent bound is -inf / inf) ----------------------------
+
+
+@kernel
+def _clamp_fwd(y, a, b, I, F, ip, fp):
+    lo, hi = F[fp], F[fp + 1]
+    for i in range(y.size):
+        v = a[i]
+        if v < lo:
+            v = lo
+        if v > hi:
+            v = hi
+        y[i] = v
+
+
+@kernel
+def _clamp_vjp(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp):
+    lo, hi = F[fp], F[fp + 1]
+    for i in range(g.size):
+        if lo <= a[i] <= hi:
+            ga[i] += g[i]
+
+
+def _np_clamp(a, lo, hi):
+    return np.clip(a, lo, hi)
+
+
+CLAMP = register("clamp", "ClampBackward1", 1, _np_clamp, _clamp_fwd, _clamp_vjp, READS_A)
+CLAMP_MIN = register("clamp_min", "ClampMinBackward0", 1, _np_clamp, _clamp_fwd, _clamp_vjp,
+                     READS_A)
+CLAMP_MAX = register("clamp_max", "ClampMaxBackward0", 1, _np_clamp, _clamp_fwd, _clamp_vjp,
+                     READS_A)

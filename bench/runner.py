@@ -1,0 +1,155 @@
+"""Runs the selected cells (case x framework): set up, check against tapegrad, time."""
+
+from __future__ import annotations
+
+import gc
+import sys
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .frameworks import FRAMEWORKS
+from .progress import Progress
+from .timing import Budget, Timing, measure, time_first
+from .workloads.base import Case, NotApplicable, Workload
+
+REFERENCE = "tapegrad"
+RTOL = 1e-8
+# elements far below the array's scale are compared at this fraction of the scale instead: a
+# gradient entry that cancels to ~0 differs by rounding only, which rtol alone would reject
+ATOL_OF_SCALE = 1e-10
+
+
+@dataclass
+class Cell:
+    """The outcome of one case on one framework."""
+
+    workload: str
+    case: str
+    size: int | None
+    framework: str
+    status: str  # "ok", "n/a", "skipped", "mismatch" or "error"
+    reason: str = ""
+    timing: Timing | None = None
+    max_rel_err: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"workload": self.workload, "case": self.case, "size": self.size,
+                             "framework": self.framework, "status": self.status}
+        if self.reason:
+            d["reason"] = self.reason
+        if self.max_rel_err is not None:
+            d["max_rel_err_vs_tapegrad"] = self.max_rel_err
+        if self.timing is not None:
+            d.update(self.timing.as_dict())
+        return d
+
+
+@dataclass
+class Plan:
+    """What to run: cases per workload, frameworks, and how long to spend."""
+
+    cases: list[tuple[Workload, Case]]
+    frameworks: Sequence[str]
+    budget: Budget
+    quick: bool
+    failures: list[str] = field(default_factory=list)
+
+
+def compare(got: list[np.ndarray], ref: list[np.ndarray]) -> tuple[float, str | None]:
+    """``(largest relative error, None or what disagrees)`` of results against the reference."""
+    if len(got) != len(ref):
+        return float("inf"), f"{len(got)} results, tapegrad gives {len(ref)}"
+    worst = 0.0
+    for i, (g, r) in enumerate(zip(got, ref, strict=True)):
+        g = np.asarray(g, dtype=np.float64)
+        if g.shape != r.shape:
+            return float("inf"), f"result {i} has shape {g.shape}, tapegrad's {r.shape}"
+        scale = float(np.max(np.abs(r))) if r.size else 0.0
+        err = np.abs(g - r)
+        tol = RTOL * np.abs(r) + ATOL_OF_SCALE * scale
+        rel = err / np.maximum(np.abs(r), ATOL_OF_SCALE * scale + 1e-300)
+        worst = max(worst, float(np.max(rel)) if r.size else 0.0)
+        if not np.all(err <= tol):  # also false for NaN
+            at = np.unravel_index(int(np.argmax(np.where(np.isnan(err), np.inf, err - tol))),
+                                  r.shape)
+            return worst, (f"result {i} at index {tuple(int(j) for j in at)}: {float(g[at]):.17g}"
+                           f" vs tapegrad {float(r[at]):.17g} (rtol {RTOL:g})")
+    return worst, None
+
+
+def run(plan: Plan, progress: Progress) -> list[Cell]:
+    """Every selected cell, in report order."""
+    cells = []
+    for workload, case in plan.cases:
+        cells.extend(_run_case(workload, case, plan, progress))
+    return cells
+
+
+def _run_case(workload: Workload, case: Case, plan: Plan, progress: Progress) -> list[Cell]:
+    cells: list[Cell] = []
+    ref: list[np.ndarray] | None = None
+    if REFERENCE not in plan.frameworks:  # the check needs tapegrad's answer all the same
+        ref = _reference(workload, case, plan)
+    for name in plan.frameworks:  # in registry order: tapegrad, the reference, first
+        progress.tick(f"{case.name} / {name}")
+        cell = Cell(workload.name, case.name, case.size, name, "ok")
+        cells.append(cell)
+        reason = _not_runnable(workload, name, plan.quick)
+        if reason is not None:
+            cell.status, cell.reason = reason
+            continue
+        try:
+            call = workload.setups[name](**case.params)
+            first, result = time_first(call)
+            result = [np.array(r, dtype=np.float64) for r in result]  # a copy of each
+            if name == REFERENCE:
+                ref = result
+            if ref is None:
+                raise RuntimeError("no tapegrad reference to check against")
+            cell.max_rel_err, problem = compare(result, ref)
+            if problem is not None:
+                cell.status, cell.reason = "mismatch", problem
+                _fail(plan, f"GRADIENT MISMATCH: {case.name} on {name}: {problem}")
+                continue
+            cell.timing = measure(call, first, plan.budget)
+        except NotApplicable as exc:
+            cell.status, cell.reason = "n/a", str(exc)
+        except Exception as exc:  # a broken framework must not hide the others' results
+            cell.status, cell.reason = "error", f"{type(exc).__name__}: {exc}"
+            traceback.print_exc(file=sys.stderr)
+            _fail(plan, f"ERROR: {case.name} on {name}: {cell.reason}")
+        finally:
+            call = None  # free the case's inputs and graphs before the next framework
+            gc.collect()
+    return cells
+
+
+def _not_runnable(workload: Workload, name: str, quick: bool) -> tuple[str, str] | None:
+    """``(status, reason)`` when this framework does not run this workload here."""
+    why = FRAMEWORKS[name].unavailable_reason()
+    if why is not None:
+        return "n/a", why
+    if name not in workload.setups:
+        return "n/a", workload.unsupported.get(name, "no implementation for this workload")
+    if quick and name in workload.heavy:
+        return "skipped", "too slow for --quick"
+    return None
+
+
+def _reference(workload: Workload, case: Case, plan: Plan) -> list[np.ndarray] | None:
+    try:
+        return [np.array(r, dtype=np.float64) for r in workload.setups[REFERENCE](**case.params)()]
+    except Exception as exc:
+        traceback.print_exc(file=sys.stderr)
+        _fail(plan, f"ERROR: tapegrad reference for {case.name}: {type(exc).__name__}: {exc}")
+        return None
+
+
+def _fail(plan: Plan, message: str) -> None:
+    """Record a failure and say so at once, loudly, on stderr."""
+    plan.failures.append(message)
+    print(f"\n*** {message}", file=sys.stderr, flush=True)

@@ -1,0 +1,85 @@
+"""Adaptive timing of one call: first call apart, warm-up, then batched samples until a budget.
+
+The garbage collector stays on, as users run with it: its pauses are part of a framework's cost
+(micrograd's reference cycles make it pay them), and the median keeps them from dominating.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass
+from time import perf_counter
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How long to spend on one cell."""
+
+    seconds: float  # for warm-up plus samples, once the first call is done
+    sample: float  # target duration of one sample: short calls are batched to reach it
+    min_samples: int
+
+    @classmethod
+    def normal(cls) -> Budget:
+        return cls(seconds=0.7, sample=2e-3, min_samples=5)
+
+    @classmethod
+    def quick(cls) -> Budget:
+        return cls(seconds=0.01, sample=1e-4, min_samples=2)
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Seconds per call: the first call (compiles and caches included) and the steady samples."""
+
+    first: float
+    samples: list[float]  # seconds per call, each the mean over ``number`` back-to-back calls
+    number: int
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples)
+
+    @property
+    def min(self) -> float:
+        return min(self.samples)
+
+    @property
+    def max(self) -> float:
+        return max(self.samples)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"first_call_s": self.first, "median_s": self.median, "min_s": self.min,
+                "max_s": self.max, "calls_per_sample": self.number, "samples_s": self.samples}
+
+
+def time_first(call: Callable[[], Any]) -> tuple[float, Any]:
+    """``(seconds, result)`` of one call."""
+    t0 = perf_counter()
+    result = call()
+    return perf_counter() - t0, result
+
+
+def measure(call: Callable[[], Any], first: float, budget: Budget) -> Timing:
+    """Time ``call`` after its first call (which took ``first`` seconds) has been made."""
+    # warm-up: ~10% of the budget, skipped when the first call alone outlasted the budget
+    last = first
+    if first < budget.seconds:
+        end = perf_counter() + 0.1 * budget.seconds
+        while True:
+            last, _ = time_first(call)
+            if perf_counter() >= end:
+                break
+    number = max(1, int(budget.sample / max(last, 1e-9)))
+    # a call of a second or more gets fewer samples, so a slow framework cannot stall the run
+    min_samples = min(budget.min_samples, 5 if last < 0.2 else 3 if last < 1.0 else 1)
+    samples: list[float] = []
+    end = perf_counter() + budget.seconds
+    while len(samples) < min_samples or perf_counter() < end:
+        t0 = perf_counter()
+        for _ in range(number):
+            call()
+        samples.append((perf_counter() - t0) / number)
+    return Timing(first=first, samples=samples, number=number)

@@ -30,6 +30,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--plot", metavar="FILE.png",
                    help="plot time against size for chain-K and rosenbrock-N (needs matplotlib)")
     p.add_argument("--list", action="store_true", help="list workloads, cases and frameworks")
+    p.add_argument("--coldstart-case", default="rosenbrock-10", choices=["rosenbrock-10", "seed"],
+                   help="the first gradient a cold-start process computes (default rosenbrock-10)")
     return p.parse_args(argv)
 
 
@@ -60,10 +62,11 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     plan = runner.Plan(cases, frameworks, Budget.quick() if args.quick else Budget.normal(),
                        args.quick)
-    cold_frameworks = coldstart.runnable(frameworks) if with_coldstart else []
+    cold_frameworks = (coldstart.runnable(frameworks, args.coldstart_case) if with_coldstart
+                       else [])
     progress = Progress(len(cases) * len(frameworks) + len(cold_frameworks))
     cells = runner.run(plan, progress)
-    cold = coldstart.measure(cold_frameworks, args.quick, progress)
+    cold = coldstart.measure(cold_frameworks, args.quick, progress, args.coldstart_case)
     progress.close()
     plan.failures += [f"cold start of {r['framework']}: {r['reason']}"
                       for r in cold if r["status"] != "ok"]

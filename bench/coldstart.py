@@ -22,46 +22,55 @@ from typing import Any
 from .frameworks import FRAMEWORKS
 from .progress import Progress
 
-CASE = {"n": 10}  # rosenbrock-10
+# the first gradient a cold-start child computes: rosenbrock-10 (the benchmark's), or the seed
+# tutorial's chain (``--coldstart-case seed``)
+CASES = {"rosenbrock-10": ("rosenbrock", {"n": 10}), "seed": ("seed", {})}
+DEFAULT_CASE = "rosenbrock-10"
 ROOT = Path(__file__).resolve().parent.parent  # where ``bench`` is importable from
 TIMEOUT = 600.0
 
 
-def child(framework: str) -> None:
+def _workload(case: str):
+    import importlib
+
+    module, kwargs = CASES[case]
+    return importlib.import_module(f".workloads.{module}", __package__).WORKLOAD, kwargs
+
+
+def child(framework: str, case: str = DEFAULT_CASE) -> None:
     """In the fresh process: time the import, then the first gradient; print them as JSON."""
     t0 = perf_counter()
     FRAMEWORKS[framework].load()
     t1 = perf_counter()
-    from .workloads.rosenbrock import WORKLOAD
-
-    WORKLOAD.setups[framework](**CASE)()
+    workload, kwargs = _workload(case)
+    workload.setups[framework](**kwargs)()
     t2 = perf_counter()
     print(json.dumps({"import_s": t1 - t0, "first_grad_s": t2 - t0}))
 
 
-def runnable(frameworks: list[str]) -> list[str]:
+def runnable(frameworks: list[str], case: str = DEFAULT_CASE) -> list[str]:
     """The frameworks a cold start can be measured for here."""
-    from .workloads.rosenbrock import WORKLOAD
-
+    workload, _ = _workload(case)
     return [f for f in frameworks
-            if f in WORKLOAD.setups and FRAMEWORKS[f].unavailable_reason() is None]
+            if f in workload.setups and FRAMEWORKS[f].unavailable_reason() is None]
 
 
-def measure(frameworks: list[str], quick: bool, progress: Progress) -> list[dict[str, Any]]:
+def measure(frameworks: list[str], quick: bool, progress: Progress,
+            case: str = DEFAULT_CASE) -> list[dict[str, Any]]:
     """One record per framework: its warm runs and, where numba compiles, its cold run."""
     repeats = 1 if quick else 3
     results = []
     for name in frameworks:
         progress.tick(f"cold start / {name}")
-        rec: dict[str, Any] = {"framework": name}
+        rec: dict[str, Any] = {"framework": name, "case": case}
         try:
             if not quick:  # a smoke run relies on its in-process cells having populated it
-                _spawn(name, {})  # populates the numba cache (and the OS file cache)
-            runs = [_spawn(name, {}) for _ in range(repeats)]
+                _spawn(name, case, {})  # populates the numba cache (and the OS file cache)
+            runs = [_spawn(name, case, {}) for _ in range(repeats)]
             rec["warm_cache"] = {"runs": runs, **_medians(runs)}
             if FRAMEWORKS[name].uses_numba and not quick:
                 with tempfile.TemporaryDirectory(prefix="bench-numba-cache-") as empty:
-                    run = _spawn(name, {"NUMBA_CACHE_DIR": empty})
+                    run = _spawn(name, case, {"NUMBA_CACHE_DIR": empty})
                 rec["cold_cache"] = {"runs": [run], **_medians([run])}
             rec["status"] = "ok"
         except RuntimeError as exc:
@@ -70,9 +79,9 @@ def measure(frameworks: list[str], quick: bool, progress: Progress) -> list[dict
     return results
 
 
-def _spawn(name: str, env: dict[str, str]) -> dict[str, float]:
+def _spawn(name: str, case: str, env: dict[str, str]) -> dict[str, float]:
     t0 = perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "bench.coldstart", name], cwd=ROOT,
+    proc = subprocess.run([sys.executable, "-m", "bench.coldstart", name, case], cwd=ROOT,
                           env={**os.environ, **env}, capture_output=True, text=True,
                           timeout=TIMEOUT)
     wall = perf_counter() - t0
@@ -87,4 +96,4 @@ def _medians(runs: list[dict[str, float]]) -> dict[str, float]:
 
 
 if __name__ == "__main__":
-    child(sys.argv[1])
+    child(*sys.argv[1:3])

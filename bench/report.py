@@ -59,8 +59,9 @@ def coldstart_table(records: list[dict[str, Any]]) -> str:
     """Import and first-gradient times of fresh processes, warm and cold numba cache."""
     head = (f"{'framework':<19}{'import':>10}{'1st grad warm':>15}{'process warm':>14}"
             f"{'1st grad cold':>15}{'process cold':>14}")
+    case = records[0].get("case", "rosenbrock-10") if records else "rosenbrock-10"
     lines = ["cold start: a fresh process importing the framework and computing the first "
-             "gradient of rosenbrock-10",
+             f"gradient of {case}",
              "(warm: numba cache populated, median of runs; cold: empty NUMBA_CACHE_DIR; "
              "process: wall time incl. interpreter start)", head, "-" * len(head)]
     for rec in records:

@@ -14,3 +14,11 @@ def test_dispatch_covers_every_op():
     assert list(_dispatch.READS_A) == [op.reads_a for op in OPS]
     assert list(_dispatch.READS_B) == [op.reads_b for op in OPS]
     assert list(_dispatch.SAVES) == [int(op.saves) for op in OPS]
+
+
+def test_readme_lists_every_op():
+    assert generate.readme_is_current(), (
+        "README.md's op list is out of date: run `python -m tapegrad.kernels.generate`")
+    text = generate.README.read_text(encoding="utf-8")
+    for op in OPS:
+        assert f"`{op.key}`" in text and f"`{op.name}`" in text, op

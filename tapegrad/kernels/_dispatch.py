@@ -8,7 +8,7 @@ from numba import njit
 from tapegrad.kernels.sweep import make_sweep
 from tapegrad.ops import OPS
 
-SOURCE_HASH = "86f0093946863ffa"
+SOURCE_HASH = "4d93a1de5039ea3f"
 N_OPS = 62
 
 # per opcode: saved values read for the first / second input's gradient

@@ -11,6 +11,7 @@ tensor([[3., 3.],
         [3., 3.]], grad_fn=<AddBackward0>)
 """
 
+from .compiled import CompiledTape, GuardError, compile
 from .creation import (
     arange,
     empty,
@@ -47,6 +48,7 @@ from .dtypes import (
     short,
     uint8,
 )
+from .functional import grad, jacobian, value_and_grad, vjp
 from .functions import (
     abs,
     add,
@@ -96,6 +98,7 @@ from .tensor import Size, Tensor
 __version__ = "0.1.0"
 
 __all__ = [
+    "compile", "CompiledTape", "GuardError", "grad", "value_and_grad", "vjp", "jacobian",
     "Tensor", "Size", "dtype", "tensor", "from_numpy", "zeros", "ones", "empty", "full",
     "arange", "linspace", "eye", "randn", "rand", "zeros_like", "ones_like", "full_like",
     "randn_like", "manual_seed", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",

@@ -16,6 +16,9 @@ class _ThreadState(threading.local):
     # a weak reference to the open Tape that the next graph started from leaves is recorded
     # on: weak, so that a tape dies with its last tensor
     tape_ref = None
+    # while tg.compile records a function: its Tape (every op on a value that depends on the
+    # inputs is then recorded, even under no_grad, and values leaving for Python are guarded)
+    compile_tape = None
 
 
 STATE = _ThreadState()

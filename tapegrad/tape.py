@@ -47,7 +47,7 @@ _serials = itertools.count(1)
 class Tape:
     __slots__ = ("recs", "vals", "offs", "bigs", "big_slots", "big_addrs", "n_elems", "consts",
                  "leaves", "watch", "retained", "ipool", "n_ints", "fpool", "freed", "closed",
-                 "serial", "merged_into", "slot_offset", "rec_offset", "__weakref__")
+                 "serial", "merged_into", "slot_offset", "rec_offset", "guards", "__weakref__")
 
     def __init__(self) -> None:
         self.recs: list[int] = []
@@ -70,6 +70,7 @@ class Tape:
         self.merged_into: Tape | None = None
         self.slot_offset = 0
         self.rec_offset = 0
+        self.guards: list = []  # tg.compile only: values that left the tape for Python
 
     def __len__(self) -> int:
         return len(self.recs) // 6
@@ -108,8 +109,9 @@ class Tape:
         return slot
 
     def slot_of(self, t: Tensor) -> int:
-        """The slot of any input tensor (its tape already resolved to ``self``)."""
-        if t._tape is None:
+        """The slot of any input tensor: its own if it lives here, else registered as an input
+        (a leaf, a constant, or -- while compiling -- a value from another tape)."""
+        if t._tape is not self:
             return self.input_slot(t)
         if t._vc is not None:
             self.watch.append((t._vc, t._vc[0], t._slot, t._v.shape))
@@ -173,6 +175,8 @@ def resolve(t: Tensor) -> Tape:
 
 def open_tape() -> Tape:
     """This thread's open tape for a graph that starts from leaves."""
+    if STATE.compile_tape is not None:
+        return STATE.compile_tape
     ref = STATE.tape_ref
     tape = ref() if ref is not None else None
     if tape is None or tape.closed or len(tape.recs) >= 6 * CLOSE_RECORDS \
@@ -184,6 +188,8 @@ def open_tape() -> Tape:
 
 def tape_for(a: Tensor, b: Tensor | None) -> Tape:
     """The tape an operation on ``a`` (and ``b``) is recorded on, merging two if needed."""
+    if STATE.compile_tape is not None:  # other tapes' values are constants of a compiled one
+        return STATE.compile_tape
     ta = a._tape
     tb = b._tape if b is not None else None
     if ta is not None and ta.merged_into is not None:
@@ -203,6 +209,8 @@ def tape_for(a: Tensor, b: Tensor | None) -> Tape:
 
 def tape_for_all(tensors) -> Tape:
     """The tape an operation on several tensors is recorded on (merging theirs into one)."""
+    if STATE.compile_tape is not None:
+        return STATE.compile_tape
     tapes = []
     for t in tensors:
         if t._tape is not None:

@@ -67,6 +67,7 @@ class Tensor:
     _lreg = None  # (tape serial, slot, version) of its latest registration as a tape input
     _vc = None  # version box [n], shared with views and detached aliases; None until needed
     _base = None  # for a view: the tensor whose storage it shares
+    _stop = False  # tg.compile only: recorded for replay, passes no gradient (no_grad, detach)
     __array_priority__ = 1000
     __array_ufunc__ = None  # NumPy defers to our reflected operators
     __hash__ = object.__hash__
@@ -80,7 +81,7 @@ class Tensor:
 
     @property
     def requires_grad(self) -> bool:
-        return self._tape is not None or self._rg
+        return (self._tape is not None and not self._stop) or self._rg
 
     @requires_grad.setter
     def requires_grad(self, flag: bool) -> None:
@@ -88,11 +89,11 @@ class Tensor:
 
     @property
     def is_leaf(self) -> bool:
-        return self._tape is None
+        return self._tape is None or self._stop
 
     @property
     def grad_fn(self):
-        return grad_fn_of(self)
+        return None if self._stop else grad_fn_of(self)
 
     @property
     def grad(self) -> Tensor | None:
@@ -109,6 +110,8 @@ class Tensor:
 
     @property
     def data(self) -> Tensor:
+        if STATE.compile_tape is not None and self._tape is not None:
+            return _detached_in_compile(self)
         return _wrap(self._v)
 
     @data.setter
@@ -189,6 +192,8 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """A tensor with the same storage (and version counter) and no history."""
+        if STATE.compile_tape is not None and self._tape is not None:
+            return _detached_in_compile(self)
         out = _wrap(self._v)
         out._vc = self._version_box()
         return out
@@ -222,15 +227,18 @@ class Tensor:
     # -- conversion ---------------------------------------------------------------------------
 
     def item(self):
+        _guard(self, "item()")
         if self._v.size != 1:
             raise RuntimeError(
                 f"a Tensor with {self._v.size} elements cannot be converted to Scalar")
         return self._v.reshape(()).item()
 
     def tolist(self):
+        _guard(self, "tolist()")
         return self._v.tolist()
 
     def numpy(self) -> np.ndarray:
+        _guard(self, "numpy()")
         if self.requires_grad:
             raise RuntimeError(
                 "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
@@ -238,24 +246,35 @@ class Tensor:
         return self._v
 
     def __array__(self, dtype=None, copy=None):
+        _guard(self, "np.asarray()")
         return np.asarray(self._v, dtype=dtype)
 
     def __bool__(self) -> bool:
+        _guard(self, "bool()")
         if self._v.size != 1:
             raise RuntimeError(
                 "Boolean value of Tensor with more than one value is ambiguous")
         return bool(self._v.reshape(()))
 
     def __float__(self) -> float:
-        return float(self.item())
+        _guard(self, "float()")
+        return float(self._item())
 
     def __int__(self) -> int:
-        return int(self.item())
+        _guard(self, "int()")
+        return int(self._item())
+
+    def _item(self):
+        if self._v.size != 1:
+            raise RuntimeError(
+                f"a Tensor with {self._v.size} elements cannot be converted to Scalar")
+        return self._v.reshape(()).item()
 
     def __index__(self) -> int:
         if self._v.dtype.kind not in "iub" or self._v.size != 1:
             raise TypeError("only integer tensors of a single element can be converted to an index")
-        return int(self.item())
+        _guard(self, "index")
+        return int(self._item())
 
     def __len__(self) -> int:
         if self._v.ndim == 0:
@@ -373,22 +392,22 @@ class Tensor:
     # -- comparisons (no gradient) -------------------------------------------------------------
 
     def eq(self, other):
-        return _wrap(np.asarray(np.equal(self._v, _value(other))))
+        return _compare(self, other, "eq")
 
     def ne(self, other):
-        return _wrap(np.asarray(np.not_equal(self._v, _value(other))))
+        return _compare(self, other, "ne")
 
     def lt(self, other):
-        return _wrap(np.asarray(np.less(self._v, _value(other))))
+        return _compare(self, other, "lt")
 
     def le(self, other):
-        return _wrap(np.asarray(np.less_equal(self._v, _value(other))))
+        return _compare(self, other, "le")
 
     def gt(self, other):
-        return _wrap(np.asarray(np.greater(self._v, _value(other))))
+        return _compare(self, other, "gt")
 
     def ge(self, other):
-        return _wrap(np.asarray(np.greater_equal(self._v, _value(other))))
+        return _compare(self, other, "ge")
 
     __eq__ = eq
     __ne__ = ne
@@ -398,10 +417,10 @@ class Tensor:
     __ge__ = ge
 
     def all(self) -> Tensor:
-        return _wrap(np.asarray(np.all(self._v)))
+        return _compare(self, None, "all")
 
     def any(self) -> Tensor:
-        return _wrap(np.asarray(np.any(self._v)))
+        return _compare(self, None, "any")
 
     def equal(self, other: Tensor) -> bool:
         return self.shape == other.shape and bool(np.array_equal(self._v, other._v))
@@ -440,7 +459,7 @@ class Tensor:
         lo = -np.inf if min is None else float(min)
         hi = np.inf if max is None else float(max)
         value = np.asarray(np.clip(self._v, min, max))
-        if STATE.grad_enabled and self.requires_grad:
+        if _recording(self):
             return _record(_OP[key], value, self, None, scalars=(lo, hi))
         return _wrap(value)
 
@@ -567,7 +586,7 @@ class Tensor:
         basic = _is_basic(key)
         # a trailing Ellipsis makes NumPy return a 0-d view instead of a scalar copy
         value = self._v[key + (Ellipsis,)] if basic and Ellipsis not in key else self._v[key]
-        if not (STATE.grad_enabled and self.requires_grad):
+        if not (_recording(self)):
             out = _wrap(value)
             if np.may_share_memory(value, self._v):
                 _share_version(out, self)
@@ -582,8 +601,7 @@ class Tensor:
     def __setitem__(self, key, value) -> None:
         key = _index_key(key)
         other = value._v if isinstance(value, Tensor) else value
-        recording = STATE.grad_enabled and (
-            self.requires_grad or (isinstance(value, Tensor) and value.requires_grad))
+        recording = _recording(self, value) if isinstance(value, Tensor) else _recording(self)
         _check_inplace(self, recording)
         if recording:
             _record_setitem(self, key, _as_tensor(value))
@@ -593,6 +611,65 @@ class Tensor:
 
 
 # --------------------------------------------------------------------------- the recording path
+
+
+def _compare(a: Tensor, other, key: str) -> Tensor:
+    """A comparison (or all/any): a bool tensor without history.  While compiling, one that
+    depends on the inputs is recorded (it may decide a branch), passing no gradient."""
+    op = _OP[key]
+    b = None if other is None else _as_tensor(other)
+    if STATE.compile_tape is None or (a._tape is None and (b is None or b._tape is None)):
+        value = op.eager(a._v) if b is None else op.eager(a._v, b._v)
+        return _wrap(np.asarray(value))
+    out = _unary(op, a) if b is None else _binary(op, a, b)
+    if not out._stop:
+        out._stop = True
+        out._tape.consts.append(out._slot)
+    return out
+
+
+def _detached_in_compile(t: Tensor) -> Tensor:
+    """detach() while compiling: still a function of the inputs, so recorded (no gradient)."""
+    out = _record(_OP["clone"], t._v, t, None)
+    out._stop = True
+    if out._slot not in out._tape.consts[-1:]:
+        out._tape.consts.append(out._slot)
+    return out
+
+
+def _recording(*ts: Tensor) -> bool:
+    """Whether an op on these tensors is recorded: under grad mode, when one requires grad;
+    while ``tg.compile`` records, also when one merely depends on the inputs."""
+    if STATE.compile_tape is not None:
+        return any(t._tape is not None or t._rg for t in ts)
+    return STATE.grad_enabled and any(t._tape is not None or t._rg for t in ts)
+
+
+def _stop_if_no_grad(out: Tensor, inputs) -> None:
+    """While compiling: an output recorded only for replay (no input requires grad, or grad
+    mode is off) passes no gradient back -- its slot is a constant of the backward sweep."""
+    if STATE.grad_enabled and any((t._tape is not None and not t._stop) or t._rg
+                                  for t in inputs if t is not None):
+        return
+    out._stop = True
+    out._tape.consts.append(out._slot)
+
+
+def _guard(t: Tensor, kind: str) -> None:
+    """While compiling: a value of ``t`` leaves the tape for Python; replay must see it again."""
+    if STATE.compile_tape is not None and t._tape is STATE.compile_tape:
+        STATE.compile_tape.guards.append(("value", kind, t._slot, np.array(t._v, np.float64),
+                                          _user_frame()))
+
+
+def _user_frame() -> str:
+    """``file:line`` of the innermost caller outside tapegrad (for guard messages)."""
+    import sys
+
+    frame = sys._getframe(2)
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("tapegrad"):
+        frame = frame.f_back
+    return f"{frame.f_code.co_filename}:{frame.f_lineno}" if frame is not None else "?"
 
 
 def _wrap(value: np.ndarray) -> Tensor:
@@ -620,6 +697,8 @@ def _record(op, value: np.ndarray, a: Tensor, b: Tensor | None, ints=None, fp: i
     out._tape = tape
     slot = out._slot = tape.new_slot(value)
     tape.recs.extend((op.code, slot, sa, sb, ip, fp))
+    if STATE.compile_tape is not None:
+        _stop_if_no_grad(out, (a, b))
     return out
 
 
@@ -636,6 +715,8 @@ def _record_parts(value: np.ndarray, parts: list) -> Tensor:
     slot = out._slot = tape.new_slot(value)
     for op, sa, sb, ip in slots:
         tape.recs.extend((op.code, slot, sa, sb, ip, -1))
+    if STATE.compile_tape is not None:
+        _stop_if_no_grad(out, [a for _, a, _, _ in parts])
     return out
 
 
@@ -643,7 +724,7 @@ def _expand_to(a: Tensor, value: np.ndarray) -> Tensor:
     """``a`` broadcast to ``value``'s shape (``value`` is the broadcast view)."""
     if value.shape == a._v.shape:
         return a
-    if STATE.grad_enabled and a.requires_grad:
+    if _recording(a):
         out = _record(_OP["expand"], value, a, None, broadcast_map(a._v.shape, value.shape))
     else:
         out = _wrap(value)
@@ -656,7 +737,7 @@ def _along(a: Tensor, dim, key: str, eager) -> Tensor:
     v = a._v
     (d,) = _normalize_dims(dim, v.ndim)
     value = np.asarray(eager(v, d if v.ndim else None))
-    if STATE.grad_enabled and a.requires_grad:
+    if _recording(a):
         keep = tuple(0 if i == d else 1 for i in range(v.ndim))
         return _record(_OP[key], value, a, None, (v.ndim, *v.shape, *keep))
     return _wrap(value)
@@ -704,7 +785,11 @@ def _extreme(a: Tensor, dim, keepdim: bool, kind: str):
         arg_k = arg
     value = v.ravel()[flat]
     indices = _wrap(np.asarray(arg_k, dtype=np.int64))
-    if STATE.grad_enabled and a.requires_grad:
+    if STATE.compile_tape is not None and _recording(a):  # the choice must hold on replay
+        tape = STATE.compile_tape
+        tape.guards.append(("arg" + kind, f"{kind}(dim={dim})", tape.slot_of(a),
+                            (v.shape, d, arg.copy()), _user_frame()))
+    if _recording(a):
         values = _record(_OP[f"{kind}_dim"], value, a, None, flat.ravel().astype(np.int64))
     else:
         values = _wrap(np.asarray(value))
@@ -736,7 +821,7 @@ def _record_setitem(x: Tensor, key: tuple, v: Tensor) -> None:
 def _unary(op, a: Tensor, value: np.ndarray | None = None) -> Tensor:
     if value is None:
         value = op.eager(a._v)
-    if STATE.grad_enabled and (a._tape is not None or a._rg):
+    if (STATE.grad_enabled or STATE.compile_tape is not None) and (a._tape is not None or a._rg):
         return _record(op, value, a, None)
     return _wrap(value)
 
@@ -745,7 +830,7 @@ def _scalar(op, a: Tensor, c) -> Tensor:
     value = op.eager(a._v, c)
     if not isinstance(value, np.ndarray):
         value = np.asarray(value)
-    if STATE.grad_enabled and (a._tape is not None or a._rg):
+    if (STATE.grad_enabled or STATE.compile_tape is not None) and (a._tape is not None or a._rg):
         return _record(op, value, a, None, scalar=float(c))
     return _wrap(value)
 
@@ -755,7 +840,8 @@ def _binary(op, a: Tensor, b: Tensor) -> Tensor:
     value = op.eager(av, bv)
     if not isinstance(value, np.ndarray):
         value = np.asarray(value)
-    if STATE.grad_enabled and (a._tape is not None or a._rg or b._tape is not None or b._rg):
+    if (STATE.grad_enabled or STATE.compile_tape is not None) and (
+            a._tape is not None or a._rg or b._tape is not None or b._rg):
         ints = None
         if av.shape != bv.shape:
             nd = value.ndim
@@ -792,13 +878,17 @@ def _check_inplace(self: Tensor, recording: bool) -> None:
 
 
 def _inplace(self: Tensor, other, key: str, scalar_key: str, fill=None) -> Tensor:
-    other_rg = isinstance(other, Tensor) and other.requires_grad
-    recording = STATE.grad_enabled and (self._tape is not None or other_rg)
+    recording = _recording(self, other) if isinstance(other, Tensor) else _recording(self)
     _check_inplace(self, recording)
     if recording:
         # recorded: the new value gets its own record and slot; the old slot is marked as
         # changed (version bump), so a VJP that saved it refuses instead of using it.
-        result = _arith(self, other, key, scalar_key)
+        source = self
+        if key in ("mul", "div") and isinstance(other, Tensor) and other.requires_grad:
+            # other's gradient needs self's value from before the change: read a recorded
+            # copy of it (torch keeps original_self), not the storage about to be overwritten
+            source = _unary(_OP["clone"], self, self._v.copy())
+        result = _arith(source, other, key, scalar_key)
         if fill is not None:
             result._v.fill(fill)
         np.copyto(self._v, result._v, casting="unsafe")
@@ -826,7 +916,7 @@ def _share_version(out: Tensor, src: Tensor) -> None:
 
 
 def _view(op, a: Tensor, value: np.ndarray) -> Tensor:
-    if STATE.grad_enabled and a.requires_grad:
+    if _recording(a):
         out = _record(op, value, a, None)
     else:
         out = _wrap(value)
@@ -836,7 +926,7 @@ def _view(op, a: Tensor, value: np.ndarray) -> Tensor:
 
 
 def _rearrange(op, a: Tensor, value: np.ndarray, perm) -> Tensor:
-    if STATE.grad_enabled and a.requires_grad:
+    if _recording(a):
         ints = np.arange(a._v.size, dtype=np.int64).reshape(a._v.shape).transpose(perm).ravel()
         out = _record(op, value, a, None, ints)
     else:
@@ -854,7 +944,7 @@ def _reduce(a: Tensor, dim, keepdim: bool, key_all: str, key_dim: str) -> Tensor
         return _unary(_OP[key_all], a, value)
     dims = _normalize_dims(dim, v.ndim)
     value = np.asarray(_OP[key_dim].eager(v, dims, keepdim))
-    if STATE.grad_enabled and a.requires_grad:
+    if _recording(a):
         keep = tuple(0 if d in dims else 1 for d in range(v.ndim))
         return _record(_OP[key_dim], value, a, None, (v.ndim, *v.shape, *keep))
     return _wrap(value)
@@ -885,7 +975,7 @@ def matmul(a, b) -> Tensor:
         raise RuntimeError(
             f"mat1 and mat2 shapes cannot be multiplied ({_mat(sa)} and {_mat(sb, True)})")
     value = np.asarray(np.matmul(a._v, b._v))
-    if not (STATE.grad_enabled and (a.requires_grad or b.requires_grad)):
+    if not (_recording(a, b)):
         return _wrap(value)
     m = sa[0] if a._v.ndim == 2 else 1
     n = sb[1] if b._v.ndim == 2 else 1
@@ -912,7 +1002,7 @@ def _batched_matmul(a: Tensor, b: Tensor) -> Tensor:
     a3 = _expand_to(a2, np.broadcast_to(a2._v, batch + (m, k)))
     b3 = _expand_to(b2, np.broadcast_to(b2._v, batch + (k, n)))
     value = np.matmul(a3._v, b3._v)
-    if STATE.grad_enabled and (a3.requires_grad or b3.requires_grad):
+    if _recording(a3, b3):
         out = _record(_OP["bmm"], value, a3, b3, (int(np.prod(batch)), m, k, n))
     else:
         out = _wrap(value)
@@ -983,6 +1073,9 @@ def _normalize_dims(dim, ndim: int) -> tuple:
 def _index_key(key) -> tuple:
     if not isinstance(key, tuple):
         key = (key,)
+    for k in key:
+        if isinstance(k, Tensor):
+            _guard(k, "index")  # while compiling, an index computed from the inputs is guarded
     return tuple(k._v if isinstance(k, Tensor) else (np.asarray(k) if isinstance(k, list) else k)
                  for k in key)
 
@@ -1027,7 +1120,7 @@ def _join(tensors, dim: int, kind: str) -> Tensor:
         shapes = ", ".join(str(list(v.shape)) for v in values)
         raise RuntimeError(f"{kind}(): tensors must have matching sizes except in the "
                            f"concatenated dim; got shapes {shapes} ({err})") from None
-    if not (STATE.grad_enabled and any(t.requires_grad for t in ts)):
+    if not (_recording(*ts)):
         return _wrap(value)
     outer = int(np.prod(value.shape[:d]))
     row = int(np.prod(value.shape[d:]))
@@ -1049,10 +1142,11 @@ def where(condition, x, y) -> Tensor:
     """
     c, xt, yt = _as_tensor(condition), _as_tensor(x), _as_tensor(y)
     value = np.asarray(np.where(c._v, xt._v, yt._v))
-    if not (STATE.grad_enabled and (xt.requires_grad or yt.requires_grad)):
+    if not (_recording(xt, yt)):
         return _wrap(value)
     shape = value.shape
-    mask = _wrap(np.ascontiguousarray(np.broadcast_to(c._v, shape), dtype=np.float64))
+    # the condition stays the tensor it is: while compiling it may be a recorded comparison
+    mask = _expand_to(c, np.broadcast_to(c._v, shape))
     xe = _expand_to(xt, np.broadcast_to(xt._v, shape))
     ye = _expand_to(yt, np.broadcast_to(yt._v, shape))
     return _record_parts(value, [(_OP["where_x"], xe, mask, None),

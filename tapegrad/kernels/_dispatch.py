@@ -3,19 +3,20 @@
 Regenerate with ``python -m tapegrad.kernels.generate``.
 """
 
-from numba import njit
+import numpy as np
+from numba import njit, prange
 
-from tapegrad.kernels.sweep import make_sweep
+from tapegrad.kernels.sweep import make_forward, make_sweep
 from tapegrad.ops import OPS
 
-SOURCE_HASH = "4d93a1de5039ea3f"
-N_OPS = 62
+SOURCE_HASH = "450cc562dba4d824"
+N_OPS = 70
 
 # per opcode: saved values read for the first / second input's gradient
 # (bit 1: a, 2: b, 4: output), and whether torch's node saves values at all
-READS_A = (0, 4, 1, 1, 1, 4, 4, 4, 4, 1, 0, 0, 0, 0, 0, 5, 1, 5, 0, 0, 2, 2, 3, 2, 2, 2, 2, 0, 0, 0, 0, 5, 2, 2, 3, 3, 5, 5, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 4, 4,)
-READS_B = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 3, 7, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,)
-SAVES = (0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1,)
+READS_A = (0, 4, 1, 1, 1, 4, 4, 4, 4, 1, 0, 0, 0, 0, 0, 5, 1, 5, 0, 0, 2, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 0, 0, 0, 0, 5, 2, 2, 3, 3, 5, 5, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 4, 4,)
+READS_B = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 3, 7, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,)
+SAVES = (0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1,)
 
 _vjp_0 = OPS[0].vjp  # neg
 _fwd_0 = OPS[0].fwd
@@ -63,84 +64,100 @@ _vjp_21 = OPS[21].vjp  # div
 _fwd_21 = OPS[21].fwd
 _vjp_22 = OPS[22].vjp  # pow
 _fwd_22 = OPS[22].fwd
-_vjp_23 = OPS[23].vjp  # dot
+_vjp_23 = OPS[23].vjp  # eq
 _fwd_23 = OPS[23].fwd
-_vjp_24 = OPS[24].vjp  # mv
+_vjp_24 = OPS[24].vjp  # ne
 _fwd_24 = OPS[24].fwd
-_vjp_25 = OPS[25].vjp  # mm
+_vjp_25 = OPS[25].vjp  # lt
 _fwd_25 = OPS[25].fwd
-_vjp_26 = OPS[26].vjp  # bmm
+_vjp_26 = OPS[26].vjp  # le
 _fwd_26 = OPS[26].fwd
-_vjp_27 = OPS[27].vjp  # sum
+_vjp_27 = OPS[27].vjp  # gt
 _fwd_27 = OPS[27].fwd
-_vjp_28 = OPS[28].vjp  # sum_dim
+_vjp_28 = OPS[28].vjp  # ge
 _fwd_28 = OPS[28].fwd
-_vjp_29 = OPS[29].vjp  # mean
+_vjp_29 = OPS[29].vjp  # all
 _fwd_29 = OPS[29].fwd
-_vjp_30 = OPS[30].vjp  # mean_dim
+_vjp_30 = OPS[30].vjp  # any
 _fwd_30 = OPS[30].fwd
-_vjp_31 = OPS[31].vjp  # norm
+_vjp_31 = OPS[31].vjp  # dot
 _fwd_31 = OPS[31].fwd
-_vjp_32 = OPS[32].vjp  # where_x
+_vjp_32 = OPS[32].vjp  # mv
 _fwd_32 = OPS[32].fwd
-_vjp_33 = OPS[33].vjp  # where_y
+_vjp_33 = OPS[33].vjp  # mm
 _fwd_33 = OPS[33].fwd
-_vjp_34 = OPS[34].vjp  # maximum
+_vjp_34 = OPS[34].vjp  # bmm
 _fwd_34 = OPS[34].fwd
-_vjp_35 = OPS[35].vjp  # minimum
+_vjp_35 = OPS[35].vjp  # sum
 _fwd_35 = OPS[35].fwd
-_vjp_36 = OPS[36].vjp  # max_all
+_vjp_36 = OPS[36].vjp  # sum_dim
 _fwd_36 = OPS[36].fwd
-_vjp_37 = OPS[37].vjp  # min_all
+_vjp_37 = OPS[37].vjp  # mean
 _fwd_37 = OPS[37].fwd
-_vjp_38 = OPS[38].vjp  # max_dim
+_vjp_38 = OPS[38].vjp  # mean_dim
 _fwd_38 = OPS[38].fwd
-_vjp_39 = OPS[39].vjp  # min_dim
+_vjp_39 = OPS[39].vjp  # norm
 _fwd_39 = OPS[39].fwd
-_vjp_40 = OPS[40].vjp  # clamp
+_vjp_40 = OPS[40].vjp  # where_x
 _fwd_40 = OPS[40].fwd
-_vjp_41 = OPS[41].vjp  # clamp_min
+_vjp_41 = OPS[41].vjp  # where_y
 _fwd_41 = OPS[41].fwd
-_vjp_42 = OPS[42].vjp  # clamp_max
+_vjp_42 = OPS[42].vjp  # maximum
 _fwd_42 = OPS[42].fwd
-_vjp_43 = OPS[43].vjp  # view
+_vjp_43 = OPS[43].vjp  # minimum
 _fwd_43 = OPS[43].fwd
-_vjp_44 = OPS[44].vjp  # clone
+_vjp_44 = OPS[44].vjp  # max_all
 _fwd_44 = OPS[44].fwd
-_vjp_45 = OPS[45].vjp  # transpose
+_vjp_45 = OPS[45].vjp  # min_all
 _fwd_45 = OPS[45].fwd
-_vjp_46 = OPS[46].vjp  # permute
+_vjp_46 = OPS[46].vjp  # max_dim
 _fwd_46 = OPS[46].fwd
-_vjp_47 = OPS[47].vjp  # t
+_vjp_47 = OPS[47].vjp  # min_dim
 _fwd_47 = OPS[47].fwd
-_vjp_48 = OPS[48].vjp  # select
+_vjp_48 = OPS[48].vjp  # clamp
 _fwd_48 = OPS[48].fwd
-_vjp_49 = OPS[49].vjp  # slice
+_vjp_49 = OPS[49].vjp  # clamp_min
 _fwd_49 = OPS[49].fwd
-_vjp_50 = OPS[50].vjp  # index
+_vjp_50 = OPS[50].vjp  # clamp_max
 _fwd_50 = OPS[50].fwd
-_vjp_51 = OPS[51].vjp  # expand
+_vjp_51 = OPS[51].vjp  # view
 _fwd_51 = OPS[51].fwd
-_vjp_52 = OPS[52].vjp  # squeeze
+_vjp_52 = OPS[52].vjp  # clone
 _fwd_52 = OPS[52].fwd
-_vjp_53 = OPS[53].vjp  # squeeze_dim
+_vjp_53 = OPS[53].vjp  # transpose
 _fwd_53 = OPS[53].fwd
-_vjp_54 = OPS[54].vjp  # unsqueeze
+_vjp_54 = OPS[54].vjp  # permute
 _fwd_54 = OPS[54].fwd
-_vjp_55 = OPS[55].vjp  # cat
+_vjp_55 = OPS[55].vjp  # t
 _fwd_55 = OPS[55].fwd
-_vjp_56 = OPS[56].vjp  # stack
+_vjp_56 = OPS[56].vjp  # select
 _fwd_56 = OPS[56].fwd
-_vjp_57 = OPS[57].vjp  # setitem_keep
+_vjp_57 = OPS[57].vjp  # slice
 _fwd_57 = OPS[57].fwd
-_vjp_58 = OPS[58].vjp  # setitem_put
+_vjp_58 = OPS[58].vjp  # index
 _fwd_58 = OPS[58].fwd
-_vjp_59 = OPS[59].vjp  # logsumexp
+_vjp_59 = OPS[59].vjp  # expand
 _fwd_59 = OPS[59].fwd
-_vjp_60 = OPS[60].vjp  # softmax
+_vjp_60 = OPS[60].vjp  # squeeze
 _fwd_60 = OPS[60].fwd
-_vjp_61 = OPS[61].vjp  # log_softmax
+_vjp_61 = OPS[61].vjp  # squeeze_dim
 _fwd_61 = OPS[61].fwd
+_vjp_62 = OPS[62].vjp  # unsqueeze
+_fwd_62 = OPS[62].fwd
+_vjp_63 = OPS[63].vjp  # cat
+_fwd_63 = OPS[63].fwd
+_vjp_64 = OPS[64].vjp  # stack
+_fwd_64 = OPS[64].fwd
+_vjp_65 = OPS[65].vjp  # setitem_keep
+_fwd_65 = OPS[65].fwd
+_vjp_66 = OPS[66].vjp  # setitem_put
+_fwd_66 = OPS[66].fwd
+_vjp_67 = OPS[67].vjp  # logsumexp
+_fwd_67 = OPS[67].fwd
+_vjp_68 = OPS[68].vjp  # softmax
+_fwd_68 = OPS[68].fwd
+_vjp_69 = OPS[69].vjp  # log_softmax
+_fwd_69 = OPS[69].fwd
 
 
 @njit(error_model="numpy")
@@ -269,6 +286,22 @@ def vjp_record(op, g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp):
         _vjp_60(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp)
     elif op == 61:
         _vjp_61(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp)
+    elif op == 62:
+        _vjp_62(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp)
+    elif op == 63:
+        _vjp_63(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp)
+    elif op == 64:
+        _vjp_64(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp)
+    elif op == 65:
+        _vjp_65(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp)
+    elif op == 66:
+        _vjp_66(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp)
+    elif op == 67:
+        _vjp_67(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp)
+    elif op == 68:
+        _vjp_68(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp)
+    elif op == 69:
+        _vjp_69(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp)
 
 
 @njit(error_model="numpy")
@@ -397,9 +430,26 @@ def fwd_record(op, y, a, b, I, F, ip, fp):
         _fwd_60(y, a, b, I, F, ip, fp)
     elif op == 61:
         _fwd_61(y, a, b, I, F, ip, fp)
+    elif op == 62:
+        _fwd_62(y, a, b, I, F, ip, fp)
+    elif op == 63:
+        _fwd_63(y, a, b, I, F, ip, fp)
+    elif op == 64:
+        _fwd_64(y, a, b, I, F, ip, fp)
+    elif op == 65:
+        _fwd_65(y, a, b, I, F, ip, fp)
+    elif op == 66:
+        _fwd_66(y, a, b, I, F, ip, fp)
+    elif op == 67:
+        _fwd_67(y, a, b, I, F, ip, fp)
+    elif op == 68:
+        _fwd_68(y, a, b, I, F, ip, fp)
+    elif op == 69:
+        _fwd_69(y, a, b, I, F, ip, fp)
 
 
 _sweep = make_sweep(vjp_record, READS_A, READS_B, SAVES)
+_forward = make_forward(fwd_record)
 
 
 @njit(cache=True, error_model="numpy")
@@ -407,3 +457,61 @@ def backward_sweep(recs, offs, packed, I, F, aux, seed, out, grads, scratch, fre
                    retain):
     return _sweep(recs, offs, packed, I, F, aux, seed, out, grads, scratch, freed,
                   retain)
+
+
+@njit(cache=True, error_model="numpy")
+def forward_sweep(recs, offs, buf, I, F):
+    _forward(recs, offs, buf, I, F)
+
+
+# a compiled tape's reverse sweeps: one per seed row, all in one call
+@njit(cache=True, error_model="numpy")
+def seeded_sweeps(recs, offs, buf, I, F, aux, seeds, out, args, grads, scratch, freed,
+                  result):
+    for k in range(seeds.shape[0]):
+        status = _sweep(recs, offs, buf, I, F, aux, seeds[k], out, grads, scratch, freed,
+                        True)
+        if status[0] != 0:
+            return status
+        n_slots = offs.size - 1
+        at = 0
+        for i in range(args.size):
+            s = args[i]
+            n = offs[s + 1] - offs[s]
+            if scratch[2 * n_slots + s] & 2:
+                result[k, at:at + n] = grads[offs[s]:offs[s] + n]
+            else:
+                result[k, at:at + n] = 0.0
+            at += n
+    return (0, 0, 0)
+
+
+# forward and reverse for each row of a batch, the rows spread over all cores; every
+# buffer is allocated before the parallel loop (numba hoists allocations out of a prange
+# body, which would share them between threads)
+@njit(cache=True, error_model="numpy", parallel=True)
+def batch_gradients(recs, offs, buf, I, F, aux, arg_slot, out, X, result, watched,
+                    observed, n_chunks):
+    n_slots = offs.size - 1
+    size = offs[n_slots]
+    width = offs[arg_slot + 1] - offs[arg_slot]
+    work = np.empty((n_chunks, size))
+    grads = np.empty((n_chunks, size + 1))
+    scratch = np.empty((n_chunks, 3 * n_slots), np.int64)
+    freed = np.zeros((n_chunks, recs.shape[0]), np.uint8)
+    seed = np.ones(1)
+    for c in prange(n_chunks):
+        mine = work[c]
+        for row in range(c, X.shape[0], n_chunks):
+            mine[:] = buf
+            mine[offs[arg_slot]:offs[arg_slot] + width] = X[row]
+            _forward(recs, offs, mine, I, F)
+            for i in range(watched.size):  # guarded slots, for the caller to check
+                s = watched[i]
+                observed[row, offs[s]:offs[s + 1]] = mine[offs[s]:offs[s + 1]]
+            _sweep(recs, offs, mine, I, F, aux, seed, out, grads[c], scratch[c],
+                   freed[c], True)
+            if scratch[c, 2 * n_slots + arg_slot] & 2:
+                result[row] = grads[c, offs[arg_slot]:offs[arg_slot] + width]
+            else:
+                result[row] = 0.0

@@ -113,3 +113,28 @@ def make_sweep(dispatch, READS_A, READS_B, SAVES):
         return OK, 0, 0
 
     return sweep
+
+
+def make_forward(dispatch):
+    """The forward replay of a compiled tape, compiled around the op table's forward dispatch.
+
+    Every slot lives in one float64 buffer (``buf[offs[s]:offs[s+1]]``); inputs and constants
+    are already in place, and records run in order, each writing its output slot.
+    """
+
+    @kernel
+    def forward(recs, offs, buf, I, F):
+        base = buf.ctypes.data
+        for r in range(recs.shape[0]):
+            y = recs[r, OUT]
+            a = recs[r, A]
+            b = recs[r, B]
+            bslot = b if b >= 0 else a
+            bsize = offs[b + 1] - offs[b] if b >= 0 else 0
+            dispatch(recs[r, OP],
+                     slot_view(base + 8 * offs[y], offs[y + 1] - offs[y]),
+                     slot_view(base + 8 * offs[a], offs[a + 1] - offs[a]),
+                     slot_view(base + 8 * offs[bslot], bsize),
+                     I, F, recs[r, IP], recs[r, FP])
+
+    return forward

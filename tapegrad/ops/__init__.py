@@ -1,6 +1,7 @@
 """The op table.  Importing this package registers every op, in a fixed order (= opcodes)."""
 
-from . import elementwise, linalg, reduction, selection, shape, softmax  # noqa: F401  (order)
+# registration order = opcodes
+from . import compare, elementwise, linalg, reduction, selection, shape, softmax  # noqa: F401
 from .registry import BY_KEY, OPS, READS_A, READS_B, READS_Y, Op
 
 __all__ = ["OPS", "BY_KEY", "Op", "READS_A", "READS_B", "READS_Y"]

@@ -1,0 +1,332 @@
+"""``tg.compile``: record a function once, then replay it -- forward and reverse -- in numba.
+
+Recording runs ``f`` eagerly on a dedicated tape, with two differences from plain grad mode:
+every operation on a value that depends on the inputs is recorded (even under ``no_grad`` or
+after ``detach``, as a record that passes no gradient), and every place where such a value
+leaves the tape for Python -- ``bool``, ``float``, ``int``, ``item``, ``tolist``, ``numpy``, an
+index, the choice of ``max(dim)`` -- is written down as a *guard* with the value it had.
+
+A replay writes the new inputs into the tape's value buffer, runs the op table's numba forwards
+over the records, and checks the guards.  If one no longer holds, the recorded branch is wrong
+for this input: the function is recorded again for it (a new *variant*, kept; ``retapes``
+counts them), or, with ``on_guard="raise"``, the replay refuses.  It never returns an answer
+computed along the wrong branch.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from . import dtypes
+from .grad_mode import STATE
+from .ops import OPS
+from .tape import Tape
+
+
+class GuardError(RuntimeError):
+    """A compiled tape's recorded branch does not hold for these inputs (``on_guard="raise"``)."""
+
+
+def compile(f: Callable, *example_args, on_guard: str = "retape") -> CompiledTape:  # noqa: A001
+    """Record ``f`` on ``example_args`` and return a tape that replays it inside numba.
+
+    >>> import numpy as np, tapegrad as tg
+    >>> tape = tg.compile(lambda x: (x * x).sum(), np.array([1.0, 2.0]))
+    >>> tape(np.array([3.0, 4.0]))
+    array(25.)
+    >>> tape.gradient(np.array([3.0, 4.0]))
+    array([6., 8.])
+    """
+    if on_guard not in ("retape", "raise"):
+        raise ValueError(f"on_guard must be 'retape' or 'raise', not {on_guard!r}")
+    return CompiledTape(f, example_args, on_guard)
+
+
+class _Variant:
+    """One recording of ``f``: the tape as arrays, ready for the kernels."""
+
+    def __init__(self, f: Callable, args: list[np.ndarray]) -> None:
+        from .tensor import Tensor, _wrap
+
+        tape = Tape()
+        saved = (STATE.compile_tape, STATE.grad_enabled)
+        STATE.compile_tape, STATE.grad_enabled = tape, True
+        try:
+            inputs = []
+            for a in args:
+                t = _wrap(np.array(a, copy=True))
+                t._rg = True
+                inputs.append(t)
+            self.arg_slots = [tape.input_slot(t) for t in inputs]
+            for t, slot in zip(inputs, self.arg_slots, strict=True):
+                # inputs live on the tape like recorded values, so that everything derived
+                # from them -- detach() and .data included -- is recorded too
+                t._tape, t._slot = tape, slot
+            out = f(*inputs)
+        finally:
+            STATE.compile_tape, STATE.grad_enabled = saved
+        if not isinstance(out, Tensor):
+            raise TypeError("tg.compile: f must return one tensor (got "
+                            f"{type(out).__name__})")
+        self.out_slot = tape.slot_of(out) if out._tape is not tape else out._slot
+        self.out_shape = out._v.shape
+        self.out_dtype = out._v.dtype if out._v.dtype.kind == "f" else np.dtype(np.float64)
+        self.n_records = len(tape)
+        self.recs = np.array(tape.recs, dtype=np.int64).reshape(-1, 6)
+        self.offs = np.array(tape.offs, dtype=np.int64)
+        self.ints = (np.concatenate(tape.ipool, axis=None, dtype=np.int64) if tape.ipool
+                     else np.zeros(0, np.int64))
+        self.floats = np.array(tape.fpool, dtype=np.float64)
+        self.buf = np.empty(int(self.offs[-1]))
+        bigs = dict(zip(tape.big_slots, tape.bigs, strict=True))
+        for s, v in enumerate(tape.vals):
+            self.buf[self.offs[s]:self.offs[s + 1]] = np.ravel(bigs.get(s, v))
+        consts = list(dict.fromkeys(tape.consts))
+        self.aux = np.array([0, len(consts)] + consts, dtype=np.int64)
+        self.guards = tape.guards
+        arg_set = set(self.arg_slots)
+        # tensors captured from outside f: a later in-place change to one forces a retape
+        self.captured = [(box, version) for box, version, slot, _ in tape.watch
+                         if slot not in arg_set]
+        self.op_counts = Counter(OPS[c].key for c in self.recs[:, 0])
+        self.local = threading.local()
+
+    # -- replay ------------------------------------------------------------------------------
+
+    def run_forward(self, args: list[np.ndarray]) -> np.ndarray:
+        """Replay the forward into this thread's buffer; return the buffer."""
+        from .kernels._dispatch import forward_sweep
+
+        buf = getattr(self.local, "buf", None)
+        if buf is None:
+            buf = self.local.buf = self.buf.copy()
+        for slot, a in zip(self.arg_slots, args, strict=True):
+            buf[self.offs[slot]:self.offs[slot + 1]] = a.ravel()
+        forward_sweep(self.recs, self.offs, buf, self.ints, self.floats)
+        return buf
+
+    def broken_guard(self, buf: np.ndarray):
+        """The first guard that does not hold for the values in ``buf``, or None."""
+        for box, version in self.captured:
+            if box[0] != version:
+                return ("captured", "a tensor captured from outside f changed in place", -1,
+                        None, "?")
+        for guard in self.guards:
+            kind, _, slot, recorded, _ = guard
+            values = buf[self.offs[slot]:self.offs[slot + 1]]
+            if kind == "value":
+                if not np.array_equal(values, recorded.ravel(), equal_nan=True):
+                    return guard
+            else:  # argmax / argmin: the element max(dim) / min(dim) selects
+                shape, d, arg = recorded
+                pick = np.argmax if kind == "argmax" else np.argmin
+                if not np.array_equal(pick(values.reshape(shape), axis=d), arg):
+                    return guard
+        return None
+
+    def output(self, buf: np.ndarray) -> np.ndarray:
+        o = self.offs[self.out_slot]
+        return buf[o:self.offs[self.out_slot + 1]].reshape(self.out_shape).astype(
+            self.out_dtype, copy=True)
+
+    def reverse(self, buf: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+        """Rows of gradients (all arguments, flattened and concatenated), one per seed row."""
+        from .kernels._dispatch import seeded_sweeps
+
+        n_slots = self.offs.size - 1
+        grads = np.empty(int(self.offs[-1]) + 1)
+        scratch = np.empty(3 * n_slots, np.int64)
+        freed = np.zeros(self.n_records, np.uint8)
+        width = sum(int(self.offs[s + 1] - self.offs[s]) for s in self.arg_slots)
+        result = np.empty((seeds.shape[0], width))
+        status = seeded_sweeps(self.recs, self.offs, buf, self.ints, self.floats, self.aux,
+                               seeds, self.out_slot, np.array(self.arg_slots, np.int64), grads,
+                               scratch, freed, result)
+        if status[0] != 0:  # unreachable: a compiled tape is never freed or changed in place
+            raise RuntimeError(f"compiled tape: reverse sweep failed with status {status}")
+        return result
+
+
+class CompiledTape:
+    """A recorded function, replayed forward and reverse in numba (see :func:`compile`)."""
+
+    def __init__(self, f: Callable, example_args: tuple, on_guard: str) -> None:
+        self.f = f
+        self.on_guard = on_guard
+        self.specs = [_spec(a, i) for i, a in enumerate(example_args)]
+        self.retapes = 0
+        self._variants = [_Variant(f, self._check(example_args))]
+
+    # -- public calls ------------------------------------------------------------------------
+
+    def __call__(self, *args) -> np.ndarray:
+        """Replay the forward: ``f(*args)`` as a NumPy array."""
+        variant, buf = self._replay(self._check(args))
+        return variant.output(buf)
+
+    def gradient(self, *args):
+        """The gradient of scalar ``f`` at ``args``: one array, or a tuple for several args."""
+        variant, buf = self._replay(self._check(args))
+        if int(np.prod(variant.out_shape)) != 1:
+            raise RuntimeError("grad can be implicitly created only for scalar outputs")
+        return self._split(variant.reverse(buf, np.ones((1, 1)))[0])
+
+    def value_and_gradient(self, *args):
+        variant, buf = self._replay(self._check(args))
+        if int(np.prod(variant.out_shape)) != 1:
+            raise RuntimeError("grad can be implicitly created only for scalar outputs")
+        return variant.output(buf), self._split(variant.reverse(buf, np.ones((1, 1)))[0])
+
+    def vjp(self, args, v):
+        """Vector-Jacobian product ``vᵀ J`` at ``args`` (a tuple, or one array)."""
+        args = args if isinstance(args, (tuple, list)) else (args,)
+        variant, buf = self._replay(self._check(args))
+        seed = np.asarray(getattr(v, "_v", v), dtype=np.float64)
+        if seed.shape != variant.out_shape:
+            raise ValueError(f"vjp: v has shape {seed.shape}, the output has shape "
+                             f"{variant.out_shape}")
+        return self._split(variant.reverse(buf, seed.reshape(1, -1))[0])
+
+    def jacobian(self, *args):
+        """The Jacobian ``d out / d args``: every output row's reverse sweep in one kernel call.
+
+        Shape ``out.shape + arg.shape`` (a tuple of those for several arguments).
+        """
+        variant, buf = self._replay(self._check(args))
+        n_out = int(np.prod(variant.out_shape))
+        rows = variant.reverse(buf, np.eye(n_out))
+        parts, at = [], 0
+        for spec in self.specs:
+            n = int(np.prod(spec[0]))
+            parts.append(rows[:, at:at + n].reshape(variant.out_shape + spec[0])
+                         .astype(spec[1], copy=False))
+            at += n
+        return parts[0] if len(parts) == 1 else tuple(parts)
+
+    def gradient_batch(self, X) -> np.ndarray:
+        """Gradients of scalar ``f`` at each row of ``X`` (one argument), rows in parallel."""
+        from .kernels._dispatch import batch_gradients
+
+        if len(self.specs) != 1:
+            raise ValueError("gradient_batch: f must take exactly one argument")
+        shape, dtype = self.specs[0]
+        X = np.asarray(getattr(X, "_v", X), dtype=np.float64)
+        if X.shape[1:] != shape:
+            raise ValueError(f"gradient_batch: rows must have shape {shape} (the compiled "
+                             f"argument's), got {X.shape[1:]}")
+        variant = self._variants[-1]
+        if int(np.prod(variant.out_shape)) != 1:
+            raise RuntimeError("grad can be implicitly created only for scalar outputs")
+        rows = X.reshape(X.shape[0], -1)
+        watched = np.array(sorted({g[2] for g in variant.guards}), dtype=np.int64)
+        observed = np.zeros((X.shape[0], int(variant.offs[-1])))
+        result = np.empty_like(rows)
+        import numba
+
+        batch_gradients(variant.recs, variant.offs, variant.buf, variant.ints, variant.floats,
+                        variant.aux, variant.arg_slots[0], variant.out_slot, rows, result,
+                        watched, observed, max(1, min(numba.get_num_threads(), len(rows))))
+        captured_changed = any(box[0] != version for box, version in variant.captured)
+        for i in range(X.shape[0]):  # rows whose guards flipped take the checked path
+            if captured_changed or variant.broken_guard(observed[i]) is not None:
+                result[i] = self.gradient(X[i]).ravel()
+        return result.reshape(X.shape).astype(dtype, copy=False)
+
+    # -- introspection -----------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return self._variants[-1].n_records
+
+    def summary(self) -> str:
+        """Counts of records by op, slots, guards and the memory the values take."""
+        v = self._variants[-1]
+        lines = [f"compiled tape of {getattr(self.f, '__name__', 'f')}: {v.n_records} records, "
+                 f"{v.offs.size - 1} slots, {len(v.guards)} guards, {len(self._variants)} "
+                 f"variant(s), {self.retapes} retape(s)",
+                 f"values: {v.buf.nbytes:,} bytes; params: {v.ints.nbytes + v.floats.nbytes:,}"
+                 " bytes"]
+        lines += [f"  {count:6d}  {key}" for key, count in v.op_counts.most_common()]
+        return "\n".join(lines)
+
+    def listing(self) -> str:
+        """One line per record: ``%5 = MulBackward0(%3, %4)``."""
+        v = self._variants[-1]
+        inputs = {s: f"arg{i}" for i, s in enumerate(v.arg_slots)}
+        lines = []
+        for op, out, a, b, _, _ in v.recs.tolist():
+            operands = [inputs.get(s, f"%{s}") for s in (a, b) if s >= 0]
+            lines.append(f"%{out} = {OPS[op].name}({', '.join(operands)})  # {OPS[op].key}")
+        lines.append(f"return %{v.out_slot}")
+        return "\n".join(lines)
+
+    __str__ = listing
+
+    def __repr__(self) -> str:
+        return (f"<CompiledTape of {getattr(self.f, '__name__', 'f')}: {len(self)} records, "
+                f"{self.retapes} retapes>")
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _check(self, args) -> list[np.ndarray]:
+        if len(args) != len(self.specs):
+            raise TypeError(f"compiled tape expects {len(self.specs)} argument(s), got "
+                            f"{len(args)}")
+        out = []
+        for i, (a, (shape, dtype)) in enumerate(zip(args, self.specs, strict=True)):
+            arr = np.asarray(getattr(a, "_v", a))
+            if arr.shape != shape or arr.dtype != dtype:
+                raise ValueError(f"compiled tape: argument {i} expects shape {shape} and dtype "
+                                 f"{dtype}, given shape {arr.shape} and dtype {arr.dtype}")
+            out.append(arr)
+        return out
+
+    def _replay(self, args: list[np.ndarray]):
+        """Replay a variant whose guards hold for ``args``; record a new one if none does."""
+        first_broken = None
+        for variant in reversed(self._variants):
+            buf = variant.run_forward(args)
+            broken = variant.broken_guard(buf)
+            if broken is None:
+                return variant, buf
+            first_broken = first_broken or broken
+        if self.on_guard == "raise":
+            kind, what, _, recorded, where = first_broken
+            raise GuardError(
+                f"compiled tape: guard on {what} recorded at {where} no longer holds for these "
+                f"inputs (recorded {_short(recorded)}); the branch taken while recording does "
+                "not apply. Make the choice part of the tape with tg.where(cond, a, b), or "
+                "compile with on_guard='retape'.")
+        self.retapes += 1
+        variant = _Variant(self.f, args)
+        self._variants.append(variant)
+        buf = variant.run_forward(args)
+        return variant, buf
+
+    def _split(self, flat: np.ndarray):
+        parts, at = [], 0
+        for shape, dtype in self.specs:
+            n = int(np.prod(shape))
+            parts.append(flat[at:at + n].reshape(shape).astype(dtype, copy=True))
+            at += n
+        return parts[0] if len(parts) == 1 else tuple(parts)
+
+
+def _spec(a, i: int) -> tuple[tuple, np.dtype]:
+    arr = np.asarray(getattr(a, "_v", a))
+    if arr.dtype.kind != "f":
+        raise TypeError(f"tg.compile: argument {i} must be floating point, got {arr.dtype}")
+    dtypes.from_numpy_dtype(arr.dtype)
+    return arr.shape, arr.dtype
+
+
+def _short(recorded: Any) -> str:
+    if isinstance(recorded, np.ndarray):
+        flat = recorded.ravel()
+        return np.array2string(flat[:4]) + (" ..." if flat.size > 4 else "")
+    return "a different value"
+

@@ -1,0 +1,53 @@
+"""Comparisons and all/any: no gradient, recorded only inside ``tg.compile``.
+
+Eagerly they are plain NumPy (a bool tensor has no history).  While a function is being
+compiled, a comparison of a value that depends on the inputs must be replayed too -- its result
+may decide a branch (a guard) or select elements (``tg.where``) -- so it is recorded, with a
+VJP that passes nothing back.  Results are stored as 1.0 / 0.0.
+"""
+
+import numpy as np
+
+from ..kernels.jit import kernel
+from .elementwise import binary
+from .registry import register
+
+
+def _compare(key, eager, test):
+    return binary(key, f"{key.capitalize()}Backward0", eager, test,
+                  lambda g, a, b, y: 0.0, lambda g, a, b, y: 0.0, 0, 0)
+
+
+EQ = _compare("eq", np.equal, lambda a, b: 1.0 if a == b else 0.0)
+NE = _compare("ne", np.not_equal, lambda a, b: 1.0 if a != b else 0.0)
+LT = _compare("lt", np.less, lambda a, b: 1.0 if a < b else 0.0)
+LE = _compare("le", np.less_equal, lambda a, b: 1.0 if a <= b else 0.0)
+GT = _compare("gt", np.greater, lambda a, b: 1.0 if a > b else 0.0)
+GE = _compare("ge", np.greater_equal, lambda a, b: 1.0 if a >= b else 0.0)
+
+
+@kernel
+def _all_fwd(y, a, b, I, F, ip, fp):
+    y[0] = 1.0
+    for i in range(a.size):
+        if a[i] == 0.0:
+            y[0] = 0.0
+            break
+
+
+@kernel
+def _any_fwd(y, a, b, I, F, ip, fp):
+    y[0] = 0.0
+    for i in range(a.size):
+        if a[i] != 0.0:
+            y[0] = 1.0
+            break
+
+
+@kernel
+def _no_vjp(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp):
+    pass
+
+
+ALL = register("all", "AllBackward0", 1, np.all, _all_fwd, _no_vjp, 0)
+ANY = register("any", "AnyBackward0", 1, np.any, _any_fwd, _no_vjp, 0)

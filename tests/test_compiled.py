@@ -1,0 +1,202 @@
+"""tg.compile: replay equals eager, gradients equal finite differences, guards never let a
+recorded branch answer for an input it does not apply to."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers import numeric_grad
+
+import tapegrad as tg
+
+RNG = np.random.default_rng(42)
+
+
+def rosen(x):
+    return (100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2).sum()
+
+
+def mlp_loss(x):
+    w = tg.tensor(np.linspace(-1, 1, 12).reshape(4, 3))
+    h = (x.reshape(1, 4) @ w).tanh()
+    return (h.softmax(1) * tg.tensor([1.0, 2.0, 3.0])).sum() + h.logsumexp(1).sum()
+
+
+def branchy(x):
+    if x.sum() > 0:  # a comparison used in `if`: guarded
+        return (x * x).sum()
+    return (x.sin() * 3.0).sum()
+
+
+def float_constant(x):
+    c = float(x[0])  # leaves the tape as a Python float: guarded
+    return (x * c).sum() + x.exp().sum()
+
+
+def numpy_detour(x):
+    m = x.detach().numpy().max()  # a constant computed outside the tape
+    return ((x - m) ** 2).sum()
+
+
+def no_grad_inside(x):
+    with tg.no_grad():
+        scale = x.abs().sum()  # depends on x, passes no gradient
+    return (x * scale).sum()
+
+
+def selects(x):
+    v = x.reshape(2, 3)
+    return v.max(1).values.sum() + tg.where(x > 0.1, x, x * x).sum() + x.clamp(-0.5, 0.5).sum()
+
+
+FUNCTIONS = [rosen, mlp_loss, branchy, float_constant, numpy_detour, no_grad_inside, selects]
+SHAPES = {rosen: (6,), mlp_loss: (4,), branchy: (6,), float_constant: (6,), numpy_detour: (6,),
+          no_grad_inside: (6,), selects: (6,)}
+
+
+def eager_value_and_grad(f, x):
+    t = tg.tensor(x, requires_grad=True)
+    out = f(t)
+    out.backward()
+    return out.item(), t.grad.numpy()
+
+
+@pytest.mark.parametrize("f", FUNCTIONS, ids=lambda f: f.__name__)
+def test_replay_equals_eager_on_50_random_inputs(f):
+    shape = SHAPES[f]
+    tape = tg.compile(f, RNG.normal(size=shape))
+    for _ in range(50):
+        x = RNG.normal(size=shape)
+        value, grad = eager_value_and_grad(f, x)
+        np.testing.assert_allclose(tape(x), value, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(tape.gradient(x), grad, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("f", [rosen, mlp_loss, selects], ids=lambda f: f.__name__)
+def test_gradient_matches_finite_differences(f):
+    shape = SHAPES[f]
+    tape = tg.compile(f, RNG.normal(size=shape))
+    x = RNG.normal(size=shape)
+    expected = numeric_grad(lambda a: float(tape(a)), [x], 0)
+    np.testing.assert_allclose(tape.gradient(x), expected, rtol=1e-6, atol=1e-7)
+
+
+def test_branch_guard_retapes_and_caches_by_outcome():
+    tape = tg.compile(branchy, np.ones(3))
+    assert tape.retapes == 0
+    neg = -np.ones(3)
+    np.testing.assert_allclose(tape(neg), 3 * np.sin(neg).sum())
+    assert tape.retapes == 1
+    np.testing.assert_allclose(tape.gradient(neg), 3 * np.cos(neg))
+    np.testing.assert_allclose(tape.gradient(np.full(3, 2.0)), 2 * np.full(3, 2.0))
+    tape(-2 * np.ones(3))  # both outcomes are cached: no new recording
+    assert tape.retapes == 1
+
+
+def test_on_guard_raise_names_the_guard_and_suggests_where():
+    tape = tg.compile(branchy, np.ones(3), on_guard="raise")
+    np.testing.assert_allclose(tape(np.full(3, 2.0)), 12.0)
+    with pytest.raises(tg.GuardError, match=r"bool\(\).*test_compiled.py:\d+.*tg\.where"):
+        tape(-np.ones(3))
+
+
+def test_float_constant_guard_retapes_on_change():
+    tape = tg.compile(float_constant, np.array([1.0, 2.0]))
+    x = np.array([3.0, 2.0])
+    value, grad = eager_value_and_grad(float_constant, x)
+    np.testing.assert_allclose(tape(x), value)
+    np.testing.assert_allclose(tape.gradient(x), grad)
+    assert tape.retapes >= 1
+
+
+def test_captured_tensor_changed_in_place_forces_retape():
+    w = tg.tensor([1.0, 2.0], requires_grad=True)
+    tape = tg.compile(lambda x: (x * w).sum(), np.ones(2))
+    np.testing.assert_allclose(tape.gradient(np.ones(2)), [1.0, 2.0])
+    with tg.no_grad():
+        w += 1.0
+    np.testing.assert_allclose(tape.gradient(np.ones(2)), [2.0, 3.0])
+
+
+def test_shape_and_dtype_mismatch_name_expected_and_given():
+    tape = tg.compile(rosen, np.ones(4))
+    with pytest.raises(ValueError, match=r"\(4,\).*float64.*\(5,\).*float64"):
+        tape(np.ones(5))
+    with pytest.raises(ValueError, match=r"float64.*float32"):
+        tape(np.ones(4, dtype=np.float32))
+
+
+def test_results_are_never_overwritten_by_a_later_replay():
+    tape = tg.compile(lambda x: x * 2.0, np.ones(3))
+    first = tape(np.ones(3))
+    tape(np.full(3, 5.0))
+    np.testing.assert_array_equal(first, [2.0, 2.0, 2.0])
+    g1 = tg.compile(rosen, np.ones(3)).gradient(np.ones(3))
+    assert g1.base is None or not np.shares_memory(g1, np.zeros(1))
+
+
+def test_several_arguments_and_tensor_inputs():
+    def f(a, b):
+        return (a @ b).tanh().sum()
+
+    a, b = RNG.normal(size=(3, 4)), RNG.normal(size=(4, 2))
+    tape = tg.compile(f, a, b)
+    ga, gb = tape.gradient(tg.tensor(a), b)
+    ta, tb = tg.tensor(a, requires_grad=True), tg.tensor(b, requires_grad=True)
+    f(ta, tb).backward()
+    np.testing.assert_allclose(ga, ta.grad.numpy(), rtol=1e-13)
+    np.testing.assert_allclose(gb, tb.grad.numpy(), rtol=1e-13)
+
+
+def test_vjp_and_jacobian_equal_stacked_vjps():
+    def f(x):
+        return (x.reshape(2, 3).softmax(1) * x.reshape(2, 3).sin()).sum(0)
+
+    x = RNG.normal(size=6)
+    tape = tg.compile(f, x)
+    jac = tape.jacobian(x)
+    assert jac.shape == (3, 6)
+    for i in range(3):
+        v = np.eye(3)[i]
+        np.testing.assert_allclose(tape.vjp((x,), v), jac[i], rtol=1e-13)
+        t = tg.tensor(x, requires_grad=True)
+        f(t).backward(tg.tensor(v))
+        np.testing.assert_allclose(jac[i], t.grad.numpy(), rtol=1e-12)
+    expected = np.stack([numeric_grad(lambda a, i=i: float(tape(a)[i]), [x], 0)
+                         for i in range(3)])
+    np.testing.assert_allclose(jac, expected, rtol=1e-6, atol=1e-8)
+
+
+def test_gradient_batch_equals_a_loop_of_single_calls():
+    tape = tg.compile(rosen, np.ones(5))
+    X = RNG.normal(size=(64, 5))
+    batch = tape.gradient_batch(X)
+    loop = np.stack([tape.gradient(row) for row in X])
+    np.testing.assert_allclose(batch, loop, rtol=1e-14)
+
+
+def test_gradient_batch_with_guards_falls_back_per_row():
+    tape = tg.compile(branchy, np.ones(4))
+    X = RNG.normal(size=(40, 4))
+    batch = tape.gradient_batch(X)
+    for row, g in zip(X, batch, strict=True):
+        np.testing.assert_allclose(g, eager_value_and_grad(branchy, row)[1], rtol=1e-12)
+
+
+def test_introspection():
+    tape = tg.compile(rosen, np.ones(4))
+    assert len(tape) == 11
+    listing = tape.listing().splitlines()
+    assert listing[0] == "%1 = SliceBackward0(arg0)  # slice"
+    assert listing[-1] == "return %11"
+    summary = tape.summary()
+    assert "11 records" in summary and "pow_scalar" in summary and "bytes" in summary
+
+
+def test_float32_arguments_give_float32_results():
+    x = np.linspace(0.1, 1.0, 5, dtype=np.float32)
+    tape = tg.compile(rosen, x)
+    g = tape.gradient(x)
+    assert g.dtype == np.float32 and tape(x).dtype == np.float32
+    np.testing.assert_allclose(g, eager_value_and_grad(rosen, x.astype(np.float64))[1],
+                               rtol=1e-5)

@@ -139,9 +139,12 @@ class _Variant:
         from .kernels._dispatch import seeded_sweeps
 
         n_slots = self.offs.size - 1
-        grads = np.empty(int(self.offs[-1]) + 1)
-        scratch = np.empty(3 * n_slots, np.int64)
-        freed = np.zeros(self.n_records, np.uint8)
+        local = self.local
+        if getattr(local, "grads", None) is None:  # reused: fresh large buffers page-fault
+            local.grads = np.empty(int(self.offs[-1]) + 1)
+            local.scratch = np.empty(3 * n_slots, np.int64)
+            local.freed = np.zeros(self.n_records, np.uint8)
+        grads, scratch, freed = local.grads, local.scratch, local.freed
         width = sum(int(self.offs[s + 1] - self.offs[s]) for s in self.arg_slots)
         result = np.empty((seeds.shape[0], width))
         status = seeded_sweeps(self.recs, self.offs, buf, self.ints, self.floats, self.aux,

@@ -22,3 +22,15 @@ def test_readme_lists_every_op():
     text = generate.README.read_text(encoding="utf-8")
     for op in OPS:
         assert f"`{op.key}`" in text and f"`{op.name}`" in text, op
+
+
+def test_every_kernel_function_has_a_name_of_its_own():
+    """numba links compiled functions by module + qualname + a per-process counter; two
+    different functions with one name, cached by different processes, could be linked to each
+    other's code (factory closures and lambdas share a qualname unless renamed)."""
+    seen = {}
+    for op in OPS:
+        for part in (op.fwd, op.vjp):
+            fn = part.py_func
+            name = (fn.__module__, fn.__qualname__)
+            assert seen.setdefault(name, fn) is fn, f"{name} names two kernels ({op.key})"

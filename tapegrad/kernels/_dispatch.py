@@ -9,7 +9,7 @@ from numba import njit, prange
 from tapegrad.kernels.sweep import make_forward, make_sweep
 from tapegrad.ops import OPS
 
-SOURCE_HASH = "29d3ebff98c83664"
+SOURCE_HASH = "3723f6f131b90c3e"
 N_OPS = 70
 
 # per opcode: saved values read for the first / second input's gradient

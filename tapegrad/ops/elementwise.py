@@ -15,44 +15,47 @@ import math
 
 import numpy as np
 
-from ..kernels.jit import elementwise, kernel
+from ..kernels.jit import elementwise, kernel, named
 from .registry import READS_A, READS_B, READS_Y, register
 
 # --------------------------------------------------------------------------- factories
 
 
-def unary(key, name, eager, f, df, reads):
-    f, df = elementwise(f), elementwise(df)
+def _compile(kernel_fn, key: str):
+    """A factory-made kernel, compiled under a name of its own (see ``jit.named``)."""
+    return kernel(named(kernel_fn, f"{key}_{kernel_fn.__name__}"))
 
-    @kernel
+
+
+def unary(key, name, eager, f, df, reads):
+    f, df = elementwise(named(f, f"{key}_f")), elementwise(named(df, f"{key}_df"))
+
     def fwd(y, a, b, I, F, ip, fp):
         for i in range(y.size):
             y[i] = f(a[i])
 
-    @kernel
     def vjp(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp):
         for i in range(g.size):
             ga[i] += df(g[i], a[i], y[i])
 
-    return register(key, name, 1, eager, fwd, vjp, reads)
+    return register(key, name, 1, eager, _compile(fwd, key), _compile(vjp, key), reads)
 
 
 def scalar(key, name, eager, f, df, reads, next_none=True, saves=None):
-    f, df = elementwise(f), elementwise(df)
+    f, df = elementwise(named(f, f"{key}_f")), elementwise(named(df, f"{key}_df"))
 
-    @kernel
     def fwd(y, a, b, I, F, ip, fp):
         c = F[fp]
         for i in range(y.size):
             y[i] = f(a[i], c)
 
-    @kernel
     def vjp(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp):
         c = F[fp]
         for i in range(g.size):
             ga[i] += df(g[i], a[i], y[i], c)
 
-    return register(key, name, 1, eager, fwd, vjp, reads, 0, saves, next_none)
+    return register(key, name, 1, eager, _compile(fwd, key), _compile(vjp, key), reads, 0, saves,
+                    next_none)
 
 
 @elementwise
@@ -94,9 +97,9 @@ def _broadcast_strides(I, ip):
 
 
 def binary(key, name, eager, f, da, db, reads_a, reads_b):
-    f, da, db = elementwise(f), elementwise(da), elementwise(db)
+    f = elementwise(named(f, f"{key}_f"))
+    da, db = elementwise(named(da, f"{key}_da")), elementwise(named(db, f"{key}_db"))
 
-    @kernel
     def fwd(y, a, b, I, F, ip, fp):
         if ip < 0:
             for i in range(y.size):
@@ -110,7 +113,6 @@ def binary(key, name, eager, f, da, db, reads_a, reads_b):
             y[i] = f(a[ia], b[ib])
             ia, ib = _odometer_step(idx, shape, sa, sb, nd, ia, ib)
 
-    @kernel
     def vjp(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp):
         if ip < 0:
             for i in range(g.size):
@@ -130,7 +132,8 @@ def binary(key, name, eager, f, da, db, reads_a, reads_b):
                 gb[ib] += db(g[i], a[ia], b[ib], y[i])
             ia, ib = _odometer_step(idx, shape, sa, sb, nd, ia, ib)
 
-    return register(key, name, 2, eager, fwd, vjp, reads_a, reads_b)
+    return register(key, name, 2, eager, _compile(fwd, key), _compile(vjp, key), reads_a,
+                    reads_b)
 
 
 # --------------------------------------------------------------------------- scalar helpers

@@ -92,13 +92,15 @@ from .functions import (
     where,
 )
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .gradcheck import GradcheckError, gradcheck
 from .printing import set_printoptions
 from .tensor import Size, Tensor
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "compile", "CompiledTape", "GuardError", "grad", "value_and_grad", "vjp", "jacobian",
+    "gradcheck", "GradcheckError", "compile", "CompiledTape", "GuardError", "grad",
+    "value_and_grad", "vjp", "jacobian",
     "Tensor", "Size", "dtype", "tensor", "from_numpy", "zeros", "ones", "empty", "full",
     "arange", "linspace", "eye", "randn", "rand", "zeros_like", "ones_like", "full_like",
     "randn_like", "manual_seed", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",

@@ -82,8 +82,9 @@ def gradcheck(
     Positions in messages are positions in ``inputs`` and in the tuple ``func`` returns.
 
     Returns ``True`` when everything agrees; on a mismatch raises :class:`GradcheckError`
-    (a ``RuntimeError``) naming the output, the input and the worst Jacobian element with both
-    values, or returns ``False`` when ``raise_exception=False``.
+    (a ``RuntimeError``) naming the output, the input and the worst Jacobian element -- the one
+    that exceeds its tolerance by the largest factor -- with both values, or returns ``False``
+    when ``raise_exception=False``.
 
     >>> import tapegrad as tg
     >>> from tapegrad.gradcheck import gradcheck
@@ -380,8 +381,9 @@ def _mismatch_message(a: np.ndarray, n: np.ndarray, k: int, i: int, out_shape: t
     return (
         f"Jacobian mismatch for output {k:d} with respect to input {i:d},\n"
         f"numerical:{Tensor(n)!r}\nanalytical:{Tensor(a)!r}\n"
-        f"The worst element is at row {row}, column {col} (rows are elements of input {i}, "
-        f"columns elements of output {k}, as in torch): "
+        f"The worst element (largest |analytical - numerical| / (atol + rtol * |numerical|)) "
+        f"is at row {row}, column {col} (rows are elements of input {i}, columns elements of "
+        f"output {k}, as in torch): "
         f"d output{k}{_index_str(col, tuple(out_shape))} / "
         f"d input{i}{_index_str(row, tuple(in_shape))}: numerical {nv!r}, analytical {av!r}, "
         f"|analytical - numerical| = {abs(av - nv):.6g} > atol + rtol * |numerical| = "

@@ -733,20 +733,23 @@ def _expand_to(a: Tensor, value: np.ndarray) -> Tensor:
 
 
 def _along(a: Tensor, dim, key: str, eager) -> Tensor:
-    """softmax-like ops over one dim (params as a reduction over that dim)."""
+    """softmax-like ops over dims (params as a reduction over them; softmax takes one)."""
     v = a._v
-    (d,) = _normalize_dims(dim, v.ndim)
-    value = np.asarray(eager(v, d if v.ndim else None))
+    dims = _normalize_dims(dim, v.ndim)
+    if key != "logsumexp" and len(dims) != 1:
+        raise TypeError(f"{key}(): dim must be an int, got {dim!r}")
+    value = np.asarray(eager(v, (dims if len(dims) > 1 else dims[0]) if v.ndim else None))
     if _recording(a):
-        keep = tuple(0 if i == d else 1 for i in range(v.ndim))
+        keep = tuple(0 if i in dims else 1 for i in range(v.ndim))
         return _record(_OP[key], value, a, None, (v.ndim, *v.shape, *keep))
     return _wrap(value)
 
 
 class _ValuesIndices(tuple):
-    """torch.return_types.max: ``values, indices = x.max(dim)``."""
+    """torch.return_types.max / min: ``values, indices = x.max(dim)``."""
 
     __slots__ = ()
+    kind = "max"
 
     @property
     def values(self) -> Tensor:
@@ -757,7 +760,13 @@ class _ValuesIndices(tuple):
         return self[1]
 
     def __repr__(self) -> str:
-        return f"tapegrad.return_types.max(\nvalues={self[0]!r},\nindices={self[1]!r})"
+        return (f"tapegrad.return_types.{self.kind}(\nvalues={self[0]!r},\n"
+                f"indices={self[1]!r})")
+
+
+class _MinValuesIndices(_ValuesIndices):
+    __slots__ = ()
+    kind = "min"
 
 
 def _extreme(a: Tensor, dim, keepdim: bool, kind: str):
@@ -770,8 +779,9 @@ def _extreme(a: Tensor, dim, keepdim: bool, kind: str):
         value = np.asarray(np.max(v) if kind == "max" else np.min(v))
         return _unary(_OP[f"{kind}_all"], a, value)
     (d,) = _normalize_dims(dim, v.ndim)
+    result = _ValuesIndices if kind == "max" else _MinValuesIndices
     if v.ndim == 0:
-        return _ValuesIndices((a.clone(), _wrap(np.asarray(0))))
+        return result((a.clone(), _wrap(np.asarray(0))))
     arg = np.argmax(v, axis=d) if kind == "max" else np.argmin(v, axis=d)
     # NaN is the extreme, as in torch (argmax/argmin already pick the first NaN)
     arg_k = np.expand_dims(arg, d)
@@ -793,7 +803,7 @@ def _extreme(a: Tensor, dim, keepdim: bool, kind: str):
         values = _record(_OP[f"{kind}_dim"], value, a, None, flat.ravel().astype(np.int64))
     else:
         values = _wrap(np.asarray(value))
-    return _ValuesIndices((values, indices))
+    return result((values, indices))
 
 
 def _record_setitem(x: Tensor, key: tuple, v: Tensor) -> None:

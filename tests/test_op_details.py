@@ -146,3 +146,16 @@ def test_inplace_on_non_leaf_records_and_bumps_version():
     z += 1.0  # exp saved its output, which has now changed
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         z.sum().backward()
+
+
+def test_logsumexp_over_a_tuple_of_dims():
+    xv = np.random.default_rng(3).normal(size=(2, 3, 4))
+    x = leaf(xv)
+    out = x.logsumexp((0, 2))
+    expected = np.log(np.exp(xv).sum(axis=(0, 2)))
+    np.testing.assert_allclose(out.detach().numpy(), expected, rtol=1e-14)
+    assert tg.gradcheck(lambda t: t.logsumexp((0, 2), keepdim=True), (x,))
+
+
+def test_min_dim_returns_min_return_type():
+    assert repr(tg.tensor([[1.0, 2.0]]).min(1)).startswith("tapegrad.return_types.min(")

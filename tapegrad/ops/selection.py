@@ -10,6 +10,7 @@ import numpy as np
 from ..kernels.jit import elementwise, kernel
 from .elementwise import binary
 from .registry import READS_A, READS_B, READS_Y, register
+from .shape import _gather_fwd, _gather_vjp
 
 # -- where(cond, x, y): one record per branch, both writing the output; cond is input b -------
 
@@ -122,18 +123,7 @@ MIN_ALL = register("min_all", "MinBackward1", 1, np.min, _min_all_fwd, _extreme_
 
 
 # -- max(dim) / min(dim): a gather of the selected elements (map chosen eagerly) -------------
-# The replay forward re-selects by the recorded map: a compiled tape guards the choice.
-
-@kernel
-def _pick_fwd(y, a, b, I, F, ip, fp):
-    for i in range(y.size):
-        y[i] = a[I[ip + i]]
-
-
-@kernel
-def _pick_vjp(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp):
-    for i in range(g.size):
-        ga[I[ip + i]] += g[i]
+# A compiled tape guards the choice (tg.compile checks it against the replayed input).
 
 
 def _np_take(a, flat_index):
@@ -141,8 +131,10 @@ def _np_take(a, flat_index):
 
 
 # torch's MaxBackward0 keeps the indices tensor
-MAX_DIM = register("max_dim", "MaxBackward0", 1, _np_take, _pick_fwd, _pick_vjp, 0, saves=True)
-MIN_DIM = register("min_dim", "MinBackward0", 1, _np_take, _pick_fwd, _pick_vjp, 0, saves=True)
+MAX_DIM = register("max_dim", "MaxBackward0", 1, _np_take, _gather_fwd, _gather_vjp, 0,
+                   saves=True)
+MIN_DIM = register("min_dim", "MinBackward0", 1, _np_take, _gather_fwd, _gather_vjp, 0,
+                   saves=True)
 
 
 # -- clamp: float params [lo, hi] (an absent bound is -inf / inf) ----------------------------

@@ -159,3 +159,20 @@ def test_logsumexp_over_a_tuple_of_dims():
 
 def test_min_dim_returns_min_return_type():
     assert repr(tg.tensor([[1.0, 2.0]]).min(1)).startswith("tapegrad.return_types.min(")
+
+
+@pytest.mark.parametrize("fn", [
+    lambda x: (x * 2.0).exp().sum(),
+    lambda x: (x @ tg.ones(3, 2)).tanh().sum(),
+    lambda x: x.sum(0).sum() + x.mean(),
+    lambda x: tg.cat([x, x]).sigmoid().sum(),
+    lambda x: (x.T.reshape(-1) ** 2).sum(),
+    lambda x: tg.where(x > 0, x, -x).sum() + x.clamp(0, 1).sum(),
+    lambda x: x.softmax(1).sum() + x.logsumexp(1).sum(),
+], ids=["elementwise", "matmul", "reductions", "cat", "shape", "select", "softmax"])
+def test_size_zero_tensors_give_empty_gradients(fn):
+    x = leaf(np.zeros((0, 3)))
+    out = fn(x)
+    out.backward()
+    assert x.grad.shape == (0, 3)
+    assert tg.gradcheck(fn, (leaf(np.zeros((0, 3))),))

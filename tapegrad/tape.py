@@ -47,7 +47,7 @@ _serials = itertools.count(1)
 class Tape:
     __slots__ = ("recs", "vals", "offs", "bigs", "big_slots", "big_addrs", "n_elems", "consts",
                  "leaves", "watch", "retained", "ipool", "n_ints", "fpool", "freed", "closed",
-                 "serial", "merged_into", "slot_offset", "rec_offset", "guards", "__weakref__")
+                 "serial", "merged_into", "slot_offset", "guards", "__weakref__")
 
     def __init__(self) -> None:
         self.recs: list[int] = []
@@ -69,7 +69,6 @@ class Tape:
         self.serial = next(_serials)
         self.merged_into: Tape | None = None
         self.slot_offset = 0
-        self.rec_offset = 0
         self.guards: list = []  # tg.compile only: values that left the tape for Python
 
     def __len__(self) -> int:
@@ -158,7 +157,7 @@ class Tape:
         self.freed = np.concatenate([self.freed, np.zeros(ro - self.freed.size, np.uint8),
                                      other.freed, np.zeros(len(other) - other.freed.size,
                                                            np.uint8)])
-        other.merged_into, other.slot_offset, other.rec_offset = self, so, ro
+        other.merged_into, other.slot_offset = self, so
         other.closed = True
         other.recs, other.vals, other.offs = [], [], [0]
 

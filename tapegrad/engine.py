@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .kernels import sweep as status
-from .kernels.sweep import HAS_GRAD
+from .kernels.sweep import HAS_GRAD, NEED
 from .ops import OPS
 from .tape import resolve
 
@@ -79,13 +79,20 @@ def backward(t: Tensor, gradient, retain_graph: bool) -> None:
         + stale
     grads, scratch = _workspace.take(tape.n_elems + 1, 3 * n_slots)
 
-    code, rec, slot = sweep(
-        np.array(tape.recs, dtype=np.int64).reshape(n_recs, 6),
-        np.array(tape.offs, dtype=np.int64),
-        np.concatenate(tape.vals, axis=None, dtype=np.float64),
-        np.concatenate(tape.ipool, axis=None, dtype=np.int64) if tape.ipool else _NO_INTS,
-        np.array(tape.fpool, dtype=np.float64) if tape.fpool else _NO_FLOATS,
-        np.array(aux, dtype=np.int64), seed, t._slot, grads, scratch, tape.freed, retain_graph)
+    recs = np.array(tape.recs, dtype=np.int64).reshape(n_recs, 6)
+    ints = np.concatenate(tape.ipool, axis=None, dtype=np.int64) if tape.ipool else _NO_INTS
+    args = (recs, np.array(tape.offs, dtype=np.int64),
+            np.concatenate(tape.vals, axis=None, dtype=np.float64), ints,
+            np.array(tape.fpool, dtype=np.float64) if tape.fpool else _NO_FLOATS,
+            np.array(aux, dtype=np.int64), seed, t._slot, grads, scratch, tape.freed,
+            retain_graph)
+    code, rec, slot = sweep(*args, -1, BLAS_MIN)
+    while code == status.BLAS:  # a large matrix product: its VJP runs in NumPy's BLAS
+        _matmul_vjp(tape, recs[rec], ints, grads, scratch[2 * n_slots:3 * n_slots])
+        if rec == 0:
+            code = status.OK
+            break
+        code, rec, slot = sweep(*args, rec - 1, BLAS_MIN)
     tape.closed = True  # the next graph from leaves starts on a fresh tape
     if code == status.FREED:
         raise RuntimeError(FREED_MESSAGE)
@@ -101,6 +108,33 @@ def backward(t: Tensor, gradient, retain_graph: bool) -> None:
         kept = ref()
         if kept is not None and flags[slot] & HAS_GRAD:
             kept._accumulate(grads[offs[slot]:offs[slot + 1]].reshape(kept._v.shape))
+
+
+#: matrix products of at least this many multiply-adds leave the numba sweep for NumPy's BLAS
+BLAS_MIN = 1 << 15
+
+
+def _matmul_vjp(tape, rec: np.ndarray, ints: np.ndarray, grads: np.ndarray,
+                flags: np.ndarray) -> None:
+    """``ga += g @ bᵀ``, ``gb += aᵀ @ g`` for one (batched) matrix-product record."""
+    op, out, a, b, ip, _ = rec.tolist()
+    batch = (ints[ip],) if OPS[op].matmul == 2 else ()
+    m, k, n = ints[ip + len(batch): ip + len(batch) + 3].tolist()
+    offs = tape.offs
+    g = grads[offs[out]:offs[out + 1]].reshape(batch + (m, n))
+    av, bv = _value(tape, a).reshape(batch + (m, k)), _value(tape, b).reshape(batch + (k, n))
+    if flags[a] & NEED:
+        ga = grads[offs[a]:offs[a + 1]].reshape(batch + (m, k))
+        ga += g @ np.swapaxes(bv, -1, -2)
+    if flags[b] & NEED:
+        gb = grads[offs[b]:offs[b + 1]].reshape(batch + (k, n))
+        gb += np.swapaxes(av, -1, -2) @ g
+
+
+def _value(tape, slot: int) -> np.ndarray:
+    if slot in tape.big_slots:
+        return tape.bigs[tape.big_slots.index(slot)]
+    return np.asarray(tape.vals[slot], dtype=np.float64)
 
 
 def _raise_stale(tape, rec: int, slot: int) -> None:

@@ -176,3 +176,30 @@ def test_size_zero_tensors_give_empty_gradients(fn):
     out.backward()
     assert x.grad.shape == (0, 3)
     assert tg.gradcheck(fn, (leaf(np.zeros((0, 3))),))
+
+
+@pytest.mark.parametrize("shapes", [((40, 50), (50, 30)), ((3, 40, 50), (50, 30)),
+                                    ((50,), (50, 700))], ids=["mm", "bmm", "vm"])
+def test_large_products_handed_to_blas_match_the_numba_loops(shapes, monkeypatch):
+    """Products above engine.BLAS_MIN leave the sweep for NumPy's BLAS, also as the tape's
+    first record (where the sweep has nothing left to resume)."""
+    from tapegrad import engine
+
+    rng = np.random.default_rng(5)
+    av, bv = rng.normal(size=shapes[0]), rng.normal(size=shapes[1])
+
+    def grads(blas_min):
+        monkeypatch.setattr(engine, "BLAS_MIN", blas_min)
+        a, b = leaf(av), leaf(bv)
+        y = a @ b
+        loss = (y.tanh() * y).sum() + (a * 2.0).sum()
+        loss.backward(retain_graph=True)
+        loss.backward()  # retain_graph: the handed-off record is not freed either
+        with pytest.raises(RuntimeError, match="second time"):
+            loss.backward()
+        return a.grad.numpy(), b.grad.numpy()
+
+    assert np.prod(shapes[0]) * shapes[1][-1] >= engine.BLAS_MIN
+    with_blas, loops = grads(engine.BLAS_MIN), grads(0)
+    for x, y in zip(with_blas, loops, strict=True):
+        np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-12)

@@ -9,7 +9,7 @@ from numba import njit, prange
 from tapegrad.kernels.sweep import make_forward, make_sweep
 from tapegrad.ops import OPS
 
-SOURCE_HASH = "b3d593c601d60d50"
+SOURCE_HASH = "b1b5c19191586e2b"
 N_OPS = 70
 
 # per opcode: saved values read for the first / second input's gradient
@@ -17,6 +17,7 @@ N_OPS = 70
 READS_A = (0, 4, 1, 1, 1, 4, 4, 4, 4, 1, 0, 0, 0, 0, 0, 5, 1, 5, 0, 0, 2, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 3, 3, 5, 5, 0, 0, 1, 1, 1, 5, 4, 4,)
 READS_B = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 3, 7, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,)
 SAVES = (0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,)
+MATMUL = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,)
 
 _vjp_0 = OPS[0].vjp  # neg
 _fwd_0 = OPS[0].fwd
@@ -448,15 +449,15 @@ def fwd_record(op, y, a, b, I, F, ip, fp):
         _fwd_69(y, a, b, I, F, ip, fp)
 
 
-_sweep = make_sweep(vjp_record, READS_A, READS_B, SAVES)
+_sweep = make_sweep(vjp_record, READS_A, READS_B, SAVES, MATMUL)
 _forward = make_forward(fwd_record)
 
 
 @njit(cache=True, error_model="numpy")
 def backward_sweep(recs, offs, packed, I, F, aux, seed, out, grads, scratch, freed,
-                   retain):
+                   retain, start, blas_min):
     return _sweep(recs, offs, packed, I, F, aux, seed, out, grads, scratch, freed,
-                  retain)
+                  retain, start, blas_min)
 
 
 @njit(cache=True, error_model="numpy")
@@ -470,7 +471,7 @@ def seeded_sweeps(recs, offs, buf, I, F, aux, seeds, out, args, grads, scratch, 
                   result):
     for k in range(seeds.shape[0]):
         status = _sweep(recs, offs, buf, I, F, aux, seeds[k], out, grads, scratch, freed,
-                        True)
+                        True, -1, 0)
         if status[0] != 0:
             return status
         n_slots = offs.size - 1
@@ -510,7 +511,7 @@ def batch_gradients(recs, offs, buf, I, F, aux, arg_slot, out, X, result, watche
                 s = watched[i]
                 observed[row, offs[s]:offs[s + 1]] = mine[offs[s]:offs[s + 1]]
             _sweep(recs, offs, mine, I, F, aux, seed, out, grads[c], scratch[c],
-                   freed[c], True)
+                   freed[c], True, -1, 0)
             if scratch[c, 2 * n_slots + arg_slot] & 2:
                 result[row] = grads[c, offs[arg_slot]:offs[arg_slot] + width]
             else:

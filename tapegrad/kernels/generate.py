@@ -54,6 +54,7 @@ def render() -> str:
         "READS_A = (" + ", ".join(str(op.reads_a) for op in OPS) + ",)",
         "READS_B = (" + ", ".join(str(op.reads_b) for op in OPS) + ",)",
         "SAVES = (" + ", ".join(str(int(op.saves)) for op in OPS) + ",)",
+        "MATMUL = (" + ", ".join(str(op.matmul) for op in OPS) + ",)",
         "",
     ]
     for op in OPS:
@@ -73,14 +74,14 @@ def render() -> str:
         lines.append(f"        _fwd_{op.code}(y, a, b, I, F, ip, fp)")
     lines += [
         "", "",
-        "_sweep = make_sweep(vjp_record, READS_A, READS_B, SAVES)",
+        "_sweep = make_sweep(vjp_record, READS_A, READS_B, SAVES, MATMUL)",
         "_forward = make_forward(fwd_record)",
         "", "",
         '@njit(cache=True, error_model="numpy")',
         "def backward_sweep(recs, offs, packed, I, F, aux, seed, out, grads, scratch, freed,",
-        "                   retain):",
+        "                   retain, start, blas_min):",
         "    return _sweep(recs, offs, packed, I, F, aux, seed, out, grads, scratch, freed,",
-        "                  retain)",
+        "                  retain, start, blas_min)",
         "", "",
         '@njit(cache=True, error_model="numpy")',
         "def forward_sweep(recs, offs, buf, I, F):",
@@ -92,7 +93,7 @@ def render() -> str:
         "                  result):",
         "    for k in range(seeds.shape[0]):",
         "        status = _sweep(recs, offs, buf, I, F, aux, seeds[k], out, grads, scratch, freed,",
-        "                        True)",
+        "                        True, -1, 0)",
         "        if status[0] != 0:",
         "            return status",
         "        n_slots = offs.size - 1",
@@ -131,7 +132,7 @@ def render() -> str:
         "                s = watched[i]",
         "                observed[row, offs[s]:offs[s + 1]] = mine[offs[s]:offs[s + 1]]",
         "            _sweep(recs, offs, mine, I, F, aux, seed, out, grads[c], scratch[c],",
-        "                   freed[c], True)",
+        "                   freed[c], True, -1, 0)",
         "            if scratch[c, 2 * n_slots + arg_slot] & 2:",
         "                result[row] = grads[c, offs[arg_slot]:offs[arg_slot] + width]",
         "            else:",

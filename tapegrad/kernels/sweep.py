@@ -15,7 +15,7 @@ gradient -- when a record it must use has had its saved values freed by an earli
 from .jit import kernel
 from .memory import slot_view
 
-OK, FREED, STALE = 0, 1, 2
+OK, FREED, STALE, BLAS = 0, 1, 2, 3
 
 # per-slot flag bits in the scratch array
 NEED, HAS_GRAD, STALE_FLAG, BIG = 1, 2, 4, 8
@@ -24,7 +24,7 @@ NEED, HAS_GRAD, STALE_FLAG, BIG = 1, 2, 4, 8
 OP, OUT, A, B, IP, FP = range(6)
 
 
-def make_sweep(dispatch, READS_A, READS_B, SAVES):
+def make_sweep(dispatch, READS_A, READS_B, SAVES, MATMUL):
     """The sweep, compiled around one ``dispatch``.
 
     ``dispatch`` is closed over rather than passed as an argument: numba refuses to cache a
@@ -33,8 +33,14 @@ def make_sweep(dispatch, READS_A, READS_B, SAVES):
     """
 
     @kernel
-    def sweep(recs, offs, packed, I, F, aux, seed, out, grads, scratch, freed, retain):
+    def sweep(recs, offs, packed, I, F, aux, seed, out, grads, scratch, freed, retain, start,
+              blas_min):
         """Backpropagate ``seed`` from slot ``out``; return ``(status, record, slot)``.
+
+        A matrix product of at least ``blas_min`` multiply-adds (``blas_min > 0``) is handed
+        back (status ``BLAS``): numba has no BLAS of its own without SciPy, and NumPy's is ~10x
+        faster than any loop here on such sizes.  The caller computes that record's VJP and
+        resumes the sweep with ``start`` = the next record down (set-up is then skipped).
 
         Slot ``s`` holds ``offs[s+1] - offs[s]`` elements; its gradient is left in
         ``grads[offs[s]:offs[s+1]]``, valid where ``scratch[2n + s] & HAS_GRAD`` (n slots).
@@ -46,6 +52,9 @@ def make_sweep(dispatch, READS_A, READS_B, SAVES):
         value_addr = scratch[:n_slots]
         grad_addr = scratch[n_slots:2 * n_slots]
         flags = scratch[2 * n_slots:3 * n_slots]
+        if start >= 0:
+            return _records(recs, offs, I, F, value_addr, grad_addr, flags, freed, retain, start,
+                            blas_min)
         packed_base = packed.ctypes.data
         grads_base = grads.ctypes.data
         n_big = aux[0]
@@ -71,8 +80,13 @@ def make_sweep(dispatch, READS_A, READS_B, SAVES):
         o = offs[out]
         for i in range(seed.size):
             grads[o + i] = seed[i]
+        return _records(recs, offs, I, F, value_addr, grad_addr, flags, freed, retain,
+                        recs.shape[0] - 1, blas_min)
 
-        for r in range(recs.shape[0] - 1, -1, -1):
+    @kernel
+    def _records(recs, offs, I, F, value_addr, grad_addr, flags, freed, retain, start,
+                 blas_min):
+        for r in range(start, -1, -1):
             y = recs[r, OUT]
             if not flags[y] & HAS_GRAD:
                 continue
@@ -92,6 +106,17 @@ def make_sweep(dispatch, READS_A, READS_B, SAVES):
                 return STALE, r, b
             if (rd & 4) and flags[y] & STALE_FLAG:
                 return STALE, r, y
+            if blas_min > 0 and MATMUL[op] > 0:
+                ip = recs[r, IP]
+                size = I[ip] * I[ip + 1] * I[ip + 2] * (I[ip + 3] if MATMUL[op] == 2 else 1)
+                if size >= blas_min:
+                    if need_a:
+                        flags[a] |= HAS_GRAD
+                    if need_b:
+                        flags[b] |= HAS_GRAD
+                    if not retain:
+                        freed[r] = 1
+                    return BLAS, r, 0
             bslot = b if b >= 0 else a
             bsize = offs[b + 1] - offs[b] if b >= 0 else 0
             ysize = offs[y + 1] - offs[y]

@@ -41,9 +41,12 @@ def _mm_vjp(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp):
                     gb[p * n + j] += aip * g[i * n + j]
 
 
-DOT = register("dot", "DotBackward0", 2, np.matmul, _mm_fwd, _mm_vjp, READS_B, READS_A)
-MV = register("mv", "MvBackward0", 2, np.matmul, _mm_fwd, _mm_vjp, READS_B, READS_A)
-MM = register("mm", "MmBackward0", 2, np.matmul, _mm_fwd, _mm_vjp, READS_B, READS_A)
+DOT = register("dot", "DotBackward0", 2, np.matmul, _mm_fwd, _mm_vjp, READS_B, READS_A,
+               matmul=1)
+MV = register("mv", "MvBackward0", 2, np.matmul, _mm_fwd, _mm_vjp, READS_B, READS_A,
+               matmul=1)
+MM = register("mm", "MmBackward0", 2, np.matmul, _mm_fwd, _mm_vjp, READS_B, READS_A,
+               matmul=1)
 
 
 # -- batched: both operands already expanded to one batch shape; int params [batch, m, k, n] --
@@ -83,4 +86,5 @@ def _bmm_vjp(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp):
                         gb[ba + p * n + j] += aip * g[ya + i * n + j]
 
 
-BMM = register("bmm", "BmmBackward0", 2, np.matmul, _bmm_fwd, _bmm_vjp, READS_B, READS_A)
+BMM = register("bmm", "BmmBackward0", 2, np.matmul, _bmm_fwd, _bmm_vjp, READS_B, READS_A,
+               matmul=2)

@@ -49,6 +49,9 @@ class Op:
     saves: bool
     next_none: bool = False  # torch lists a ``(None, 0)`` entry for a scalar operand
     next_b: bool = True  # input b is an operand torch lists in next_functions (not a mask)
+    # a matrix product whose int params are [m, k, n] (1) or [batch, m, k, n] (2): eager
+    # backward hands large ones to NumPy's BLAS
+    matmul: int = 0
 
     def __repr__(self) -> str:
         return f"<op {self.code} {self.key} ({self.name})>"
@@ -60,14 +63,14 @@ BY_KEY: dict[str, Op] = {}
 
 def register(key: str, name: str, arity: int, eager: Callable, fwd: Callable, vjp: Callable,
              reads_a: int, reads_b: int = 0, saves: bool | None = None,
-             next_none: bool = False, next_b: bool = True) -> Op:
+             next_none: bool = False, next_b: bool = True, matmul: int = 0) -> Op:
     """Add an op to the table and give it the next opcode."""
     if key in BY_KEY:
         raise ValueError(f"op {key!r} is defined twice")
     if saves is None:
         saves = (reads_a | reads_b) != 0
     op = Op(key, name, len(OPS), arity, eager, fwd, vjp, reads_a, reads_b, saves, next_none,
-            next_b)
+            next_b, matmul)
     OPS.append(op)
     BY_KEY[key] = op
     return op

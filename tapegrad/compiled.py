@@ -27,6 +27,8 @@ from .grad_mode import STATE
 from .ops import OPS
 from .tape import Tape
 
+_SCALAR_SEED = np.ones((1, 1))
+
 
 class GuardError(RuntimeError):
     """A compiled tape's recorded branch does not hold for these inputs (``on_guard="raise"``)."""
@@ -75,6 +77,7 @@ class _Variant:
                             f"{type(out).__name__})")
         self.out_slot = tape.slot_of(out) if out._tape is not tape else out._slot
         self.out_shape = out._v.shape
+        self.out_size = out._v.size
         self.out_dtype = out._v.dtype if out._v.dtype.kind == "f" else np.dtype(np.float64)
         self.n_records = len(tape)
         self.recs = np.array(tape.recs, dtype=np.int64).reshape(-1, 6)
@@ -94,6 +97,8 @@ class _Variant:
         self.captured = [(box, version) for box, version, slot, _ in tape.watch
                          if slot not in arg_set]
         self.op_counts = Counter(OPS[c].key for c in self.recs[:, 0])
+        self.arg_array = np.array(self.arg_slots, dtype=np.int64)
+        self.arg_width = sum(int(self.offs[s + 1] - self.offs[s]) for s in self.arg_slots)
         self.local = threading.local()
 
     # -- replay ------------------------------------------------------------------------------
@@ -145,11 +150,10 @@ class _Variant:
             local.scratch = np.empty(3 * n_slots, np.int64)
             local.freed = np.zeros(self.n_records, np.uint8)
         grads, scratch, freed = local.grads, local.scratch, local.freed
-        width = sum(int(self.offs[s + 1] - self.offs[s]) for s in self.arg_slots)
-        result = np.empty((seeds.shape[0], width))
+        result = np.empty((seeds.shape[0], self.arg_width))
         status = seeded_sweeps(self.recs, self.offs, buf, self.ints, self.floats, self.aux,
-                               seeds, self.out_slot, np.array(self.arg_slots, np.int64), grads,
-                               scratch, freed, result)
+                               seeds, self.out_slot, self.arg_array, grads, scratch, freed,
+                               result)
         if status[0] != 0:  # unreachable: a compiled tape is never freed or changed in place
             raise RuntimeError(f"compiled tape: reverse sweep failed with status {status}")
         return result
@@ -162,6 +166,7 @@ class CompiledTape:
         self.f = f
         self.on_guard = on_guard
         self.specs = [_spec(a, i) for i, a in enumerate(example_args)]
+        self.sizes = [int(np.prod(shape)) for shape, _ in self.specs]
         self.retapes = 0
         self._variants = [_Variant(f, self._check(example_args))]
 
@@ -175,15 +180,15 @@ class CompiledTape:
     def gradient(self, *args):
         """The gradient of scalar ``f`` at ``args``: one array, or a tuple for several args."""
         variant, buf = self._replay(self._check(args))
-        if int(np.prod(variant.out_shape)) != 1:
+        if variant.out_size != 1:
             raise RuntimeError("grad can be implicitly created only for scalar outputs")
-        return self._split(variant.reverse(buf, np.ones((1, 1)))[0])
+        return self._split(variant.reverse(buf, _SCALAR_SEED)[0])
 
     def value_and_gradient(self, *args):
         variant, buf = self._replay(self._check(args))
-        if int(np.prod(variant.out_shape)) != 1:
+        if variant.out_size != 1:
             raise RuntimeError("grad can be implicitly created only for scalar outputs")
-        return variant.output(buf), self._split(variant.reverse(buf, np.ones((1, 1)))[0])
+        return variant.output(buf), self._split(variant.reverse(buf, _SCALAR_SEED)[0])
 
     def vjp(self, args, v):
         """Vector-Jacobian product ``vᵀ J`` at ``args`` (a tuple, or one array)."""
@@ -223,7 +228,7 @@ class CompiledTape:
             raise ValueError(f"gradient_batch: rows must have shape {shape} (the compiled "
                              f"argument's), got {X.shape[1:]}")
         variant = self._variants[-1]
-        if int(np.prod(variant.out_shape)) != 1:
+        if variant.out_size != 1:
             raise RuntimeError("grad can be implicitly created only for scalar outputs")
         rows = X.reshape(X.shape[0], -1)
         watched = np.array(sorted({g[2] for g in variant.guards}), dtype=np.int64)
@@ -311,12 +316,16 @@ class CompiledTape:
         return variant, buf
 
     def _split(self, flat: np.ndarray):
+        """One array per argument, from a fresh row of gradients (no copy where none is
+        needed: every call allocates its own result)."""
+        if len(self.specs) == 1:
+            shape, dtype = self.specs[0]
+            return flat.reshape(shape).astype(dtype, copy=False)
         parts, at = [], 0
-        for shape, dtype in self.specs:
-            n = int(np.prod(shape))
-            parts.append(flat[at:at + n].reshape(shape).astype(dtype, copy=True))
+        for (shape, dtype), n in zip(self.specs, self.sizes, strict=True):
+            parts.append(flat[at:at + n].reshape(shape).astype(dtype, copy=False))
             at += n
-        return parts[0] if len(parts) == 1 else tuple(parts)
+        return tuple(parts)
 
 
 def _spec(a, i: int) -> tuple[tuple, np.dtype]:

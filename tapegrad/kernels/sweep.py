@@ -106,35 +106,32 @@ def make_sweep(dispatch, READS_A, READS_B, SAVES, MATMUL):
                 return STALE, r, b
             if (rd & 4) and flags[y] & STALE_FLAG:
                 return STALE, r, y
+            handoff = False
             if blas_min > 0 and MATMUL[op] > 0:
                 ip = recs[r, IP]
                 size = I[ip] * I[ip + 1] * I[ip + 2] * (I[ip + 3] if MATMUL[op] == 2 else 1)
-                if size >= blas_min:
-                    if need_a:
-                        flags[a] |= HAS_GRAD
-                    if need_b:
-                        flags[b] |= HAS_GRAD
-                    if not retain:
-                        freed[r] = 1
-                    return BLAS, r, 0
-            bslot = b if b >= 0 else a
-            bsize = offs[b + 1] - offs[b] if b >= 0 else 0
-            ysize = offs[y + 1] - offs[y]
-            asize = offs[a + 1] - offs[a]
-            dispatch(op,
-                     slot_view(grad_addr[y], ysize),
-                     slot_view(value_addr[a], asize),
-                     slot_view(value_addr[bslot], bsize),
-                     slot_view(value_addr[y], ysize),
-                     slot_view(grad_addr[a], asize),
-                     slot_view(grad_addr[bslot], bsize),
-                     need_a, need_b, I, F, recs[r, IP], recs[r, FP])
+                handoff = size >= blas_min
+            if not handoff:
+                bslot = b if b >= 0 else a
+                bsize = offs[b + 1] - offs[b] if b >= 0 else 0
+                ysize = offs[y + 1] - offs[y]
+                asize = offs[a + 1] - offs[a]
+                dispatch(op,
+                         slot_view(grad_addr[y], ysize),
+                         slot_view(value_addr[a], asize),
+                         slot_view(value_addr[bslot], bsize),
+                         slot_view(value_addr[y], ysize),
+                         slot_view(grad_addr[a], asize),
+                         slot_view(grad_addr[bslot], bsize),
+                         need_a, need_b, I, F, recs[r, IP], recs[r, FP])
             if need_a:
                 flags[a] |= HAS_GRAD
             if need_b:
                 flags[b] |= HAS_GRAD
             if not retain:
                 freed[r] = 1
+            if handoff:  # the caller runs this record's VJP, then resumes below it
+                return BLAS, r, 0
         return OK, 0, 0
 
     return sweep

@@ -104,12 +104,6 @@ STACK = register("stack", "StackBackward0", 1, np.stack, _block_fwd, _block_vjp,
 
 
 @kernel
-def _keep_fwd(y, a, b, I, F, ip, fp):
-    for i in range(y.size):
-        y[i] = a[i]
-
-
-@kernel
 def _keep_vjp(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp):
     n = I[ip]
     for i in range(g.size):
@@ -146,5 +140,6 @@ def _np_identity(a):
     return a
 
 
-SETITEM_KEEP = register("setitem_keep", "CopySlices", 1, _np_identity, _keep_fwd, _keep_vjp, 0)
+# forward: copy all of x (the second record then overwrites the assigned positions)
+SETITEM_KEEP = register("setitem_keep", "CopySlices", 1, _np_identity, _copy_fwd, _keep_vjp, 0)
 SETITEM_PUT = register("setitem_put", "CopySlices", 1, _np_identity, _put_fwd, _put_vjp, 0)

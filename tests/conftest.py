@@ -7,9 +7,12 @@ sys.path.insert(0, str(Path(__file__).parent))  # tests import their shared orac
 
 
 @pytest.fixture(autouse=True)
-def fresh_tape():
-    """Each test starts its graphs on a fresh tape, so tapes never mix records across tests."""
+def fresh_state():
+    """Each test starts with grad mode on and its graphs on a fresh tape, so a test that leaves
+    grad mode off cannot leak and tapes never mix records across tests."""
     from tapegrad.grad_mode import STATE
 
     STATE.tape_ref = None
+    STATE.grad_enabled = True
     yield
+    STATE.grad_enabled = True

@@ -43,3 +43,8 @@ def check_gradients(fn, arrays: list[np.ndarray], atol: float = 1e-6, rtol: floa
         assert t.grad.shape == t.shape
         np.testing.assert_allclose(t.grad.numpy(), expected, atol=atol, rtol=rtol,
                                    err_msg=f"gradient of input {i}")
+
+
+def values(t) -> np.ndarray:
+    """A copy of a tensor's values as a NumPy array."""
+    return np.array(t.detach().numpy(), copy=True)

@@ -13,21 +13,13 @@ import threading
 
 import numpy as np
 import pytest
+from helpers import values
 
 import tapegrad as tg
 
 RTOL = 1e-12
 
 
-@pytest.fixture(autouse=True)
-def _grad_mode_restored():
-    tg.set_grad_enabled(True)
-    yield
-    tg.set_grad_enabled(True)
-
-
-def values(t) -> np.ndarray:
-    return np.array(t.detach().numpy(), copy=True)
 
 
 def leaf(values_):

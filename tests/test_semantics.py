@@ -12,6 +12,7 @@ import warnings
 
 import numpy as np
 import pytest
+from helpers import values
 
 import tapegrad as tg
 from tapegrad.grad_mode import STATE
@@ -30,17 +31,6 @@ MODIFIED = "modified by an inplace operation"
 INTEGER_REQUIRES_GRAD = r"(?i)only (tensors of )?floating point.*can require gradients"
 
 
-@pytest.fixture(autouse=True)
-def _grad_mode_restored():
-    """Every test starts with grad mode on, and a test that leaves it off cannot leak."""
-    tg.set_grad_enabled(True)
-    yield
-    tg.set_grad_enabled(True)
-
-
-def values(t) -> np.ndarray:
-    """A copy of a tensor's values as a NumPy array."""
-    return np.array(t.detach().numpy(), copy=True)
 
 
 def assert_grad(t, expected, rtol=RTOL) -> None:

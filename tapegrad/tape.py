@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 #: arrays with at least this many elements are read in place by address, not packed
 BIG = 4096
 #: an open tape takes no new graphs once it has this many records or value elements
-CLOSE_RECORDS = 4096
+CLOSE_RECORDS = 1 << 15
 CLOSE_ELEMENTS = 1 << 22
 
 _EMPTY = np.empty(0)
@@ -47,7 +47,7 @@ _serials = itertools.count(1)
 class Tape:
     __slots__ = ("recs", "vals", "offs", "bigs", "big_slots", "big_addrs", "n_elems", "consts",
                  "leaves", "watch", "retained", "ipool", "n_ints", "fpool", "freed", "closed",
-                 "serial", "merged_into", "slot_offset", "guards", "__weakref__")
+                 "serial", "merged_into", "slot_offset", "guards", "leaf_regs", "__weakref__")
 
     def __init__(self) -> None:
         self.recs: list[int] = []
@@ -59,6 +59,7 @@ class Tape:
         self.n_elems = 0
         self.consts: list[int] = []  # slots whose gradient nobody needs
         self.leaves: list[tuple[int, Tensor]] = []  # slots that deliver into a leaf's .grad
+        self.leaf_regs: dict[int, tuple[int, int]] = {}  # id(leaf) -> its latest (slot, version)
         self.watch: list[tuple[list, int, int, tuple]] = []  # (version box, version, slot, shape)
         self.retained: list[tuple[int, object]] = []  # (slot, weakref to a retain_grad tensor)
         self.ipool: list = []
@@ -97,12 +98,13 @@ class Tape:
         if reg is not None and reg[0] == self.serial and reg[2] == t._vc[0]:
             return reg[1]  # registered here already, and not changed in place since
         slot = self.new_slot(t._v)
+        box = t._version_box()
         if t._rg:
             self.leaves.append((slot, t))
+            self.leaf_regs[id(t)] = (slot, box[0])
         else:
             self.consts.append(slot)
         # every input is watched: changing it in place later must not go unnoticed
-        box = t._version_box()
         self.watch.append((box, box[0], slot, t._v.shape))
         t._lreg = (self.serial, slot, box[0])
         return slot
@@ -133,11 +135,31 @@ class Tape:
         """Append ``other``'s records to this tape; ``other`` forwards its tensors here.
 
         Needed only when one operation combines tensors from two tapes (a graph recorded
-        before a backward or a tape closing, used with one recorded after).
+        before a backward or a tape closing, used with one recorded after).  A leaf registered
+        on both tapes (unchanged since) keeps one slot: its records are pointed at this tape's
+        slot, so its gradient is summed by the sweep and delivered once.
         """
         so, ro, io, fo = len(self.offs) - 1, len(self), self.n_ints, len(self.fpool)
+        slot_map = np.arange(so, so + len(other.offs) - 1, dtype=np.int64)
+        leaves = []
+        for slot, t in other.leaves:
+            there = other.leaf_regs[id(t)]
+            here = self.leaf_regs.get(id(t))
+            if there[0] == slot and here is not None and here[1] == there[1]:
+                slot_map[slot] = here[0]  # the same leaf at the same version: one slot
+                continue
+            leaves.append((slot + so, t))
+            if there[0] == slot:
+                self.leaf_regs[id(t)] = (slot + so, there[1])
+                reg = t._lreg
+                if reg is not None and reg[0] == other.serial and reg[1] == slot:
+                    t._lreg = (self.serial, slot + so, reg[2])
         recs = np.array(other.recs, dtype=np.int64).reshape(-1, 6)
-        for col, offset in ((1, so), (2, so), (3, so), (4, io), (5, fo)):
+        for col in (1, 2, 3):
+            column = recs[:, col]
+            used = column >= 0
+            column[used] = slot_map[column[used]]
+        for col, offset in ((4, io), (5, fo)):
             column = recs[:, col]
             column[column >= 0] += offset
         self.recs.extend(recs.ravel().tolist())
@@ -148,7 +170,7 @@ class Tape:
         self.big_slots.extend(s + so for s in other.big_slots)
         self.big_addrs.extend(other.big_addrs)
         self.consts.extend(s + so for s in other.consts)
-        self.leaves.extend((s + so, t) for s, t in other.leaves)
+        self.leaves.extend(leaves)
         self.watch.extend((b, v, s + so, sh) for b, v, s, sh in other.watch)
         self.retained.extend((s + so, w) for s, w in other.retained)
         self.ipool.extend(other.ipool)

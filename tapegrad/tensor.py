@@ -22,10 +22,13 @@ from .node import grad_fn_of
 from .ops import BY_KEY
 from .ops.shape import broadcast_map, gather_map
 from .printing import format_tensor, needs_dtype_suffix
-from .tape import resolve, tape_for, tape_for_all
+from .tape import BIG, open_tape, resolve, tape_for, tape_for_all
 
 _OP = {key: op for key, op in BY_KEY.items()}
 _Real = (int, float)
+_f64 = np.float64
+_F64 = np.dtype(np.float64)
+_new = object.__new__
 
 LEAF_INPLACE = "a leaf Variable that requires grad is being used in an in-place operation."
 VIEW_OF_LEAF_INPLACE = ("a view of a leaf Variable that requires grad is being used in an "
@@ -112,11 +115,11 @@ class Tensor:
     def data(self) -> Tensor:
         if STATE.compile_tape is not None and self._tape is not None:
             return _detached_in_compile(self)
-        return _wrap(self._v)
+        return _wrap(_storage(self))
 
     @data.setter
     def data(self, value: Tensor) -> None:
-        self._v = value._v if isinstance(value, Tensor) else _as_array(value, None)
+        self._v = _storage(value) if isinstance(value, Tensor) else _as_array(value, None)
 
     @property
     def shape(self) -> Size:
@@ -194,7 +197,7 @@ class Tensor:
         """A tensor with the same storage (and version counter) and no history."""
         if STATE.compile_tape is not None and self._tape is not None:
             return _detached_in_compile(self)
-        out = _wrap(self._v)
+        out = _wrap(_storage(self))
         out._vc = self._version_box()
         return out
 
@@ -243,7 +246,7 @@ class Tensor:
             raise RuntimeError(
                 "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
                 "instead.")
-        return self._v
+        return _storage(self)
 
     def __array__(self, dtype=None, copy=None):
         _guard(self, "np.asarray()")
@@ -510,11 +513,11 @@ class Tensor:
 
     def reshape(self, *shape):
         shape = _shape_arg(shape)
-        return _view(_OP["view"], self, self._v.reshape(shape))
+        return _view(_OP["view"], self, _storage(self).reshape(shape))
 
     def view(self, *shape):
         shape = _shape_arg(shape)
-        if not self._v.flags.c_contiguous and self._v.size > 1:
+        if not _storage(self).flags.c_contiguous and self._v.size > 1:
             raise RuntimeError(
                 "view size is not compatible with input tensor's size and stride (at least one "
                 "dimension spans across two contiguous subspaces). Use .reshape(...) instead.")
@@ -530,23 +533,23 @@ class Tensor:
         return self if self._v.flags.c_contiguous else self.clone()
 
     def transpose(self, dim0: int, dim1: int):
-        perm = list(range(self._v.ndim))
+        perm = list(range(_storage(self).ndim))
         perm[dim0], perm[dim1] = perm[dim1], perm[dim0]
         return _rearrange(_OP["transpose"], self, self._v.transpose(perm), perm)
 
     def permute(self, *dims):
         dims = _shape_arg(dims)
-        return _rearrange(_OP["permute"], self, self._v.transpose(dims), dims)
+        return _rearrange(_OP["permute"], self, _storage(self).transpose(dims), dims)
 
     def t(self):
-        if self._v.ndim > 2:
+        if _storage(self).ndim > 2:
             raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is "
                                f"{self._v.ndim}D")
         return _rearrange(_OP["t"], self, self._v.T, tuple(range(self._v.ndim - 1, -1, -1)))
 
     def expand(self, *sizes):
         sizes = _shape_arg(sizes)
-        v = self._v
+        v = _storage(self)
         if len(sizes) < v.ndim:
             raise RuntimeError(
                 f"expand: the number of sizes provided ({len(sizes)}) must be greater or equal "
@@ -566,7 +569,7 @@ class Tensor:
         return self.expand(*other.shape)
 
     def squeeze(self, dim=None):
-        v = self._v
+        v = _storage(self)
         if dim is None:
             return _view(_OP["squeeze"], self, v.reshape([n for n in v.shape if n != 1]))
         dims = _normalize_dims(dim, v.ndim)
@@ -574,7 +577,7 @@ class Tensor:
         return _view(_OP["squeeze_dim"], self, v.reshape(shape))
 
     def unsqueeze(self, dim: int):
-        v = self._v
+        v = _storage(self)
         d = dim if dim >= 0 else dim + v.ndim + 1
         if not 0 <= d <= v.ndim:
             raise IndexError(f"Dimension out of range (expected to be in range of "
@@ -584,6 +587,7 @@ class Tensor:
     def __getitem__(self, key):
         key = _index_key(key)
         basic = _is_basic(key)
+        _storage(self)
         # a trailing Ellipsis makes NumPy return a 0-d view instead of a scalar copy
         value = self._v[key + (Ellipsis,)] if basic and Ellipsis not in key else self._v[key]
         if not (_recording(self)):
@@ -606,7 +610,7 @@ class Tensor:
         if recording:
             _record_setitem(self, key, _as_tensor(value))
             return
-        self._v[key] = other
+        _storage(self)[key] = other
         self._version_box()[0] += 1
 
 
@@ -672,9 +676,22 @@ def _user_frame() -> str:
     return f"{frame.f_code.co_filename}:{frame.f_lineno}" if frame is not None else "?"
 
 
+def _storage(t: Tensor) -> np.ndarray:
+    """``t``'s value as an array that can be shared and written in place.
+
+    A 0-d float64 result is held as an immutable NumPy scalar (scalar arithmetic on it costs a
+    fraction of a 0-d array op); it becomes a real array the first time its storage is viewed,
+    shared (detach, .data, .numpy()) or written.
+    """
+    v = t._v
+    if v.__class__ is not np.ndarray:
+        v = t._v = np.array(v)
+    return v
+
+
 def _wrap(value: np.ndarray) -> Tensor:
     """A plain tensor (no history) around an existing array."""
-    t = Tensor.__new__(Tensor)
+    t = _new(Tensor)
     t._v = value
     return t
 
@@ -817,48 +834,142 @@ def _record_setitem(x: Tensor, key: tuple, v: Tensor) -> None:
         raise RuntimeError(f"shape mismatch: value tensor of shape {list(v._v.shape)} cannot "
                            f"be broadcast to indexing result of shape "
                            f"{list(target_shape)}") from None
-    new = x._v.copy()
+    new = np.array(x._v)  # a copy, and an array even when x holds a NumPy scalar
     new[key] = v._v
     n = positions.size
     ints = np.concatenate([[n], positions, sources])
     out = _record_parts(new, [(_OP["setitem_keep"], x, None, ints),
                               (_OP["setitem_put"], v, None, ints)])
-    np.copyto(x._v, new)
+    np.copyto(_storage(x), new)
     x._version_box()[0] += 1
     x._tape, x._slot = out._tape, out._slot
 
 
+def _emit(tape, code: int, value, sa: int, sb: int, ip: int, fp: int) -> Tensor:
+    """The hot end of recording: a new slot for ``value``, one record, the output tensor.
+    (``Tape.new_slot`` inlined for small values: this runs once per recorded op.)"""
+    n = value.size
+    if n >= BIG:
+        slot = tape.new_slot(value)
+    else:
+        offs = tape.offs
+        slot = len(offs) - 1
+        tape.n_elems += n
+        offs.append(tape.n_elems)
+        tape.vals.append(value)
+    out = _new(Tensor)
+    out._v = value
+    out._tape = tape
+    out._slot = slot
+    tape.recs.extend((code, slot, sa, sb, ip, fp))
+    return out
+
+
+# The three elementwise paths below are the per-op cost users feel: each computes the value
+# (a 0-d float64 by the op's Python rule, anything else by NumPy) and, in the common case --
+# grad mode on, not compiling, inputs on one live tape or leaves -- records it inline.  Anything
+# else (merging two tapes, tg.compile) takes the general ``_record``.
+
+
 def _unary(op, a: Tensor, value: np.ndarray | None = None) -> Tensor:
+    v = a._v
     if value is None:
-        value = op.eager(a._v)
-    if (STATE.grad_enabled or STATE.compile_tape is not None) and (a._tape is not None or a._rg):
+        if op.py is not None and v.ndim == 0 and v.dtype is _F64:
+            value = _py_scalar(op.py, v[()])
+        if value is None:
+            value = _eager_value(op.eager(v))
+    tape = a._tape
+    if tape is None and not a._rg:
+        return _wrap(value)
+    st = STATE
+    if not st.grad_enabled or st.compile_tape is not None:
+        return _record(op, value, a, None) if st.compile_tape is not None else _wrap(value)
+    if tape is None:
+        tape = open_tape()
+    elif tape.merged_into is not None:
         return _record(op, value, a, None)
-    return _wrap(value)
+    sa = a._slot if a._tape is tape and a._vc is None else tape.slot_of(a)
+    return _emit(tape, op.code, value, sa, -1, -1, -1)
 
 
 def _scalar(op, a: Tensor, c) -> Tensor:
-    value = op.eager(a._v, c)
-    if not isinstance(value, np.ndarray):
-        value = np.asarray(value)
-    if (STATE.grad_enabled or STATE.compile_tape is not None) and (a._tape is not None or a._rg):
+    v = a._v
+    value = None
+    if op.py is not None and v.ndim == 0 and v.dtype is _F64:
+        value = _py_scalar(op.py, v[()], c)
+    if value is None:
+        value = _eager_value(op.eager(v, c))
+    tape = a._tape
+    if tape is None and not a._rg:
+        return _wrap(value)
+    st = STATE
+    if not st.grad_enabled or st.compile_tape is not None:
+        if st.compile_tape is not None:
+            return _record(op, value, a, None, scalar=float(c))
+        return _wrap(value)
+    if tape is None:
+        tape = open_tape()
+    elif tape.merged_into is not None:
         return _record(op, value, a, None, scalar=float(c))
-    return _wrap(value)
+    sa = a._slot if a._tape is tape and a._vc is None else tape.slot_of(a)
+    fpool = tape.fpool
+    fpool.append(float(c))
+    return _emit(tape, op.code, value, sa, -1, -1, len(fpool) - 1)
 
 
 def _binary(op, a: Tensor, b: Tensor) -> Tensor:
     av, bv = a._v, b._v
-    value = op.eager(av, bv)
-    if not isinstance(value, np.ndarray):
-        value = np.asarray(value)
-    if (STATE.grad_enabled or STATE.compile_tape is not None) and (
-            a._tape is not None or a._rg or b._tape is not None or b._rg):
-        ints = None
-        if av.shape != bv.shape:
-            nd = value.ndim
-            ints = (nd, *(1,) * (nd - av.ndim), *av.shape, *(1,) * (nd - bv.ndim), *bv.shape,
-                    *value.shape)
-        return _record(op, value, a, b, ints)
-    return _wrap(value)
+    value = None
+    if op.py is not None and av.ndim == 0 and bv.ndim == 0 and av.dtype is _F64 \
+            and bv.dtype is _F64:
+        value = _py_scalar(op.py, av[()], bv[()])
+    if value is None:
+        value = _eager_value(op.eager(av, bv))
+    ta, tb = a._tape, b._tape
+    if ta is None and tb is None and not a._rg and not b._rg:
+        return _wrap(value)
+    st = STATE
+    if not st.grad_enabled or st.compile_tape is not None:
+        if st.compile_tape is not None:
+            return _record(op, value, a, b, _broadcast_ints(av, bv, value))
+        return _wrap(value)
+    tape = ta if ta is not None else tb
+    if tape is None:
+        tape = open_tape()
+    elif tape.merged_into is not None or (tb is not None and tb is not tape):
+        return _record(op, value, a, b, _broadcast_ints(av, bv, value))
+    sa = a._slot if ta is tape and a._vc is None else tape.slot_of(a)
+    sb = b._slot if tb is tape and b._vc is None else tape.slot_of(b)
+    ip = -1 if av.shape == bv.shape else tape.push_ints(_broadcast_ints(av, bv, value))
+    return _emit(tape, op.code, value, sa, sb, ip, -1)
+
+
+def _broadcast_ints(av, bv, value) -> tuple | None:
+    """A broadcasting binary op's int parameters: ndim, both input shapes padded to it, the
+    output shape; None when the shapes agree."""
+    if av.shape == bv.shape:
+        return None
+    nd = value.ndim
+    return (nd, *(1,) * (nd - av.ndim), *av.shape, *(1,) * (nd - bv.ndim), *bv.shape,
+            *value.shape)
+
+
+def _eager_value(value):
+    """A NumPy forward's result as a tensor value: an array, or a float64 NumPy scalar."""
+    if value.__class__ is np.ndarray or value.__class__ is _f64:
+        return value
+    return np.asarray(value)
+
+
+def _py_scalar(rule, *args):
+    """A 0-d float64 op computed by its Python scalar rule on NumPy float64 scalars (a fraction
+    of a 0-d NumPy array op), as a NumPy float64; None where Python's math refuses what IEEE
+    arithmetic allows (overflow, a domain error), so that NumPy computes it."""
+    try:
+        r = rule(*args)
+    except (ArithmeticError, ValueError):
+        return None
+    return r if r.__class__ is _f64 else _f64(r)
 
 
 def _arith(a: Tensor, other, key: str, scalar_key: str) -> Tensor:
@@ -888,6 +999,7 @@ def _check_inplace(self: Tensor, recording: bool) -> None:
 
 
 def _inplace(self: Tensor, other, key: str, scalar_key: str, fill=None) -> Tensor:
+    _storage(self)
     recording = _recording(self, other) if isinstance(other, Tensor) else _recording(self)
     _check_inplace(self, recording)
     if recording:
@@ -900,7 +1012,7 @@ def _inplace(self: Tensor, other, key: str, scalar_key: str, fill=None) -> Tenso
             source = _unary(_OP["clone"], self, self._v.copy())
         result = _arith(source, other, key, scalar_key)
         if fill is not None:
-            result._v.fill(fill)
+            _storage(result).fill(fill)
         np.copyto(self._v, result._v, casting="unsafe")
         self._version_box()[0] += 1
         self._tape, self._slot = result._tape, result._slot

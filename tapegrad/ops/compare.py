@@ -15,7 +15,8 @@ from .registry import register
 
 def _compare(key, eager, test):
     return binary(key, f"{key.capitalize()}Backward0", eager, test,
-                  lambda g, a, b, y: 0.0, lambda g, a, b, y: 0.0, 0, 0)
+                  lambda g, a, b, y: 0.0, lambda g, a, b, y: 0.0, 0, 0,
+                  scalar_forward=False)  # eagerly a bool, not the replay's 1.0 / 0.0
 
 
 EQ = _compare("eq", np.equal, lambda a, b: 1.0 if a == b else 0.0)

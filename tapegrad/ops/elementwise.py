@@ -9,6 +9,8 @@ Three factories turn scalar rules into whole-array kernels with the op table's f
                  ``db(g, a, b, y)``.  When the shapes differ the record's int parameters hold the
                  broadcast shapes and the kernels walk them with an odometer, summing each input's
                  gradient back into its own shape.
+
+The forward rule ``f`` also computes 0-d float64 tensors eagerly, in plain Python (``Op.py``).
 """
 
 import math
@@ -28,6 +30,7 @@ def _compile(kernel_fn, key: str):
 
 
 def unary(key, name, eager, f, df, reads):
+    py = f
     f, df = elementwise(named(f, f"{key}_f")), elementwise(named(df, f"{key}_df"))
 
     def fwd(y, a, b, I, F, ip, fp):
@@ -38,10 +41,11 @@ def unary(key, name, eager, f, df, reads):
         for i in range(g.size):
             ga[i] += df(g[i], a[i], y[i])
 
-    return register(key, name, 1, eager, _compile(fwd, key), _compile(vjp, key), reads)
+    return register(key, name, 1, eager, _compile(fwd, key), _compile(vjp, key), reads, py=py)
 
 
 def scalar(key, name, eager, f, df, reads, next_none=True, saves=None):
+    py = f
     f, df = elementwise(named(f, f"{key}_f")), elementwise(named(df, f"{key}_df"))
 
     def fwd(y, a, b, I, F, ip, fp):
@@ -55,7 +59,7 @@ def scalar(key, name, eager, f, df, reads, next_none=True, saves=None):
             ga[i] += df(g[i], a[i], y[i], c)
 
     return register(key, name, 1, eager, _compile(fwd, key), _compile(vjp, key), reads, 0, saves,
-                    next_none)
+                    next_none, py=py)
 
 
 @elementwise
@@ -96,7 +100,8 @@ def _broadcast_strides(I, ip):
     return nd, shape, sa, sb
 
 
-def binary(key, name, eager, f, da, db, reads_a, reads_b):
+def binary(key, name, eager, f, da, db, reads_a, reads_b, scalar_forward=True):
+    py = f if scalar_forward else None
     f = elementwise(named(f, f"{key}_f"))
     da, db = elementwise(named(da, f"{key}_da")), elementwise(named(db, f"{key}_db"))
 
@@ -133,7 +138,7 @@ def binary(key, name, eager, f, da, db, reads_a, reads_b):
             ia, ib = _odometer_step(idx, shape, sa, sb, nd, ia, ib)
 
     return register(key, name, 2, eager, _compile(fwd, key), _compile(vjp, key), reads_a,
-                    reads_b)
+                    reads_b, py=py)
 
 
 # --------------------------------------------------------------------------- scalar helpers

@@ -7,6 +7,8 @@ An :class:`Op` holds everything tapegrad knows about one operation, side by side
 * ``eager``  -- the NumPy forward used while recording;
 * ``fwd``    -- the numba forward used when a recorded tape is replayed;
 * ``vjp``    -- the numba vector-Jacobian product used by the backward sweep;
+* ``py``     -- for elementwise ops, the forward as a plain Python scalar rule: a 0-d float64
+                tensor is computed with it instead of a 0-d NumPy call (several times slower);
 * ``reads_a``/``reads_b`` -- which saved values the VJP reads to make the first / second input's
                 gradient (bit 1: first input, 2: second input, 4: output).  Only values read for
                 an input that needs a gradient are checked for in-place changes, as in torch;
@@ -52,6 +54,7 @@ class Op:
     # a matrix product whose int params are [m, k, n] (1) or [batch, m, k, n] (2): eager
     # backward hands large ones to NumPy's BLAS
     matmul: int = 0
+    py: Callable | None = None
 
     def __repr__(self) -> str:
         return f"<op {self.code} {self.key} ({self.name})>"
@@ -63,14 +66,15 @@ BY_KEY: dict[str, Op] = {}
 
 def register(key: str, name: str, arity: int, eager: Callable, fwd: Callable, vjp: Callable,
              reads_a: int, reads_b: int = 0, saves: bool | None = None,
-             next_none: bool = False, next_b: bool = True, matmul: int = 0) -> Op:
+             next_none: bool = False, next_b: bool = True, matmul: int = 0,
+             py: Callable | None = None) -> Op:
     """Add an op to the table and give it the next opcode."""
     if key in BY_KEY:
         raise ValueError(f"op {key!r} is defined twice")
     if saves is None:
         saves = (reads_a | reads_b) != 0
     op = Op(key, name, len(OPS), arity, eager, fwd, vjp, reads_a, reads_b, saves, next_none,
-            next_b, matmul)
+            next_b, matmul, py)
     OPS.append(op)
     BY_KEY[key] = op
     return op

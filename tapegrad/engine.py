@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from . import heap
 from .kernels import sweep as status
 from .kernels.sweep import HAS_GRAD, NEED
 from .ops import OPS
@@ -48,6 +49,9 @@ class _Workspace(threading.local):
 
 
 _workspace = _Workspace()
+# large values recorded by one step are freed together at its backward: let the next step reuse
+# their memory instead of page-faulting fresh memory in (see heap.py)
+heap.tune()
 _kernel = None
 
 

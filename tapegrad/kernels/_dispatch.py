@@ -9,7 +9,7 @@ from numba import njit, prange
 from tapegrad.kernels.sweep import make_forward, make_sweep
 from tapegrad.ops import OPS
 
-SOURCE_HASH = "cec6137b3bbc089a"
+SOURCE_HASH = "ef0f719c26063b8e"
 N_OPS = 70
 
 # per opcode: saved values read for the first / second input's gradient

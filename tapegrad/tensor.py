@@ -20,7 +20,7 @@ from .engine import backward as _run_backward
 from .grad_mode import STATE
 from .node import grad_fn_of
 from .ops import BY_KEY
-from .ops.shape import broadcast_map, gather_map
+from .ops.shape import broadcast_map, gather_map, getitem_params
 from .printing import format_tensor, needs_dtype_suffix
 from .tape import BIG, open_tape, resolve, tape_for, tape_for_all
 
@@ -597,7 +597,7 @@ class Tensor:
             return out
         name = "index" if not basic else (
             "select" if any(isinstance(k, (int, np.integer)) for k in key) else "slice")
-        out = _record(_OP[name], value, self, None, gather_map(self._v.shape, key))
+        out = _record(_OP[name], value, self, None, getitem_params(self._v.shape, key))
         if np.may_share_memory(value, self._v):
             _share_version(out, self)
         return out

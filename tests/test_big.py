@@ -63,3 +63,26 @@ def test_broadcast_rows_match_finite_differences(fn, sa, sb):
     replayed = tg.compile(fn, a, b)(a, b)  # the numba forward, as a compiled tape replays it
     np.testing.assert_allclose(np.asarray(replayed), reference, rtol=1e-15)
     check_gradients(fn, [a, b])
+
+
+KEYS = [(slice(1, None),), (slice(None, -1),), (slice(None, None, -2),), (1, slice(None, None, 2)),
+        (Ellipsis, 2), (None, slice(1, 3), Ellipsis, None), (-1, -2), (slice(5, 1),),
+        (np.int64(1), slice(None), slice(3, 0, -1)), (slice(None), None, 0)]
+
+
+@pytest.mark.parametrize("key", KEYS, ids=[str(k) for k in KEYS])
+def test_basic_indexing_records_a_strided_block(key):
+    # x[key] is recorded as (offset, shape, strides): the gather map it replaces is the oracle
+    from tapegrad.ops.shape import gather_map
+
+    a = np.random.default_rng(5).standard_normal((3, 4, 5))
+    x = tg.tensor(a, requires_grad=True)
+    y = x[key]
+    np.testing.assert_array_equal(y.detach().numpy(), a[key])
+    w = np.random.default_rng(6).standard_normal(a[key].shape)
+    (y * tg.tensor(w)).sum().backward()
+    expected = np.zeros(a.size)
+    np.add.at(expected, gather_map(a.shape, key), w.ravel())
+    np.testing.assert_array_equal(x.grad.numpy().ravel(), expected)
+    compiled = tg.compile(lambda t: t[key] * 1.0, a)  # the numba forward of the replay
+    np.testing.assert_array_equal(np.asarray(compiled(a)), a[key])

@@ -9,7 +9,7 @@ from numba import njit, prange
 from tapegrad.kernels.sweep import make_forward, make_sweep
 from tapegrad.ops import OPS
 
-SOURCE_HASH = "ef0f719c26063b8e"
+SOURCE_HASH = "6b3354835cb73c0c"
 N_OPS = 70
 
 # per opcode: saved values read for the first / second input's gradient

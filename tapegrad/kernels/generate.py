@@ -55,6 +55,7 @@ def render() -> str:
         "READS_B = (" + ", ".join(str(op.reads_b) for op in OPS) + ",)",
         "SAVES = (" + ", ".join(str(int(op.saves)) for op in OPS) + ",)",
         "MATMUL = (" + ", ".join(str(op.matmul) for op in OPS) + ",)",
+        "ASSIGNS = (" + ", ".join(str(int(op.assigns)) for op in OPS) + ",)",
         "",
     ]
     for op in OPS:
@@ -74,7 +75,7 @@ def render() -> str:
         lines.append(f"        _fwd_{op.code}(y, a, b, I, F, ip, fp)")
     lines += [
         "", "",
-        "_sweep = make_sweep(vjp_record, READS_A, READS_B, SAVES, MATMUL)",
+        "_sweep = make_sweep(vjp_record, READS_A, READS_B, SAVES, MATMUL, ASSIGNS)",
         "_forward = make_forward(fwd_record)",
         "", "",
         '@njit(cache=True, error_model="numpy")',

@@ -12,6 +12,7 @@ gradient -- when a record it must use has had its saved values freed by an earli
 (``FREED``) or modified in place since it was recorded (``STALE``).
 """
 
+from ..ops.registry import ADD, ASSIGN
 from .jit import kernel
 from .memory import slot_view
 
@@ -24,12 +25,13 @@ NEED, HAS_GRAD, STALE_FLAG, BIG = 1, 2, 4, 8
 OP, OUT, A, B, IP, FP = range(6)
 
 
-def make_sweep(dispatch, READS_A, READS_B, SAVES, MATMUL):
+def make_sweep(dispatch, READS_A, READS_B, SAVES, MATMUL, ASSIGNS):
     """The sweep, compiled around one ``dispatch``.
 
     ``dispatch`` is closed over rather than passed as an argument: numba refuses to cache a
     function that receives another function as an argument.  The per-opcode tables (which saved
-    values each VJP reads, and whether the op saves any) are closed over as constant tuples.
+    values each VJP reads, whether the op saves any, whether its VJP can overwrite a gradient
+    instead of adding to it) are closed over as constant tuples.
     """
 
     @kernel
@@ -115,12 +117,24 @@ def make_sweep(dispatch, READS_A, READS_B, SAVES, MATMUL):
                 handoff = size >= blas_min
             asize = offs[a + 1] - offs[a]
             bsize = offs[b + 1] - offs[b] if b >= 0 else 0
-            # an input's first contribution: clear its slot, then every VJP adds into it
+            # An input's first contribution finds its slot uncleared: a VJP that can overwrite
+            # is told to (ASSIGN), for any other the slot is cleared first.  Either way the
+            # slot is written while it is about to be in cache, and slots no gradient reaches
+            # are never touched.
+            assigns = ASSIGNS[op] and recs[r, IP] < 0 and not handoff
+            mode_a = ADD if need_a else 0
+            mode_b = ADD if need_b else 0
             if need_a and not flags[a] & HAS_GRAD:
-                slot_view(grad_addr[a], asize)[:] = 0.0
+                if assigns:
+                    mode_a = ASSIGN
+                else:
+                    slot_view(grad_addr[a], asize)[:] = 0.0
                 flags[a] |= HAS_GRAD
-            if need_b and not flags[b] & HAS_GRAD:
-                slot_view(grad_addr[b], bsize)[:] = 0.0
+            if need_b and not flags[b] & HAS_GRAD:  # (not when b is a: a's term comes first)
+                if assigns:
+                    mode_b = ASSIGN
+                else:
+                    slot_view(grad_addr[b], bsize)[:] = 0.0
                 flags[b] |= HAS_GRAD
             if not handoff:
                 bslot = b if b >= 0 else a
@@ -132,7 +146,7 @@ def make_sweep(dispatch, READS_A, READS_B, SAVES, MATMUL):
                          slot_view(value_addr[y], ysize),
                          slot_view(grad_addr[a], asize),
                          slot_view(grad_addr[bslot], bsize),
-                         need_a, need_b, I, F, recs[r, IP], recs[r, FP])
+                         mode_a, mode_b, I, F, recs[r, IP], recs[r, FP])
             if not retain:
                 freed[r] = 1
             if handoff:  # the caller runs this record's VJP, then resumes below it

@@ -18,7 +18,7 @@ import math
 import numpy as np
 
 from ..kernels.jit import elementwise, kernel, named
-from .registry import READS_A, READS_B, READS_Y, register
+from .registry import ASSIGN, READS_A, READS_B, READS_Y, register
 
 # --------------------------------------------------------------------------- factories
 
@@ -38,10 +38,15 @@ def unary(key, name, eager, f, df, reads):
             y[i] = f(a[i])
 
     def vjp(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp):
-        for i in range(g.size):
-            ga[i] += df(g[i], a[i], y[i])
+        if need_a == ASSIGN:
+            for i in range(g.size):
+                ga[i] = df(g[i], a[i], y[i])
+        else:
+            for i in range(g.size):
+                ga[i] += df(g[i], a[i], y[i])
 
-    return register(key, name, 1, eager, _compile(fwd, key), _compile(vjp, key), reads, py=py)
+    return register(key, name, 1, eager, _compile(fwd, key), _compile(vjp, key), reads, py=py,
+                    assigns=True)
 
 
 def scalar(key, name, eager, f, df, reads, next_none=True, saves=None):
@@ -55,11 +60,15 @@ def scalar(key, name, eager, f, df, reads, next_none=True, saves=None):
 
     def vjp(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp):
         c = F[fp]
-        for i in range(g.size):
-            ga[i] += df(g[i], a[i], y[i], c)
+        if need_a == ASSIGN:
+            for i in range(g.size):
+                ga[i] = df(g[i], a[i], y[i], c)
+        else:
+            for i in range(g.size):
+                ga[i] += df(g[i], a[i], y[i], c)
 
     return register(key, name, 1, eager, _compile(fwd, key), _compile(vjp, key), reads, 0, saves,
-                    next_none, py=py)
+                    next_none, py=py, assigns=True)
 
 
 @elementwise
@@ -134,11 +143,15 @@ def binary(key, name, eager, f, da, db, reads_a, reads_b, scalar_forward=True):
             ia, ib = _odometer_step(idx, shape, sa, sb, nd - 1, ia, ib)
 
     def vjp(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp):
-        if ip < 0:
+        if ip < 0:  # (a is b for x*x: then need_b is ADD, and a's term lands first)
             for i in range(g.size):
-                if need_a:
+                if need_a == ASSIGN:
+                    ga[i] = da(g[i], a[i], b[i], y[i])
+                elif need_a:
                     ga[i] += da(g[i], a[i], b[i], y[i])
-                if need_b:
+                if need_b == ASSIGN:
+                    gb[i] = db(g[i], a[i], b[i], y[i])
+                elif need_b:
                     gb[i] += db(g[i], a[i], b[i], y[i])
             return
         if g.size == 0:
@@ -173,7 +186,7 @@ def binary(key, name, eager, f, da, db, reads_a, reads_b, scalar_forward=True):
             ia, ib = _odometer_step(idx, shape, sa, sb, nd - 1, ia, ib)
 
     return register(key, name, 2, eager, _compile(fwd, key), _compile(vjp, key), reads_a,
-                    reads_b, py=py)
+                    reads_b, py=py, assigns=True)
 
 
 # --------------------------------------------------------------------------- scalar helpers
@@ -207,6 +220,14 @@ def _fpow(x, c):
 
 
 _fpow_jit = elementwise(_fpow)
+
+
+def _np_pow_scalar(x, c):
+    # NumPy's power ufunc calls libm pow even for x**2 (2.5x a square on 100,000 elements);
+    # x*x is what pow returns there, and floats keep their dtype either way
+    if c == 2 and x.dtype.kind == "f":
+        return np.square(x)
+    return np.power(x, c)
 
 
 def _pow_grad_base(g, x, c):
@@ -264,7 +285,7 @@ DIV_SCALAR = scalar("div_scalar", "DivBackward0", np.divide, lambda x, c: x / c,
                     lambda g, x, y, c: g / c, 0, saves=True)
 RDIV_SCALAR = scalar("rdiv_scalar", "DivBackward0", lambda x, c: c / x, lambda x, c: c / x,
                      lambda g, x, y, c: -g * y / x, READS_A | READS_Y)
-POW_SCALAR = scalar("pow_scalar", "PowBackward0", np.power, _fpow,
+POW_SCALAR = scalar("pow_scalar", "PowBackward0", _np_pow_scalar, _fpow,
                     lambda g, x, y, c: _pow_grad_base_jit(g, x, c), READS_A, next_none=False)
 RPOW_SCALAR = scalar("rpow_scalar", "PowBackward2", lambda x, c: np.power(c, x),
                      lambda x, c: c ** x,

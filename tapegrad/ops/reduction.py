@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from ..kernels.jit import elementwise, kernel
-from .registry import READS_A, READS_Y, register
+from .registry import ASSIGN, READS_A, READS_Y, register
 
 
 @elementwise
@@ -74,6 +74,9 @@ def _sum_fwd(y, a, b, I, F, ip, fp):
 
 @kernel
 def _sum_vjp(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp):
+    if need_a == ASSIGN:
+        ga[:] = g[0]
+        return
     for i in range(ga.size):
         ga[i] += g[0]
 
@@ -86,6 +89,9 @@ def _mean_fwd(y, a, b, I, F, ip, fp):
 @kernel
 def _mean_vjp(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp):
     s = g[0] / ga.size
+    if need_a == ASSIGN:
+        ga[:] = s
+        return
     for i in range(ga.size):
         ga[i] += s
 
@@ -149,9 +155,9 @@ def _np_mean(a):
     return np.asarray(a.sum() / a.size) if a.size else np.asarray(np.nan, a.dtype)
 
 
-SUM = register("sum", "SumBackward0", 1, _np_sum, _sum_fwd, _sum_vjp, 0)
+SUM = register("sum", "SumBackward0", 1, _np_sum, _sum_fwd, _sum_vjp, 0, assigns=True)
 SUM_DIM = register("sum_dim", "SumBackward1", 1, _np_sum_dims, _sum_dim_fwd, _sum_dim_vjp, 0)
-MEAN = register("mean", "MeanBackward0", 1, _np_mean, _mean_fwd, _mean_vjp, 0)
+MEAN = register("mean", "MeanBackward0", 1, _np_mean, _mean_fwd, _mean_vjp, 0, assigns=True)
 MEAN_DIM = register("mean_dim", "MeanBackward1", 1, _np_mean_dims, _mean_dim_fwd, _mean_dim_vjp, 0)
 NORM = register("norm", "LinalgVectorNormBackward0", 1, _np_norm, _norm_fwd, _norm_vjp,
                 READS_A | READS_Y)

@@ -25,7 +25,11 @@ slot; each record's VJP handles its own input::
 
 ``a``, ``b``, ``y`` are the flat float64 values of the first input, second input and output;
 ``g`` is the output's gradient and ``ga``/``gb`` the inputs' gradient accumulators (VJPs *add*
-into them).  ``I``/``F`` are the tape's integer and float parameter pools and ``ip``/``fp`` this
+into them).  ``need_a``/``need_b`` say whether an input wants its gradient: 0 (no), ``ADD`` (add
+into its accumulator), or ``ASSIGN`` -- the accumulator is uncleared memory, to be overwritten.
+``ASSIGN`` is passed only to an op registered with ``assigns=True`` (its VJP writes every element
+of ``ga``/``gb`` exactly once when ``ip < 0``), and only for a record with ``ip < 0``; it saves
+the sweep clearing the slot first, a whole extra pass over a large gradient.  ``I``/``F`` are the tape's integer and float parameter pools and ``ip``/``fp`` this
 record's offsets into them (shapes, axes, scalar constants).
 """
 
@@ -35,6 +39,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 READS_A, READS_B, READS_Y = 1, 2, 4
+# what a VJP does with an input's gradient accumulator (``need_a``/``need_b``; 0: nothing)
+ADD, ASSIGN = 1, 2
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,7 @@ class Op:
     # backward hands large ones to NumPy's BLAS
     matmul: int = 0
     py: Callable | None = None
+    assigns: bool = False  # the VJP overwrites on ``ASSIGN`` (see above)
 
     def __repr__(self) -> str:
         return f"<op {self.code} {self.key} ({self.name})>"
@@ -67,14 +74,14 @@ BY_KEY: dict[str, Op] = {}
 def register(key: str, name: str, arity: int, eager: Callable, fwd: Callable, vjp: Callable,
              reads_a: int, reads_b: int = 0, saves: bool | None = None,
              next_none: bool = False, next_b: bool = True, matmul: int = 0,
-             py: Callable | None = None) -> Op:
+             py: Callable | None = None, assigns: bool = False) -> Op:
     """Add an op to the table and give it the next opcode."""
     if key in BY_KEY:
         raise ValueError(f"op {key!r} is defined twice")
     if saves is None:
         saves = (reads_a | reads_b) != 0
     op = Op(key, name, len(OPS), arity, eager, fwd, vjp, reads_a, reads_b, saves, next_none,
-            next_b, matmul, py)
+            next_b, matmul, py, assigns)
     OPS.append(op)
     BY_KEY[key] = op
     return op

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..kernels.jit import elementwise, kernel
 from .elementwise import _odometer_step
-from .registry import register
+from .registry import ASSIGN, register
 
 
 @kernel
@@ -23,6 +23,9 @@ def _copy_fwd(y, a, b, I, F, ip, fp):
 
 @kernel
 def _copy_vjp(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp):
+    if need_a == ASSIGN:
+        ga[:] = g
+        return
     for i in range(g.size):
         ga[i] += g[i]
 
@@ -135,8 +138,8 @@ def _np_gather(a, key):
     return a[key]
 
 
-VIEW = register("view", "ViewBackward0", 1, np.reshape, _copy_fwd, _copy_vjp, 0)
-CLONE = register("clone", "CloneBackward0", 1, np.copy, _copy_fwd, _copy_vjp, 0)
+VIEW = register("view", "ViewBackward0", 1, np.reshape, _copy_fwd, _copy_vjp, 0, assigns=True)
+CLONE = register("clone", "CloneBackward0", 1, np.copy, _copy_fwd, _copy_vjp, 0, assigns=True)
 # the gather kernels under torch's names for the ways an element map arises
 TRANSPOSE = register("transpose", "TransposeBackward0", 1, np.swapaxes, _gather_fwd, _gather_vjp, 0)
 PERMUTE = register("permute", "PermuteBackward0", 1, np.transpose, _gather_fwd, _gather_vjp, 0)
@@ -156,9 +159,9 @@ def broadcast_map(shape: tuple, new_shape: tuple) -> np.ndarray:
 
 # expanding is a gather whose map repeats offsets; its VJP sums the repeats back
 EXPAND = register("expand", "ExpandBackward0", 1, np.broadcast_to, _gather_fwd, _gather_vjp, 0)
-SQUEEZE = register("squeeze", "SqueezeBackward0", 1, np.reshape, _copy_fwd, _copy_vjp, 0)
-SQUEEZE_DIM = register("squeeze_dim", "SqueezeBackward1", 1, np.reshape, _copy_fwd, _copy_vjp, 0)
-UNSQUEEZE = register("unsqueeze", "UnsqueezeBackward0", 1, np.reshape, _copy_fwd, _copy_vjp, 0)
+SQUEEZE = register("squeeze", "SqueezeBackward0", 1, np.reshape, _copy_fwd, _copy_vjp, 0, assigns=True)
+SQUEEZE_DIM = register("squeeze_dim", "SqueezeBackward1", 1, np.reshape, _copy_fwd, _copy_vjp, 0, assigns=True)
+UNSQUEEZE = register("unsqueeze", "UnsqueezeBackward0", 1, np.reshape, _copy_fwd, _copy_vjp, 0, assigns=True)
 
 
 # -- joining: one record per input, all writing the same output slot ------------------------

@@ -25,12 +25,17 @@ slot; each record's VJP handles its own input::
 
 ``a``, ``b``, ``y`` are the flat float64 values of the first input, second input and output;
 ``g`` is the output's gradient and ``ga``/``gb`` the inputs' gradient accumulators (VJPs *add*
-into them).  ``need_a``/``need_b`` say whether an input wants its gradient: 0 (no), ``ADD`` (add
-into its accumulator), or ``ASSIGN`` -- the accumulator is uncleared memory, to be overwritten.
-``ASSIGN`` is passed only to an op registered with ``assigns=True`` (its VJP writes every element
-of ``ga``/``gb`` exactly once when ``ip < 0``), and only for a record with ``ip < 0``; it saves
-the sweep clearing the slot first, a whole extra pass over a large gradient.  ``I``/``F`` are the tape's integer and float parameter pools and ``ip``/``fp`` this
+into them).  ``I``/``F`` are the tape's integer and float parameter pools and ``ip``/``fp`` this
 record's offsets into them (shapes, axes, scalar constants).
+
+``need_a``/``need_b`` say whether an input wants its gradient: 0 (no), ``ADD`` (add into its
+accumulator), or ``ASSIGN`` -- the accumulator is uncleared memory, to be overwritten.  ``ASSIGN``
+is passed only to an op registered with ``assigns=True`` (its VJP writes every element of
+``ga``/``gb`` exactly once when ``ip < 0``), and only for a record with ``ip < 0``; it saves the
+sweep clearing the slot first, a whole extra pass over a large gradient.  An op registered with
+``pointwise=True`` computes element ``i`` of ``ga``/``gb`` from element ``i`` of ``g``, ``a``,
+``b`` and ``y`` alone when ``ip < 0`` (all four the same size), so the sweep may run a large
+record's VJP as independent chunks, one per thread.
 """
 
 from __future__ import annotations
@@ -62,6 +67,7 @@ class Op:
     matmul: int = 0
     py: Callable | None = None
     assigns: bool = False  # the VJP overwrites on ``ASSIGN`` (see above)
+    pointwise: bool = False  # the VJP may be split into chunks (see above)
 
     def __repr__(self) -> str:
         return f"<op {self.code} {self.key} ({self.name})>"
@@ -74,14 +80,15 @@ BY_KEY: dict[str, Op] = {}
 def register(key: str, name: str, arity: int, eager: Callable, fwd: Callable, vjp: Callable,
              reads_a: int, reads_b: int = 0, saves: bool | None = None,
              next_none: bool = False, next_b: bool = True, matmul: int = 0,
-             py: Callable | None = None, assigns: bool = False) -> Op:
+             py: Callable | None = None, assigns: bool = False,
+             pointwise: bool = False) -> Op:
     """Add an op to the table and give it the next opcode."""
     if key in BY_KEY:
         raise ValueError(f"op {key!r} is defined twice")
     if saves is None:
         saves = (reads_a | reads_b) != 0
     op = Op(key, name, len(OPS), arity, eager, fwd, vjp, reads_a, reads_b, saves, next_none,
-            next_b, matmul, py, assigns)
+            next_b, matmul, py, assigns, pointwise)
     OPS.append(op)
     BY_KEY[key] = op
     return op

@@ -138,8 +138,13 @@ def _np_gather(a, key):
     return a[key]
 
 
-VIEW = register("view", "ViewBackward0", 1, np.reshape, _copy_fwd, _copy_vjp, 0, assigns=True)
-CLONE = register("clone", "CloneBackward0", 1, np.copy, _copy_fwd, _copy_vjp, 0, assigns=True)
+def _copy_op(key, name, eager):
+    """An op whose output is its input's elements in the same flat order."""
+    return register(key, name, 1, eager, _copy_fwd, _copy_vjp, 0, assigns=True, pointwise=True)
+
+
+VIEW = _copy_op("view", "ViewBackward0", np.reshape)
+CLONE = _copy_op("clone", "CloneBackward0", np.copy)
 # the gather kernels under torch's names for the ways an element map arises
 TRANSPOSE = register("transpose", "TransposeBackward0", 1, np.swapaxes, _gather_fwd, _gather_vjp, 0)
 PERMUTE = register("permute", "PermuteBackward0", 1, np.transpose, _gather_fwd, _gather_vjp, 0)
@@ -159,9 +164,9 @@ def broadcast_map(shape: tuple, new_shape: tuple) -> np.ndarray:
 
 # expanding is a gather whose map repeats offsets; its VJP sums the repeats back
 EXPAND = register("expand", "ExpandBackward0", 1, np.broadcast_to, _gather_fwd, _gather_vjp, 0)
-SQUEEZE = register("squeeze", "SqueezeBackward0", 1, np.reshape, _copy_fwd, _copy_vjp, 0, assigns=True)
-SQUEEZE_DIM = register("squeeze_dim", "SqueezeBackward1", 1, np.reshape, _copy_fwd, _copy_vjp, 0, assigns=True)
-UNSQUEEZE = register("unsqueeze", "UnsqueezeBackward0", 1, np.reshape, _copy_fwd, _copy_vjp, 0, assigns=True)
+SQUEEZE = _copy_op("squeeze", "SqueezeBackward0", np.reshape)
+SQUEEZE_DIM = _copy_op("squeeze_dim", "SqueezeBackward1", np.reshape)
+UNSQUEEZE = _copy_op("unsqueeze", "UnsqueezeBackward0", np.reshape)
 
 
 # -- joining: one record per input, all writing the same output slot ------------------------

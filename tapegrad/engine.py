@@ -90,14 +90,13 @@ def backward(t: Tensor, gradient, retain_graph: bool) -> None:
             np.array(tape.fpool, dtype=np.float64) if tape.fpool else _NO_FLOATS,
             np.array(aux, dtype=np.int64), seed, t._slot, grads, scratch, tape.freed,
             retain_graph)
-    par_min = PAR_MIN if threading.current_thread() is threading.main_thread() else 0
-    code, rec, slot = sweep(*args, -1, BLAS_MIN, par_min)
+    code, rec, slot = sweep(*args, -1, BLAS_MIN)
     while code == status.BLAS:  # a large matrix product: its VJP runs in NumPy's BLAS
         _matmul_vjp(tape, recs[rec], ints, grads, scratch[2 * n_slots:3 * n_slots])
         if rec == 0:
             code = status.OK
             break
-        code, rec, slot = sweep(*args, rec - 1, BLAS_MIN, par_min)
+        code, rec, slot = sweep(*args, rec - 1, BLAS_MIN)
     tape.closed = True  # the next graph from leaves starts on a fresh tape
     if code == status.FREED:
         raise RuntimeError(FREED_MESSAGE)
@@ -117,10 +116,6 @@ def backward(t: Tensor, gradient, retain_graph: bool) -> None:
 
 #: matrix products of at least this many multiply-adds leave the numba sweep for NumPy's BLAS
 BLAS_MIN = 1 << 15
-#: pointwise VJPs of at least this many elements are split over numba's threads (torch's grain
-#: size).  Only from the main thread: numba's fallback threading layer (workqueue, when neither
-#: OpenMP nor TBB is installed) aborts the process if two threads launch parallel work at once.
-PAR_MIN = 1 << 15
 
 
 def _matmul_vjp(tape, rec: np.ndarray, ints: np.ndarray, grads: np.ndarray,

@@ -6,11 +6,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 
 import numpy as np
 import pytest
-from helpers import check_gradients, values
+from helpers import check_gradients
 
 import tapegrad as tg
 from tapegrad import engine, heap
@@ -87,26 +86,3 @@ def test_basic_indexing_records_a_strided_block(key):
     np.testing.assert_array_equal(x.grad.numpy().ravel(), expected)
     compiled = tg.compile(lambda t: t[key] * 1.0, a)  # the numba forward of the replay
     np.testing.assert_array_equal(np.asarray(compiled(a)), a[key])
-
-
-def _pointwise_graph(x0: np.ndarray) -> np.ndarray:
-    # pointwise records of every kind: unary, scalar, binary with an input used twice (x*x),
-    # a copy, and an input whose first contribution overwrites (ASSIGN) or adds
-    x = tg.tensor(x0, requires_grad=True)
-    y = (x * x).tanh() * 0.5 + x.exp() / (1 + x * x)
-    z = y.reshape(4, -1).clone().reshape(-1)
-    (z * z + x).sum().backward()
-    return values(x.grad)
-
-
-def test_split_vjps_give_the_serial_gradients(monkeypatch):
-    x0 = np.random.default_rng(8).standard_normal(40_000)
-    monkeypatch.setattr(engine, "PAR_MIN", 0)
-    serial = _pointwise_graph(x0)
-    monkeypatch.setattr(engine, "PAR_MIN", 1024)
-    np.testing.assert_array_equal(_pointwise_graph(x0), serial)
-    result = []  # off the main thread the sweep stays serial
-    worker = threading.Thread(target=lambda: result.append(_pointwise_graph(x0)))
-    worker.start()
-    worker.join()
-    np.testing.assert_array_equal(result[0], serial)

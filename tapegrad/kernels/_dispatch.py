@@ -9,7 +9,7 @@ from numba import njit, prange
 from tapegrad.kernels.sweep import make_forward, make_sweep
 from tapegrad.ops import OPS
 
-SOURCE_HASH = "5c68896888bf2967"
+SOURCE_HASH = "fc808136566e145b"
 N_OPS = 70
 
 # per opcode: saved values read for the first / second input's gradient
@@ -19,7 +19,6 @@ READS_B = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 3, 7, 
 SAVES = (0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,)
 MATMUL = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,)
 ASSIGNS = (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,)
-POINTWISE = (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,)
 
 _vjp_0 = OPS[0].vjp  # neg
 _fwd_0 = OPS[0].fwd
@@ -451,15 +450,15 @@ def fwd_record(op, y, a, b, I, F, ip, fp):
         _fwd_69(y, a, b, I, F, ip, fp)
 
 
-_sweep = make_sweep(vjp_record, READS_A, READS_B, SAVES, MATMUL, ASSIGNS, POINTWISE)
+_sweep = make_sweep(vjp_record, READS_A, READS_B, SAVES, MATMUL, ASSIGNS)
 _forward = make_forward(fwd_record)
 
 
 @njit(cache=True, error_model="numpy")
 def backward_sweep(recs, offs, packed, I, F, aux, seed, out, grads, scratch, freed,
-                   retain, start, blas_min, par_min):
+                   retain, start, blas_min):
     return _sweep(recs, offs, packed, I, F, aux, seed, out, grads, scratch, freed,
-                  retain, start, blas_min, par_min)
+                  retain, start, blas_min)
 
 
 @njit(cache=True, error_model="numpy")

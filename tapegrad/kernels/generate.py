@@ -56,7 +56,6 @@ def render() -> str:
         "SAVES = (" + ", ".join(str(int(op.saves)) for op in OPS) + ",)",
         "MATMUL = (" + ", ".join(str(op.matmul) for op in OPS) + ",)",
         "ASSIGNS = (" + ", ".join(str(int(op.assigns)) for op in OPS) + ",)",
-        "POINTWISE = (" + ", ".join(str(int(op.pointwise)) for op in OPS) + ",)",
         "",
     ]
     for op in OPS:
@@ -76,14 +75,14 @@ def render() -> str:
         lines.append(f"        _fwd_{op.code}(y, a, b, I, F, ip, fp)")
     lines += [
         "", "",
-        "_sweep = make_sweep(vjp_record, READS_A, READS_B, SAVES, MATMUL, ASSIGNS, POINTWISE)",
+        "_sweep = make_sweep(vjp_record, READS_A, READS_B, SAVES, MATMUL, ASSIGNS)",
         "_forward = make_forward(fwd_record)",
         "", "",
         '@njit(cache=True, error_model="numpy")',
         "def backward_sweep(recs, offs, packed, I, F, aux, seed, out, grads, scratch, freed,",
-        "                   retain, start, blas_min, par_min):",
+        "                   retain, start, blas_min):",
         "    return _sweep(recs, offs, packed, I, F, aux, seed, out, grads, scratch, freed,",
-        "                  retain, start, blas_min, par_min)",
+        "                  retain, start, blas_min)",
         "", "",
         '@njit(cache=True, error_model="numpy")',
         "def forward_sweep(recs, offs, buf, I, F):",

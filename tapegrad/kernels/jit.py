@@ -12,9 +12,6 @@ kernel = njit(error_model="numpy")
 #: a per-element rule (one op's scalar derivative), inlined into the loop that uses it
 elementwise = njit(inline="always", error_model="numpy")
 
-#: a kernel whose ``prange`` loop is spread over numba's threads (few: each adds compile time)
-parallel = njit(error_model="numpy", parallel=True)
-
 
 def named(fn, name: str):
     """Give a function made by a factory its own name before it is compiled.

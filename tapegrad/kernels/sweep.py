@@ -12,10 +12,8 @@ gradient -- when a record it must use has had its saved values freed by an earli
 (``FREED``) or modified in place since it was recorded (``STALE``).
 """
 
-from numba import prange
-
 from ..ops.registry import ADD, ASSIGN
-from .jit import kernel, parallel
+from .jit import kernel
 from .memory import slot_view
 
 OK, FREED, STALE, BLAS = 0, 1, 2, 3
@@ -23,34 +21,28 @@ OK, FREED, STALE, BLAS = 0, 1, 2, 3
 # per-slot flag bits in the scratch array
 NEED, HAS_GRAD, STALE_FLAG, BIG = 1, 2, 4, 8
 
-# pieces a split VJP is cut into: numba deals them out evenly to 1, 2, 3, 4 or 6 threads
-CHUNKS = 12
-
 # columns of the int64 record array
 OP, OUT, A, B, IP, FP = range(6)
 
 
-def make_sweep(dispatch, READS_A, READS_B, SAVES, MATMUL, ASSIGNS, POINTWISE):
+def make_sweep(dispatch, READS_A, READS_B, SAVES, MATMUL, ASSIGNS):
     """The sweep, compiled around one ``dispatch``.
 
     ``dispatch`` is closed over rather than passed as an argument: numba refuses to cache a
     function that receives another function as an argument.  The per-opcode tables (which saved
     values each VJP reads, whether the op saves any, whether its VJP can overwrite a gradient
-    instead of adding to it, whether it may be split into chunks) are closed over as constant
-    tuples.
+    instead of adding to it) are closed over as constant tuples.
     """
 
     @kernel
     def sweep(recs, offs, packed, I, F, aux, seed, out, grads, scratch, freed, retain, start,
-              blas_min, par_min=0):
+              blas_min):
         """Backpropagate ``seed`` from slot ``out``; return ``(status, record, slot)``.
 
         A matrix product of at least ``blas_min`` multiply-adds (``blas_min > 0``) is handed
         back (status ``BLAS``): numba has no BLAS of its own without SciPy, and NumPy's is ~10x
         faster than any loop here on such sizes.  The caller computes that record's VJP and
         resumes the sweep with ``start`` = the next record down (set-up is then skipped).
-        A pointwise record of at least ``par_min`` elements (``par_min > 0``) has its VJP split
-        over numba's threads.  Callers already running in parallel pass 0 (the default).
 
         Slot ``s`` holds ``offs[s+1] - offs[s]`` elements; its gradient is left in
         ``grads[offs[s]:offs[s+1]]``, valid where ``scratch[2n + s] & HAS_GRAD`` (n slots).
@@ -64,7 +56,7 @@ def make_sweep(dispatch, READS_A, READS_B, SAVES, MATMUL, ASSIGNS, POINTWISE):
         flags = scratch[2 * n_slots:3 * n_slots]
         if start >= 0:
             return _records(recs, offs, I, F, value_addr, grad_addr, flags, freed, retain, start,
-                            blas_min, par_min)
+                            blas_min)
         packed_base = packed.ctypes.data
         grads_base = grads.ctypes.data
         n_big = aux[0]
@@ -93,11 +85,11 @@ def make_sweep(dispatch, READS_A, READS_B, SAVES, MATMUL, ASSIGNS, POINTWISE):
         for i in range(seed.size):
             grads[o + i] = seed[i]
         return _records(recs, offs, I, F, value_addr, grad_addr, flags, freed, retain,
-                        recs.shape[0] - 1, blas_min, par_min)
+                        recs.shape[0] - 1, blas_min)
 
     @kernel
     def _records(recs, offs, I, F, value_addr, grad_addr, flags, freed, retain, start,
-                 blas_min, par_min):
+                 blas_min):
         for r in range(start, -1, -1):
             y = recs[r, OUT]
             if not flags[y] & HAS_GRAD:
@@ -144,13 +136,9 @@ def make_sweep(dispatch, READS_A, READS_B, SAVES, MATMUL, ASSIGNS, POINTWISE):
                 else:
                     slot_view(grad_addr[b], bsize)[:] = 0.0
                 flags[b] |= HAS_GRAD
-            ysize = offs[y + 1] - offs[y]
-            bslot = b if b >= 0 else a
-            if not handoff and 0 < par_min <= ysize and POINTWISE[op] and recs[r, IP] < 0:
-                _split(op, grad_addr[y], value_addr[a], value_addr[bslot], value_addr[y],
-                       grad_addr[a], grad_addr[bslot], ysize, b >= 0, mode_a, mode_b, I, F,
-                       recs[r, IP], recs[r, FP])
-            elif not handoff:
+            if not handoff:
+                bslot = b if b >= 0 else a
+                ysize = offs[y + 1] - offs[y]
                 dispatch(op,
                          slot_view(grad_addr[y], ysize),
                          slot_view(value_addr[a], asize),
@@ -164,24 +152,6 @@ def make_sweep(dispatch, READS_A, READS_B, SAVES, MATMUL, ASSIGNS, POINTWISE):
             if handoff:  # the caller runs this record's VJP, then resumes below it
                 return BLAS, r, 0
         return OK, 0, 0
-
-    @parallel
-    def _split(op, g_at, a_at, b_at, y_at, ga_at, gb_at, n, has_b, mode_a, mode_b, I, F, ip,
-               fp):
-        """A pointwise record's VJP over its ``n`` elements in ``CHUNKS`` chunks, which numba
-        deals out evenly to its threads: on 100,000 elements the loop, not the ~2 us launch, is
-        what costs.  (The chunk count is fixed: asking numba for its thread count inside a
-        kernel makes the kernel uncacheable.)"""
-        chunks = CHUNKS
-        for c in prange(chunks):
-            lo = c * n // chunks
-            m = (c + 1) * n // chunks - lo
-            mb = m if has_b else 0
-            at_b = 8 * lo if has_b else 0
-            dispatch(op, slot_view(g_at + 8 * lo, m), slot_view(a_at + 8 * lo, m),
-                     slot_view(b_at + at_b, mb), slot_view(y_at + 8 * lo, m),
-                     slot_view(ga_at + 8 * lo, m), slot_view(gb_at + at_b, mb),
-                     mode_a, mode_b, I, F, ip, fp)
 
     return sweep
 

@@ -32,10 +32,7 @@ record's offsets into them (shapes, axes, scalar constants).
 accumulator), or ``ASSIGN`` -- the accumulator is uncleared memory, to be overwritten.  ``ASSIGN``
 is passed only to an op registered with ``assigns=True`` (its VJP writes every element of
 ``ga``/``gb`` exactly once when ``ip < 0``), and only for a record with ``ip < 0``; it saves the
-sweep clearing the slot first, a whole extra pass over a large gradient.  An op registered with
-``pointwise=True`` computes element ``i`` of ``ga``/``gb`` from element ``i`` of ``g``, ``a``,
-``b`` and ``y`` alone when ``ip < 0`` (all four the same size), so the sweep may run a large
-record's VJP as independent chunks, one per thread.
+sweep clearing the slot first, a whole extra pass over a large gradient.
 """
 
 from __future__ import annotations
@@ -67,7 +64,6 @@ class Op:
     matmul: int = 0
     py: Callable | None = None
     assigns: bool = False  # the VJP overwrites on ``ASSIGN`` (see above)
-    pointwise: bool = False  # the VJP may be split into chunks (see above)
 
     def __repr__(self) -> str:
         return f"<op {self.code} {self.key} ({self.name})>"
@@ -80,15 +76,14 @@ BY_KEY: dict[str, Op] = {}
 def register(key: str, name: str, arity: int, eager: Callable, fwd: Callable, vjp: Callable,
              reads_a: int, reads_b: int = 0, saves: bool | None = None,
              next_none: bool = False, next_b: bool = True, matmul: int = 0,
-             py: Callable | None = None, assigns: bool = False,
-             pointwise: bool = False) -> Op:
+             py: Callable | None = None, assigns: bool = False) -> Op:
     """Add an op to the table and give it the next opcode."""
     if key in BY_KEY:
         raise ValueError(f"op {key!r} is defined twice")
     if saves is None:
         saves = (reads_a | reads_b) != 0
     op = Op(key, name, len(OPS), arity, eager, fwd, vjp, reads_a, reads_b, saves, next_none,
-            next_b, matmul, py, assigns, pointwise)
+            next_b, matmul, py, assigns)
     OPS.append(op)
     BY_KEY[key] = op
     return op

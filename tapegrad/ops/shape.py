@@ -140,7 +140,7 @@ def _np_gather(a, key):
 
 def _copy_op(key, name, eager):
     """An op whose output is its input's elements in the same flat order."""
-    return register(key, name, 1, eager, _copy_fwd, _copy_vjp, 0, assigns=True, pointwise=True)
+    return register(key, name, 1, eager, _copy_fwd, _copy_vjp, 0, assigns=True)
 
 
 VIEW = _copy_op("view", "ViewBackward0", np.reshape)

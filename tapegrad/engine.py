@@ -92,7 +92,7 @@ def backward(t: Tensor, gradient, retain_graph: bool) -> None:
             retain_graph)
     code, rec, slot = sweep(*args, -1, BLAS_MIN)
     while code == status.BLAS:  # a large matrix product: its VJP runs in NumPy's BLAS
-        _matmul_vjp(tape, recs[rec], ints, grads, scratch[2 * n_slots:3 * n_slots])
+        _matmul_vjp(tape, recs[rec], ints, grads, scratch[2 * n_slots:3 * n_slots], slot)
         if rec == 0:
             code = status.OK
             break
@@ -119,20 +119,27 @@ BLAS_MIN = 1 << 15
 
 
 def _matmul_vjp(tape, rec: np.ndarray, ints: np.ndarray, grads: np.ndarray,
-                flags: np.ndarray) -> None:
-    """``ga += g @ bᵀ``, ``gb += aᵀ @ g`` for one (batched) matrix-product record."""
+                flags: np.ndarray, fresh: int) -> None:
+    """``ga += g @ bᵀ``, ``gb += aᵀ @ g`` for one (batched) matrix-product record; an input's
+    first contribution (bit 1 of ``fresh`` for a, 2 for b) overwrites its uncleared slot."""
     op, out, a, b, ip, _ = rec.tolist()
     batch = (ints[ip],) if OPS[op].matmul == 2 else ()
     m, k, n = ints[ip + len(batch): ip + len(batch) + 3].tolist()
     offs = tape.offs
     g = grads[offs[out]:offs[out + 1]].reshape(batch + (m, n))
     av, bv = _value(tape, a).reshape(batch + (m, k)), _value(tape, b).reshape(batch + (k, n))
-    if flags[a] & NEED:
+    if flags[a] & NEED:  # (a before b: for a @ a, b's term adds onto a's)
         ga = grads[offs[a]:offs[a + 1]].reshape(batch + (m, k))
-        ga += g @ np.swapaxes(bv, -1, -2)
+        if fresh & 1:
+            np.matmul(g, np.swapaxes(bv, -1, -2), out=ga)
+        else:
+            ga += g @ np.swapaxes(bv, -1, -2)
     if flags[b] & NEED:
         gb = grads[offs[b]:offs[b + 1]].reshape(batch + (k, n))
-        gb += np.swapaxes(av, -1, -2) @ g
+        if fresh & 2:
+            np.matmul(np.swapaxes(av, -1, -2), g, out=gb)
+        else:
+            gb += np.swapaxes(av, -1, -2) @ g
 
 
 def _value(tape, slot: int) -> np.ndarray:

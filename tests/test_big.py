@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 import pytest
-from helpers import check_gradients
+from helpers import check_gradients, values
 
 import tapegrad as tg
 from tapegrad import engine, heap
@@ -86,3 +86,17 @@ def test_basic_indexing_records_a_strided_block(key):
     np.testing.assert_array_equal(x.grad.numpy().ravel(), expected)
     compiled = tg.compile(lambda t: t[key] * 1.0, a)  # the numba forward of the replay
     np.testing.assert_array_equal(np.asarray(compiled(a)), a[key])
+
+
+def test_large_matrix_products_overwrite_or_add_their_gradients():
+    # handed to BLAS: an input's first contribution overwrites its uncleared slot, a later one
+    # adds (w is used twice; a @ a reads one slot as both inputs)
+    rng = np.random.default_rng(9)
+    a0, w0 = rng.standard_normal((64, 64)), rng.standard_normal((64, 64))
+    one = np.ones((64, 64))
+    for _ in range(2):  # the second time over a workspace left full of NaN
+        a, w = tg.tensor(a0, requires_grad=True), tg.tensor(w0, requires_grad=True)
+        ((a @ w) @ w + a @ a).sum().backward()
+        np.testing.assert_allclose(values(w.grad), a0.T @ one @ w0.T + (a0 @ w0).T @ one)
+        np.testing.assert_allclose(values(a.grad), one @ (w0 @ w0).T + one @ a0.T + a0.T @ one)
+        engine._workspace.grads[:] = np.nan

@@ -9,7 +9,7 @@ from numba import njit, prange
 from tapegrad.kernels.sweep import make_forward, make_sweep
 from tapegrad.ops import OPS
 
-SOURCE_HASH = "fc808136566e145b"
+SOURCE_HASH = "ba0804da8c3a77d9"
 N_OPS = 70
 
 # per opcode: saved values read for the first / second input's gradient

@@ -40,8 +40,9 @@ def make_sweep(dispatch, READS_A, READS_B, SAVES, MATMUL, ASSIGNS):
         """Backpropagate ``seed`` from slot ``out``; return ``(status, record, slot)``.
 
         A matrix product of at least ``blas_min`` multiply-adds (``blas_min > 0``) is handed
-        back (status ``BLAS``): numba has no BLAS of its own without SciPy, and NumPy's is ~10x
-        faster than any loop here on such sizes.  The caller computes that record's VJP and
+        back (status ``BLAS``, with the inputs whose gradient slots are still uncleared as
+        ``slot``: bit 1 for a, 2 for b): numba has no BLAS of its own without SciPy, and NumPy's
+        is ~10x faster than any loop here on such sizes.  The caller computes that record's VJP and
         resumes the sweep with ``start`` = the next record down (set-up is then skipped).
 
         Slot ``s`` holds ``offs[s+1] - offs[s]`` elements; its gradient is left in
@@ -121,7 +122,8 @@ def make_sweep(dispatch, READS_A, READS_B, SAVES, MATMUL, ASSIGNS):
             # is told to (ASSIGN), for any other the slot is cleared first.  Either way the
             # slot is written while it is about to be in cache, and slots no gradient reaches
             # are never touched.
-            assigns = ASSIGNS[op] and recs[r, IP] < 0 and not handoff
+            # (a matrix product handed to BLAS is overwritten there: ``out=`` instead of ``+=``)
+            assigns = handoff or (ASSIGNS[op] and recs[r, IP] < 0)
             mode_a = ADD if need_a else 0
             mode_b = ADD if need_b else 0
             if need_a and not flags[a] & HAS_GRAD:
@@ -149,8 +151,9 @@ def make_sweep(dispatch, READS_A, READS_B, SAVES, MATMUL, ASSIGNS):
                          mode_a, mode_b, I, F, recs[r, IP], recs[r, FP])
             if not retain:
                 freed[r] = 1
-            if handoff:  # the caller runs this record's VJP, then resumes below it
-                return BLAS, r, 0
+            if handoff:  # the caller runs this record's VJP, then resumes below it; the third
+                # value says which inputs' slots it must overwrite (1: a, 2: b)
+                return BLAS, r, (mode_a == ASSIGN) + 2 * (mode_b == ASSIGN)
         return OK, 0, 0
 
     return sweep

@@ -100,3 +100,12 @@ def test_large_matrix_products_overwrite_or_add_their_gradients():
         np.testing.assert_allclose(values(w.grad), a0.T @ one @ w0.T + (a0 @ w0).T @ one)
         np.testing.assert_allclose(values(a.grad), one @ (w0 @ w0).T + one @ a0.T + a0.T @ one)
         engine._workspace.grads[:] = np.nan
+
+
+@pytest.mark.parametrize("shape,dim", [((3, 4, 5), 0), ((3, 4, 5), 2), ((3, 4, 5), (0, 2)),
+                                       ((3, 4, 5), (1,)), ((6,), 0), ((2, 0, 3), 1)])
+@pytest.mark.parametrize("reduce", ["sum", "mean"])
+def test_reductions_over_dims_spread_gradients_a_row_at_a_time(shape, dim, reduce):
+    a = np.random.default_rng(10).standard_normal(shape)
+    check_gradients(lambda t: getattr(t, reduce)(dim=dim, keepdim=False), [a])
+    check_gradients(lambda t: getattr(t, reduce)(dim=dim, keepdim=True), [a])

@@ -9,7 +9,7 @@ from numba import njit, prange
 from tapegrad.kernels.sweep import make_forward, make_sweep
 from tapegrad.ops import OPS
 
-SOURCE_HASH = "92ef9ec9c3358ee5"
+SOURCE_HASH = "4c7cec1b90307a93"
 N_OPS = 70
 
 # per opcode: saved values read for the first / second input's gradient

@@ -55,12 +55,28 @@ def _sum_dims_into(y, a, I, ip, scale):
 
 @elementwise
 def _spread_dims_into(ga, g, I, ip, scale):
+    # a row (the last dim of a) at a time: the odometer turns only between rows, and each row
+    # reads the output's row (kept dim) or one element of it (reduced dim)
+    if ga.size == 0:
+        return
     nd, shape, strides = _reduced_strides(I, ip)
+    if nd == 0:  # a 0-d tensor summed over its "dim 0"
+        ga[0] += g[0] * scale
+        return
+    row, step = shape[nd - 1], strides[nd - 1]
     idx = np.zeros(nd, np.int64)
     j = 0
-    for i in range(ga.size):
-        ga[i] += g[j] * scale
-        j = _next_offset(idx, shape, strides, nd, j)
+    for start in range(0, ga.size, row):
+        gar = ga[start:start + row]
+        if step == 0:
+            v = g[j] * scale
+            for k in range(row):
+                gar[k] += v
+        else:
+            gr = g[j:j + row]
+            for k in range(row):
+                gar[k] += gr[k] * scale
+        j = _next_offset(idx, shape, strides, nd - 1, j)
 
 
 def _mean_scale(a, y):

@@ -45,7 +45,7 @@ _serials = itertools.count(1)
 
 
 class Tape:
-    __slots__ = ("recs", "vals", "offs", "bigs", "big_slots", "big_addrs", "n_elems", "consts",
+    __slots__ = ("recs", "vals", "offs", "bigs", "big_slots", "big_addrs", "consts",
                  "leaves", "watch", "retained", "ipool", "n_ints", "fpool", "freed", "closed",
                  "serial", "merged_into", "slot_offset", "guards", "leaf_regs", "__weakref__")
 
@@ -56,7 +56,6 @@ class Tape:
         self.bigs: list[np.ndarray] = []  # large values, kept alive while read by address
         self.big_slots: list[int] = []
         self.big_addrs: list[int] = []
-        self.n_elems = 0
         self.consts: list[int] = []  # slots whose gradient nobody needs
         self.leaves: list[tuple[int, Tensor]] = []  # slots that deliver into a leaf's .grad
         self.leaf_regs: dict[int, tuple[int, int]] = {}  # id(leaf) -> its latest (slot, version)
@@ -75,13 +74,17 @@ class Tape:
     def __len__(self) -> int:
         return len(self.recs) // 6
 
+    @property
+    def n_elems(self) -> int:
+        """Elements of all slots together (the flat layout's length)."""
+        return self.offs[-1]
+
     # -- slots -----------------------------------------------------------------------------
 
     def new_slot(self, value: np.ndarray) -> int:
         slot = len(self.offs) - 1
         n = value.size
-        self.n_elems += n
-        self.offs.append(self.n_elems)
+        self.offs.append(self.offs[-1] + n)
         if n >= BIG:
             self.vals.append(_EMPTY)
             big = np.ascontiguousarray(value, dtype=np.float64)
@@ -112,11 +115,14 @@ class Tape:
     def slot_of(self, t: Tensor) -> int:
         """The slot of any input tensor: its own if it lives here, else registered as an input
         (a leaf, a constant, or -- while compiling -- a value from another tape)."""
-        if t._tape is not self:
-            return self.input_slot(t)
-        if t._vc is not None:
-            self.watch.append((t._vc, t._vc[0], t._slot, t._v.shape))
-        return t._slot
+        if t._tape is self:
+            if t._vc is not None:
+                self.watch.append((t._vc, t._vc[0], t._slot, t._v.shape))
+            return t._slot
+        reg = t._lreg  # (input_slot's first check, inlined: leaves are read op after op)
+        if reg is not None and reg[0] == self.serial and reg[2] == t._vc[0]:
+            return reg[1]
+        return self.input_slot(t)
 
     def push_ints(self, ints) -> int:
         """Append ints (a tuple or an int array) to the int pool; return their offset."""
@@ -164,8 +170,8 @@ class Tape:
             column[column >= 0] += offset
         self.recs.extend(recs.ravel().tolist())
         self.vals.extend(other.vals)
-        self.offs.extend(o + self.n_elems for o in other.offs[1:])
-        self.n_elems += other.n_elems
+        base = self.offs[-1]
+        self.offs.extend(o + base for o in other.offs[1:])
         self.bigs.extend(other.bigs)
         self.big_slots.extend(s + so for s in other.big_slots)
         self.big_addrs.extend(other.big_addrs)

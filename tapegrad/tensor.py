@@ -17,6 +17,7 @@ import numpy as np
 
 from . import dtypes
 from .engine import backward as _run_backward
+from .grad_mode import NON_DEFAULT as _NON_DEFAULT
 from .grad_mode import STATE
 from .node import grad_fn_of
 from .ops import BY_KEY
@@ -26,6 +27,7 @@ from .tape import BIG, open_tape, resolve, tape_for, tape_for_all
 
 _OP = {key: op for key, op in BY_KEY.items()}
 _Real = (int, float)
+_ADD, _SUB, _MUL = _OP["add"], _OP["sub"], _OP["mul"]
 _f64 = np.float64
 _F64 = np.dtype(np.float64)
 _new = object.__new__
@@ -62,13 +64,16 @@ class Tensor:
             [4.5000, 4.5000]])
     """
 
+    # read on every op, so slots (set by each constructor: _wrap, _emit, _record, ...):
+    # _v     -- the value: an array, or a NumPy float64 for a 0-d float64 (see _storage)
+    # _tape  -- the Tape of a non-leaf (recorded) tensor, else None
+    # _slot  -- its slot on that tape (-1)
+    # _vc    -- version box [n], shared with views and detached aliases; None until needed
+    __slots__ = ("_v", "_tape", "_slot", "_vc", "__dict__", "__weakref__")
     # class-level defaults: a new tensor only sets what differs from a plain constant
-    _tape = None  # the Tape of a non-leaf (recorded) tensor
-    _slot = -1  # its slot on that tape
     _rg = False  # requires_grad, for leaves
     _grad = None
     _lreg = None  # (tape serial, slot, version) of its latest registration as a tape input
-    _vc = None  # version box [n], shared with views and detached aliases; None until needed
     _base = None  # for a view: the tensor whose storage it shares
     _stop = False  # tg.compile only: recorded for replay, passes no gradient (no_grad, detach)
     __array_priority__ = 1000
@@ -77,6 +82,9 @@ class Tensor:
 
     def __init__(self, data: Any, dtype=None, requires_grad: bool = False) -> None:
         self._v = _as_array(data, dtype)
+        self._tape = None
+        self._slot = -1
+        self._vc = None
         if requires_grad:
             self.requires_grad_(True)
 
@@ -312,11 +320,15 @@ class Tensor:
     # -- arithmetic ---------------------------------------------------------------------------
 
     def __add__(self, other):
+        if other.__class__ is Tensor:
+            return _binary(_ADD, self, other)
         return _arith(self, other, "add", "add_scalar")
 
     __radd__ = __add__
 
     def __sub__(self, other):
+        if other.__class__ is Tensor:
+            return _binary(_SUB, self, other)
         return _arith(self, other, "sub", "sub_scalar")
 
     def __rsub__(self, other):
@@ -325,6 +337,8 @@ class Tensor:
         return _binary(_OP["sub"], _as_tensor(other), self)
 
     def __mul__(self, other):
+        if other.__class__ is Tensor:
+            return _binary(_MUL, self, other)
         return _arith(self, other, "mul", "mul_scalar")
 
     __rmul__ = __mul__
@@ -693,6 +707,9 @@ def _wrap(value: np.ndarray) -> Tensor:
     """A plain tensor (no history) around an existing array."""
     t = _new(Tensor)
     t._v = value
+    t._tape = None
+    t._slot = -1
+    t._vc = None
     return t
 
 
@@ -709,9 +726,10 @@ def _record(op, value: np.ndarray, a: Tensor, b: Tensor | None, ints=None, fp: i
         fp = tape.push_float(scalars[0])
         for extra in scalars[1:]:
             tape.push_float(extra)
-    out = Tensor.__new__(Tensor)
+    out = _new(Tensor)
     out._v = value
     out._tape = tape
+    out._vc = None
     slot = out._slot = tape.new_slot(value)
     tape.recs.extend((op.code, slot, sa, sb, ip, fp))
     if STATE.compile_tape is not None:
@@ -726,9 +744,10 @@ def _record_parts(value: np.ndarray, parts: list) -> Tensor:
     tape = tape_for_all(inputs)
     slots = [(op, tape.slot_of(a), -1 if b is None else tape.slot_of(b),
               -1 if ints is None else tape.push_ints(ints)) for op, a, b, ints in parts]
-    out = Tensor.__new__(Tensor)
+    out = _new(Tensor)
     out._v = value
     out._tape = tape
+    out._vc = None
     slot = out._slot = tape.new_slot(value)
     for op, sa, sb, ip in slots:
         tape.recs.extend((op.code, slot, sa, sb, ip, -1))
@@ -848,19 +867,19 @@ def _record_setitem(x: Tensor, key: tuple, v: Tensor) -> None:
 def _emit(tape, code: int, value, sa: int, sb: int, ip: int, fp: int) -> Tensor:
     """The hot end of recording: a new slot for ``value``, one record, the output tensor.
     (``Tape.new_slot`` inlined for small values: this runs once per recorded op.)"""
+    offs = tape.offs
+    slot = len(offs) - 1
     n = value.size
-    if n >= BIG:
-        slot = tape.new_slot(value)
-    else:
-        offs = tape.offs
-        slot = len(offs) - 1
-        tape.n_elems += n
-        offs.append(tape.n_elems)
+    if n < BIG:
+        offs.append(offs[-1] + n)
         tape.vals.append(value)
+    else:
+        tape.new_slot(value)
     out = _new(Tensor)
     out._v = value
     out._tape = tape
     out._slot = slot
+    out._vc = None
     tape.recs.extend((code, slot, sa, sb, ip, fp))
     return out
 
@@ -868,22 +887,30 @@ def _emit(tape, code: int, value, sa: int, sb: int, ip: int, fp: int) -> Tensor:
 # The three elementwise paths below are the per-op cost users feel: each computes the value
 # (a 0-d float64 by the op's Python rule, anything else by NumPy) and, in the common case --
 # grad mode on, not compiling, inputs on one live tape or leaves -- records it inline.  Anything
-# else (merging two tapes, tg.compile) takes the general ``_record``.
+# else (merging two tapes, tg.compile) takes the general ``_record``.  ``_NON_DEFAULT[0]`` is 0
+# while no thread has grad mode off or is compiling: then the thread-local mode needs no look.
 
 
 def _unary(op, a: Tensor, value: np.ndarray | None = None) -> Tensor:
     v = a._v
     if value is None:
-        if op.py is not None and v.ndim == 0 and v.dtype is _F64:
-            value = _py_scalar(op.py, v[()])
+        if v.__class__ is not _f64 and v.ndim == 0 and v.dtype is _F64:
+            v = v[()]
+        if v.__class__ is _f64 and op.py is not None:
+            try:
+                value = op.py(v)
+            except (ArithmeticError, ValueError):  # Python's math refuses overflow, domains
+                pass
+            else:
+                if value.__class__ is not _f64:
+                    value = _f64(value)
         if value is None:
-            value = _eager_value(op.eager(v))
+            value = _eager_value(op.eager(a._v))
     tape = a._tape
     if tape is None and not a._rg:
         return _wrap(value)
-    st = STATE
-    if not st.grad_enabled or st.compile_tape is not None:
-        return _record(op, value, a, None) if st.compile_tape is not None else _wrap(value)
+    if _NON_DEFAULT[0] and (not STATE.grad_enabled or STATE.compile_tape is not None):
+        return _record(op, value, a, None) if STATE.compile_tape is not None else _wrap(value)
     if tape is None:
         tape = open_tape()
     elif tape.merged_into is not None:
@@ -895,16 +922,23 @@ def _unary(op, a: Tensor, value: np.ndarray | None = None) -> Tensor:
 def _scalar(op, a: Tensor, c) -> Tensor:
     v = a._v
     value = None
-    if op.py is not None and v.ndim == 0 and v.dtype is _F64:
-        value = _py_scalar(op.py, v[()], c)
+    if v.__class__ is not _f64 and v.ndim == 0 and v.dtype is _F64:
+        v = v[()]
+    if v.__class__ is _f64 and op.py is not None:
+        try:
+            value = op.py(v, c)
+        except (ArithmeticError, ValueError):
+            pass
+        else:
+            if value.__class__ is not _f64:
+                value = _f64(value)
     if value is None:
-        value = _eager_value(op.eager(v, c))
+        value = _eager_value(op.eager(a._v, c))
     tape = a._tape
     if tape is None and not a._rg:
         return _wrap(value)
-    st = STATE
-    if not st.grad_enabled or st.compile_tape is not None:
-        if st.compile_tape is not None:
+    if _NON_DEFAULT[0] and (not STATE.grad_enabled or STATE.compile_tape is not None):
+        if STATE.compile_tape is not None:
             return _record(op, value, a, None, scalar=float(c))
         return _wrap(value)
     if tape is None:
@@ -920,17 +954,26 @@ def _scalar(op, a: Tensor, c) -> Tensor:
 def _binary(op, a: Tensor, b: Tensor) -> Tensor:
     av, bv = a._v, b._v
     value = None
-    if op.py is not None and av.ndim == 0 and bv.ndim == 0 and av.dtype is _F64 \
-            and bv.dtype is _F64:
-        value = _py_scalar(op.py, av[()], bv[()])
+    if op.py is not None and av.ndim == 0 and bv.ndim == 0:
+        if av.__class__ is not _f64 and av.dtype is _F64:
+            av = av[()]
+        if bv.__class__ is not _f64 and bv.dtype is _F64:
+            bv = bv[()]
+        if av.__class__ is _f64 and bv.__class__ is _f64:
+            try:
+                value = op.py(av, bv)
+            except (ArithmeticError, ValueError):
+                pass
+            else:
+                if value.__class__ is not _f64:
+                    value = _f64(value)
     if value is None:
         value = _eager_value(op.eager(av, bv))
     ta, tb = a._tape, b._tape
     if ta is None and tb is None and not a._rg and not b._rg:
         return _wrap(value)
-    st = STATE
-    if not st.grad_enabled or st.compile_tape is not None:
-        if st.compile_tape is not None:
+    if _NON_DEFAULT[0] and (not STATE.grad_enabled or STATE.compile_tape is not None):
+        if STATE.compile_tape is not None:
             return _record(op, value, a, b, _broadcast_ints(av, bv, value))
         return _wrap(value)
     tape = ta if ta is not None else tb
@@ -959,17 +1002,6 @@ def _eager_value(value):
     if value.__class__ is np.ndarray or value.__class__ is _f64:
         return value
     return np.asarray(value)
-
-
-def _py_scalar(rule, *args):
-    """A 0-d float64 op computed by its Python scalar rule on NumPy float64 scalars (a fraction
-    of a 0-d NumPy array op), as a NumPy float64; None where Python's math refuses what IEEE
-    arithmetic allows (overflow, a domain error), so that NumPy computes it."""
-    try:
-        r = rule(*args)
-    except (ArithmeticError, ValueError):
-        return None
-    return r if r.__class__ is _f64 else _f64(r)
 
 
 def _arith(a: Tensor, other, key: str, scalar_key: str) -> Tensor:

@@ -8,7 +8,6 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-
 #: how many threads are not in the default mode (grad mode off, or tg.compile recording); while
 #: it is 0, the per-op path knows without a thread-local lookup that it records as usual
 NON_DEFAULT = [0]

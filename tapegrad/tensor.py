@@ -599,8 +599,12 @@ class Tensor:
         return _view(_OP["unsqueeze"], self, np.expand_dims(v, d))
 
     def __getitem__(self, key):
-        key = _index_key(key)
-        basic = _is_basic(key)
+        if key.__class__ is slice or key.__class__ is int:  # the common case, without scans
+            key = (key,)
+            basic = True
+        else:
+            key = _index_key(key)
+            basic = _is_basic(key)
         _storage(self)
         # a trailing Ellipsis makes NumPy return a 0-d view instead of a scalar copy
         value = self._v[key + (Ellipsis,)] if basic and Ellipsis not in key else self._v[key]
@@ -609,9 +613,11 @@ class Tensor:
             if np.may_share_memory(value, self._v):
                 _share_version(out, self)
             return out
-        name = "index" if not basic else (
-            "select" if any(isinstance(k, (int, np.integer)) for k in key) else "slice")
-        out = _record(_OP[name], value, self, None, gather_map(self._v.shape, key))
+        if not basic:
+            out = _record(_OP["index"], value, self, None, gather_map(self._v.shape, key))
+        else:
+            name = "select" if any(isinstance(k, (int, np.integer)) for k in key) else "slice"
+            out = _record(_OP[name], value, self, None, _basic_map(self._v.shape, key))
         if np.may_share_memory(value, self._v):
             _share_version(out, self)
         return out
@@ -1222,6 +1228,27 @@ def _normalize_dims(dim, ndim: int) -> tuple:
                              f"[{-max(ndim, 1)}, {max(ndim, 1) - 1}], but got {d})")
         out.append(d % ndim if ndim else 0)
     return tuple(sorted(set(out)))
+
+
+_basic_maps: dict = {}
+
+
+def _basic_map(shape: tuple, key: tuple) -> np.ndarray:
+    """``gather_map`` for a basic index (ints, slices, None, ...), remembered: a loop slices the
+    same shapes the same way on every step, and building the map costs several µs."""
+    size = 1
+    for n in shape:
+        size *= n
+    if size > 1 << 16:
+        return gather_map(shape, key)
+    memo = (shape, *((k.start, k.stop, k.step) if k.__class__ is slice else k for k in key))
+    found = _basic_maps.get(memo)
+    if found is None:
+        if len(_basic_maps) >= 1024:
+            _basic_maps.clear()
+        found = _basic_maps[memo] = gather_map(shape, key)
+        found.flags.writeable = False
+    return found
 
 
 def _index_key(key) -> tuple:

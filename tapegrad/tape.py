@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .grad_mode import STATE
+from .grad_mode import NON_DEFAULT, STATE
 from .kernels.memory import address_of
 
 if TYPE_CHECKING:
@@ -202,7 +202,7 @@ def resolve(t: Tensor) -> Tape:
 
 def open_tape() -> Tape:
     """This thread's open tape for a graph that starts from leaves."""
-    if STATE.compile_tape is not None:
+    if NON_DEFAULT[0] and STATE.compile_tape is not None:
         return STATE.compile_tape
     ref = STATE.tape_ref
     tape = ref() if ref is not None else None
@@ -215,8 +215,8 @@ def open_tape() -> Tape:
 
 def tape_for(a: Tensor, b: Tensor | None) -> Tape:
     """The tape an operation on ``a`` (and ``b``) is recorded on, merging two if needed."""
-    if STATE.compile_tape is not None:  # other tapes' values are constants of a compiled one
-        return STATE.compile_tape
+    if NON_DEFAULT[0] and STATE.compile_tape is not None:
+        return STATE.compile_tape  # other tapes' values are constants of a compiled one
     ta = a._tape
     tb = b._tape if b is not None else None
     if ta is not None and ta.merged_into is not None:

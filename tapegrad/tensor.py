@@ -27,7 +27,9 @@ from .tape import BIG, open_tape, resolve, tape_for, tape_for_all
 
 _OP = {key: op for key, op in BY_KEY.items()}
 _Real = (int, float)
+# the hottest ops, bound once (a dict lookup per call adds up over thousands of ops)
 _ADD, _SUB, _MUL = _OP["add"], _OP["sub"], _OP["mul"]
+_ADD_SCALAR, _SUB_SCALAR, _MUL_SCALAR = _OP["add_scalar"], _OP["sub_scalar"], _OP["mul_scalar"]
 _f64 = np.float64
 _F64 = np.dtype(np.float64)
 _new = object.__new__
@@ -322,6 +324,8 @@ class Tensor:
     def __add__(self, other):
         if other.__class__ is Tensor:
             return _binary(_ADD, self, other)
+        if other.__class__ is float or other.__class__ is int:
+            return _scalar(_ADD_SCALAR, self, other)
         return _arith(self, other, "add", "add_scalar")
 
     __radd__ = __add__
@@ -329,6 +333,8 @@ class Tensor:
     def __sub__(self, other):
         if other.__class__ is Tensor:
             return _binary(_SUB, self, other)
+        if other.__class__ is float or other.__class__ is int:
+            return _scalar(_SUB_SCALAR, self, other)
         return _arith(self, other, "sub", "sub_scalar")
 
     def __rsub__(self, other):
@@ -339,6 +345,8 @@ class Tensor:
     def __mul__(self, other):
         if other.__class__ is Tensor:
             return _binary(_MUL, self, other)
+        if other.__class__ is float or other.__class__ is int:
+            return _scalar(_MUL_SCALAR, self, other)
         return _arith(self, other, "mul", "mul_scalar")
 
     __rmul__ = __mul__
@@ -664,6 +672,8 @@ def _detached_in_compile(t: Tensor) -> Tensor:
 def _recording(*ts: Tensor) -> bool:
     """Whether an op on these tensors is recorded: under grad mode, when one requires grad;
     while ``tg.compile`` records, also when one merely depends on the inputs."""
+    if not _NON_DEFAULT[0]:
+        return any(t._tape is not None or t._rg for t in ts)
     if STATE.compile_tape is not None:
         return any(t._tape is not None or t._rg for t in ts)
     return STATE.grad_enabled and any(t._tape is not None or t._rg for t in ts)
@@ -732,13 +742,8 @@ def _record(op, value: np.ndarray, a: Tensor, b: Tensor | None, ints=None, fp: i
         fp = tape.push_float(scalars[0])
         for extra in scalars[1:]:
             tape.push_float(extra)
-    out = _new(Tensor)
-    out._v = value
-    out._tape = tape
-    out._vc = None
-    slot = out._slot = tape.new_slot(value)
-    tape.recs.extend((op.code, slot, sa, sb, ip, fp))
-    if STATE.compile_tape is not None:
+    out = _emit(tape, op.code, value, sa, sb, ip, fp)
+    if _NON_DEFAULT[0] and STATE.compile_tape is not None:
         _stop_if_no_grad(out, (a, b))
     return out
 
@@ -911,7 +916,9 @@ def _unary(op, a: Tensor, value: np.ndarray | None = None) -> Tensor:
                 if value.__class__ is not _f64:
                     value = _f64(value)
         if value is None:
-            value = _eager_value(op.eager(a._v))
+            value = op.eager(a._v)
+            if value.__class__ is not np.ndarray and value.__class__ is not _f64:
+                value = np.asarray(value)
     tape = a._tape
     if tape is None and not a._rg:
         return _wrap(value)
@@ -922,7 +929,22 @@ def _unary(op, a: Tensor, value: np.ndarray | None = None) -> Tensor:
     elif tape.merged_into is not None:
         return _record(op, value, a, None)
     sa = a._slot if a._tape is tape and a._vc is None else tape.slot_of(a)
-    return _emit(tape, op.code, value, sa, -1, -1, -1)
+    # _emit, inlined (a call costs ~10% of this path):
+    offs = tape.offs
+    slot = len(offs) - 1
+    n = value.size
+    if n < BIG:
+        offs.append(offs[-1] + n)
+        tape.vals.append(value)
+    else:
+        tape.new_slot(value)
+    out = _new(Tensor)
+    out._v = value
+    out._tape = tape
+    out._slot = slot
+    out._vc = None
+    tape.recs.extend((op.code, slot, sa, -1, -1, -1))
+    return out
 
 
 def _scalar(op, a: Tensor, c) -> Tensor:
@@ -939,7 +961,9 @@ def _scalar(op, a: Tensor, c) -> Tensor:
             if value.__class__ is not _f64:
                 value = _f64(value)
     if value is None:
-        value = _eager_value(op.eager(a._v, c))
+        value = op.eager(a._v, c)
+        if value.__class__ is not np.ndarray and value.__class__ is not _f64:
+            value = np.asarray(value)
     tape = a._tape
     if tape is None and not a._rg:
         return _wrap(value)
@@ -954,7 +978,22 @@ def _scalar(op, a: Tensor, c) -> Tensor:
     sa = a._slot if a._tape is tape and a._vc is None else tape.slot_of(a)
     fpool = tape.fpool
     fpool.append(float(c))
-    return _emit(tape, op.code, value, sa, -1, -1, len(fpool) - 1)
+    # _emit, inlined (a call costs ~10% of this path):
+    offs = tape.offs
+    slot = len(offs) - 1
+    n = value.size
+    if n < BIG:
+        offs.append(offs[-1] + n)
+        tape.vals.append(value)
+    else:
+        tape.new_slot(value)
+    out = _new(Tensor)
+    out._v = value
+    out._tape = tape
+    out._slot = slot
+    out._vc = None
+    tape.recs.extend((op.code, slot, sa, -1, -1, len(fpool) - 1))
+    return out
 
 
 def _binary(op, a: Tensor, b: Tensor) -> Tensor:
@@ -974,7 +1013,9 @@ def _binary(op, a: Tensor, b: Tensor) -> Tensor:
                 if value.__class__ is not _f64:
                     value = _f64(value)
     if value is None:
-        value = _eager_value(op.eager(av, bv))
+        value = op.eager(av, bv)
+        if value.__class__ is not np.ndarray and value.__class__ is not _f64:
+            value = np.asarray(value)
     ta, tb = a._tape, b._tape
     if ta is None and tb is None and not a._rg and not b._rg:
         return _wrap(value)
@@ -990,7 +1031,22 @@ def _binary(op, a: Tensor, b: Tensor) -> Tensor:
     sa = a._slot if ta is tape and a._vc is None else tape.slot_of(a)
     sb = b._slot if tb is tape and b._vc is None else tape.slot_of(b)
     ip = -1 if av.shape == bv.shape else tape.push_ints(_broadcast_ints(av, bv, value))
-    return _emit(tape, op.code, value, sa, sb, ip, -1)
+    # _emit, inlined (a call costs ~10% of this path):
+    offs = tape.offs
+    slot = len(offs) - 1
+    n = value.size
+    if n < BIG:
+        offs.append(offs[-1] + n)
+        tape.vals.append(value)
+    else:
+        tape.new_slot(value)
+    out = _new(Tensor)
+    out._v = value
+    out._tape = tape
+    out._slot = slot
+    out._vc = None
+    tape.recs.extend((op.code, slot, sa, sb, ip, -1))
+    return out
 
 
 def _broadcast_ints(av, bv, value) -> tuple | None:
@@ -1001,13 +1057,6 @@ def _broadcast_ints(av, bv, value) -> tuple | None:
     nd = value.ndim
     return (nd, *(1,) * (nd - av.ndim), *av.shape, *(1,) * (nd - bv.ndim), *bv.shape,
             *value.shape)
-
-
-def _eager_value(value):
-    """A NumPy forward's result as a tensor value: an array, or a float64 NumPy scalar."""
-    if value.__class__ is np.ndarray or value.__class__ is _f64:
-        return value
-    return np.asarray(value)
 
 
 def _arith(a: Tensor, other, key: str, scalar_key: str) -> Tensor:

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 _NO_INTS = np.zeros(0, np.int64)
 _NO_FLOATS = np.zeros(0, np.float64)
 _ONE = np.ones(1)
+_NO_AUX = np.zeros(2, np.int64)  # no big values, no constants, nothing stale
 
 FREED_MESSAGE = (
     "Trying to backward through the graph a second time (or directly access saved tensors after "
@@ -75,8 +76,11 @@ def backward(t: Tensor, gradient, retain_graph: bool) -> None:
         tape.freed = np.concatenate([tape.freed, np.zeros(n_recs - tape.freed.size, np.uint8)]) \
             if tape.freed.size else np.zeros(n_recs, np.uint8)
     stale = [slot for box, version, slot, _ in tape.watch if box[0] != version]
-    aux = [len(tape.bigs), len(tape.consts)] + tape.big_slots + tape.big_addrs + tape.consts \
-        + stale
+    if tape.bigs or tape.consts or stale:
+        aux = np.array([len(tape.bigs), len(tape.consts)] + tape.big_slots + tape.big_addrs
+                       + tape.consts + stale, dtype=np.int64)
+    else:
+        aux = _NO_AUX
     grads, scratch = _workspace.take(tape.n_elems + 1, 3 * n_slots)
 
     recs = np.array(tape.recs, dtype=np.int64).reshape(n_recs, 6)
@@ -84,7 +88,7 @@ def backward(t: Tensor, gradient, retain_graph: bool) -> None:
     args = (recs, np.array(tape.offs, dtype=np.int64),
             _packed_values(tape, n_slots), ints,
             np.array(tape.fpool, dtype=np.float64) if tape.fpool else _NO_FLOATS,
-            np.array(aux, dtype=np.int64), seed, t._slot, grads, scratch, tape.freed,
+            aux, seed, t._slot, grads, scratch, tape.freed,
             retain_graph)
     code, rec, slot = sweep(*args, -1, BLAS_MIN)
     while code == status.BLAS:  # a large matrix product: its VJP runs in NumPy's BLAS

@@ -41,6 +41,7 @@ CLOSE_RECORDS = 1 << 15
 CLOSE_ELEMENTS = 1 << 22
 
 _EMPTY = np.empty(0)
+_NOTHING_FREED = np.zeros(0, np.uint8)
 _serials = itertools.count(1)
 
 
@@ -64,7 +65,8 @@ class Tape:
         self.ipool: list = []
         self.n_ints = 0
         self.fpool: list[float] = []
-        self.freed = np.zeros(0, np.uint8)  # per record: saved values released by a backward
+        self.freed = _NOTHING_FREED  # per record: saved values released by a backward (engine
+        # grows it to one flag per record; shared while empty, never written)
         self.closed = False
         self.serial = next(_serials)
         self.merged_into: Tape | None = None

@@ -617,21 +617,21 @@ class Tensor:
         else:
             key = _index_key(key)
             basic = _is_basic(key)
-        _storage(self)
-        # a trailing Ellipsis makes NumPy return a 0-d view instead of a scalar copy
-        value = self._v[key + (Ellipsis,)] if basic and Ellipsis not in key else self._v[key]
-        if not (_recording(self)):
+        if not basic:  # advanced indexing: a copy
+            value = self._v[key]
+            if not _recording(self):
+                return _wrap(value)
+            return _record(_OP["index"], value, self, None, gather_map(self._v.shape, key))
+        # basic indexing: a view, sharing storage and version counter (a trailing Ellipsis
+        # makes NumPy return a 0-d view instead of a scalar copy)
+        v = _storage(self)
+        value = v[key + (Ellipsis,)] if Ellipsis not in key else v[key]
+        if not _recording(self):
             out = _wrap(value)
-            if np.may_share_memory(value, self._v):
-                _share_version(out, self)
-            return out
-        if not basic:
-            out = _record(_OP["index"], value, self, None, gather_map(self._v.shape, key))
         else:
             name = "select" if any(isinstance(k, (int, np.integer)) for k in key) else "slice"
-            out = _record(_OP[name], value, self, None, _basic_map(self._v.shape, key))
-        if np.may_share_memory(value, self._v):
-            _share_version(out, self)
+            out = _record(_OP[name], value, self, None, _basic_map(v.shape, key))
+        _share_version(out, self)
         return out
 
     def __setitem__(self, key, value) -> None:
@@ -683,7 +683,10 @@ def _recording(*ts: Tensor) -> bool:
     """Whether an op on these tensors is recorded: under grad mode, when one requires grad;
     while ``tg.compile`` records, also when one merely depends on the inputs."""
     if not _NON_DEFAULT[0]:
-        return any(t._tape is not None or t._rg for t in ts)
+        for t in ts:
+            if t._tape is not None or t._rg:
+                return True
+        return False
     if STATE.compile_tape is not None:
         return any(t._tape is not None or t._rg for t in ts)
     return STATE.grad_enabled and any(t._tape is not None or t._rg for t in ts)

@@ -611,9 +611,11 @@ class Tensor:
         return _view(_OP["unsqueeze"], self, np.expand_dims(v, d))
 
     def __getitem__(self, key):
-        if key.__class__ is slice or key.__class__ is int:  # the common case, without scans
-            key = (key,)
-            basic = True
+        name = None
+        if key.__class__ is slice:  # the common cases, without scans of the key
+            key, basic, name = (key,), True, "slice"
+        elif key.__class__ is int:
+            key, basic, name = (key,), True, "select"
         else:
             key = _index_key(key)
             basic = _is_basic(key)
@@ -629,7 +631,8 @@ class Tensor:
         if not _recording(self):
             out = _wrap(value)
         else:
-            name = "select" if any(isinstance(k, (int, np.integer)) for k in key) else "slice"
+            if name is None:
+                name = "select" if any(isinstance(k, (int, np.integer)) for k in key) else "slice"
             out = _record(_OP[name], value, self, None, _basic_map(v.shape, key))
         _share_version(out, self)
         return out
@@ -1302,14 +1305,19 @@ _basic_maps: dict = {}
 def _basic_map(shape: tuple, key: tuple) -> np.ndarray:
     """``gather_map`` for a basic index (ints, slices, None, ...), remembered: a loop slices the
     same shapes the same way on every step, and building the map costs several µs."""
-    size = 1
-    for n in shape:
-        size *= n
-    if size > 1 << 16:
-        return gather_map(shape, key)
-    memo = (shape, *((k.start, k.stop, k.step) if k.__class__ is slice else k for k in key))
+    if len(key) == 1 and key[0].__class__ is slice:
+        k = key[0]
+        memo = (shape, k.start, k.stop, k.step)
+    else:
+        memo = (shape, *((k.start, k.stop, k.step) if k.__class__ is slice else (k,)
+                         for k in key))
     found = _basic_maps.get(memo)
     if found is None:
+        size = 1
+        for n in shape:
+            size *= n
+        if size > 1 << 16:
+            return gather_map(shape, key)
         if len(_basic_maps) >= 1024:
             _basic_maps.clear()
         found = _basic_maps[memo] = gather_map(shape, key)

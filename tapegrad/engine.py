@@ -83,9 +83,10 @@ def backward(t: Tensor, gradient, retain_graph: bool) -> None:
         aux = _NO_AUX
     grads, scratch = _workspace.take(tape.n_elems + 1, 3 * n_slots)
 
-    recs = np.array(tape.recs, dtype=np.int64).reshape(n_recs, 6)
+    # np.fromiter reads a list of ints ~25% faster than np.array does
+    recs = np.fromiter(tape.recs, np.int64, 6 * n_recs).reshape(n_recs, 6)
     ints = np.concatenate(tape.ipool, axis=None, dtype=np.int64) if tape.ipool else _NO_INTS
-    args = (recs, np.array(tape.offs, dtype=np.int64),
+    args = (recs, np.fromiter(tape.offs, np.int64, n_slots + 1),
             _packed_values(tape, n_slots), ints,
             np.array(tape.fpool, dtype=np.float64) if tape.fpool else _NO_FLOATS,
             aux, seed, t._slot, grads, scratch, tape.freed,

@@ -4,8 +4,9 @@ A tape is a few flat Python lists that grow by appends while the forward pass is
 
 * ``recs``   -- six ints per record: ``opcode, out slot, input a, input b, int param, float param``
                 (``-1`` where unused);
-* ``vals``   -- per slot, the value array (large arrays are held in ``bigs`` instead and read in
-                place by address, so they are never copied at backward time);
+* ``vals``   -- per slot, the value array (a Python number for a one-element value; large
+                arrays are held in ``bigs`` instead and read in place by address, so they are
+                never copied at backward time);
 * ``offs``   -- slot boundaries: slot ``s`` holds elements ``offs[s]:offs[s+1]`` of the flat
                 layout that gradients (and packed values) use;
 * ``ipool``/``fpool`` -- shapes, axes, index maps and scalar constants the records point into.
@@ -94,7 +95,9 @@ class Tape:
             self.big_slots.append(slot)
             self.big_addrs.append(address_of(big))
         else:
-            self.vals.append(value)
+            # a one-element value is kept as a Python number: thousands of them pack into the
+            # backward's value array in one np.array call
+            self.vals.append(value.item() if n == 1 and value.__class__ is np.ndarray else value)
         return slot
 
     def input_slot(self, t: Tensor) -> int:

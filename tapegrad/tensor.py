@@ -32,6 +32,7 @@ _Real = (int, float)
 _ADD, _SUB, _MUL = _OP["add"], _OP["sub"], _OP["mul"]
 _ADD_SCALAR, _SUB_SCALAR, _MUL_SCALAR = _OP["add_scalar"], _OP["sub_scalar"], _OP["mul_scalar"]
 _f64 = np.float64
+_ndarray = np.ndarray
 _F64 = np.dtype(np.float64)
 _new = object.__new__
 
@@ -903,7 +904,8 @@ def _emit(tape, code: int, value, sa: int, sb: int, ip: int, fp: int) -> Tensor:
     n = value.size
     if n < BIG:
         offs.append(offs[-1] + n)
-        tape.vals.append(value)
+        # one element: a number (an array's .item(); a NumPy scalar stays as it is)
+        tape.vals.append(value.item() if n == 1 and value.__class__ is _ndarray else value)
     else:
         tape.new_slot(value)
     out = _new(Tensor)
@@ -955,7 +957,8 @@ def _unary(op, a: Tensor, value: np.ndarray | None = None) -> Tensor:
     n = value.size
     if n < BIG:
         offs.append(offs[-1] + n)
-        tape.vals.append(value)
+        # one element: a number (an array's .item(); a NumPy scalar stays as it is)
+        tape.vals.append(value.item() if n == 1 and value.__class__ is _ndarray else value)
     else:
         tape.new_slot(value)
     out = _new(Tensor)
@@ -1004,7 +1007,8 @@ def _scalar(op, a: Tensor, c) -> Tensor:
     n = value.size
     if n < BIG:
         offs.append(offs[-1] + n)
-        tape.vals.append(value)
+        # one element: a number (an array's .item(); a NumPy scalar stays as it is)
+        tape.vals.append(value.item() if n == 1 and value.__class__ is _ndarray else value)
     else:
         tape.new_slot(value)
     out = _new(Tensor)
@@ -1057,7 +1061,8 @@ def _binary(op, a: Tensor, b: Tensor) -> Tensor:
     n = value.size
     if n < BIG:
         offs.append(offs[-1] + n)
-        tape.vals.append(value)
+        # one element: a number (an array's .item(); a NumPy scalar stays as it is)
+        tape.vals.append(value.item() if n == 1 and value.__class__ is _ndarray else value)
     else:
         tape.new_slot(value)
     out = _new(Tensor)

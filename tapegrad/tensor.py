@@ -1186,10 +1186,13 @@ def _rearrange(op, a: Tensor, value: np.ndarray, perm) -> Tensor:
 def _reduce(a: Tensor, dim, keepdim: bool, key_all: str, key_dim: str) -> Tensor:
     v = a._v
     if dim is None:
-        value = np.asarray(_OP[key_all].eager(v))
+        op = _OP[key_all]
+        value = op.eager(v)
         if keepdim:
-            value = value.reshape((1,) * v.ndim)
-        return _unary(_OP[key_all], a, value)
+            value = np.asarray(value).reshape((1,) * v.ndim)
+        elif value.dtype is _F64:
+            value = value[()]  # a float64 0-d result is held as a NumPy scalar (see _storage)
+        return _unary(op, a, value)
     dims = _normalize_dims(dim, v.ndim)
     value = np.asarray(_OP[key_dim].eager(v, dims, keepdim))
     if _recording(a):

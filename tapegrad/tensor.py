@@ -987,9 +987,10 @@ def _scalar(op, a: Tensor, c) -> Tensor:
                 value = _f64(value)
     if value is None:
         v = a._v
-        if v.dtype is _F64 and (c.__class__ is float or c.__class__ is int):
+        if v.dtype is _F64 and (c.__class__ is float or c.__class__ is int) and c:
             # NumPy 2 takes a Python number ~130 ns slower than a float64 0-d array, which
-            # (for a float64 operand) gives the same result
+            # (for a float64 operand) gives the same result.  Zero is left out: 0.0 and -0.0
+            # are one dict key but not one constant.
             constant = _CONSTANTS.get(c)
             if constant is None:
                 if len(_CONSTANTS) >= 4096:

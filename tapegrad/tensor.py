@@ -126,7 +126,7 @@ class Tensor:
 
     @property
     def data(self) -> Tensor:
-        if STATE.compile_tape is not None and self._tape is not None:
+        if _NON_DEFAULT[0] and STATE.compile_tape is not None and self._tape is not None:
             return _detached_in_compile(self)
         return _wrap(_storage(self))
 
@@ -208,7 +208,7 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """A tensor with the same storage (and version counter) and no history."""
-        if STATE.compile_tape is not None and self._tape is not None:
+        if _NON_DEFAULT[0] and STATE.compile_tape is not None and self._tape is not None:
             return _detached_in_compile(self)
         out = _wrap(_storage(self))
         out._vc = self._version_box()
@@ -270,7 +270,7 @@ class Tensor:
         if self._v.size != 1:
             raise RuntimeError(
                 "Boolean value of Tensor with more than one value is ambiguous")
-        return bool(self._v.reshape(()))
+        return bool(self._v)
 
     def __float__(self) -> float:
         _guard(self, "float()")
@@ -533,6 +533,8 @@ class Tensor:
             squares = flat.dot(flat)  # a fifth of np.sum(v * v)'s time on small vectors
             value = _f64(math.sqrt(squares)) if squares.__class__ is _f64 else \
                 np.asarray(np.sqrt(squares))
+            if self._tape is None and not self._rg:  # e.g. y.data.norm() in a loop test
+                return _wrap(value)
             return _unary(_OP["norm"], self, value)
         if p == 2:
             return (self * self).sum(dim, keepdim).sqrt()
@@ -975,18 +977,17 @@ def _unary(op, a: Tensor, value: np.ndarray | None = None) -> Tensor:
 def _scalar(op, a: Tensor, c) -> Tensor:
     v = a._v
     value = None
-    if v.__class__ is not _f64 and v.ndim == 0 and v.dtype is _F64:
-        v = v[()]
-    if v.__class__ is _f64 and op.py is not None:
+    if v.__class__ is _ndarray and v.ndim:
+        pass  # an array: NumPy below
+    elif op.py is not None and v.dtype is _F64:
         try:
-            value = op.py(v, c)
+            value = op.py(v if v.__class__ is _f64 else v[()], c)
         except (ArithmeticError, ValueError):
             pass
         else:
             if value.__class__ is not _f64:
                 value = _f64(value)
     if value is None:
-        v = a._v
         if v.dtype is _F64 and (c.__class__ is float or c.__class__ is int) and c:
             # NumPy 2 takes a Python number ~130 ns slower than a float64 0-d array, which
             # (for a float64 operand) gives the same result.  Zero is left out: 0.0 and -0.0

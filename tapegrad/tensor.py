@@ -29,9 +29,6 @@ from .tape import BIG, open_tape, resolve, tape_for, tape_for_all
 
 _OP = {key: op for key, op in BY_KEY.items()}
 _Real = (int, float)
-# the hottest ops, bound once (a dict lookup per call adds up over thousands of ops)
-_ADD, _SUB, _MUL = _OP["add"], _OP["sub"], _OP["mul"]
-_ADD_SCALAR, _SUB_SCALAR, _MUL_SCALAR = _OP["add_scalar"], _OP["sub_scalar"], _OP["mul_scalar"]
 _f64 = np.float64
 _ndarray = np.ndarray
 _F64 = np.dtype(np.float64)
@@ -55,6 +52,34 @@ class Size(tuple):
 
     def __repr__(self) -> str:
         return f"tapegrad.Size([{', '.join(map(str, self))}])"
+
+
+def _arith_method(key: str):
+    """``a <op> b`` for a tensor ``a``: the per-op entry point of + - * / **."""
+    op, scalar_op, scalar_key = _OP[key], _OP[key + "_scalar"], key + "_scalar"
+
+    def method(self, other):
+        if other.__class__ is Tensor:
+            return _binary(op, self, other)
+        if other.__class__ is float or other.__class__ is int:
+            return _scalar(scalar_op, self, other)
+        return _arith(self, other, key, scalar_key)
+
+    method.__name__ = method.__qualname__ = f"__{key}__"
+    return method
+
+
+def _reflected_method(key: str, scalar_key: str):
+    """``b <op> a`` for a tensor ``a`` and a non-tensor ``b`` (a number or an array)."""
+    op, scalar_op = _OP[key], _OP[scalar_key]
+
+    def method(self, other):
+        if isinstance(other, _Real):
+            return _scalar(scalar_op, self, other)
+        return _binary(op, _as_tensor(other), self)
+
+    method.__name__ = method.__qualname__ = f"__r{key}__"
+    return method
 
 
 class Tensor:
@@ -324,51 +349,16 @@ class Tensor:
 
     # -- arithmetic ---------------------------------------------------------------------------
 
-    def __add__(self, other):
-        if other.__class__ is Tensor:
-            return _binary(_ADD, self, other)
-        if other.__class__ is float or other.__class__ is int:
-            return _scalar(_ADD_SCALAR, self, other)
-        return _arith(self, other, "add", "add_scalar")
-
-    __radd__ = __add__
-
-    def __sub__(self, other):
-        if other.__class__ is Tensor:
-            return _binary(_SUB, self, other)
-        if other.__class__ is float or other.__class__ is int:
-            return _scalar(_SUB_SCALAR, self, other)
-        return _arith(self, other, "sub", "sub_scalar")
-
-    def __rsub__(self, other):
-        if isinstance(other, _Real):
-            return _scalar(_OP["rsub_scalar"], self, other)
-        return _binary(_OP["sub"], _as_tensor(other), self)
-
-    def __mul__(self, other):
-        if other.__class__ is Tensor:
-            return _binary(_MUL, self, other)
-        if other.__class__ is float or other.__class__ is int:
-            return _scalar(_MUL_SCALAR, self, other)
-        return _arith(self, other, "mul", "mul_scalar")
-
-    __rmul__ = __mul__
-
-    def __truediv__(self, other):
-        return _arith(self, other, "div", "div_scalar")
-
-    def __rtruediv__(self, other):
-        if isinstance(other, _Real):
-            return _scalar(_OP["rdiv_scalar"], self, other)
-        return _binary(_OP["div"], _as_tensor(other), self)
-
-    def __pow__(self, exponent):
-        return _arith(self, exponent, "pow", "pow_scalar")
-
-    def __rpow__(self, base):
-        if isinstance(base, _Real):
-            return _scalar(_OP["rpow_scalar"], self, base)
-        return _binary(_OP["pow"], _as_tensor(base), self)
+    # (each built by _arith_method / _reflected_method below the class: the tensor and the
+    # Python-number cases go straight to their op, anything else through _arith)
+    __add__ = __radd__ = _arith_method("add")
+    __sub__ = _arith_method("sub")
+    __rsub__ = _reflected_method("sub", "rsub_scalar")
+    __mul__ = __rmul__ = _arith_method("mul")
+    __truediv__ = _arith_method("div")
+    __rtruediv__ = _reflected_method("div", "rdiv_scalar")
+    __pow__ = _arith_method("pow")
+    __rpow__ = _reflected_method("pow", "rpow_scalar")
 
     def __neg__(self):
         return _unary(_OP["neg"], self)

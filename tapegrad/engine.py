@@ -64,11 +64,16 @@ def _load_kernel():
 
 def backward(t: Tensor, gradient, retain_graph: bool) -> None:
     """Accumulate d(t)/d(leaf), weighted by ``gradient``, into every reachable leaf's ``.grad``."""
-    seed = _seed(t, gradient)
-    if t._tape is None:  # a leaf: its gradient is the seed itself
-        t._accumulate(seed.reshape(t._v.shape))
-        return
-    tape = resolve(t)
+    tape = t._tape
+    if gradient is None and tape is not None and not t._stop and t._v.size == 1:
+        seed = _ONE  # the common case of _seed, without the call
+    else:
+        seed = _seed(t, gradient)
+        if tape is None:  # a leaf: its gradient is the seed itself
+            t._accumulate(seed.reshape(t._v.shape))
+            return
+    if tape.merged_into is not None:
+        tape = resolve(t)
     sweep = _kernel or _load_kernel()
     n_recs = len(tape.recs) // 6
     n_slots = len(tape.offs) - 1

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from . import dtypes
+from .codegen import fuse
 from .grad_mode import STATE
 from .ops import OPS
 from .tape import Tape
@@ -169,22 +170,39 @@ class CompiledTape:
         self.sizes = [int(np.prod(shape)) for shape, _ in self.specs]
         self.retapes = 0
         self._variants = [_Variant(f, self._check(example_args))]
+        # small elementwise tapes: one generated loop does forward and reverse (codegen.py);
+        # it declines (returns None) whatever it cannot take, which then runs the general path
+        self._fused = fuse(self._variants[0], [shape for shape, _ in self.specs])
 
     # -- public calls ------------------------------------------------------------------------
 
     def __call__(self, *args) -> np.ndarray:
         """Replay the forward: ``f(*args)`` as a NumPy array."""
+        if self._fused is not None:
+            out = self._fused.run(args, False)
+            if out is not None:
+                return np.array(out[0]).reshape(self._fused.out_shape)
         variant, buf = self._replay(self._check(args))
         return variant.output(buf)
 
     def gradient(self, *args):
         """The gradient of scalar ``f`` at ``args``: one array, or a tuple for several args."""
+        if self._fused is not None:
+            out = self._fused.run(args, True)
+            if out is not None:
+                return self._fused.gradients(out)
         variant, buf = self._replay(self._check(args))
         if variant.out_size != 1:
             raise RuntimeError("grad can be implicitly created only for scalar outputs")
         return self._split(variant.reverse(buf, _SCALAR_SEED)[0])
 
     def value_and_gradient(self, *args):
+        """``(f(*args), gradient)`` from one replay."""
+        if self._fused is not None:
+            out = self._fused.run(args, True)
+            if out is not None:
+                return (np.array(out[0]).reshape(self._fused.out_shape),
+                        self._fused.gradients(out))
         variant, buf = self._replay(self._check(args))
         if variant.out_size != 1:
             raise RuntimeError("grad can be implicitly created only for scalar outputs")

@@ -200,3 +200,63 @@ def test_float32_arguments_give_float32_results():
     assert g.dtype == np.float32 and tape(x).dtype == np.float32
     np.testing.assert_allclose(g, eager_value_and_grad(rosen, x.astype(np.float64))[1],
                                rtol=1e-5)
+
+
+# -- the fused path (codegen.py): small elementwise tapes run as one generated loop ------------
+
+C6 = np.linspace(0.5, 1.5, 6)
+
+FUSABLE = {
+    "rosen": rosen,
+    "mean_of_chain": lambda x: (x.tanh() * 0.9 + 0.1 * x).sigmoid().mean(),
+    "gather_with_repeats": lambda x: (x[[0, 2, 2, 5]] * x[1:5].exp()).sum(),
+    "constant_array": lambda x: (x * tg.tensor(C6) - x.sin() / tg.tensor(C6)).sum(),
+    "transpose_of_matrix": lambda x: (x.reshape(2, 3).T.reshape(6) * x).pow(3.0).sum(),
+    "binary_rules": lambda x: (x.abs() ** (x.cos() + 2.0) + (x * x).sqrt() / (x.exp() + 1)).sum(),
+}
+
+
+@pytest.mark.parametrize("name", list(FUSABLE))
+def test_fused_tapes_equal_eager(name):
+    f = FUSABLE[name]
+    tape = tg.compile(f, RNG.normal(size=6))
+    assert tape._fused is not None, "expected the fused path"
+    for _ in range(10):
+        x = RNG.normal(size=6)
+        value, grad = eager_value_and_grad(f, x)
+        np.testing.assert_allclose(tape(x), value, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(tape.gradient(x), grad, rtol=1e-12, atol=1e-12)
+        v2, g2 = tape.value_and_gradient(x)
+        np.testing.assert_allclose(v2, value, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(g2, grad, rtol=1e-12, atol=1e-12)
+
+
+def test_fused_several_arguments_and_shapes():
+    def f(a, b):
+        return (a * b.reshape(2, 3) + a.tanh()).sum()
+
+    a, b = RNG.normal(size=(2, 3)), RNG.normal(size=6)
+    tape = tg.compile(f, a, b)
+    assert tape._fused is not None
+    ga, gb = tape.gradient(a, b)
+    ta, tb = tg.tensor(a, requires_grad=True), tg.tensor(b, requires_grad=True)
+    f(ta, tb).backward()
+    assert ga.shape == (2, 3) and gb.shape == (6,)
+    np.testing.assert_allclose(ga, ta.grad.numpy(), rtol=1e-13)
+    np.testing.assert_allclose(gb, tb.grad.numpy(), rtol=1e-13)
+    first = tape.gradient(a, b)[0]
+    tape.gradient(a + 1.0, b)
+    np.testing.assert_array_equal(first, ga)  # a later replay does not overwrite results
+
+
+def test_fused_declines_what_it_cannot_take_and_the_general_path_answers():
+    for f in (branchy, no_grad_inside, selects, mlp_loss,
+              lambda x: (x.reshape(2, 3) * tg.tensor([1.0, 2.0, 3.0])).sum()):
+        tape = tg.compile(f, RNG.normal(size=SHAPES.get(f, (6,))))
+        assert tape._fused is None
+    tape = tg.compile(rosen, np.ones(6))
+    assert tape._fused is not None
+    with pytest.raises(ValueError, match=r"\(6,\).*\(5,\)"):
+        tape.gradient(np.ones(5))
+    x = RNG.normal(size=12)[::2]  # not contiguous: the general path takes it
+    np.testing.assert_allclose(tape.gradient(x), eager_value_and_grad(rosen, x)[1], rtol=1e-13)

@@ -9,7 +9,7 @@ from numba import njit, prange
 from tapegrad.kernels.sweep import make_forward, make_sweep
 from tapegrad.ops import OPS
 
-SOURCE_HASH = "8c26498cd6b27563"
+SOURCE_HASH = "5a66fb9a549a63c0"
 N_OPS = 70
 
 # per opcode: saved values read for the first / second input's gradient

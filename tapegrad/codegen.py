@@ -152,7 +152,8 @@ def _plan(v) -> dict | None:
     if any(r[2] == out or r[3] == out for r in loop_recs):
         return None  # the reduced scalar feeds other records
 
-    alias: dict[int, int] = {}  # view/clone output -> its input
+    alias: dict[int, int] = {}  # view/clone output (or a repeated computation) -> its value
+    seen: dict[tuple, int] = {}  # (op, inputs, parameter) -> the first slot that computed it
     body = []
     for op, y, a, b, ip, fp in loop_recs:
         spec = OPS[op]
@@ -168,7 +169,10 @@ def _plan(v) -> dict | None:
         if spec.key in _GATHERS:
             if a in written or a in alias:  # gathers read arguments or constants only
                 return None
-            body.append(("gather", op, y, a, ip, _progression(v.ints[ip:ip + n])))
+            prog = _progression(v.ints[ip:ip + n])
+            if _repeated(seen, alias, consts, y, ("gather", a, prog or ip)):
+                continue  # x[:-1] written twice is read once
+            body.append(("gather", op, y, a, ip, prog))
             continue
         if not spec.rules:
             return None
@@ -178,6 +182,8 @@ def _plan(v) -> dict | None:
         if size[a] != n:
             return None
         c = float(v.floats[fp]) if kind == "scalar" else None
+        if _repeated(seen, alias, consts, y, (op, a, b, c)):
+            continue
         body.append((kind, op, y, a, b, c))
     result = alias.get(result, result)
 
@@ -205,6 +211,18 @@ def _plan(v) -> dict | None:
             needs.add(item[2])
     return {"n": n, "body": body, "sources": sources, "result": result, "scale": scale,
             "args": args, "needs": needs, "offs": v.offs.tolist()}
+
+
+def _repeated(seen: dict, alias: dict, consts: set, y: int, key: tuple) -> bool:
+    """Whether ``y`` repeats a computation already made (then it becomes an alias of it).
+    Slots whose gradient is cut (detached) are left alone: an alias would pass it on."""
+    if y in consts:
+        return False
+    if key in seen:
+        alias[y] = seen[key]
+        return True
+    seen[key] = y
+    return False
 
 
 def _progression(m: np.ndarray) -> tuple[int, int] | None:

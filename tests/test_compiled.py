@@ -6,8 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from helpers import numeric_grad
+from test_ops import ALL, CASES
 
 import tapegrad as tg
+from tapegrad.ops import BY_KEY
 
 RNG = np.random.default_rng(42)
 
@@ -260,3 +262,61 @@ def test_fused_declines_what_it_cannot_take_and_the_general_path_answers():
         tape.gradient(np.ones(5))
     x = RNG.normal(size=12)[::2]  # not contiguous: the general path takes it
     np.testing.assert_allclose(tape.gradient(x), eager_value_and_grad(rosen, x)[1], rtol=1e-13)
+
+
+# -- every op of the table under compile: fused, interpreted, and one-element (scalar) records -
+
+
+def _eager_grads(fn, arrays, weights):
+    ts = [tg.tensor(a, requires_grad=True) for a in arrays]
+    out = fn(*ts)
+    loss = (out * tg.tensor(weights)).sum()
+    loss.backward()
+    return loss.item(), [t.grad.numpy() if t.grad is not None else np.zeros_like(a)
+                         for t, a in zip(ts, arrays, strict=True)]
+
+
+def _check_tape(tape, arrays, value, grads):
+    got = tape.gradient(*arrays)
+    got = list(got) if isinstance(got, tuple) else [got]
+    np.testing.assert_allclose(tape(*arrays), value, rtol=1e-12, atol=1e-12)
+    for g, e in zip(got, grads, strict=True):
+        np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("key,desc,fn,arrays", ALL, ids=[f"{k}-{d}" for k, d, _, _ in ALL])
+def test_every_op_case_replays_with_eager_gradients(key, desc, fn, arrays):
+    shape = fn(*[tg.tensor(a) for a in arrays]).shape
+    weights = np.linspace(0.5, 1.5, int(np.prod(shape))).reshape(shape)
+    value, grads = _eager_grads(fn, arrays, weights)
+
+    def loss(*xs):
+        return (fn(*xs) * tg.tensor(weights)).sum()
+
+    tape = tg.compile(loss, *arrays)
+    _check_tape(tape, arrays, value, grads)
+    tape._fused = None  # the interpreter too, when the fused path took it
+    _check_tape(tape, arrays, value, grads)
+
+
+RULE_CASES = [(key, desc, fn, arrays) for key, desc, fn, arrays in ALL
+              if BY_KEY[key].rules and desc == CASES[key][0][0]]
+
+
+@pytest.mark.parametrize("key,desc,fn,arrays", RULE_CASES, ids=[k for k, *_ in RULE_CASES])
+def test_one_element_records_use_the_scalar_rules(key, desc, fn, arrays):
+    """0-d inputs: every record is one element, computed inline by the op's scalar rules."""
+    arrays = [np.array(a.ravel()[0]) for a in arrays]
+
+    def f(*xs):
+        y = fn(*[x * 1.0 for x in xs])
+        return (y * y + y).sum()
+
+    tape = tg.compile(f, *arrays)
+    tape._fused = None
+    variant = tape._variants[-1]
+    assert variant.kinds[variant.recs[:, 0] == BY_KEY[key].code].all()
+    value, grads = _eager_grads(lambda *xs: f(*xs), arrays, np.array(1.0))
+    _check_tape(tape, arrays, value, grads)
+    floats = [float(a) for a in arrays]  # Python floats: packed in one step
+    _check_tape(tape, floats, value, grads)

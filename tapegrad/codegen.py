@@ -49,6 +49,8 @@ MAX_RECORDS = 320
 #: output element ``i``) -- see ``ops/shape.py``
 _GATHERS = {"slice", "select", "index", "transpose", "permute", "t", "expand"}
 _COPIES = {"view", "clone"}
+#: elements per block of the blocked loop (see ``_blocked``): its scratch stays in L1
+BLOCK = 512
 _REDUCTIONS = {"sum": 1.0, "mean": None}  # None: 1/N
 
 
@@ -250,7 +252,7 @@ def _literal(c: float) -> str:
 def _render(plan: dict) -> tuple[str, dict]:
     n, args, needs, offs = plan["n"], plan["args"], plan["needs"], plan["offs"]
     names: dict = {}
-    fwd, rev = [], []
+    fwd, rev, scatters = [], [], []  # scatters: (argument, index expression, gradient)
 
     def read(slot: str, index: str) -> str:
         return f"x{args[slot]}[{index}]" if slot in args else f"C[{offs[slot]} + {index}]"
@@ -292,7 +294,7 @@ def _render(plan: dict) -> tuple[str, dict]:
             continue
         if kind == "gather":
             if item[3] in args:
-                rev.append(f"G{args[item[3]]}[{where(item)}] += g{y}")
+                scatters.append((args[item[3]], where(item), f"g{y}"))
             continue
         rules = OPS[op].rules
         a = item[3]
@@ -311,18 +313,63 @@ def _render(plan: dict) -> tuple[str, dict]:
             add(b, f"db{op}(g{y}, v{a}, v{b}, v{y})")
     for s in plan["sources"]:
         if s in args and s in started:
-            rev.append(f"G{args[s]}[i] += g{s}")
+            scatters.append((args[s], "i", f"g{s}"))
 
     params = ", ".join(f"x{k}" for k in range(len(args)))
     lines = [f"def fused({params}, C, I, seed, do_grad):"]
     lines += [f"    G{k} = np.zeros(x{k}.size if do_grad else 0)" for k in range(len(args))]
-    lines += ["    acc = 0.0", f"    for i in range({n}):"]
-    lines += [f"        {line}" for line in fwd]
-    lines.append(f"        acc += v{result}")
-    if rev:
-        lines.append("        if do_grad:")
-        lines += [f"            {line}" for line in rev]
+    lines.append("    acc = 0.0")
+    emit = _blocked if n >= BLOCK else _simple
+    lines += emit(n, fwd, rev, scatters, f"v{result}")
     grads = "".join(f", G{k}" for k in range(len(args)))
     total = "acc" if plan["scale"] == 1.0 else f"acc * {_literal(plan['scale'])}"
     lines.append(f"    return {total}{grads}")
-    return "\n".join(lines) + "\n", names
+    return "\n".join(lines) + "\n", {**names, "block_sum": block_sum}
+
+
+def _simple(n: int, fwd: list, rev: list, scatters: list, result: str) -> list[str]:
+    """One loop; the reverse adds straight into the gradients."""
+    lines = [f"    for i in range({n}):"]
+    lines += [f"        {line}" for line in fwd]
+    lines.append(f"        acc += {result}")
+    if rev or scatters:
+        lines.append("        if do_grad:")
+        lines += [f"            {line}" for line in rev]
+        lines += [f"            G{k}[{index}] += {g}" for k, index, g in scatters]
+    return lines
+
+
+def _blocked(n: int, fwd: list, rev: list, scatters: list, result: str) -> list[str]:
+    """Blocks of ``BLOCK`` elements: a loop that only writes small scratch arrays (values
+    summed, gradient contributions), which LLVM can vectorise, then one loop per gradient
+    scatter.  Scattered straight from the main loop, ``x[1:]`` and ``x[:-1]`` would add into
+    neighbouring elements of one gradient on every iteration, which rules vectorising out."""
+    lines = [f"    R = np.empty({BLOCK})"]
+    lines += [f"    T{j} = np.empty({BLOCK})" for j in range(len(scatters))]
+    lines += [f"    for start in range(0, {n}, {BLOCK}):",
+              f"        m = min({BLOCK}, {n} - start)"]
+    for grad in (False, True):
+        lines.append("        if do_grad:" if grad else "        if not do_grad:")
+        lines += ["            for t in range(m):", "                i = start + t"]
+        lines += [f"                {line}" for line in fwd]
+        lines.append(f"                R[t] = {result}")
+        if grad:
+            lines += [f"                {line}" for line in rev]
+            lines += [f"                T{j}[t] = {g}" for j, (_, _, g) in enumerate(scatters)]
+    lines.append("        acc += block_sum(R, m)")
+    if scatters:
+        lines.append("        if do_grad:")
+        for j, (k, index, _) in enumerate(scatters):
+            lines += ["            for t in range(m):", "                i = start + t",
+                      f"                G{k}[{index}] += T{j}[t]"]
+    return lines
+
+
+@njit(fastmath={"reassoc"}, error_model="numpy", cache=True)
+def block_sum(values, m):
+    """The sum of ``values[:m]``, in whatever order vectorises (reassociation allowed here,
+    and only here: the rest of the fused code keeps IEEE order)."""
+    total = 0.0
+    for t in range(m):
+        total += values[t]
+    return total

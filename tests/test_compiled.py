@@ -233,6 +233,19 @@ def test_fused_tapes_equal_eager(name):
         np.testing.assert_allclose(g2, grad, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("f", [rosen, FUSABLE["mean_of_chain"],
+                               lambda x: (x[::2] * x[1::2].cos() - x[::-2]).sum()])
+def test_fused_blocked_loop_for_large_inputs(f):
+    from tapegrad.codegen import BLOCK
+
+    x = RNG.normal(size=2 * BLOCK + 2 * 37)  # blocks and a remainder
+    tape = tg.compile(f, x)
+    assert tape._fused is not None and "block_sum" in tape._fused.source
+    value, grad = eager_value_and_grad(f, x)
+    np.testing.assert_allclose(tape(x), value, rtol=1e-11)
+    np.testing.assert_allclose(tape.gradient(x), grad, rtol=1e-12, atol=1e-12)
+
+
 def test_fused_several_arguments_and_shapes():
     def f(a, b):
         return (a * b.reshape(2, 3) + a.tanh()).sum()

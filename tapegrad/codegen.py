@@ -249,6 +249,19 @@ def _literal(c: float) -> str:
     return repr(c)
 
 
+_PLAIN: dict = {}
+
+
+def _plain(rule):
+    """A scalar rule compiled as an ordinary function, which LLVM inlines.  The op table's
+    rules are inlined by numba itself (``inline="always"``), which re-types them at every call
+    site: a 200-record tape took ~3x longer to compile that way."""
+    plain = _PLAIN.get(rule)
+    if plain is None:
+        plain = _PLAIN[rule] = njit(error_model="numpy")(rule.py_func)
+    return plain
+
+
 def _render(plan: dict) -> tuple[str, dict]:
     n, args, needs, offs = plan["n"], plan["args"], plan["needs"], plan["offs"]
     names: dict = {}
@@ -271,7 +284,7 @@ def _render(plan: dict) -> tuple[str, dict]:
             fwd.append(f"v{y} = {read(item[3], where(item))}")
             continue
         rules = OPS[op].rules
-        names[f"f{op}"] = rules[1]
+        names[f"f{op}"] = _plain(rules[1])
         if kind == "unary":
             fwd.append(f"v{y} = f{op}(v{item[3]})")
         elif kind == "scalar":
@@ -300,16 +313,16 @@ def _render(plan: dict) -> tuple[str, dict]:
         a = item[3]
         if kind in ("unary", "scalar"):
             if a in needs:
-                names[f"d{op}"] = rules[2]
+                names[f"d{op}"] = _plain(rules[2])
                 extra = f", {_literal(item[5])}" if kind == "scalar" else ""
                 add(a, f"d{op}(g{y}, v{a}, v{y}{extra})")
             continue
         b = item[4]
         if a in needs:
-            names[f"da{op}"] = rules[2]
+            names[f"da{op}"] = _plain(rules[2])
             add(a, f"da{op}(g{y}, v{a}, v{b}, v{y})")
         if b in needs:
-            names[f"db{op}"] = rules[3]
+            names[f"db{op}"] = _plain(rules[3])
             add(b, f"db{op}(g{y}, v{a}, v{b}, v{y})")
     for s in plan["sources"]:
         if s in args and s in started:

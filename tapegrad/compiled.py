@@ -96,6 +96,13 @@ class _Variant:
         consts = list(dict.fromkeys(tape.consts))
         self.aux = np.array([0, len(consts)] + consts, dtype=np.int64)
         self.guards = tape.guards
+        values = [g for g in self.guards if g[0] == "value"]
+        self.guard_at = np.array([i for g in values
+                                  for i in range(self.offs[g[2]], self.offs[g[2] + 1])],
+                                 dtype=np.int64)
+        self.guard_values = np.array([x for g in values for x in np.ravel(g[3])],
+                                     dtype=np.float64)
+        self.choice_guards = [g for g in self.guards if g[0] != "value"]
         arg_set = set(self.arg_slots)
         # tensors captured from outside f: a later in-place change to one forces a retape
         self.captured = [(box, version) for box, version, slot, _ in tape.watch
@@ -137,7 +144,13 @@ class _Variant:
             if box[0] != version:
                 return ("captured", "a tensor captured from outside f changed in place", -1,
                         None, "?")
-        for guard in self.guards:
+        # every value guard at once (one gather, one comparison); the loop below runs only
+        # for the argmax/argmin guards, or to name the guard that broke
+        if np.array_equal(buf[self.guard_at], self.guard_values, equal_nan=True):
+            guards = self.choice_guards
+        else:
+            guards = self.guards
+        for guard in guards:
             kind, _, slot, recorded, _ = guard
             values = buf[self.offs[slot]:self.offs[slot + 1]]
             if kind == "value":

@@ -51,9 +51,17 @@ def selects(x):
     return v.max(1).values.sum() + tg.where(x > 0.1, x, x * x).sum() + x.clamp(-0.5, 0.5).sum()
 
 
-FUNCTIONS = [rosen, mlp_loss, branchy, float_constant, numpy_detour, no_grad_inside, selects]
+def many_guards(x):
+    total = x[0] * 0.0
+    for i in range(6):  # six guards, checked together: any one flipping must be noticed
+        total = total + (x[i] * x[i] if x[i] > 0 else x[i].sin())
+    return total
+
+
+FUNCTIONS = [rosen, mlp_loss, branchy, float_constant, numpy_detour, no_grad_inside, selects,
+             many_guards]
 SHAPES = {rosen: (6,), mlp_loss: (4,), branchy: (6,), float_constant: (6,), numpy_detour: (6,),
-          no_grad_inside: (6,), selects: (6,)}
+          no_grad_inside: (6,), selects: (6,), many_guards: (6,)}
 
 
 def eager_value_and_grad(f, x):

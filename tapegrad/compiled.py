@@ -16,6 +16,7 @@ computed along the wrong branch.
 from __future__ import annotations
 
 import threading
+import warnings
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -182,7 +183,12 @@ class CompiledTape:
         self._variants = [_Variant(f, self._check(example_args))]
         # small elementwise tapes: one generated loop does forward and reverse (codegen.py);
         # it declines (returns None) whatever it cannot take, which then runs the general path
-        self._fused = fuse(self._variants[0], [shape for shape, _ in self.specs])
+        try:
+            self._fused = fuse(self._variants[0], [shape for shape, _ in self.specs])
+        except Exception as exc:  # a code-generation bug must not cost the (correct) replay
+            warnings.warn(f"tg.compile: the fused kernel did not compile ({exc}); the tape "
+                          "replays with the interpreter", RuntimeWarning, stacklevel=3)
+            self._fused = None
 
     # -- public calls ------------------------------------------------------------------------
 
@@ -285,7 +291,9 @@ class CompiledTape:
                  f"{v.offs.size - 1} slots, {len(v.guards)} guards, {len(self._variants)} "
                  f"variant(s), {self.retapes} retape(s)",
                  f"values: {v.buf.nbytes:,} bytes; params: {v.ints.nbytes + v.floats.nbytes:,}"
-                 " bytes"]
+                 " bytes",
+                 "replay: " + ("one fused loop (generated code)" if self._fused is not None
+                               else "the record interpreter")]
         lines += [f"  {count:6d}  {key}" for key, count in v.op_counts.most_common()]
         return "\n".join(lines)
 

@@ -201,6 +201,7 @@ def test_introspection():
     assert listing[-1] == "return %11"
     summary = tape.summary()
     assert "11 records" in summary and "pow_scalar" in summary and "bytes" in summary
+    assert "replay: one fused loop" in summary
 
 
 def test_float32_arguments_give_float32_results():

@@ -51,6 +51,10 @@ _GATHERS = {"slice", "select", "index", "transpose", "permute", "t", "expand"}
 _COPIES = {"view", "clone"}
 #: elements per block of the blocked loop (see ``_blocked``): its scratch stays in L1
 BLOCK = 512
+#: tapes over ``BLOCK`` elements or more keep the interpreter beyond this many records: one
+#: element's long chain of dependent ops (50 tanh in a row) runs at the ops' latency, where the
+#: interpreter's op-by-op loops overlap independent elements (chain-1000: 1.4x slower fused)
+MAX_BLOCKED_RECORDS = 64
 _REDUCTIONS = {"sum": 1.0, "mean": None}  # None: 1/N
 
 
@@ -149,7 +153,7 @@ def _plan(v) -> dict | None:
     else:
         n = 1
         result = out
-    if n == 0 or int(size[out]) != 1:
+    if n == 0 or int(size[out]) != 1 or (n >= BLOCK and len(recs) > MAX_BLOCKED_RECORDS):
         return None
     if any(r[2] == out or r[3] == out for r in loop_recs):
         return None  # the reduced scalar feeds other records

@@ -278,6 +278,15 @@ def test_fused_declines_what_it_cannot_take_and_the_general_path_answers():
               lambda x: (x.reshape(2, 3) * tg.tensor([1.0, 2.0, 3.0])).sum()):
         tape = tg.compile(f, RNG.normal(size=SHAPES.get(f, (6,))))
         assert tape._fused is None
+    def long_chain(x):
+        for _ in range(40):
+            x = x.tanh() * 0.9 + 0.1 * x
+        return x.sum()
+
+    from tapegrad.codegen import BLOCK
+
+    assert tg.compile(long_chain, np.ones(6))._fused is not None
+    assert tg.compile(long_chain, np.ones(BLOCK))._fused is None  # latency-bound: interpreter
     tape = tg.compile(rosen, np.ones(6))
     assert tape._fused is not None
     with pytest.raises(ValueError, match=r"\(6,\).*\(5,\)"):

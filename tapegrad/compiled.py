@@ -227,12 +227,12 @@ class CompiledTape:
     def vjp(self, args, v):
         """Vector-Jacobian product ``vᵀ J`` at ``args`` (a tuple, or one array)."""
         args = self._check(args if isinstance(args, (tuple, list)) else (args,))
-        variant, _ = self._replay(args)  # which variant's branch applies: its output shape
         seed = np.asarray(getattr(v, "_v", v), dtype=np.float64)
+        variant, _, rows = self._run(args, seed.reshape(1, -1))
         if seed.shape != variant.out_shape:
             raise ValueError(f"vjp: v has shape {seed.shape}, the output has shape "
                              f"{variant.out_shape}")
-        return self._split(variant.run(args, seed.reshape(1, -1))[1][0])
+        return self._split(rows[0])
 
     def jacobian(self, *args):
         """The Jacobian ``d out / d args``: every output row's reverse sweep in one kernel call.
@@ -240,8 +240,9 @@ class CompiledTape:
         Shape ``out.shape + arg.shape`` (a tuple of those for several arguments).
         """
         args = self._check(args)
-        variant, _ = self._replay(args)
-        rows = variant.run(args, np.eye(variant.out_size))[1]
+        variant, _, rows = self._run(args, np.eye(self._variants[-1].out_size))
+        if rows.shape[0] != variant.out_size:  # a retape changed the output's size
+            rows = variant.run(args, np.eye(variant.out_size))[1]
         parts, at = [], 0
         for spec in self.specs:
             n = int(np.prod(spec[0]))

@@ -351,3 +351,10 @@ def test_one_element_records_use_the_scalar_rules(key, desc, fn, arrays):
     _check_tape(tape, arrays, value, grads)
     floats = [float(a) for a in arrays]  # Python floats: packed in one step
     _check_tape(tape, floats, value, grads)
+
+
+def test_vjp_with_a_wrong_shaped_v_names_both_shapes():
+    tape = tg.compile(lambda x: x.sin() * 2.0, np.ones(3))
+    with pytest.raises(ValueError, match=r"\(5,\).*\(3,\)"):
+        tape.vjp((np.ones(3),), np.ones(5))
+    np.testing.assert_allclose(tape.vjp(np.ones(3), np.ones(3)), 2 * np.cos(np.ones(3)))

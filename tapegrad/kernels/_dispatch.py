@@ -10,7 +10,7 @@ from tapegrad.kernels.replay import make_replay
 from tapegrad.kernels.sweep import make_forward, make_sweep
 from tapegrad.ops import OPS
 
-SOURCE_HASH = "13aa93830bcba923"
+SOURCE_HASH = "230f762309260723"
 N_OPS = 70
 
 # per opcode: saved values read for the first / second input's gradient

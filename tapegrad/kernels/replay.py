@@ -105,8 +105,8 @@ def make_replay(fwd_record, vjp_record, scalar_fwd, scalar_vjp):
                 flags[aux[2 + i]] = 0
             grads[:offs[n_slots]] = 0.0
             o = offs[out]
-            for i in range(seeds.shape[1]):
-                grads[o + i] = seeds[k, i]
+            for i in range(min(seeds.shape[1], offs[out + 1] - o)):  # a wrong-sized seed is
+                grads[o + i] = seeds[k, i]  # the caller's error to raise: never write past
             flags[out] |= HAS_GRAD
             for r in range(n_rec - 1, -1, -1):
                 y = recs[r, OUT]

@@ -26,7 +26,7 @@ import numpy as np
 from . import dtypes
 from .codegen import fuse
 from .grad_mode import STATE
-from .kernels.replay import scalar_records
+from .kernels.replay import pack, scalar_records
 from .ops import OPS
 from .tape import Tape
 
@@ -113,6 +113,8 @@ class _Variant:
         self.arg_width = sum(int(self.offs[s + 1] - self.offs[s]) for s in self.arg_slots)
         self.arg_offsets = self.offs[self.arg_array]
         self.kinds = scalar_records(self.recs, self.offs, [bool(op.rules) for op in OPS])
+        self.program = pack(self.recs, self.offs, self.ints, self.aux, self.kinds,
+                            self.arg_array, self.out_slot)
         self.local = threading.local()
 
     # -- replay ------------------------------------------------------------------------------
@@ -135,8 +137,7 @@ class _Variant:
             for slot, a in zip(self.arg_slots, args, strict=True):
                 buf[self.offs[slot]:self.offs[slot + 1]] = a.ravel()
         result = np.empty((seeds.shape[0], self.arg_width))
-        replay(self.recs, self.offs, buf, self.ints, self.floats, self.aux, self.kinds, seeds,
-               self.out_slot, self.arg_array, local.grads, local.flags, result)
+        replay(self.program, buf, self.floats, seeds, local.grads, local.flags, result)
         return buf, result
 
     def broken_guard(self, buf: np.ndarray):
@@ -147,10 +148,12 @@ class _Variant:
                         None, "?")
         # every value guard at once (one gather, one comparison); the loop below runs only
         # for the argmax/argmin guards, or to name the guard that broke
-        if np.array_equal(buf[self.guard_at], self.guard_values, equal_nan=True):
-            guards = self.choice_guards
-        else:
-            guards = self.guards
+        guards = self.choice_guards
+        if self.guard_at.size:
+            seen = buf[self.guard_at]
+            if not (seen == self.guard_values).all() and not np.array_equal(
+                    seen, self.guard_values, equal_nan=True):  # NaN == NaN counts as held
+                guards = self.guards
         for guard in guards:
             kind, _, slot, recorded, _ = guard
             values = buf[self.offs[slot]:self.offs[slot + 1]]

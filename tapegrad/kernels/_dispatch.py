@@ -10,7 +10,7 @@ from tapegrad.kernels.replay import make_replay
 from tapegrad.kernels.sweep import make_forward, make_sweep
 from tapegrad.ops import OPS
 
-SOURCE_HASH = "230f762309260723"
+SOURCE_HASH = "0acae2da155f6a4d"
 N_OPS = 70
 
 # per opcode: saved values read for the first / second input's gradient
@@ -676,8 +676,8 @@ def backward_sweep(recs, offs, packed, I, F, aux, seed, out, grads, scratch, fre
 
 # a compiled tape's forward and reverse sweeps in one call (see replay.py)
 @njit(cache=True, error_model="numpy")
-def replay(recs, offs, buf, I, F, aux, kinds, seeds, out, args, grads, flags, result):
-    _replay(recs, offs, buf, I, F, aux, kinds, seeds, out, args, grads, flags, result)
+def replay(program, buf, F, seeds, grads, flags, result):
+    _replay(program, buf, F, seeds, grads, flags, result)
 
 
 # forward and reverse for each row of a batch, the rows spread over all cores; every

@@ -37,6 +37,39 @@ def scalar_records(recs: np.ndarray, offs: np.ndarray, has_rules) -> np.ndarray:
     return (one & np.asarray(has_rules, dtype=bool)[recs[:, OP]]).astype(np.uint8) * SCALAR
 
 
+def pack(recs, offs, ints, aux, kinds, args, out: int) -> np.ndarray:
+    """A tape's int arrays as one: ``[header (8), recs, offs, ints, aux, kinds, args]``.
+
+    numba's dispatcher checks every argument's type on each call (~0.2 us per array): one
+    array for six saves a microsecond per replay.  ``aux`` is ``[0, n_const, const slots...]``
+    (slots whose gradient nobody needs), ``kinds`` the per-record flags of
+    :func:`scalar_records`, ``args`` the argument slots, ``out`` the output slot.
+    """
+    parts = [recs.ravel(), offs, ints, aux, kinds, args]
+    header = [recs.shape[0], offs.size, ints.size, aux.size, args.size, out, 0, 0]
+    return np.concatenate([np.array(header, np.int64)] + [np.asarray(p, np.int64)
+                                                           for p in parts])
+
+
+@kernel
+def unpack(program):
+    """Views of the arrays :func:`pack` put in ``program``."""
+    n_rec, n_offs, n_ints, n_aux, n_args, out = (program[0], program[1], program[2],
+                                                  program[3], program[4], program[5])
+    at = 8
+    recs = program[at:at + 6 * n_rec].reshape((n_rec, 6))
+    at += 6 * n_rec
+    offs = program[at:at + n_offs]
+    at += n_offs
+    ints = program[at:at + n_ints]
+    at += n_ints
+    aux = program[at:at + n_aux]
+    at += n_aux
+    kinds = program[at:at + n_rec]
+    at += n_rec
+    return recs, offs, ints, aux, kinds, program[at:at + n_args], out
+
+
 def make_replay(fwd_record, vjp_record, scalar_fwd, scalar_vjp):
     """The replay kernel, compiled around the op table's dispatches (closed over, not passed:
     numba cannot cache a function that takes another as an argument)."""
@@ -75,13 +108,14 @@ def make_replay(fwd_record, vjp_record, scalar_fwd, scalar_vjp):
                    need_a, need_b, I, F, recs[r, IP], recs[r, FP])
 
     @kernel
-    def replay(recs, offs, buf, I, F, aux, kinds, seeds, out, args, grads, flags, result):
+    def replay(program, buf, F, seeds, grads, flags, result):
         """Forward over ``buf`` (inputs already written), then one reverse sweep per row of
         ``seeds``, leaving row ``k`` of ``result`` = the arguments' gradients, concatenated.
 
-        ``aux`` is ``[0, n_const, const slots...]`` (slots whose gradient nobody needs);
-        ``grads`` holds ``offs[-1]`` floats and ``flags`` one byte per slot, reused across calls.
+        ``program`` is the tape's int arrays in one (see :func:`pack`); ``grads`` holds
+        ``offs[-1]`` floats and ``flags`` one byte per slot, reused across calls.
         """
+        recs, offs, I, aux, kinds, args, out = unpack(program)
         base = buf.ctypes.data
         n_rec = recs.shape[0]
         for r in range(n_rec):

@@ -6,11 +6,16 @@ after ``detach``, as a record that passes no gradient), and every place where su
 leaves the tape for Python -- ``bool``, ``float``, ``int``, ``item``, ``tolist``, ``numpy``, an
 index, the choice of ``max(dim)`` -- is written down as a *guard* with the value it had.
 
-A replay writes the new inputs into the tape's value buffer, runs the op table's numba forwards
-over the records, and checks the guards.  If one no longer holds, the recorded branch is wrong
-for this input: the function is recorded again for it (a new *variant*, kept; ``retapes``
+A replay writes the new inputs into the tape's value buffer and makes one numba call
+(``kernels/replay.py``) that runs the records forward and, for a gradient, in reverse; then the
+guards are checked.  If one no longer holds, the recorded branch is wrong for this input: the
+result is dropped and the function is recorded again for it (a new *variant*, kept; ``retapes``
 counts them), or, with ``on_guard="raise"``, the replay refuses.  It never returns an answer
 computed along the wrong branch.
+
+A tape without guards made of elementwise ops over one size, summed into the output (a loss
+such as Rosenbrock's) skips all of that: ``codegen.py`` writes it as one numba loop, forward and
+reverse fused, compiled when the tape is (``_fused``; None for every other tape).
 """
 
 from __future__ import annotations

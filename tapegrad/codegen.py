@@ -165,8 +165,8 @@ def _plan(v) -> dict | None:
         spec = OPS[op]
         a = alias.get(a, a)
         b = alias.get(b, b)
-        if size[y] != n:
-            return None
+        if size[y] != n and not (size[y] == 1 and size[a] == 1 and (b < 0 or size[b] == 1)):
+            return None  # (one-element values of one-element inputs are recomputed per i)
         if spec.key in _COPIES:
             if y in consts:
                 return None  # a detached copy: its gradient is cut, an alias would pass it
@@ -183,9 +183,11 @@ def _plan(v) -> dict | None:
         if not spec.rules:
             return None
         kind = spec.rules[0]
-        if kind == "binary" and (ip >= 0 or size[a] != n or size[b] != n):
-            return None  # broadcasting: the interpreter walks it
-        if size[a] != n:
+        if kind == "binary" and (size[a] not in (n, 1) or size[b] not in (n, 1)):
+            return None  # rows against columns: the interpreter walks the broadcast
+        # (an operand of n elements is read in place whatever its shape; one of 1 element
+        # -- a 0-d parameter, a scalar tensor -- is the same for every i)
+        if kind != "binary" and size[a] != size[y]:
             return None
         c = float(v.floats[fp]) if kind == "scalar" else None
         if _repeated(seen, alias, consts, y, (op, a, b, c)):
@@ -193,7 +195,7 @@ def _plan(v) -> dict | None:
         body.append((kind, op, y, a, b, c))
     result = alias.get(result, result)
 
-    sources = []  # slots read directly in the loop: arguments and constants of size n
+    sources = []  # slots read directly in the loop: arguments and constants of size n or 1
     produced = {item[2] for item in body}
     for item in body:
         reads = [item[3]] if item[0] in ("unary", "scalar", "gather") else [item[3], item[4]]
@@ -201,9 +203,7 @@ def _plan(v) -> dict | None:
             continue
         for s in reads:
             if s not in produced and s not in sources:
-                if size[s] != n:
-                    return None
-                sources.append(s)
+                sources.append(s)  # of n or 1 elements: binary ops were checked above
     if result not in produced and result not in sources:
         if size[result] != n:
             return None
@@ -216,7 +216,8 @@ def _plan(v) -> dict | None:
         if item[2] not in consts and any(s in needs for s in ins):
             needs.add(item[2])
     return {"n": n, "body": body, "sources": sources, "result": result, "scale": scale,
-            "args": args, "needs": needs, "offs": v.offs.tolist()}
+            "args": args, "needs": needs, "offs": v.offs.tolist(),
+            "uniform": {s for s in sources if size[s] != n}}  # one element, read at 0
 
 
 def _repeated(seen: dict, alias: dict, consts: set, y: int, key: tuple) -> bool:
@@ -281,7 +282,7 @@ def _render(plan: dict) -> tuple[str, dict]:
         return f"{prog[0]} + {prog[1]} * i"
 
     for s in plan["sources"]:
-        fwd.append(f"v{s} = {read(s, 'i')}")
+        fwd.append(f"v{s} = {read(s, '0' if s in plan['uniform'] else 'i')}")
     for item in plan["body"]:
         kind, op, y = item[0], item[1], item[2]
         if kind == "gather":
@@ -330,7 +331,7 @@ def _render(plan: dict) -> tuple[str, dict]:
             add(b, f"db{op}(g{y}, v{a}, v{b}, v{y})")
     for s in plan["sources"]:
         if s in args and s in started:
-            scatters.append((args[s], "i", f"g{s}"))
+            scatters.append((args[s], "0" if s in plan["uniform"] else "i", f"g{s}"))
 
     params = ", ".join(f"x{k}" for k in range(len(args)))
     lines = [f"def fused({params}, C, I, seed, do_grad):"]

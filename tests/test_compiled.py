@@ -224,6 +224,8 @@ FUSABLE = {
     "constant_array": lambda x: (x * tg.tensor(C6) - x.sin() / tg.tensor(C6)).sum(),
     "transpose_of_matrix": lambda x: (x.reshape(2, 3).T.reshape(6) * x).pow(3.0).sum(),
     "binary_rules": lambda x: (x.abs() ** (x.cos() + 2.0) + (x * x).sqrt() / (x.exp() + 1)).sum(),
+    "one_element_operands": lambda x: (tg.tensor(2.0) * x - x / tg.tensor([3.0])
+                                       + x.reshape(1, 6) * 0.5).sum(),
 }
 
 
@@ -253,6 +255,22 @@ def test_fused_blocked_loop_for_large_inputs(f):
     value, grad = eager_value_and_grad(f, x)
     np.testing.assert_allclose(tape(x), value, rtol=1e-11)
     np.testing.assert_allclose(tape.gradient(x), grad, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("n", [7, 2 * 512 + 3])
+def test_fused_one_element_argument_gets_the_summed_gradient(n):
+    def f(x, a):
+        return (a * x * x - a.exp() * x.sin()).sum()
+
+    x, a = RNG.normal(size=n), np.array(0.7)
+    tape = tg.compile(f, x, a)
+    assert tape._fused is not None
+    gx, ga = tape.gradient(x, a)
+    tx, ta = tg.tensor(x, requires_grad=True), tg.tensor(a, requires_grad=True)
+    f(tx, ta).backward()
+    assert ga.shape == ()
+    np.testing.assert_allclose(gx, tx.grad.numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ga, ta.grad.numpy(), rtol=1e-11)
 
 
 def test_fused_several_arguments_and_shapes():

@@ -165,8 +165,10 @@ def _plan(v) -> dict | None:
         spec = OPS[op]
         a = alias.get(a, a)
         b = alias.get(b, b)
-        if size[y] != n and not (size[y] == 1 and size[a] == 1 and (b < 0 or size[b] == 1)):
-            return None  # (one-element values of one-element inputs are recomputed per i)
+        # values of n elements, or of one (a 0-d parameter, x[2]): those are recomputed per i
+        if size[y] != n and not (size[y] == 1 and (spec.key in _GATHERS or (
+                size[a] == 1 and (b < 0 or size[b] == 1)))):
+            return None
         if spec.key in _COPIES:
             if y in consts:
                 return None  # a detached copy: its gradient is cut, an alias would pass it
@@ -175,7 +177,7 @@ def _plan(v) -> dict | None:
         if spec.key in _GATHERS:
             if a in written or a in alias:  # gathers read arguments or constants only
                 return None
-            prog = _progression(v.ints[ip:ip + n])
+            prog = _progression(v.ints[ip:ip + int(size[y])])
             if _repeated(seen, alias, consts, y, ("gather", a, prog or ip)):
                 continue  # x[:-1] written twice is read once
             body.append(("gather", op, y, a, ip, prog))

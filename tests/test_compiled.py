@@ -226,6 +226,8 @@ FUSABLE = {
     "binary_rules": lambda x: (x.abs() ** (x.cos() + 2.0) + (x * x).sqrt() / (x.exp() + 1)).sum(),
     "one_element_operands": lambda x: (tg.tensor(2.0) * x - x / tg.tensor([3.0])
                                        + x.reshape(1, 6) * 0.5).sum(),
+    "comparisons_and_an_element": lambda x: (x * (x > 0.1) + (x <= x[2]) * x.exp()
+                                             + x[4].sin() * x).sum(),
 }
 
 

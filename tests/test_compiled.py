@@ -378,3 +378,49 @@ def test_vjp_with_a_wrong_shaped_v_names_both_shapes():
     with pytest.raises(ValueError, match=r"\(5,\).*\(3,\)"):
         tape.vjp((np.ones(3),), np.ones(5))
     np.testing.assert_allclose(tape.vjp(np.ones(3), np.ones(3)), 2 * np.cos(np.ones(3)))
+
+
+def _random_program(seed: int):
+    """A random elementwise loss of x: unary, scalar and binary ops, slices, one element of x,
+    a scalar tensor, reused values; summed or averaged."""
+    gen = np.random.default_rng(seed)
+    unary = [lambda v: v.tanh(), lambda v: v.sin(), lambda v: v.sigmoid(), lambda v: -v,
+             lambda v: v.abs(), lambda v: (v * v + 1.0).sqrt(), lambda v: v.exp() * 0.1]
+    scalar = [lambda v, c: v + c, lambda v, c: c - v, lambda v, c: v * c, lambda v, c: v / c,
+              lambda v, c: v ** 2.0, lambda v, c: c / (v * v + 1.0)]
+    binary = [lambda u, v: u + v, lambda u, v: u - v, lambda u, v: u * v,
+              lambda u, v: u / (v * v + 1.0), lambda u, v: (u - v) ** 2.0]
+    steps = [(int(gen.integers(3)), int(gen.integers(7)), float(gen.uniform(0.5, 2.0)),
+              int(gen.integers(1 << 30))) for _ in range(int(gen.integers(4, 14)))]
+    reduce_mean = bool(gen.integers(2))
+
+    def f(x):
+        values = [x[1:], x[:-1], x[1:] * x[0], x[:-1] * tg.tensor(0.5)]
+        for kind, k, c, pick in steps:
+            u = values[pick % len(values)]
+            v = values[(pick >> 8) % len(values)]
+            if kind == 0:
+                values.append(unary[k % len(unary)](u))
+            elif kind == 1:
+                values.append(scalar[k % len(scalar)](u, c))
+            else:
+                values.append(binary[k % len(binary)](u, v))
+        return values[-1].mean() if reduce_mean else values[-1].sum()
+
+    return f
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_random_elementwise_programs_fused_equal_eager(seed):
+    from tapegrad.codegen import BLOCK
+
+    f = _random_program(seed)
+    n = (5, 40, BLOCK + 9)[seed % 3]
+    gen = np.random.default_rng(1000 + seed)
+    tape = tg.compile(f, gen.normal(size=n))
+    assert tape._fused is not None
+    for _ in range(3):
+        x = gen.normal(size=n)
+        value, grad = eager_value_and_grad(f, x)
+        np.testing.assert_allclose(tape(x), value, rtol=1e-11, atol=1e-12)
+        np.testing.assert_allclose(tape.gradient(x), grad, rtol=1e-11, atol=1e-12)

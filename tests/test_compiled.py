@@ -424,3 +424,31 @@ def test_random_elementwise_programs_fused_equal_eager(seed):
         value, grad = eager_value_and_grad(f, x)
         np.testing.assert_allclose(tape(x), value, rtol=1e-11, atol=1e-12)
         np.testing.assert_allclose(tape.gradient(x), grad, rtol=1e-11, atol=1e-12)
+
+
+def test_scalar_network_of_many_float_parameters():
+    """micrograd style: every parameter a Python float; results are 0-d arrays, one each."""
+    gen = np.random.default_rng(7)
+    params = gen.uniform(-1, 1, 3 * 4 + 4 + 1).tolist()
+    points = gen.uniform(-2, 2, (5, 3)).tolist()
+
+    def loss(*ps):
+        total = 0.0
+        for x in points:
+            hidden = [tg.tanh(sum((ps[4 * j + i] * x[i] for i in range(3)), ps[12 + j]))
+                      for j in range(4)]
+            out = sum((h * ps[16] for h in hidden), 0.1)
+            total = total + (out - 0.5) ** 2
+        return total / len(points)
+
+    tape = tg.compile(loss, *params)
+    ts = [tg.tensor(p, requires_grad=True) for p in params]
+    loss(*ts).backward()
+    for fused in (True, False):  # fused (196 records), then the interpreter's scalar path
+        assert (tape._fused is not None) == fused
+        grads = tape.gradient(*params)
+        assert len(grads) == len(params) and all(g.shape == () for g in grads)
+        np.testing.assert_allclose([float(g) for g in grads], [t.grad.item() for t in ts],
+                                   rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(tape(*params), loss(*ts).item(), rtol=1e-13)
+        tape._fused = None

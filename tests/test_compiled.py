@@ -435,7 +435,7 @@ def test_scalar_network_of_many_float_parameters():
     def loss(*ps):
         total = 0.0
         for x in points:
-            hidden = [tg.tanh(sum((ps[4 * j + i] * x[i] for i in range(3)), ps[12 + j]))
+            hidden = [tg.tanh(sum((ps[3 * j + i] * x[i] for i in range(3)), ps[12 + j]))
                       for j in range(4)]
             out = sum((h * ps[16] for h in hidden), 0.1)
             total = total + (out - 0.5) ** 2

@@ -45,6 +45,10 @@ from .ops import OPS
 #: length of the generated function (~1 s for 200 records)
 MAX_RECORDS = 320
 
+#: nor more arguments: numba checks each one's type on every call (~0.2 us), and the
+#: interpreter takes many float arguments packed in one array instead
+MAX_ARGS = 32
+
 #: ops that read their input through a gather map (``I[ip + i]`` is the flat input offset of
 #: output element ``i``) -- see ``ops/shape.py``
 _GATHERS = {"slice", "select", "index", "transpose", "permute", "t", "expand"}
@@ -127,7 +131,8 @@ def fuse(variant, shapes: list[tuple]) -> Fused | None:
 
 def _plan(v) -> dict | None:
     """Check that the tape has the fusable shape; collect what the source needs."""
-    if v.guards or v.n_records > MAX_RECORDS or v.n_records == 0:
+    if (v.guards or v.n_records > MAX_RECORDS or v.n_records == 0
+            or len(v.arg_slots) > MAX_ARGS):
         return None
     recs = v.recs.tolist()
     size = np.diff(v.offs)

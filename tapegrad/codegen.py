@@ -10,8 +10,12 @@ known up front -- run the reverse of the same chain for element ``i`` and add in
 arguments' gradients.  No intermediate touches memory.
 
 :func:`fuse` writes that loop as Python source for one recorded tape and compiles it with numba
-(``cache=False``: the code belongs to this tape).  It returns None for any tape outside that
-shape (guards, other ops, broadcasting, too many records); those keep the interpreter.
+(``cache=False``: the code belongs to this tape).  One-element values (a 0-d parameter, ``x[0]``,
+a scalar tensor) may join in: they are the same for every ``i``, and their gradient is summed
+over the loop.  From ``BLOCK`` elements on, the loop runs in blocks (see ``_blocked``) so that
+LLVM can vectorise it.  :func:`fuse` returns None for any tape outside that shape (guards, other
+ops, broadcasting rows against columns, too many records or arguments); those keep the
+interpreter.
 
 Example of the source written for ``(x[1:] * x[:-1]).sum()`` (``x`` of 4 elements)::
 

@@ -109,10 +109,13 @@ class _Variant:
         self.guard_values = np.array([x for g in values for x in np.ravel(g[3])],
                                      dtype=np.float64)
         self.choice_guards = [g for g in self.guards if g[0] != "value"]
-        arg_set = set(self.arg_slots)
-        # tensors captured from outside f: a later in-place change to one forces a retape
+        # tensors captured from outside f: a later in-place change to one forces a retape.
+        # Values the records compute (intermediates of f) are recomputed by every replay:
+        # their version boxes need no check.
+        inputs = set(range(len(tape.offs) - 1)) - set(self.arg_slots) - set(
+            self.recs[:, 1].tolist())
         self.captured = [(box, version) for box, version, slot, _ in tape.watch
-                         if slot not in arg_set]
+                         if slot in inputs]
         self.op_counts = Counter(OPS[c].key for c in self.recs[:, 0])
         self.arg_array = np.array(self.arg_slots, dtype=np.int64)
         self.arg_width = sum(int(self.offs[s + 1] - self.offs[s]) for s in self.arg_slots)

@@ -120,6 +120,7 @@ class _Variant:
         self.arg_array = np.array(self.arg_slots, dtype=np.int64)
         self.arg_width = sum(int(self.offs[s + 1] - self.offs[s]) for s in self.arg_slots)
         self.arg_offsets = self.offs[self.arg_array]
+        self.arg_ranges = [(int(self.offs[s]), int(self.offs[s + 1])) for s in self.arg_slots]
         self.kinds = scalar_records(self.recs, self.offs, [bool(op.rules) for op in OPS])
         self.program = pack(self.recs, self.offs, self.ints, self.aux, self.kinds,
                             self.arg_array, self.out_slot)
@@ -142,8 +143,8 @@ class _Variant:
         if isinstance(args, np.ndarray):  # one element per argument, packed by _check
             buf[self.arg_offsets] = args
         else:
-            for slot, a in zip(self.arg_slots, args, strict=True):
-                buf[self.offs[slot]:self.offs[slot + 1]] = a.ravel()
+            for (start, stop), a in zip(self.arg_ranges, args, strict=True):
+                buf[start:stop] = a.ravel()
         result = np.empty((seeds.shape[0], self.arg_width))
         replay(self.program, buf, self.floats, seeds, local.grads, local.flags, result)
         return buf, result

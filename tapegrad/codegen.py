@@ -279,10 +279,12 @@ _PLAIN: dict = {}
 def _plain(rule):
     """A scalar rule compiled as an ordinary function, which LLVM inlines.  The op table's
     rules are inlined by numba itself (``inline="always"``), which re-types them at every call
-    site: a 200-record tape took ~3x longer to compile that way."""
+    site: a 200-record tape took ~3x longer to compile that way.  Cached on disk (a rule
+    calls only code of its own file, which is what numba's cache is keyed on): the first
+    fused tape of a process then compiles in ~0.3 s instead of ~1 s."""
     plain = _PLAIN.get(rule)
     if plain is None:
-        plain = _PLAIN[rule] = njit(error_model="numpy")(rule.py_func)
+        plain = _PLAIN[rule] = njit(error_model="numpy", cache=True)(rule.py_func)
     return plain
 
 

@@ -41,7 +41,8 @@ def unary(key, name, eager, f, df, reads):
         for i in range(g.size):
             ga[i] += df(g[i], a[i], y[i])
 
-    return register(key, name, 1, eager, _compile(fwd, key), _compile(vjp, key), reads, py=py)
+    return register(key, name, 1, eager, _compile(fwd, key), _compile(vjp, key), reads, py=py,
+                    rules=("unary", f, df))
 
 
 def scalar(key, name, eager, f, df, reads, next_none=True, saves=None):
@@ -59,7 +60,7 @@ def scalar(key, name, eager, f, df, reads, next_none=True, saves=None):
             ga[i] += df(g[i], a[i], y[i], c)
 
     return register(key, name, 1, eager, _compile(fwd, key), _compile(vjp, key), reads, 0, saves,
-                    next_none, py=py)
+                    next_none, py=py, rules=("scalar", f, df))
 
 
 @elementwise
@@ -138,7 +139,7 @@ def binary(key, name, eager, f, da, db, reads_a, reads_b, scalar_forward=True):
             ia, ib = _odometer_step(idx, shape, sa, sb, nd, ia, ib)
 
     return register(key, name, 2, eager, _compile(fwd, key), _compile(vjp, key), reads_a,
-                    reads_b, py=py)
+                    reads_b, py=py, rules=("binary", f, da, db))
 
 
 # --------------------------------------------------------------------------- scalar helpers

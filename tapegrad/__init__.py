@@ -11,6 +11,8 @@ tensor([[3., 3.],
         [3., 3.]], grad_fn=<AddBackward0>)
 """
 
+import warnings as _warnings
+
 from .compiled import CompiledTape, GuardError, compile
 from .creation import (
     arange,
@@ -111,3 +113,8 @@ __all__ = [
     "stack", "where", "clamp", "clone", "maximum", "minimum", "max", "min", "softmax",
     "log_softmax", "logsumexp", "squeeze", "unsqueeze", "permute",
 ]
+
+# torch computes log(0), 1/0 or sqrt(-1) silently, as IEEE inf/nan; NumPy would print a
+# RuntimeWarning from tapegrad's eager forwards for each.  Those warnings -- only those raised
+# inside tapegrad's own modules -- are ignored; a per-op np.errstate would cost ~1 µs an op.
+_warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"tapegrad(\.|$)")

@@ -6,16 +6,22 @@ after ``detach``, as a record that passes no gradient), and every place where su
 leaves the tape for Python -- ``bool``, ``float``, ``int``, ``item``, ``tolist``, ``numpy``, an
 index, the choice of ``max(dim)`` -- is written down as a *guard* with the value it had.
 
-A replay writes the new inputs into the tape's value buffer, runs the op table's numba forwards
-over the records, and checks the guards.  If one no longer holds, the recorded branch is wrong
-for this input: the function is recorded again for it (a new *variant*, kept; ``retapes``
+A replay writes the new inputs into the tape's value buffer and makes one numba call
+(``kernels/replay.py``) that runs the records forward and, for a gradient, in reverse; then the
+guards are checked.  If one no longer holds, the recorded branch is wrong for this input: the
+result is dropped and the function is recorded again for it (a new *variant*, kept; ``retapes``
 counts them), or, with ``on_guard="raise"``, the replay refuses.  It never returns an answer
 computed along the wrong branch.
+
+A tape without guards made of elementwise ops over one size, summed into the output (a loss
+such as Rosenbrock's) skips all of that: ``codegen.py`` writes it as one numba loop, forward and
+reverse fused, compiled when the tape is (``_fused``; None for every other tape).
 """
 
 from __future__ import annotations
 
 import threading
+import warnings
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -23,11 +29,15 @@ from typing import Any
 import numpy as np
 
 from . import dtypes
+from .codegen import fuse
 from .grad_mode import STATE
+from .kernels.replay import pack, scalar_records
 from .ops import OPS
 from .tape import Tape
 
 _SCALAR_SEED = np.ones((1, 1))
+_NO_SEED = np.ones((0, 1))
+_F64 = np.dtype(np.float64)
 
 
 class GuardError(RuntimeError):
@@ -92,28 +102,52 @@ class _Variant:
         consts = list(dict.fromkeys(tape.consts))
         self.aux = np.array([0, len(consts)] + consts, dtype=np.int64)
         self.guards = tape.guards
-        arg_set = set(self.arg_slots)
-        # tensors captured from outside f: a later in-place change to one forces a retape
+        values = [g for g in self.guards if g[0] == "value"]
+        self.guard_at = np.array([i for g in values
+                                  for i in range(self.offs[g[2]], self.offs[g[2] + 1])],
+                                 dtype=np.int64)
+        self.guard_values = np.array([x for g in values for x in np.ravel(g[3])],
+                                     dtype=np.float64)
+        self.choice_guards = [g for g in self.guards if g[0] != "value"]
+        # tensors captured from outside f: a later in-place change to one forces a retape.
+        # Values the records compute (intermediates of f) are recomputed by every replay:
+        # their version boxes need no check.
+        inputs = set(range(len(tape.offs) - 1)) - set(self.arg_slots) - set(
+            self.recs[:, 1].tolist())
         self.captured = [(box, version) for box, version, slot, _ in tape.watch
-                         if slot not in arg_set]
+                         if slot in inputs]
         self.op_counts = Counter(OPS[c].key for c in self.recs[:, 0])
         self.arg_array = np.array(self.arg_slots, dtype=np.int64)
         self.arg_width = sum(int(self.offs[s + 1] - self.offs[s]) for s in self.arg_slots)
+        self.arg_offsets = self.offs[self.arg_array]
+        self.arg_ranges = [(int(self.offs[s]), int(self.offs[s + 1])) for s in self.arg_slots]
+        self.kinds = scalar_records(self.recs, self.offs, [bool(op.rules) for op in OPS])
+        self.program = pack(self.recs, self.offs, self.ints, self.aux, self.kinds,
+                            self.arg_array, self.out_slot)
         self.local = threading.local()
 
     # -- replay ------------------------------------------------------------------------------
 
-    def run_forward(self, args: list[np.ndarray]) -> np.ndarray:
-        """Replay the forward into this thread's buffer; return the buffer."""
-        from .kernels._dispatch import forward_sweep
+    def run(self, args, seeds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Replay forward and one reverse sweep per row of ``seeds`` (none: forward only) in
+        this thread's buffers; return ``(values buffer, gradient rows)`` -- the rows hold every
+        argument's gradient, flattened and concatenated, and are the caller's to keep."""
+        from .kernels._dispatch import replay
 
-        buf = getattr(self.local, "buf", None)
-        if buf is None:
-            buf = self.local.buf = self.buf.copy()
-        for slot, a in zip(self.arg_slots, args, strict=True):
-            buf[self.offs[slot]:self.offs[slot + 1]] = a.ravel()
-        forward_sweep(self.recs, self.offs, buf, self.ints, self.floats)
-        return buf
+        local = self.local
+        buf = getattr(local, "buf", None)
+        if buf is None:  # reused: fresh large buffers page-fault
+            buf = local.buf = self.buf.copy()
+            local.grads = np.empty(int(self.offs[-1]) + 1)
+            local.flags = np.empty(self.offs.size - 1, np.uint8)
+        if isinstance(args, np.ndarray):  # one element per argument, packed by _check
+            buf[self.arg_offsets] = args
+        else:
+            for (start, stop), a in zip(self.arg_ranges, args, strict=True):
+                buf[start:stop] = a.ravel()
+        result = np.empty((seeds.shape[0], self.arg_width))
+        replay(self.program, buf, self.floats, seeds, local.grads, local.flags, result)
+        return buf, result
 
     def broken_guard(self, buf: np.ndarray):
         """The first guard that does not hold for the values in ``buf``, or None."""
@@ -121,7 +155,15 @@ class _Variant:
             if box[0] != version:
                 return ("captured", "a tensor captured from outside f changed in place", -1,
                         None, "?")
-        for guard in self.guards:
+        # every value guard at once (one gather, one comparison); the loop below runs only
+        # for the argmax/argmin guards, or to name the guard that broke
+        guards = self.choice_guards
+        if self.guard_at.size:
+            seen = buf[self.guard_at]
+            if not (seen == self.guard_values).all() and not np.array_equal(
+                    seen, self.guard_values, equal_nan=True):  # NaN == NaN counts as held
+                guards = self.guards
+        for guard in guards:
             kind, _, slot, recorded, _ = guard
             values = buf[self.offs[slot]:self.offs[slot + 1]]
             if kind == "value":
@@ -139,25 +181,6 @@ class _Variant:
         return buf[o:self.offs[self.out_slot + 1]].reshape(self.out_shape).astype(
             self.out_dtype, copy=True)
 
-    def reverse(self, buf: np.ndarray, seeds: np.ndarray) -> np.ndarray:
-        """Rows of gradients (all arguments, flattened and concatenated), one per seed row."""
-        from .kernels._dispatch import seeded_sweeps
-
-        n_slots = self.offs.size - 1
-        local = self.local
-        if getattr(local, "grads", None) is None:  # reused: fresh large buffers page-fault
-            local.grads = np.empty(int(self.offs[-1]) + 1)
-            local.scratch = np.empty(3 * n_slots, np.int64)
-            local.freed = np.zeros(self.n_records, np.uint8)
-        grads, scratch, freed = local.grads, local.scratch, local.freed
-        result = np.empty((seeds.shape[0], self.arg_width))
-        status = seeded_sweeps(self.recs, self.offs, buf, self.ints, self.floats, self.aux,
-                               seeds, self.out_slot, self.arg_array, grads, scratch, freed,
-                               result)
-        if status[0] != 0:  # unreachable: a compiled tape is never freed or changed in place
-            raise RuntimeError(f"compiled tape: reverse sweep failed with status {status}")
-        return result
-
 
 class CompiledTape:
     """A recorded function, replayed forward and reverse in numba (see :func:`compile`)."""
@@ -168,46 +191,70 @@ class CompiledTape:
         self.specs = [_spec(a, i) for i, a in enumerate(example_args)]
         self.sizes = [int(np.prod(shape)) for shape, _ in self.specs]
         self.retapes = 0
+        self._scalar_args = all(spec == ((), _F64) for spec in self.specs)
         self._variants = [_Variant(f, self._check(example_args))]
+        # small elementwise tapes: one generated loop does forward and reverse (codegen.py);
+        # it declines (returns None) whatever it cannot take, which then runs the general path
+        try:
+            self._fused = fuse(self._variants[0], [shape for shape, _ in self.specs])
+        except Exception as exc:  # a code-generation bug must not cost the (correct) replay
+            warnings.warn(f"tg.compile: the fused kernel did not compile ({exc}); the tape "
+                          "replays with the interpreter", RuntimeWarning, stacklevel=3)
+            self._fused = None
 
     # -- public calls ------------------------------------------------------------------------
 
     def __call__(self, *args) -> np.ndarray:
         """Replay the forward: ``f(*args)`` as a NumPy array."""
+        if self._fused is not None:
+            out = self._fused.run(args, False)
+            if out is not None:
+                return np.array(out[0]).reshape(self._fused.out_shape)
         variant, buf = self._replay(self._check(args))
         return variant.output(buf)
 
     def gradient(self, *args):
         """The gradient of scalar ``f`` at ``args``: one array, or a tuple for several args."""
-        variant, buf = self._replay(self._check(args))
+        if self._fused is not None:
+            out = self._fused.run(args, True)
+            if out is not None:
+                return self._fused.gradients(out)
+        variant, _, rows = self._run(self._check(args), _SCALAR_SEED)
         if variant.out_size != 1:
             raise RuntimeError("grad can be implicitly created only for scalar outputs")
-        return self._split(variant.reverse(buf, _SCALAR_SEED)[0])
+        return self._split(rows[0])
 
     def value_and_gradient(self, *args):
-        variant, buf = self._replay(self._check(args))
+        """``(f(*args), gradient)`` from one replay."""
+        if self._fused is not None:
+            out = self._fused.run(args, True)
+            if out is not None:
+                return (np.array(out[0]).reshape(self._fused.out_shape),
+                        self._fused.gradients(out))
+        variant, buf, rows = self._run(self._check(args), _SCALAR_SEED)
         if variant.out_size != 1:
             raise RuntimeError("grad can be implicitly created only for scalar outputs")
-        return variant.output(buf), self._split(variant.reverse(buf, _SCALAR_SEED)[0])
+        return variant.output(buf), self._split(rows[0])
 
     def vjp(self, args, v):
         """Vector-Jacobian product ``vᵀ J`` at ``args`` (a tuple, or one array)."""
-        args = args if isinstance(args, (tuple, list)) else (args,)
-        variant, buf = self._replay(self._check(args))
+        args = self._check(args if isinstance(args, (tuple, list)) else (args,))
         seed = np.asarray(getattr(v, "_v", v), dtype=np.float64)
+        variant, _, rows = self._run(args, seed.reshape(1, -1))
         if seed.shape != variant.out_shape:
             raise ValueError(f"vjp: v has shape {seed.shape}, the output has shape "
                              f"{variant.out_shape}")
-        return self._split(variant.reverse(buf, seed.reshape(1, -1))[0])
+        return self._split(rows[0])
 
     def jacobian(self, *args):
         """The Jacobian ``d out / d args``: every output row's reverse sweep in one kernel call.
 
         Shape ``out.shape + arg.shape`` (a tuple of those for several arguments).
         """
-        variant, buf = self._replay(self._check(args))
-        n_out = int(np.prod(variant.out_shape))
-        rows = variant.reverse(buf, np.eye(n_out))
+        args = self._check(args)
+        variant, _, rows = self._run(args, np.eye(self._variants[-1].out_size))
+        if rows.shape[0] != variant.out_size:  # a retape changed the output's size
+            rows = variant.run(args, np.eye(variant.out_size))[1]
         parts, at = [], 0
         for spec in self.specs:
             n = int(np.prod(spec[0]))
@@ -257,7 +304,9 @@ class CompiledTape:
                  f"{v.offs.size - 1} slots, {len(v.guards)} guards, {len(self._variants)} "
                  f"variant(s), {self.retapes} retape(s)",
                  f"values: {v.buf.nbytes:,} bytes; params: {v.ints.nbytes + v.floats.nbytes:,}"
-                 " bytes"]
+                 " bytes",
+                 "replay: " + ("one fused loop (generated code)" if self._fused is not None
+                               else "the record interpreter")]
         lines += [f"  {count:6d}  {key}" for key, count in v.op_counts.most_common()]
         return "\n".join(lines)
 
@@ -280,7 +329,13 @@ class CompiledTape:
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _check(self, args) -> list[np.ndarray]:
+    def _check(self, args) -> list[np.ndarray] | np.ndarray:
+        """The arguments as arrays, checked against the recorded shapes and dtypes.  Many
+        Python floats for as many 0-d float64 arguments (a scalar network's parameters) come
+        back packed in one array, written into the tape in one step."""
+        if self._scalar_args and len(args) == len(self.specs) and all(
+                type(a) is float for a in args):
+            return np.array(args)
         if len(args) != len(self.specs):
             raise TypeError(f"compiled tape expects {len(self.specs)} argument(s), got "
                             f"{len(args)}")
@@ -293,14 +348,19 @@ class CompiledTape:
             out.append(arr)
         return out
 
-    def _replay(self, args: list[np.ndarray]):
-        """Replay a variant whose guards hold for ``args``; record a new one if none does."""
+    def _replay(self, args):
+        """The forward of a variant whose guards hold for ``args``: ``(variant, buffer)``."""
+        return self._run(args, _NO_SEED)[:2]
+
+    def _run(self, args, seeds: np.ndarray):
+        """Replay (forward, and reverse for ``seeds``) a variant whose guards hold for ``args``;
+        record a new one if none does.  Returns ``(variant, buffer, gradient rows)``."""
         first_broken = None
         for variant in reversed(self._variants):
-            buf = variant.run_forward(args)
-            broken = variant.broken_guard(buf)
+            buf, rows = variant.run(args, seeds)
+            broken = variant.broken_guard(buf)  # rows computed on a broken branch are dropped
             if broken is None:
-                return variant, buf
+                return variant, buf, rows
             first_broken = first_broken or broken
         if self.on_guard == "raise":
             kind, what, _, recorded, where = first_broken
@@ -312,8 +372,7 @@ class CompiledTape:
         self.retapes += 1
         variant = _Variant(self.f, args)
         self._variants.append(variant)
-        buf = variant.run_forward(args)
-        return variant, buf
+        return (variant,) + variant.run(args, seeds)
 
     def _split(self, flat: np.ndarray):
         """One array per argument, from a fresh row of gradients (no copy where none is
@@ -321,6 +380,8 @@ class CompiledTape:
         if len(self.specs) == 1:
             shape, dtype = self.specs[0]
             return flat.reshape(shape).astype(dtype, copy=False)
+        if self._scalar_args:  # 0-d views, ~10x cheaper than reshape per argument
+            return tuple(flat[i, ...] for i in range(flat.size))
         parts, at = [], 0
         for (shape, dtype), n in zip(self.specs, self.sizes, strict=True):
             parts.append(flat[at:at + n].reshape(shape).astype(dtype, copy=False))

@@ -2,43 +2,31 @@
 
 from __future__ import annotations
 
-from .tensor import Tensor, _as_tensor, cat, matmul, stack, where  # noqa: F401  (re-exported)
+from .ops import BY_KEY
+from .tensor import Tensor, _as_tensor, _unary, cat, matmul, stack, where  # noqa: F401
 
 
-def exp(x) -> Tensor:
-    return _as_tensor(x).exp()
+def _elementwise(key: str):
+    """``tg.<key>(x)``: the op straight on ``x`` (a one-call path: these run per op)."""
+    op = BY_KEY[key]
+
+    def function(x) -> Tensor:
+        return _unary(op, x if x.__class__ is Tensor else _as_tensor(x))
+
+    function.__name__ = function.__qualname__ = key
+    function.__doc__ = f"Elementwise {key}, as ``torch.{key}``; the same as ``x.{key}()``."
+    return function
 
 
-def log(x) -> Tensor:
-    return _as_tensor(x).log()
-
-
-def sin(x) -> Tensor:
-    return _as_tensor(x).sin()
-
-
-def cos(x) -> Tensor:
-    return _as_tensor(x).cos()
-
-
-def tanh(x) -> Tensor:
-    return _as_tensor(x).tanh()
-
-
-def sigmoid(x) -> Tensor:
-    return _as_tensor(x).sigmoid()
-
-
-def relu(x) -> Tensor:
-    return _as_tensor(x).relu()
-
-
-def sqrt(x) -> Tensor:
-    return _as_tensor(x).sqrt()
-
-
-def abs(x) -> Tensor:  # noqa: A001
-    return _as_tensor(x).abs()
+exp = _elementwise("exp")
+log = _elementwise("log")
+sin = _elementwise("sin")
+cos = _elementwise("cos")
+tanh = _elementwise("tanh")
+sigmoid = _elementwise("sigmoid")
+relu = _elementwise("relu")
+sqrt = _elementwise("sqrt")
+abs = _elementwise("abs")  # noqa: A001
 
 
 def neg(x) -> Tensor:

@@ -8,17 +8,49 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+#: how many threads are not in the default mode (grad mode off, or tg.compile recording); while
+#: it is 0, the per-op path knows without a thread-local lookup that it records as usual
+NON_DEFAULT = [0]
+_count_lock = threading.Lock()
+
+
+def _count(delta: int) -> None:
+    with _count_lock:
+        NON_DEFAULT[0] += delta
+
 
 class _ThreadState(threading.local):
     """Per-thread recording state: grad mode and the tape new graphs start on."""
 
-    grad_enabled = True
+    _grad_enabled = True
     # a weak reference to the open Tape that the next graph started from leaves is recorded
     # on: weak, so that a tape dies with its last tensor
     tape_ref = None
-    # while tg.compile records a function: its Tape (every op on a value that depends on the
-    # inputs is then recorded, even under no_grad, and values leaving for Python are guarded)
-    compile_tape = None
+    _compile_tape = None
+
+    @property
+    def grad_enabled(self) -> bool:
+        return self._grad_enabled
+
+    @grad_enabled.setter
+    def grad_enabled(self, flag: bool) -> None:
+        flag = bool(flag)
+        if flag != self._grad_enabled:
+            self._grad_enabled = flag
+            _count(-1 if flag else 1)
+
+    @property
+    def compile_tape(self):
+        """While tg.compile records a function: its Tape (every op on a value that depends on
+        the inputs is then recorded, even under no_grad, and values leaving for Python are
+        guarded)."""
+        return self._compile_tape
+
+    @compile_tape.setter
+    def compile_tape(self, tape) -> None:
+        if (tape is None) != (self._compile_tape is None):
+            _count(1 if tape is not None else -1)
+        self._compile_tape = tape
 
 
 STATE = _ThreadState()

@@ -4,8 +4,9 @@ A tape is a few flat Python lists that grow by appends while the forward pass is
 
 * ``recs``   -- six ints per record: ``opcode, out slot, input a, input b, int param, float param``
                 (``-1`` where unused);
-* ``vals``   -- per slot, the value array (large arrays are held in ``bigs`` instead and read in
-                place by address, so they are never copied at backward time);
+* ``vals``   -- per slot, the value array (a Python number for a one-element value; large
+                arrays are held in ``bigs`` instead and read in place by address, so they are
+                never copied at backward time);
 * ``offs``   -- slot boundaries: slot ``s`` holds elements ``offs[s]:offs[s+1]`` of the flat
                 layout that gradients (and packed values) use;
 * ``ipool``/``fpool`` -- shapes, axes, index maps and scalar constants the records point into.
@@ -28,7 +29,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .grad_mode import STATE
+from .grad_mode import NON_DEFAULT, STATE
 from .kernels.memory import address_of
 
 if TYPE_CHECKING:
@@ -41,11 +42,12 @@ CLOSE_RECORDS = 1 << 15
 CLOSE_ELEMENTS = 1 << 22
 
 _EMPTY = np.empty(0)
+_NOTHING_FREED = np.zeros(0, np.uint8)
 _serials = itertools.count(1)
 
 
 class Tape:
-    __slots__ = ("recs", "vals", "offs", "bigs", "big_slots", "big_addrs", "n_elems", "consts",
+    __slots__ = ("recs", "vals", "offs", "bigs", "big_slots", "big_addrs", "consts",
                  "leaves", "watch", "retained", "ipool", "n_ints", "fpool", "freed", "closed",
                  "serial", "merged_into", "slot_offset", "guards", "leaf_regs", "__weakref__")
 
@@ -56,7 +58,6 @@ class Tape:
         self.bigs: list[np.ndarray] = []  # large values, kept alive while read by address
         self.big_slots: list[int] = []
         self.big_addrs: list[int] = []
-        self.n_elems = 0
         self.consts: list[int] = []  # slots whose gradient nobody needs
         self.leaves: list[tuple[int, Tensor]] = []  # slots that deliver into a leaf's .grad
         self.leaf_regs: dict[int, tuple[int, int]] = {}  # id(leaf) -> its latest (slot, version)
@@ -65,7 +66,8 @@ class Tape:
         self.ipool: list = []
         self.n_ints = 0
         self.fpool: list[float] = []
-        self.freed = np.zeros(0, np.uint8)  # per record: saved values released by a backward
+        self.freed = _NOTHING_FREED  # per record: saved values released by a backward (engine
+        # grows it to one flag per record; shared while empty, never written)
         self.closed = False
         self.serial = next(_serials)
         self.merged_into: Tape | None = None
@@ -75,13 +77,17 @@ class Tape:
     def __len__(self) -> int:
         return len(self.recs) // 6
 
+    @property
+    def n_elems(self) -> int:
+        """Elements of all slots together (the flat layout's length)."""
+        return self.offs[-1]
+
     # -- slots -----------------------------------------------------------------------------
 
     def new_slot(self, value: np.ndarray) -> int:
         slot = len(self.offs) - 1
         n = value.size
-        self.n_elems += n
-        self.offs.append(self.n_elems)
+        self.offs.append(self.offs[-1] + n)
         if n >= BIG:
             self.vals.append(_EMPTY)
             big = np.ascontiguousarray(value, dtype=np.float64)
@@ -89,7 +95,9 @@ class Tape:
             self.big_slots.append(slot)
             self.big_addrs.append(address_of(big))
         else:
-            self.vals.append(value)
+            # a one-element value is kept as a Python number: thousands of them pack into the
+            # backward's value array in one np.array call
+            self.vals.append(value.item() if n == 1 and value.__class__ is np.ndarray else value)
         return slot
 
     def input_slot(self, t: Tensor) -> int:
@@ -112,11 +120,14 @@ class Tape:
     def slot_of(self, t: Tensor) -> int:
         """The slot of any input tensor: its own if it lives here, else registered as an input
         (a leaf, a constant, or -- while compiling -- a value from another tape)."""
-        if t._tape is not self:
-            return self.input_slot(t)
-        if t._vc is not None:
-            self.watch.append((t._vc, t._vc[0], t._slot, t._v.shape))
-        return t._slot
+        if t._tape is self:
+            if t._vc is not None:
+                self.watch.append((t._vc, t._vc[0], t._slot, t._v.shape))
+            return t._slot
+        reg = t._lreg  # (input_slot's first check, inlined: leaves are read op after op)
+        if reg is not None and reg[0] == self.serial and reg[2] == t._vc[0]:
+            return reg[1]
+        return self.input_slot(t)
 
     def push_ints(self, ints) -> int:
         """Append ints (a tuple or an int array) to the int pool; return their offset."""
@@ -164,8 +175,8 @@ class Tape:
             column[column >= 0] += offset
         self.recs.extend(recs.ravel().tolist())
         self.vals.extend(other.vals)
-        self.offs.extend(o + self.n_elems for o in other.offs[1:])
-        self.n_elems += other.n_elems
+        base = self.offs[-1]
+        self.offs.extend(o + base for o in other.offs[1:])
         self.bigs.extend(other.bigs)
         self.big_slots.extend(s + so for s in other.big_slots)
         self.big_addrs.extend(other.big_addrs)
@@ -196,7 +207,7 @@ def resolve(t: Tensor) -> Tape:
 
 def open_tape() -> Tape:
     """This thread's open tape for a graph that starts from leaves."""
-    if STATE.compile_tape is not None:
+    if NON_DEFAULT[0] and STATE.compile_tape is not None:
         return STATE.compile_tape
     ref = STATE.tape_ref
     tape = ref() if ref is not None else None
@@ -209,8 +220,8 @@ def open_tape() -> Tape:
 
 def tape_for(a: Tensor, b: Tensor | None) -> Tape:
     """The tape an operation on ``a`` (and ``b``) is recorded on, merging two if needed."""
-    if STATE.compile_tape is not None:  # other tapes' values are constants of a compiled one
-        return STATE.compile_tape
+    if NON_DEFAULT[0] and STATE.compile_tape is not None:
+        return STATE.compile_tape  # other tapes' values are constants of a compiled one
     ta = a._tape
     tb = b._tape if b is not None else None
     if ta is not None and ta.merged_into is not None:

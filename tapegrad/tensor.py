@@ -9,7 +9,9 @@ result tensor.
 
 from __future__ import annotations
 
+import math
 import numbers
+import operator
 import weakref
 from typing import Any
 
@@ -17,16 +19,18 @@ import numpy as np
 
 from . import dtypes
 from .engine import backward as _run_backward
+from .grad_mode import NON_DEFAULT as _NON_DEFAULT
 from .grad_mode import STATE
 from .node import grad_fn_of
 from .ops import BY_KEY
-from .ops.shape import broadcast_map, gather_map, getitem_params
+from .ops.shape import basic_params, broadcast_map, gather_map
 from .printing import format_tensor, needs_dtype_suffix
 from .tape import BIG, open_tape, resolve, tape_for, tape_for_all
 
 _OP = {key: op for key, op in BY_KEY.items()}
 _Real = (int, float)
 _f64 = np.float64
+_ndarray = np.ndarray
 _F64 = np.dtype(np.float64)
 _new = object.__new__
 
@@ -50,6 +54,34 @@ class Size(tuple):
         return f"tapegrad.Size([{', '.join(map(str, self))}])"
 
 
+def _arith_method(key: str):
+    """``a <op> b`` for a tensor ``a``: the per-op entry point of + - * / **."""
+    op, scalar_op, scalar_key = _OP[key], _OP[key + "_scalar"], key + "_scalar"
+
+    def method(self, other):
+        if other.__class__ is Tensor:
+            return _binary(op, self, other)
+        if other.__class__ is float or other.__class__ is int:
+            return _scalar(scalar_op, self, other)
+        return _arith(self, other, key, scalar_key)
+
+    method.__name__ = method.__qualname__ = f"__{key}__"
+    return method
+
+
+def _reflected_method(key: str, scalar_key: str):
+    """``b <op> a`` for a tensor ``a`` and a non-tensor ``b`` (a number or an array)."""
+    op, scalar_op = _OP[key], _OP[scalar_key]
+
+    def method(self, other):
+        if isinstance(other, _Real):
+            return _scalar(scalar_op, self, other)
+        return _binary(op, _as_tensor(other), self)
+
+    method.__name__ = method.__qualname__ = f"__r{key}__"
+    return method
+
+
 class Tensor:
     """An n-dimensional array that records the operations made on it for reverse-mode AD.
 
@@ -62,13 +94,16 @@ class Tensor:
             [4.5000, 4.5000]])
     """
 
+    # read on every op, so slots (set by each constructor: _wrap, _emit, _record, ...):
+    # _v     -- the value: an array, or a NumPy float64 for a 0-d float64 (see _storage)
+    # _tape  -- the Tape of a non-leaf (recorded) tensor, else None
+    # _slot  -- its slot on that tape (-1)
+    # _vc    -- version box [n], shared with views and detached aliases; None until needed
+    __slots__ = ("_v", "_tape", "_slot", "_vc", "__dict__", "__weakref__")
     # class-level defaults: a new tensor only sets what differs from a plain constant
-    _tape = None  # the Tape of a non-leaf (recorded) tensor
-    _slot = -1  # its slot on that tape
     _rg = False  # requires_grad, for leaves
     _grad = None
     _lreg = None  # (tape serial, slot, version) of its latest registration as a tape input
-    _vc = None  # version box [n], shared with views and detached aliases; None until needed
     _base = None  # for a view: the tensor whose storage it shares
     _stop = False  # tg.compile only: recorded for replay, passes no gradient (no_grad, detach)
     __array_priority__ = 1000
@@ -77,6 +112,9 @@ class Tensor:
 
     def __init__(self, data: Any, dtype=None, requires_grad: bool = False) -> None:
         self._v = _as_array(data, dtype)
+        self._tape = None
+        self._slot = -1
+        self._vc = None
         if requires_grad:
             self.requires_grad_(True)
 
@@ -113,7 +151,7 @@ class Tensor:
 
     @property
     def data(self) -> Tensor:
-        if STATE.compile_tape is not None and self._tape is not None:
+        if _NON_DEFAULT[0] and STATE.compile_tape is not None and self._tape is not None:
             return _detached_in_compile(self)
         return _wrap(_storage(self))
 
@@ -195,7 +233,7 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """A tensor with the same storage (and version counter) and no history."""
-        if STATE.compile_tape is not None and self._tape is not None:
+        if _NON_DEFAULT[0] and STATE.compile_tape is not None and self._tape is not None:
             return _detached_in_compile(self)
         out = _wrap(_storage(self))
         out._vc = self._version_box()
@@ -257,7 +295,7 @@ class Tensor:
         if self._v.size != 1:
             raise RuntimeError(
                 "Boolean value of Tensor with more than one value is ambiguous")
-        return bool(self._v.reshape(()))
+        return bool(self._v)
 
     def __float__(self) -> float:
         _guard(self, "float()")
@@ -311,39 +349,16 @@ class Tensor:
 
     # -- arithmetic ---------------------------------------------------------------------------
 
-    def __add__(self, other):
-        return _arith(self, other, "add", "add_scalar")
-
-    __radd__ = __add__
-
-    def __sub__(self, other):
-        return _arith(self, other, "sub", "sub_scalar")
-
-    def __rsub__(self, other):
-        if isinstance(other, _Real):
-            return _scalar(_OP["rsub_scalar"], self, other)
-        return _binary(_OP["sub"], _as_tensor(other), self)
-
-    def __mul__(self, other):
-        return _arith(self, other, "mul", "mul_scalar")
-
-    __rmul__ = __mul__
-
-    def __truediv__(self, other):
-        return _arith(self, other, "div", "div_scalar")
-
-    def __rtruediv__(self, other):
-        if isinstance(other, _Real):
-            return _scalar(_OP["rdiv_scalar"], self, other)
-        return _binary(_OP["div"], _as_tensor(other), self)
-
-    def __pow__(self, exponent):
-        return _arith(self, exponent, "pow", "pow_scalar")
-
-    def __rpow__(self, base):
-        if isinstance(base, _Real):
-            return _scalar(_OP["rpow_scalar"], self, base)
-        return _binary(_OP["pow"], _as_tensor(base), self)
+    # (each built by _arith_method / _reflected_method below the class: the tensor and the
+    # Python-number cases go straight to their op, anything else through _arith)
+    __add__ = __radd__ = _arith_method("add")
+    __sub__ = _arith_method("sub")
+    __rsub__ = _reflected_method("sub", "rsub_scalar")
+    __mul__ = __rmul__ = _arith_method("mul")
+    __truediv__ = _arith_method("div")
+    __rtruediv__ = _reflected_method("div", "rdiv_scalar")
+    __pow__ = _arith_method("pow")
+    __rpow__ = _reflected_method("pow", "rpow_scalar")
 
     def __neg__(self):
         return _unary(_OP["neg"], self)
@@ -504,7 +519,13 @@ class Tensor:
 
     def norm(self, p=2, dim=None, keepdim: bool = False):
         if p == 2 and dim is None and not keepdim:
-            return _unary(_OP["norm"], self, np.asarray(np.sqrt(np.sum(self._v * self._v))))
+            flat = self._v.reshape(-1)
+            squares = flat.dot(flat)  # a fifth of np.sum(v * v)'s time on small vectors
+            value = _f64(math.sqrt(squares)) if squares.__class__ is _f64 else \
+                np.asarray(np.sqrt(squares))
+            if self._tape is None and not self._rg:  # e.g. y.data.norm() in a loop test
+                return _wrap(value)
+            return _unary(_OP["norm"], self, value)
         if p == 2:
             return (self * self).sum(dim, keepdim).sqrt()
         return (self.abs() ** p).sum(dim, keepdim) ** (1.0 / p)
@@ -585,21 +606,30 @@ class Tensor:
         return _view(_OP["unsqueeze"], self, np.expand_dims(v, d))
 
     def __getitem__(self, key):
-        key = _index_key(key)
-        basic = _is_basic(key)
-        _storage(self)
-        # a trailing Ellipsis makes NumPy return a 0-d view instead of a scalar copy
-        value = self._v[key + (Ellipsis,)] if basic and Ellipsis not in key else self._v[key]
-        if not (_recording(self)):
+        name = None
+        if key.__class__ is slice:  # the common cases, without scans of the key
+            key, basic, name = (key,), True, "slice"
+        elif key.__class__ is int:
+            key, basic, name = (key,), True, "select"
+        else:
+            key = _index_key(key)
+            basic = _is_basic(key)
+        if not basic:  # advanced indexing: a copy
+            value = self._v[key]
+            if not _recording(self):
+                return _wrap(value)
+            return _record(_OP["index"], value, self, None, gather_map(self._v.shape, key))
+        # basic indexing: a view, sharing storage and version counter (a trailing Ellipsis
+        # makes NumPy return a 0-d view instead of a scalar copy)
+        v = _storage(self)
+        value = v[key + (Ellipsis,)] if Ellipsis not in key else v[key]
+        if not _recording(self):
             out = _wrap(value)
-            if np.may_share_memory(value, self._v):
-                _share_version(out, self)
-            return out
-        name = "index" if not basic else (
-            "select" if any(isinstance(k, (int, np.integer)) for k in key) else "slice")
-        out = _record(_OP[name], value, self, None, getitem_params(self._v.shape, key))
-        if np.may_share_memory(value, self._v):
-            _share_version(out, self)
+        else:
+            if name is None:
+                name = "select" if any(isinstance(k, (int, np.integer)) for k in key) else "slice"
+            out = _record(_OP[name], value, self, None, _basic_map(v.shape, key))
+        _share_version(out, self)
         return out
 
     def __setitem__(self, key, value) -> None:
@@ -621,6 +651,12 @@ def _compare(a: Tensor, other, key: str) -> Tensor:
     """A comparison (or all/any): a bool tensor without history.  While compiling, one that
     depends on the inputs is recorded (it may decide a branch), passing no gradient."""
     op = _OP[key]
+    if other.__class__ is float or other.__class__ is int:
+        if not _NON_DEFAULT[0] or STATE.compile_tape is None or a._tape is None:
+            v = a._v
+            # a NumPy scalar compares with Python's operator ~10x faster than through a ufunc
+            value = _COMPARE_OPERATOR[key](v, other) if v.__class__ is _f64 else op.eager(v, other)
+            return _wrap(np.asarray(value))
     b = None if other is None else _as_tensor(other)
     if STATE.compile_tape is None or (a._tape is None and (b is None or b._tape is None)):
         value = op.eager(a._v) if b is None else op.eager(a._v, b._v)
@@ -644,6 +680,11 @@ def _detached_in_compile(t: Tensor) -> Tensor:
 def _recording(*ts: Tensor) -> bool:
     """Whether an op on these tensors is recorded: under grad mode, when one requires grad;
     while ``tg.compile`` records, also when one merely depends on the inputs."""
+    if not _NON_DEFAULT[0]:
+        for t in ts:
+            if t._tape is not None or t._rg:
+                return True
+        return False
     if STATE.compile_tape is not None:
         return any(t._tape is not None or t._rg for t in ts)
     return STATE.grad_enabled and any(t._tape is not None or t._rg for t in ts)
@@ -659,9 +700,13 @@ def _stop_if_no_grad(out: Tensor, inputs) -> None:
     out._tape.consts.append(out._slot)
 
 
+_COMPARE_OPERATOR = {"eq": operator.eq, "ne": operator.ne, "lt": operator.lt, "le": operator.le,
+                     "gt": operator.gt, "ge": operator.ge}
+
+
 def _guard(t: Tensor, kind: str) -> None:
     """While compiling: a value of ``t`` leaves the tape for Python; replay must see it again."""
-    if STATE.compile_tape is not None and t._tape is STATE.compile_tape:
+    if _NON_DEFAULT[0] and STATE.compile_tape is not None and t._tape is STATE.compile_tape:
         STATE.compile_tape.guards.append(("value", kind, t._slot, np.array(t._v, np.float64),
                                           _user_frame()))
 
@@ -693,6 +738,9 @@ def _wrap(value: np.ndarray) -> Tensor:
     """A plain tensor (no history) around an existing array."""
     t = _new(Tensor)
     t._v = value
+    t._tape = None
+    t._slot = -1
+    t._vc = None
     return t
 
 
@@ -709,12 +757,8 @@ def _record(op, value: np.ndarray, a: Tensor, b: Tensor | None, ints=None, fp: i
         fp = tape.push_float(scalars[0])
         for extra in scalars[1:]:
             tape.push_float(extra)
-    out = Tensor.__new__(Tensor)
-    out._v = value
-    out._tape = tape
-    slot = out._slot = tape.new_slot(value)
-    tape.recs.extend((op.code, slot, sa, sb, ip, fp))
-    if STATE.compile_tape is not None:
+    out = _emit(tape, op.code, value, sa, sb, ip, fp)
+    if _NON_DEFAULT[0] and STATE.compile_tape is not None:
         _stop_if_no_grad(out, (a, b))
     return out
 
@@ -726,9 +770,10 @@ def _record_parts(value: np.ndarray, parts: list) -> Tensor:
     tape = tape_for_all(inputs)
     slots = [(op, tape.slot_of(a), -1 if b is None else tape.slot_of(b),
               -1 if ints is None else tape.push_ints(ints)) for op, a, b, ints in parts]
-    out = Tensor.__new__(Tensor)
+    out = _new(Tensor)
     out._v = value
     out._tape = tape
+    out._vc = None
     slot = out._slot = tape.new_slot(value)
     for op, sa, sb, ip in slots:
         tape.recs.extend((op.code, slot, sa, sb, ip, -1))
@@ -848,19 +893,20 @@ def _record_setitem(x: Tensor, key: tuple, v: Tensor) -> None:
 def _emit(tape, code: int, value, sa: int, sb: int, ip: int, fp: int) -> Tensor:
     """The hot end of recording: a new slot for ``value``, one record, the output tensor.
     (``Tape.new_slot`` inlined for small values: this runs once per recorded op.)"""
+    offs = tape.offs
+    slot = len(offs) - 1
     n = value.size
-    if n >= BIG:
-        slot = tape.new_slot(value)
+    if n < BIG:
+        offs.append(offs[-1] + n)
+        # one element: a number (an array's .item(); a NumPy scalar stays as it is)
+        tape.vals.append(value.item() if n == 1 and value.__class__ is _ndarray else value)
     else:
-        offs = tape.offs
-        slot = len(offs) - 1
-        tape.n_elems += n
-        offs.append(tape.n_elems)
-        tape.vals.append(value)
+        tape.new_slot(value)
     out = _new(Tensor)
     out._v = value
     out._tape = tape
     out._slot = slot
+    out._vc = None
     tape.recs.extend((code, slot, sa, sb, ip, fp))
     return out
 
@@ -868,43 +914,90 @@ def _emit(tape, code: int, value, sa: int, sb: int, ip: int, fp: int) -> Tensor:
 # The three elementwise paths below are the per-op cost users feel: each computes the value
 # (a 0-d float64 by the op's Python rule, anything else by NumPy) and, in the common case --
 # grad mode on, not compiling, inputs on one live tape or leaves -- records it inline.  Anything
-# else (merging two tapes, tg.compile) takes the general ``_record``.
+# else (merging two tapes, tg.compile) takes the general ``_record``.  ``_NON_DEFAULT[0]`` is 0
+# while no thread has grad mode off or is compiling: then the thread-local mode needs no look.
 
 
 def _unary(op, a: Tensor, value: np.ndarray | None = None) -> Tensor:
     v = a._v
     if value is None:
-        if op.py is not None and v.ndim == 0 and v.dtype is _F64:
-            value = _py_scalar(op.py, v[()])
+        if v.__class__ is not _f64 and v.ndim == 0 and v.dtype is _F64:
+            v = v[()]
+        if v.__class__ is _f64 and op.py is not None:
+            try:
+                value = op.py(v)
+            except (ArithmeticError, ValueError):  # Python's math refuses overflow, domains
+                pass
+            else:
+                if value.__class__ is not _f64:
+                    value = _f64(value)
         if value is None:
-            value = _eager_value(op.eager(v))
+            value = op.eager(a._v)
+            if value.__class__ is not np.ndarray and value.__class__ is not _f64:
+                value = np.asarray(value)
     tape = a._tape
     if tape is None and not a._rg:
         return _wrap(value)
-    st = STATE
-    if not st.grad_enabled or st.compile_tape is not None:
-        return _record(op, value, a, None) if st.compile_tape is not None else _wrap(value)
+    if _NON_DEFAULT[0] and (not STATE.grad_enabled or STATE.compile_tape is not None):
+        return _record(op, value, a, None) if STATE.compile_tape is not None else _wrap(value)
     if tape is None:
         tape = open_tape()
     elif tape.merged_into is not None:
         return _record(op, value, a, None)
     sa = a._slot if a._tape is tape and a._vc is None else tape.slot_of(a)
-    return _emit(tape, op.code, value, sa, -1, -1, -1)
+    # _emit, inlined (a call costs ~10% of this path):
+    offs = tape.offs
+    slot = len(offs) - 1
+    n = value.size
+    if n < BIG:
+        offs.append(offs[-1] + n)
+        # one element: a number (an array's .item(); a NumPy scalar stays as it is)
+        tape.vals.append(value.item() if n == 1 and value.__class__ is _ndarray else value)
+    else:
+        tape.new_slot(value)
+    out = _new(Tensor)
+    out._v = value
+    out._tape = tape
+    out._slot = slot
+    out._vc = None
+    tape.recs.extend((op.code, slot, sa, -1, -1, -1))
+    return out
 
 
 def _scalar(op, a: Tensor, c) -> Tensor:
     v = a._v
     value = None
-    if op.py is not None and v.ndim == 0 and v.dtype is _F64:
-        value = _py_scalar(op.py, v[()], c)
+    if v.__class__ is _ndarray and v.ndim:
+        pass  # an array: NumPy below
+    elif op.py is not None and v.dtype is _F64:
+        try:
+            value = op.py(v if v.__class__ is _f64 else v[()], c)
+        except (ArithmeticError, ValueError):
+            pass
+        else:
+            if value.__class__ is not _f64:
+                value = _f64(value)
     if value is None:
-        value = _eager_value(op.eager(v, c))
+        if v.dtype is _F64 and (c.__class__ is float or c.__class__ is int) and c:
+            # NumPy 2 takes a Python number ~130 ns slower than a float64 0-d array, which
+            # (for a float64 operand) gives the same result.  Zero is left out: 0.0 and -0.0
+            # are one dict key but not one constant.
+            constant = _CONSTANTS.get(c)
+            if constant is None:
+                if len(_CONSTANTS) >= 4096:
+                    _CONSTANTS.clear()
+                constant = _CONSTANTS[c] = np.array(c, np.float64)
+                constant.flags.writeable = False
+            value = op.eager(v, constant)
+        else:
+            value = op.eager(v, c)
+        if value.__class__ is not np.ndarray and value.__class__ is not _f64:
+            value = np.asarray(value)
     tape = a._tape
     if tape is None and not a._rg:
         return _wrap(value)
-    st = STATE
-    if not st.grad_enabled or st.compile_tape is not None:
-        if st.compile_tape is not None:
+    if _NON_DEFAULT[0] and (not STATE.grad_enabled or STATE.compile_tape is not None):
+        if STATE.compile_tape is not None:
             return _record(op, value, a, None, scalar=float(c))
         return _wrap(value)
     if tape is None:
@@ -914,23 +1007,50 @@ def _scalar(op, a: Tensor, c) -> Tensor:
     sa = a._slot if a._tape is tape and a._vc is None else tape.slot_of(a)
     fpool = tape.fpool
     fpool.append(float(c))
-    return _emit(tape, op.code, value, sa, -1, -1, len(fpool) - 1)
+    # _emit, inlined (a call costs ~10% of this path):
+    offs = tape.offs
+    slot = len(offs) - 1
+    n = value.size
+    if n < BIG:
+        offs.append(offs[-1] + n)
+        # one element: a number (an array's .item(); a NumPy scalar stays as it is)
+        tape.vals.append(value.item() if n == 1 and value.__class__ is _ndarray else value)
+    else:
+        tape.new_slot(value)
+    out = _new(Tensor)
+    out._v = value
+    out._tape = tape
+    out._slot = slot
+    out._vc = None
+    tape.recs.extend((op.code, slot, sa, -1, -1, len(fpool) - 1))
+    return out
 
 
 def _binary(op, a: Tensor, b: Tensor) -> Tensor:
     av, bv = a._v, b._v
     value = None
-    if op.py is not None and av.ndim == 0 and bv.ndim == 0 and av.dtype is _F64 \
-            and bv.dtype is _F64:
-        value = _py_scalar(op.py, av[()], bv[()])
+    if op.py is not None and av.ndim == 0 and bv.ndim == 0:
+        if av.__class__ is not _f64 and av.dtype is _F64:
+            av = av[()]
+        if bv.__class__ is not _f64 and bv.dtype is _F64:
+            bv = bv[()]
+        if av.__class__ is _f64 and bv.__class__ is _f64:
+            try:
+                value = op.py(av, bv)
+            except (ArithmeticError, ValueError):
+                pass
+            else:
+                if value.__class__ is not _f64:
+                    value = _f64(value)
     if value is None:
-        value = _eager_value(op.eager(av, bv))
+        value = op.eager(av, bv)
+        if value.__class__ is not np.ndarray and value.__class__ is not _f64:
+            value = np.asarray(value)
     ta, tb = a._tape, b._tape
     if ta is None and tb is None and not a._rg and not b._rg:
         return _wrap(value)
-    st = STATE
-    if not st.grad_enabled or st.compile_tape is not None:
-        if st.compile_tape is not None:
+    if _NON_DEFAULT[0] and (not STATE.grad_enabled or STATE.compile_tape is not None):
+        if STATE.compile_tape is not None:
             return _record(op, value, a, b, _broadcast_ints(av, bv, value))
         return _wrap(value)
     tape = ta if ta is not None else tb
@@ -941,7 +1061,23 @@ def _binary(op, a: Tensor, b: Tensor) -> Tensor:
     sa = a._slot if ta is tape and a._vc is None else tape.slot_of(a)
     sb = b._slot if tb is tape and b._vc is None else tape.slot_of(b)
     ip = -1 if av.shape == bv.shape else tape.push_ints(_broadcast_ints(av, bv, value))
-    return _emit(tape, op.code, value, sa, sb, ip, -1)
+    # _emit, inlined (a call costs ~10% of this path):
+    offs = tape.offs
+    slot = len(offs) - 1
+    n = value.size
+    if n < BIG:
+        offs.append(offs[-1] + n)
+        # one element: a number (an array's .item(); a NumPy scalar stays as it is)
+        tape.vals.append(value.item() if n == 1 and value.__class__ is _ndarray else value)
+    else:
+        tape.new_slot(value)
+    out = _new(Tensor)
+    out._v = value
+    out._tape = tape
+    out._slot = slot
+    out._vc = None
+    tape.recs.extend((op.code, slot, sa, sb, ip, -1))
+    return out
 
 
 def _broadcast_ints(av, bv, value) -> tuple | None:
@@ -952,24 +1088,6 @@ def _broadcast_ints(av, bv, value) -> tuple | None:
     nd = value.ndim
     return (nd, *(1,) * (nd - av.ndim), *av.shape, *(1,) * (nd - bv.ndim), *bv.shape,
             *value.shape)
-
-
-def _eager_value(value):
-    """A NumPy forward's result as a tensor value: an array, or a float64 NumPy scalar."""
-    if value.__class__ is np.ndarray or value.__class__ is _f64:
-        return value
-    return np.asarray(value)
-
-
-def _py_scalar(rule, *args):
-    """A 0-d float64 op computed by its Python scalar rule on NumPy float64 scalars (a fraction
-    of a 0-d NumPy array op), as a NumPy float64; None where Python's math refuses what IEEE
-    arithmetic allows (overflow, a domain error), so that NumPy computes it."""
-    try:
-        r = rule(*args)
-    except (ArithmeticError, ValueError):
-        return None
-    return r if r.__class__ is _f64 else _f64(r)
 
 
 def _arith(a: Tensor, other, key: str, scalar_key: str) -> Tensor:
@@ -1060,10 +1178,13 @@ def _rearrange(op, a: Tensor, value: np.ndarray, perm) -> Tensor:
 def _reduce(a: Tensor, dim, keepdim: bool, key_all: str, key_dim: str) -> Tensor:
     v = a._v
     if dim is None:
-        value = np.asarray(_OP[key_all].eager(v))
+        op = _OP[key_all]
+        value = op.eager(v)
         if keepdim:
-            value = value.reshape((1,) * v.ndim)
-        return _unary(_OP[key_all], a, value)
+            value = np.asarray(value).reshape((1,) * v.ndim)
+        elif value.dtype is _F64:
+            value = value[()]  # a float64 0-d result is held as a NumPy scalar (see _storage)
+        return _unary(op, a, value)
     dims = _normalize_dims(dim, v.ndim)
     value = np.asarray(_OP[key_dim].eager(v, dims, keepdim))
     if _recording(a):
@@ -1190,6 +1311,27 @@ def _normalize_dims(dim, ndim: int) -> tuple:
                              f"[{-max(ndim, 1)}, {max(ndim, 1) - 1}], but got {d})")
         out.append(d % ndim if ndim else 0)
     return tuple(sorted(set(out)))
+
+
+_CONSTANTS: dict = {}  # Python number -> read-only float64 0-d array (see _scalar)
+_basic_maps: dict = {}
+
+
+def _basic_map(shape: tuple, key: tuple) -> tuple:
+    """The int params of a basic index (ints, slices, None, ...: ``basic_params``), remembered:
+    a loop slices the same shapes the same way on every step."""
+    if len(key) == 1 and key[0].__class__ is slice:
+        k = key[0]
+        memo = (shape, k.start, k.stop, k.step)
+    else:
+        memo = (shape, *((k.start, k.stop, k.step) if k.__class__ is slice else (k,)
+                         for k in key))
+    found = _basic_maps.get(memo)
+    if found is None:
+        if len(_basic_maps) >= 1024:
+            _basic_maps.clear()
+        found = _basic_maps[memo] = basic_params(shape, key)
+    return found
 
 
 def _index_key(key) -> tuple:

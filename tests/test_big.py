@@ -109,3 +109,19 @@ def test_reductions_over_dims_spread_gradients_a_row_at_a_time(shape, dim, reduc
     a = np.random.default_rng(10).standard_normal(shape)
     check_gradients(lambda t: getattr(t, reduce)(dim=dim, keepdim=False), [a])
     check_gradients(lambda t: getattr(t, reduce)(dim=dim, keepdim=True), [a])
+
+
+def test_compiled_tapes_read_strided_blocks():
+    # fused code turns a block that is one progression into start + step * i, and leaves any
+    # other (x[:, 1:]) to the interpreter
+    def f(x):
+        return (x[:, 1:] * x[:, :-1]).sum() + (x[1:] ** 2).sum() + x[2, 1:4].sum() + x[1, 3]
+
+    a = np.random.default_rng(11).standard_normal((4, 5))
+    tape = tg.compile(f, a)
+    for _ in range(3):
+        x = tg.tensor(a, requires_grad=True)
+        f(x).backward()
+        np.testing.assert_allclose(tape.gradient(a), values(x.grad), rtol=1e-13)
+        np.testing.assert_allclose(tape(a), f(tg.tensor(a)).item(), rtol=1e-13)
+        a = a + 0.5

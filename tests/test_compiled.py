@@ -6,8 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from helpers import numeric_grad
+from test_ops import ALL, CASES
 
 import tapegrad as tg
+from tapegrad.ops import BY_KEY
 
 RNG = np.random.default_rng(42)
 
@@ -49,9 +51,17 @@ def selects(x):
     return v.max(1).values.sum() + tg.where(x > 0.1, x, x * x).sum() + x.clamp(-0.5, 0.5).sum()
 
 
-FUNCTIONS = [rosen, mlp_loss, branchy, float_constant, numpy_detour, no_grad_inside, selects]
+def many_guards(x):
+    total = x[0] * 0.0
+    for i in range(6):  # six guards, checked together: any one flipping must be noticed
+        total = total + (x[i] * x[i] if x[i] > 0 else x[i].sin())
+    return total
+
+
+FUNCTIONS = [rosen, mlp_loss, branchy, float_constant, numpy_detour, no_grad_inside, selects,
+             many_guards]
 SHAPES = {rosen: (6,), mlp_loss: (4,), branchy: (6,), float_constant: (6,), numpy_detour: (6,),
-          no_grad_inside: (6,), selects: (6,)}
+          no_grad_inside: (6,), selects: (6,), many_guards: (6,)}
 
 
 def eager_value_and_grad(f, x):
@@ -191,6 +201,7 @@ def test_introspection():
     assert listing[-1] == "return %11"
     summary = tape.summary()
     assert "11 records" in summary and "pow_scalar" in summary and "bytes" in summary
+    assert "replay: one fused loop" in summary
 
 
 def test_float32_arguments_give_float32_results():
@@ -200,3 +211,258 @@ def test_float32_arguments_give_float32_results():
     assert g.dtype == np.float32 and tape(x).dtype == np.float32
     np.testing.assert_allclose(g, eager_value_and_grad(rosen, x.astype(np.float64))[1],
                                rtol=1e-5)
+
+
+# -- the fused path (codegen.py): small elementwise tapes run as one generated loop ------------
+
+C6 = np.linspace(0.5, 1.5, 6)
+
+FUSABLE = {
+    "rosen": rosen,
+    "mean_of_chain": lambda x: (x.tanh() * 0.9 + 0.1 * x).sigmoid().mean(),
+    "gather_with_repeats": lambda x: (x[[0, 2, 2, 5]] * x[1:5].exp()).sum(),
+    "constant_array": lambda x: (x * tg.tensor(C6) - x.sin() / tg.tensor(C6)).sum(),
+    "transpose_of_matrix": lambda x: (x.reshape(2, 3).T.reshape(6) * x).pow(3.0).sum(),
+    "binary_rules": lambda x: (x.abs() ** (x.cos() + 2.0) + (x * x).sqrt() / (x.exp() + 1)).sum(),
+    "one_element_operands": lambda x: (tg.tensor(2.0) * x - x / tg.tensor([3.0])
+                                       + x.reshape(1, 6) * 0.5).sum(),
+    "comparisons_and_an_element": lambda x: (x * (x > 0.1) + (x <= x[2]) * x.exp()
+                                             + x[4].sin() * x).sum(),
+}
+
+
+@pytest.mark.parametrize("name", list(FUSABLE))
+def test_fused_tapes_equal_eager(name):
+    f = FUSABLE[name]
+    tape = tg.compile(f, RNG.normal(size=6))
+    assert tape._fused is not None, "expected the fused path"
+    for _ in range(10):
+        x = RNG.normal(size=6)
+        value, grad = eager_value_and_grad(f, x)
+        np.testing.assert_allclose(tape(x), value, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(tape.gradient(x), grad, rtol=1e-12, atol=1e-12)
+        v2, g2 = tape.value_and_gradient(x)
+        np.testing.assert_allclose(v2, value, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(g2, grad, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("f", [rosen, FUSABLE["mean_of_chain"],
+                               lambda x: (x[::2] * x[1::2].cos() - x[::-2]).sum()])
+def test_fused_blocked_loop_for_large_inputs(f):
+    from tapegrad.codegen import BLOCK
+
+    x = RNG.normal(size=2 * BLOCK + 2 * 37)  # blocks and a remainder
+    tape = tg.compile(f, x)
+    assert tape._fused is not None and "block_sum" in tape._fused.source
+    value, grad = eager_value_and_grad(f, x)
+    np.testing.assert_allclose(tape(x), value, rtol=1e-11)
+    np.testing.assert_allclose(tape.gradient(x), grad, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("n", [7, 2 * 512 + 3])
+def test_fused_one_element_argument_gets_the_summed_gradient(n):
+    def f(x, a):
+        return (a * x * x - a.exp() * x.sin()).sum()
+
+    x, a = RNG.normal(size=n), np.array(0.7)
+    tape = tg.compile(f, x, a)
+    assert tape._fused is not None
+    gx, ga = tape.gradient(x, a)
+    tx, ta = tg.tensor(x, requires_grad=True), tg.tensor(a, requires_grad=True)
+    f(tx, ta).backward()
+    assert ga.shape == ()
+    np.testing.assert_allclose(gx, tx.grad.numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ga, ta.grad.numpy(), rtol=1e-11)
+
+
+def test_fused_several_arguments_and_shapes():
+    def f(a, b):
+        return (a * b.reshape(2, 3) + a.tanh()).sum()
+
+    a, b = RNG.normal(size=(2, 3)), RNG.normal(size=6)
+    tape = tg.compile(f, a, b)
+    assert tape._fused is not None
+    ga, gb = tape.gradient(a, b)
+    ta, tb = tg.tensor(a, requires_grad=True), tg.tensor(b, requires_grad=True)
+    f(ta, tb).backward()
+    assert ga.shape == (2, 3) and gb.shape == (6,)
+    np.testing.assert_allclose(ga, ta.grad.numpy(), rtol=1e-13)
+    np.testing.assert_allclose(gb, tb.grad.numpy(), rtol=1e-13)
+    first = tape.gradient(a, b)[0]
+    tape.gradient(a + 1.0, b)
+    np.testing.assert_array_equal(first, ga)  # a later replay does not overwrite results
+
+
+def test_fused_declines_what_it_cannot_take_and_the_general_path_answers():
+    for f in (branchy, no_grad_inside, selects, mlp_loss,
+              lambda x: (x.reshape(2, 3) * tg.tensor([1.0, 2.0, 3.0])).sum()):
+        tape = tg.compile(f, RNG.normal(size=SHAPES.get(f, (6,))))
+        assert tape._fused is None
+    def long_chain(x):
+        for _ in range(40):
+            x = x.tanh() * 0.9 + 0.1 * x
+        return x.sum()
+
+    from tapegrad.codegen import BLOCK
+
+    assert tg.compile(long_chain, np.ones(6))._fused is not None
+    assert tg.compile(long_chain, np.ones(BLOCK))._fused is None  # latency-bound: interpreter
+    tape = tg.compile(rosen, np.ones(6))
+    assert tape._fused is not None
+    with pytest.raises(ValueError, match=r"\(6,\).*\(5,\)"):
+        tape.gradient(np.ones(5))
+    x = RNG.normal(size=12)[::2]  # not contiguous: the general path takes it
+    np.testing.assert_allclose(tape.gradient(x), eager_value_and_grad(rosen, x)[1], rtol=1e-13)
+
+
+# -- every op of the table under compile: fused, interpreted, and one-element (scalar) records -
+
+
+def _eager_grads(fn, arrays, weights):
+    ts = [tg.tensor(a, requires_grad=True) for a in arrays]
+    out = fn(*ts)
+    loss = (out * tg.tensor(weights)).sum()
+    loss.backward()
+    return loss.item(), [t.grad.numpy() if t.grad is not None else np.zeros_like(a)
+                         for t, a in zip(ts, arrays, strict=True)]
+
+
+def _check_tape(tape, arrays, value, grads):
+    got = tape.gradient(*arrays)
+    got = list(got) if isinstance(got, tuple) else [got]
+    np.testing.assert_allclose(tape(*arrays), value, rtol=1e-12, atol=1e-12)
+    for g, e in zip(got, grads, strict=True):
+        np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("key,desc,fn,arrays", ALL, ids=[f"{k}-{d}" for k, d, _, _ in ALL])
+def test_every_op_case_replays_with_eager_gradients(key, desc, fn, arrays):
+    shape = fn(*[tg.tensor(a) for a in arrays]).shape
+    weights = np.linspace(0.5, 1.5, int(np.prod(shape))).reshape(shape)
+    value, grads = _eager_grads(fn, arrays, weights)
+
+    def loss(*xs):
+        return (fn(*xs) * tg.tensor(weights)).sum()
+
+    tape = tg.compile(loss, *arrays)
+    _check_tape(tape, arrays, value, grads)
+    tape._fused = None  # the interpreter too, when the fused path took it
+    _check_tape(tape, arrays, value, grads)
+
+
+RULE_CASES = [(key, desc, fn, arrays) for key, desc, fn, arrays in ALL
+              if BY_KEY[key].rules and desc == CASES[key][0][0]]
+
+
+@pytest.mark.parametrize("key,desc,fn,arrays", RULE_CASES, ids=[k for k, *_ in RULE_CASES])
+def test_one_element_records_use_the_scalar_rules(key, desc, fn, arrays):
+    """0-d inputs: every record is one element, computed inline by the op's scalar rules."""
+    arrays = [np.array(a.ravel()[0]) for a in arrays]
+
+    def f(*xs):
+        y = fn(*[x * 1.0 for x in xs])
+        return (y * y + y).sum()
+
+    tape = tg.compile(f, *arrays)
+    tape._fused = None
+    variant = tape._variants[-1]
+    assert variant.kinds[variant.recs[:, 0] == BY_KEY[key].code].all()
+    value, grads = _eager_grads(lambda *xs: f(*xs), arrays, np.array(1.0))
+    _check_tape(tape, arrays, value, grads)
+    floats = [float(a) for a in arrays]  # Python floats: packed in one step
+    _check_tape(tape, floats, value, grads)
+
+
+def test_vjp_with_a_wrong_shaped_v_names_both_shapes():
+    tape = tg.compile(lambda x: x.sin() * 2.0, np.ones(3))
+    with pytest.raises(ValueError, match=r"\(5,\).*\(3,\)"):
+        tape.vjp((np.ones(3),), np.ones(5))
+    np.testing.assert_allclose(tape.vjp(np.ones(3), np.ones(3)), 2 * np.cos(np.ones(3)))
+
+
+def _random_program(seed: int):
+    """A random elementwise loss of x: unary, scalar and binary ops, slices, one element of x,
+    a scalar tensor, reused values; summed or averaged."""
+    gen = np.random.default_rng(seed)
+    unary = [lambda v: v.tanh(), lambda v: v.sin(), lambda v: v.sigmoid(), lambda v: -v,
+             lambda v: v.abs(), lambda v: (v * v + 1.0).sqrt(), lambda v: v.exp() * 0.1]
+    scalar = [lambda v, c: v + c, lambda v, c: c - v, lambda v, c: v * c, lambda v, c: v / c,
+              lambda v, c: v ** 2.0, lambda v, c: c / (v * v + 1.0)]
+    binary = [lambda u, v: u + v, lambda u, v: u - v, lambda u, v: u * v,
+              lambda u, v: u / (v * v + 1.0), lambda u, v: (u - v) ** 2.0]
+    steps = [(int(gen.integers(3)), int(gen.integers(7)), float(gen.uniform(0.5, 2.0)),
+              int(gen.integers(1 << 30))) for _ in range(int(gen.integers(4, 14)))]
+    reduce_mean = bool(gen.integers(2))
+
+    def f(x):
+        values = [x[1:], x[:-1], x[1:] * x[0], x[:-1] * tg.tensor(0.5)]
+        for kind, k, c, pick in steps:
+            u = values[pick % len(values)]
+            v = values[(pick >> 8) % len(values)]
+            if kind == 0:
+                values.append(unary[k % len(unary)](u))
+            elif kind == 1:
+                values.append(scalar[k % len(scalar)](u, c))
+            else:
+                values.append(binary[k % len(binary)](u, v))
+        return values[-1].mean() if reduce_mean else values[-1].sum()
+
+    return f
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_random_elementwise_programs_fused_equal_eager(seed):
+    from tapegrad.codegen import BLOCK
+
+    f = _random_program(seed)
+    n = (5, 40, BLOCK + 9)[seed % 3]
+    gen = np.random.default_rng(1000 + seed)
+    tape = tg.compile(f, gen.normal(size=n))
+    assert tape._fused is not None
+    for _ in range(3):
+        x = gen.normal(size=n)
+        value, grad = eager_value_and_grad(f, x)
+        np.testing.assert_allclose(tape(x), value, rtol=1e-11, atol=1e-12)
+        np.testing.assert_allclose(tape.gradient(x), grad, rtol=1e-11, atol=1e-12)
+
+
+def test_scalar_network_of_many_float_parameters():
+    """micrograd style: every parameter a Python float; results are 0-d arrays, one each."""
+    gen = np.random.default_rng(7)
+    params = gen.uniform(-1, 1, 3 * 4 + 4 + 1).tolist()
+    points = gen.uniform(-2, 2, (5, 3)).tolist()
+
+    def loss(*ps):
+        total = 0.0
+        for x in points:
+            hidden = [tg.tanh(sum((ps[3 * j + i] * x[i] for i in range(3)), ps[12 + j]))
+                      for j in range(4)]
+            out = sum((h * ps[16] for h in hidden), 0.1)
+            total = total + (out - 0.5) ** 2
+        return total / len(points)
+
+    tape = tg.compile(loss, *params)
+    ts = [tg.tensor(p, requires_grad=True) for p in params]
+    loss(*ts).backward()
+    for fused in (True, False):  # fused (196 records), then the interpreter's scalar path
+        assert (tape._fused is not None) == fused
+        grads = tape.gradient(*params)
+        assert len(grads) == len(params) and all(g.shape == () for g in grads)
+        np.testing.assert_allclose([float(g) for g in grads], [t.grad.item() for t in ts],
+                                   rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(tape(*params), loss(*ts).item(), rtol=1e-13)
+        tape._fused = None
+
+
+def test_in_place_changes_inside_f_do_not_force_retapes():
+    def f(x):
+        y = x * 2.0
+        y += 1.0  # y's version moves on while recording: replay recomputes it anyway
+        y *= 3.0
+        return (y * y).sum()
+
+    tape = tg.compile(f, np.ones(4))
+    for _ in range(3):
+        x = RNG.normal(size=4)
+        np.testing.assert_allclose(tape.gradient(x), eager_value_and_grad(f, x)[1], rtol=1e-13)
+    assert tape.retapes == 0

@@ -435,3 +435,48 @@ def test_threads_record_and_backpropagate_their_own_graphs_concurrently(workers,
     per_iteration = {_cubes: 1, _sin_tanh: 1, _matvec_exp: 2, _toggling_mean: 2}
     assert checked == [ITERATIONS * per_iteration[body] for body in workers]
     assert tg.is_grad_enabled() is True
+
+
+def test_non_default_mode_count_follows_every_switch():
+    """The per-op path skips the thread-local mode while no thread is outside the default
+    mode: the count must return to where it was after every kind of switch."""
+    from tapegrad.grad_mode import NON_DEFAULT
+
+    start = NON_DEFAULT[0]
+    with tg.no_grad():
+        assert NON_DEFAULT[0] == start + 1
+        with tg.enable_grad():
+            assert NON_DEFAULT[0] == start
+        with tg.no_grad():  # nested: still one thread outside the default
+            assert NON_DEFAULT[0] == start + 1
+    assert NON_DEFAULT[0] == start
+    tg.set_grad_enabled(False)
+    tg.set_grad_enabled(False)
+    assert NON_DEFAULT[0] == start + 1
+    tg.set_grad_enabled(True)
+    assert NON_DEFAULT[0] == start
+    tape = tg.compile(lambda x: (x * 2.0).sum(), np.ones(2))
+    assert NON_DEFAULT[0] == start
+    assert tape.gradient(np.ones(2)).tolist() == [2.0, 2.0]
+
+
+def test_a_thread_left_in_no_grad_does_not_change_other_threads():
+    """A thread that switches grad mode off and ends keeps the count above zero: every other
+    thread then reads its own mode per op, and still records."""
+    from tapegrad import grad_mode
+
+    start = grad_mode.NON_DEFAULT[0]
+    thread = threading.Thread(target=lambda: tg.set_grad_enabled(False))
+    thread.start()
+    thread.join(10)
+    try:
+        assert grad_mode.NON_DEFAULT[0] == start + 1
+        x = leaf([1.0, 2.0])
+        y = (x * x).sum()
+        assert records(y)
+        y.backward()
+        np.testing.assert_allclose(values(x.grad), [2.0, 4.0], rtol=RTOL)
+        with tg.no_grad():
+            assert not records(x * 2.0)
+    finally:
+        grad_mode._count(-1)  # forget the dead thread, so later tests take the default path

@@ -161,3 +161,15 @@ def test_leaf_changed_between_tapes_keeps_both_slots():
     c = a + b
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         c.sum().backward()
+
+
+def test_signed_zero_constants_stay_distinct():
+    x = tg.tensor([-0.0, 1.0])
+    a = x + (-0.0)
+    b = x + 0.0
+    assert math.copysign(1.0, a.tolist()[0]) == -1.0  # -0.0 + -0.0 == -0.0
+    assert math.copysign(1.0, b.tolist()[0]) == 1.0  # -0.0 + 0.0 == 0.0
+    c = x + 0.0
+    assert math.copysign(1.0, c.tolist()[0]) == 1.0
+    d = x + (-0.0)
+    assert math.copysign(1.0, d.tolist()[0]) == -1.0

@@ -54,21 +54,7 @@ def numpy_loss_and_grad(x: np.ndarray, labels: np.ndarray, params: list[np.ndarr
 
 def _tapegrad_loss(tg: Any, x: Any, labels: np.ndarray, params: list[Any]) -> Any:
     z = logits(x, *params, tanh=tg.tanh)
-    return (_tapegrad_logsumexp(tg, z) - z[np.arange(BATCH), labels]).mean()
-
-
-def _tapegrad_logsumexp(tg: Any, z: Any) -> Any:
-    """Row-wise logsumexp of ``z`` (batch, classes).
-
-    TODO(tg.logsumexp): tapegrad has no logsumexp (nor max) yet.  Once ``tg.logsumexp`` exists it
-    is used below, and this fallback should be deleted.  The fallback shifts each row by its
-    maximum taken from the values as a constant (no history): ``log(sum(exp(z - m))) + m`` is
-    exactly logsumexp for any constant ``m``, so value and gradient are exact and cannot overflow.
-    """
-    if hasattr(tg, "logsumexp"):
-        return tg.logsumexp(z, dim=1)
-    m = z.detach().numpy().max(axis=1)
-    return (z - tg.tensor(m[:, None])).exp().sum(dim=1).log() + tg.tensor(m)
+    return (tg.logsumexp(z, dim=1) - z[np.arange(BATCH), labels]).mean()
 
 
 def _tapegrad(mode: str) -> Call:

@@ -6,10 +6,11 @@ Regenerate with ``python -m tapegrad.kernels.generate``.
 import numpy as np
 from numba import njit, prange
 
+from tapegrad.kernels.replay import make_replay
 from tapegrad.kernels.sweep import make_forward, make_sweep
 from tapegrad.ops import OPS
 
-SOURCE_HASH = "4c7cec1b90307a93"
+SOURCE_HASH = "d1e178acf18704b4"
 N_OPS = 70
 
 # per opcode: saved values read for the first / second input's gradient
@@ -450,8 +451,221 @@ def fwd_record(op, y, a, b, I, F, ip, fp):
         _fwd_69(y, a, b, I, F, ip, fp)
 
 
+_f_18 = OPS[18].rules[1]  # add
+_d_18 = OPS[18].rules[2]  # add
+_db_18 = OPS[18].rules[3]  # add
+_f_19 = OPS[19].rules[1]  # sub
+_d_19 = OPS[19].rules[2]  # sub
+_db_19 = OPS[19].rules[3]  # sub
+_f_20 = OPS[20].rules[1]  # mul
+_d_20 = OPS[20].rules[2]  # mul
+_db_20 = OPS[20].rules[3]  # mul
+_f_21 = OPS[21].rules[1]  # div
+_d_21 = OPS[21].rules[2]  # div
+_db_21 = OPS[21].rules[3]  # div
+_f_22 = OPS[22].rules[1]  # pow
+_d_22 = OPS[22].rules[2]  # pow
+_db_22 = OPS[22].rules[3]  # pow
+_f_23 = OPS[23].rules[1]  # eq
+_d_23 = OPS[23].rules[2]  # eq
+_db_23 = OPS[23].rules[3]  # eq
+_f_24 = OPS[24].rules[1]  # ne
+_d_24 = OPS[24].rules[2]  # ne
+_db_24 = OPS[24].rules[3]  # ne
+_f_25 = OPS[25].rules[1]  # lt
+_d_25 = OPS[25].rules[2]  # lt
+_db_25 = OPS[25].rules[3]  # lt
+_f_26 = OPS[26].rules[1]  # le
+_d_26 = OPS[26].rules[2]  # le
+_db_26 = OPS[26].rules[3]  # le
+_f_27 = OPS[27].rules[1]  # gt
+_d_27 = OPS[27].rules[2]  # gt
+_db_27 = OPS[27].rules[3]  # gt
+_f_28 = OPS[28].rules[1]  # ge
+_d_28 = OPS[28].rules[2]  # ge
+_db_28 = OPS[28].rules[3]  # ge
+_f_58 = OPS[58].rules[1]  # maximum
+_d_58 = OPS[58].rules[2]  # maximum
+_db_58 = OPS[58].rules[3]  # maximum
+_f_59 = OPS[59].rules[1]  # minimum
+_d_59 = OPS[59].rules[2]  # minimum
+_db_59 = OPS[59].rules[3]  # minimum
+_f_10 = OPS[10].rules[1]  # add_scalar
+_d_10 = OPS[10].rules[2]  # add_scalar
+_f_11 = OPS[11].rules[1]  # sub_scalar
+_d_11 = OPS[11].rules[2]  # sub_scalar
+_f_12 = OPS[12].rules[1]  # rsub_scalar
+_d_12 = OPS[12].rules[2]  # rsub_scalar
+_f_13 = OPS[13].rules[1]  # mul_scalar
+_d_13 = OPS[13].rules[2]  # mul_scalar
+_f_14 = OPS[14].rules[1]  # div_scalar
+_d_14 = OPS[14].rules[2]  # div_scalar
+_f_15 = OPS[15].rules[1]  # rdiv_scalar
+_d_15 = OPS[15].rules[2]  # rdiv_scalar
+_f_16 = OPS[16].rules[1]  # pow_scalar
+_d_16 = OPS[16].rules[2]  # pow_scalar
+_f_17 = OPS[17].rules[1]  # rpow_scalar
+_d_17 = OPS[17].rules[2]  # rpow_scalar
+_f_0 = OPS[0].rules[1]  # neg
+_d_0 = OPS[0].rules[2]  # neg
+_f_1 = OPS[1].rules[1]  # exp
+_d_1 = OPS[1].rules[2]  # exp
+_f_2 = OPS[2].rules[1]  # log
+_d_2 = OPS[2].rules[2]  # log
+_f_3 = OPS[3].rules[1]  # sin
+_d_3 = OPS[3].rules[2]  # sin
+_f_4 = OPS[4].rules[1]  # cos
+_d_4 = OPS[4].rules[2]  # cos
+_f_5 = OPS[5].rules[1]  # tanh
+_d_5 = OPS[5].rules[2]  # tanh
+_f_6 = OPS[6].rules[1]  # sigmoid
+_d_6 = OPS[6].rules[2]  # sigmoid
+_f_7 = OPS[7].rules[1]  # relu
+_d_7 = OPS[7].rules[2]  # relu
+_f_8 = OPS[8].rules[1]  # sqrt
+_d_8 = OPS[8].rules[2]  # sqrt
+_f_9 = OPS[9].rules[1]  # abs
+_d_9 = OPS[9].rules[2]  # abs
+
+
+@njit(error_model="numpy", inline="always")
+def scalar_fwd(op, a, b, c):
+    if op == 18:
+        return _f_18(a, b)
+    elif op == 19:
+        return _f_19(a, b)
+    elif op == 20:
+        return _f_20(a, b)
+    elif op == 21:
+        return _f_21(a, b)
+    elif op == 22:
+        return _f_22(a, b)
+    elif op == 23:
+        return _f_23(a, b)
+    elif op == 24:
+        return _f_24(a, b)
+    elif op == 25:
+        return _f_25(a, b)
+    elif op == 26:
+        return _f_26(a, b)
+    elif op == 27:
+        return _f_27(a, b)
+    elif op == 28:
+        return _f_28(a, b)
+    elif op == 58:
+        return _f_58(a, b)
+    elif op == 59:
+        return _f_59(a, b)
+    elif op == 10:
+        return _f_10(a, c)
+    elif op == 11:
+        return _f_11(a, c)
+    elif op == 12:
+        return _f_12(a, c)
+    elif op == 13:
+        return _f_13(a, c)
+    elif op == 14:
+        return _f_14(a, c)
+    elif op == 15:
+        return _f_15(a, c)
+    elif op == 16:
+        return _f_16(a, c)
+    elif op == 17:
+        return _f_17(a, c)
+    elif op == 0:
+        return _f_0(a)
+    elif op == 1:
+        return _f_1(a)
+    elif op == 2:
+        return _f_2(a)
+    elif op == 3:
+        return _f_3(a)
+    elif op == 4:
+        return _f_4(a)
+    elif op == 5:
+        return _f_5(a)
+    elif op == 6:
+        return _f_6(a)
+    elif op == 7:
+        return _f_7(a)
+    elif op == 8:
+        return _f_8(a)
+    elif op == 9:
+        return _f_9(a)
+    return 0.0
+
+
+@njit(error_model="numpy", inline="always")
+def scalar_vjp(op, g, a, b, y, c):
+    """The contributions to both inputs' gradients (0.0 for a missing b)."""
+    if op == 18:
+        return _d_18(g, a, b, y), _db_18(g, a, b, y)
+    elif op == 19:
+        return _d_19(g, a, b, y), _db_19(g, a, b, y)
+    elif op == 20:
+        return _d_20(g, a, b, y), _db_20(g, a, b, y)
+    elif op == 21:
+        return _d_21(g, a, b, y), _db_21(g, a, b, y)
+    elif op == 22:
+        return _d_22(g, a, b, y), _db_22(g, a, b, y)
+    elif op == 23:
+        return _d_23(g, a, b, y), _db_23(g, a, b, y)
+    elif op == 24:
+        return _d_24(g, a, b, y), _db_24(g, a, b, y)
+    elif op == 25:
+        return _d_25(g, a, b, y), _db_25(g, a, b, y)
+    elif op == 26:
+        return _d_26(g, a, b, y), _db_26(g, a, b, y)
+    elif op == 27:
+        return _d_27(g, a, b, y), _db_27(g, a, b, y)
+    elif op == 28:
+        return _d_28(g, a, b, y), _db_28(g, a, b, y)
+    elif op == 58:
+        return _d_58(g, a, b, y), _db_58(g, a, b, y)
+    elif op == 59:
+        return _d_59(g, a, b, y), _db_59(g, a, b, y)
+    elif op == 10:
+        return _d_10(g, a, y, c), 0.0
+    elif op == 11:
+        return _d_11(g, a, y, c), 0.0
+    elif op == 12:
+        return _d_12(g, a, y, c), 0.0
+    elif op == 13:
+        return _d_13(g, a, y, c), 0.0
+    elif op == 14:
+        return _d_14(g, a, y, c), 0.0
+    elif op == 15:
+        return _d_15(g, a, y, c), 0.0
+    elif op == 16:
+        return _d_16(g, a, y, c), 0.0
+    elif op == 17:
+        return _d_17(g, a, y, c), 0.0
+    elif op == 0:
+        return _d_0(g, a, y), 0.0
+    elif op == 1:
+        return _d_1(g, a, y), 0.0
+    elif op == 2:
+        return _d_2(g, a, y), 0.0
+    elif op == 3:
+        return _d_3(g, a, y), 0.0
+    elif op == 4:
+        return _d_4(g, a, y), 0.0
+    elif op == 5:
+        return _d_5(g, a, y), 0.0
+    elif op == 6:
+        return _d_6(g, a, y), 0.0
+    elif op == 7:
+        return _d_7(g, a, y), 0.0
+    elif op == 8:
+        return _d_8(g, a, y), 0.0
+    elif op == 9:
+        return _d_9(g, a, y), 0.0
+    return 0.0, 0.0
+
+
 _sweep = make_sweep(vjp_record, READS_A, READS_B, SAVES, MATMUL, ASSIGNS)
 _forward = make_forward(fwd_record)
+_replay = make_replay(fwd_record, vjp_record, scalar_fwd, scalar_vjp)
 
 
 @njit(cache=True, error_model="numpy")
@@ -461,31 +675,10 @@ def backward_sweep(recs, offs, packed, I, F, aux, seed, out, grads, scratch, fre
                   retain, start, blas_min)
 
 
+# a compiled tape's forward and reverse sweeps in one call (see replay.py)
 @njit(cache=True, error_model="numpy")
-def forward_sweep(recs, offs, buf, I, F):
-    _forward(recs, offs, buf, I, F)
-
-
-# a compiled tape's reverse sweeps: one per seed row, all in one call
-@njit(cache=True, error_model="numpy")
-def seeded_sweeps(recs, offs, buf, I, F, aux, seeds, out, args, grads, scratch, freed,
-                  result):
-    for k in range(seeds.shape[0]):
-        status = _sweep(recs, offs, buf, I, F, aux, seeds[k], out, grads, scratch, freed,
-                        True, -1, 0)
-        if status[0] != 0:
-            return status
-        n_slots = offs.size - 1
-        at = 0
-        for i in range(args.size):
-            s = args[i]
-            n = offs[s + 1] - offs[s]
-            if scratch[2 * n_slots + s] & 2:
-                result[k, at:at + n] = grads[offs[s]:offs[s] + n]
-            else:
-                result[k, at:at + n] = 0.0
-            at += n
-    return (0, 0, 0)
+def replay(program, buf, F, seeds, grads, flags, result):
+    _replay(program, buf, F, seeds, grads, flags, result)
 
 
 # forward and reverse for each row of a batch, the rows spread over all cores; every

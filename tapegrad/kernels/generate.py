@@ -43,6 +43,7 @@ def render() -> str:
         "import numpy as np",
         "from numba import njit, prange",
         "",
+        "from tapegrad.kernels.replay import make_replay",
         "from tapegrad.kernels.sweep import make_forward, make_sweep",
         "from tapegrad.ops import OPS",
         "",
@@ -73,10 +74,12 @@ def render() -> str:
         kw = "if" if i == 0 else "elif"
         lines.append(f"    {kw} op == {op.code}:")
         lines.append(f"        _fwd_{op.code}(y, a, b, I, F, ip, fp)")
+    lines += _scalar_dispatch(OPS)
     lines += [
         "", "",
         "_sweep = make_sweep(vjp_record, READS_A, READS_B, SAVES, MATMUL, ASSIGNS)",
         "_forward = make_forward(fwd_record)",
+        "_replay = make_replay(fwd_record, vjp_record, scalar_fwd, scalar_vjp)",
         "", "",
         '@njit(cache=True, error_model="numpy")',
         "def backward_sweep(recs, offs, packed, I, F, aux, seed, out, grads, scratch, freed,",
@@ -84,30 +87,10 @@ def render() -> str:
         "    return _sweep(recs, offs, packed, I, F, aux, seed, out, grads, scratch, freed,",
         "                  retain, start, blas_min)",
         "", "",
+        "# a compiled tape's forward and reverse sweeps in one call (see replay.py)",
         '@njit(cache=True, error_model="numpy")',
-        "def forward_sweep(recs, offs, buf, I, F):",
-        "    _forward(recs, offs, buf, I, F)",
-        "", "",
-        "# a compiled tape's reverse sweeps: one per seed row, all in one call",
-        '@njit(cache=True, error_model="numpy")',
-        "def seeded_sweeps(recs, offs, buf, I, F, aux, seeds, out, args, grads, scratch, freed,",
-        "                  result):",
-        "    for k in range(seeds.shape[0]):",
-        "        status = _sweep(recs, offs, buf, I, F, aux, seeds[k], out, grads, scratch, freed,",
-        "                        True, -1, 0)",
-        "        if status[0] != 0:",
-        "            return status",
-        "        n_slots = offs.size - 1",
-        "        at = 0",
-        "        for i in range(args.size):",
-        "            s = args[i]",
-        "            n = offs[s + 1] - offs[s]",
-        "            if scratch[2 * n_slots + s] & 2:",
-        "                result[k, at:at + n] = grads[offs[s]:offs[s] + n]",
-        "            else:",
-        "                result[k, at:at + n] = 0.0",
-        "            at += n",
-        "    return (0, 0, 0)",
+        "def replay(program, buf, F, seeds, grads, flags, result):",
+        "    _replay(program, buf, F, seeds, grads, flags, result)",
         "", "",
         "# forward and reverse for each row of a batch, the rows spread over all cores; every",
         "# buffer is allocated before the parallel loop (numba hoists allocations out of a prange",
@@ -141,6 +124,44 @@ def render() -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _scalar_dispatch(ops) -> list[str]:
+    """``scalar_fwd``/``scalar_vjp``: one-element elementwise records computed on the buffer
+    itself by the op's scalar rules (``Op.rules``), for ``replay.py``."""
+    # binary arithmetic first: the if-chain is tested in order, and a scalar network is
+    # almost all adds and multiplies
+    order = {"binary": 0, "scalar": 1, "unary": 2}
+    scalar_ops = sorted((op for op in ops if op.rules), key=lambda op: order[op.rules[0]])
+    lines = ["", ""]
+    for op in scalar_ops:
+        for i, part in enumerate(("f", "d", "db")[:len(op.rules) - 1]):
+            lines.append(f"_{part}_{op.code} = OPS[{op.code}].rules[{i + 1}]  # {op.key}")
+    # pure scalar functions, inlined into the replay loop: given arrays instead, numba's inlined
+    # copy costs atomic reference counts on every record (measured ~8x slower)
+    lines += ["", "", '@njit(error_model="numpy", inline="always")',
+              "def scalar_fwd(op, a, b, c):"]
+    operands = {"unary": "a", "scalar": "a, c", "binary": "a, b"}
+    for i, op in enumerate(scalar_ops):
+        kw = "if" if i == 0 else "elif"
+        lines.append(f"    {kw} op == {op.code}:")
+        lines.append(f"        return _f_{op.code}({operands[op.rules[0]]})")
+    lines.append("    return 0.0")
+    lines += ["", "", '@njit(error_model="numpy", inline="always")',
+              "def scalar_vjp(op, g, a, b, y, c):",
+              '    """The contributions to both inputs\' gradients (0.0 for a missing b)."""']
+    for i, op in enumerate(scalar_ops):
+        kw = "if" if i == 0 else "elif"
+        lines.append(f"    {kw} op == {op.code}:")
+        kind, code = op.rules[0], op.code
+        if kind == "unary":
+            lines.append(f"        return _d_{code}(g, a, y), 0.0")
+        elif kind == "scalar":
+            lines.append(f"        return _d_{code}(g, a, y, c), 0.0")
+        else:
+            lines.append(f"        return _d_{code}(g, a, b, y), _db_{code}(g, a, b, y)")
+    lines.append("    return 0.0, 0.0")
+    return lines
 
 
 def render_op_list() -> str:

@@ -46,7 +46,7 @@ def unary(key, name, eager, f, df, reads):
                 ga[i] += df(g[i], a[i], y[i])
 
     return register(key, name, 1, eager, _compile(fwd, key), _compile(vjp, key), reads, py=py,
-                    assigns=True)
+                    rules=("unary", f, df), assigns=True)
 
 
 def scalar(key, name, eager, f, df, reads, next_none=True, saves=None):
@@ -68,7 +68,7 @@ def scalar(key, name, eager, f, df, reads, next_none=True, saves=None):
                 ga[i] += df(g[i], a[i], y[i], c)
 
     return register(key, name, 1, eager, _compile(fwd, key), _compile(vjp, key), reads, 0, saves,
-                    next_none, py=py, assigns=True)
+                    next_none, py=py, rules=("scalar", f, df), assigns=True)
 
 
 @elementwise
@@ -186,7 +186,7 @@ def binary(key, name, eager, f, da, db, reads_a, reads_b, scalar_forward=True):
             ia, ib = _odometer_step(idx, shape, sa, sb, nd - 1, ia, ib)
 
     return register(key, name, 2, eager, _compile(fwd, key), _compile(vjp, key), reads_a,
-                    reads_b, py=py, assigns=True)
+                    reads_b, py=py, rules=("binary", f, da, db), assigns=True)
 
 
 # --------------------------------------------------------------------------- scalar helpers

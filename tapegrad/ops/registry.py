@@ -63,6 +63,10 @@ class Op:
     # backward hands large ones to NumPy's BLAS
     matmul: int = 0
     py: Callable | None = None
+    # elementwise ops only: ``(kind, f, d...)`` -- the numba scalar rules the kernels are made
+    # of (kind "unary": f(x), df(g, x, y); "scalar": f(x, c), df(g, x, y, c); "binary":
+    # f(a, b), da(g, a, b, y), db(g, a, b, y)).  tg.compile's code generator fuses them.
+    rules: tuple = ()
     assigns: bool = False  # the VJP overwrites on ``ASSIGN`` (see above)
 
     def __repr__(self) -> str:
@@ -76,14 +80,15 @@ BY_KEY: dict[str, Op] = {}
 def register(key: str, name: str, arity: int, eager: Callable, fwd: Callable, vjp: Callable,
              reads_a: int, reads_b: int = 0, saves: bool | None = None,
              next_none: bool = False, next_b: bool = True, matmul: int = 0,
-             py: Callable | None = None, assigns: bool = False) -> Op:
+             py: Callable | None = None, rules: tuple = (),
+             assigns: bool = False) -> Op:
     """Add an op to the table and give it the next opcode."""
     if key in BY_KEY:
         raise ValueError(f"op {key!r} is defined twice")
     if saves is None:
         saves = (reads_a | reads_b) != 0
     op = Op(key, name, len(OPS), arity, eager, fwd, vjp, reads_a, reads_b, saves, next_none,
-            next_b, matmul, py, assigns)
+            next_b, matmul, py, rules, assigns)
     OPS.append(op)
     BY_KEY[key] = op
     return op

@@ -52,12 +52,9 @@ def gather_map(shape: tuple, key) -> np.ndarray:
 # a few ints where a gather map would hold one per element (800 KB for x[1:] on 100,000).
 
 
-def getitem_params(shape: tuple, key: tuple):
-    """The int params of ``x[key]`` for ``x`` of ``shape``: strided for a basic key (the select
-    and slice ops), else the gather map (the index op).  NumPy has already accepted the key."""
-    if not all(k is None or k is Ellipsis or isinstance(k, (slice, int, np.integer))
-               and not isinstance(k, bool) for k in key):
-        return gather_map(shape, key)
+def basic_params(shape: tuple, key: tuple) -> tuple:
+    """The int params of ``x[key]`` (the select and slice ops) for ``x`` of ``shape`` and a
+    basic key that NumPy has already accepted."""
     strides = [1] * len(shape)
     for d in range(len(shape) - 2, -1, -1):
         strides[d] = strides[d + 1] * shape[d + 1]

@@ -1,0 +1,183 @@
+"""A compiled tape's replay: forward, then reverse sweeps, in one numba call.
+
+``tg.compile`` replays a tape many times, so each call should cost as little set-up as possible:
+
+* one kernel call does the forward and every reverse sweep (one per seed row), instead of a
+  forward kernel, a guard check in Python and a reverse kernel -- the guards are checked after
+  the call, and a result computed along a branch they reject is thrown away;
+* a compiled tape is never freed or changed in place, so the reverse walk needs none of the
+  eager sweep's freed/stale bookkeeping (``sweep.py``);
+* records of a one-element elementwise op (``records`` flags them ``SCALAR``) -- the whole of a
+  micrograd-style scalar network -- are computed inline on the buffer by the op's scalar rules
+  (``scalar_fwd``/``scalar_vjp``, generated from the op table): no array views, no call per
+  record.  Every other record goes through the op table's array kernels.
+"""
+
+import numpy as np
+
+from ..ops.registry import ADD
+from .jit import kernel
+from .memory import slot_view
+
+# columns of the int64 record array (as in sweep.py)
+OP, OUT, A, B, IP, FP = range(6)
+
+#: per-record flag: a one-element elementwise record, computed inline
+SCALAR = 1
+
+# per-slot flags during the reverse walk
+NEED, HAS_GRAD = 1, 2
+
+
+def scalar_records(recs: np.ndarray, offs: np.ndarray, has_rules) -> np.ndarray:
+    """Per record, ``SCALAR`` where every slot it touches holds one element and its op has
+    scalar rules (``has_rules[opcode]``); 0 elsewhere."""
+    size = np.diff(offs)
+    b = recs[:, B]
+    one = (size[recs[:, OUT]] == 1) & (size[recs[:, A]] == 1) & ((b < 0) | (size[b] == 1))
+    return (one & np.asarray(has_rules, dtype=bool)[recs[:, OP]]).astype(np.uint8) * SCALAR
+
+
+def pack(recs, offs, ints, aux, kinds, args, out: int) -> np.ndarray:
+    """A tape's int arrays as one: ``[header (8), recs, offs, ints, aux, kinds, args]``.
+
+    numba's dispatcher checks every argument's type on each call (~0.2 us per array): one
+    array for six saves a microsecond per replay.  ``aux`` is ``[0, n_const, const slots...]``
+    (slots whose gradient nobody needs), ``kinds`` the per-record flags of
+    :func:`scalar_records`, ``args`` the argument slots, ``out`` the output slot.
+    """
+    parts = [recs.ravel(), offs, ints, aux, kinds, args]
+    header = [recs.shape[0], offs.size, ints.size, aux.size, args.size, out, 0, 0]
+    return np.concatenate([np.array(header, np.int64)] + [np.asarray(p, np.int64)
+                                                           for p in parts])
+
+
+@kernel
+def unpack(program):
+    """Views of the arrays :func:`pack` put in ``program``."""
+    n_rec, n_offs, n_ints, n_aux, n_args, out = (program[0], program[1], program[2],
+                                                  program[3], program[4], program[5])
+    at = 8
+    recs = program[at:at + 6 * n_rec].reshape((n_rec, 6))
+    at += 6 * n_rec
+    offs = program[at:at + n_offs]
+    at += n_offs
+    ints = program[at:at + n_ints]
+    at += n_ints
+    aux = program[at:at + n_aux]
+    at += n_aux
+    kinds = program[at:at + n_rec]
+    at += n_rec
+    return recs, offs, ints, aux, kinds, program[at:at + n_args], out
+
+
+def make_replay(fwd_record, vjp_record, scalar_fwd, scalar_vjp):
+    """The replay kernel, compiled around the op table's dispatches (closed over, not passed:
+    numba cannot cache a function that takes another as an argument)."""
+
+    # the array path lives in functions of its own: written inline in the replay loop, its
+    # views and call slow down the scalar path that shares the loop ~4x (measured)
+    @kernel
+    def array_fwd(recs, r, offs, base, I, F):
+        y = recs[r, OUT]
+        a = recs[r, A]
+        b = recs[r, B]
+        bslot = b if b >= 0 else a
+        bsize = offs[b + 1] - offs[b] if b >= 0 else 0
+        fwd_record(recs[r, OP],
+                   slot_view(base + 8 * offs[y], offs[y + 1] - offs[y]),
+                   slot_view(base + 8 * offs[a], offs[a + 1] - offs[a]),
+                   slot_view(base + 8 * offs[bslot], bsize),
+                   I, F, recs[r, IP], recs[r, FP])
+
+    @kernel
+    def array_vjp(recs, r, offs, base, gbase, I, F, need_a, need_b):
+        y = recs[r, OUT]
+        a = recs[r, A]
+        b = recs[r, B]
+        bslot = b if b >= 0 else a
+        bsize = offs[b + 1] - offs[b] if b >= 0 else 0
+        ysize = offs[y + 1] - offs[y]
+        asize = offs[a + 1] - offs[a]
+        vjp_record(recs[r, OP],
+                   slot_view(gbase + 8 * offs[y], ysize),
+                   slot_view(base + 8 * offs[a], asize),
+                   slot_view(base + 8 * offs[bslot], bsize),
+                   slot_view(base + 8 * offs[y], ysize),
+                   slot_view(gbase + 8 * offs[a], asize),
+                   slot_view(gbase + 8 * offs[bslot], bsize),
+                   need_a, need_b, I, F, recs[r, IP], recs[r, FP])
+
+    @kernel
+    def replay(program, buf, F, seeds, grads, flags, result):
+        """Forward over ``buf`` (inputs already written), then one reverse sweep per row of
+        ``seeds``, leaving row ``k`` of ``result`` = the arguments' gradients, concatenated.
+
+        ``program`` is the tape's int arrays in one (see :func:`pack`); ``grads`` holds
+        ``offs[-1]`` floats and ``flags`` one byte per slot, reused across calls.
+        """
+        recs, offs, I, aux, kinds, args, out = unpack(program)
+        base = buf.ctypes.data
+        n_rec = recs.shape[0]
+        for r in range(n_rec):
+            op = recs[r, OP]
+            y = recs[r, OUT]
+            a = recs[r, A]
+            b = recs[r, B]
+            fp = recs[r, FP]
+            if kinds[r] == SCALAR:
+                buf[offs[y]] = scalar_fwd(op, buf[offs[a]], buf[offs[b] if b >= 0 else offs[a]],
+                                          F[fp] if fp >= 0 else 0.0)
+            else:
+                array_fwd(recs, r, offs, base, I, F)
+
+        n_slots = offs.size - 1
+        gbase = grads.ctypes.data
+        for k in range(seeds.shape[0]):
+            for s in range(n_slots):
+                flags[s] = NEED
+            for i in range(aux[1]):
+                flags[aux[2 + i]] = 0
+            grads[:offs[n_slots]] = 0.0
+            o = offs[out]
+            for i in range(min(seeds.shape[1], offs[out + 1] - o)):  # a wrong-sized seed is
+                grads[o + i] = seeds[k, i]  # the caller's error to raise: never write past
+            flags[out] |= HAS_GRAD
+            for r in range(n_rec - 1, -1, -1):
+                y = recs[r, OUT]
+                if not flags[y] & HAS_GRAD:
+                    continue
+                a = recs[r, A]
+                b = recs[r, B]
+                need_a = flags[a] & NEED != 0
+                need_b = b >= 0 and flags[b] & NEED != 0
+                if not (need_a or need_b):
+                    continue
+                op = recs[r, OP]
+                fp = recs[r, FP]
+                if kinds[r] == SCALAR:
+                    ob = offs[b] if b >= 0 else offs[a]
+                    da, db = scalar_vjp(op, grads[offs[y]], buf[offs[a]], buf[ob], buf[offs[y]],
+                                        F[fp] if fp >= 0 else 0.0)
+                    if need_a:
+                        grads[offs[a]] += da
+                    if need_b:
+                        grads[ob] += db
+                else:  # (as 0/1 ints, the sweep's type: one compiled VJP per op serves both)
+                    array_vjp(recs, r, offs, base, gbase, I, F, ADD if need_a else 0,
+                              ADD if need_b else 0)
+                if need_a:
+                    flags[a] |= HAS_GRAD
+                if need_b:
+                    flags[b] |= HAS_GRAD
+            at = 0
+            for i in range(args.size):
+                s = args[i]
+                n = offs[s + 1] - offs[s]
+                if flags[s] & HAS_GRAD:
+                    result[k, at:at + n] = grads[offs[s]:offs[s] + n]
+                else:
+                    result[k, at:at + n] = 0.0
+                at += n
+
+    return replay

@@ -80,6 +80,7 @@ def test_basic_indexing_records_a_strided_block(key):
     y = x[key]
     np.testing.assert_array_equal(y.detach().numpy(), a[key])
     w = np.random.default_rng(6).standard_normal(a[key].shape)
+    engine._workspace.grads[:] = np.nan  # x's slot is written first by the slice's VJP
     (y * tg.tensor(w)).sum().backward()
     expected = np.zeros(a.size)
     np.add.at(expected, gather_map(a.shape, key), w.ravel())

@@ -12,7 +12,7 @@ gradient -- when a record it must use has had its saved values freed by an earli
 (``FREED``) or modified in place since it was recorded (``STALE``).
 """
 
-from ..ops.registry import ADD, ASSIGN
+from ..ops.registry import ADD, ANY_RECORD, ASSIGN
 from .jit import kernel
 from .memory import slot_view
 
@@ -123,7 +123,7 @@ def make_sweep(dispatch, READS_A, READS_B, SAVES, MATMUL, ASSIGNS):
             # slot is written while it is about to be in cache, and slots no gradient reaches
             # are never touched.
             # (a matrix product handed to BLAS is overwritten there: ``out=`` instead of ``+=``)
-            assigns = handoff or (ASSIGNS[op] and recs[r, IP] < 0)
+            assigns = handoff or ASSIGNS[op] == ANY_RECORD or (ASSIGNS[op] and recs[r, IP] < 0)
             mode_a = ADD if need_a else 0
             mode_b = ADD if need_b else 0
             if need_a and not flags[a] & HAS_GRAD:

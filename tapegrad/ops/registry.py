@@ -31,8 +31,10 @@ record's offsets into them (shapes, axes, scalar constants).
 ``need_a``/``need_b`` say whether an input wants its gradient: 0 (no), ``ADD`` (add into its
 accumulator), or ``ASSIGN`` -- the accumulator is uncleared memory, to be overwritten.  ``ASSIGN``
 is passed only to an op registered with ``assigns=True`` (its VJP writes every element of
-``ga``/``gb`` exactly once when ``ip < 0``), and only for a record with ``ip < 0``; it saves the
-sweep clearing the slot first, a whole extra pass over a large gradient.
+``ga``/``gb`` exactly once when ``ip < 0``), and only for a record with ``ip < 0`` -- or, for an
+op registered with ``assigns=ANY_RECORD``, whatever its int params (its VJP clears what it does
+not write).  It saves the sweep clearing the slot first, a whole extra pass over a large
+gradient.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ from dataclasses import dataclass
 READS_A, READS_B, READS_Y = 1, 2, 4
 # what a VJP does with an input's gradient accumulator (``need_a``/``need_b``; 0: nothing)
 ADD, ASSIGN = 1, 2
+# ``Op.assigns`` for a VJP that takes ASSIGN for any record, not only those with ``ip < 0``
+ANY_RECORD = 2
 
 
 @dataclass(frozen=True)
@@ -67,7 +71,7 @@ class Op:
     # of (kind "unary": f(x), df(g, x, y); "scalar": f(x, c), df(g, x, y, c); "binary":
     # f(a, b), da(g, a, b, y), db(g, a, b, y)).  tg.compile's code generator fuses them.
     rules: tuple = ()
-    assigns: bool = False  # the VJP overwrites on ``ASSIGN`` (see above)
+    assigns: int = 0  # the VJP overwrites on ``ASSIGN``: True (1) or ANY_RECORD (see above)
 
     def __repr__(self) -> str:
         return f"<op {self.code} {self.key} ({self.name})>"
@@ -81,7 +85,7 @@ def register(key: str, name: str, arity: int, eager: Callable, fwd: Callable, vj
              reads_a: int, reads_b: int = 0, saves: bool | None = None,
              next_none: bool = False, next_b: bool = True, matmul: int = 0,
              py: Callable | None = None, rules: tuple = (),
-             assigns: bool = False) -> Op:
+             assigns: int = 0) -> Op:
     """Add an op to the table and give it the next opcode."""
     if key in BY_KEY:
         raise ValueError(f"op {key!r} is defined twice")

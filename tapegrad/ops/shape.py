@@ -12,7 +12,7 @@ import numpy as np
 
 from ..kernels.jit import elementwise, kernel
 from .elementwise import _odometer_step
-from .registry import ASSIGN, register
+from .registry import ANY_RECORD, ASSIGN, register
 
 
 @kernel
@@ -113,6 +113,13 @@ def _strided_fwd(y, a, b, I, F, ip, fp):
 @kernel
 def _strided_vjp(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp):
     nd, src, shape, st = _block_walk(I, ip)
+    if need_a == ASSIGN:
+        if nd == 1 and st[0] == 1:  # one run (x[1:]): clear around it, overwrite it
+            ga[:src] = 0.0
+            ga[src + g.size:] = 0.0
+            ga[src:src + g.size] = g
+            return
+        ga[:] = 0.0
     if nd == 0 or g.size == 0:
         if g.size:
             ga[src] += g[0]
@@ -146,8 +153,10 @@ CLONE = _copy_op("clone", "CloneBackward0", np.copy)
 TRANSPOSE = register("transpose", "TransposeBackward0", 1, np.swapaxes, _gather_fwd, _gather_vjp, 0)
 PERMUTE = register("permute", "PermuteBackward0", 1, np.transpose, _gather_fwd, _gather_vjp, 0)
 T = register("t", "TBackward0", 1, np.transpose, _gather_fwd, _gather_vjp, 0)
-SELECT = register("select", "SelectBackward0", 1, _np_gather, _strided_fwd, _strided_vjp, 0)
-SLICE = register("slice", "SliceBackward0", 1, _np_gather, _strided_fwd, _strided_vjp, 0)
+SELECT = register("select", "SelectBackward0", 1, _np_gather, _strided_fwd, _strided_vjp, 0,
+                  assigns=ANY_RECORD)
+SLICE = register("slice", "SliceBackward0", 1, _np_gather, _strided_fwd, _strided_vjp, 0,
+                 assigns=ANY_RECORD)
 # torch's IndexBackward0 keeps the index tensor: a second backward through it is refused
 INDEX = register("index", "IndexBackward0", 1, _np_gather, _gather_fwd, _gather_vjp, 0,
                  saves=True)

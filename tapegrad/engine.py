@@ -7,6 +7,7 @@ and per *leaf* (storing ``.grad``), never per record: the records are swept by t
 
 from __future__ import annotations
 
+import sys
 import threading
 from typing import TYPE_CHECKING
 
@@ -42,8 +43,12 @@ class _Workspace(threading.local):
     scratch = np.zeros(0, np.int64)
 
     def take(self, n_grads: int, n_scratch: int) -> tuple[np.ndarray, np.ndarray]:
-        if self.grads.size < n_grads:
-            self.grads = np.zeros(max(n_grads, 2 * self.grads.size))
+        grads = self.grads
+        # a leaf's .grad may still be a view of the buffer (see _deliver): then a new one
+        # (references: this object's dict, ``grads``, getrefcount's argument, and each view)
+        if grads.size < n_grads or sys.getrefcount(grads) > 3:
+            self.grads = np.zeros(max(n_grads, 2 * grads.size if grads.size < n_grads else
+                                      grads.size))
         if self.scratch.size < n_scratch:
             self.scratch = np.zeros(max(n_scratch, 2 * self.scratch.size), np.int64)
         return self.grads, self.scratch
@@ -117,7 +122,7 @@ def backward(t: Tensor, gradient, retain_graph: bool) -> None:
     offs = tape.offs
     for slot, leaf in tape.leaves:
         if flags[slot] & HAS_GRAD:
-            leaf._accumulate(grads[offs[slot]:offs[slot + 1]].reshape(leaf._v.shape))
+            _deliver(leaf, grads[offs[slot]:offs[slot + 1]])
     for slot, ref in tape.retained:
         kept = ref()
         if kept is not None and flags[slot] & HAS_GRAD:
@@ -138,6 +143,22 @@ def _packed_values(tape, n_slots: int) -> np.ndarray:
         if packed is not None and packed.size == n_slots:
             return packed
     return np.concatenate(tape.vals, axis=None, dtype=np.float64)
+
+
+#: a leaf's first gradient of at least this many elements is handed over as a view of the
+#: workspace instead of copied out of it (the next backward then takes a fresh workspace
+#: if that view is still alive)
+LEND_MIN = 1 << 14
+
+
+def _deliver(leaf: Tensor, g: np.ndarray) -> None:
+    """Add ``g`` (a slice of the workspace) into ``leaf.grad``."""
+    if leaf._grad is None and g.size >= LEND_MIN and leaf._v.dtype == np.float64:
+        from .tensor import _wrap
+
+        leaf._grad = _wrap(g.reshape(leaf._v.shape))
+    else:
+        leaf._accumulate(g.reshape(leaf._v.shape))
 
 
 #: matrix products of at least this many multiply-adds leave the numba sweep for NumPy's BLAS

@@ -126,3 +126,26 @@ def test_compiled_tapes_read_strided_blocks():
         np.testing.assert_allclose(tape.gradient(a), values(x.grad), rtol=1e-13)
         np.testing.assert_allclose(tape(a), f(tg.tensor(a)).item(), rtol=1e-13)
         a = a + 0.5
+
+
+def test_large_first_gradient_is_lent_and_never_overwritten():
+    """A large leaf's first .grad is a view of the backward's workspace (no copy); a later
+    backward must neither overwrite it while it is alive nor lose accumulation into it."""
+    n = 1 << 15
+    x = tg.tensor(np.linspace(-1.0, 1.0, n), requires_grad=True)
+    (x * 2.0).sum().backward()
+    first = x.grad
+    np.testing.assert_array_equal(first.numpy(), np.full(n, 2.0))
+    (x * 3.0).sum().backward()  # accumulates into the same tensor, as torch does
+    assert x.grad is first
+    np.testing.assert_array_equal(first.numpy(), np.full(n, 5.0))
+    x.grad = None
+    (x * x).sum().backward()  # `first` is still alive: the workspace must not be reused
+    np.testing.assert_array_equal(first.numpy(), np.full(n, 5.0))
+    np.testing.assert_allclose(x.grad.numpy(), 2 * np.linspace(-1.0, 1.0, n))
+    second = x.grad.numpy().copy()
+    x.grad = None
+    del first
+    (x * 7.0).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.full(n, 7.0))
+    assert not np.shares_memory(x.grad.numpy(), second)

@@ -10,7 +10,7 @@ from tapegrad.kernels.replay import make_replay
 from tapegrad.kernels.sweep import make_forward, make_sweep
 from tapegrad.ops import OPS
 
-SOURCE_HASH = "5944ee07192f54c1"
+SOURCE_HASH = "b1f742549b4f1bf6"
 N_OPS = 70
 
 # per opcode: saved values read for the first / second input's gradient

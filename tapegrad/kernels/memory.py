@@ -7,10 +7,14 @@ address are kept alive by the tape (values) or by the engine's workspace (gradie
 kernel call.
 """
 
+import ctypes
+
 import numpy as np
 from numba import carray, njit
 from numba.core import cgutils, types
 from numba.extending import intrinsic
+
+_Byte = ctypes.c_char
 
 
 @intrinsic
@@ -31,5 +35,11 @@ def slot_view(address, size):
 
 
 def address_of(array: np.ndarray) -> int:
-    """Address of a C-contiguous array's first element (Python side)."""
-    return array.__array_interface__["data"][0]
+    """Address of a C-contiguous array's first element (Python side).
+
+    Through ctypes for a writable array (~0.25 µs, where ``__array_interface__`` builds a dict
+    in ~0.9 µs: this runs once per large recorded value)."""
+    try:
+        return ctypes.addressof(_Byte.from_buffer(array))
+    except (TypeError, ValueError, BufferError):  # read-only, or not a plain buffer
+        return array.__array_interface__["data"][0]

@@ -173,3 +173,25 @@ def test_signed_zero_constants_stay_distinct():
     assert math.copysign(1.0, c.tolist()[0]) == 1.0
     d = x + (-0.0)
     assert math.copysign(1.0, d.tolist()[0]) == -1.0
+
+
+def test_one_element_records_in_the_sweep_match_closed_form():
+    """The sweep computes one-element elementwise records by their scalar rules: a value read
+    several times (x * x reads one slot twice), a second backward with retain_graph, the
+    freed-graph error and in-place detection all still hold."""
+    a = 1.5
+    x = tg.tensor(a, requires_grad=True)
+    y = x * x + x * 3.0 - (x / 2.0).exp() + tg.tensor([a]).sum() * x
+    y.backward(retain_graph=True)
+    want = 2 * a + 3.0 - 0.5 * math.exp(a / 2) + a
+    assert x.grad.item() == pytest.approx(want, rel=1e-14)
+    y.backward()
+    assert x.grad.item() == pytest.approx(2 * want, rel=1e-14)
+    with pytest.raises(RuntimeError, match="retain_graph=True"):
+        y.backward()
+    z = x.tanh()
+    w = z * 2.0
+    with tg.no_grad():
+        z += 1.0  # tanh's output is read by its VJP
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        w.backward()

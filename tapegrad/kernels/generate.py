@@ -57,6 +57,8 @@ def render() -> str:
         "SAVES = (" + ", ".join(str(int(op.saves)) for op in OPS) + ",)",
         "MATMUL = (" + ", ".join(str(op.matmul) for op in OPS) + ",)",
         "ASSIGNS = (" + ", ".join(str(int(op.assigns)) for op in OPS) + ",)",
+        "# per opcode: whether the op has scalar rules (one-element records run them inline)",
+        "HAS_RULES = (" + ", ".join(str(int(bool(op.rules))) for op in OPS) + ",)",
         "",
     ]
     for op in OPS:
@@ -77,7 +79,8 @@ def render() -> str:
     lines += _scalar_dispatch(OPS)
     lines += [
         "", "",
-        "_sweep = make_sweep(vjp_record, READS_A, READS_B, SAVES, MATMUL, ASSIGNS)",
+        "_sweep = make_sweep(vjp_record, READS_A, READS_B, SAVES, MATMUL, ASSIGNS, scalar_vjp,",
+        "                    HAS_RULES)",
         "_forward = make_forward(fwd_record)",
         "_replay = make_replay(fwd_record, vjp_record, scalar_fwd, scalar_vjp)",
         "", "",

@@ -25,13 +25,16 @@ NEED, HAS_GRAD, STALE_FLAG, BIG = 1, 2, 4, 8
 OP, OUT, A, B, IP, FP = range(6)
 
 
-def make_sweep(dispatch, READS_A, READS_B, SAVES, MATMUL, ASSIGNS):
+def make_sweep(dispatch, READS_A, READS_B, SAVES, MATMUL, ASSIGNS, scalar_vjp, HAS_RULES):
     """The sweep, compiled around one ``dispatch``.
 
     ``dispatch`` is closed over rather than passed as an argument: numba refuses to cache a
     function that receives another function as an argument.  The per-opcode tables (which saved
     values each VJP reads, whether the op saves any, whether its VJP can overwrite a gradient
-    instead of adding to it) are closed over as constant tuples.
+    instead of adding to it, whether it has scalar rules) are closed over as constant tuples.
+    A record of an elementwise op whose slots all hold one element (scalar work, a
+    micrograd-style network) is done inline by ``scalar_vjp``, the op's scalar derivative rules:
+    no array views and no call through ``dispatch`` (~4x less per record, as in ``replay.py``).
     """
 
     @kernel
@@ -138,9 +141,21 @@ def make_sweep(dispatch, READS_A, READS_B, SAVES, MATMUL, ASSIGNS):
                 else:
                     slot_view(grad_addr[b], bsize)[:] = 0.0
                 flags[b] |= HAS_GRAD
-            if not handoff:
-                bslot = b if b >= 0 else a
-                ysize = offs[y + 1] - offs[y]
+            ysize = offs[y + 1] - offs[y]
+            bslot = b if b >= 0 else a
+            if HAS_RULES[op] and ysize == 1 and asize == 1 and bsize <= 1:
+                fp = recs[r, FP]
+                da, db = scalar_vjp(op, slot_view(grad_addr[y], 1)[0],
+                                    slot_view(value_addr[a], 1)[0],
+                                    slot_view(value_addr[bslot], 1)[0],
+                                    slot_view(value_addr[y], 1)[0], F[fp] if fp >= 0 else 0.0)
+                if need_a:
+                    ga = slot_view(grad_addr[a], 1)
+                    ga[0] = da if mode_a == ASSIGN else ga[0] + da
+                if need_b:  # after a's: when b is a, a's term came first
+                    gb = slot_view(grad_addr[b], 1)
+                    gb[0] = db if mode_b == ASSIGN else gb[0] + db
+            elif not handoff:
                 dispatch(op,
                          slot_view(grad_addr[y], ysize),
                          slot_view(value_addr[a], asize),

@@ -1058,8 +1058,20 @@ def _binary(op, a: Tensor, b: Tensor) -> Tensor:
         tape = open_tape()
     elif tape.merged_into is not None or (tb is not None and tb is not tape):
         return _record(op, value, a, b, _broadcast_ints(av, bv, value))
-    sa = a._slot if ta is tape and a._vc is None else tape.slot_of(a)
-    sb = b._slot if tb is tape and b._vc is None else tape.slot_of(b)
+    # each input's slot: its own on this tape, or -- a leaf used again -- its registration here
+    # (Tape.slot_of's checks, inlined for the two common cases)
+    if ta is tape and a._vc is None:
+        sa = a._slot
+    else:
+        reg = a._lreg
+        sa = reg[1] if (ta is None and reg is not None and reg[0] == tape.serial
+                        and reg[2] == a._vc[0]) else tape.slot_of(a)
+    if tb is tape and b._vc is None:
+        sb = b._slot
+    else:
+        reg = b._lreg
+        sb = reg[1] if (tb is None and reg is not None and reg[0] == tape.serial
+                        and reg[2] == b._vc[0]) else tape.slot_of(b)
     ip = -1 if av.shape == bv.shape else tape.push_ints(_broadcast_ints(av, bv, value))
     # _emit, inlined (a call costs ~10% of this path):
     offs = tape.offs

@@ -519,7 +519,8 @@ class Tensor:
 
     def norm(self, p=2, dim=None, keepdim: bool = False):
         if p == 2 and dim is None and not keepdim:
-            flat = self._v.reshape(-1)
+            v = self._v
+            flat = v if v.ndim == 1 else v.reshape(-1)
             squares = flat.dot(flat)  # a fifth of np.sum(v * v)'s time on small vectors
             value = _f64(math.sqrt(squares)) if squares.__class__ is _f64 else \
                 np.asarray(np.sqrt(squares))

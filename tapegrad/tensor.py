@@ -1030,7 +1030,8 @@ def _scalar(op, a: Tensor, c) -> Tensor:
 def _binary(op, a: Tensor, b: Tensor) -> Tensor:
     av, bv = a._v, b._v
     value = None
-    if op.py is not None and av.ndim == 0 and bv.ndim == 0:
+    both_0d = av.ndim == 0 and bv.ndim == 0
+    if both_0d and op.py is not None:
         if av.__class__ is not _f64 and av.dtype is _F64:
             av = av[()]
         if bv.__class__ is not _f64 and bv.dtype is _F64:
@@ -1073,7 +1074,8 @@ def _binary(op, a: Tensor, b: Tensor) -> Tensor:
         reg = b._lreg
         sb = reg[1] if (tb is None and reg is not None and reg[0] == tape.serial
                         and reg[2] == b._vc[0]) else tape.slot_of(b)
-    ip = -1 if av.shape == bv.shape else tape.push_ints(_broadcast_ints(av, bv, value))
+    ip = -1 if both_0d or av.shape == bv.shape else \
+        tape.push_ints(_broadcast_ints(av, bv, value))
     # _emit, inlined (a call costs ~10% of this path):
     offs = tape.offs
     slot = len(offs) - 1

@@ -41,8 +41,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, types
 
+from .kernels.jit import built, jit
 from .ops import OPS
 
 #: tapes with more records than this keep the interpreter: numba's compile time grows with the
@@ -130,6 +130,8 @@ def fuse(variant, shapes: list[tuple]) -> Fused | None:
     source, names = _render(plan)
     namespace = {"np": np, "math": math, **names}
     exec(compile(source, f"<tapegrad fused tape {id(variant):x}>", "exec"), namespace)
+    from numba import njit, types
+
     arr = types.float64[::1]
     n_args = len(variant.arg_slots)
     sig = types.Tuple((types.float64,) + (arr,) * n_args)(
@@ -305,6 +307,9 @@ def _plain(rule):
     fused tape of a process then compiles in ~0.3 s instead of ~1 s."""
     plain = _PLAIN.get(rule)
     if plain is None:
+        from numba import njit
+
+        built(rule)  # (swaps the lazy functions the rule reads for numba's)
         plain = _PLAIN[rule] = njit(error_model="numpy", cache=True)(rule.py_func)
     return plain
 
@@ -384,7 +389,7 @@ def _render(plan: dict) -> tuple[str, dict]:
     grads = "".join(f", G{k}" for k in range(len(args)))
     total = "acc" if plan["scale"] == 1.0 else f"acc * {_literal(plan['scale'])}"
     lines.append(f"    return {total}{grads}")
-    return "\n".join(lines) + "\n", {**names, "block_sum": block_sum}
+    return "\n".join(lines) + "\n", {**names, "block_sum": built(block_sum)}
 
 
 def _simple(n: int, fwd: list, rev: list, scatters: list, result: str) -> list[str]:
@@ -425,7 +430,7 @@ def _blocked(n: int, fwd: list, rev: list, scatters: list, result: str) -> list[
     return lines
 
 
-@njit(fastmath={"reassoc"}, error_model="numpy", cache=True)
+@jit(fastmath={"reassoc"}, error_model="numpy", cache=True)
 def block_sum(values, m):
     """The sum of ``values[:m]``, in whatever order vectorises (reassociation allowed here,
     and only here: the rest of the fused code keeps IEEE order)."""

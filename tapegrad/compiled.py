@@ -31,7 +31,6 @@ import numpy as np
 from . import dtypes
 from .codegen import fuse
 from .grad_mode import STATE
-from .kernels.replay import pack, scalar_records
 from .ops import OPS
 from .tape import Tape
 
@@ -121,6 +120,8 @@ class _Variant:
         self.arg_width = sum(int(self.offs[s + 1] - self.offs[s]) for s in self.arg_slots)
         self.arg_offsets = self.offs[self.arg_array]
         self.arg_ranges = [(int(self.offs[s]), int(self.offs[s + 1])) for s in self.arg_slots]
+        from .kernels.replay import pack, scalar_records  # (imports numba)
+
         self.kinds = scalar_records(self.recs, self.offs, [bool(op.rules) for op in OPS])
         self.program = pack(self.recs, self.offs, self.ints, self.aux, self.kinds,
                             self.arg_array, self.out_slot)

@@ -2,20 +2,22 @@
 
 The Python work here is per *backward call* (one NumPy conversion of each of the tape's lists)
 and per *leaf* (storing ``.grad``), never per record: the records are swept by the generated
-``backward_sweep`` kernel, which also lays out the slots.
+backward kernel, which also lays out the slots.  The kernel takes one argument, the address of
+a frame holding everything else (``kernels/abi.py``), and is loaded by ``kernels/native.py``.
 """
 
 from __future__ import annotations
 
 import sys
 import threading
+from itertools import chain
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from . import heap
-from .kernels import sweep as status
-from .kernels.sweep import HAS_GRAD, NEED
+from .kernels import abi
+from .kernels.abi import BLAS, FREED, HAS_GRAD, HEADER, NEED, OK, STALE, address_of
 from .ops import OPS
 from .tape import resolve
 
@@ -26,6 +28,7 @@ _NO_INTS = np.zeros(0, np.int64)
 _NO_FLOATS = np.zeros(0, np.float64)
 _ONE = np.ones(1)
 _NO_AUX = np.zeros(2, np.int64)  # no big values, no constants, nothing stale
+_NO_AUX_ADDRESS, _ONE_ADDRESS = address_of(_NO_AUX), address_of(_ONE)
 
 FREED_MESSAGE = (
     "Trying to backward through the graph a second time (or directly access saved tensors after "
@@ -41,6 +44,7 @@ class _Workspace(threading.local):
 
     grads = np.zeros(0)
     scratch = np.zeros(0, np.int64)
+    grads_address = scratch_address = 0
 
     def take(self, n_grads: int, n_scratch: int) -> tuple[np.ndarray, np.ndarray]:
         grads = self.grads
@@ -49,8 +53,10 @@ class _Workspace(threading.local):
         if grads.size < n_grads or sys.getrefcount(grads) > 3:
             self.grads = np.zeros(max(n_grads, 2 * grads.size if grads.size < n_grads else
                                       grads.size))
+            self.grads_address = address_of(self.grads)
         if self.scratch.size < n_scratch:
             self.scratch = np.zeros(max(n_scratch, 2 * self.scratch.size), np.int64)
+            self.scratch_address = address_of(self.scratch)
         return self.grads, self.scratch
 
 
@@ -62,12 +68,11 @@ _kernel = None
 
 
 def _load_kernel():
-    # imported on first use: the generated module is written by importing the op table, and a
-    # first backward is the moment to load numba's cached kernel anyway
+    # loaded on first use: a program that never calls backward never pays for it
     global _kernel
-    from .kernels._dispatch import backward_sweep
+    from .kernels.native import backward_kernel
 
-    _kernel = backward_sweep
+    _kernel = backward_kernel()
     return _kernel
 
 
@@ -93,30 +98,43 @@ def backward(t: Tensor, gradient, retain_graph: bool) -> None:
     if tape.bigs or tape.consts or stale:
         aux = np.array([len(tape.bigs), len(tape.consts)] + tape.big_slots + tape.big_addrs
                        + tape.consts + stale, dtype=np.int64)
+        aux_address = address_of(aux)
     else:
-        aux = _NO_AUX
-    grads, scratch = _workspace.take(tape.n_elems + 1, 3 * n_slots)
-
-    # np.fromiter reads a list of ints ~25% faster than np.array does
-    recs = np.fromiter(tape.recs, np.int64, 6 * n_recs).reshape(n_recs, 6)
+        aux, aux_address = _NO_AUX, _NO_AUX_ADDRESS
+    work = _workspace
+    grads, scratch = work.take(tape.n_elems + 1, 3 * n_slots)
+    packed = _packed_values(tape, n_slots)
     ints = np.concatenate(tape.ipool, axis=None, dtype=np.int64) if tape.ipool else _NO_INTS
-    args = (recs, np.fromiter(tape.offs, np.int64, n_slots + 1),
-            _packed_values(tape, n_slots), ints,
-            np.array(tape.fpool, dtype=np.float64) if tape.fpool else _NO_FLOATS,
-            aux, seed, t._slot, grads, scratch, tape.freed,
-            retain_graph)
-    code, rec, slot = sweep(*args, -1, BLAS_MIN)
-    while code == status.BLAS:  # a large matrix product: its VJP runs in NumPy's BLAS
-        _matmul_vjp(tape, recs[rec], ints, grads, scratch[2 * n_slots:3 * n_slots], slot)
+    floats = np.array(tape.fpool, dtype=np.float64) if tape.fpool else _NO_FLOATS
+    freed = tape.freed
+    # the frame (see kernels/abi.py); every array it points to stays referenced by a local
+    # name until the kernel has returned
+    head = (address_of(packed), packed.size, address_of(ints) if ints.size else 0, ints.size,
+            address_of(floats) if floats.size else 0, floats.size, aux_address, aux.size,
+            _ONE_ADDRESS if seed is _ONE else address_of(seed), seed.size,
+            work.grads_address, grads.size, work.scratch_address, scratch.size,
+            address_of(freed), freed.size, n_recs, n_slots, t._slot, retain_graph, -1,
+            BLAS_MIN, 0, 0)
+    # np.fromiter reads a list of ints ~25% faster than np.array does
+    frame = np.fromiter(chain(head, tape.recs, tape.offs), np.int64,
+                        HEADER + 6 * n_recs + n_slots + 1)
+    frame_address = address_of(frame)
+    code = sweep(frame_address)
+    while code == BLAS:  # a large matrix product: its VJP runs in NumPy's BLAS
+        rec = int(frame[abi.RESULT_RECORD])
+        record = frame[HEADER + 6 * rec:HEADER + 6 * rec + 6]
+        _matmul_vjp(tape, record, ints, grads, scratch[2 * n_slots:3 * n_slots],
+                    int(frame[abi.RESULT_SLOT]))
         if rec == 0:
-            code = status.OK
+            code = OK
             break
-        code, rec, slot = sweep(*args, rec - 1, BLAS_MIN)
+        frame[abi.START] = rec - 1
+        code = sweep(frame_address)
     tape.closed = True  # the next graph from leaves starts on a fresh tape
-    if code == status.FREED:
+    if code == FREED:
         raise RuntimeError(FREED_MESSAGE)
-    if code == status.STALE:
-        _raise_stale(tape, rec, slot)
+    if code == STALE:
+        _raise_stale(tape, int(frame[abi.RESULT_RECORD]), int(frame[abi.RESULT_SLOT]))
 
     flags = scratch[2 * n_slots:3 * n_slots]
     offs = tape.offs

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .grad_mode import NON_DEFAULT, STATE
-from .kernels.memory import address_of
+from .kernels.abi import address_of
 
 if TYPE_CHECKING:
     from .tensor import Tensor

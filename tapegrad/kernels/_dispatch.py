@@ -4,13 +4,14 @@ Regenerate with ``python -m tapegrad.kernels.generate``.
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import cfunc, njit, prange, types
 
+from tapegrad.kernels.jit import built
 from tapegrad.kernels.replay import make_replay
-from tapegrad.kernels.sweep import make_forward, make_sweep
+from tapegrad.kernels.sweep import make_entry, make_forward, make_sweep
 from tapegrad.ops import OPS
 
-SOURCE_HASH = "12137ffba4fb49c0"
+SOURCE_HASH = "79021c5ba70b383b"
 N_OPS = 70
 
 # per opcode: saved values read for the first / second input's gradient
@@ -23,146 +24,146 @@ ASSIGNS = (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 
 # per opcode: whether the op has scalar rules (one-element records run them inline)
 HAS_RULES = (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,)
 
-_vjp_0 = OPS[0].vjp  # neg
-_fwd_0 = OPS[0].fwd
-_vjp_1 = OPS[1].vjp  # exp
-_fwd_1 = OPS[1].fwd
-_vjp_2 = OPS[2].vjp  # log
-_fwd_2 = OPS[2].fwd
-_vjp_3 = OPS[3].vjp  # sin
-_fwd_3 = OPS[3].fwd
-_vjp_4 = OPS[4].vjp  # cos
-_fwd_4 = OPS[4].fwd
-_vjp_5 = OPS[5].vjp  # tanh
-_fwd_5 = OPS[5].fwd
-_vjp_6 = OPS[6].vjp  # sigmoid
-_fwd_6 = OPS[6].fwd
-_vjp_7 = OPS[7].vjp  # relu
-_fwd_7 = OPS[7].fwd
-_vjp_8 = OPS[8].vjp  # sqrt
-_fwd_8 = OPS[8].fwd
-_vjp_9 = OPS[9].vjp  # abs
-_fwd_9 = OPS[9].fwd
-_vjp_10 = OPS[10].vjp  # add_scalar
-_fwd_10 = OPS[10].fwd
-_vjp_11 = OPS[11].vjp  # sub_scalar
-_fwd_11 = OPS[11].fwd
-_vjp_12 = OPS[12].vjp  # rsub_scalar
-_fwd_12 = OPS[12].fwd
-_vjp_13 = OPS[13].vjp  # mul_scalar
-_fwd_13 = OPS[13].fwd
-_vjp_14 = OPS[14].vjp  # div_scalar
-_fwd_14 = OPS[14].fwd
-_vjp_15 = OPS[15].vjp  # rdiv_scalar
-_fwd_15 = OPS[15].fwd
-_vjp_16 = OPS[16].vjp  # pow_scalar
-_fwd_16 = OPS[16].fwd
-_vjp_17 = OPS[17].vjp  # rpow_scalar
-_fwd_17 = OPS[17].fwd
-_vjp_18 = OPS[18].vjp  # add
-_fwd_18 = OPS[18].fwd
-_vjp_19 = OPS[19].vjp  # sub
-_fwd_19 = OPS[19].fwd
-_vjp_20 = OPS[20].vjp  # mul
-_fwd_20 = OPS[20].fwd
-_vjp_21 = OPS[21].vjp  # div
-_fwd_21 = OPS[21].fwd
-_vjp_22 = OPS[22].vjp  # pow
-_fwd_22 = OPS[22].fwd
-_vjp_23 = OPS[23].vjp  # eq
-_fwd_23 = OPS[23].fwd
-_vjp_24 = OPS[24].vjp  # ne
-_fwd_24 = OPS[24].fwd
-_vjp_25 = OPS[25].vjp  # lt
-_fwd_25 = OPS[25].fwd
-_vjp_26 = OPS[26].vjp  # le
-_fwd_26 = OPS[26].fwd
-_vjp_27 = OPS[27].vjp  # gt
-_fwd_27 = OPS[27].fwd
-_vjp_28 = OPS[28].vjp  # ge
-_fwd_28 = OPS[28].fwd
-_vjp_29 = OPS[29].vjp  # all
-_fwd_29 = OPS[29].fwd
-_vjp_30 = OPS[30].vjp  # any
-_fwd_30 = OPS[30].fwd
-_vjp_31 = OPS[31].vjp  # dot
-_fwd_31 = OPS[31].fwd
-_vjp_32 = OPS[32].vjp  # mv
-_fwd_32 = OPS[32].fwd
-_vjp_33 = OPS[33].vjp  # mm
-_fwd_33 = OPS[33].fwd
-_vjp_34 = OPS[34].vjp  # bmm
-_fwd_34 = OPS[34].fwd
-_vjp_35 = OPS[35].vjp  # sum
-_fwd_35 = OPS[35].fwd
-_vjp_36 = OPS[36].vjp  # sum_dim
-_fwd_36 = OPS[36].fwd
-_vjp_37 = OPS[37].vjp  # mean
-_fwd_37 = OPS[37].fwd
-_vjp_38 = OPS[38].vjp  # mean_dim
-_fwd_38 = OPS[38].fwd
-_vjp_39 = OPS[39].vjp  # norm
-_fwd_39 = OPS[39].fwd
-_vjp_40 = OPS[40].vjp  # view
-_fwd_40 = OPS[40].fwd
-_vjp_41 = OPS[41].vjp  # clone
-_fwd_41 = OPS[41].fwd
-_vjp_42 = OPS[42].vjp  # transpose
-_fwd_42 = OPS[42].fwd
-_vjp_43 = OPS[43].vjp  # permute
-_fwd_43 = OPS[43].fwd
-_vjp_44 = OPS[44].vjp  # t
-_fwd_44 = OPS[44].fwd
-_vjp_45 = OPS[45].vjp  # select
-_fwd_45 = OPS[45].fwd
-_vjp_46 = OPS[46].vjp  # slice
-_fwd_46 = OPS[46].fwd
-_vjp_47 = OPS[47].vjp  # index
-_fwd_47 = OPS[47].fwd
-_vjp_48 = OPS[48].vjp  # expand
-_fwd_48 = OPS[48].fwd
-_vjp_49 = OPS[49].vjp  # squeeze
-_fwd_49 = OPS[49].fwd
-_vjp_50 = OPS[50].vjp  # squeeze_dim
-_fwd_50 = OPS[50].fwd
-_vjp_51 = OPS[51].vjp  # unsqueeze
-_fwd_51 = OPS[51].fwd
-_vjp_52 = OPS[52].vjp  # cat
-_fwd_52 = OPS[52].fwd
-_vjp_53 = OPS[53].vjp  # stack
-_fwd_53 = OPS[53].fwd
-_vjp_54 = OPS[54].vjp  # setitem_keep
-_fwd_54 = OPS[54].fwd
-_vjp_55 = OPS[55].vjp  # setitem_put
-_fwd_55 = OPS[55].fwd
-_vjp_56 = OPS[56].vjp  # where_x
-_fwd_56 = OPS[56].fwd
-_vjp_57 = OPS[57].vjp  # where_y
-_fwd_57 = OPS[57].fwd
-_vjp_58 = OPS[58].vjp  # maximum
-_fwd_58 = OPS[58].fwd
-_vjp_59 = OPS[59].vjp  # minimum
-_fwd_59 = OPS[59].fwd
-_vjp_60 = OPS[60].vjp  # max_all
-_fwd_60 = OPS[60].fwd
-_vjp_61 = OPS[61].vjp  # min_all
-_fwd_61 = OPS[61].fwd
-_vjp_62 = OPS[62].vjp  # max_dim
-_fwd_62 = OPS[62].fwd
-_vjp_63 = OPS[63].vjp  # min_dim
-_fwd_63 = OPS[63].fwd
-_vjp_64 = OPS[64].vjp  # clamp
-_fwd_64 = OPS[64].fwd
-_vjp_65 = OPS[65].vjp  # clamp_min
-_fwd_65 = OPS[65].fwd
-_vjp_66 = OPS[66].vjp  # clamp_max
-_fwd_66 = OPS[66].fwd
-_vjp_67 = OPS[67].vjp  # logsumexp
-_fwd_67 = OPS[67].fwd
-_vjp_68 = OPS[68].vjp  # softmax
-_fwd_68 = OPS[68].fwd
-_vjp_69 = OPS[69].vjp  # log_softmax
-_fwd_69 = OPS[69].fwd
+_vjp_0 = built(OPS[0].vjp)  # neg
+_fwd_0 = built(OPS[0].fwd)
+_vjp_1 = built(OPS[1].vjp)  # exp
+_fwd_1 = built(OPS[1].fwd)
+_vjp_2 = built(OPS[2].vjp)  # log
+_fwd_2 = built(OPS[2].fwd)
+_vjp_3 = built(OPS[3].vjp)  # sin
+_fwd_3 = built(OPS[3].fwd)
+_vjp_4 = built(OPS[4].vjp)  # cos
+_fwd_4 = built(OPS[4].fwd)
+_vjp_5 = built(OPS[5].vjp)  # tanh
+_fwd_5 = built(OPS[5].fwd)
+_vjp_6 = built(OPS[6].vjp)  # sigmoid
+_fwd_6 = built(OPS[6].fwd)
+_vjp_7 = built(OPS[7].vjp)  # relu
+_fwd_7 = built(OPS[7].fwd)
+_vjp_8 = built(OPS[8].vjp)  # sqrt
+_fwd_8 = built(OPS[8].fwd)
+_vjp_9 = built(OPS[9].vjp)  # abs
+_fwd_9 = built(OPS[9].fwd)
+_vjp_10 = built(OPS[10].vjp)  # add_scalar
+_fwd_10 = built(OPS[10].fwd)
+_vjp_11 = built(OPS[11].vjp)  # sub_scalar
+_fwd_11 = built(OPS[11].fwd)
+_vjp_12 = built(OPS[12].vjp)  # rsub_scalar
+_fwd_12 = built(OPS[12].fwd)
+_vjp_13 = built(OPS[13].vjp)  # mul_scalar
+_fwd_13 = built(OPS[13].fwd)
+_vjp_14 = built(OPS[14].vjp)  # div_scalar
+_fwd_14 = built(OPS[14].fwd)
+_vjp_15 = built(OPS[15].vjp)  # rdiv_scalar
+_fwd_15 = built(OPS[15].fwd)
+_vjp_16 = built(OPS[16].vjp)  # pow_scalar
+_fwd_16 = built(OPS[16].fwd)
+_vjp_17 = built(OPS[17].vjp)  # rpow_scalar
+_fwd_17 = built(OPS[17].fwd)
+_vjp_18 = built(OPS[18].vjp)  # add
+_fwd_18 = built(OPS[18].fwd)
+_vjp_19 = built(OPS[19].vjp)  # sub
+_fwd_19 = built(OPS[19].fwd)
+_vjp_20 = built(OPS[20].vjp)  # mul
+_fwd_20 = built(OPS[20].fwd)
+_vjp_21 = built(OPS[21].vjp)  # div
+_fwd_21 = built(OPS[21].fwd)
+_vjp_22 = built(OPS[22].vjp)  # pow
+_fwd_22 = built(OPS[22].fwd)
+_vjp_23 = built(OPS[23].vjp)  # eq
+_fwd_23 = built(OPS[23].fwd)
+_vjp_24 = built(OPS[24].vjp)  # ne
+_fwd_24 = built(OPS[24].fwd)
+_vjp_25 = built(OPS[25].vjp)  # lt
+_fwd_25 = built(OPS[25].fwd)
+_vjp_26 = built(OPS[26].vjp)  # le
+_fwd_26 = built(OPS[26].fwd)
+_vjp_27 = built(OPS[27].vjp)  # gt
+_fwd_27 = built(OPS[27].fwd)
+_vjp_28 = built(OPS[28].vjp)  # ge
+_fwd_28 = built(OPS[28].fwd)
+_vjp_29 = built(OPS[29].vjp)  # all
+_fwd_29 = built(OPS[29].fwd)
+_vjp_30 = built(OPS[30].vjp)  # any
+_fwd_30 = built(OPS[30].fwd)
+_vjp_31 = built(OPS[31].vjp)  # dot
+_fwd_31 = built(OPS[31].fwd)
+_vjp_32 = built(OPS[32].vjp)  # mv
+_fwd_32 = built(OPS[32].fwd)
+_vjp_33 = built(OPS[33].vjp)  # mm
+_fwd_33 = built(OPS[33].fwd)
+_vjp_34 = built(OPS[34].vjp)  # bmm
+_fwd_34 = built(OPS[34].fwd)
+_vjp_35 = built(OPS[35].vjp)  # sum
+_fwd_35 = built(OPS[35].fwd)
+_vjp_36 = built(OPS[36].vjp)  # sum_dim
+_fwd_36 = built(OPS[36].fwd)
+_vjp_37 = built(OPS[37].vjp)  # mean
+_fwd_37 = built(OPS[37].fwd)
+_vjp_38 = built(OPS[38].vjp)  # mean_dim
+_fwd_38 = built(OPS[38].fwd)
+_vjp_39 = built(OPS[39].vjp)  # norm
+_fwd_39 = built(OPS[39].fwd)
+_vjp_40 = built(OPS[40].vjp)  # view
+_fwd_40 = built(OPS[40].fwd)
+_vjp_41 = built(OPS[41].vjp)  # clone
+_fwd_41 = built(OPS[41].fwd)
+_vjp_42 = built(OPS[42].vjp)  # transpose
+_fwd_42 = built(OPS[42].fwd)
+_vjp_43 = built(OPS[43].vjp)  # permute
+_fwd_43 = built(OPS[43].fwd)
+_vjp_44 = built(OPS[44].vjp)  # t
+_fwd_44 = built(OPS[44].fwd)
+_vjp_45 = built(OPS[45].vjp)  # select
+_fwd_45 = built(OPS[45].fwd)
+_vjp_46 = built(OPS[46].vjp)  # slice
+_fwd_46 = built(OPS[46].fwd)
+_vjp_47 = built(OPS[47].vjp)  # index
+_fwd_47 = built(OPS[47].fwd)
+_vjp_48 = built(OPS[48].vjp)  # expand
+_fwd_48 = built(OPS[48].fwd)
+_vjp_49 = built(OPS[49].vjp)  # squeeze
+_fwd_49 = built(OPS[49].fwd)
+_vjp_50 = built(OPS[50].vjp)  # squeeze_dim
+_fwd_50 = built(OPS[50].fwd)
+_vjp_51 = built(OPS[51].vjp)  # unsqueeze
+_fwd_51 = built(OPS[51].fwd)
+_vjp_52 = built(OPS[52].vjp)  # cat
+_fwd_52 = built(OPS[52].fwd)
+_vjp_53 = built(OPS[53].vjp)  # stack
+_fwd_53 = built(OPS[53].fwd)
+_vjp_54 = built(OPS[54].vjp)  # setitem_keep
+_fwd_54 = built(OPS[54].fwd)
+_vjp_55 = built(OPS[55].vjp)  # setitem_put
+_fwd_55 = built(OPS[55].fwd)
+_vjp_56 = built(OPS[56].vjp)  # where_x
+_fwd_56 = built(OPS[56].fwd)
+_vjp_57 = built(OPS[57].vjp)  # where_y
+_fwd_57 = built(OPS[57].fwd)
+_vjp_58 = built(OPS[58].vjp)  # maximum
+_fwd_58 = built(OPS[58].fwd)
+_vjp_59 = built(OPS[59].vjp)  # minimum
+_fwd_59 = built(OPS[59].fwd)
+_vjp_60 = built(OPS[60].vjp)  # max_all
+_fwd_60 = built(OPS[60].fwd)
+_vjp_61 = built(OPS[61].vjp)  # min_all
+_fwd_61 = built(OPS[61].fwd)
+_vjp_62 = built(OPS[62].vjp)  # max_dim
+_fwd_62 = built(OPS[62].fwd)
+_vjp_63 = built(OPS[63].vjp)  # min_dim
+_fwd_63 = built(OPS[63].fwd)
+_vjp_64 = built(OPS[64].vjp)  # clamp
+_fwd_64 = built(OPS[64].fwd)
+_vjp_65 = built(OPS[65].vjp)  # clamp_min
+_fwd_65 = built(OPS[65].fwd)
+_vjp_66 = built(OPS[66].vjp)  # clamp_max
+_fwd_66 = built(OPS[66].fwd)
+_vjp_67 = built(OPS[67].vjp)  # logsumexp
+_fwd_67 = built(OPS[67].fwd)
+_vjp_68 = built(OPS[68].vjp)  # softmax
+_fwd_68 = built(OPS[68].fwd)
+_vjp_69 = built(OPS[69].vjp)  # log_softmax
+_fwd_69 = built(OPS[69].fwd)
 
 
 @njit(error_model="numpy")
@@ -453,81 +454,81 @@ def fwd_record(op, y, a, b, I, F, ip, fp):
         _fwd_69(y, a, b, I, F, ip, fp)
 
 
-_f_18 = OPS[18].rules[1]  # add
-_d_18 = OPS[18].rules[2]  # add
-_db_18 = OPS[18].rules[3]  # add
-_f_19 = OPS[19].rules[1]  # sub
-_d_19 = OPS[19].rules[2]  # sub
-_db_19 = OPS[19].rules[3]  # sub
-_f_20 = OPS[20].rules[1]  # mul
-_d_20 = OPS[20].rules[2]  # mul
-_db_20 = OPS[20].rules[3]  # mul
-_f_21 = OPS[21].rules[1]  # div
-_d_21 = OPS[21].rules[2]  # div
-_db_21 = OPS[21].rules[3]  # div
-_f_22 = OPS[22].rules[1]  # pow
-_d_22 = OPS[22].rules[2]  # pow
-_db_22 = OPS[22].rules[3]  # pow
-_f_23 = OPS[23].rules[1]  # eq
-_d_23 = OPS[23].rules[2]  # eq
-_db_23 = OPS[23].rules[3]  # eq
-_f_24 = OPS[24].rules[1]  # ne
-_d_24 = OPS[24].rules[2]  # ne
-_db_24 = OPS[24].rules[3]  # ne
-_f_25 = OPS[25].rules[1]  # lt
-_d_25 = OPS[25].rules[2]  # lt
-_db_25 = OPS[25].rules[3]  # lt
-_f_26 = OPS[26].rules[1]  # le
-_d_26 = OPS[26].rules[2]  # le
-_db_26 = OPS[26].rules[3]  # le
-_f_27 = OPS[27].rules[1]  # gt
-_d_27 = OPS[27].rules[2]  # gt
-_db_27 = OPS[27].rules[3]  # gt
-_f_28 = OPS[28].rules[1]  # ge
-_d_28 = OPS[28].rules[2]  # ge
-_db_28 = OPS[28].rules[3]  # ge
-_f_58 = OPS[58].rules[1]  # maximum
-_d_58 = OPS[58].rules[2]  # maximum
-_db_58 = OPS[58].rules[3]  # maximum
-_f_59 = OPS[59].rules[1]  # minimum
-_d_59 = OPS[59].rules[2]  # minimum
-_db_59 = OPS[59].rules[3]  # minimum
-_f_10 = OPS[10].rules[1]  # add_scalar
-_d_10 = OPS[10].rules[2]  # add_scalar
-_f_11 = OPS[11].rules[1]  # sub_scalar
-_d_11 = OPS[11].rules[2]  # sub_scalar
-_f_12 = OPS[12].rules[1]  # rsub_scalar
-_d_12 = OPS[12].rules[2]  # rsub_scalar
-_f_13 = OPS[13].rules[1]  # mul_scalar
-_d_13 = OPS[13].rules[2]  # mul_scalar
-_f_14 = OPS[14].rules[1]  # div_scalar
-_d_14 = OPS[14].rules[2]  # div_scalar
-_f_15 = OPS[15].rules[1]  # rdiv_scalar
-_d_15 = OPS[15].rules[2]  # rdiv_scalar
-_f_16 = OPS[16].rules[1]  # pow_scalar
-_d_16 = OPS[16].rules[2]  # pow_scalar
-_f_17 = OPS[17].rules[1]  # rpow_scalar
-_d_17 = OPS[17].rules[2]  # rpow_scalar
-_f_0 = OPS[0].rules[1]  # neg
-_d_0 = OPS[0].rules[2]  # neg
-_f_1 = OPS[1].rules[1]  # exp
-_d_1 = OPS[1].rules[2]  # exp
-_f_2 = OPS[2].rules[1]  # log
-_d_2 = OPS[2].rules[2]  # log
-_f_3 = OPS[3].rules[1]  # sin
-_d_3 = OPS[3].rules[2]  # sin
-_f_4 = OPS[4].rules[1]  # cos
-_d_4 = OPS[4].rules[2]  # cos
-_f_5 = OPS[5].rules[1]  # tanh
-_d_5 = OPS[5].rules[2]  # tanh
-_f_6 = OPS[6].rules[1]  # sigmoid
-_d_6 = OPS[6].rules[2]  # sigmoid
-_f_7 = OPS[7].rules[1]  # relu
-_d_7 = OPS[7].rules[2]  # relu
-_f_8 = OPS[8].rules[1]  # sqrt
-_d_8 = OPS[8].rules[2]  # sqrt
-_f_9 = OPS[9].rules[1]  # abs
-_d_9 = OPS[9].rules[2]  # abs
+_f_18 = built(OPS[18].rules[1])  # add
+_d_18 = built(OPS[18].rules[2])  # add
+_db_18 = built(OPS[18].rules[3])  # add
+_f_19 = built(OPS[19].rules[1])  # sub
+_d_19 = built(OPS[19].rules[2])  # sub
+_db_19 = built(OPS[19].rules[3])  # sub
+_f_20 = built(OPS[20].rules[1])  # mul
+_d_20 = built(OPS[20].rules[2])  # mul
+_db_20 = built(OPS[20].rules[3])  # mul
+_f_21 = built(OPS[21].rules[1])  # div
+_d_21 = built(OPS[21].rules[2])  # div
+_db_21 = built(OPS[21].rules[3])  # div
+_f_22 = built(OPS[22].rules[1])  # pow
+_d_22 = built(OPS[22].rules[2])  # pow
+_db_22 = built(OPS[22].rules[3])  # pow
+_f_23 = built(OPS[23].rules[1])  # eq
+_d_23 = built(OPS[23].rules[2])  # eq
+_db_23 = built(OPS[23].rules[3])  # eq
+_f_24 = built(OPS[24].rules[1])  # ne
+_d_24 = built(OPS[24].rules[2])  # ne
+_db_24 = built(OPS[24].rules[3])  # ne
+_f_25 = built(OPS[25].rules[1])  # lt
+_d_25 = built(OPS[25].rules[2])  # lt
+_db_25 = built(OPS[25].rules[3])  # lt
+_f_26 = built(OPS[26].rules[1])  # le
+_d_26 = built(OPS[26].rules[2])  # le
+_db_26 = built(OPS[26].rules[3])  # le
+_f_27 = built(OPS[27].rules[1])  # gt
+_d_27 = built(OPS[27].rules[2])  # gt
+_db_27 = built(OPS[27].rules[3])  # gt
+_f_28 = built(OPS[28].rules[1])  # ge
+_d_28 = built(OPS[28].rules[2])  # ge
+_db_28 = built(OPS[28].rules[3])  # ge
+_f_58 = built(OPS[58].rules[1])  # maximum
+_d_58 = built(OPS[58].rules[2])  # maximum
+_db_58 = built(OPS[58].rules[3])  # maximum
+_f_59 = built(OPS[59].rules[1])  # minimum
+_d_59 = built(OPS[59].rules[2])  # minimum
+_db_59 = built(OPS[59].rules[3])  # minimum
+_f_10 = built(OPS[10].rules[1])  # add_scalar
+_d_10 = built(OPS[10].rules[2])  # add_scalar
+_f_11 = built(OPS[11].rules[1])  # sub_scalar
+_d_11 = built(OPS[11].rules[2])  # sub_scalar
+_f_12 = built(OPS[12].rules[1])  # rsub_scalar
+_d_12 = built(OPS[12].rules[2])  # rsub_scalar
+_f_13 = built(OPS[13].rules[1])  # mul_scalar
+_d_13 = built(OPS[13].rules[2])  # mul_scalar
+_f_14 = built(OPS[14].rules[1])  # div_scalar
+_d_14 = built(OPS[14].rules[2])  # div_scalar
+_f_15 = built(OPS[15].rules[1])  # rdiv_scalar
+_d_15 = built(OPS[15].rules[2])  # rdiv_scalar
+_f_16 = built(OPS[16].rules[1])  # pow_scalar
+_d_16 = built(OPS[16].rules[2])  # pow_scalar
+_f_17 = built(OPS[17].rules[1])  # rpow_scalar
+_d_17 = built(OPS[17].rules[2])  # rpow_scalar
+_f_0 = built(OPS[0].rules[1])  # neg
+_d_0 = built(OPS[0].rules[2])  # neg
+_f_1 = built(OPS[1].rules[1])  # exp
+_d_1 = built(OPS[1].rules[2])  # exp
+_f_2 = built(OPS[2].rules[1])  # log
+_d_2 = built(OPS[2].rules[2])  # log
+_f_3 = built(OPS[3].rules[1])  # sin
+_d_3 = built(OPS[3].rules[2])  # sin
+_f_4 = built(OPS[4].rules[1])  # cos
+_d_4 = built(OPS[4].rules[2])  # cos
+_f_5 = built(OPS[5].rules[1])  # tanh
+_d_5 = built(OPS[5].rules[2])  # tanh
+_f_6 = built(OPS[6].rules[1])  # sigmoid
+_d_6 = built(OPS[6].rules[2])  # sigmoid
+_f_7 = built(OPS[7].rules[1])  # relu
+_d_7 = built(OPS[7].rules[2])  # relu
+_f_8 = built(OPS[8].rules[1])  # sqrt
+_d_8 = built(OPS[8].rules[2])  # sqrt
+_f_9 = built(OPS[9].rules[1])  # abs
+_d_9 = built(OPS[9].rules[2])  # abs
 
 
 @njit(error_model="numpy", inline="always")
@@ -665,17 +666,27 @@ def scalar_vjp(op, g, a, b, y, c):
     return 0.0, 0.0
 
 
-_sweep = make_sweep(vjp_record, READS_A, READS_B, SAVES, MATMUL, ASSIGNS, scalar_vjp,
-                    HAS_RULES)
-_forward = make_forward(fwd_record)
-_replay = make_replay(fwd_record, vjp_record, scalar_fwd, scalar_vjp)
+_sweep = built(make_sweep(vjp_record, READS_A, READS_B, SAVES, MATMUL, ASSIGNS,
+                          scalar_vjp, HAS_RULES))
+_entry = built(make_entry(_sweep))
+_forward = built(make_forward(fwd_record))
+_replay = built(make_replay(fwd_record, vjp_record, scalar_fwd, scalar_vjp))
 
 
-@njit(cache=True, error_model="numpy")
-def backward_sweep(recs, offs, packed, I, F, aux, seed, out, grads, scratch, freed,
-                   retain, start, blas_min):
-    return _sweep(recs, offs, packed, I, F, aux, seed, out, grads, scratch, freed,
-                  retain, start, blas_min)
+def _backward_entry(frame_address):
+    return _entry(frame_address)
+
+
+_BACKWARD = []
+
+
+def backward_entry():
+    """The eager backward kernel as a C callback of one frame address (see abi.py),
+    compiled -- or loaded from numba's cache -- on first use."""
+    if not _BACKWARD:
+        compile_c = cfunc(types.int64(types.int64), cache=True, error_model="numpy")
+        _BACKWARD.append(compile_c(_backward_entry))
+    return _BACKWARD[0]
 
 
 # a compiled tape's forward and reverse sweeps in one call (see replay.py)

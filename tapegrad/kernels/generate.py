@@ -41,10 +41,11 @@ def render() -> str:
         '"""',
         "",
         "import numpy as np",
-        "from numba import njit, prange",
+        "from numba import cfunc, njit, prange, types",
         "",
+        "from tapegrad.kernels.jit import built",
         "from tapegrad.kernels.replay import make_replay",
-        "from tapegrad.kernels.sweep import make_forward, make_sweep",
+        "from tapegrad.kernels.sweep import make_entry, make_forward, make_sweep",
         "from tapegrad.ops import OPS",
         "",
         f'SOURCE_HASH = "{source_hash()}"',
@@ -62,8 +63,8 @@ def render() -> str:
         "",
     ]
     for op in OPS:
-        lines.append(f"_vjp_{op.code} = OPS[{op.code}].vjp  # {op.key}")
-        lines.append(f"_fwd_{op.code} = OPS[{op.code}].fwd")
+        lines.append(f"_vjp_{op.code} = built(OPS[{op.code}].vjp)  # {op.key}")
+        lines.append(f"_fwd_{op.code} = built(OPS[{op.code}].fwd)")
     lines += ["", "", '@njit(error_model="numpy")',
               "def vjp_record(op, g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp):"]
     for i, op in enumerate(OPS):
@@ -79,16 +80,24 @@ def render() -> str:
     lines += _scalar_dispatch(OPS)
     lines += [
         "", "",
-        "_sweep = make_sweep(vjp_record, READS_A, READS_B, SAVES, MATMUL, ASSIGNS, scalar_vjp,",
-        "                    HAS_RULES)",
-        "_forward = make_forward(fwd_record)",
-        "_replay = make_replay(fwd_record, vjp_record, scalar_fwd, scalar_vjp)",
+        "_sweep = built(make_sweep(vjp_record, READS_A, READS_B, SAVES, MATMUL, ASSIGNS,",
+        "                          scalar_vjp, HAS_RULES))",
+        "_entry = built(make_entry(_sweep))",
+        "_forward = built(make_forward(fwd_record))",
+        "_replay = built(make_replay(fwd_record, vjp_record, scalar_fwd, scalar_vjp))",
         "", "",
-        '@njit(cache=True, error_model="numpy")',
-        "def backward_sweep(recs, offs, packed, I, F, aux, seed, out, grads, scratch, freed,",
-        "                   retain, start, blas_min):",
-        "    return _sweep(recs, offs, packed, I, F, aux, seed, out, grads, scratch, freed,",
-        "                  retain, start, blas_min)",
+        "def _backward_entry(frame_address):",
+        "    return _entry(frame_address)",
+        "", "",
+        "_BACKWARD = []",
+        "", "",
+        "def backward_entry():",
+        '    """The eager backward kernel as a C callback of one frame address (see abi.py),',
+        '    compiled -- or loaded from numba\'s cache -- on first use."""',
+        "    if not _BACKWARD:",
+        '        compile_c = cfunc(types.int64(types.int64), cache=True, error_model="numpy")',
+        "        _BACKWARD.append(compile_c(_backward_entry))",
+        "    return _BACKWARD[0]",
         "", "",
         "# a compiled tape's forward and reverse sweeps in one call (see replay.py)",
         '@njit(cache=True, error_model="numpy")',
@@ -139,7 +148,7 @@ def _scalar_dispatch(ops) -> list[str]:
     lines = ["", ""]
     for op in scalar_ops:
         for i, part in enumerate(("f", "d", "db")[:len(op.rules) - 1]):
-            lines.append(f"_{part}_{op.code} = OPS[{op.code}].rules[{i + 1}]  # {op.key}")
+            lines.append(f"_{part}_{op.code} = built(OPS[{op.code}].rules[{i + 1}])  # {op.key}")
     # pure scalar functions, inlined into the replay loop: given arrays instead, numba's inlined
     # copy costs atomic reference counts on every record (measured ~8x slower)
     lines += ["", "", '@njit(error_model="numpy", inline="always")',

@@ -1,16 +1,87 @@
-"""The two ways tapegrad compiles numba code.
+"""The ways tapegrad compiles numba code -- without importing numba until it must.
+
+``import numba`` and its first compile set-up cost ~0.3 s, more than the rest of a cold start
+together.  An eager backward does not need numba at all once its kernel is on disk (see
+``native.py``), so the op table's kernels are declared here as :class:`Lazy` functions: plain
+Python until numba code first needs them, then built into numba dispatchers.
 
 IEEE semantics everywhere (``error_model="numpy"``): a division by zero gives inf or nan, as in
 NumPy and torch, instead of raising ZeroDivisionError inside a kernel.
 """
 
-from numba import njit
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+
+class Lazy:
+    """A function that becomes a numba object (by ``make(function)``) the first time numba code
+    needs it: when it is :meth:`build`-ed, called from Python, or referenced by another lazy
+    function being built."""
+
+    def __init__(self, fn: Callable, make: Callable[[Callable], Any]) -> None:
+        self.py_func = fn
+        self._make = make
+        self._built = None
+        self.__name__ = fn.__name__
+        self.__qualname__ = fn.__qualname__
+        self.__module__ = fn.__module__
+        self.__doc__ = fn.__doc__
+
+    def build(self) -> Any:
+        """The numba object, made on first use."""
+        if self._built is None:
+            _resolve_references(self.py_func)
+            self._built = self._make(self.py_func)
+        return self._built
+
+    def __call__(self, *args: Any) -> Any:
+        return self.build()(*args)
+
+    def __repr__(self) -> str:
+        state = "built" if self._built is not None else "not built yet"
+        return f"<lazy numba function {self.__qualname__} ({state})>"
+
+
+def built(obj: Any) -> Any:
+    """``obj``'s numba object if it is :class:`Lazy`, else ``obj`` itself."""
+    return obj.build() if isinstance(obj, Lazy) else obj
+
+
+def _resolve_references(fn: Callable) -> None:
+    """Swap the lazy functions ``fn`` reads (globals by name, closure cells) for their numba
+    objects, as numba resolves both when it compiles ``fn``."""
+    namespace = fn.__globals__
+    for name in fn.__code__.co_names:
+        value = namespace.get(name)
+        if isinstance(value, Lazy):
+            namespace[name] = value.build()
+    for cell in fn.__closure__ or ():
+        try:
+            value = cell.cell_contents
+        except ValueError:  # an empty cell
+            continue
+        if isinstance(value, Lazy):
+            cell.cell_contents = value.build()
+
+
+def jit(**options: Any) -> Callable[[Callable], Lazy]:
+    """A decorator: the function, compiled by ``numba.njit(**options)`` when first needed."""
+
+    def make(fn: Callable) -> Any:
+        from numba import njit
+
+        return njit(**options)(fn)
+
+    return lambda fn: Lazy(fn, make)
+
 
 #: a loop-level kernel (one op's forward or VJP over whole arrays)
-kernel = njit(error_model="numpy")
+kernel = jit(error_model="numpy")
 
 #: a per-element rule (one op's scalar derivative), inlined into the loop that uses it
-elementwise = njit(inline="always", error_model="numpy")
+elementwise = jit(inline="always", error_model="numpy")
 
 
 def named(fn, name: str):

@@ -7,14 +7,10 @@ address are kept alive by the tape (values) or by the engine's workspace (gradie
 kernel call.
 """
 
-import ctypes
-
 import numpy as np
 from numba import carray, njit
 from numba.core import cgutils, types
 from numba.extending import intrinsic
-
-_Byte = ctypes.c_char
 
 
 @intrinsic
@@ -34,12 +30,19 @@ def slot_view(address, size):
     return carray(_as_pointer(address), (size,), np.float64)
 
 
-def address_of(array: np.ndarray) -> int:
-    """Address of a C-contiguous array's first element (Python side).
+@njit(inline="always")
+def int_view(address, size):
+    """A 1-D int64 array of ``size`` elements starting at ``address``."""
+    return carray(_as_pointer(address), (size,), np.int64)
 
-    Through ctypes for a writable array (~0.25 µs, where ``__array_interface__`` builds a dict
-    in ~0.9 µs: this runs once per large recorded value)."""
-    try:
-        return ctypes.addressof(_Byte.from_buffer(array))
-    except (TypeError, ValueError, BufferError):  # read-only, or not a plain buffer
-        return array.__array_interface__["data"][0]
+
+@njit(inline="always")
+def int_table(address, rows):
+    """A ``(rows, 6)`` int64 array starting at ``address``: tape records."""
+    return carray(_as_pointer(address), (rows, 6), np.int64)
+
+
+@njit(inline="always")
+def byte_view(address, size):
+    """A 1-D uint8 array of ``size`` elements starting at ``address``."""
+    return carray(_as_pointer(address), (size,), np.uint8)

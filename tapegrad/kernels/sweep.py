@@ -13,16 +13,26 @@ gradient -- when a record it must use has had its saved values freed by an earli
 """
 
 from ..ops.registry import ADD, ANY_RECORD, ASSIGN
+from . import abi
+from .abi import (
+    BIG,
+    BLAS,
+    FP,
+    FREED,
+    HAS_GRAD,
+    HEADER,
+    IP,
+    NEED,
+    OK,
+    OP,
+    OUT,
+    STALE,
+    STALE_FLAG,
+    A,
+    B,
+)
 from .jit import kernel
-from .memory import slot_view
-
-OK, FREED, STALE, BLAS = 0, 1, 2, 3
-
-# per-slot flag bits in the scratch array
-NEED, HAS_GRAD, STALE_FLAG, BIG = 1, 2, 4, 8
-
-# columns of the int64 record array
-OP, OUT, A, B, IP, FP = range(6)
+from .memory import byte_view, int_table, int_view, slot_view
 
 
 def make_sweep(dispatch, READS_A, READS_B, SAVES, MATMUL, ASSIGNS, scalar_vjp, HAS_RULES):
@@ -172,6 +182,35 @@ def make_sweep(dispatch, READS_A, READS_B, SAVES, MATMUL, ASSIGNS, scalar_vjp, H
         return OK, 0, 0
 
     return sweep
+
+
+def make_entry(sweep):
+    """The sweep behind a one-argument entry point that reads everything from a call frame
+    (layout in ``abi.py``), writing the record and slot of its result back into the frame."""
+
+    @kernel
+    def entry(frame_address):
+        head = int_view(frame_address, HEADER)
+        n_recs = head[abi.N_RECS]
+        recs = int_table(frame_address + 8 * HEADER, n_recs)
+        offs = int_view(frame_address + 8 * (HEADER + 6 * n_recs), head[abi.N_SLOTS] + 1)
+        code, record, slot = sweep(
+            recs, offs,
+            slot_view(head[abi.PACKED], head[abi.N_PACKED]),
+            int_view(head[abi.INTS], head[abi.N_INTS]),
+            slot_view(head[abi.FLOATS], head[abi.N_FLOATS]),
+            int_view(head[abi.AUX], head[abi.N_AUX]),
+            slot_view(head[abi.SEED], head[abi.N_SEED]),
+            head[abi.OUT_SLOT],
+            slot_view(head[abi.GRADS], head[abi.N_GRADS]),
+            int_view(head[abi.SCRATCH], head[abi.N_SCRATCH]),
+            byte_view(head[abi.FREED_FLAGS], head[abi.N_FREED]),
+            head[abi.RETAIN] != 0, head[abi.START], head[abi.BLAS_MIN])
+        head[abi.RESULT_RECORD] = record
+        head[abi.RESULT_SLOT] = slot
+        return code
+
+    return entry
 
 
 def make_forward(dispatch):

@@ -1,0 +1,194 @@
+"""The backward kernel's machine code, kept on disk and loaded without importing numba.
+
+numba compiles the eager backward kernel once (``_dispatch.backward_entry``, a C callback of
+one frame address, see ``abi.py``) and caches it; but *loading* anything from numba's cache
+means importing numba and setting up its compiler (~0.3 s), the larger part of a fresh
+process's import-plus-first-gradient.  So the first process also writes the callback's object
+code to a file of its own, and every later process links that file with llvmlite (~10 ms) and
+calls it through ctypes: numba is never imported by an eager program.
+
+The object code refers to a few C functions of numba's runtime (allocation, error reporting),
+which live in two of numba's C extension modules; those are loaded on their own, without the
+``numba`` package.  Anything unexpected while loading (a changed numba, a missing symbol, a
+damaged file) falls back to numba itself.  The file name hashes everything the code depends on:
+the kernel sources, numba's and llvmlite's builds, Python's version and this CPU.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import importlib.machinery
+import importlib.util
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+_HERE = Path(__file__).resolve().parent
+_MAGIC = b"tapegrad-backward-2\n"  # then the name, a SHA-256 and the object code
+
+#: the kernel's C signature: ``int64 backward(int64 *frame)``
+_SIGNATURE = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_void_p)
+
+_engines: list = []  # llvmlite execution engines: the loaded code lives as long as they do
+
+
+def backward_kernel() -> Callable[[int], int]:
+    """The eager backward kernel, callable with a frame's address; loaded from this module's
+    object file when one matches, else made (and its file written) through numba."""
+    path = object_path()
+    if path.exists():
+        try:
+            return _load(path)
+        except Exception:  # noqa: BLE001 -- any failure here only costs the numba route
+            pass
+    return _build(path)
+
+
+def object_path() -> Path:
+    """Where the object file for this installation, numba and CPU lives."""
+    return cache_dir() / f"backward-{_key()}.o"
+
+
+def cache_dir() -> Path:
+    """``TAPEGRAD_CACHE_DIR``; else beside numba's own cache (``NUMBA_CACHE_DIR``, or the
+    package's ``__pycache__``), so that clearing numba's cache clears this one too."""
+    explicit = os.environ.get("TAPEGRAD_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    numba_dir = os.environ.get("NUMBA_CACHE_DIR")
+    if numba_dir:
+        return Path(numba_dir) / "tapegrad"
+    return _HERE / "__pycache__"
+
+
+def _key() -> str:
+    digest = hashlib.sha256(sys.version.encode())
+    for folder in (_HERE, _HERE.parent / "ops"):
+        for path in sorted(folder.glob("*.py")):
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+    for package, marker in (("numba", "_helperlib"), ("llvmlite", "binding")):
+        spec = importlib.util.find_spec(package)  # (finds, does not import)
+        if spec is None or spec.origin is None:
+            raise ImportError(f"tapegrad needs {package}")
+        folder = Path(spec.origin).parent
+        for path in sorted(folder.glob(f"{marker}*")) + [Path(spec.origin)]:
+            stat = path.stat()
+            digest.update(f"{path}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    import llvmlite.binding as ll
+
+    digest.update(ll.get_process_triple().encode())
+    digest.update(ll.get_host_cpu_name().encode())
+    digest.update(ll.get_host_cpu_features().flatten().encode())
+    return digest.hexdigest()[:20]
+
+
+# -- the numba route -----------------------------------------------------------------------
+
+
+def _build(path: Path) -> Callable[[int], int]:
+    from ._dispatch import backward_entry  # imports numba; compiles or loads its cache
+
+    entry = backward_entry()
+    try:
+        _save(path, entry)
+    except (OSError, ValueError, RuntimeError, AttributeError, TypeError):
+        pass  # a read-only install, or a numba whose internals differ: later processes take
+        # this route too
+    return _SIGNATURE(entry.address)
+
+
+def _object_code(entry) -> bytes:
+    """The callback's machine code, with everything it calls linked in."""
+    try:
+        return entry._library._get_compiled_object()  # compiled by this process
+    except (ValueError, RuntimeError):
+        pass
+    # loaded from numba's cache, which hands the code to its linker and drops it: read the
+    # cache entry again (``CompileResult._reduce``: library state first)
+    cache = entry._cache
+    key = cache._index_key(entry._sig, entry._targetdescr.target_context.codegen())
+    _, kind, data = cache._cache_file.load(key)[0]
+    if kind != "object":
+        raise ValueError(f"numba cached the kernel as {kind!r}, not as object code")
+    return data[0]
+
+
+def _save(path: Path, entry) -> None:
+    code = _object_code(entry)
+    name = entry.native_name.encode()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".backward-", suffix=".tmp")
+    with os.fdopen(fd, "wb") as f:
+        f.write(_MAGIC + len(name).to_bytes(4, "little") + name
+                + hashlib.sha256(code).digest() + code)
+    os.replace(tmp, path)  # atomic: a concurrent reader sees the old file or the whole new one
+
+
+# -- the standalone route ------------------------------------------------------------------
+
+
+def _load(path: Path) -> Callable[[int], int]:
+    data = path.read_bytes()
+    if not data.startswith(_MAGIC):
+        raise ValueError(f"{path} is not a tapegrad kernel")
+    at = len(_MAGIC)
+    n = int.from_bytes(data[at:at + 4], "little")
+    name = data[at + 4:at + 4 + n].decode()
+    checksum, code = data[at + 4 + n:at + 36 + n], data[at + 36 + n:]
+    if hashlib.sha256(code).digest() != checksum:  # LLVM would crash on a damaged object
+        raise ValueError(f"{path} is damaged")
+
+    import llvmlite.binding as ll
+
+    _register_runtime_symbols(ll)
+    ll.initialize_native_target()
+    ll.initialize_native_asmprinter()
+    machine = ll.Target.from_default_triple().create_target_machine(
+        cpu=ll.get_host_cpu_name(), features=ll.get_host_cpu_features().flatten(),
+        codemodel="jitdefault")
+    engine = ll.create_mcjit_compiler(ll.parse_assembly(""), machine)
+    engine.add_object_file(ll.ObjectFileRef.from_data(code))
+    engine.finalize_object()
+    address = engine.get_function_address(name)
+    if not address:
+        raise RuntimeError(f"{name} is not defined in {path}")
+    _engines.append(engine)
+    return _SIGNATURE(address)
+
+
+def _register_runtime_symbols(ll) -> None:
+    """Make numba's C runtime functions that compiled code calls resolvable by the linker."""
+    helperlib = _extension("numba._helperlib", "numba", "_helperlib")
+    nrt = _extension("numba.core.runtime._nrt_python", "numba", "core/runtime/_nrt_python")
+    for name, address in helperlib.c_helpers.items():
+        ll.add_symbol(f"numba_{name}", address)
+    for name, address in nrt.c_helpers.items():  # (as numba's own runtime set-up names them)
+        ll.add_symbol(name if name.startswith("_") else f"NRT_{name}", address)
+
+
+def _extension(module: str, package: str, stem: str):
+    """One of numba's C extension modules, loaded without importing the ``numba`` package.
+
+    Not put in ``sys.modules``: numba, if imported later, imports it the usual way and Python
+    hands it the same initialised module (extension modules are initialised once per process).
+    """
+    loaded = sys.modules.get(module)
+    if loaded is not None:
+        return loaded
+    spec = importlib.util.find_spec(package)
+    folder = Path(spec.origin).parent
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+        path = folder / f"{stem}{suffix}"
+        if path.exists():
+            break
+    else:
+        raise ImportError(f"no {module} extension in {folder}")
+    loader = importlib.machinery.ExtensionFileLoader(module, str(path))
+    spec = importlib.util.spec_from_file_location(module, path, loader=loader)
+    extension = importlib.util.module_from_spec(spec)
+    loader.exec_module(extension)
+    return extension

@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from .tensor import Tensor
 
 _NO_INTS = np.zeros(0, np.int64)
-_NO_FLOATS = np.zeros(0, np.float64)
 _ONE = np.ones(1)
 _NO_AUX = np.zeros(2, np.int64)  # no big values, no constants, nothing stale
 _NO_AUX_ADDRESS, _ONE_ADDRESS = address_of(_NO_AUX), address_of(_ONE)
@@ -101,16 +100,21 @@ def backward(t: Tensor, gradient, retain_graph: bool) -> None:
         aux_address = address_of(aux)
     else:
         aux, aux_address = _NO_AUX, _NO_AUX_ADDRESS
+    n_elems = tape.n_elems
     work = _workspace
-    grads, scratch = work.take(tape.n_elems + 1, 3 * n_slots)
-    packed = _packed_values(tape, n_slots)
+    grads, scratch = work.grads, work.scratch
+    if grads.size <= n_elems or scratch.size < 3 * n_slots or sys.getrefcount(grads) > 3:
+        grads, scratch = work.take(n_elems + 1, 3 * n_slots)
+    packed = _packed_values(tape, n_slots)  # (the float pool follows the values)
+    packed_address = address_of(packed)
     ints = np.concatenate(tape.ipool, axis=None, dtype=np.int64) if tape.ipool else _NO_INTS
-    floats = np.array(tape.fpool, dtype=np.float64) if tape.fpool else _NO_FLOATS
     freed = tape.freed
     # the frame (see kernels/abi.py); every array it points to stays referenced by a local
     # name until the kernel has returned
-    head = (address_of(packed), packed.size, address_of(ints) if ints.size else 0, ints.size,
-            address_of(floats) if floats.size else 0, floats.size, aux_address, aux.size,
+    n_floats = len(tape.fpool)
+    n_packed = packed.size - n_floats  # (large values are read in place, not packed)
+    head = (packed_address, n_packed, address_of(ints) if ints.size else 0, ints.size,
+            packed_address + 8 * n_packed, n_floats, aux_address, aux.size,
             _ONE_ADDRESS if seed is _ONE else address_of(seed), seed.size,
             work.grads_address, grads.size, work.scratch_address, scratch.size,
             address_of(freed), freed.size, n_recs, n_slots, t._slot, retain_graph, -1,
@@ -148,19 +152,19 @@ def backward(t: Tensor, gradient, retain_graph: bool) -> None:
 
 
 def _packed_values(tape, n_slots: int) -> np.ndarray:
-    """Every slot's value, flat, in slot order (float64).
+    """Every slot's value, flat, in slot order, then the float pool (float64).
 
     ``np.concatenate`` pays ~0.3 µs per value; when every slot holds one element (scalar
     work: thousands of 0-d values) one ``np.array`` call over the list does it at ~10 ns each.
     """
     if tape.n_elems == n_slots:
         try:
-            packed = np.array(tape.vals, dtype=np.float64).reshape(-1)
+            packed = np.array(tape.vals + tape.fpool, dtype=np.float64).reshape(-1)
         except ValueError:  # mixed shapes, e.g. () and (1,)
             packed = None
-        if packed is not None and packed.size == n_slots:
+        if packed is not None and packed.size == n_slots + len(tape.fpool):
             return packed
-    return np.concatenate(tape.vals, axis=None, dtype=np.float64)
+    return np.concatenate((*tape.vals, tape.fpool), axis=None, dtype=np.float64)
 
 
 #: a leaf's first gradient of at least this many elements is handed over as a view of the

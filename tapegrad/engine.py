@@ -103,18 +103,25 @@ def backward(t: Tensor, gradient, retain_graph: bool) -> None:
     n_elems = tape.n_elems
     work = _workspace
     grads, scratch = work.grads, work.scratch
-    if grads.size <= n_elems or scratch.size < 3 * n_slots or sys.getrefcount(grads) > 3:
-        grads, scratch = work.take(n_elems + 1, 3 * n_slots)
+    n_scratch = 6 * n_slots + 1  # (abi.scratch_size)
+    if grads.size <= n_elems or scratch.size < n_scratch or sys.getrefcount(grads) > 3:
+        grads, scratch = work.take(n_elems + 1, n_scratch)
     packed = _packed_values(tape, n_slots)  # (the float pool follows the values)
     packed_address = address_of(packed)
     ints = np.concatenate(tape.ipool, axis=None, dtype=np.int64) if tape.ipool else _NO_INTS
     freed = tape.freed
+    if tape.retained:  # their gradients must stay where Python reads them
+        keep = np.array([slot for slot, _ in tape.retained], np.int64)
+        keep_address = address_of(keep)
+    else:
+        keep, keep_address = _NO_INTS, 0
     # the frame (see kernels/abi.py); every array it points to stays referenced by a local
     # name until the kernel has returned
     n_floats = len(tape.fpool)
     n_packed = packed.size - n_floats  # (large values are read in place, not packed)
     head = (packed_address, n_packed, address_of(ints) if ints.size else 0, ints.size,
-            packed_address + 8 * n_packed, n_floats, aux_address, aux.size,
+            packed_address + 8 * n_packed, n_floats, aux_address, aux.size, keep_address,
+            keep.size,
             _ONE_ADDRESS if seed is _ONE else address_of(seed), seed.size,
             work.grads_address, grads.size, work.scratch_address, scratch.size,
             address_of(freed), freed.size, n_recs, n_slots, t._slot, retain_graph, -1,
@@ -127,8 +134,8 @@ def backward(t: Tensor, gradient, retain_graph: bool) -> None:
     while code == BLAS:  # a large matrix product: its VJP runs in NumPy's BLAS
         rec = int(frame[abi.RESULT_RECORD])
         record = frame[HEADER + 6 * rec:HEADER + 6 * rec + 6]
-        _matmul_vjp(tape, record, ints, grads, scratch[2 * n_slots:3 * n_slots],
-                    int(frame[abi.RESULT_SLOT]))
+        _matmul_vjp(tape, record, ints, _GradientRegions(grads, scratch, n_slots, work),
+                    scratch[2 * n_slots:3 * n_slots], int(frame[abi.RESULT_SLOT]))
         if rec == 0:
             code = OK
             break
@@ -187,7 +194,20 @@ def _deliver(leaf: Tensor, g: np.ndarray) -> None:
 BLAS_MIN = 1 << 15
 
 
-def _matmul_vjp(tape, rec: np.ndarray, ints: np.ndarray, grads: np.ndarray,
+class _GradientRegions:
+    """Where the sweep keeps each slot's gradient: a large intermediate's may be in another
+    slot's region (see ``sweep._records``), so it is found by its address in scratch."""
+
+    def __init__(self, grads: np.ndarray, scratch: np.ndarray, n_slots: int, work) -> None:
+        self.grads, self.addresses, self.base = grads, scratch[n_slots:2 * n_slots], \
+            work.grads_address
+
+    def __call__(self, slot: int, size: int) -> np.ndarray:
+        at = (int(self.addresses[slot]) - self.base) // 8
+        return self.grads[at:at + size]
+
+
+def _matmul_vjp(tape, rec: np.ndarray, ints: np.ndarray, gradient_of: _GradientRegions,
                 flags: np.ndarray, fresh: int) -> None:
     """``ga += g @ bᵀ``, ``gb += aᵀ @ g`` for one (batched) matrix-product record; an input's
     first contribution (bit 1 of ``fresh`` for a, 2 for b) overwrites its uncleared slot."""
@@ -195,16 +215,16 @@ def _matmul_vjp(tape, rec: np.ndarray, ints: np.ndarray, grads: np.ndarray,
     batch = (ints[ip],) if OPS[op].matmul == 2 else ()
     m, k, n = ints[ip + len(batch): ip + len(batch) + 3].tolist()
     offs = tape.offs
-    g = grads[offs[out]:offs[out + 1]].reshape(batch + (m, n))
+    g = gradient_of(out, offs[out + 1] - offs[out]).reshape(batch + (m, n))
     av, bv = _value(tape, a).reshape(batch + (m, k)), _value(tape, b).reshape(batch + (k, n))
     if flags[a] & NEED:  # (a before b: for a @ a, b's term adds onto a's)
-        ga = grads[offs[a]:offs[a + 1]].reshape(batch + (m, k))
+        ga = gradient_of(a, offs[a + 1] - offs[a]).reshape(batch + (m, k))
         if fresh & 1:
             np.matmul(g, np.swapaxes(bv, -1, -2), out=ga)
         else:
             ga += g @ np.swapaxes(bv, -1, -2)
     if flags[b] & NEED:
-        gb = grads[offs[b]:offs[b + 1]].reshape(batch + (k, n))
+        gb = gradient_of(b, offs[b + 1] - offs[b]).reshape(batch + (k, n))
         if fresh & 2:
             np.matmul(np.swapaxes(av, -1, -2), g, out=gb)
         else:

@@ -141,3 +141,50 @@ def test_large_first_gradient_is_lent_and_never_overwritten():
     (x * 7.0).sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), np.full(n, 7.0))
     assert not np.shares_memory(x.grad.numpy(), second)
+
+
+# -- large intermediates share gradient memory once dead (sweep._records) --------------------
+
+N = 6000  # above abi.POOL_MIN: every intermediate of these functions is pooled
+
+
+def _pooled(x, w):
+    """Many same-sized large intermediates, several consumers each, a multi-record output
+    (cat), a matrix product large enough for the BLAS hand-off, and a where."""
+    y = x
+    for _ in range(6):
+        y = tg.tanh(y) * 0.9 + 0.1 * y
+    z = tg.cat([y * 2, tg.sin(y)])  # 2N
+    m = z.reshape(60, 200) @ w  # 60x200 @ 200x200: 2.4e6 multiply-adds, handed to BLAS
+    s = tg.where(m > 0, m, 0.5 * m)
+    return (s * s).sum() + (y * x).sum()
+
+
+def test_pooled_gradient_memory_matches_finite_differences():
+    rng = np.random.default_rng(3)
+    x = tg.tensor(0.3 * rng.standard_normal(N), requires_grad=True)
+    w = tg.tensor(0.1 * rng.standard_normal((200, 200)), requires_grad=True)
+    assert tg.gradcheck(_pooled, (x, w), fast_mode=True, seed=0)
+    _pooled(x, w).backward()
+    # the same function replayed by tg.compile's sweep, which pools nothing
+    tape = tg.compile(_pooled, x.detach(), w.detach())
+    gx, gw = tape.gradient(x.detach(), w.detach())
+    np.testing.assert_allclose(x.grad.numpy(), gx, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(w.grad.numpy(), gw, rtol=1e-12, atol=1e-12)
+
+
+def test_retained_large_intermediates_keep_their_own_gradient():
+    x0 = np.linspace(-1, 1, N)
+    x = tg.tensor(x0, requires_grad=True)
+    t = tg.tanh(x)
+    t.retain_grad()
+    u = t * 3.0
+    u.retain_grad()
+    v = tg.tanh(u)  # more same-sized intermediates whose memory is reused meanwhile
+    (v * v).sum().backward()
+    dv = 2 * np.tanh(3 * np.tanh(x0))
+    du = dv * (1 - np.tanh(3 * np.tanh(x0)) ** 2)
+    np.testing.assert_allclose(u.grad.numpy(), du, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(t.grad.numpy(), 3 * du, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(x.grad.numpy(), 3 * du * (1 - np.tanh(x0) ** 2), rtol=1e-13,
+                               atol=1e-15)

@@ -11,7 +11,7 @@ from tapegrad.kernels.replay import make_replay
 from tapegrad.kernels.sweep import make_entry, make_forward, make_sweep
 from tapegrad.ops import OPS
 
-SOURCE_HASH = "79021c5ba70b383b"
+SOURCE_HASH = "cbc0a9ad2c7b3e97"
 N_OPS = 70
 
 # per opcode: saved values read for the first / second input's gradient
@@ -706,7 +706,8 @@ def batch_gradients(recs, offs, buf, I, F, aux, arg_slot, out, X, result, watche
     width = offs[arg_slot + 1] - offs[arg_slot]
     work = np.empty((n_chunks, size))
     grads = np.empty((n_chunks, size + 1))
-    scratch = np.empty((n_chunks, 3 * n_slots), np.int64)
+    scratch = np.empty((n_chunks, 6 * n_slots + 1), np.int64)
+    keep = np.zeros(0, np.int64)
     freed = np.zeros((n_chunks, recs.shape[0]), np.uint8)
     seed = np.ones(1)
     for c in prange(n_chunks):
@@ -718,7 +719,7 @@ def batch_gradients(recs, offs, buf, I, F, aux, arg_slot, out, X, result, watche
             for i in range(watched.size):  # guarded slots, for the caller to check
                 s = watched[i]
                 observed[row, offs[s]:offs[s + 1]] = mine[offs[s]:offs[s + 1]]
-            _sweep(recs, offs, mine, I, F, aux, seed, out, grads[c], scratch[c],
+            _sweep(recs, offs, mine, I, F, aux, keep, seed, out, grads[c], scratch[c],
                    freed[c], True, -1, 0)
             if scratch[c, 2 * n_slots + arg_slot] & 2:
                 result[row] = grads[c, offs[arg_slot]:offs[arg_slot] + width]

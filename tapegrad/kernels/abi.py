@@ -22,11 +22,19 @@ NEED, HAS_GRAD, STALE_FLAG, BIG = 1, 2, 4, 8
 OP, OUT, A, B, IP, FP = range(6)
 
 # the frame header: (address, length) pairs of the arrays, then scalars and two results
-(PACKED, N_PACKED, INTS, N_INTS, FLOATS, N_FLOATS, AUX, N_AUX, SEED, N_SEED, GRADS, N_GRADS,
- SCRATCH, N_SCRATCH, FREED_FLAGS, N_FREED, N_RECS, N_SLOTS, OUT_SLOT, RETAIN, START, BLAS_MIN,
- RESULT_RECORD, RESULT_SLOT) = range(24)
+(PACKED, N_PACKED, INTS, N_INTS, FLOATS, N_FLOATS, AUX, N_AUX, KEEP, N_KEEP, SEED, N_SEED, GRADS,
+ N_GRADS, SCRATCH, N_SCRATCH, FREED_FLAGS, N_FREED, N_RECS, N_SLOTS, OUT_SLOT, RETAIN, START,
+ BLAS_MIN, RESULT_RECORD, RESULT_SLOT) = range(26)
 #: header length; the records (``6 * N_RECS`` ints) follow it, then the ``N_SLOTS + 1`` offsets
-HEADER = 24
+HEADER = 26
+
+#: gradients of slots with at least this many elements share memory once dead (sweep.py)
+POOL_MIN = 4096
+
+
+def scratch_size(n_slots: int) -> int:
+    """Ints of scratch the sweep needs for a tape of ``n_slots`` slots."""
+    return 6 * n_slots + 1
 
 _Byte = ctypes.c_char
 

@@ -119,21 +119,20 @@ def backward(t: Tensor, gradient, retain_graph: bool) -> None:
     # name until the kernel has returned
     n_floats = len(tape.fpool)
     n_packed = packed.size - n_floats  # (large values are read in place, not packed)
-    head = (packed_address, n_packed, address_of(ints) if ints.size else 0, ints.size,
-            packed_address + 8 * n_packed, n_floats, aux_address, aux.size, keep_address,
-            keep.size,
+    recs = tape.recs
+    head = (recs.buffer_info()[0], n_recs, packed_address, n_packed,
+            address_of(ints) if ints.size else 0, ints.size, packed_address + 8 * n_packed,
+            n_floats, aux_address, aux.size, keep_address, keep.size,
             _ONE_ADDRESS if seed is _ONE else address_of(seed), seed.size,
             work.grads_address, grads.size, work.scratch_address, scratch.size,
-            address_of(freed), freed.size, n_recs, n_slots, t._slot, retain_graph, -1,
-            BLAS_MIN, 0, 0)
+            address_of(freed), freed.size, n_slots, t._slot, retain_graph, -1, BLAS_MIN, 0, 0)
     # np.fromiter reads a list of ints ~25% faster than np.array does
-    frame = np.fromiter(chain(head, tape.recs, tape.offs), np.int64,
-                        HEADER + 6 * n_recs + n_slots + 1)
+    frame = np.fromiter(chain(head, tape.offs), np.int64, HEADER + n_slots + 1)
     frame_address = address_of(frame)
     code = sweep(frame_address)
     while code == BLAS:  # a large matrix product: its VJP runs in NumPy's BLAS
         rec = int(frame[abi.RESULT_RECORD])
-        record = frame[HEADER + 6 * rec:HEADER + 6 * rec + 6]
+        record = recs[6 * rec:6 * rec + 6]
         _matmul_vjp(tape, record, ints, _GradientRegions(grads, scratch, n_slots, work),
                     scratch[2 * n_slots:3 * n_slots], int(frame[abi.RESULT_SLOT]))
         if rec == 0:
@@ -207,7 +206,7 @@ class _GradientRegions:
         return self.grads[at:at + size]
 
 
-def _matmul_vjp(tape, rec: np.ndarray, ints: np.ndarray, gradient_of: _GradientRegions,
+def _matmul_vjp(tape, rec, ints: np.ndarray, gradient_of: _GradientRegions,
                 flags: np.ndarray, fresh: int) -> None:
     """``ga += g @ bᵀ``, ``gb += aᵀ @ g`` for one (batched) matrix-product record; an input's
     first contribution (bit 1 of ``fresh`` for a, 2 for b) overwrites its uncleared slot."""

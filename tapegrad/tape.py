@@ -1,9 +1,11 @@
 """The flat Wengert tape.
 
-A tape is a few flat Python lists that grow by appends while the forward pass is recorded:
+A tape is a few flat arrays and lists that grow by appends while the forward pass is recorded:
 
-* ``recs``   -- six ints per record: ``opcode, out slot, input a, input b, int param, float param``
-                (``-1`` where unused);
+* ``recs``   -- six int64 per record: ``opcode, out slot, input a, input b, int param, float
+                param`` (``-1`` where unused), packed by :data:`RECORD` into an ``array.array``:
+                the backward kernel reads it in place, where a list of Python ints took ~40 ns
+                per int to convert (a 13,000-record scalar network: 4 ms of its 5 ms backward);
 * ``vals``   -- per slot, the value array (a Python number for a one-element value; large
                 arrays are held in ``bigs`` instead and read in place by address, so they are
                 never copied at backward time);
@@ -24,7 +26,9 @@ once it is large, so a loop that never calls backward still frees old steps' tap
 from __future__ import annotations
 
 import itertools
+import struct
 import weakref
+from array import array
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -41,6 +45,9 @@ BIG = 4096
 CLOSE_RECORDS = 1 << 15
 CLOSE_ELEMENTS = 1 << 22
 
+#: one record's bytes: ``tape.recs.frombytes(RECORD(op, out, a, b, ip, fp))``
+RECORD = struct.Struct("6q").pack
+
 _EMPTY = np.empty(0)
 _NOTHING_FREED = np.zeros(0, np.uint8)
 _serials = itertools.count(1)
@@ -52,7 +59,7 @@ class Tape:
                  "serial", "merged_into", "slot_offset", "guards", "leaf_regs", "__weakref__")
 
     def __init__(self) -> None:
-        self.recs: list[int] = []
+        self.recs = array("q")
         self.vals: list[np.ndarray] = []
         self.offs: list[int] = [0]
         self.bigs: list[np.ndarray] = []  # large values, kept alive while read by address
@@ -173,7 +180,7 @@ class Tape:
         for col, offset in ((4, io), (5, fo)):
             column = recs[:, col]
             column[column >= 0] += offset
-        self.recs.extend(recs.ravel().tolist())
+        self.recs.frombytes(recs.tobytes())
         self.vals.extend(other.vals)
         base = self.offs[-1]
         self.offs.extend(o + base for o in other.offs[1:])
@@ -192,7 +199,7 @@ class Tape:
                                                            np.uint8)])
         other.merged_into, other.slot_offset = self, so
         other.closed = True
-        other.recs, other.vals, other.offs = [], [], [0]
+        other.recs, other.vals, other.offs = array("q"), [], [0]
 
 
 def resolve(t: Tensor) -> Tape:

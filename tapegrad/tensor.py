@@ -26,6 +26,7 @@ from .ops import BY_KEY
 from .ops.shape import basic_params, broadcast_map, gather_map
 from .printing import format_tensor, needs_dtype_suffix
 from .tape import BIG, open_tape, resolve, tape_for, tape_for_all
+from .tape import RECORD as _RECORD
 
 _OP = {key: op for key, op in BY_KEY.items()}
 _Real = (int, float)
@@ -777,7 +778,7 @@ def _record_parts(value: np.ndarray, parts: list) -> Tensor:
     out._vc = None
     slot = out._slot = tape.new_slot(value)
     for op, sa, sb, ip in slots:
-        tape.recs.extend((op.code, slot, sa, sb, ip, -1))
+        tape.recs.frombytes(_RECORD(op.code, slot, sa, sb, ip, -1))
     if STATE.compile_tape is not None:
         _stop_if_no_grad(out, [a for _, a, _, _ in parts])
     return out
@@ -908,7 +909,7 @@ def _emit(tape, code: int, value, sa: int, sb: int, ip: int, fp: int) -> Tensor:
     out._tape = tape
     out._slot = slot
     out._vc = None
-    tape.recs.extend((code, slot, sa, sb, ip, fp))
+    tape.recs.frombytes(_RECORD(code, slot, sa, sb, ip, fp))
     return out
 
 
@@ -961,7 +962,7 @@ def _unary(op, a: Tensor, value: np.ndarray | None = None) -> Tensor:
     out._tape = tape
     out._slot = slot
     out._vc = None
-    tape.recs.extend((op.code, slot, sa, -1, -1, -1))
+    tape.recs.frombytes(_RECORD(op.code, slot, sa, -1, -1, -1))
     return out
 
 
@@ -1023,7 +1024,7 @@ def _scalar(op, a: Tensor, c) -> Tensor:
     out._tape = tape
     out._slot = slot
     out._vc = None
-    tape.recs.extend((op.code, slot, sa, -1, -1, len(fpool) - 1))
+    tape.recs.frombytes(_RECORD(op.code, slot, sa, -1, -1, len(fpool) - 1))
     return out
 
 
@@ -1091,7 +1092,7 @@ def _binary(op, a: Tensor, b: Tensor) -> Tensor:
     out._tape = tape
     out._slot = slot
     out._vc = None
-    tape.recs.extend((op.code, slot, sa, sb, ip, -1))
+    tape.recs.frombytes(_RECORD(op.code, slot, sa, sb, ip, -1))
     return out
 
 

@@ -2,7 +2,8 @@
 
 The backward kernel is called through a C function pointer with one argument, the address of a
 *frame*: an int64 array whose header holds the addresses and lengths of every array the sweep
-reads or writes, followed by the tape's records and slot offsets.  One pointer instead of
+reads or writes (the tape's records are read where they were recorded), followed by the slot
+offsets.  One pointer instead of
 fourteen typed arguments is what lets the kernel be loaded and called without numba (see
 ``native.py``), and it costs less per call than numba's argument checks.  Nothing here imports
 numba.
@@ -22,11 +23,11 @@ NEED, HAS_GRAD, STALE_FLAG, BIG = 1, 2, 4, 8
 OP, OUT, A, B, IP, FP = range(6)
 
 # the frame header: (address, length) pairs of the arrays, then scalars and two results
-(PACKED, N_PACKED, INTS, N_INTS, FLOATS, N_FLOATS, AUX, N_AUX, KEEP, N_KEEP, SEED, N_SEED, GRADS,
- N_GRADS, SCRATCH, N_SCRATCH, FREED_FLAGS, N_FREED, N_RECS, N_SLOTS, OUT_SLOT, RETAIN, START,
- BLAS_MIN, RESULT_RECORD, RESULT_SLOT) = range(26)
-#: header length; the records (``6 * N_RECS`` ints) follow it, then the ``N_SLOTS + 1`` offsets
-HEADER = 26
+(RECS, N_RECS, PACKED, N_PACKED, INTS, N_INTS, FLOATS, N_FLOATS, AUX, N_AUX, KEEP, N_KEEP, SEED,
+ N_SEED, GRADS, N_GRADS, SCRATCH, N_SCRATCH, FREED_FLAGS, N_FREED, N_SLOTS, OUT_SLOT, RETAIN,
+ START, BLAS_MIN, RESULT_RECORD, RESULT_SLOT) = range(27)
+#: header length; the ``N_SLOTS + 1`` slot offsets follow it
+HEADER = 27
 
 #: gradients of slots with at least this many elements share memory once dead (sweep.py)
 POOL_MIN = 4096

@@ -248,9 +248,8 @@ def make_entry(sweep):
     @kernel
     def entry(frame_address):
         head = int_view(frame_address, HEADER)
-        n_recs = head[abi.N_RECS]
-        recs = int_table(frame_address + 8 * HEADER, n_recs)
-        offs = int_view(frame_address + 8 * (HEADER + 6 * n_recs), head[abi.N_SLOTS] + 1)
+        recs = int_table(head[abi.RECS], head[abi.N_RECS])
+        offs = int_view(frame_address + 8 * HEADER, head[abi.N_SLOTS] + 1)
         code, record, slot = sweep(
             recs, offs,
             slot_view(head[abi.PACKED], head[abi.N_PACKED]),

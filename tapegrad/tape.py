@@ -56,7 +56,8 @@ _serials = itertools.count(1)
 class Tape:
     __slots__ = ("recs", "vals", "offs", "bigs", "big_slots", "big_addrs", "consts",
                  "leaves", "watch", "retained", "ipool", "n_ints", "fpool", "freed", "closed",
-                 "serial", "merged_into", "slot_offset", "guards", "leaf_regs", "__weakref__")
+                 "serial", "merged_into", "slot_offset", "guards", "leaf_regs", "unkept",
+                 "__weakref__")
 
     def __init__(self) -> None:
         self.recs = array("q")
@@ -65,6 +66,10 @@ class Tape:
         self.bigs: list[np.ndarray] = []  # large values, kept alive while read by address
         self.big_slots: list[int] = []
         self.big_addrs: list[int] = []
+        # large values not kept (yet): no VJP recorded so far reads them, so -- as torch saves
+        # only what its backward needs -- their memory is freed with their tensors;
+        # slot -> index in ``bigs``
+        self.unkept: dict[int, int] = {}
         self.consts: list[int] = []  # slots whose gradient nobody needs
         self.leaves: list[tuple[int, Tensor]] = []  # slots that deliver into a leaf's .grad
         self.leaf_regs: dict[int, tuple[int, int]] = {}  # id(leaf) -> its latest (slot, version)
@@ -91,21 +96,35 @@ class Tape:
 
     # -- slots -----------------------------------------------------------------------------
 
-    def new_slot(self, value: np.ndarray) -> int:
+    def new_slot(self, value: np.ndarray, keep: bool = True) -> int:
+        """A slot for ``value``; a large one is held only if ``keep`` (see :meth:`keep`)."""
         slot = len(self.offs) - 1
         n = value.size
         self.offs.append(self.offs[-1] + n)
         if n >= BIG:
             self.vals.append(_EMPTY)
-            big = np.ascontiguousarray(value, dtype=np.float64)
-            self.bigs.append(big)
             self.big_slots.append(slot)
-            self.big_addrs.append(address_of(big))
+            if keep:
+                big = np.ascontiguousarray(value, dtype=np.float64)
+                self.bigs.append(big)
+                self.big_addrs.append(address_of(big))
+            else:
+                self.unkept[slot] = len(self.bigs)
+                self.bigs.append(_EMPTY)
+                self.big_addrs.append(0)  # (the sweep never reads it: see sweep.py)
         else:
             # a one-element value is kept as a Python number: thousands of them pack into the
             # backward's value array in one np.array call
             self.vals.append(value.item() if n == 1 and value.__class__ is np.ndarray else value)
         return slot
+
+    def keep(self, slot: int, value: np.ndarray) -> None:
+        """Hold large slot ``slot``'s value after all: a VJP recorded now reads it."""
+        i = self.unkept.pop(slot, None)
+        if i is not None:
+            big = np.ascontiguousarray(value, dtype=np.float64)
+            self.bigs[i] = big
+            self.big_addrs[i] = address_of(big)
 
     def input_slot(self, t: Tensor) -> int:
         """The slot of a leaf or constant tensor on this tape, registering it on first use."""
@@ -184,6 +203,7 @@ class Tape:
         self.vals.extend(other.vals)
         base = self.offs[-1]
         self.offs.extend(o + base for o in other.offs[1:])
+        self.unkept.update((s + so, i + len(self.bigs)) for s, i in other.unkept.items())
         self.bigs.extend(other.bigs)
         self.big_slots.extend(s + so for s in other.big_slots)
         self.big_addrs.extend(other.big_addrs)

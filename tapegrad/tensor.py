@@ -752,6 +752,10 @@ def _record(op, value: np.ndarray, a: Tensor, b: Tensor | None, ints=None, fp: i
     tape = tape_for(a, b)
     sa = tape.slot_of(a)
     sb = -1 if b is None else tape.slot_of(b)
+    if tape.unkept:  # any op but an elementwise one keeps its inputs, as it always did
+        tape.keep(sa, a._v)
+        if b is not None:
+            tape.keep(sb, b._v)
     ip = -1 if ints is None else tape.push_ints(ints)
     if scalar is not None:
         fp = tape.push_float(scalar)
@@ -772,6 +776,11 @@ def _record_parts(value: np.ndarray, parts: list) -> Tensor:
     tape = tape_for_all(inputs)
     slots = [(op, tape.slot_of(a), -1 if b is None else tape.slot_of(b),
               -1 if ints is None else tape.push_ints(ints)) for op, a, b, ints in parts]
+    if tape.unkept:
+        for (_, sa, sb, _), (_, a, b, _) in zip(slots, parts, strict=True):
+            tape.keep(sa, a._v)
+            if b is not None:
+                tape.keep(sb, b._v)
     out = _new(Tensor)
     out._v = value
     out._tape = tape
@@ -947,6 +956,8 @@ def _unary(op, a: Tensor, value: np.ndarray | None = None) -> Tensor:
     elif tape.merged_into is not None:
         return _record(op, value, a, None)
     sa = a._slot if a._tape is tape and a._vc is None else tape.slot_of(a)
+    if tape.unkept and op.keeps & 1:  # (a large input no earlier VJP needed)
+        tape.keep(sa, a._v)
     # _emit, inlined (a call costs ~10% of this path):
     offs = tape.offs
     slot = len(offs) - 1
@@ -956,7 +967,7 @@ def _unary(op, a: Tensor, value: np.ndarray | None = None) -> Tensor:
         # one element: a number (an array's .item(); a NumPy scalar stays as it is)
         tape.vals.append(value.item() if n == 1 and value.__class__ is _ndarray else value)
     else:
-        tape.new_slot(value)
+        tape.new_slot(value, op.keeps & 4)  # held only if the VJP reads it
     out = _new(Tensor)
     out._v = value
     out._tape = tape
@@ -1009,6 +1020,8 @@ def _scalar(op, a: Tensor, c) -> Tensor:
     sa = a._slot if a._tape is tape and a._vc is None else tape.slot_of(a)
     fpool = tape.fpool
     fpool.append(float(c))
+    if tape.unkept and op.keeps & 1:  # (a large input no earlier VJP needed)
+        tape.keep(sa, a._v)
     # _emit, inlined (a call costs ~10% of this path):
     offs = tape.offs
     slot = len(offs) - 1
@@ -1018,7 +1031,7 @@ def _scalar(op, a: Tensor, c) -> Tensor:
         # one element: a number (an array's .item(); a NumPy scalar stays as it is)
         tape.vals.append(value.item() if n == 1 and value.__class__ is _ndarray else value)
     else:
-        tape.new_slot(value)
+        tape.new_slot(value, op.keeps & 4)  # held only if the VJP reads it
     out = _new(Tensor)
     out._v = value
     out._tape = tape
@@ -1077,6 +1090,11 @@ def _binary(op, a: Tensor, b: Tensor) -> Tensor:
                         and reg[2] == b._vc[0]) else tape.slot_of(b)
     ip = -1 if both_0d or av.shape == bv.shape else \
         tape.push_ints(_broadcast_ints(av, bv, value))
+    if tape.unkept:  # (a large input no earlier VJP needed)
+        if op.keeps & 1:
+            tape.keep(sa, a._v)
+        if op.keeps & 2:
+            tape.keep(sb, b._v)
     # _emit, inlined (a call costs ~10% of this path):
     offs = tape.offs
     slot = len(offs) - 1
@@ -1086,7 +1104,7 @@ def _binary(op, a: Tensor, b: Tensor) -> Tensor:
         # one element: a number (an array's .item(); a NumPy scalar stays as it is)
         tape.vals.append(value.item() if n == 1 and value.__class__ is _ndarray else value)
     else:
-        tape.new_slot(value)
+        tape.new_slot(value, op.keeps & 4)  # held only if the VJP reads it
     out = _new(Tensor)
     out._v = value
     out._tape = tape

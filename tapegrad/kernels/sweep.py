@@ -92,7 +92,10 @@ def make_sweep(dispatch, READS_A, READS_B, SAVES, MATMUL, ASSIGNS, scalar_vjp, H
                 value_addr[s] = packed_base + 8 * packed_at
                 packed_at += offs[s + 1] - offs[s]
         for i in range(n_big):
-            value_addr[aux[2 + i]] = aux[2 + n_big + i]
+            # a value the tape did not keep (no VJP reads it) gets a harmless address: its
+            # own gradient region, so even an op wrongly declaring its reads could not crash
+            address = aux[2 + n_big + i]
+            value_addr[aux[2 + i]] = address if address != 0 else grad_addr[aux[2 + i]]
         for i in range(2 + 2 * n_big, 2 + 2 * n_big + n_const):
             flags[aux[i]] &= ~NEED
         for i in range(2 + 2 * n_big + n_const, aux.size):

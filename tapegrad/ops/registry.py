@@ -72,6 +72,10 @@ class Op:
     # f(a, b), da(g, a, b, y), db(g, a, b, y)).  tg.compile's code generator fuses them.
     rules: tuple = ()
     assigns: int = 0  # the VJP overwrites on ``ASSIGN``: True (1) or ANY_RECORD (see above)
+    # which values a record of this op makes the tape keep (bits as ``reads_a``): what its VJP
+    # reads, for an elementwise op (whose reads the tests check against its scalar rules);
+    # every value, for any other op
+    keeps: int = READS_A | READS_B | READS_Y
 
     def __repr__(self) -> str:
         return f"<op {self.code} {self.key} ({self.name})>"
@@ -91,8 +95,9 @@ def register(key: str, name: str, arity: int, eager: Callable, fwd: Callable, vj
         raise ValueError(f"op {key!r} is defined twice")
     if saves is None:
         saves = (reads_a | reads_b) != 0
+    keeps = (reads_a | reads_b) if rules else READS_A | READS_B | READS_Y
     op = Op(key, name, len(OPS), arity, eager, fwd, vjp, reads_a, reads_b, saves, next_none,
-            next_b, matmul, py, rules, assigns)
+            next_b, matmul, py, rules, assigns, keeps)
     OPS.append(op)
     BY_KEY[key] = op
     return op

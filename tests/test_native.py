@@ -86,3 +86,13 @@ def test_the_file_name_changes_with_the_kernel_sources(tmp_path, monkeypatch):
     (tmp_path / "sweep.py").write_text("# changed\n")
     assert native.object_path() != before
     assert native.object_path().parent == tmp_path
+
+
+def test_a_read_only_install_uses_the_user_cache_folder(tmp_path, monkeypatch):
+    monkeypatch.delenv("TAPEGRAD_CACHE_DIR", raising=False)
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert native.cache_dir() == native._HERE / "__pycache__"  # (writable here)
+    monkeypatch.setattr(native.os, "access", lambda path, mode: False)  # as for a non-root
+    # user of a system-wide install (this test may run as root, who can write anywhere)
+    assert native.cache_dir() == tmp_path / "tapegrad"

@@ -11,7 +11,7 @@ from tapegrad.kernels.replay import make_replay
 from tapegrad.kernels.sweep import make_entry, make_forward, make_sweep
 from tapegrad.ops import OPS
 
-SOURCE_HASH = "85a6802517af95b6"
+SOURCE_HASH = "51caed87fbbbd2b9"
 N_OPS = 70
 
 # per opcode: saved values read for the first / second input's gradient

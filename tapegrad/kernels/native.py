@@ -54,14 +54,19 @@ def object_path() -> Path:
 
 def cache_dir() -> Path:
     """``TAPEGRAD_CACHE_DIR``; else beside numba's own cache (``NUMBA_CACHE_DIR``, or the
-    package's ``__pycache__``), so that clearing numba's cache clears this one too."""
+    package's ``__pycache__``), so that clearing numba's cache clears this one too; for a
+    read-only install, the user's cache folder (as numba does)."""
     explicit = os.environ.get("TAPEGRAD_CACHE_DIR")
     if explicit:
         return Path(explicit)
     numba_dir = os.environ.get("NUMBA_CACHE_DIR")
     if numba_dir:
         return Path(numba_dir) / "tapegrad"
-    return _HERE / "__pycache__"
+    beside = _HERE / "__pycache__"
+    if os.access(beside if beside.exists() else _HERE, os.W_OK):
+        return beside
+    user = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(user) / "tapegrad"
 
 
 def _key() -> str:

@@ -96,3 +96,18 @@ def test_a_read_only_install_uses_the_user_cache_folder(tmp_path, monkeypatch):
     monkeypatch.setattr(native.os, "access", lambda path, mode: False)  # as for a non-root
     # user of a system-wide install (this test may run as root, who can write anywhere)
     assert native.cache_dir() == tmp_path / "tapegrad"
+
+
+def test_every_symbol_the_kernel_needs_is_checked_before_linking(warm_dir, monkeypatch):
+    """LLVM aborts the process on an unresolvable symbol: the loader must refuse first."""
+    (path,) = warm_dir.glob("backward-*.o")
+    data = path.read_bytes()
+    at = len(native._MAGIC)
+    n = int.from_bytes(data[at:at + 4], "little")
+    needed = native._undefined_symbols(data[at + 36 + n:])
+    assert "NRT_MemInfo_alloc_aligned" in needed or "memset" in needed, needed
+    with pytest.raises(ValueError):
+        native._undefined_symbols(b"\xcf\xfa\xed\xfe" + bytes(60))  # Mach-O: not taken
+    monkeypatch.setattr(native, "_undefined_symbols", lambda code: ["tapegrad_no_such_symbol"])
+    with pytest.raises(RuntimeError, match="tapegrad_no_such_symbol"):
+        native._load(path)

@@ -11,7 +11,7 @@ from tapegrad.kernels.replay import make_replay
 from tapegrad.kernels.sweep import make_entry, make_forward, make_sweep
 from tapegrad.ops import OPS
 
-SOURCE_HASH = "51caed87fbbbd2b9"
+SOURCE_HASH = "a5e6dfd75fe19565"
 N_OPS = 70
 
 # per opcode: saved values read for the first / second input's gradient

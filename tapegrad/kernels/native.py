@@ -21,6 +21,7 @@ import hashlib
 import importlib.machinery
 import importlib.util
 import os
+import struct
 import sys
 import tempfile
 from collections.abc import Callable
@@ -150,6 +151,12 @@ def _load(path: Path) -> Callable[[int], int]:
     import llvmlite.binding as ll
 
     _register_runtime_symbols(ll)
+    # LLVM aborts the whole process on a symbol it cannot resolve (say, SVML's, when numba
+    # compiled with intel-cmplr-lib-rt installed): check every one first
+    process = ctypes.CDLL(None)
+    for symbol in _undefined_symbols(code):
+        if ll.address_of_symbol(symbol) is None and not _defined_in(process, symbol):
+            raise RuntimeError(f"{path} needs {symbol}, which this process does not define")
     ll.initialize_native_target()
     ll.initialize_native_asmprinter()
     machine = ll.Target.from_default_triple().create_target_machine(
@@ -163,6 +170,39 @@ def _load(path: Path) -> Callable[[int], int]:
         raise RuntimeError(f"{name} is not defined in {path}")
     _engines.append(engine)
     return _SIGNATURE(address)
+
+
+def _undefined_symbols(code: bytes) -> list[str]:
+    """The names an ELF64 little-endian object file refers to but does not define.
+
+    Any other format raises ValueError: the standalone route is then not taken (macOS and
+    Windows keep the numba route)."""
+    if code[:6] != b"\x7fELF\x02\x01":
+        raise ValueError("not an ELF64 little-endian object")
+    shoff, = struct.unpack_from("<Q", code, 0x28)
+    shentsize, shnum = struct.unpack_from("<HH", code, 0x3A)
+    sections = [struct.unpack_from("<IIQQQQIIQQ", code, shoff + i * shentsize)
+                for i in range(shnum)]
+    names = []
+    for _, kind, _, _, offset, size, link, _, _, entsize in sections:
+        if kind != 2:  # SHT_SYMTAB
+            continue
+        strings = sections[link]
+        str_offset, str_size = strings[4], strings[5]
+        table = code[str_offset:str_offset + str_size]
+        for at in range(offset, offset + size, entsize or 24):
+            name, _, _, shndx = struct.unpack_from("<IBBH", code, at)
+            if shndx == 0 and name:  # SHN_UNDEF
+                names.append(table[name:table.index(b"\0", name)].decode())
+    return names
+
+
+def _defined_in(library: ctypes.CDLL, symbol: str) -> bool:
+    try:
+        library[symbol]
+    except AttributeError:
+        return False
+    return True
 
 
 def _register_runtime_symbols(ll) -> None:

@@ -103,7 +103,7 @@ def backward(t: Tensor, gradient, retain_graph: bool) -> None:
     n_elems = tape.n_elems
     work = _workspace
     grads, scratch = work.grads, work.scratch
-    n_scratch = 6 * n_slots + 1  # (abi.scratch_size)
+    n_scratch = 6 * n_slots + 1  # (what the sweep needs: see its docstring)
     if grads.size <= n_elems or scratch.size < n_scratch or sys.getrefcount(grads) > 3:
         grads, scratch = work.take(n_elems + 1, n_scratch)
     packed = _packed_values(tape, n_slots)  # (the float pool follows the values)

@@ -34,13 +34,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .grad_mode import NON_DEFAULT, STATE
-from .kernels.abi import address_of
+from .kernels.abi import LARGE, address_of
 
 if TYPE_CHECKING:
     from .tensor import Tensor
 
 #: arrays with at least this many elements are read in place by address, not packed
-BIG = 4096
+BIG = LARGE
 #: an open tape takes no new graphs once it has this many records or value elements
 CLOSE_RECORDS = 1 << 15
 CLOSE_ELEMENTS = 1 << 22
@@ -125,6 +125,15 @@ class Tape:
             big = np.ascontiguousarray(value, dtype=np.float64)
             self.bigs[i] = big
             self.big_addrs[i] = address_of(big)
+
+    def keep_read(self, keeps: int, sa: int, a: Tensor, sb: int = -1,
+                  b: Tensor | None = None) -> None:
+        """Hold the large inputs a record reads (``keeps``: ``Op.keeps``'s bits, 1 for input
+        ``a`` in slot ``sa``, 2 for ``b`` in ``sb``) that no earlier record needed."""
+        if keeps & 1:
+            self.keep(sa, a._v)
+        if keeps & 2 and b is not None:
+            self.keep(sb, b._v)
 
     def input_slot(self, t: Tensor) -> int:
         """The slot of a leaf or constant tensor on this tape, registering it on first use."""

@@ -752,10 +752,8 @@ def _record(op, value: np.ndarray, a: Tensor, b: Tensor | None, ints=None, fp: i
     tape = tape_for(a, b)
     sa = tape.slot_of(a)
     sb = -1 if b is None else tape.slot_of(b)
-    if tape.unkept:  # any op but an elementwise one keeps its inputs, as it always did
-        tape.keep(sa, a._v)
-        if b is not None:
-            tape.keep(sb, b._v)
+    if tape.unkept:
+        tape.keep_read(op.keeps, sa, a, sb, b)
     ip = -1 if ints is None else tape.push_ints(ints)
     if scalar is not None:
         fp = tape.push_float(scalar)
@@ -777,10 +775,8 @@ def _record_parts(value: np.ndarray, parts: list) -> Tensor:
     slots = [(op, tape.slot_of(a), -1 if b is None else tape.slot_of(b),
               -1 if ints is None else tape.push_ints(ints)) for op, a, b, ints in parts]
     if tape.unkept:
-        for (_, sa, sb, _), (_, a, b, _) in zip(slots, parts, strict=True):
-            tape.keep(sa, a._v)
-            if b is not None:
-                tape.keep(sb, b._v)
+        for (op, sa, sb, _), (_, a, b, _) in zip(slots, parts, strict=True):
+            tape.keep_read(op.keeps, sa, a, sb, b)
     out = _new(Tensor)
     out._v = value
     out._tape = tape
@@ -956,8 +952,8 @@ def _unary(op, a: Tensor, value: np.ndarray | None = None) -> Tensor:
     elif tape.merged_into is not None:
         return _record(op, value, a, None)
     sa = a._slot if a._tape is tape and a._vc is None else tape.slot_of(a)
-    if tape.unkept and op.keeps & 1:  # (a large input no earlier VJP needed)
-        tape.keep(sa, a._v)
+    if tape.unkept:  # (a large input no earlier VJP needed)
+        tape.keep_read(op.keeps, sa, a)
     # _emit, inlined (a call costs ~10% of this path):
     offs = tape.offs
     slot = len(offs) - 1
@@ -1020,8 +1016,8 @@ def _scalar(op, a: Tensor, c) -> Tensor:
     sa = a._slot if a._tape is tape and a._vc is None else tape.slot_of(a)
     fpool = tape.fpool
     fpool.append(float(c))
-    if tape.unkept and op.keeps & 1:  # (a large input no earlier VJP needed)
-        tape.keep(sa, a._v)
+    if tape.unkept:  # (a large input no earlier VJP needed)
+        tape.keep_read(op.keeps, sa, a)
     # _emit, inlined (a call costs ~10% of this path):
     offs = tape.offs
     slot = len(offs) - 1
@@ -1091,10 +1087,7 @@ def _binary(op, a: Tensor, b: Tensor) -> Tensor:
     ip = -1 if both_0d or av.shape == bv.shape else \
         tape.push_ints(_broadcast_ints(av, bv, value))
     if tape.unkept:  # (a large input no earlier VJP needed)
-        if op.keeps & 1:
-            tape.keep(sa, a._v)
-        if op.keeps & 2:
-            tape.keep(sb, b._v)
+        tape.keep_read(op.keeps, sa, a, sb, b)
     # _emit, inlined (a call costs ~10% of this path):
     offs = tape.offs
     slot = len(offs) - 1

@@ -145,7 +145,7 @@ def test_large_first_gradient_is_lent_and_never_overwritten():
 
 # -- large intermediates share gradient memory once dead (sweep._records) --------------------
 
-N = 6000  # above abi.POOL_MIN: every intermediate of these functions is pooled
+N = 6000  # above abi.LARGE: every intermediate of these functions is pooled
 
 
 def _pooled(x, w):

@@ -3,6 +3,8 @@
 Regenerate with ``python -m tapegrad.kernels.generate``.
 """
 
+import functools
+
 import numpy as np
 from numba import cfunc, njit, prange, types
 
@@ -11,7 +13,7 @@ from tapegrad.kernels.replay import make_replay
 from tapegrad.kernels.sweep import make_entry, make_forward, make_sweep
 from tapegrad.ops import OPS
 
-SOURCE_HASH = "a5e6dfd75fe19565"
+SOURCE_HASH = "302489e6dcd3ba62"
 N_OPS = 70
 
 # per opcode: saved values read for the first / second input's gradient
@@ -677,16 +679,12 @@ def _backward_entry(frame_address):
     return _entry(frame_address)
 
 
-_BACKWARD = []
-
-
+@functools.cache
 def backward_entry():
     """The eager backward kernel as a C callback of one frame address (see abi.py),
     compiled -- or loaded from numba's cache -- on first use."""
-    if not _BACKWARD:
-        compile_c = cfunc(types.int64(types.int64), cache=True, error_model="numpy")
-        _BACKWARD.append(compile_c(_backward_entry))
-    return _BACKWARD[0]
+    compile_c = cfunc(types.int64(types.int64), cache=True, error_model="numpy")
+    return compile_c(_backward_entry)
 
 
 # a compiled tape's forward and reverse sweeps in one call (see replay.py)

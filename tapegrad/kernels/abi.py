@@ -3,10 +3,9 @@
 The backward kernel is called through a C function pointer with one argument, the address of a
 *frame*: an int64 array whose header holds the addresses and lengths of every array the sweep
 reads or writes (the tape's records are read where they were recorded), followed by the slot
-offsets.  One pointer instead of
-fourteen typed arguments is what lets the kernel be loaded and called without numba (see
-``native.py``), and it costs less per call than numba's argument checks.  Nothing here imports
-numba.
+offsets.  One pointer instead of fourteen typed arguments is what lets the kernel be loaded and
+called without numba (see ``native.py``), and it costs less per call than numba's argument
+checks.  Nothing here imports numba.
 """
 
 import ctypes
@@ -29,13 +28,9 @@ OP, OUT, A, B, IP, FP = range(6)
 #: header length; the ``N_SLOTS + 1`` slot offsets follow it
 HEADER = 27
 
-#: gradients of slots with at least this many elements share memory once dead (sweep.py)
-POOL_MIN = 4096
-
-
-def scratch_size(n_slots: int) -> int:
-    """Ints of scratch the sweep needs for a tape of ``n_slots`` slots."""
-    return 6 * n_slots + 1
+#: a value of at least this many elements is large: read in place by address, never packed
+#: (``tape.BIG``), and its gradient shares pooled memory once dead (``sweep._records``)
+LARGE = 4096
 
 _Byte = ctypes.c_char
 

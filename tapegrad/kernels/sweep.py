@@ -22,11 +22,11 @@ from .abi import (
     HAS_GRAD,
     HEADER,
     IP,
+    LARGE,
     NEED,
     OK,
     OP,
     OUT,
-    POOL_MIN,
     STALE,
     STALE_FLAG,
     A,
@@ -107,7 +107,7 @@ def make_sweep(dispatch, READS_A, READS_B, SAVES, MATMUL, ASSIGNS, scalar_vjp, H
         if n_big > 0:
             for r in range(recs.shape[0] - 1, -1, -1):
                 y = recs[r, OUT]
-                if offs[y + 1] - offs[y] >= POOL_MIN:
+                if offs[y + 1] - offs[y] >= LARGE:
                     last_use[y] = r
             for i in range(keep.size):
                 last_use[keep[i]] = -1
@@ -171,21 +171,9 @@ def make_sweep(dispatch, READS_A, READS_B, SAVES, MATMUL, ASSIGNS, scalar_vjp, H
             mode_a = ADD if need_a else 0
             mode_b = ADD if need_b else 0
             if need_a and not flags[a] & HAS_GRAD:
-                if last_use[a] >= 0:
-                    grad_addr[a] = _region(pool, asize, grad_addr[a])
-                if assigns:
-                    mode_a = ASSIGN
-                else:
-                    slot_view(grad_addr[a], asize)[:] = 0.0
-                flags[a] |= HAS_GRAD
+                mode_a = _first_contribution(a, asize, assigns, grad_addr, flags, last_use, pool)
             if need_b and not flags[b] & HAS_GRAD:  # (not when b is a: a's term comes first)
-                if last_use[b] >= 0:
-                    grad_addr[b] = _region(pool, bsize, grad_addr[b])
-                if assigns:
-                    mode_b = ASSIGN
-                else:
-                    slot_view(grad_addr[b], bsize)[:] = 0.0
-                flags[b] |= HAS_GRAD
+                mode_b = _first_contribution(b, bsize, assigns, grad_addr, flags, last_use, pool)
             ysize = offs[y + 1] - offs[y]
             bslot = b if b >= 0 else a
             if HAS_RULES[op] and ysize == 1 and asize == 1 and bsize <= 1:
@@ -220,6 +208,20 @@ def make_sweep(dispatch, READS_A, READS_B, SAVES, MATMUL, ASSIGNS, scalar_vjp, H
         return OK, 0, 0
 
     return sweep
+
+
+@kernel
+def _first_contribution(slot, size, assigns, grad_addr, flags, last_use, pool):
+    """Ready ``slot``'s uncleared gradient for its first contribution: give a pooled slot a
+    region, then tell a VJP that can overwrite to do so (``ASSIGN``), or clear it for one that
+    adds (``ADD``)."""
+    if last_use[slot] >= 0:
+        grad_addr[slot] = _region(pool, size, grad_addr[slot])
+    flags[slot] |= HAS_GRAD
+    if assigns:
+        return ASSIGN
+    slot_view(grad_addr[slot], size)[:] = 0.0
+    return ADD
 
 
 @kernel

@@ -91,13 +91,9 @@ class _Variant:
         self.n_records = len(tape)
         self.recs = np.array(tape.recs, dtype=np.int64).reshape(-1, 6)
         self.offs = np.array(tape.offs, dtype=np.int64)
-        self.ints = (np.concatenate(tape.ipool, axis=None, dtype=np.int64) if tape.ipool
-                     else np.zeros(0, np.int64))
-        self.floats = np.array(tape.fpool, dtype=np.float64)
-        self.buf = np.empty(int(self.offs[-1]))
-        bigs = dict(zip(tape.big_slots, tape.bigs, strict=True))
-        for s, v in enumerate(tape.vals):
-            self.buf[self.offs[s]:self.offs[s + 1]] = np.ravel(bigs.get(s, v))
+        self.ints = np.array(tape.ints, dtype=np.int64)
+        self.floats = np.array(tape.floats, dtype=np.float64)
+        self.buf = tape.flat_values()
         consts = list(dict.fromkeys(tape.consts))
         self.aux = np.array([0, len(consts)] + consts, dtype=np.int64)
         self.guards = tape.guards

@@ -8,9 +8,10 @@ a frame holding everything else (``kernels/abi.py``), and is loaded by ``kernels
 
 from __future__ import annotations
 
+import struct
 import sys
 import threading
-from itertools import chain
+from array import array
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -28,6 +29,8 @@ _NO_INTS = np.zeros(0, np.int64)
 _ONE = np.ones(1)
 _NO_AUX = np.zeros(2, np.int64)  # no big values, no constants, nothing stale
 _NO_AUX_ADDRESS, _ONE_ADDRESS = address_of(_NO_AUX), address_of(_ONE)
+#: writes a frame's header, all but the two results the kernel writes back
+_write_frame = struct.Struct(f"{abi.RESULT_RECORD}q").pack_into
 
 FREED_MESSAGE = (
     "Trying to backward through the graph a second time (or directly access saved tensors after "
@@ -44,6 +47,10 @@ class _Workspace(threading.local):
     grads = np.zeros(0)
     scratch = np.zeros(0, np.int64)
     grads_address = scratch_address = 0
+
+    def __init__(self) -> None:
+        self.frame = np.zeros(HEADER, np.int64)
+        self.frame_address = address_of(self.frame)
 
     def take(self, n_grads: int, n_scratch: int) -> tuple[np.ndarray, np.ndarray]:
         grads = self.grads
@@ -88,11 +95,15 @@ def backward(t: Tensor, gradient, retain_graph: bool) -> None:
     if tape.merged_into is not None:
         tape = resolve(t)
     sweep = _kernel or _load_kernel()
-    n_recs = len(tape.recs) // 6
-    n_slots = len(tape.offs) - 1
-    if tape.freed.size < n_recs:
-        tape.freed = np.concatenate([tape.freed, np.zeros(n_recs - tape.freed.size, np.uint8)]) \
-            if tape.freed.size else np.zeros(n_recs, np.uint8)
+    recs, packed, ints, floats, freed = tape.recs, tape.packed, tape.ints, tape.floats, tape.freed
+    offsets, offsets_address = _c_array(tape.offs, "q")
+    scalars, scalars_address = _c_array(tape.scalars, "d")
+    n_recs = len(recs) // 6
+    n_slots = len(offsets) - 1
+    if len(freed) < n_recs:
+        freed.frombytes(bytes(n_recs - len(freed)))
+    if tape.aliases:
+        tape.refresh()
     stale = [slot for box, version, slot, _ in tape.watch if box[0] != version]
     if tape.bigs or tape.consts or stale:
         aux = np.array([len(tape.bigs), len(tape.consts)] + tape.big_slots + tape.big_addrs
@@ -100,46 +111,40 @@ def backward(t: Tensor, gradient, retain_graph: bool) -> None:
         aux_address = address_of(aux)
     else:
         aux, aux_address = _NO_AUX, _NO_AUX_ADDRESS
-    n_elems = tape.n_elems
+    n_elems = offsets[-1]
     work = _workspace
     grads, scratch = work.grads, work.scratch
     n_scratch = 6 * n_slots + 1  # (what the sweep needs: see its docstring)
     if grads.size <= n_elems or scratch.size < n_scratch or sys.getrefcount(grads) > 3:
         grads, scratch = work.take(n_elems + 1, n_scratch)
-    packed = _packed_values(tape, n_slots)  # (the float pool follows the values)
-    packed_address = address_of(packed)
-    ints = np.concatenate(tape.ipool, axis=None, dtype=np.int64) if tape.ipool else _NO_INTS
-    freed = tape.freed
     if tape.retained:  # their gradients must stay where Python reads them
         keep = np.array([slot for slot, _ in tape.retained], np.int64)
         keep_address = address_of(keep)
     else:
         keep, keep_address = _NO_INTS, 0
     # the frame (see kernels/abi.py); every array it points to stays referenced by a local
-    # name until the kernel has returned
-    n_floats = len(tape.fpool)
-    n_packed = packed.size - n_floats  # (large values are read in place, not packed)
-    recs = tape.recs
-    head = (recs.buffer_info()[0], n_recs, packed_address, n_packed,
-            address_of(ints) if ints.size else 0, ints.size, packed_address + 8 * n_packed,
-            n_floats, aux_address, aux.size, keep_address, keep.size,
-            _ONE_ADDRESS if seed is _ONE else address_of(seed), seed.size,
-            work.grads_address, grads.size, work.scratch_address, scratch.size,
-            address_of(freed), freed.size, n_slots, t._slot, retain_graph, -1, BLAS_MIN, 0, 0)
-    # np.fromiter reads a list of ints ~25% faster than np.array does
-    frame = np.fromiter(chain(head, tape.offs), np.int64, HEADER + n_slots + 1)
-    frame_address = address_of(frame)
-    code = sweep(frame_address)
+    # name until the kernel has returned; the tape's arrays are read where they were recorded
+    frame = work.frame
+    _write_frame(frame, 0, recs.buffer_info()[0], n_recs, offsets_address,
+                 scalars_address, len(scalars), packed.buffer_info()[0], len(packed),
+                 ints.buffer_info()[0], len(ints),
+                 floats.buffer_info()[0], len(floats), aux_address, aux.size, keep_address,
+                 keep.size, _ONE_ADDRESS if seed is _ONE else address_of(seed), seed.size,
+                 work.grads_address, grads.size, work.scratch_address, scratch.size,
+                 freed.buffer_info()[0], n_recs, n_slots, t._slot, retain_graph, -1, BLAS_MIN)
+    code = sweep(work.frame_address)
     while code == BLAS:  # a large matrix product: its VJP runs in NumPy's BLAS
         rec = int(frame[abi.RESULT_RECORD])
         record = recs[6 * rec:6 * rec + 6]
-        _matmul_vjp(tape, record, ints, _GradientRegions(grads, scratch, n_slots, work),
+        _matmul_vjp(tape, record, np.asarray(ints, dtype=np.int64),
+                    _GradientRegions(grads, scratch, n_slots, work),
+                    lambda slot: _value(tape, slot, scratch[:n_slots], scalars),
                     scratch[2 * n_slots:3 * n_slots], int(frame[abi.RESULT_SLOT]))
         if rec == 0:
             code = OK
             break
         frame[abi.START] = rec - 1
-        code = sweep(frame_address)
+        code = sweep(work.frame_address)
     tape.closed = True  # the next graph from leaves starts on a fresh tape
     if code == FREED:
         raise RuntimeError(FREED_MESSAGE)
@@ -157,20 +162,14 @@ def backward(t: Tensor, gradient, retain_graph: bool) -> None:
             kept._accumulate(grads[offs[slot]:offs[slot + 1]].reshape(kept._v.shape))
 
 
-def _packed_values(tape, n_slots: int) -> np.ndarray:
-    """Every slot's value, flat, in slot order, then the float pool (float64).
-
-    ``np.concatenate`` pays ~0.3 µs per value; when every slot holds one element (scalar
-    work: thousands of 0-d values) one ``np.array`` call over the list does it at ~10 ns each.
-    """
-    if tape.n_elems == n_slots:
-        try:
-            packed = np.array(tape.vals + tape.fpool, dtype=np.float64).reshape(-1)
-        except ValueError:  # mixed shapes, e.g. () and (1,)
-            packed = None
-        if packed is not None and packed.size == n_slots + len(tape.fpool):
-            return packed
-    return np.concatenate((*tape.vals, tape.fpool), axis=None, dtype=np.float64)
+def _c_array(values: list, typecode: str) -> tuple[array | np.ndarray, int]:
+    """A list of numbers as a C array, and its address: ``array`` is quicker on a short list,
+    ``np.fromiter`` on a long one (~10 ns per NumPy scalar, where ``array`` takes ~25)."""
+    if len(values) < 64:
+        c = array(typecode, values)
+        return c, c.buffer_info()[0]
+    c = np.fromiter(values, typecode, len(values))
+    return c, address_of(c)
 
 
 #: a leaf's first gradient of at least this many elements is handed over as a view of the
@@ -206,7 +205,7 @@ class _GradientRegions:
         return self.grads[at:at + size]
 
 
-def _matmul_vjp(tape, rec, ints: np.ndarray, gradient_of: _GradientRegions,
+def _matmul_vjp(tape, rec, ints: np.ndarray, gradient_of: _GradientRegions, value_of,
                 flags: np.ndarray, fresh: int) -> None:
     """``ga += g @ bᵀ``, ``gb += aᵀ @ g`` for one (batched) matrix-product record; an input's
     first contribution (bit 1 of ``fresh`` for a, 2 for b) overwrites its uncleared slot."""
@@ -215,7 +214,7 @@ def _matmul_vjp(tape, rec, ints: np.ndarray, gradient_of: _GradientRegions,
     m, k, n = ints[ip + len(batch): ip + len(batch) + 3].tolist()
     offs = tape.offs
     g = gradient_of(out, offs[out + 1] - offs[out]).reshape(batch + (m, n))
-    av, bv = _value(tape, a).reshape(batch + (m, k)), _value(tape, b).reshape(batch + (k, n))
+    av, bv = value_of(a).reshape(batch + (m, k)), value_of(b).reshape(batch + (k, n))
     if flags[a] & NEED:  # (a before b: for a @ a, b's term adds onto a's)
         ga = gradient_of(a, offs[a + 1] - offs[a]).reshape(batch + (m, k))
         if fresh & 1:
@@ -230,10 +229,15 @@ def _matmul_vjp(tape, rec, ints: np.ndarray, gradient_of: _GradientRegions,
             gb += np.swapaxes(av, -1, -2) @ g
 
 
-def _value(tape, slot: int) -> np.ndarray:
+def _value(tape, slot: int, addresses: np.ndarray, scalars) -> np.ndarray:
+    """A small or kept large slot's value, from the address the sweep gave it."""
     if slot in tape.big_slots:
         return tape.bigs[tape.big_slots.index(slot)]
-    return np.asarray(tape.vals[slot], dtype=np.float64)
+    offs = tape.offs
+    n = offs[slot + 1] - offs[slot]
+    values = np.asarray(scalars if n == 1 else tape.packed, dtype=np.float64)
+    at = (int(addresses[slot]) - address_of(values)) // 8
+    return values[at:at + n].copy()
 
 
 def _raise_stale(tape, rec: int, slot: int) -> None:

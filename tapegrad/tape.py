@@ -1,17 +1,23 @@
-"""The flat Wengert tape.
+r"""The flat Wengert tape.
 
 A tape is a few flat arrays and lists that grow by appends while the forward pass is recorded:
 
-* ``recs``   -- six int64 per record: ``opcode, out slot, input a, input b, int param, float
-                param`` (``-1`` where unused), packed by :data:`RECORD` into an ``array.array``:
-                the backward kernel reads it in place, where a list of Python ints took ~40 ns
-                per int to convert (a 13,000-record scalar network: 4 ms of its 5 ms backward);
-* ``vals``   -- per slot, the value array (a Python number for a one-element value; large
-                arrays are held in ``bigs`` instead and read in place by address, so they are
-                never copied at backward time);
-* ``offs``   -- slot boundaries: slot ``s`` holds elements ``offs[s]:offs[s+1]`` of the flat
-                layout that gradients (and packed values) use;
-* ``ipool``/``fpool`` -- shapes, axes, index maps and scalar constants the records point into.
+* ``recs``    -- six int64 per record: ``opcode, out slot, input a, input b, int param, float
+                 param`` (``-1`` where unused), packed by :data:`RECORD`;
+* ``offs``    -- slot boundaries: slot ``s`` holds elements ``offs[s]:offs[s+1]`` of the flat
+                 layout that gradients use;
+* ``scalars`` -- the values of one-element slots, in slot order, as numbers;
+* ``packed``  -- the values of the other small slots, flat, in slot order (large values are
+                 held in ``bigs`` instead and read in place by address, never copied);
+* ``ints``/``floats`` -- shapes, axes, index maps and scalar constants the records point into;
+* ``freed``   -- per record, a flag set once a backward has released its saved values.
+
+The backward kernel reads ``recs``, ``packed``, ``ints``, ``floats`` and ``freed`` in place, by
+address (they are ``array.array``\ s); ``offs`` and ``scalars`` stay lists, converted in one C
+loop at backward, because a list append costs ~40 ns less than an ``array`` append and these
+grow once per recorded op.  Gathering small arrays at backward time instead (one
+``np.concatenate``) cost ~1.5 µs on a five-op tape, a tenth of its whole step, so a small
+array is copied into ``packed`` (one ``tobytes``) when it is recorded.
 
 A *slot* is one value: a record's output, or an input that entered the tape from outside
 (a leaf that requires grad, or a constant).  No Python object per operation survives: the
@@ -49,20 +55,28 @@ CLOSE_ELEMENTS = 1 << 22
 RECORD = struct.Struct("6q").pack
 
 _EMPTY = np.empty(0)
-_NOTHING_FREED = np.zeros(0, np.uint8)
+_F64 = np.dtype(np.float64)
 _serials = itertools.count(1)
 
 
 class Tape:
-    __slots__ = ("recs", "vals", "offs", "bigs", "big_slots", "big_addrs", "consts",
-                 "leaves", "watch", "retained", "ipool", "n_ints", "fpool", "freed", "closed",
+    __slots__ = ("recs", "offs", "scalars", "bigs", "big_slots", "big_addrs", "consts",
+                 "leaves", "watch", "retained", "packed", "aliases", "ints", "floats", "freed",
+                 "closed",
                  "serial", "merged_into", "slot_offset", "guards", "leaf_regs", "unkept",
                  "__weakref__")
 
     def __init__(self) -> None:
         self.recs = array("q")
-        self.vals: list[np.ndarray] = []
-        self.offs: list[int] = [0]
+        self.offs = [0]
+        self.scalars: list = []
+        self.packed = array("d")
+        # (position in packed, array): small values whose storage the user can change without
+        # a version bump (an input's, through .data, .numpy() or NumPy; an intermediate's
+        # through .data).  torch's saved tensors share that storage, so backward sees such a
+        # change: these are copied in again before each backward (see refresh).  A one-element
+        # one is held in ``scalars`` as a 0-d view of its storage instead.
+        self.aliases: list[tuple[int, np.ndarray]] = []
         self.bigs: list[np.ndarray] = []  # large values, kept alive while read by address
         self.big_slots: list[int] = []
         self.big_addrs: list[int] = []
@@ -75,11 +89,9 @@ class Tape:
         self.leaf_regs: dict[int, tuple[int, int]] = {}  # id(leaf) -> its latest (slot, version)
         self.watch: list[tuple[list, int, int, tuple]] = []  # (version box, version, slot, shape)
         self.retained: list[tuple[int, object]] = []  # (slot, weakref to a retain_grad tensor)
-        self.ipool: list = []
-        self.n_ints = 0
-        self.fpool: list[float] = []
-        self.freed = _NOTHING_FREED  # per record: saved values released by a backward (engine
-        # grows it to one flag per record; shared while empty, never written)
+        self.ints = array("q")
+        self.floats = array("d")
+        self.freed = array("B")  # (grown to one flag per record by the engine)
         self.closed = False
         self.serial = next(_serials)
         self.merged_into: Tape | None = None
@@ -102,7 +114,6 @@ class Tape:
         n = value.size
         self.offs.append(self.offs[-1] + n)
         if n >= BIG:
-            self.vals.append(_EMPTY)
             self.big_slots.append(slot)
             if keep:
                 big = np.ascontiguousarray(value, dtype=np.float64)
@@ -112,10 +123,10 @@ class Tape:
                 self.unkept[slot] = len(self.bigs)
                 self.bigs.append(_EMPTY)
                 self.big_addrs.append(0)  # (the sweep never reads it: see sweep.py)
+        elif n == 1:
+            self.scalars.append(value.item() if value.__class__ is np.ndarray else value)
         else:
-            # a one-element value is kept as a Python number: thousands of them pack into the
-            # backward's value array in one np.array call
-            self.vals.append(value.item() if n == 1 and value.__class__ is np.ndarray else value)
+            self.packed.frombytes((value if value.dtype is _F64 else value.astype(_F64)).tobytes())
         return slot
 
     def keep(self, slot: int, value: np.ndarray) -> None:
@@ -140,7 +151,9 @@ class Tape:
         reg = t._lreg
         if reg is not None and reg[0] == self.serial and reg[2] == t._vc[0]:
             return reg[1]  # registered here already, and not changed in place since
+        at = len(self.packed)
         slot = self.new_slot(t._v)
+        self._share(slot, t._v, at)
         box = t._version_box()
         if t._rg:
             self.leaves.append((slot, t))
@@ -166,14 +179,65 @@ class Tape:
 
     def push_ints(self, ints) -> int:
         """Append ints (a tuple or an int array) to the int pool; return their offset."""
-        at = self.n_ints
-        self.ipool.append(ints)
-        self.n_ints += len(ints)
+        at = len(self.ints)
+        if ints.__class__ is tuple:
+            self.ints.extend(ints)
+        else:  # (an index map may be long: no Python int per element)
+            self.ints.frombytes(np.ascontiguousarray(ints, dtype=np.int64).tobytes())
         return at
 
     def push_float(self, value: float) -> int:
-        self.fpool.append(value)
-        return len(self.fpool) - 1
+        self.floats.append(value)
+        return len(self.floats) - 1
+
+    def alias(self, slot: int, storage: np.ndarray) -> None:
+        """Let later changes to ``storage`` (slot ``slot``'s value, handed out through
+        ``.data``) reach backward, as they do in torch."""
+        # its positions, counted back from the end: the usual slot is a recent one (a loss)
+        offs, big = self.offs, set(self.big_slots)
+        at, index = len(self.packed), len(self.scalars)
+        for s in range(len(offs) - 2, slot - 1, -1):
+            n = offs[s + 1] - offs[s]
+            if s not in big:
+                if n == 1:
+                    index -= 1
+                else:
+                    at -= n
+        self._share(slot, storage, at, index)
+
+    def _share(self, slot: int, storage, at: int, index: int = -1) -> None:
+        """Read small slot ``slot``'s value from ``storage`` at backward (``at``: its position
+        in ``packed``; ``index``: in ``scalars``)."""
+        if storage.__class__ is not np.ndarray:
+            return  # (a NumPy scalar: immutable)
+        if storage.size == 1:
+            self.scalars[index] = storage.reshape(())  # a view: read when scalars are packed
+        elif storage.size < BIG:
+            self.aliases.append((at, storage))
+
+    def refresh(self) -> None:
+        """Copy the aliased values' current contents into ``packed``."""
+        packed = np.frombuffer(self.packed, dtype=np.float64)
+        for at, storage in self.aliases:
+            packed[at:at + storage.size] = storage.ravel()
+
+    def flat_values(self) -> np.ndarray:
+        """Every slot's value, flat, in slot order (the layout of ``offs``); a large value the
+        tape did not keep reads as zeros."""
+        self.refresh()
+        offs = np.array(self.offs, dtype=np.int64)
+        sizes = np.diff(offs)
+        big = np.zeros(sizes.size, dtype=bool)
+        big[self.big_slots] = True
+        kind = np.where(big, 2, np.where(sizes == 1, 1, 0))  # packed, scalars, bigs
+        elements = np.repeat(kind, sizes)
+        out = np.zeros(int(offs[-1]))
+        out[elements == 0] = np.frombuffer(self.packed, dtype=np.float64)
+        out[elements == 1] = np.array(self.scalars, dtype=np.float64).reshape(-1)
+        for slot, value in zip(self.big_slots, self.bigs, strict=True):
+            if value.size:
+                out[offs[slot]:offs[slot + 1]] = value.ravel()
+        return out
 
     # -- merging ----------------------------------------------------------------------------
 
@@ -185,7 +249,7 @@ class Tape:
         on both tapes (unchanged since) keeps one slot: its records are pointed at this tape's
         slot, so its gradient is summed by the sweep and delivered once.
         """
-        so, ro, io, fo = len(self.offs) - 1, len(self), self.n_ints, len(self.fpool)
+        so, ro, io, fo = len(self.offs) - 1, len(self), len(self.ints), len(self.floats)
         slot_map = np.arange(so, so + len(other.offs) - 1, dtype=np.int64)
         leaves = []
         for slot, t in other.leaves:
@@ -209,7 +273,9 @@ class Tape:
             column = recs[:, col]
             column[column >= 0] += offset
         self.recs.frombytes(recs.tobytes())
-        self.vals.extend(other.vals)
+        self.aliases.extend((at + len(self.packed), v) for at, v in other.aliases)
+        self.packed.extend(other.packed)
+        self.scalars.extend(other.scalars)
         base = self.offs[-1]
         self.offs.extend(o + base for o in other.offs[1:])
         self.unkept.update((s + so, i + len(self.bigs)) for s, i in other.unkept.items())
@@ -220,15 +286,14 @@ class Tape:
         self.leaves.extend(leaves)
         self.watch.extend((b, v, s + so, sh) for b, v, s, sh in other.watch)
         self.retained.extend((s + so, w) for s, w in other.retained)
-        self.ipool.extend(other.ipool)
-        self.n_ints += other.n_ints
-        self.fpool.extend(other.fpool)
-        self.freed = np.concatenate([self.freed, np.zeros(ro - self.freed.size, np.uint8),
-                                     other.freed, np.zeros(len(other) - other.freed.size,
-                                                           np.uint8)])
+        self.ints.extend(other.ints)
+        self.floats.extend(other.floats)
+        self.freed.frombytes(bytes(ro - len(self.freed)))
+        self.freed.extend(other.freed)
+        self.freed.frombytes(bytes(len(other) - len(other.freed)))
         other.merged_into, other.slot_offset = self, so
         other.closed = True
-        other.recs, other.vals, other.offs = array("q"), [], [0]
+        other.recs, other.packed, other.scalars, other.offs = array("q"), array("d"), [], [0]
 
 
 def resolve(t: Tensor) -> Tape:

@@ -154,7 +154,10 @@ class Tensor:
     def data(self) -> Tensor:
         if _NON_DEFAULT[0] and STATE.compile_tape is not None and self._tape is not None:
             return _detached_in_compile(self)
-        return _wrap(_storage(self))
+        storage = _storage(self)
+        if self._tape is not None:  # its recorded value must follow changes made through it
+            resolve(self).alias(self._slot, storage)
+        return _wrap(storage)
 
     @data.setter
     def data(self, value: Tensor) -> None:
@@ -237,7 +240,9 @@ class Tensor:
         if _NON_DEFAULT[0] and STATE.compile_tape is not None and self._tape is not None:
             return _detached_in_compile(self)
         out = _wrap(_storage(self))
-        out._vc = self._version_box()
+        out._vc = box = self._version_box()
+        if self._tape is not None:  # a change through the alias must not go unnoticed
+            resolve(self).watch.append((box, box[0], self._slot, self._v.shape))
         return out
 
     def detach_(self) -> Tensor:
@@ -903,10 +908,12 @@ def _emit(tape, code: int, value, sa: int, sb: int, ip: int, fp: int) -> Tensor:
     offs = tape.offs
     slot = len(offs) - 1
     n = value.size
-    if n < BIG:
+    if n == 1:  # (Tape.new_slot, inlined)
+        offs.append(offs[-1] + 1)
+        tape.scalars.append(value.item() if value.__class__ is _ndarray else value)
+    elif n < BIG:
         offs.append(offs[-1] + n)
-        # one element: a number (an array's .item(); a NumPy scalar stays as it is)
-        tape.vals.append(value.item() if n == 1 and value.__class__ is _ndarray else value)
+        tape.packed.frombytes((value if value.dtype is _F64 else value.astype(_F64)).tobytes())
     else:
         tape.new_slot(value)
     out = _new(Tensor)
@@ -958,10 +965,12 @@ def _unary(op, a: Tensor, value: np.ndarray | None = None) -> Tensor:
     offs = tape.offs
     slot = len(offs) - 1
     n = value.size
-    if n < BIG:
+    if n == 1:  # (Tape.new_slot, inlined)
+        offs.append(offs[-1] + 1)
+        tape.scalars.append(value.item() if value.__class__ is _ndarray else value)
+    elif n < BIG:
         offs.append(offs[-1] + n)
-        # one element: a number (an array's .item(); a NumPy scalar stays as it is)
-        tape.vals.append(value.item() if n == 1 and value.__class__ is _ndarray else value)
+        tape.packed.frombytes((value if value.dtype is _F64 else value.astype(_F64)).tobytes())
     else:
         tape.new_slot(value, op.keeps & 4)  # held only if the VJP reads it
     out = _new(Tensor)
@@ -1014,18 +1023,20 @@ def _scalar(op, a: Tensor, c) -> Tensor:
     elif tape.merged_into is not None:
         return _record(op, value, a, None, scalar=float(c))
     sa = a._slot if a._tape is tape and a._vc is None else tape.slot_of(a)
-    fpool = tape.fpool
-    fpool.append(float(c))
+    floats = tape.floats
+    floats.append(c)
     if tape.unkept:  # (a large input no earlier VJP needed)
         tape.keep_read(op.keeps, sa, a)
     # _emit, inlined (a call costs ~10% of this path):
     offs = tape.offs
     slot = len(offs) - 1
     n = value.size
-    if n < BIG:
+    if n == 1:  # (Tape.new_slot, inlined)
+        offs.append(offs[-1] + 1)
+        tape.scalars.append(value.item() if value.__class__ is _ndarray else value)
+    elif n < BIG:
         offs.append(offs[-1] + n)
-        # one element: a number (an array's .item(); a NumPy scalar stays as it is)
-        tape.vals.append(value.item() if n == 1 and value.__class__ is _ndarray else value)
+        tape.packed.frombytes((value if value.dtype is _F64 else value.astype(_F64)).tobytes())
     else:
         tape.new_slot(value, op.keeps & 4)  # held only if the VJP reads it
     out = _new(Tensor)
@@ -1033,7 +1044,7 @@ def _scalar(op, a: Tensor, c) -> Tensor:
     out._tape = tape
     out._slot = slot
     out._vc = None
-    tape.recs.frombytes(_RECORD(op.code, slot, sa, -1, -1, len(fpool) - 1))
+    tape.recs.frombytes(_RECORD(op.code, slot, sa, -1, -1, len(floats) - 1))
     return out
 
 
@@ -1092,10 +1103,12 @@ def _binary(op, a: Tensor, b: Tensor) -> Tensor:
     offs = tape.offs
     slot = len(offs) - 1
     n = value.size
-    if n < BIG:
+    if n == 1:  # (Tape.new_slot, inlined)
+        offs.append(offs[-1] + 1)
+        tape.scalars.append(value.item() if value.__class__ is _ndarray else value)
+    elif n < BIG:
         offs.append(offs[-1] + n)
-        # one element: a number (an array's .item(); a NumPy scalar stays as it is)
-        tape.vals.append(value.item() if n == 1 and value.__class__ is _ndarray else value)
+        tape.packed.frombytes((value if value.dtype is _F64 else value.astype(_F64)).tobytes())
     else:
         tape.new_slot(value, op.keeps & 4)  # held only if the VJP reads it
     out = _new(Tensor)

@@ -179,7 +179,8 @@ def test_size_zero_tensors_give_empty_gradients(fn):
 
 
 @pytest.mark.parametrize("shapes", [((40, 50), (50, 30)), ((3, 40, 50), (50, 30)),
-                                    ((50,), (50, 700))], ids=["mm", "bmm", "vm"])
+                                    ((50,), (50, 700)), ((1, 1), (1, 40000))],
+                         ids=["mm", "bmm", "vm", "one-element"])
 def test_large_products_handed_to_blas_match_the_numba_loops(shapes, monkeypatch):
     """Products above engine.BLAS_MIN leave the sweep for NumPy's BLAS, also as the tape's
     first record (where the sweep has nothing left to resume)."""

@@ -215,12 +215,10 @@ def test_replay_forward_matches_eager(key, desc, fn, arrays):
     out = fn(*[tg.tensor(a, requires_grad=True) for a in arrays])
     tape = out._tape
     recs = np.array(tape.recs, dtype=np.int64).reshape(-1, 6)
-    ints = (np.concatenate(tape.ipool, axis=None).astype(np.int64) if tape.ipool
-            else np.zeros(0, np.int64))
-    floats = np.array(tape.fpool, dtype=np.float64)
-    values = {s: np.asarray(v, dtype=np.float64).ravel() for s, v in enumerate(tape.vals)}
-    for slot, big in zip(tape.big_slots, tape.bigs, strict=True):
-        values[slot] = big.ravel()
+    ints = np.array(tape.ints, dtype=np.int64)
+    floats = np.array(tape.floats, dtype=np.float64)
+    flat, offs = tape.flat_values(), tape.offs
+    values = {s: flat[offs[s]:offs[s + 1]] for s in range(len(offs) - 1)}
     replayed = {}  # an output assembled by several records (cat, where) is checked when whole
     for op_code, o, a, b, ip, fp in recs:
         op = OPS[op_code]

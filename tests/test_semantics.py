@@ -51,7 +51,7 @@ def leaf(values_, dtype=tg.float64):
 def open_tape_size() -> tuple[int, int]:
     """(records, slots) of this thread's open tape: white-box proof that nothing was recorded."""
     tape = STATE.tape_ref() if STATE.tape_ref is not None else None
-    return (0, 0) if tape is None else (len(tape), len(tape.vals))
+    return (0, 0) if tape is None else (len(tape), len(tape.offs) - 1)
 
 
 RNG = np.random.default_rng(20240613)
@@ -488,6 +488,61 @@ def test_inplace_through_data_is_invisible_to_autograd():
     y.backward()
     np.testing.assert_array_equal(values(x), [2.0, 3.0, 4.0])
     assert_grad(x, [4.0, 6.0, 8.0])
+
+
+def test_change_through_data_of_an_intermediate_reaches_backward():
+    """torch: y = x*2; z = (y*y).sum(); y.data.add_(1); z.backward() -> no error, and the saved
+    y is the changed storage: x.grad = 2 * 2 * (2x + 1)."""
+    x = leaf([1.0, 2.0, 3.0])
+    y = x * 2
+    z = (y * y).sum()
+    y.data.add_(1.0)
+    z.backward()
+    assert_grad(x, [12.0, 20.0, 28.0])
+
+
+@pytest.mark.parametrize("change,expected", [
+    ("y", [60.0, 68.0, 76.0]),  # z = y*y reads the changed y
+    ("a", [60.0, 68.0, 76.0]),  # a*a reads the changed a (a 0-d value)
+    ("both", [108.0, 116.0, 124.0]),
+])
+def test_changes_through_data_reach_backward_among_later_values(change, expected):
+    """The figures are torch's for the same program: a changed value is found among values of
+    every kind recorded after it (one-element, small arrays)."""
+    x = leaf([1.0, 2.0, 3.0])
+    y = x * 2
+    a = y.sum()
+    z = y * y
+    loss = z.sum() + a * a
+    if change in ("y", "both"):
+        y.data.add_(1.0)
+    if change == "a":
+        a.data.add_(1.0)
+    if change == "both":
+        a.data.mul_(2.0)
+    loss.backward()
+    assert_grad(x, expected)
+
+
+def test_change_through_numpy_of_a_constant_reaches_backward():
+    """torch: c.numpy() shares c's storage and bumps no version: the saved c is the changed one."""
+    x = leaf([1.0, 2.0, 3.0])
+    c = tg.tensor([1.0, 2.0, 3.0])
+    y = (x * c).sum()
+    c.numpy()[:] = 5.0
+    y.backward()
+    assert_grad(x, [5.0, 5.0, 5.0])
+
+
+def test_inplace_change_through_detach_of_a_saved_intermediate_is_refused():
+    """torch: detach() shares the version counter, so y.detach().add_(1) after y was saved for
+    backward makes backward raise instead of using the changed value."""
+    x = leaf([1.0, 2.0, 3.0])
+    y = x * 2
+    z = (y * y).sum()
+    y.detach().add_(1.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        z.backward()
 
 
 def test_inplace_update_through_data_on_leaf_is_allowed():

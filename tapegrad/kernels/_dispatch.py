@@ -13,7 +13,7 @@ from tapegrad.kernels.replay import make_replay
 from tapegrad.kernels.sweep import make_entry, make_forward, make_sweep
 from tapegrad.ops import OPS
 
-SOURCE_HASH = "302489e6dcd3ba62"
+SOURCE_HASH = "a20432ee93c57885"
 N_OPS = 70
 
 # per opcode: saved values read for the first / second input's gradient
@@ -708,6 +708,7 @@ def batch_gradients(recs, offs, buf, I, F, aux, arg_slot, out, X, result, watche
     keep = np.zeros(0, np.int64)
     freed = np.zeros((n_chunks, recs.shape[0]), np.uint8)
     seed = np.ones(1)
+    all_packed = np.zeros(0)  # (no separate one-element values: buf holds every slot)
     for c in prange(n_chunks):
         mine = work[c]
         for row in range(c, X.shape[0], n_chunks):
@@ -717,8 +718,8 @@ def batch_gradients(recs, offs, buf, I, F, aux, arg_slot, out, X, result, watche
             for i in range(watched.size):  # guarded slots, for the caller to check
                 s = watched[i]
                 observed[row, offs[s]:offs[s + 1]] = mine[offs[s]:offs[s + 1]]
-            _sweep(recs, offs, mine, I, F, aux, keep, seed, out, grads[c], scratch[c],
-                   freed[c], True, -1, 0)
+            _sweep(recs, offs, all_packed, mine, I, F, aux, keep, seed, out, grads[c],
+                   scratch[c], freed[c], True, -1, 0)
             if scratch[c, 2 * n_slots + arg_slot] & 2:
                 result[row] = grads[c, offs[arg_slot]:offs[arg_slot] + width]
             else:

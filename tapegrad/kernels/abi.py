@@ -1,11 +1,10 @@
 """What Python and the backward kernel agree on: the call frame, status codes and slot flags.
 
 The backward kernel is called through a C function pointer with one argument, the address of a
-*frame*: an int64 array whose header holds the addresses and lengths of every array the sweep
-reads or writes (the tape's records are read where they were recorded), followed by the slot
-offsets.  One pointer instead of fourteen typed arguments is what lets the kernel be loaded and
-called without numba (see ``native.py``), and it costs less per call than numba's argument
-checks.  Nothing here imports numba.
+*frame*: an int64 array holding the addresses and lengths of every array the sweep reads or
+writes (the tape's arrays are read where they were recorded).  One pointer instead of fourteen
+typed arguments is what lets the kernel be loaded and called without numba (see ``native.py``),
+and it costs less per call than numba's argument checks.  Nothing here imports numba.
 """
 
 import ctypes
@@ -21,12 +20,12 @@ NEED, HAS_GRAD, STALE_FLAG, BIG = 1, 2, 4, 8
 # columns of the int64 record array
 OP, OUT, A, B, IP, FP = range(6)
 
-# the frame header: (address, length) pairs of the arrays, then scalars and two results
-(RECS, N_RECS, PACKED, N_PACKED, INTS, N_INTS, FLOATS, N_FLOATS, AUX, N_AUX, KEEP, N_KEEP, SEED,
- N_SEED, GRADS, N_GRADS, SCRATCH, N_SCRATCH, FREED_FLAGS, N_FREED, N_SLOTS, OUT_SLOT, RETAIN,
- START, BLAS_MIN, RESULT_RECORD, RESULT_SLOT) = range(27)
-#: header length; the ``N_SLOTS + 1`` slot offsets follow it
-HEADER = 27
+# the frame: (address, length) pairs of the arrays (the offsets' length is N_SLOTS + 1), then
+# scalars and two results
+(RECS, N_RECS, OFFS, SCALARS, N_SCALARS, PACKED, N_PACKED, INTS, N_INTS, FLOATS, N_FLOATS, AUX,
+ N_AUX, KEEP, N_KEEP, SEED, N_SEED, GRADS, N_GRADS, SCRATCH, N_SCRATCH, FREED_FLAGS, N_FREED,
+ N_SLOTS, OUT_SLOT, RETAIN, START, BLAS_MIN, RESULT_RECORD, RESULT_SLOT) = range(30)
+HEADER = 30
 
 #: a value of at least this many elements is large: read in place by address, never packed
 #: (``tape.BIG``), and its gradient shares pooled memory once dead (``sweep._records``)

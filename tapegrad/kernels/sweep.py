@@ -49,8 +49,8 @@ def make_sweep(dispatch, READS_A, READS_B, SAVES, MATMUL, ASSIGNS, scalar_vjp, H
     """
 
     @kernel
-    def sweep(recs, offs, packed, I, F, aux, keep, seed, out, grads, scratch, freed, retain,
-              start, blas_min):
+    def sweep(recs, offs, scalars, packed, I, F, aux, keep, seed, out, grads, scratch, freed,
+              retain, start, blas_min):
         """Backpropagate ``seed`` from slot ``out``; return ``(status, record, slot)``.
 
         A matrix product of at least ``blas_min`` multiply-adds (``blas_min > 0``) is handed
@@ -85,12 +85,22 @@ def make_sweep(dispatch, READS_A, READS_B, SAVES, MATMUL, ASSIGNS, scalar_vjp, H
             flags[s] = NEED
         for i in range(n_big):
             flags[aux[2 + i]] |= BIG
+        # small values: one-element ones in ``scalars`` when it is not empty (an eager tape),
+        # the others -- or all (a compiled tape) -- in ``packed``, each in slot order
+        scalars_base = scalars.ctypes.data
+        split = scalars.size > 0
         packed_at = 0
+        scalar_at = 0
         for s in range(n_slots):
             grad_addr[s] = grads_base + 8 * offs[s]
             if flags[s] & BIG == 0:
-                value_addr[s] = packed_base + 8 * packed_at
-                packed_at += offs[s + 1] - offs[s]
+                size = offs[s + 1] - offs[s]
+                if split and size == 1:
+                    value_addr[s] = scalars_base + 8 * scalar_at
+                    scalar_at += 1
+                else:
+                    value_addr[s] = packed_base + 8 * packed_at
+                    packed_at += size
         for i in range(n_big):
             # a value the tape did not keep (no VJP reads it) gets a harmless address: its
             # own gradient region, so even an op wrongly declaring its reads could not crash
@@ -254,9 +264,10 @@ def make_entry(sweep):
     def entry(frame_address):
         head = int_view(frame_address, HEADER)
         recs = int_table(head[abi.RECS], head[abi.N_RECS])
-        offs = int_view(frame_address + 8 * HEADER, head[abi.N_SLOTS] + 1)
+        offs = int_view(head[abi.OFFS], head[abi.N_SLOTS] + 1)
         code, record, slot = sweep(
             recs, offs,
+            slot_view(head[abi.SCALARS], head[abi.N_SCALARS]),
             slot_view(head[abi.PACKED], head[abi.N_PACKED]),
             int_view(head[abi.INTS], head[abi.N_INTS]),
             slot_view(head[abi.FLOATS], head[abi.N_FLOATS]),

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from .tensor import Tensor
 
 _NO_INTS = np.zeros(0, np.int64)
+_NO_FLOATS = np.zeros(0)
 _ONE = np.ones(1)
 _NO_AUX = np.zeros(2, np.int64)  # no big values, no constants, nothing stale
 _NO_AUX_ADDRESS, _ONE_ADDRESS = address_of(_NO_AUX), address_of(_ONE)
@@ -95,15 +96,21 @@ def backward(t: Tensor, gradient, retain_graph: bool) -> None:
     if tape.merged_into is not None:
         tape = resolve(t)
     sweep = _kernel or _load_kernel()
-    recs, packed, ints, floats, freed = tape.recs, tape.packed, tape.ints, tape.floats, tape.freed
-    offsets, offsets_address = _c_array(tape.offs, "q")
-    scalars, scalars_address = _c_array(tape.scalars, "d")
+    recs, ints, floats, freed = tape.recs, tape.ints, tape.floats, tape.freed
+    offs = tape.offs
+    if len(offs) < 64:  # (array() is quicker on a short list, np.fromiter on a long one)
+        offsets = array("q", offs)
+        offsets_address = offsets.buffer_info()[0]
+    else:
+        offsets = np.fromiter(offs, np.int64, len(offs))
+        offsets_address = address_of(offsets)
+    scalars, scalars_address = tape.scalar_values()
+    packed = (np.concatenate(tape.arrays, axis=None, dtype=np.float64) if tape.arrays
+              else _NO_FLOATS)
     n_recs = len(recs) // 6
     n_slots = len(offsets) - 1
     if len(freed) < n_recs:
         freed.frombytes(bytes(n_recs - len(freed)))
-    if tape.aliases:
-        tape.refresh()
     stale = [slot for box, version, slot, _ in tape.watch if box[0] != version]
     if tape.bigs or tape.consts or stale:
         aux = np.array([len(tape.bigs), len(tape.consts)] + tape.big_slots + tape.big_addrs
@@ -126,7 +133,7 @@ def backward(t: Tensor, gradient, retain_graph: bool) -> None:
     # name until the kernel has returned; the tape's arrays are read where they were recorded
     frame = work.frame
     _write_frame(frame, 0, recs.buffer_info()[0], n_recs, offsets_address,
-                 scalars_address, len(scalars), packed.buffer_info()[0], len(packed),
+                 scalars_address, len(scalars), address_of(packed), packed.size,
                  ints.buffer_info()[0], len(ints),
                  floats.buffer_info()[0], len(floats), aux_address, aux.size, keep_address,
                  keep.size, _ONE_ADDRESS if seed is _ONE else address_of(seed), seed.size,
@@ -138,7 +145,7 @@ def backward(t: Tensor, gradient, retain_graph: bool) -> None:
         record = recs[6 * rec:6 * rec + 6]
         _matmul_vjp(tape, record, np.asarray(ints, dtype=np.int64),
                     _GradientRegions(grads, scratch, n_slots, work),
-                    lambda slot: _value(tape, slot, scratch[:n_slots], scalars),
+                    lambda slot: _value(tape, slot, scratch[:n_slots], scalars, packed),
                     scratch[2 * n_slots:3 * n_slots], int(frame[abi.RESULT_SLOT]))
         if rec == 0:
             code = OK
@@ -152,7 +159,6 @@ def backward(t: Tensor, gradient, retain_graph: bool) -> None:
         _raise_stale(tape, int(frame[abi.RESULT_RECORD]), int(frame[abi.RESULT_SLOT]))
 
     flags = scratch[2 * n_slots:3 * n_slots]
-    offs = tape.offs
     for slot, leaf in tape.leaves:
         if flags[slot] & HAS_GRAD:
             _deliver(leaf, grads[offs[slot]:offs[slot + 1]])
@@ -160,16 +166,6 @@ def backward(t: Tensor, gradient, retain_graph: bool) -> None:
         kept = ref()
         if kept is not None and flags[slot] & HAS_GRAD:
             kept._accumulate(grads[offs[slot]:offs[slot + 1]].reshape(kept._v.shape))
-
-
-def _c_array(values: list, typecode: str) -> tuple[array | np.ndarray, int]:
-    """A list of numbers as a C array, and its address: ``array`` is quicker on a short list,
-    ``np.fromiter`` on a long one (~10 ns per NumPy scalar, where ``array`` takes ~25)."""
-    if len(values) < 64:
-        c = array(typecode, values)
-        return c, c.buffer_info()[0]
-    c = np.fromiter(values, typecode, len(values))
-    return c, address_of(c)
 
 
 #: a leaf's first gradient of at least this many elements is handed over as a view of the
@@ -229,13 +225,13 @@ def _matmul_vjp(tape, rec, ints: np.ndarray, gradient_of: _GradientRegions, valu
             gb += np.swapaxes(av, -1, -2) @ g
 
 
-def _value(tape, slot: int, addresses: np.ndarray, scalars) -> np.ndarray:
-    """A small or kept large slot's value, from the address the sweep gave it."""
+def _value(tape, slot: int, addresses: np.ndarray, scalars, packed: np.ndarray) -> np.ndarray:
+    """A slot's value, from the address the sweep gave it."""
     if slot in tape.big_slots:
         return tape.bigs[tape.big_slots.index(slot)]
     offs = tape.offs
     n = offs[slot + 1] - offs[slot]
-    values = np.asarray(scalars if n == 1 else tape.packed, dtype=np.float64)
+    values = np.asarray(scalars, dtype=np.float64) if n == 1 else packed
     at = (int(addresses[slot]) - address_of(values)) // 8
     return values[at:at + n].copy()
 

@@ -6,18 +6,19 @@ A tape is a few flat arrays and lists that grow by appends while the forward pas
                  param`` (``-1`` where unused), packed by :data:`RECORD`;
 * ``offs``    -- slot boundaries: slot ``s`` holds elements ``offs[s]:offs[s+1]`` of the flat
                  layout that gradients use;
-* ``scalars`` -- the values of one-element slots, in slot order, as numbers;
-* ``packed``  -- the values of the other small slots, flat, in slot order (large values are
-                 held in ``bigs`` instead and read in place by address, never copied);
+* ``scalars`` -- the values of one-element slots, in slot order: numbers, or (for an input) a
+                 0-d view of its storage;
+* ``arrays``  -- the values of the other small slots, in slot order (large values are held in
+                 ``bigs`` instead and read in place by address, never copied);
 * ``ints``/``floats`` -- shapes, axes, index maps and scalar constants the records point into;
 * ``freed``   -- per record, a flag set once a backward has released its saved values.
 
-The backward kernel reads ``recs``, ``packed``, ``ints``, ``floats`` and ``freed`` in place, by
-address (they are ``array.array``\ s); ``offs`` and ``scalars`` stay lists, converted in one C
-loop at backward, because a list append costs ~40 ns less than an ``array`` append and these
-grow once per recorded op.  Gathering small arrays at backward time instead (one
-``np.concatenate``) cost ~1.5 µs on a five-op tape, a tenth of its whole step, so a small
-array is copied into ``packed`` (one ``tobytes``) when it is recorded.
+``recs``, ``ints``, ``floats`` and ``freed`` are ``array.array``\ s that the backward kernel
+reads in place, by address.  The others are lists (a list append costs ~40 ns less than an
+``array`` append, and they grow once per recorded op), each turned into one C array at backward.
+Values are held by reference, not copied: as torch's saved tensors, they see a change made to
+their storage through ``.data`` or NumPy, which bumps no version (changes that do bump one make
+the sweep refuse, see ``watch``).
 
 A *slot* is one value: a record's output, or an input that entered the tape from outside
 (a leaf that requires grad, or a constant).  No Python object per operation survives: the
@@ -61,7 +62,8 @@ _serials = itertools.count(1)
 
 class Tape:
     __slots__ = ("recs", "offs", "scalars", "bigs", "big_slots", "big_addrs", "consts",
-                 "leaves", "watch", "retained", "packed", "aliases", "ints", "floats", "freed",
+                 "leaves", "watch", "retained", "arrays", "shared_scalars", "ints", "floats",
+                 "freed",
                  "closed",
                  "serial", "merged_into", "slot_offset", "guards", "leaf_regs", "unkept",
                  "__weakref__")
@@ -70,13 +72,11 @@ class Tape:
         self.recs = array("q")
         self.offs = [0]
         self.scalars: list = []
-        self.packed = array("d")
-        # (position in packed, array): small values whose storage the user can change without
-        # a version bump (an input's, through .data, .numpy() or NumPy; an intermediate's
-        # through .data).  torch's saved tensors share that storage, so backward sees such a
-        # change: these are copied in again before each backward (see refresh).  A one-element
-        # one is held in ``scalars`` as a 0-d view of its storage instead.
-        self.aliases: list[tuple[int, np.ndarray]] = []
+        # (slot, 0-d array): one-element values recorded as NumPy scalars whose tensors have
+        # since been given an array storage (to share it through .data, a view, detach): that
+        # array is read at backward, as torch's saved tensor shares the storage
+        self.shared_scalars: list[tuple[int, np.ndarray]] = []
+        self.arrays: list[np.ndarray] = []
         self.bigs: list[np.ndarray] = []  # large values, kept alive while read by address
         self.big_slots: list[int] = []
         self.big_addrs: list[int] = []
@@ -126,7 +126,7 @@ class Tape:
         elif n == 1:
             self.scalars.append(value.item() if value.__class__ is np.ndarray else value)
         else:
-            self.packed.frombytes((value if value.dtype is _F64 else value.astype(_F64)).tobytes())
+            self.arrays.append(value)
         return slot
 
     def keep(self, slot: int, value: np.ndarray) -> None:
@@ -151,9 +151,9 @@ class Tape:
         reg = t._lreg
         if reg is not None and reg[0] == self.serial and reg[2] == t._vc[0]:
             return reg[1]  # registered here already, and not changed in place since
-        at = len(self.packed)
         slot = self.new_slot(t._v)
-        self._share(slot, t._v, at)
+        if t._v.__class__ is np.ndarray and t._v.size == 1:
+            self.scalars[-1] = t._v.reshape(())  # its storage, as for the other sizes
         box = t._version_box()
         if t._rg:
             self.leaves.append((slot, t))
@@ -190,49 +190,36 @@ class Tape:
         self.floats.append(value)
         return len(self.floats) - 1
 
-    def alias(self, slot: int, storage: np.ndarray) -> None:
-        """Let later changes to ``storage`` (slot ``slot``'s value, handed out through
-        ``.data``) reach backward, as they do in torch."""
-        # its positions, counted back from the end: the usual slot is a recent one (a loss)
-        offs, big = self.offs, set(self.big_slots)
-        at, index = len(self.packed), len(self.scalars)
-        for s in range(len(offs) - 2, slot - 1, -1):
-            n = offs[s + 1] - offs[s]
-            if s not in big:
-                if n == 1:
-                    index -= 1
-                else:
-                    at -= n
-        self._share(slot, storage, at, index)
-
-    def _share(self, slot: int, storage, at: int, index: int = -1) -> None:
-        """Read small slot ``slot``'s value from ``storage`` at backward (``at``: its position
-        in ``packed``; ``index``: in ``scalars``)."""
-        if storage.__class__ is not np.ndarray:
-            return  # (a NumPy scalar: immutable)
-        if storage.size == 1:
-            self.scalars[index] = storage.reshape(())  # a view: read when scalars are packed
-        elif storage.size < BIG:
-            self.aliases.append((at, storage))
-
-    def refresh(self) -> None:
-        """Copy the aliased values' current contents into ``packed``."""
-        packed = np.frombuffer(self.packed, dtype=np.float64)
-        for at, storage in self.aliases:
-            packed[at:at + storage.size] = storage.ravel()
+    def scalar_values(self) -> tuple[array | np.ndarray, int]:
+        """``scalars`` as one C array, and its address (see ``shared_scalars``)."""
+        values = self.scalars
+        if len(values) < 64:  # (array() is quicker on a short list, np.fromiter on a long one)
+            c = array("d", values)
+            address = c.buffer_info()[0]
+        else:
+            c = np.fromiter(values, np.float64, len(values))
+            address = address_of(c)
+        if self.shared_scalars:
+            offs = np.array(self.offs, dtype=np.int64)
+            one = np.diff(offs) == 1
+            one[self.big_slots] = False
+            index = np.cumsum(one) - 1
+            for slot, storage in self.shared_scalars:
+                c[index[slot]] = storage
+        return c, address
 
     def flat_values(self) -> np.ndarray:
         """Every slot's value, flat, in slot order (the layout of ``offs``); a large value the
         tape did not keep reads as zeros."""
-        self.refresh()
         offs = np.array(self.offs, dtype=np.int64)
         sizes = np.diff(offs)
         big = np.zeros(sizes.size, dtype=bool)
         big[self.big_slots] = True
-        kind = np.where(big, 2, np.where(sizes == 1, 1, 0))  # packed, scalars, bigs
+        kind = np.where(big, 2, np.where(sizes == 1, 1, 0))  # arrays, scalars, bigs
         elements = np.repeat(kind, sizes)
         out = np.zeros(int(offs[-1]))
-        out[elements == 0] = np.frombuffer(self.packed, dtype=np.float64)
+        if self.arrays:
+            out[elements == 0] = np.concatenate(self.arrays, axis=None, dtype=np.float64)
         out[elements == 1] = np.array(self.scalars, dtype=np.float64).reshape(-1)
         for slot, value in zip(self.big_slots, self.bigs, strict=True):
             if value.size:
@@ -273,8 +260,8 @@ class Tape:
             column = recs[:, col]
             column[column >= 0] += offset
         self.recs.frombytes(recs.tobytes())
-        self.aliases.extend((at + len(self.packed), v) for at, v in other.aliases)
-        self.packed.extend(other.packed)
+        self.arrays.extend(other.arrays)
+        self.shared_scalars.extend((s + so, v) for s, v in other.shared_scalars)
         self.scalars.extend(other.scalars)
         base = self.offs[-1]
         self.offs.extend(o + base for o in other.offs[1:])
@@ -293,7 +280,7 @@ class Tape:
         self.freed.frombytes(bytes(len(other) - len(other.freed)))
         other.merged_into, other.slot_offset = self, so
         other.closed = True
-        other.recs, other.packed, other.scalars, other.offs = array("q"), array("d"), [], [0]
+        other.recs, other.arrays, other.scalars, other.offs = array("q"), [], [], [0]
 
 
 def resolve(t: Tensor) -> Tape:

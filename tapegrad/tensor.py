@@ -154,10 +154,7 @@ class Tensor:
     def data(self) -> Tensor:
         if _NON_DEFAULT[0] and STATE.compile_tape is not None and self._tape is not None:
             return _detached_in_compile(self)
-        storage = _storage(self)
-        if self._tape is not None:  # its recorded value must follow changes made through it
-            resolve(self).alias(self._slot, storage)
-        return _wrap(storage)
+        return _wrap(_storage(self))
 
     @data.setter
     def data(self, value: Tensor) -> None:
@@ -240,9 +237,7 @@ class Tensor:
         if _NON_DEFAULT[0] and STATE.compile_tape is not None and self._tape is not None:
             return _detached_in_compile(self)
         out = _wrap(_storage(self))
-        out._vc = box = self._version_box()
-        if self._tape is not None:  # a change through the alias must not go unnoticed
-            resolve(self).watch.append((box, box[0], self._slot, self._v.shape))
+        out._vc = self._version_box()
         return out
 
     def detach_(self) -> Tensor:
@@ -738,6 +733,8 @@ def _storage(t: Tensor) -> np.ndarray:
     v = t._v
     if v.__class__ is not np.ndarray:
         v = t._v = np.array(v)
+        if t._tape is not None:  # the tape holds the number: have it read the array instead
+            resolve(t).shared_scalars.append((t._slot, v))
     return v
 
 
@@ -913,7 +910,7 @@ def _emit(tape, code: int, value, sa: int, sb: int, ip: int, fp: int) -> Tensor:
         tape.scalars.append(value.item() if value.__class__ is _ndarray else value)
     elif n < BIG:
         offs.append(offs[-1] + n)
-        tape.packed.frombytes((value if value.dtype is _F64 else value.astype(_F64)).tobytes())
+        tape.arrays.append(value)
     else:
         tape.new_slot(value)
     out = _new(Tensor)
@@ -970,7 +967,7 @@ def _unary(op, a: Tensor, value: np.ndarray | None = None) -> Tensor:
         tape.scalars.append(value.item() if value.__class__ is _ndarray else value)
     elif n < BIG:
         offs.append(offs[-1] + n)
-        tape.packed.frombytes((value if value.dtype is _F64 else value.astype(_F64)).tobytes())
+        tape.arrays.append(value)
     else:
         tape.new_slot(value, op.keeps & 4)  # held only if the VJP reads it
     out = _new(Tensor)
@@ -1036,7 +1033,7 @@ def _scalar(op, a: Tensor, c) -> Tensor:
         tape.scalars.append(value.item() if value.__class__ is _ndarray else value)
     elif n < BIG:
         offs.append(offs[-1] + n)
-        tape.packed.frombytes((value if value.dtype is _F64 else value.astype(_F64)).tobytes())
+        tape.arrays.append(value)
     else:
         tape.new_slot(value, op.keeps & 4)  # held only if the VJP reads it
     out = _new(Tensor)
@@ -1108,7 +1105,7 @@ def _binary(op, a: Tensor, b: Tensor) -> Tensor:
         tape.scalars.append(value.item() if value.__class__ is _ndarray else value)
     elif n < BIG:
         offs.append(offs[-1] + n)
-        tape.packed.frombytes((value if value.dtype is _F64 else value.astype(_F64)).tobytes())
+        tape.arrays.append(value)
     else:
         tape.new_slot(value, op.keeps & 4)  # held only if the VJP reads it
     out = _new(Tensor)

@@ -524,6 +524,22 @@ def test_changes_through_data_reach_backward_among_later_values(change, expected
     assert_grad(x, expected)
 
 
+@pytest.mark.parametrize("change,expected", [
+    (lambda d: d.__setitem__(0, 10.0), [40.0, 16.0, 24.0]),
+    (lambda d: d.numpy().__setitem__(1, 10.0), [8.0, 40.0, 24.0]),
+    (lambda d: d.view(3).__setitem__(2, 10.0), [8.0, 16.0, 40.0]),
+    (lambda d: d.norm(), [8.0, 16.0, 24.0]),  # only read: the tutorial's y.data.norm()
+], ids=["setitem", "numpy", "view", "read"])
+def test_every_way_of_changing_data_reaches_backward(change, expected):
+    """torch's figures for y = x*2; z = (y*y).sum(); <change y.data>; z.backward()."""
+    x = leaf([1.0, 2.0, 3.0])
+    y = x * 2
+    z = (y * y).sum()
+    change(y.data)
+    z.backward()
+    assert_grad(x, expected)
+
+
 def test_change_through_numpy_of_a_constant_reaches_backward():
     """torch: c.numpy() shares c's storage and bumps no version: the saved c is the changed one."""
     x = leaf([1.0, 2.0, 3.0])

@@ -10,6 +10,7 @@ from . import dtypes
 from .tensor import Tensor, _as_array, _shape_arg, _wrap
 
 _rng = np.random.default_rng()
+_F64 = np.dtype(np.float64)
 
 
 def manual_seed(seed: int) -> None:
@@ -24,13 +25,24 @@ def manual_seed(seed: int) -> None:
 
 
 def _make(value: np.ndarray, dtype, requires_grad: bool) -> Tensor:
-    np_dtype = dtypes.to_numpy_dtype(dtype)
-    if np_dtype is not None and value.dtype != np_dtype:
-        value = value.astype(np_dtype)
+    if dtype is not None:
+        np_dtype = dtypes.to_numpy_dtype(dtype)
+        if value.dtype != np_dtype:
+            value = value.astype(np_dtype)
     t = _wrap(value)
     if requires_grad:
-        t.requires_grad_(True)
+        if value.dtype.kind == "f":
+            t._rg = True  # (requires_grad_, without its checks: a new tensor passes them)
+        else:
+            t.requires_grad_(True)  # (which refuses)
     return t
+
+
+def _filled(size: tuple, fill, dtype) -> np.ndarray:
+    # np.empty + fill: a third of np.ones's call overhead on small shapes
+    value = np.empty(_shape_arg(size), _float(dtype))
+    value.fill(fill)
+    return value
 
 
 def tensor(data: Any, dtype=None, requires_grad: bool = False) -> Tensor:
@@ -55,12 +67,12 @@ def from_numpy(array: np.ndarray) -> Tensor:
 
 
 def _float(dtype) -> np.dtype:
-    return dtypes.to_numpy_dtype(dtype) or np.dtype(np.float64)
+    return _F64 if dtype is None else dtypes.to_numpy_dtype(dtype)
 
 
 def zeros(*size, dtype=None, requires_grad: bool = False) -> Tensor:
     """``tg.zeros(2, 3)``: a tensor of zeros."""
-    return _make(np.zeros(_shape_arg(size), _float(dtype)), None, requires_grad)
+    return _make(_filled(size, 0, dtype), None, requires_grad)
 
 
 def ones(*size, dtype=None, requires_grad: bool = False) -> Tensor:
@@ -71,7 +83,7 @@ def ones(*size, dtype=None, requires_grad: bool = False) -> Tensor:
     tensor([[1., 1.],
             [1., 1.]], requires_grad=True)
     """
-    return _make(np.ones(_shape_arg(size), _float(dtype)), None, requires_grad)
+    return _make(_filled(size, 1, dtype), None, requires_grad)
 
 
 def empty(*size, dtype=None, requires_grad: bool = False) -> Tensor:

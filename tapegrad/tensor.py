@@ -1216,11 +1216,11 @@ def _reduce(a: Tensor, dim, keepdim: bool, key_all: str, key_dim: str) -> Tensor
     v = a._v
     if dim is None:
         op = _OP[key_all]
-        value = op.eager(v)
+        value = op.eager(v)  # (a NumPy scalar: a float64 0-d result is held as one)
         if keepdim:
             value = np.asarray(value).reshape((1,) * v.ndim)
-        elif value.dtype is _F64:
-            value = value[()]  # a float64 0-d result is held as a NumPy scalar (see _storage)
+        elif value.__class__ is not _f64:
+            value = np.asarray(value)
         return _unary(op, a, value)
     dims = _normalize_dims(dim, v.ndim)
     value = np.asarray(_OP[key_dim].eager(v, dims, keepdim))

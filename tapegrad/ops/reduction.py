@@ -162,13 +162,14 @@ def _np_norm(a):
     return np.sqrt(np.sum(a * a))
 
 
+# (a NumPy scalar, as a 0-d float64 result is held: see tensor._storage)
 def _np_sum(a):
-    return np.asarray(a.sum())
+    return a.sum()
 
 
 def _np_mean(a):
     # a.sum() / a.size: the same value as np.mean at a fraction of its call overhead
-    return np.asarray(a.sum() / a.size) if a.size else np.asarray(np.nan, a.dtype)
+    return a.sum() / a.size if a.size else a.dtype.type(np.nan)
 
 
 SUM = register("sum", "SumBackward0", 1, _np_sum, _sum_fwd, _sum_vjp, 0, assigns=True)

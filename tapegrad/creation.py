@@ -53,7 +53,12 @@ def tensor(data: Any, dtype=None, requires_grad: bool = False) -> Tensor:
     tensor([[1., 2.],
             [3., 4.]], requires_grad=True)
     """
-    return _make(_as_array(data, dtype), None, requires_grad)
+    value = _as_array(data, dtype)
+    if value.ndim == 0 and value.dtype == _F64:
+        # held as a NumPy scalar, as a 0-d float64 result is (see tensor._storage): scalar
+        # networks read their parameters op after op
+        value = value[()]
+    return _make(value, None, requires_grad)
 
 
 def from_numpy(array: np.ndarray) -> Tensor:

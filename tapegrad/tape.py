@@ -306,6 +306,13 @@ def open_tape() -> Tape:
     return tape
 
 
+def open_tape_if(serial: int) -> Tape | None:
+    """This thread's open tape, if it is the one numbered ``serial``."""
+    ref = STATE.tape_ref
+    tape = ref() if ref is not None else None
+    return tape if tape is not None and tape.serial == serial else None
+
+
 def tape_for(a: Tensor, b: Tensor | None) -> Tape:
     """The tape an operation on ``a`` (and ``b``) is recorded on, merging two if needed."""
     if NON_DEFAULT[0] and STATE.compile_tape is not None:

@@ -25,7 +25,7 @@ from .node import grad_fn_of
 from .ops import BY_KEY
 from .ops.shape import basic_params, broadcast_map, gather_map
 from .printing import format_tensor, needs_dtype_suffix
-from .tape import BIG, open_tape, resolve, tape_for, tape_for_all
+from .tape import BIG, open_tape, open_tape_if, resolve, tape_for, tape_for_all
 from .tape import RECORD as _RECORD
 
 _OP = {key: op for key, op in BY_KEY.items()}
@@ -625,12 +625,12 @@ class Tensor:
         # makes NumPy return a 0-d view instead of a scalar copy)
         v = _storage(self)
         value = v[key + (Ellipsis,)] if Ellipsis not in key else v[key]
-        if not _recording(self):
+        if self._tape is None and not self._rg:  # (nothing to record: _unary's first test)
             out = _wrap(value)
         else:
             if name is None:
                 name = "select" if any(isinstance(k, (int, np.integer)) for k in key) else "slice"
-            out = _record(_OP[name], value, self, None, _basic_map(v.shape, key))
+            out = _unary(_OP[name], self, value, _basic_map(v.shape, key))
         _share_version(out, self)
         return out
 
@@ -733,8 +733,13 @@ def _storage(t: Tensor) -> np.ndarray:
     v = t._v
     if v.__class__ is not np.ndarray:
         v = t._v = np.array(v)
-        if t._tape is not None:  # the tape holds the number: have it read the array instead
+        # a tape holding the number must read the array from now on
+        if t._tape is not None:
             resolve(t).shared_scalars.append((t._slot, v))
+        elif t._lreg is not None:  # an input of the open tape, most likely
+            tape = open_tape_if(t._lreg[0])
+            if tape is not None:
+                tape.shared_scalars.append((t._lreg[1], v))
     return v
 
 
@@ -929,7 +934,7 @@ def _emit(tape, code: int, value, sa: int, sb: int, ip: int, fp: int) -> Tensor:
 # while no thread has grad mode off or is compiling: then the thread-local mode needs no look.
 
 
-def _unary(op, a: Tensor, value: np.ndarray | None = None) -> Tensor:
+def _unary(op, a: Tensor, value: np.ndarray | None = None, ints: tuple | None = None) -> Tensor:
     v = a._v
     if value is None:
         if v.__class__ is not _f64 and v.ndim == 0 and v.dtype is _F64:
@@ -950,12 +955,14 @@ def _unary(op, a: Tensor, value: np.ndarray | None = None) -> Tensor:
     if tape is None and not a._rg:
         return _wrap(value)
     if _NON_DEFAULT[0] and (not STATE.grad_enabled or STATE.compile_tape is not None):
-        return _record(op, value, a, None) if STATE.compile_tape is not None else _wrap(value)
+        return _record(op, value, a, None, ints) if STATE.compile_tape is not None else \
+            _wrap(value)
     if tape is None:
         tape = open_tape()
     elif tape.merged_into is not None:
-        return _record(op, value, a, None)
+        return _record(op, value, a, None, ints)
     sa = a._slot if a._tape is tape and a._vc is None else tape.slot_of(a)
+    ip = -1 if ints is None else tape.push_ints(ints)
     if tape.unkept:  # (a large input no earlier VJP needed)
         tape.keep_read(op.keeps, sa, a)
     # _emit, inlined (a call costs ~10% of this path):
@@ -975,7 +982,7 @@ def _unary(op, a: Tensor, value: np.ndarray | None = None) -> Tensor:
     out._tape = tape
     out._slot = slot
     out._vc = None
-    tape.recs.frombytes(_RECORD(op.code, slot, sa, -1, -1, -1))
+    tape.recs.frombytes(_RECORD(op.code, slot, sa, -1, ip, -1))
     return out
 
 

@@ -540,6 +540,15 @@ def test_every_way_of_changing_data_reaches_backward(change, expected):
     assert_grad(x, expected)
 
 
+def test_change_through_data_of_a_0d_leaf_reaches_backward():
+    """torch: w = 0.5; l = w*w*3; w.data.add_(1); l.backward() -> w.grad == 9 (6 * 1.5)."""
+    w = tg.tensor(0.5, requires_grad=True)
+    loss = w * w * 3
+    w.data.add_(1.0)
+    loss.backward()
+    assert_grad(w, 9.0)
+
+
 def test_change_through_numpy_of_a_constant_reaches_backward():
     """torch: c.numpy() shares c's storage and bumps no version: the saved c is the changed one."""
     x = leaf([1.0, 2.0, 3.0])

@@ -72,12 +72,15 @@ _workspace = _Workspace()
 # their memory instead of page-faulting fresh memory in (see heap.py)
 heap.tune()
 _kernel = None
+_wrap = None  # tensor._wrap, set with the kernel
+_F64 = np.dtype(np.float64)
 
 
 def _load_kernel():
     # loaded on first use: a program that never calls backward never pays for it
-    global _kernel
+    global _kernel, _wrap
     from .kernels.native import backward_kernel
+    from .tensor import _wrap  # (tensor.py imports this module)
 
     _kernel = backward_kernel()
     return _kernel
@@ -161,7 +164,13 @@ def backward(t: Tensor, gradient, retain_graph: bool) -> None:
     flags = scratch[2 * n_slots:3 * n_slots]
     for slot, leaf in tape.leaves:
         if flags[slot] & HAS_GRAD:
-            _deliver(leaf, grads[offs[slot]:offs[slot + 1]])
+            start, end = offs[slot], offs[slot + 1]
+            if leaf._grad is None and end - start < LEND_MIN and leaf._v.dtype is _F64:
+                g = grads[start:end].copy()  # (the common case of _deliver, inlined)
+                g.shape = leaf._v.shape
+                leaf._grad = _wrap(g)
+            else:
+                _deliver(leaf, grads[start:end])
     for slot, ref in tape.retained:
         kept = ref()
         if kept is not None and flags[slot] & HAS_GRAD:
@@ -177,8 +186,6 @@ LEND_MIN = 1 << 14
 def _deliver(leaf: Tensor, g: np.ndarray) -> None:
     """Add ``g`` (a slice of the workspace) into ``leaf.grad``."""
     if leaf._grad is None and g.size >= LEND_MIN and leaf._v.dtype == np.float64:
-        from .tensor import _wrap
-
         leaf._grad = _wrap(g.reshape(leaf._v.shape))
     else:
         leaf._accumulate(g.reshape(leaf._v.shape))

@@ -108,8 +108,12 @@ def backward(t: Tensor, gradient, retain_graph: bool) -> None:
         offsets = np.fromiter(offs, np.int64, len(offs))
         offsets_address = address_of(offsets)
     scalars, scalars_address = tape.scalar_values()
-    packed = (np.concatenate(tape.arrays, axis=None, dtype=np.float64) if tape.arrays
-              else _NO_FLOATS)
+    if tape.arrays:  # (bytes joined: a quarter of np.concatenate's time on a few small arrays)
+        packed = array("d", b"".join([a.tobytes() if a.dtype is _F64 else
+                                      a.astype(_F64).tobytes() for a in tape.arrays]))
+        packed_address = packed.buffer_info()[0]
+    else:
+        packed, packed_address = _NO_FLOATS, 0
     n_recs = len(recs) // 6
     n_slots = len(offsets) - 1
     if len(freed) < n_recs:
@@ -136,7 +140,7 @@ def backward(t: Tensor, gradient, retain_graph: bool) -> None:
     # name until the kernel has returned; the tape's arrays are read where they were recorded
     frame = work.frame
     _write_frame(frame, 0, recs.buffer_info()[0], n_recs, offsets_address,
-                 scalars_address, len(scalars), address_of(packed), packed.size,
+                 scalars_address, len(scalars), packed_address, len(packed),
                  ints.buffer_info()[0], len(ints),
                  floats.buffer_info()[0], len(floats), aux_address, aux.size, keep_address,
                  keep.size, _ONE_ADDRESS if seed is _ONE else address_of(seed), seed.size,
@@ -238,7 +242,7 @@ def _value(tape, slot: int, addresses: np.ndarray, scalars, packed: np.ndarray) 
         return tape.bigs[tape.big_slots.index(slot)]
     offs = tape.offs
     n = offs[slot + 1] - offs[slot]
-    values = np.asarray(scalars, dtype=np.float64) if n == 1 else packed
+    values = np.asarray(scalars if n == 1 else packed, dtype=np.float64)
     at = (int(addresses[slot]) - address_of(values)) // 8
     return values[at:at + n].copy()
 

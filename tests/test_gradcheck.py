@@ -362,21 +362,26 @@ def test_backward_must_be_reproducible(monkeypatch):
 
 @pytest.mark.parametrize("fast_mode", [False, True], ids=["slow", "fast"])
 def test_gradient_dtype_and_shape_are_checked(monkeypatch, fast_mode):
-    original = Tensor._accumulate
+    from tapegrad import engine
 
-    def as_float32(self, g):
-        self._grad = Tensor(np.asarray(g, dtype=np.float32))
+    (t(3) * 2.0).sum().backward()  # (loads the kernel, and with it engine._wrap)
+    original = Tensor._accumulate, engine._wrap
 
-    monkeypatch.setattr(Tensor, "_accumulate", as_float32)
+    def deliver_as(make):
+        # a leaf's gradient is stored by Tensor._accumulate, or -- a first float64 one -- by
+        # the engine wrapping its copy (engine._wrap): corrupt both
+        monkeypatch.setattr(Tensor, "_accumulate",
+                            lambda self, g: setattr(self, "_grad", make(g)))
+        monkeypatch.setattr(engine, "_wrap", make)
+
+    deliver_as(lambda g: Tensor(np.asarray(g, dtype=np.float32)))
     with pytest.raises(GradcheckError, match="Gradient has dtype mismatch"):
         gradcheck(lambda x: x.exp(), t(3), fast_mode=fast_mode)
 
-    def flat_with_extra(self, g):
-        self._grad = Tensor(np.append(np.ravel(g), 0.0))
-
-    monkeypatch.setattr(Tensor, "_accumulate", flat_with_extra)
+    deliver_as(lambda g: Tensor(np.append(np.ravel(g), 0.0)))
     with pytest.raises(GradcheckError, match="Analytical gradient has incorrect size"):
         gradcheck(lambda x: x.exp(), t(3), fast_mode=fast_mode)
 
-    monkeypatch.setattr(Tensor, "_accumulate", original)
+    monkeypatch.setattr(Tensor, "_accumulate", original[0])
+    monkeypatch.setattr(engine, "_wrap", original[1])
     assert gradcheck(lambda x: x.exp(), t(3), fast_mode=fast_mode)

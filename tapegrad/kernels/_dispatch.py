@@ -13,7 +13,7 @@ from tapegrad.kernels.replay import make_replay
 from tapegrad.kernels.sweep import make_entry, make_forward, make_sweep
 from tapegrad.ops import OPS
 
-SOURCE_HASH = "859e529d786d1d38"
+SOURCE_HASH = "f5e6cf60f51d52a5"
 N_OPS = 70
 
 # per opcode: saved values read for the first / second input's gradient

@@ -18,6 +18,7 @@ import math
 import numpy as np
 
 from ..kernels.jit import elementwise, kernel, named
+from . import vmath
 from .registry import ASSIGN, READS_A, READS_B, READS_Y, register
 
 # --------------------------------------------------------------------------- factories
@@ -29,9 +30,12 @@ def _compile(kernel_fn, key: str):
 
 
 
-def unary(key, name, eager, f, df, reads):
+def unary(key, name, eager, f, df, reads, kernel_f=None):
+    """``kernel_f``: the forward rule numba compiles, when it must differ from the Python one
+    (``f``), e.g. to let LLVM vectorise it (``vmath.py``)."""
     py = f
-    f, df = elementwise(named(f, f"{key}_f")), elementwise(named(df, f"{key}_df"))
+    f = kernel_f if kernel_f is not None else elementwise(named(f, f"{key}_f"))
+    df = elementwise(named(df, f"{key}_df"))
 
     def fwd(y, a, b, I, F, ip, fp):
         for i in range(y.size):
@@ -263,7 +267,7 @@ SIN = unary("sin", "SinBackward0", np.sin, lambda x: math.sin(x), lambda g, x, y
 COS = unary("cos", "CosBackward0", np.cos, lambda x: math.cos(x), lambda g, x, y: -g * math.sin(x),
             READS_A)
 TANH = unary("tanh", "TanhBackward0", np.tanh, lambda x: math.tanh(x),
-             lambda g, x, y: g * (1.0 - y * y), READS_Y)
+             lambda g, x, y: g * (1.0 - y * y), READS_Y, kernel_f=vmath.tanh)
 SIGMOID = unary("sigmoid", "SigmoidBackward0", _np_sigmoid, _sigmoid,
                 lambda g, x, y: g * y * (1.0 - y), READS_Y)
 RELU = unary("relu", "ReluBackward0", lambda x: np.maximum(x, 0.0),

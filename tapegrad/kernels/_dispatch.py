@@ -13,7 +13,7 @@ from tapegrad.kernels.replay import make_replay
 from tapegrad.kernels.sweep import make_entry, make_forward, make_sweep
 from tapegrad.ops import OPS
 
-SOURCE_HASH = "f5e6cf60f51d52a5"
+SOURCE_HASH = "d2fe68f576be7ae1"
 N_OPS = 70
 
 # per opcode: saved values read for the first / second input's gradient
@@ -672,7 +672,7 @@ _sweep = built(make_sweep(vjp_record, READS_A, READS_B, SAVES, MATMUL, ASSIGNS,
                           scalar_vjp, HAS_RULES))
 _entry = built(make_entry(_sweep))
 _forward = built(make_forward(fwd_record))
-_replay = built(make_replay(fwd_record, vjp_record, scalar_fwd, scalar_vjp))
+_replay = built(make_replay(fwd_record, vjp_record, scalar_fwd, scalar_vjp, ASSIGNS))
 
 
 def _backward_entry(frame_address):

@@ -86,7 +86,7 @@ def render() -> str:
         "                          scalar_vjp, HAS_RULES))",
         "_entry = built(make_entry(_sweep))",
         "_forward = built(make_forward(fwd_record))",
-        "_replay = built(make_replay(fwd_record, vjp_record, scalar_fwd, scalar_vjp))",
+        "_replay = built(make_replay(fwd_record, vjp_record, scalar_fwd, scalar_vjp, ASSIGNS))",
         "", "",
         "def _backward_entry(frame_address):",
         "    return _entry(frame_address)",

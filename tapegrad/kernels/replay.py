@@ -15,7 +15,7 @@
 
 import numpy as np
 
-from ..ops.registry import ADD
+from ..ops.registry import ADD, ANY_RECORD, ASSIGN
 from .jit import kernel
 from .memory import slot_view
 
@@ -71,9 +71,10 @@ def unpack(program):
     return recs, offs, ints, aux, kinds, program[at:at + n_args], out
 
 
-def make_replay(fwd_record, vjp_record, scalar_fwd, scalar_vjp):
+def make_replay(fwd_record, vjp_record, scalar_fwd, scalar_vjp, ASSIGNS):
     """The replay kernel, compiled around the op table's dispatches (closed over, not passed:
-    numba cannot cache a function that takes another as an argument)."""
+    numba cannot cache a function that takes another as an argument); ``ASSIGNS`` is the
+    per-opcode ``Op.assigns``, as in ``sweep.py``."""
 
     # the array path lives in functions of its own: written inline in the replay loop, its
     # views and call slow down the scalar path that shares the loop ~4x (measured)
@@ -138,10 +139,14 @@ def make_replay(fwd_record, vjp_record, scalar_fwd, scalar_vjp):
                 flags[s] = NEED
             for i in range(aux[1]):
                 flags[aux[2 + i]] = 0
-            grads[:offs[n_slots]] = 0.0
+            # no slot is cleared up front: an input's gradient is overwritten (or cleared) at
+            # its first contribution, as in sweep.py -- on a 100,000-element chain the buffer
+            # is 160 MB, and clearing it was a pass of its own
             o = offs[out]
-            for i in range(min(seeds.shape[1], offs[out + 1] - o)):  # a wrong-sized seed is
-                grads[o + i] = seeds[k, i]  # the caller's error to raise: never write past
+            n_seed = min(seeds.shape[1], offs[out + 1] - o)  # a wrong-sized seed is the
+            for i in range(n_seed):  # caller's error to raise: never write past
+                grads[o + i] = seeds[k, i]
+            grads[o + n_seed:offs[out + 1]] = 0.0
             flags[out] |= HAS_GRAD
             for r in range(n_rec - 1, -1, -1):
                 y = recs[r, OUT]
@@ -160,16 +165,20 @@ def make_replay(fwd_record, vjp_record, scalar_fwd, scalar_vjp):
                     da, db = scalar_vjp(op, grads[offs[y]], buf[offs[a]], buf[ob], buf[offs[y]],
                                         F[fp] if fp >= 0 else 0.0)
                     if need_a:
-                        grads[offs[a]] += da
-                    if need_b:
-                        grads[ob] += db
-                else:  # (as 0/1 ints, the sweep's type: one compiled VJP per op serves both)
-                    array_vjp(recs, r, offs, base, gbase, I, F, ADD if need_a else 0,
-                              ADD if need_b else 0)
-                if need_a:
-                    flags[a] |= HAS_GRAD
-                if need_b:
-                    flags[b] |= HAS_GRAD
+                        grads[offs[a]] = grads[offs[a]] + da if flags[a] & HAS_GRAD else da
+                        flags[a] |= HAS_GRAD
+                    if need_b:  # (after a's: when b is a, a's term came first)
+                        grads[ob] = grads[ob] + db if flags[b] & HAS_GRAD else db
+                        flags[b] |= HAS_GRAD
+                else:
+                    assigns = ASSIGNS[op] == ANY_RECORD or (ASSIGNS[op] and recs[r, IP] < 0)
+                    mode_a = ADD if need_a else 0
+                    mode_b = ADD if need_b else 0
+                    if need_a and not flags[a] & HAS_GRAD:
+                        mode_a = _first(grads, offs, a, assigns, flags)
+                    if need_b and not flags[b] & HAS_GRAD:
+                        mode_b = _first(grads, offs, b, assigns, flags)
+                    array_vjp(recs, r, offs, base, gbase, I, F, mode_a, mode_b)
             at = 0
             for i in range(args.size):
                 s = args[i]
@@ -181,3 +190,14 @@ def make_replay(fwd_record, vjp_record, scalar_fwd, scalar_vjp):
                 at += n
 
     return replay
+
+
+@kernel
+def _first(grads, offs, slot, assigns, flags):
+    """``slot``'s gradient gets its first contribution: overwritten by a VJP that can
+    (``ASSIGN``), else cleared for one that adds."""
+    flags[slot] |= HAS_GRAD
+    if assigns:
+        return ASSIGN
+    grads[offs[slot]:offs[slot + 1]] = 0.0
+    return ADD

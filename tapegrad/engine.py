@@ -20,7 +20,7 @@ from . import heap
 from .kernels import abi
 from .kernels.abi import BLAS, FREED, HAS_GRAD, HEADER, NEED, OK, STALE, address_of
 from .ops import OPS
-from .tape import resolve
+from .tape import c_array, resolve
 
 if TYPE_CHECKING:
     from .tensor import Tensor
@@ -101,12 +101,7 @@ def backward(t: Tensor, gradient, retain_graph: bool) -> None:
     sweep = _kernel or _load_kernel()
     recs, ints, floats, freed = tape.recs, tape.ints, tape.floats, tape.freed
     offs = tape.offs
-    if len(offs) < 64:  # (array() is quicker on a short list, np.fromiter on a long one)
-        offsets = array("q", offs)
-        offsets_address = offsets.buffer_info()[0]
-    else:
-        offsets = np.fromiter(offs, np.int64, len(offs))
-        offsets_address = address_of(offsets)
+    offsets, offsets_address = c_array(offs, "q")
     scalars, scalars_address = tape.scalar_values()
     if tape.arrays:  # (bytes joined: a quarter of np.concatenate's time on a few small arrays)
         packed = array("d", b"".join([a.tobytes() if a.dtype is _F64 else

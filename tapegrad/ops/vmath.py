@@ -37,25 +37,20 @@ def exp_upto_45(y):
     p = p * r + 1.0
     p = p * r + 1.0
     # times 2**k (0 <= k <= 65) by k's binary digits: products and selects, exact
-    m = k >= 64.0
-    p *= 18446744073709551616.0 if m else 1.0
-    k -= 64.0 if m else 0.0
-    m = k >= 32.0
-    p *= 4294967296.0 if m else 1.0
-    k -= 32.0 if m else 0.0
-    m = k >= 16.0
-    p *= 65536.0 if m else 1.0
-    k -= 16.0 if m else 0.0
-    m = k >= 8.0
-    p *= 256.0 if m else 1.0
-    k -= 8.0 if m else 0.0
-    m = k >= 4.0
-    p *= 16.0 if m else 1.0
-    k -= 4.0 if m else 0.0
-    m = k >= 2.0
-    p *= 4.0 if m else 1.0
-    k -= 2.0 if m else 0.0
-    return p * (2.0 if k >= 1.0 else 1.0)
+    p, k = _digit(p, k, 64.0, 18446744073709551616.0)
+    p, k = _digit(p, k, 32.0, 4294967296.0)
+    p, k = _digit(p, k, 16.0, 65536.0)
+    p, k = _digit(p, k, 8.0, 256.0)
+    p, k = _digit(p, k, 4.0, 16.0)
+    p, k = _digit(p, k, 2.0, 4.0)
+    return _digit(p, k, 1.0, 2.0)[0]
+
+
+@elementwise
+def _digit(p, k, bit, factor):
+    """``p * factor`` and ``k - bit`` if ``k >= bit``, else ``p`` and ``k`` (a select)."""
+    m = k >= bit
+    return (p * factor if m else p), (k - bit if m else k)
 
 
 @elementwise

@@ -56,17 +56,14 @@ CLOSE_ELEMENTS = 1 << 22
 RECORD = struct.Struct("6q").pack
 
 _EMPTY = np.empty(0)
-_F64 = np.dtype(np.float64)
 _serials = itertools.count(1)
 
 
 class Tape:
-    __slots__ = ("recs", "offs", "scalars", "bigs", "big_slots", "big_addrs", "consts",
-                 "leaves", "watch", "retained", "arrays", "shared_scalars", "ints", "floats",
-                 "freed",
-                 "closed",
-                 "serial", "merged_into", "slot_offset", "guards", "leaf_regs", "unkept",
-                 "__weakref__")
+    __slots__ = ("recs", "offs", "scalars", "shared_scalars", "arrays", "bigs", "big_slots",
+                 "big_addrs", "unkept", "consts", "leaves", "leaf_regs", "watch", "retained",
+                 "ints", "floats", "freed", "closed", "serial", "merged_into", "slot_offset",
+                 "guards", "__weakref__")
 
     def __init__(self) -> None:
         self.recs = array("q")

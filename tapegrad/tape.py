@@ -15,7 +15,8 @@ A tape is a few flat arrays and lists that grow by appends while the forward pas
 
 ``recs``, ``ints``, ``floats`` and ``freed`` are ``array.array``\ s that the backward kernel
 reads in place, by address.  The others are lists (a list append costs ~40 ns less than an
-``array`` append, and they grow once per recorded op), each turned into one C array at backward.
+``array`` append, and they grow once per recorded op), packed behind the kernel's call frame at
+backward.
 Values are held by reference, not copied: as torch's saved tensors, they see a change made to
 their storage through ``.data`` or NumPy, which bumps no version (changes that do bump one make
 the sweep refuse, see ``watch``).
@@ -187,17 +188,13 @@ class Tape:
         self.floats.append(value)
         return len(self.floats) - 1
 
-    def scalar_values(self) -> tuple[array | np.ndarray, int]:
-        """``scalars`` as one C array, and its address (see ``shared_scalars``)."""
-        c, address = c_array(self.scalars, "d")
-        if self.shared_scalars:
-            offs = np.array(self.offs, dtype=np.int64)
-            one = np.diff(offs) == 1
-            one[self.big_slots] = False
-            index = np.cumsum(one) - 1
-            for slot, storage in self.shared_scalars:
-                c[index[slot]] = storage
-        return c, address
+    def shared_scalar_indices(self) -> list[tuple[int, np.ndarray]]:
+        """``(index in scalars, storage)`` of each of ``shared_scalars``."""
+        offs = np.array(self.offs, dtype=np.int64)
+        one = np.diff(offs) == 1
+        one[self.big_slots] = False
+        index = np.cumsum(one) - 1
+        return [(int(index[slot]), storage) for slot, storage in self.shared_scalars]
 
     def flat_values(self) -> np.ndarray:
         """Every slot's value, flat, in slot order (the layout of ``offs``); a large value the
@@ -272,17 +269,6 @@ class Tape:
         other.merged_into, other.slot_offset = self, so
         other.closed = True
         other.recs, other.arrays, other.scalars, other.offs = array("q"), [], [], [0]
-
-
-def c_array(values: list, typecode: str) -> tuple[array | np.ndarray, int]:
-    """A list of numbers as a C array (``typecode`` "q" or "d"), and its address: ``array`` is
-    quicker on a short list, ``np.fromiter`` on a long one of NumPy scalars (~10 ns each, where
-    ``array`` takes ~25)."""
-    if len(values) < 64:
-        c = array(typecode, values)
-        return c, c.buffer_info()[0]
-    c = np.fromiter(values, typecode, len(values))
-    return c, address_of(c)
 
 
 def resolve(t: Tensor) -> Tape:

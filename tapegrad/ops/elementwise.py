@@ -228,8 +228,9 @@ _fpow_jit = elementwise(_fpow)
 
 def _np_pow_scalar(x, c):
     # NumPy's power ufunc calls libm pow even for x**2 (2.5x a square on 100,000 elements);
-    # x*x is what pow returns there, and floats keep their dtype either way
-    if c == 2 and x.dtype.kind == "f":
+    # x*x is what pow returns there, and floats keep their dtype either way.  (``c`` may be a
+    # float64 0-d constant, see tensor._scalar: its == is a 0.8 µs ufunc call, its item() not)
+    if (c.item() if c.__class__ is np.ndarray else c) == 2 and x.dtype.kind == "f":
         return np.square(x)
     return np.power(x, c)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import struct
 import sys
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,7 +24,6 @@ from .tape import resolve
 if TYPE_CHECKING:
     from .tensor import Tensor
 
-_NO_INTS = np.zeros(0, np.int64)
 _ONE = np.ones(1)
 _NO_AUX = np.zeros(2, np.int64)  # no big values, no constants, nothing stale
 _NO_AUX_ADDRESS, _ONE_ADDRESS = address_of(_NO_AUX), address_of(_ONE)
@@ -66,6 +65,7 @@ class _Workspace(threading.local):
     grads = np.zeros(0)
     scratch = frame = np.zeros(0, np.int64)
     grads_address = scratch_address = 0
+    buffers = (0, 0, 0, 0)  # the frame's GRADS..N_SCRATCH
 
     def __init__(self) -> None:
         self.grow_frame(HEADER + 256)
@@ -85,6 +85,8 @@ class _Workspace(threading.local):
         if self.scratch.size < n_scratch:
             self.scratch = np.zeros(max(n_scratch, 2 * self.scratch.size), np.int64)
             self.scratch_address = address_of(self.scratch)
+        self.buffers = (self.grads_address, self.grads.size, self.scratch_address,
+                        self.scratch.size)
         return self.grads, self.scratch
 
 
@@ -107,8 +109,19 @@ def _load_kernel():
     return _kernel
 
 
-def backward(t: Tensor, gradient, retain_graph: bool) -> None:
-    """Accumulate d(t)/d(leaf), weighted by ``gradient``, into every reachable leaf's ``.grad``."""
+def backward(t: Tensor, gradient: Any = None, retain_graph: bool | None = None) -> None:
+    """Accumulate the gradient of this tensor into the ``.grad`` of the leaves it depends on.
+
+    ``Tensor.backward`` itself (one Python call less per step than a method calling this).  A
+    scalar needs no ``gradient``; a vector output computes the vector-Jacobian product with
+    ``gradient`` (same shape as the output).
+
+    >>> import tapegrad as tg
+    >>> x = tg.tensor([1.0, 2.0], requires_grad=True)
+    >>> (x * x).backward(tg.tensor([1.0, 0.5]))
+    >>> x.grad
+    tensor([2., 2.])
+    """
     tape = t._tape
     if gradient is None and tape is not None and not t._stop and t._v.size == 1:
         seed = _ONE  # the common case of _seed, without the call
@@ -130,23 +143,16 @@ def backward(t: Tensor, gradient, retain_graph: bool) -> None:
     if len(freed) < n_recs:
         freed.frombytes(bytes(n_recs - len(freed)))
     stale = [slot for box, version, slot, _ in tape.watch if box[0] != version]
-    if tape.bigs or tape.consts or stale:
-        aux = np.array([len(tape.bigs), len(tape.consts)] + tape.big_slots + tape.big_addrs
-                       + tape.consts + stale, dtype=np.int64)
-        aux_address = address_of(aux)
+    if tape.bigs or tape.consts or stale or tape.retained or seed is not _ONE:
+        aux, keep, extras = _extras(tape, stale, seed)  # (referenced until the kernel returns)
     else:
-        aux, aux_address = _NO_AUX, _NO_AUX_ADDRESS
+        extras = _COMMON_EXTRAS
     n_elems = offs[-1]
     work = _workspace
     grads, scratch = work.grads, work.scratch
     n_scratch = 6 * n_slots + 1  # (what the sweep needs: see its docstring)
     if grads.size <= n_elems or scratch.size < n_scratch or sys.getrefcount(grads) > 3:
         grads, scratch = work.take(n_elems + 1, n_scratch)
-    if tape.retained:  # their gradients must stay where Python reads them
-        keep = np.array([slot for slot, _ in tape.retained], np.int64)
-        keep_address = address_of(keep)
-    else:
-        keep, keep_address = _NO_INTS, 0
     # the frame (see kernels/abi.py): its header, then the offsets, the one-element values and
     # the small values' bytes, all written by one pack_into (a third of the time of making
     # them three C arrays).  Every other array it points to stays referenced by a local name
@@ -159,10 +165,9 @@ def backward(t: Tensor, gradient, retain_graph: bool) -> None:
     _packer(n_slots + 1, n_scalars, len(packed))(
         frame, 0, recs.buffer_info()[0], n_recs, at, at_scalars, n_scalars,
         at_scalars + 8 * n_scalars, n_packed, ints.buffer_info()[0], len(ints),
-        floats.buffer_info()[0], len(floats), aux_address, aux.size, keep_address,
-        keep.size, _ONE_ADDRESS if seed is _ONE else address_of(seed), seed.size,
-        work.grads_address, grads.size, work.scratch_address, scratch.size,
-        freed.buffer_info()[0], n_recs, n_slots, t._slot, retain_graph, -1, BLAS_MIN,
+        floats.buffer_info()[0], len(floats), *extras, *work.buffers,
+        freed.buffer_info()[0], n_recs, n_slots, t._slot, 1 if retain_graph else 0, -1,
+        BLAS_MIN,
         *offs, *scalars, packed)
     if tape.shared_scalars:
         values = frame.view(np.float64)
@@ -188,9 +193,9 @@ def backward(t: Tensor, gradient, retain_graph: bool) -> None:
     if code == STALE:
         _raise_stale(tape, int(frame[abi.RESULT_RECORD]), int(frame[abi.RESULT_SLOT]))
 
-    flags = scratch[2 * n_slots:3 * n_slots]
+    flags = 2 * n_slots  # (where the slot flags start in scratch)
     for slot, leaf in tape.leaves:
-        if flags[slot] & HAS_GRAD:
+        if scratch.item(flags + slot) & HAS_GRAD:
             start, end = offs[slot], offs[slot + 1]
             if leaf._grad is None and end - start < LEND_MIN and leaf._v.dtype is _F64:
                 g = grads[start:end].copy()  # (the common case of _deliver, inlined)
@@ -200,7 +205,7 @@ def backward(t: Tensor, gradient, retain_graph: bool) -> None:
                 _deliver(leaf, grads[start:end])
     for slot, ref in tape.retained:
         kept = ref()
-        if kept is not None and flags[slot] & HAS_GRAD:
+        if kept is not None and scratch.item(flags + slot) & HAS_GRAD:
             kept._accumulate(grads[offs[slot]:offs[slot + 1]].reshape(kept._v.shape))
 
 
@@ -279,6 +284,22 @@ def _raise_stale(tape, rec: int, slot: int) -> None:
                 f"which is used by {OPS[tape.recs[6 * rec]].name}, is at version {box[0]}; "
                 f"expected version {version} instead.")
     raise AssertionError("stale slot without a watch entry")  # unreachable
+
+
+#: the frame's AUX..N_SEED for most calls: no large values, no constants, nothing stale or
+#: retained, and the seed 1
+_COMMON_EXTRAS = (_NO_AUX_ADDRESS, _NO_AUX.size, 0, 0, _ONE_ADDRESS, 1)
+
+
+def _extras(tape, stale: list[int], seed: np.ndarray) -> tuple:
+    """The frame's AUX..N_SEED in general, and the two arrays they point to."""
+    aux = np.array([len(tape.bigs), len(tape.consts), *tape.big_slots, *tape.big_addrs,
+                    *tape.consts, *stale], dtype=np.int64) \
+        if tape.bigs or tape.consts or stale else _NO_AUX
+    keep = np.array([slot for slot, _ in tape.retained], np.int64) if tape.retained else _NO_AUX
+    return aux, keep, (address_of(aux), aux.size, address_of(keep) if tape.retained else 0,
+                       keep.size if tape.retained else 0,
+                       _ONE_ADDRESS if seed is _ONE else address_of(seed), seed.size)
 
 
 def _seed(t: Tensor, gradient) -> np.ndarray:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from . import dtypes
-from .engine import backward as _run_backward
+from .engine import backward as _engine_backward
 from .grad_mode import NON_DEFAULT as _NON_DEFAULT
 from .grad_mode import STATE
 from .node import grad_fn_of
@@ -194,19 +194,7 @@ class Tensor:
 
     # -- autograd -----------------------------------------------------------------------------
 
-    def backward(self, gradient: Any = None, retain_graph: bool | None = None) -> None:
-        """Accumulate the gradient of this tensor into the ``.grad`` of the leaves it depends on.
-
-        A scalar needs no ``gradient``; a vector output computes the vector-Jacobian product
-        with ``gradient`` (same shape as the output).
-
-        >>> import tapegrad as tg
-        >>> x = tg.tensor([1.0, 2.0], requires_grad=True)
-        >>> (x * x).backward(tg.tensor([1.0, 0.5]))
-        >>> x.grad
-        tensor([2., 2.])
-        """
-        _run_backward(self, gradient, bool(retain_graph))
+    backward = _engine_backward  # (defined in engine.py, with the sweep it runs)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         if self._tape is not None:

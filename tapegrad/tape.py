@@ -52,6 +52,7 @@ BIG = LARGE
 #: an open tape takes no new graphs once it has this many records or value elements
 CLOSE_RECORDS = 1 << 15
 CLOSE_ELEMENTS = 1 << 22
+_CLOSE_RECS = 6 * CLOSE_RECORDS  # (the length of ``recs`` then)
 
 #: one record's bytes: ``tape.recs.frombytes(RECORD(op, out, a, b, ip, fp))``
 RECORD = struct.Struct("6q").pack
@@ -178,7 +179,7 @@ class Tape:
     def push_ints(self, ints) -> int:
         """Append ints (a tuple or an int array) to the int pool; return their offset."""
         at = len(self.ints)
-        if ints.__class__ is tuple:
+        if ints.__class__ is tuple or ints.__class__ is array:
             self.ints.extend(ints)
         else:  # (an index map may be long: no Python int per element)
             self.ints.frombytes(np.ascontiguousarray(ints, dtype=np.int64).tobytes())
@@ -287,8 +288,8 @@ def open_tape() -> Tape:
         return STATE.compile_tape
     ref = STATE.tape_ref
     tape = ref() if ref is not None else None
-    if tape is None or tape.closed or len(tape.recs) >= 6 * CLOSE_RECORDS \
-            or tape.n_elems >= CLOSE_ELEMENTS:
+    if tape is None or tape.closed or len(tape.recs) >= _CLOSE_RECS \
+            or tape.offs[-1] >= CLOSE_ELEMENTS:
         tape = Tape()
         STATE.tape_ref = weakref.ref(tape)
     return tape

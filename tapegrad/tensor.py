@@ -13,6 +13,7 @@ import math
 import numbers
 import operator
 import weakref
+from array import array
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,7 @@ from .tape import BIG, open_tape, open_tape_if, resolve, tape_for, tape_for_all
 from .tape import RECORD as _RECORD
 
 _OP = {key: op for key, op in BY_KEY.items()}
+_SLICE = _OP["slice"]
 _Real = (int, float)
 _f64 = np.float64
 _ndarray = np.ndarray
@@ -596,8 +598,19 @@ class Tensor:
         return _view(_OP["unsqueeze"], self, np.expand_dims(v, d))
 
     def __getitem__(self, key):
+        if key.__class__ is slice and self._v.ndim:  # the common case, as below without scans
+            v = _storage(self)
+            value = v[key]
+            if self._tape is None and not self._rg:
+                out = _wrap(value)
+            else:
+                ints = _basic_maps.get((v.shape, key.start, key.stop, key.step))
+                out = _unary(_SLICE, self, value, ints if ints is not None else
+                             _basic_map(v.shape, (key,)))
+            _share_version(out, self)
+            return out
         name = None
-        if key.__class__ is slice:  # the common cases, without scans of the key
+        if key.__class__ is slice:
             key, basic, name = (key,), True, "slice"
         elif key.__class__ is int:
             key, basic, name = (key,), True, "select"
@@ -949,8 +962,14 @@ def _unary(op, a: Tensor, value: np.ndarray | None = None, ints: tuple | None = 
         tape = open_tape()
     elif tape.merged_into is not None:
         return _record(op, value, a, None, ints)
-    sa = a._slot if a._tape is tape and a._vc is None else tape.slot_of(a)
-    ip = -1 if ints is None else tape.push_ints(ints)
+    # (a value that has a version box -- a view, say -- is watched only if this VJP reads it)
+    sa = a._slot if a._tape is tape and (a._vc is None or not op.keeps & 1) else \
+        tape.slot_of(a)
+    if ints is None:
+        ip = -1
+    else:  # (Tape.push_ints, inlined: ``ints`` is a basic index's memoised int64 array)
+        ip = len(tape.ints)
+        tape.ints.extend(ints)
     if tape.unkept:  # (a large input no earlier VJP needed)
         tape.keep_read(op.keeps, sa, a)
     # _emit, inlined (a call costs ~10% of this path):
@@ -1014,7 +1033,8 @@ def _scalar(op, a: Tensor, c) -> Tensor:
         tape = open_tape()
     elif tape.merged_into is not None:
         return _record(op, value, a, None, scalar=float(c))
-    sa = a._slot if a._tape is tape and a._vc is None else tape.slot_of(a)
+    sa = a._slot if a._tape is tape and (a._vc is None or not op.keeps & 1) else \
+        tape.slot_of(a)
     floats = tape.floats
     floats.append(c)
     if tape.unkept:  # (a large input no earlier VJP needed)
@@ -1075,13 +1095,13 @@ def _binary(op, a: Tensor, b: Tensor) -> Tensor:
         return _record(op, value, a, b, _broadcast_ints(av, bv, value))
     # each input's slot: its own on this tape, or -- a leaf used again -- its registration here
     # (Tape.slot_of's checks, inlined for the two common cases)
-    if ta is tape and a._vc is None:
+    if ta is tape and (a._vc is None or not op.keeps & 1):
         sa = a._slot
     else:
         reg = a._lreg
         sa = reg[1] if (ta is None and reg is not None and reg[0] == tape.serial
                         and reg[2] == a._vc[0]) else tape.slot_of(a)
-    if tb is tape and b._vc is None:
+    if tb is tape and (b._vc is None or not op.keeps & 2):
         sb = b._slot
     else:
         reg = b._lreg
@@ -1178,13 +1198,15 @@ def _inplace(self: Tensor, other, key: str, scalar_key: str, fill=None) -> Tenso
 
 def _share_version(out: Tensor, src: Tensor) -> None:
     """``out`` is a view of ``src``'s storage: one version counter for both."""
-    box = src._version_box()
+    box = src._vc
+    if box is None:
+        box = src._version_box()
     if len(box) == 1:
         box.append(True)  # marks the storage as viewed
     out._vc = box
     out._base = src if src._base is None else src._base
-    if out._tape is not None:
-        out._tape.watch.append((box, box[0], out._slot, out._v.shape))
+    # (no watch entry for ``out`` here: each record whose VJP reads it adds one when it takes
+    # it as an input, with the version it read -- see Tape.slot_of)
 
 
 def _view(op, a: Tensor, value: np.ndarray) -> Tensor:
@@ -1349,9 +1371,10 @@ _CONSTANTS: dict = {}  # Python number -> read-only float64 0-d array (see _scal
 _basic_maps: dict = {}
 
 
-def _basic_map(shape: tuple, key: tuple) -> tuple:
-    """The int params of a basic index (ints, slices, None, ...: ``basic_params``), remembered:
-    a loop slices the same shapes the same way on every step."""
+def _basic_map(shape: tuple, key: tuple) -> array:
+    """The int params of a basic index (ints, slices, None, ...: ``basic_params``), remembered
+    (a loop slices the same shapes the same way on every step) as an int64 array, which the
+    tape's int pool extends by one copy."""
     if len(key) == 1 and key[0].__class__ is slice:
         k = key[0]
         memo = (shape, k.start, k.stop, k.step)
@@ -1362,7 +1385,7 @@ def _basic_map(shape: tuple, key: tuple) -> tuple:
     if found is None:
         if len(_basic_maps) >= 1024:
             _basic_maps.clear()
-        found = _basic_maps[memo] = basic_params(shape, key)
+        found = _basic_maps[memo] = array("q", basic_params(shape, key))
     return found
 
 

@@ -471,6 +471,53 @@ def test_add_only_path_survives_leaf_change_under_no_grad():
     assert_grad(x, np.ones((2, 3)))
 
 
+def test_view_read_by_a_vjp_then_base_changed_is_refused():
+    """torch: v = x[1:]; w = v*v; with no_grad: x.add_(1); w.sum().backward() -> version
+    error; with a non-leaf base a = x*2 and v.mul_(3) instead, the same."""
+    x = leaf([1.0, 2.0, 3.0])
+    w = x[1:] * x[1:]
+    with tg.no_grad():
+        x.add_(1.0)
+    _version_error(w.sum(), (2,))
+    x = leaf([1.0, 2.0, 3.0])
+    v = (x * 2.0)[1:]
+    w = v * v
+    with tg.no_grad():
+        v.mul_(3.0)
+    _version_error(w.sum(), (2,))
+
+
+def test_view_changed_before_a_vjp_reads_it_is_accepted():
+    """torch: v = x[1:]; with no_grad: x.add_(1); (v*v).sum().backward() -> x.grad == [0, 6,
+    8]; with a = x*2; v = a[1:]; a.add_(1) under no_grad instead -> [0, 20, 28].  The slice
+    reads no value, and the product saved v as it was then."""
+    x = leaf([1.0, 2.0, 3.0])
+    v = x[1:]
+    with tg.no_grad():
+        x.add_(1.0)
+    (v * v).sum().backward()
+    assert_grad(x, np.array([0.0, 6.0, 8.0]))
+    x = leaf([1.0, 2.0, 3.0])
+    a = x * 2.0
+    v = a[1:]
+    with tg.no_grad():
+        a.add_(1.0)
+    (v * v).sum().backward()
+    assert_grad(x, np.array([0.0, 20.0, 28.0]))
+
+
+def test_view_nobody_reads_may_change():
+    """torch: a = x*1; v = a[1:]; w = v + 1; with no_grad: a.add_(1); w.sum().backward() ->
+    x.grad == [0, 1, 1]."""
+    x = leaf([1.0, 2.0, 3.0])
+    a = x * 1.0
+    w = a[1:] + 1.0
+    with tg.no_grad():
+        a.add_(1.0)
+    w.sum().backward()
+    assert_grad(x, np.array([0.0, 1.0, 1.0]))
+
+
 def test_inplace_through_detach_is_seen_by_the_version_counter():
     """torch: y = (x*x).sum(); x.detach().add_(1); y.backward() -> version error [2, 3]."""
     x = leaf(rand(2, 3))

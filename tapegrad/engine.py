@@ -11,6 +11,7 @@ from __future__ import annotations
 import struct
 import sys
 import threading
+from array import array
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -140,9 +141,15 @@ def backward(t: Tensor, gradient: Any = None, retain_graph: bool | None = None) 
                        for a in tape.arrays]) if tape.arrays else b""
     n_recs = len(recs) // 6
     n_slots, n_scalars, n_packed = len(offs) - 1, len(scalars), len(packed) >> 3
-    if len(freed) < n_recs:
+    if freed is None:
+        freed = tape.freed = array("B", bytes(n_recs))
+    elif len(freed) < n_recs:
         freed.frombytes(bytes(n_recs - len(freed)))
-    stale = [slot for box, version, slot, _ in tape.watch if box[0] != version]
+    stale = None  # (a loop, not a comprehension: most tapes watch one or two values)
+    for box, version, slot, _ in tape.watch:
+        if box[0] != version:
+            stale = stale or []
+            stale.append(slot)
     if tape.bigs or tape.consts or stale or tape.retained or seed is not _ONE:
         aux, keep, extras = _extras(tape, stale, seed)  # (referenced until the kernel returns)
     else:
@@ -291,10 +298,10 @@ def _raise_stale(tape, rec: int, slot: int) -> None:
 _COMMON_EXTRAS = (_NO_AUX_ADDRESS, _NO_AUX.size, 0, 0, _ONE_ADDRESS, 1)
 
 
-def _extras(tape, stale: list[int], seed: np.ndarray) -> tuple:
+def _extras(tape, stale: list[int] | None, seed: np.ndarray) -> tuple:
     """The frame's AUX..N_SEED in general, and the two arrays they point to."""
     aux = np.array([len(tape.bigs), len(tape.consts), *tape.big_slots, *tape.big_addrs,
-                    *tape.consts, *stale], dtype=np.int64) \
+                    *tape.consts, *(stale or ())], dtype=np.int64) \
         if tape.bigs or tape.consts or stale else _NO_AUX
     keep = np.array([slot for slot, _ in tape.retained], np.int64) if tape.retained else _NO_AUX
     return aux, keep, (address_of(aux), aux.size, address_of(keep) if tape.retained else 0,

@@ -90,7 +90,8 @@ class Tape:
         self.retained: list[tuple[int, object]] = []  # (slot, weakref to a retain_grad tensor)
         self.ints = array("q")
         self.floats = array("d")
-        self.freed = array("B")  # (grown to one flag per record by the engine)
+        # per record, set once its saved values are released (made, then grown, by backward)
+        self.freed: array | None = None
         self.closed = False
         self.serial = next(_serials)
         self.merged_into: Tape | None = None
@@ -150,17 +151,27 @@ class Tape:
         reg = t._lreg
         if reg is not None and reg[0] == self.serial and reg[2] == t._vc[0]:
             return reg[1]  # registered here already, and not changed in place since
-        slot = self.new_slot(t._v)
-        if t._v.__class__ is np.ndarray and t._v.size == 1:
-            self.scalars[-1] = t._v.reshape(())  # its storage, as for the other sizes
-        box = t._version_box()
+        v = t._v
+        n = v.size
+        if 1 < n < BIG:  # (new_slot's common case, inlined: a new graph starts here)
+            offs = self.offs
+            slot = len(offs) - 1
+            offs.append(offs[-1] + n)
+            self.arrays.append(v)
+        else:
+            slot = self.new_slot(v)
+            if n == 1 and v.__class__ is np.ndarray:
+                self.scalars[-1] = v.reshape(())  # its storage, as for the other sizes
+        box = t._vc
+        if box is None:
+            box = t._version_box()
         if t._rg:
             self.leaves.append((slot, t))
             self.leaf_regs[id(t)] = (slot, box[0])
         else:
             self.consts.append(slot)
         # every input is watched: changing it in place later must not go unnoticed
-        self.watch.append((box, box[0], slot, t._v.shape))
+        self.watch.append((box, box[0], slot, v.shape))
         t._lreg = (self.serial, slot, box[0])
         return slot
 
@@ -264,9 +275,13 @@ class Tape:
         self.retained.extend((s + so, w) for s, w in other.retained)
         self.ints.extend(other.ints)
         self.floats.extend(other.floats)
-        self.freed.frombytes(bytes(ro - len(self.freed)))
-        self.freed.extend(other.freed)
-        self.freed.frombytes(bytes(len(other) - len(other.freed)))
+        if self.freed is not None or other.freed is not None:
+            freed = self.freed if self.freed is not None else array("B")
+            freed.frombytes(bytes(ro - len(freed)))
+            if other.freed is not None:
+                freed.extend(other.freed)
+            freed.frombytes(bytes(ro + len(other) - len(freed)))
+            self.freed = freed
         other.merged_into, other.slot_offset = self, so
         other.closed = True
         other.recs, other.arrays, other.scalars, other.offs = array("q"), [], [], [0]

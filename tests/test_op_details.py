@@ -221,3 +221,24 @@ def test_compiled_tanh_is_within_2_ulp_of_numpy():
     got = tg.compile(lambda x: x.tanh(), special)(special)
     np.testing.assert_array_equal(got, [0.0, -0.0, 1.0, -1.0, np.nan])
     assert np.signbit(got[1]) and not np.signbit(got[0])
+
+
+@pytest.mark.parametrize("shape", [(0,), (1,), (3,), (2, 2), (7,), (8,), (2, 5), (4, 4)])
+def test_whole_sum_and_mean_equal_numpy_bit_for_bit(shape):
+    """Small sums take a Python path (ops/reduction.py): the value must be NumPy's own, with
+    the same rounding, -0.0, inf and nan; a transposed (non-contiguous) value too."""
+    rng = np.random.default_rng(len(shape) * 10 + sum(shape))
+    for trial in range(200):
+        a = rng.standard_normal(shape) * 10.0 ** rng.integers(-8, 8, shape)
+        if trial == 1:
+            a = -np.zeros(shape)
+        if trial == 2 and a.size > 1:
+            a.flat[0], a.flat[-1] = np.inf, -np.inf
+        if trial == 3 and a.size:
+            a.flat[0] = np.nan
+        for value in (a, a.T):
+            np.testing.assert_array_equal(tg.tensor(value).sum().numpy(), value.sum())
+            if value.size:
+                np.testing.assert_array_equal(tg.tensor(value).mean().numpy(), value.mean())
+        got = tg.tensor(a).sum().numpy()
+        assert np.signbit(got) == np.signbit(a.sum())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,7 +13,7 @@ import numpy as np
 
 from .frameworks import FRAMEWORKS
 from .progress import Progress
-from .timing import Budget, Timing, measure, time_first
+from .timing import Budget, Timing, measure_in_turns, time_first
 from .workloads.base import Case, NotApplicable, Workload
 
 REFERENCE = "tapegrad"
@@ -91,6 +91,7 @@ def run(plan: Plan, progress: Progress) -> list[Cell]:
 
 def _run_case(workload: Workload, case: Case, plan: Plan, progress: Progress) -> list[Cell]:
     cells: list[Cell] = []
+    ready: dict[str, tuple[Callable[[], Any], float]] = {}  # checked, waiting to be timed
     ref: list[np.ndarray] | None = None
     if REFERENCE not in plan.frameworks:  # the check needs tapegrad's answer all the same
         ref = _reference(workload, case, plan)
@@ -115,17 +116,28 @@ def _run_case(workload: Workload, case: Case, plan: Plan, progress: Progress) ->
                 cell.status, cell.reason = "mismatch", problem
                 _fail(plan, f"GRADIENT MISMATCH: {case.name} on {name}: {problem}")
                 continue
-            cell.timing = measure(call, first, plan.budget)
+            ready[name] = (call, first)
         except NotApplicable as exc:
             cell.status, cell.reason = "n/a", str(exc)
         except Exception as exc:  # a broken framework must not hide the others' results
-            cell.status, cell.reason = "error", f"{type(exc).__name__}: {exc}"
-            traceback.print_exc(file=sys.stderr)
-            _fail(plan, f"ERROR: {case.name} on {name}: {cell.reason}")
+            _error(plan, cell, case, exc)
         finally:
-            call = None  # free the case's inputs and graphs before the next framework
-            gc.collect()
+            call = None
+    # all checked frameworks timed together, in turns (see timing.py)
+    timings, errors = measure_in_turns(ready, plan.budget)
+    for cell in cells:
+        cell.timing = timings.get(cell.framework)
+        if cell.framework in errors:
+            _error(plan, cell, case, errors[cell.framework])
+    ready.clear()  # free the case's inputs and graphs before the next case
+    gc.collect()
     return cells
+
+
+def _error(plan: Plan, cell: Cell, case: Case, exc: Exception) -> None:
+    cell.status, cell.reason = "error", f"{type(exc).__name__}: {exc}"
+    traceback.print_exc(file=sys.stderr)
+    _fail(plan, f"ERROR: {case.name} on {cell.framework}: {cell.reason}")
 
 
 def _not_runnable(workload: Workload, name: str, quick: bool) -> tuple[str, str] | None:

@@ -1,4 +1,9 @@
-"""Adaptive timing of one call: first call apart, warm-up, then batched samples until a budget.
+"""Adaptive timing of one case on several frameworks: first calls apart, warm-up, then batched
+samples until a budget.
+
+The frameworks' samples are taken in turns (one sample of each, then again), not one framework
+after the other: a shared machine's speed drifts by up to 1.7x over seconds, and the ratios the
+report prints are only fair when every framework sampled the same stretch of time.
 
 The garbage collector stays on, as users run with it: its pauses are part of a framework's cost
 (micrograd's reference cycles make it pay them), and the median keeps them from dominating.
@@ -62,24 +67,45 @@ def time_first(call: Callable[[], Any]) -> tuple[float, Any]:
     return perf_counter() - t0, result
 
 
-def measure(call: Callable[[], Any], first: float, budget: Budget) -> Timing:
-    """Time ``call`` after its first call (which took ``first`` seconds) has been made."""
-    # warm-up: ~10% of the budget, skipped when the first call alone outlasted the budget
-    last = first
-    if first < budget.seconds:
-        end = perf_counter() + 0.1 * budget.seconds
-        while True:
-            last, _ = time_first(call)
-            if perf_counter() >= end:
-                break
-    number = max(1, int(budget.sample / max(last, 1e-9)))
-    # a call of a second or more gets fewer samples, so a slow framework cannot stall the run
-    min_samples = min(budget.min_samples, 5 if last < 0.2 else 3 if last < 1.0 else 1)
-    samples: list[float] = []
-    end = perf_counter() + budget.seconds
-    while len(samples) < min_samples or perf_counter() < end:
-        t0 = perf_counter()
-        for _ in range(number):
-            call()
-        samples.append((perf_counter() - t0) / number)
-    return Timing(first=first, samples=samples, number=number)
+def measure_in_turns(calls: dict[str, tuple[Callable[[], Any], float]], budget: Budget
+                     ) -> tuple[dict[str, Timing], dict[str, Exception]]:
+    """Time each ``name: (call, seconds its first call took)``, sampling them in turns; each
+    gets ``budget.seconds`` of samples, as if it ran alone.  A call that raises drops out:
+    ``(timings, errors)``."""
+    numbers, wanted, errors = {}, {}, {}
+    for name, (call, first) in calls.items():
+        # warm-up: ~10% of the budget, skipped when the first call alone outlasted the budget
+        last = first
+        if first < budget.seconds:
+            end = perf_counter() + 0.1 * budget.seconds
+            try:
+                while True:
+                    last, _ = time_first(call)
+                    if perf_counter() >= end:
+                        break
+            except Exception as exc:
+                errors[name] = exc
+        numbers[name] = max(1, int(budget.sample / max(last, 1e-9)))
+        # a call of a second or more gets fewer samples, so a slow framework cannot stall the run
+        wanted[name] = min(budget.min_samples, 5 if last < 0.2 else 3 if last < 1.0 else 1)
+    samples: dict[str, list[float]] = {name: [] for name in calls}
+    spent = dict.fromkeys(calls, 0.0)
+    while True:
+        turn = [name for name in calls if name not in errors and
+                (len(samples[name]) < wanted[name] or spent[name] < budget.seconds)]
+        if not turn:
+            break
+        for name in turn:
+            call, number = calls[name][0], numbers[name]
+            try:
+                t0 = perf_counter()
+                for _ in range(number):
+                    call()
+                elapsed = perf_counter() - t0
+            except Exception as exc:  # a broken framework must not stop the others
+                errors[name] = exc
+                continue
+            spent[name] += elapsed
+            samples[name].append(elapsed / number)
+    return ({name: Timing(first=calls[name][1], samples=samples[name], number=numbers[name])
+             for name in calls if name not in errors}, errors)

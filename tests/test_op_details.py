@@ -223,7 +223,8 @@ def test_compiled_tanh_is_within_2_ulp_of_numpy():
     assert np.signbit(got[1]) and not np.signbit(got[0])
 
 
-@pytest.mark.parametrize("shape", [(0,), (1,), (3,), (2, 2), (7,), (8,), (2, 5), (4, 4)])
+@pytest.mark.parametrize("shape", [(0,), (1,), (3,), (2, 2), (7,), (8,), (9,), (2, 5), (15,),
+                                   (3, 5), (4, 4), (17,)])
 def test_whole_sum_and_mean_equal_numpy_bit_for_bit(shape):
     """Small sums take a Python path (ops/reduction.py): the value must be NumPy's own, with
     the same rounding, -0.0, inf and nan; a transposed (non-contiguous) value too."""

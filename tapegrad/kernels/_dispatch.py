@@ -13,7 +13,7 @@ from tapegrad.kernels.replay import make_replay
 from tapegrad.kernels.sweep import make_entry, make_forward, make_sweep
 from tapegrad.ops import OPS
 
-SOURCE_HASH = "88c6f19f309d96a1"
+SOURCE_HASH = "3cde25f16e93f604"
 N_OPS = 70
 
 # per opcode: saved values read for the first / second input's gradient

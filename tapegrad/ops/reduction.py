@@ -167,13 +167,20 @@ _F64 = np.dtype(np.float64)
 
 # (a NumPy scalar, as a 0-d float64 result is held: see tensor._storage)
 def _np_sum(a):
-    # NumPy sums fewer than 8 contiguous float64 elements as 0.0 + a[0] + a[1] + ... in order
-    # (its blocks of 8 partial sums start beyond that): the same additions in Python give the
-    # same value without the reduction's set-up, half the time of a.sum() on a 2x2
-    if a.size < 8 and a.dtype is _F64 and a.flags.c_contiguous:
-        total = 0.0
-        for x in a.ravel().tolist():
-            total += x
+    # NumPy's sum of fewer than 16 contiguous float64 elements, as its pairwise_sum adds them:
+    # in order from 0.0 below 8, else the first 8 pairwise, then the rest in order.  The same
+    # additions in Python give the same value without the reduction's set-up (half the time
+    # of a.sum() on a 2x2; tests/test_op_details.py checks every size bit for bit)
+    if a.size < 16 and a.dtype is _F64 and a.flags.c_contiguous:
+        v = a.ravel().tolist()
+        if len(v) < 8:
+            total = 0.0
+            for x in v:
+                total += x
+        else:
+            total = 0.0 + (((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7])))
+            for x in v[8:]:
+                total += x
         return np.float64(total)
     return a.sum()
 

@@ -35,6 +35,7 @@ class Cell:
     reason: str = ""
     timing: Timing | None = None
     max_rel_err: float | None = None
+    beside_reference: Timing | None = None  # tapegrad's, sampled in turns with this cell's
 
     def as_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"workload": self.workload, "case": self.case, "size": self.size,
@@ -45,6 +46,8 @@ class Cell:
             d["max_rel_err_vs_tapegrad"] = self.max_rel_err
         if self.timing is not None:
             d.update(self.timing.as_dict())
+        if self.beside_reference is not None:
+            d["tapegrad_median_in_the_same_turns_s"] = self.beside_reference.median
         return d
 
 
@@ -90,8 +93,12 @@ def run(plan: Plan, progress: Progress) -> list[Cell]:
 
 
 def _run_case(workload: Workload, case: Case, plan: Plan, progress: Progress) -> list[Cell]:
+    """Check every framework against tapegrad, then time each in turns with tapegrad (see
+    timing.py): a pair at a time, so no third framework's objects or garbage are alive to
+    slow the collector down for the two being compared."""
     cells: list[Cell] = []
-    ready: dict[str, tuple[Callable[[], Any], float]] = {}  # checked, waiting to be timed
+    reference: tuple[Callable[[], Any], float] | None = None  # tapegrad's call, kept for pairs
+    beside: dict[str, Timing] = {}  # tapegrad's timing in each framework's pair
     ref: list[np.ndarray] | None = None
     if REFERENCE not in plan.frameworks:  # the check needs tapegrad's answer all the same
         ref = _reference(workload, case, plan)
@@ -116,21 +123,37 @@ def _run_case(workload: Workload, case: Case, plan: Plan, progress: Progress) ->
                 cell.status, cell.reason = "mismatch", problem
                 _fail(plan, f"GRADIENT MISMATCH: {case.name} on {name}: {problem}")
                 continue
-            ready[name] = (call, first)
+            if name == REFERENCE:
+                reference = (call, first)
+                continue
+            pair = {name: (call, first)}
+            if reference is not None:
+                pair[REFERENCE] = reference
+            timings, errors = measure_in_turns(pair, plan.budget)
+            cell.timing = timings.get(name)
+            if REFERENCE in timings:
+                beside[name] = cell.beside_reference = timings[REFERENCE]
+            if name in errors:
+                _error(plan, cell, case, errors[name])
         except NotApplicable as exc:
             cell.status, cell.reason = "n/a", str(exc)
         except Exception as exc:  # a broken framework must not hide the others' results
             _error(plan, cell, case, exc)
         finally:
-            call = None
-    # all checked frameworks timed together, in turns (see timing.py)
-    timings, errors = measure_in_turns(ready, plan.budget)
-    for cell in cells:
-        cell.timing = timings.get(cell.framework)
-        if cell.framework in errors:
-            _error(plan, cell, case, errors[cell.framework])
-    ready.clear()  # free the case's inputs and graphs before the next case
-    gc.collect()
+            call = None  # free the case's inputs and graphs before the next framework
+            gc.collect()
+    if reference is not None:
+        # tapegrad's own row: its samples beside torch (the ratios' baseline), else beside the
+        # first framework that ran, else timed alone
+        own = beside.get("torch") or next(iter(beside.values()), None)
+        if own is None:
+            timings, errors = measure_in_turns({REFERENCE: reference}, plan.budget)
+            own = timings.get(REFERENCE)
+        for cell in cells:
+            if cell.framework == REFERENCE:
+                cell.timing = own
+                if own is None:
+                    _error(plan, cell, case, errors[REFERENCE])
     return cells
 
 

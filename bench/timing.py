@@ -1,9 +1,11 @@
 """Adaptive timing of one case on several frameworks: first calls apart, warm-up, then batched
 samples until a budget.
 
-The frameworks' samples are taken in turns (one sample of each, then again), not one framework
-after the other: a shared machine's speed drifts by up to 1.7x over seconds, and the ratios the
-report prints are only fair when every framework sampled the same stretch of time.
+Each framework's samples are taken in turns with tapegrad's (one sample of each, then again),
+not one framework after the other: a shared machine's speed drifts by up to 1.7x over seconds,
+and a ratio is only fair when both sides sampled the same stretch of time.  (Pairs, not all
+frameworks at once: a third framework's live objects and garbage would slow the collector for
+the other two; micrograd's scalar-mlp read 2.2x slower with jax's set-up alive beside it.)
 
 The garbage collector stays on, as users run with it: its pauses are part of a framework's cost
 (micrograd's reference cycles make it pay them), and the median keeps them from dominating.

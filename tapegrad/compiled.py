@@ -28,10 +28,11 @@ from typing import Any
 
 import numpy as np
 
-from . import dtypes
+from . import dtypes, engine
 from .codegen import fuse
 from .grad_mode import STATE
 from .ops import OPS
+from .ops.linalg import blas_fwd, blas_vjp, product_params
 from .tape import Tape
 
 _SCALAR_SEED = np.ones((1, 1))
@@ -130,6 +131,7 @@ class _Variant:
         this thread's buffers; return ``(values buffer, gradient rows)`` -- the rows hold every
         argument's gradient, flattened and concatenated, and are the caller's to keep."""
         from .kernels._dispatch import replay
+        from .kernels.replay import BLAS_MIN, DONE
 
         local = self.local
         buf = getattr(local, "buf", None)
@@ -137,14 +139,35 @@ class _Variant:
             buf = local.buf = self.buf.copy()
             local.grads = np.empty(int(self.offs[-1]) + 1)
             local.flags = np.empty(self.offs.size - 1, np.uint8)
+            local.state = np.zeros(8, np.int64)
         if isinstance(args, np.ndarray):  # one element per argument, packed by _check
             buf[self.arg_offsets] = args
         else:
             for (start, stop), a in zip(self.arg_ranges, args, strict=True):
                 buf[start:stop] = a.ravel()
         result = np.empty((seeds.shape[0], self.arg_width))
-        replay(self.program, buf, self.floats, seeds, local.grads, local.flags, result)
+        state = local.state
+        state[:] = 0
+        state[BLAS_MIN] = engine.BLAS_MIN
+        while replay(self.program, buf, self.floats, seeds, local.grads, local.flags, result,
+                     state) != DONE:
+            self._blas(state, buf, local.grads)  # a large product, stopped at for NumPy
         return buf, result
+
+    def _blas(self, state: np.ndarray, buf: np.ndarray, grads: np.ndarray) -> None:
+        """The matrix-product record the replay stopped at, in NumPy's BLAS (see replay.py)."""
+        from .kernels.replay import BLAS_FORWARD, MODE_A, MODE_B, RECORD, STAGE
+
+        op, y, a, b, ip, _ = self.recs[state[RECORD]].tolist()
+        params = product_params(self.ints, ip, OPS[op].matmul)
+        offs = self.offs
+        if state[STAGE] == BLAS_FORWARD:
+            blas_fwd(params, buf[offs[y]:offs[y + 1]], buf[offs[a]:offs[a + 1]],
+                     buf[offs[b]:offs[b + 1]])
+        else:
+            blas_vjp(params, grads[offs[y]:offs[y + 1]], buf[offs[a]:offs[a + 1]],
+                     buf[offs[b]:offs[b + 1]], grads[offs[a]:offs[a + 1]],
+                     grads[offs[b]:offs[b + 1]], int(state[MODE_A]), int(state[MODE_B]))
 
     def broken_guard(self, buf: np.ndarray):
         """The first guard that does not hold for the values in ``buf``, or None."""

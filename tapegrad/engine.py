@@ -20,6 +20,8 @@ from . import heap
 from .kernels import abi
 from .kernels.abi import BLAS, FREED, HAS_GRAD, HEADER, NEED, OK, STALE, address_of
 from .ops import OPS
+from .ops.linalg import blas_vjp, product_params
+from .ops.registry import ADD, ASSIGN
 from .tape import resolve
 
 if TYPE_CHECKING:
@@ -184,7 +186,7 @@ def backward(t: Tensor, gradient: Any = None, retain_graph: bool | None = None) 
     while code == BLAS:  # a large matrix product: its VJP runs in NumPy's BLAS
         rec = int(frame[abi.RESULT_RECORD])
         record = recs[6 * rec:6 * rec + 6]
-        _matmul_vjp(tape, record, np.asarray(ints, dtype=np.int64),
+        _matmul_vjp(tape, record, ints,
                     _GradientRegions(grads, scratch, n_slots, work),
                     lambda slot: _value(tape, slot, scratch[:n_slots],
                                         *_frame_values(frame, n_slots, n_scalars)),
@@ -247,28 +249,18 @@ class _GradientRegions:
         return self.grads[at:at + size]
 
 
-def _matmul_vjp(tape, rec, ints: np.ndarray, gradient_of: _GradientRegions, value_of,
+def _matmul_vjp(tape, rec, ints, gradient_of: _GradientRegions, value_of,
                 flags: np.ndarray, fresh: int) -> None:
-    """``ga += g @ bᵀ``, ``gb += aᵀ @ g`` for one (batched) matrix-product record; an input's
-    first contribution (bit 1 of ``fresh`` for a, 2 for b) overwrites its uncleared slot."""
+    """One (batched) matrix-product record's VJP in NumPy's BLAS; an input's first contribution
+    (bit 1 of ``fresh`` for a, 2 for b) overwrites its uncleared slot."""
     op, out, a, b, ip, _ = rec.tolist()
-    batch = (ints[ip],) if OPS[op].matmul == 2 else ()
-    m, k, n = ints[ip + len(batch): ip + len(batch) + 3].tolist()
+    params = product_params(ints, ip, OPS[op].matmul)
     offs = tape.offs
-    g = gradient_of(out, offs[out + 1] - offs[out]).reshape(batch + (m, n))
-    av, bv = value_of(a).reshape(batch + (m, k)), value_of(b).reshape(batch + (k, n))
-    if flags[a] & NEED:  # (a before b: for a @ a, b's term adds onto a's)
-        ga = gradient_of(a, offs[a + 1] - offs[a]).reshape(batch + (m, k))
-        if fresh & 1:
-            np.matmul(g, np.swapaxes(bv, -1, -2), out=ga)
-        else:
-            ga += g @ np.swapaxes(bv, -1, -2)
-    if flags[b] & NEED:
-        gb = gradient_of(b, offs[b + 1] - offs[b]).reshape(batch + (k, n))
-        if fresh & 2:
-            np.matmul(np.swapaxes(av, -1, -2), g, out=gb)
-        else:
-            gb += np.swapaxes(av, -1, -2) @ g
+    mode_a = (ASSIGN if fresh & 1 else ADD) if flags[a] & NEED else 0
+    mode_b = (ASSIGN if fresh & 2 else ADD) if flags[b] & NEED else 0
+    blas_vjp(params, gradient_of(out, offs[out + 1] - offs[out]), value_of(a), value_of(b),
+             gradient_of(a, offs[a + 1] - offs[a]) if mode_a else None,
+             gradient_of(b, offs[b + 1] - offs[b]) if mode_b else None, mode_a, mode_b)
 
 
 def _value(tape, slot: int, addresses: np.ndarray, scalars, packed: np.ndarray) -> np.ndarray:

@@ -158,6 +158,37 @@ def test_several_arguments_and_tensor_inputs():
     np.testing.assert_allclose(gb, tb.grad.numpy(), rtol=1e-13)
 
 
+def _large_products(w, v, x):
+    """Large products first, last, batched, of a vector and of a tensor with itself."""
+    h = (x @ w).tanh()  # (64, 40): the first record
+    sq = w.t() @ w  # (40, 40) @ itself's transpose pair: w is both operands
+    batched = (h.reshape(2, 32, 40) @ sq).sin()  # batched, (2, 32, 40) @ (40, 40)
+    return v @ (batched.reshape(64, 40) * h).t() @ x  # vector @ (40, 64) @ (64, 32), last
+
+
+@pytest.mark.parametrize("blas_min", [1 << 15, 0], ids=["blas", "loops"])
+def test_large_products_handed_to_blas_equal_eager(blas_min, monkeypatch):
+    """A compiled replay stops at products above engine.BLAS_MIN for NumPy's BLAS, forward
+    and reverse, and resumes; the gradients equal eager's and the numba loops' (blas_min 0)."""
+    from tapegrad import engine
+
+    monkeypatch.setattr(engine, "BLAS_MIN", blas_min)
+    w, v, x = RNG.normal(size=(32, 40)) / 6, RNG.normal(size=40), RNG.normal(size=(64, 32)) / 6
+    tape = tg.compile(_large_products, w, v, x)
+    leaves = [tg.tensor(a, requires_grad=True) for a in (w, v, x)]
+    out = _large_products(*leaves)
+    jac = tape.jacobian(w, v, x)  # 32 reverse sweeps in one replay, each resumed mid-way
+    for i in (0, 7, 31):
+        for t in leaves:
+            t.grad = None
+        out.backward(tg.tensor(np.eye(32)[i]), retain_graph=True)
+        got = tape.vjp((w, v, x), np.eye(32)[i])
+        for g, rows, t in zip(got, jac, leaves, strict=True):
+            np.testing.assert_allclose(g, t.grad.numpy(), rtol=1e-11, atol=1e-12)
+            np.testing.assert_allclose(rows[i], t.grad.numpy(), rtol=1e-11, atol=1e-12)
+    np.testing.assert_allclose(tape(w, v, x), out.detach().numpy(), rtol=1e-12)
+
+
 def test_vjp_and_jacobian_equal_stacked_vjps():
     def f(x):
         return (x.reshape(2, 3).softmax(1) * x.reshape(2, 3).sin()).sum(0)

@@ -13,7 +13,7 @@ from tapegrad.kernels.replay import make_replay
 from tapegrad.kernels.sweep import make_entry, make_forward, make_sweep
 from tapegrad.ops import OPS
 
-SOURCE_HASH = "3cde25f16e93f604"
+SOURCE_HASH = "e13927a10d5291ce"
 N_OPS = 70
 
 # per opcode: saved values read for the first / second input's gradient
@@ -672,7 +672,8 @@ _sweep = built(make_sweep(vjp_record, READS_A, READS_B, SAVES, MATMUL, ASSIGNS,
                           scalar_vjp, HAS_RULES))
 _entry = built(make_entry(_sweep))
 _forward = built(make_forward(fwd_record))
-_replay = built(make_replay(fwd_record, vjp_record, scalar_fwd, scalar_vjp, ASSIGNS))
+_replay = built(make_replay(fwd_record, vjp_record, scalar_fwd, scalar_vjp, ASSIGNS,
+                            MATMUL))
 
 
 def _backward_entry(frame_address):
@@ -689,8 +690,8 @@ def backward_entry():
 
 # a compiled tape's forward and reverse sweeps in one call (see replay.py)
 @njit(cache=True, error_model="numpy")
-def replay(program, buf, F, seeds, grads, flags, result):
-    _replay(program, buf, F, seeds, grads, flags, result)
+def replay(program, buf, F, seeds, grads, flags, result, state):
+    return _replay(program, buf, F, seeds, grads, flags, result, state)
 
 
 # forward and reverse for each row of a batch, the rows spread over all cores; every

@@ -10,7 +10,11 @@
 * records of a one-element elementwise op (``records`` flags them ``SCALAR``) -- the whole of a
   micrograd-style scalar network -- are computed inline on the buffer by the op's scalar rules
   (``scalar_fwd``/``scalar_vjp``, generated from the op table): no array views, no call per
-  record.  Every other record goes through the op table's array kernels.
+  record.  Every other record goes through the op table's array kernels;
+* except a large matrix product: numba has no BLAS of its own (without SciPy), and NumPy's is
+  ~10x faster than any loop here on such sizes, so -- as the eager sweep does -- the replay
+  stops there and returns ``BLAS_FORWARD`` or ``BLAS_REVERSE``; the caller computes that record
+  in NumPy (``ops/linalg.py``) and calls again to resume, where ``state`` says.
 """
 
 import numpy as np
@@ -27,6 +31,13 @@ SCALAR = 1
 
 # per-slot flags during the reverse walk
 NEED, HAS_GRAD = 1, 2
+
+#: how a replay call ended: done, or stopped at a large matrix product for the caller to compute
+DONE, BLAS_FORWARD, BLAS_REVERSE = 0, 1, 2
+#: the int64 ``state`` array a caller keeps across the calls of one replay: where it stopped
+#: (``STAGE``: 0 to start; the seed row and record), the product's gradient modes (0: not
+#: needed, else ``ADD``/``ASSIGN``), and the smallest product handed back (0: none)
+STAGE, ROW, RECORD, MODE_A, MODE_B, BLAS_MIN = range(6)
 
 
 def scalar_records(recs: np.ndarray, offs: np.ndarray, has_rules) -> np.ndarray:
@@ -71,10 +82,19 @@ def unpack(program):
     return recs, offs, ints, aux, kinds, program[at:at + n_args], out
 
 
-def make_replay(fwd_record, vjp_record, scalar_fwd, scalar_vjp, ASSIGNS):
+def make_replay(fwd_record, vjp_record, scalar_fwd, scalar_vjp, ASSIGNS, MATMUL):
     """The replay kernel, compiled around the op table's dispatches (closed over, not passed:
-    numba cannot cache a function that takes another as an argument); ``ASSIGNS`` is the
-    per-opcode ``Op.assigns``, as in ``sweep.py``."""
+    numba cannot cache a function that takes another as an argument); ``ASSIGNS`` and
+    ``MATMUL`` are the per-opcode ``Op.assigns`` and ``Op.matmul``, as in ``sweep.py``."""
+
+    @kernel
+    def handed_off(recs, r, I, blas_min):
+        """Whether record ``r`` is a product large enough for NumPy's BLAS."""
+        kind = MATMUL[recs[r, OP]]
+        if blas_min <= 0 or kind == 0:
+            return False
+        ip = recs[r, IP]
+        return I[ip] * I[ip + 1] * I[ip + 2] * (I[ip + 3] if kind == 2 else 1) >= blas_min
 
     # the array path lives in functions of its own: written inline in the replay loop, its
     # views and call slow down the scalar path that shares the loop ~4x (measured)
@@ -110,9 +130,10 @@ def make_replay(fwd_record, vjp_record, scalar_fwd, scalar_vjp, ASSIGNS):
                    need_a, need_b, I, F, recs[r, IP], recs[r, FP])
 
     @kernel
-    def replay(program, buf, F, seeds, grads, flags, result):
+    def replay(program, buf, F, seeds, grads, flags, result, state):
         """Forward over ``buf`` (inputs already written), then one reverse sweep per row of
-        ``seeds``, leaving row ``k`` of ``result`` = the arguments' gradients, concatenated.
+        ``seeds``, leaving row ``k`` of ``result`` = the arguments' gradients, concatenated;
+        ``DONE``, or where it stopped for the caller's BLAS (see the module docstring).
 
         ``program`` is the tape's int arrays in one (see :func:`pack`); ``grads`` holds
         ``offs[-1]`` floats and ``flags`` one byte per slot, reused across calls.
@@ -120,35 +141,49 @@ def make_replay(fwd_record, vjp_record, scalar_fwd, scalar_vjp, ASSIGNS):
         recs, offs, I, aux, kinds, args, out = unpack(program)
         base = buf.ctypes.data
         n_rec = recs.shape[0]
-        for r in range(n_rec):
-            op = recs[r, OP]
-            y = recs[r, OUT]
-            a = recs[r, A]
-            b = recs[r, B]
-            fp = recs[r, FP]
-            if kinds[r] == SCALAR:
-                buf[offs[y]] = scalar_fwd(op, buf[offs[a]], buf[offs[b] if b >= 0 else offs[a]],
-                                          F[fp] if fp >= 0 else 0.0)
-            else:
-                array_fwd(recs, r, offs, base, I, F)
+        blas_min = state[BLAS_MIN]
+        stage = state[STAGE]
+        if stage != BLAS_REVERSE:
+            for r in range(state[RECORD] + 1 if stage == BLAS_FORWARD else 0, n_rec):
+                op = recs[r, OP]
+                y = recs[r, OUT]
+                a = recs[r, A]
+                b = recs[r, B]
+                fp = recs[r, FP]
+                if kinds[r] == SCALAR:
+                    buf[offs[y]] = scalar_fwd(op, buf[offs[a]],
+                                              buf[offs[b] if b >= 0 else offs[a]],
+                                              F[fp] if fp >= 0 else 0.0)
+                elif handed_off(recs, r, I, blas_min):
+                    state[STAGE] = BLAS_FORWARD
+                    state[RECORD] = r
+                    return BLAS_FORWARD
+                else:
+                    array_fwd(recs, r, offs, base, I, F)
 
         n_slots = offs.size - 1
         gbase = grads.ctypes.data
-        for k in range(seeds.shape[0]):
-            for s in range(n_slots):
-                flags[s] = NEED
-            for i in range(aux[1]):
-                flags[aux[2 + i]] = 0
-            # no slot is cleared up front: an input's gradient is overwritten (or cleared) at
-            # its first contribution, as in sweep.py -- on a 100,000-element chain the buffer
-            # is 160 MB, and clearing it was a pass of its own
-            o = offs[out]
-            n_seed = min(seeds.shape[1], offs[out + 1] - o)  # a wrong-sized seed is the
-            for i in range(n_seed):  # caller's error to raise: never write past
-                grads[o + i] = seeds[k, i]
-            grads[o + n_seed:offs[out + 1]] = 0.0
-            flags[out] |= HAS_GRAD
-            for r in range(n_rec - 1, -1, -1):
+        resume = stage == BLAS_REVERSE
+        for k in range(state[ROW] if resume else 0, seeds.shape[0]):
+            if resume:  # back from a hand-off: on down from the record below it
+                start = state[RECORD] - 1
+                resume = False
+            else:
+                start = n_rec - 1
+                for s in range(n_slots):
+                    flags[s] = NEED
+                for i in range(aux[1]):
+                    flags[aux[2 + i]] = 0
+                # no slot is cleared up front: an input's gradient is overwritten (or
+                # cleared) at its first contribution, as in sweep.py -- on a 100,000-element
+                # chain the buffer is 160 MB, and clearing it was a pass of its own
+                o = offs[out]
+                n_seed = min(seeds.shape[1], offs[out + 1] - o)  # a wrong-sized seed is the
+                for i in range(n_seed):  # caller's error to raise: never write past
+                    grads[o + i] = seeds[k, i]
+                grads[o + n_seed:offs[out + 1]] = 0.0
+                flags[out] |= HAS_GRAD
+            for r in range(start, -1, -1):
                 y = recs[r, OUT]
                 if not flags[y] & HAS_GRAD:
                     continue
@@ -171,13 +206,23 @@ def make_replay(fwd_record, vjp_record, scalar_fwd, scalar_vjp, ASSIGNS):
                         grads[ob] = grads[ob] + db if flags[b] & HAS_GRAD else db
                         flags[b] |= HAS_GRAD
                 else:
-                    assigns = ASSIGNS[op] == ANY_RECORD or (ASSIGNS[op] and recs[r, IP] < 0)
+                    # (a product handed to BLAS overwrites there: ``out=`` instead of ``+=``)
+                    handoff = handed_off(recs, r, I, blas_min)
+                    assigns = handoff or ASSIGNS[op] == ANY_RECORD or (
+                        ASSIGNS[op] and recs[r, IP] < 0)
                     mode_a = ADD if need_a else 0
                     mode_b = ADD if need_b else 0
                     if need_a and not flags[a] & HAS_GRAD:
                         mode_a = _first(grads, offs, a, assigns, flags)
                     if need_b and not flags[b] & HAS_GRAD:
                         mode_b = _first(grads, offs, b, assigns, flags)
+                    if handoff:
+                        state[STAGE] = BLAS_REVERSE
+                        state[ROW] = k
+                        state[RECORD] = r
+                        state[MODE_A] = mode_a
+                        state[MODE_B] = mode_b
+                        return BLAS_REVERSE
                     array_vjp(recs, r, offs, base, gbase, I, F, mode_a, mode_b)
             at = 0
             for i in range(args.size):
@@ -188,6 +233,7 @@ def make_replay(fwd_record, vjp_record, scalar_fwd, scalar_vjp, ASSIGNS):
                 else:
                     result[k, at:at + n] = 0.0
                 at += n
+        return DONE
 
     return replay
 

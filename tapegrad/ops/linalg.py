@@ -8,7 +8,7 @@ innermost index contiguous in every array they touch.
 import numpy as np
 
 from ..kernels.jit import kernel
-from .registry import READS_A, READS_B, register
+from .registry import ASSIGN, READS_A, READS_B, register
 
 
 @kernel
@@ -88,3 +88,41 @@ def _bmm_vjp(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp):
 
 BMM = register("bmm", "BmmBackward0", 2, np.matmul, _bmm_fwd, _bmm_vjp, READS_B, READS_A,
                matmul=2)
+
+
+# -- large products, in NumPy's BLAS: the backward sweep and a compiled tape's replay hand them
+# -- back to Python (numba has no BLAS of its own without SciPy; NumPy's is ~10x faster here)
+
+
+def product_params(ints, ip: int, kind: int) -> tuple[int, ...]:
+    """A product record's int params: ``(m, k, n)``, or ``(batch, m, k, n)`` (``kind`` 2)."""
+    return tuple(int(i) for i in ints[ip:ip + (4 if kind == 2 else 3)])
+
+
+def blas_fwd(params: tuple, y: np.ndarray, a: np.ndarray, b: np.ndarray) -> None:
+    """``y = a @ b`` on the flat values of a product record (``params`` as above)."""
+    *batch, m, k, n = params
+    np.matmul(a.reshape(*batch, m, k), b.reshape(*batch, k, n), out=y.reshape(*batch, m, n))
+
+
+def blas_vjp(params: tuple, g: np.ndarray, a: np.ndarray, b: np.ndarray, ga: np.ndarray | None,
+             gb: np.ndarray | None, mode_a: int, mode_b: int) -> None:
+    """``ga += g @ bᵀ``, ``gb += aᵀ @ g`` on flat values and gradients; a mode of ``ASSIGN``
+    overwrites the (uncleared) gradient instead, 0 skips it.  a's term comes first: for
+    ``a @ a``, b's adds onto it."""
+    *batch, m, k, n = params
+    g = g.reshape(*batch, m, n)
+    if mode_a:
+        ga = ga.reshape(*batch, m, k)
+        bt = np.swapaxes(b.reshape(*batch, k, n), -1, -2)
+        if mode_a == ASSIGN:
+            np.matmul(g, bt, out=ga)
+        else:
+            ga += g @ bt
+    if mode_b:
+        gb = gb.reshape(*batch, k, n)
+        at = np.swapaxes(a.reshape(*batch, m, k), -1, -2)
+        if mode_b == ASSIGN:
+            np.matmul(at, g, out=gb)
+        else:
+            gb += at @ g

@@ -24,7 +24,7 @@ def test_gradient_slots_need_no_zeroed_workspace():
         x = tg.tensor(x0, requires_grad=True)
         (100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2).sum().backward()
         np.testing.assert_allclose(x.grad.numpy(), rosenbrock_grad(x0), rtol=1e-12, atol=1e-12)
-        engine._workspace.grads[:] = np.nan
+        engine._threads.work.grads[:] = np.nan
 
 
 def test_heap_tuning_is_applied_on_glibc_and_can_be_turned_off():
@@ -72,7 +72,7 @@ def test_basic_indexing_records_a_strided_block(key):
     y = x[key]
     np.testing.assert_array_equal(y.detach().numpy(), a[key])
     w = np.random.default_rng(6).standard_normal(a[key].shape)
-    engine._workspace.grads[:] = np.nan  # x's slot is written first by the slice's VJP
+    engine._threads.work.grads[:] = np.nan  # x's slot is written first by the slice's VJP
     (y * tg.tensor(w)).sum().backward()
     expected = np.zeros(a.size)
     np.add.at(expected, gather_map(a.shape, key), w.ravel())
@@ -92,7 +92,7 @@ def test_large_matrix_products_overwrite_or_add_their_gradients():
         ((a @ w) @ w + a @ a).sum().backward()
         np.testing.assert_allclose(values(w.grad), a0.T @ one @ w0.T + (a0 @ w0).T @ one)
         np.testing.assert_allclose(values(a.grad), one @ (w0 @ w0).T + one @ a0.T + a0.T @ one)
-        engine._workspace.grads[:] = np.nan
+        engine._threads.work.grads[:] = np.nan
 
 
 @pytest.mark.parametrize("shape,dim", [((3, 4, 5), 0), ((3, 4, 5), 2), ((3, 4, 5), (0, 2)),

@@ -604,9 +604,9 @@ class Tensor:
         return _view(_OP["unsqueeze"], self, np.expand_dims(v, d))
 
     def __getitem__(self, key):
-        if key.__class__ is slice and self._v.ndim:  # the common case, as below without scans
-            v = _storage(self)
-            value = v[key]
+        v = self._v
+        if key.__class__ is slice and v.__class__ is _ndarray and v.ndim:  # the common case, as
+            value = v[key]  # below without scans (a NumPy scalar value: below, via _storage)
             if self._tape is None and not self._rg:
                 out = _wrap(value)
             else:

@@ -87,80 +87,103 @@ def compare(got: list[np.ndarray], ref: list[np.ndarray]) -> tuple[float, str | 
 def run(plan: Plan, progress: Progress) -> list[Cell]:
     """Every selected cell, in report order."""
     cells = []
-    for workload, case in plan.cases:
-        cells.extend(_run_case(workload, case, plan, progress))
+    for workload, cases in _groups(plan.cases):
+        cells.extend(_run_group(workload, cases, plan, progress))
     return cells
 
 
-def _run_case(workload: Workload, case: Case, plan: Plan, progress: Progress) -> list[Cell]:
+def _groups(cases: list[tuple[Workload, Case]]) -> list[tuple[Workload, list[Case]]]:
+    """The cases, each alone, except consecutive cases of a workload that are compared with
+    each other (``Workload.timed_together``: the mlp's forward and forward+backward, whose
+    ratio is a target), which are timed together."""
+    groups: list[tuple[Workload, list[Case]]] = []
+    for workload, case in cases:
+        if groups and workload.timed_together and groups[-1][0] is workload:
+            groups[-1][1].append(case)
+        else:
+            groups.append((workload, [case]))
+    return groups
+
+
+def _run_group(workload: Workload, cases: list[Case], plan: Plan,
+               progress: Progress) -> list[Cell]:
     """Check every framework against tapegrad, then time each in turns with tapegrad (see
-    timing.py): a pair at a time, so no third framework's objects or garbage are alive to
-    slow the collector down for the two being compared."""
-    cells: list[Cell] = []
-    reference: tuple[Callable[[], Any], float] | None = None  # tapegrad's call, kept for pairs
-    beside: dict[str, Timing] = {}  # tapegrad's timing in each framework's pair
-    ref: list[np.ndarray] | None = None
+    timing.py): one framework at a time, so no third framework's objects or garbage are alive
+    to slow the collector down for the two being compared."""
+    cells = {(case.name, name): Cell(workload.name, case.name, case.size, name, "ok")
+             for case in cases for name in plan.frameworks}  # (in report order)
+    refs: dict[str, list[np.ndarray] | None] = {}  # tapegrad's results, to check against
+    reference: dict[str, tuple[Callable[[], Any], float]] = {}  # tapegrad's calls, kept
+    beside: dict[str, dict[str, Timing]] = {}  # framework -> case -> tapegrad's timing there
     if REFERENCE not in plan.frameworks:  # the check needs tapegrad's answer all the same
-        ref = _reference(workload, case, plan)
+        refs = {case.name: _reference(workload, case, plan) for case in cases}
     for name in plan.frameworks:  # in registry order: tapegrad, the reference, first
-        progress.tick(f"{case.name} / {name}")
-        cell = Cell(workload.name, case.name, case.size, name, "ok")
-        cells.append(cell)
-        reason = _not_runnable(workload, name, plan.quick)
-        if reason is not None:
-            cell.status, cell.reason = reason
-            continue
-        try:
-            call = workload.setups[name](**case.params)
-            first, result = time_first(call)
-            result = [np.array(r, dtype=np.float64) for r in result]  # a copy of each
-            if name == REFERENCE:
-                ref = result
-            if ref is None:
-                raise RuntimeError("no tapegrad reference to check against")
-            cell.max_rel_err, problem = compare(result, ref)
-            if problem is not None:
-                cell.status, cell.reason = "mismatch", problem
-                _fail(plan, f"GRADIENT MISMATCH: {case.name} on {name}: {problem}")
+        ready: dict[tuple[str, str], tuple[Callable[[], Any], float]] = {}
+        for case in cases:
+            progress.tick(f"{case.name} / {name}")
+            cell = cells[case.name, name]
+            reason = _not_runnable(workload, name, plan.quick)
+            if reason is not None:
+                cell.status, cell.reason = reason
                 continue
-            if name == REFERENCE:
-                reference = (call, first)
-                continue
-            pair = {name: (call, first)}
-            if reference is not None:
-                pair[REFERENCE] = reference
-            timings, errors = measure_in_turns(pair, plan.budget)
-            cell.timing = timings.get(name)
-            if REFERENCE in timings:
-                beside[name] = cell.beside_reference = timings[REFERENCE]
-            if name in errors:
-                _error(plan, cell, case, errors[name])
-        except NotApplicable as exc:
-            cell.status, cell.reason = "n/a", str(exc)
-        except Exception as exc:  # a broken framework must not hide the others' results
-            _error(plan, cell, case, exc)
-        finally:
-            call = None  # free the case's inputs and graphs before the next framework
-            gc.collect()
-    if reference is not None:
-        # tapegrad's own row: its samples beside torch (the ratios' baseline), else beside the
-        # first framework that ran, else timed alone
-        own = beside.get("torch") or next(iter(beside.values()), None)
-        if own is None:
-            timings, errors = measure_in_turns({REFERENCE: reference}, plan.budget)
-            own = timings.get(REFERENCE)
-        for cell in cells:
-            if cell.framework == REFERENCE:
-                cell.timing = own
-                if own is None:
-                    _error(plan, cell, case, errors[REFERENCE])
-    return cells
+            try:
+                call = workload.setups[name](**case.params)
+                first, result = time_first(call)
+                result = [np.array(r, dtype=np.float64) for r in result]  # a copy of each
+                if name == REFERENCE:
+                    refs[case.name] = result
+                if refs.get(case.name) is None:
+                    raise RuntimeError("no tapegrad reference to check against")
+                cell.max_rel_err, problem = compare(result, refs[case.name])
+                if problem is not None:
+                    cell.status, cell.reason = "mismatch", problem
+                    _fail(plan, f"GRADIENT MISMATCH: {case.name} on {name}: {problem}")
+                elif name == REFERENCE:
+                    reference[case.name] = (call, first)
+                else:
+                    ready[case.name, name] = (call, first)
+                    if case.name in reference:
+                        ready[case.name, REFERENCE] = reference[case.name]
+            except NotApplicable as exc:
+                cell.status, cell.reason = "n/a", str(exc)
+            except Exception as exc:  # a broken framework must not hide the others' results
+                _error(plan, cell, exc)
+            finally:
+                call = None
+        if ready:
+            timings, errors = measure_in_turns(ready, plan.budget, _framework)
+            for (case_name, framework), timing in timings.items():
+                if framework == name:
+                    cells[case_name, name].timing = timing
+                else:
+                    beside.setdefault(name, {})[case_name] = timing
+                    cells[case_name, name].beside_reference = timing
+            for (case_name, framework), exc in errors.items():
+                _error(plan, cells[case_name, framework], exc)
+        ready.clear()  # free the cases' inputs and graphs before the next framework
+        gc.collect()
+    # tapegrad's own rows: its samples beside torch (the ratios' baseline), else beside the
+    # first framework that ran, else timed alone
+    own = beside.get("torch") or next(iter(beside.values()), {})
+    alone = {(c, REFERENCE): call for c, call in reference.items() if c not in own}
+    if alone:
+        timings, errors = measure_in_turns(alone, plan.budget, _framework)
+        own = {**own, **{c: t for (c, _), t in timings.items()}}
+        for (c, framework), exc in errors.items():
+            _error(plan, cells[c, framework], exc)
+    for case_name, timing in own.items():
+        cells[case_name, REFERENCE].timing = timing
+    return list(cells.values())
 
 
-def _error(plan: Plan, cell: Cell, case: Case, exc: Exception) -> None:
+def _framework(key: tuple[str, str]) -> str:
+    return key[1]  # (keys of the calls timed together: (case, framework))
+
+
+def _error(plan: Plan, cell: Cell, exc: Exception) -> None:
     cell.status, cell.reason = "error", f"{type(exc).__name__}: {exc}"
-    traceback.print_exc(file=sys.stderr)
-    _fail(plan, f"ERROR: {case.name} on {cell.framework}: {cell.reason}")
+    traceback.print_exception(exc, file=sys.stderr)
+    _fail(plan, f"ERROR: {cell.case} on {cell.framework}: {cell.reason}")
 
 
 def _not_runnable(workload: Workload, name: str, quick: bool) -> tuple[str, str] | None:

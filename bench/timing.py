@@ -1,11 +1,15 @@
 """Adaptive timing of one case on several frameworks: first calls apart, warm-up, then batched
 samples until a budget.
 
-Each framework's samples are taken in turns with tapegrad's (one sample of each, then again),
-not one framework after the other: a shared machine's speed drifts by up to 1.7x over seconds,
-and a ratio is only fair when both sides sampled the same stretch of time.  (Pairs, not all
-frameworks at once: a third framework's live objects and garbage would slow the collector for
-the other two; micrograd's scalar-mlp read 2.2x slower with jax's set-up alive beside it.)
+On short calls (the per-op workloads) each framework's samples are taken in turns with
+tapegrad's (one sample of each, then again), not one framework after the other: a shared
+machine's speed drifts by up to 1.7x over seconds, and a ratio is only fair when both sides
+sampled the same stretch of time.  Pairs, not all frameworks at once: a third framework's live
+objects and garbage would slow the collector for the other two (micrograd's scalar-mlp read
+2.2x slower with jax's set-up alive beside it).  Calls of a millisecond or more are not mixed
+across frameworks: their thread pools (OpenBLAS's, torch's OpenMP) spin for a while after each
+call and would slow whichever framework ran next; only one framework's own calls (the mlp's
+forward and forward+backward) take turns there.
 
 The garbage collector stays on, as users run with it: its pauses are part of a framework's cost
 (micrograd's reference cycles make it pay them), and the median keeps them from dominating.
@@ -69,12 +73,18 @@ def time_first(call: Callable[[], Any]) -> tuple[float, Any]:
     return perf_counter() - t0, result
 
 
-def measure_in_turns(calls: dict[str, tuple[Callable[[], Any], float]], budget: Budget
-                     ) -> tuple[dict[str, Timing], dict[str, Exception]]:
-    """Time each ``name: (call, seconds its first call took)``, sampling them in turns; each
-    gets ``budget.seconds`` of samples, as if it ran alone.  A call that raises drops out:
+#: calls at least this long are sampled in turns only with calls of the same framework
+TURNS_ACROSS_FRAMEWORKS_MAX = 1e-3
+
+
+def measure_in_turns(calls: dict[Any, tuple[Callable[[], Any], float]], budget: Budget,
+                     framework_of: Callable[[Any], str] = str
+                     ) -> tuple[dict[Any, Timing], dict[Any, Exception]]:
+    """Time each ``key: (call, seconds its first call took)``, sampling them in turns (calls
+    of a millisecond or more: only with calls of the same ``framework_of(key)``); each gets
+    ``budget.seconds`` of samples, as if it ran alone.  A call that raises drops out:
     ``(timings, errors)``."""
-    numbers, wanted, errors = {}, {}, {}
+    numbers, wanted, errors, last_seen = {}, {}, {}, {}
     for name, (call, first) in calls.items():
         # warm-up: ~10% of the budget, skipped when the first call alone outlasted the budget
         last = first
@@ -87,13 +97,29 @@ def measure_in_turns(calls: dict[str, tuple[Callable[[], Any], float]], budget: 
                         break
             except Exception as exc:
                 errors[name] = exc
+        last_seen[name] = last
         numbers[name] = max(1, int(budget.sample / max(last, 1e-9)))
         # a call of a second or more gets fewer samples, so a slow framework cannot stall the run
         wanted[name] = min(budget.min_samples, 5 if last < 0.2 else 3 if last < 1.0 else 1)
-    samples: dict[str, list[float]] = {name: [] for name in calls}
+    samples: dict[Any, list[float]] = {name: [] for name in calls}
     spent = dict.fromkeys(calls, 0.0)
+    if all(t < TURNS_ACROSS_FRAMEWORKS_MAX for t in last_seen.values()):
+        groups = [list(calls)]
+    else:  # one framework after the other
+        by_framework: dict[str, list[Any]] = {}
+        for name in calls:
+            by_framework.setdefault(framework_of(name), []).append(name)
+        groups = list(by_framework.values())
+    for group in groups:
+        _sample_in_turns(group, calls, numbers, wanted, budget, samples, spent, errors)
+    return ({name: Timing(first=calls[name][1], samples=samples[name], number=numbers[name])
+             for name in calls if name not in errors}, errors)
+
+
+def _sample_in_turns(group: list[Any], calls: dict, numbers: dict, wanted: dict, budget: Budget,
+                     samples: dict, spent: dict, errors: dict) -> None:
     while True:
-        turn = [name for name in calls if name not in errors and
+        turn = [name for name in group if name not in errors and
                 (len(samples[name]) < wanted[name] or spent[name] < budget.seconds)]
         if not turn:
             break
@@ -109,5 +135,3 @@ def measure_in_turns(calls: dict[str, tuple[Callable[[], Any], float]], budget: 
                 continue
             spent[name] += elapsed
             samples[name].append(elapsed / number)
-    return ({name: Timing(first=calls[name][1], samples=samples[name], number=numbers[name])
-             for name in calls if name not in errors}, errors)

@@ -36,6 +36,9 @@ class Workload:
     heavy: frozenset[str] = frozenset()
     # why a framework cannot run this workload at all, when it is not obvious
     unsupported: dict[str, str] = field(default_factory=dict)
+    # its cases are compared with each other (a ratio of two of them is a target): each
+    # framework's are timed in the same turns, so a drift in the machine's speed reaches all
+    timed_together: bool = False
 
 
 class NotApplicable(Exception):

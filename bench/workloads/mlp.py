@@ -152,6 +152,7 @@ def _numpy(mode: str) -> Call:
 WORKLOAD = Workload(
     name="mlp",
     cases=tuple(Case(name, {"mode": mode}) for name, mode in MODES.items()),
+    timed_together=True,  # (forward+backward) / forward is a target
     setups={
         "tapegrad": _tapegrad,
         "tapegrad-compiled": _tapegrad_compiled,

@@ -740,7 +740,7 @@ def _storage(t: Tensor) -> np.ndarray:
     shared (detach, .data, .numpy()) or written.
     """
     v = t._v
-    if v.__class__ is not np.ndarray:
+    if v.__class__ is not _ndarray:
         v = t._v = np.array(v)
         # a tape holding the number must read the array from now on
         if t._tape is not None:
@@ -958,7 +958,7 @@ def _unary(op, a: Tensor, value: np.ndarray | None = None, ints: tuple | None = 
                     value = _f64(value)
         if value is None:
             value = op.eager(a._v)
-            if value.__class__ is not np.ndarray and value.__class__ is not _f64:
+            if value.__class__ is not _ndarray and value.__class__ is not _f64:
                 value = np.asarray(value)
     tape = a._tape
     if tape is None and not a._rg:
@@ -1028,7 +1028,7 @@ def _scalar(op, a: Tensor, c) -> Tensor:
             value = op.eager(v, constant)
         else:
             value = op.eager(v, c)
-        if value.__class__ is not np.ndarray and value.__class__ is not _f64:
+        if value.__class__ is not _ndarray and value.__class__ is not _f64:
             value = np.asarray(value)
     tape = a._tape
     if tape is None and not a._rg:
@@ -1087,7 +1087,7 @@ def _binary(op, a: Tensor, b: Tensor) -> Tensor:
                     value = _f64(value)
     if value is None:
         value = op.eager(av, bv)
-        if value.__class__ is not np.ndarray and value.__class__ is not _f64:
+        if value.__class__ is not _ndarray and value.__class__ is not _f64:
             value = np.asarray(value)
     ta, tb = a._tape, b._tape
     if ta is None and tb is None and not a._rg and not b._rg:

@@ -270,12 +270,14 @@ class Tensor:
         return self._v.tolist()
 
     def numpy(self) -> np.ndarray:
-        _guard(self, "numpy()")
-        if self.requires_grad:
+        if _NON_DEFAULT[0]:  # (only while compiling can it be a guard: _guard's test first)
+            _guard(self, "numpy()")
+        if self._rg or (self._tape is not None and not self._stop):  # (requires_grad)
             raise RuntimeError(
                 "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
                 "instead.")
-        return _storage(self)
+        v = self._v
+        return v if v.__class__ is _ndarray else _storage(self)
 
     def __array__(self, dtype=None, copy=None):
         _guard(self, "np.asarray()")

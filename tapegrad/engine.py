@@ -33,17 +33,15 @@ _NO_AUX_ADDRESS, _ONE_ADDRESS = address_of(_NO_AUX), address_of(_ONE)
 _packers: dict = {}
 
 
-def _packer(n_offsets: int, n_scalars: int, n_bytes: int):
+def _new_packer(n_offsets: int, n_scalars: int, n_bytes: int):
     """``pack_into`` of a frame: its header (all but the two results the kernel writes back),
-    then ``n_offsets`` int64, ``n_scalars`` float64 and ``n_bytes`` of small values."""
-    key = (n_offsets, n_scalars, n_bytes)
-    pack = _packers.get(key)
-    if pack is None:
-        if len(_packers) >= 256:  # (programs whose tapes differ call after call)
-            _packers.clear()
-        pack = _packers[key] = struct.Struct(
-            f"{abi.RESULT_RECORD}q{8 * (HEADER - abi.RESULT_RECORD)}x"
-            f"{n_offsets}q{n_scalars}d{n_bytes}s").pack_into
+    then ``n_offsets`` int64, ``n_scalars`` float64 and ``n_bytes`` of small values; kept in
+    ``_packers`` by those three counts (backward looks there first)."""
+    if len(_packers) >= 256:  # (programs whose tapes differ call after call)
+        _packers.clear()
+    pack = _packers[n_offsets, n_scalars, n_bytes] = struct.Struct(
+        f"{abi.RESULT_RECORD}q{8 * (HEADER - abi.RESULT_RECORD)}x"
+        f"{n_offsets}q{n_scalars}d{n_bytes}s").pack_into
     return pack
 
 
@@ -179,7 +177,7 @@ def backward(t: Tensor, gradient: Any = None, retain_graph: bool | None = None) 
     frame, at = work.frame, work.frame_address + 8 * HEADER
     at_scalars = at + 8 * (n_slots + 1)
     (_packers.get((n_slots + 1, n_scalars, len(packed)))
-     or _packer(n_slots + 1, n_scalars, len(packed)))(
+     or _new_packer(n_slots + 1, n_scalars, len(packed)))(
         frame, 0, recs.buffer_info()[0], n_recs, at, at_scalars, n_scalars,
         at_scalars + 8 * n_scalars, n_packed, ints.buffer_info()[0], len(ints),
         floats.buffer_info()[0], len(floats), *extras, *work.buffers,

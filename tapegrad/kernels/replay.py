@@ -19,6 +19,7 @@
 
 import numpy as np
 
+from ..ops.linalg import product_size
 from ..ops.registry import ADD, ANY_RECORD, ASSIGN
 from .jit import kernel
 from .memory import slot_view
@@ -91,10 +92,7 @@ def make_replay(fwd_record, vjp_record, scalar_fwd, scalar_vjp, ASSIGNS, MATMUL)
     def handed_off(recs, r, I, blas_min):
         """Whether record ``r`` is a product large enough for NumPy's BLAS."""
         kind = MATMUL[recs[r, OP]]
-        if blas_min <= 0 or kind == 0:
-            return False
-        ip = recs[r, IP]
-        return I[ip] * I[ip + 1] * I[ip + 2] * (I[ip + 3] if kind == 2 else 1) >= blas_min
+        return blas_min > 0 and kind > 0 and product_size(I, recs[r, IP], kind) >= blas_min
 
     # the array path lives in functions of its own: written inline in the replay loop, its
     # views and call slow down the scalar path that shares the loop ~4x (measured)

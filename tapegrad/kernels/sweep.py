@@ -12,6 +12,7 @@ gradient -- when a record it must use has had its saved values freed by an earli
 (``FREED``) or modified in place since it was recorded (``STALE``).
 """
 
+from ..ops.linalg import product_size
 from ..ops.registry import ADD, ANY_RECORD, ASSIGN
 from . import abi
 from .abi import (
@@ -165,11 +166,8 @@ def make_sweep(dispatch, READS_A, READS_B, SAVES, MATMUL, ASSIGNS, scalar_vjp, H
                 return STALE, r, b
             if (rd & 4) and flags[y] & STALE_FLAG:
                 return STALE, r, y
-            handoff = False
-            if blas_min > 0 and MATMUL[op] > 0:
-                ip = recs[r, IP]
-                size = I[ip] * I[ip + 1] * I[ip + 2] * (I[ip + 3] if MATMUL[op] == 2 else 1)
-                handoff = size >= blas_min
+            handoff = blas_min > 0 and MATMUL[op] > 0 and \
+                product_size(I, recs[r, IP], MATMUL[op]) >= blas_min
             asize = offs[a + 1] - offs[a]
             bsize = offs[b + 1] - offs[b] if b >= 0 else 0
             # An input's first contribution finds its slot uncleared: a VJP that can overwrite

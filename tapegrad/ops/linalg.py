@@ -94,6 +94,13 @@ BMM = register("bmm", "BmmBackward0", 2, np.matmul, _bmm_fwd, _bmm_vjp, READS_B,
 # -- back to Python (numba has no BLAS of its own without SciPy; NumPy's is ~10x faster here)
 
 
+@kernel
+def product_size(I, ip, kind):
+    """Multiply-adds of a product record (``kind``: ``Op.matmul``, 2 for batched): what decides
+    whether the sweep and the replay hand it to BLAS."""
+    return I[ip] * I[ip + 1] * I[ip + 2] * (I[ip + 3] if kind == 2 else 1)
+
+
 def product_params(ints, ip: int, kind: int) -> tuple[int, ...]:
     """A product record's int params: ``(m, k, n)``, or ``(batch, m, k, n)`` (``kind`` 2)."""
     return tuple(int(i) for i in ints[ip:ip + (4 if kind == 2 else 3)])
@@ -113,16 +120,16 @@ def blas_vjp(params: tuple, g: np.ndarray, a: np.ndarray, b: np.ndarray, ga: np.
     *batch, m, k, n = params
     g = g.reshape(*batch, m, n)
     if mode_a:
-        ga = ga.reshape(*batch, m, k)
-        bt = np.swapaxes(b.reshape(*batch, k, n), -1, -2)
-        if mode_a == ASSIGN:
-            np.matmul(g, bt, out=ga)
-        else:
-            ga += g @ bt
+        _product_into(ga.reshape(*batch, m, k), mode_a, g,
+                      np.swapaxes(b.reshape(*batch, k, n), -1, -2))
     if mode_b:
-        gb = gb.reshape(*batch, k, n)
-        at = np.swapaxes(a.reshape(*batch, m, k), -1, -2)
-        if mode_b == ASSIGN:
-            np.matmul(at, g, out=gb)
-        else:
-            gb += at @ g
+        _product_into(gb.reshape(*batch, k, n), mode_b,
+                      np.swapaxes(a.reshape(*batch, m, k), -1, -2), g)
+
+
+def _product_into(grad: np.ndarray, mode: int, x: np.ndarray, y: np.ndarray) -> None:
+    """``grad = x @ y`` (``ASSIGN``) or ``grad += x @ y``, in place."""
+    if mode == ASSIGN:
+        np.matmul(x, y, out=grad)
+    else:
+        grad += x @ y

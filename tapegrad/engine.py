@@ -102,6 +102,7 @@ heap.tune()
 _kernel = None
 _wrap = None  # tensor._wrap, set with the kernel
 _F64 = np.dtype(np.float64)
+_NONE_FREED = array("B", bytes(4096))  # (a slice copies it: a third of array("B", bytes(n)))
 
 
 def _load_kernel():
@@ -146,7 +147,8 @@ def backward(t: Tensor, gradient: Any = None, retain_graph: bool | None = None) 
     n_recs = len(recs) // 6
     n_slots, n_scalars, n_packed = len(offs) - 1, len(scalars), len(packed) >> 3
     if freed is None:
-        freed = tape.freed = array("B", bytes(n_recs))
+        freed = tape.freed = _NONE_FREED[:n_recs] if n_recs <= len(_NONE_FREED) else \
+            array("B", bytes(n_recs))
     elif len(freed) < n_recs:
         freed.frombytes(bytes(n_recs - len(freed)))
     stale = None  # (a loop, not a comprehension: most tapes watch one or two values)

@@ -24,6 +24,7 @@ from .grad_mode import NON_DEFAULT as _NON_DEFAULT
 from .grad_mode import STATE
 from .node import grad_fn_of
 from .ops import BY_KEY
+from .ops.elementwise import TWO
 from .ops.shape import basic_params, broadcast_map, gather_map
 from .printing import format_tensor, needs_dtype_suffix
 from .tape import BIG, open_tape, open_tape_if, resolve, tape_for, tape_for_all
@@ -1006,9 +1007,7 @@ def _unary(op, a: Tensor, value: np.ndarray | None = None, ints: tuple | None = 
 def _scalar(op, a: Tensor, c) -> Tensor:
     v = a._v
     value = None
-    if v.__class__ is _ndarray and v.ndim:
-        pass  # an array: NumPy below
-    elif op.py is not None and v.dtype is _F64:
+    if (v.__class__ is _f64 or not v.ndim) and op.py is not None and v.dtype is _F64:
         try:
             value = op.py(v if v.__class__ is _f64 else v[()], c)
         except (ArithmeticError, ValueError):
@@ -1017,21 +1016,16 @@ def _scalar(op, a: Tensor, c) -> Tensor:
             if value.__class__ is not _f64:
                 value = _f64(value)
     if value is None:
-        if v.dtype is _F64 and (c.__class__ is float or c.__class__ is int) and c:
+        if c and v.dtype is _F64:
             # NumPy 2 takes a Python number ~130 ns slower than a float64 0-d array, which
             # (for a float64 operand) gives the same result.  Zero is left out: 0.0 and -0.0
             # are one dict key but not one constant.
             constant = _CONSTANTS.get(c)
-            if constant is None:
-                if len(_CONSTANTS) >= 4096:
-                    _CONSTANTS.clear()
-                constant = _CONSTANTS[c] = np.array(c, np.float64)
-                constant.flags.writeable = False
-            value = op.eager(v, constant)
+            value = op.eager(v, constant if constant is not None else _constant(c))
         else:
             value = op.eager(v, c)
-        if value.__class__ is not _ndarray and value.__class__ is not _f64:
-            value = np.asarray(value)
+        if not v.ndim and value.__class__ is not _ndarray and value.__class__ is not _f64:
+            value = np.asarray(value)  # (an array operand gives an array)
     tape = a._tape
     if tape is None and not a._rg:
         return _wrap(value)
@@ -1068,6 +1062,16 @@ def _scalar(op, a: Tensor, c) -> Tensor:
     out._vc = None
     tape.recs.frombytes(_RECORD(op.code, slot, sa, -1, -1, len(floats) - 1))
     return out
+
+
+def _constant(c) -> np.ndarray:
+    """``c`` as a read-only float64 0-d array, kept for the next use (see _scalar)."""
+    if len(_CONSTANTS) >= 4096:
+        _CONSTANTS.clear()
+        _CONSTANTS[2] = TWO
+    constant = _CONSTANTS[c] = np.array(c, np.float64)
+    constant.flags.writeable = False
+    return constant
 
 
 def _binary(op, a: Tensor, b: Tensor) -> Tensor:
@@ -1377,7 +1381,7 @@ def _normalize_dims(dim, ndim: int) -> tuple:
     return tuple(sorted(set(out)))
 
 
-_CONSTANTS: dict = {}  # Python number -> read-only float64 0-d array (see _scalar)
+_CONSTANTS: dict = {2: TWO}  # Python number -> read-only float64 0-d array (see _scalar)
 _basic_maps: dict = {}
 
 

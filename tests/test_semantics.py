@@ -112,6 +112,19 @@ def test_second_backward_without_retain_graph_is_refused():
     assert_grad(x, 2 * values(x))
 
 
+@pytest.mark.parametrize("n_ops", [3, 5000])  # (the freed flags of a long tape are made apart)
+def test_second_backward_is_refused_on_short_and_long_tapes(n_ops):
+    x = leaf(rand(3))
+    y = x
+    for _ in range(n_ops):
+        y = y * 1.0001
+    out = (y * y).sum()
+    out.backward()
+    assert_grad(x, 2 * 1.0001 ** (2 * n_ops) * values(x))
+    with pytest.raises(RuntimeError, match=FREED):
+        out.backward()
+
+
 def test_retain_graph_allows_more_backwards_and_they_accumulate():
     xv = rand(3)
     x = leaf(xv)

@@ -13,7 +13,7 @@ from tapegrad.kernels.replay import make_replay
 from tapegrad.kernels.sweep import make_entry, make_forward, make_sweep
 from tapegrad.ops import OPS
 
-SOURCE_HASH = "08f719d2dc48baf5"
+SOURCE_HASH = "ebdbf7438964d282"
 N_OPS = 70
 
 # per opcode: saved values read for the first / second input's gradient

@@ -226,11 +226,17 @@ def _fpow(x, c):
 _fpow_jit = elementwise(_fpow)
 
 
+#: the read-only float64 0-d constant ``tensor._scalar`` hands NumPy for the number 2 (see
+#: there), for float64 operands only: ``x ** 2`` is recognised by identity
+TWO = np.array(2.0)
+TWO.flags.writeable = False
+
+
 def _np_pow_scalar(x, c):
     # NumPy's power ufunc calls libm pow even for x**2 (2.5x a square on 100,000 elements);
-    # x*x is what pow returns there, and floats keep their dtype either way.  (``c`` may be a
-    # float64 0-d constant, see tensor._scalar: its == is a 0.8 µs ufunc call, its item() not)
-    if (c.item() if c.__class__ is np.ndarray else c) == 2 and x.dtype.kind == "f":
+    # x*x is what pow returns there, and floats keep their dtype either way.  (Another 0-d
+    # constant's == would be a 0.8 µs ufunc call, its item() is not)
+    if c is TWO or (c.item() if c.__class__ is np.ndarray else c) == 2 and x.dtype.kind == "f":
         return np.square(x)
     return np.power(x, c)
 

@@ -66,6 +66,10 @@ from .functions import (
     is_tensor,
     log,
     log_softmax,
+    logical_and,
+    logical_not,
+    logical_or,
+    logical_xor,
     logsumexp,
     matmul,
     max,
@@ -111,7 +115,8 @@ __all__ = [
     "tanh", "sigmoid", "relu", "sqrt", "abs", "neg", "pow", "add", "sub", "mul", "div", "sum",
     "mean", "norm", "reshape", "transpose", "matmul", "eq", "all", "any", "is_tensor", "cat",
     "stack", "where", "clamp", "clone", "maximum", "minimum", "max", "min", "softmax",
-    "log_softmax", "logsumexp", "squeeze", "unsqueeze", "permute",
+    "log_softmax", "logsumexp", "squeeze", "unsqueeze", "permute", "logical_and", "logical_or",
+    "logical_xor", "logical_not",
 ]
 
 # torch computes log(0), 1/0 or sqrt(-1) silently, as IEEE inf/nan; NumPy would print a

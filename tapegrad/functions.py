@@ -73,6 +73,22 @@ def transpose(x, dim0: int, dim1: int) -> Tensor:
     return _as_tensor(x).transpose(dim0, dim1)
 
 
+def logical_and(x, y) -> Tensor:
+    return _as_tensor(x).logical_and(y)
+
+
+def logical_or(x, y) -> Tensor:
+    return _as_tensor(x).logical_or(y)
+
+
+def logical_xor(x, y) -> Tensor:
+    return _as_tensor(x).logical_xor(y)
+
+
+def logical_not(x) -> Tensor:
+    return _as_tensor(x).logical_not()
+
+
 def eq(x, y) -> Tensor:
     return _as_tensor(x).eq(y)
 

@@ -25,13 +25,14 @@ from .grad_mode import STATE
 from .node import grad_fn_of
 from .ops import BY_KEY
 from .ops.elementwise import TWO
-from .ops.shape import basic_params, broadcast_map, gather_map
+from .ops.shape import CAST_TO, basic_params, broadcast_map, gather_map
 from .printing import format_tensor, needs_dtype_suffix
 from .tape import BIG, open_tape, open_tape_if, resolve, tape_for, tape_for_all
 from .tape import RECORD as _RECORD
 
 _OP = {key: op for key, op in BY_KEY.items()}
 _SLICE = _OP["slice"]
+_CAST = _OP["to_copy"]
 _Real = (int, float)
 _f64 = np.float64
 _ndarray = np.ndarray
@@ -409,6 +410,32 @@ class Tensor:
     def ne(self, other):
         return _compare(self, other, "ne")
 
+    def logical_and(self, other):
+        return _compare(self, other, "logical_and")
+
+    def logical_or(self, other):
+        return _compare(self, other, "logical_or")
+
+    def logical_xor(self, other):
+        return _compare(self, other, "logical_xor")
+
+    def logical_not(self):
+        return _compare(self, None, "logical_not")
+
+    def __and__(self, other):
+        return _bitwise(self, other, "logical_and", np.bitwise_and)
+
+    def __or__(self, other):
+        return _bitwise(self, other, "logical_or", np.bitwise_or)
+
+    def __xor__(self, other):
+        return _bitwise(self, other, "logical_xor", np.bitwise_xor)
+
+    def __invert__(self):
+        return _bitwise(self, None, "logical_not", np.invert)
+
+    __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
+
     def lt(self, other):
         return _compare(self, other, "lt")
 
@@ -554,6 +581,62 @@ class Tensor:
     def contiguous(self):
         return self if self._v.flags.c_contiguous else self.clone()
 
+    # -- dtype conversion: a copy (recorded between float dtypes), or ``self`` if nothing changes
+
+    def to(self, *args, **kwargs) -> Tensor:
+        """``x.to(tg.float32)``, ``x.to(other)`` (its dtype), ``x.to("cpu")``,
+        ``x.to(dtype=..., copy=True)``: as torch's, on the CPU.
+
+        >>> import tapegrad as tg
+        >>> x = tg.tensor([1.5, 2.5], requires_grad=True)
+        >>> y = x.to(tg.float32)
+        >>> y
+        tensor([1.5000, 2.5000], dtype=tapegrad.float32, grad_fn=<ToCopyBackward0>)
+        >>> (y * y).sum().backward()
+        >>> x.grad
+        tensor([3., 5.])
+        """
+        dtype, copy = _to_arguments(args, kwargs)
+        return self._cast(self._v.dtype if dtype is None else dtype, copy)
+
+    def double(self) -> Tensor:
+        return self._cast(dtypes.float64)
+
+    def float(self) -> Tensor:
+        return self._cast(dtypes.float32)
+
+    def half(self) -> Tensor:
+        return self._cast(dtypes.float16)
+
+    def long(self) -> Tensor:
+        return self._cast(dtypes.int64)
+
+    def int(self) -> Tensor:
+        return self._cast(dtypes.int32)
+
+    def bool(self) -> Tensor:
+        return self._cast(dtypes.bool)
+
+    def cpu(self) -> Tensor:
+        return self
+
+    def _cast(self, dtype, copy: bool = False) -> Tensor:
+        target = dtypes.from_numpy_dtype(dtypes.to_numpy_dtype(dtype)).np  # (refuses others)
+        v = self._v
+        if v.dtype == target and not copy:
+            return self
+        value = np.asarray(v).astype(target)
+        if value.ndim == 0 and value.dtype is _F64:
+            value = value[()]  # (a 0-d float64 is held as a NumPy scalar)
+        if target.kind == "f" and v.dtype.kind == "f":
+            return _unary(_CAST, self, value, (CAST_TO.index(target),))
+        if STATE.compile_tape is None or self._tape is None:
+            return _wrap(value)  # nothing to differentiate, as in torch
+        # while compiling, a function of the inputs: replayed, passing no gradient
+        out = _unary(_CAST, self, value, (CAST_TO.index(target),))
+        _stop_gradient(out)
+        return out
+
     def transpose(self, dim0: int, dim1: int):
         perm = list(range(_storage(self).ndim))
         perm[dim0], perm[dim1] = perm[dim1], perm[dim0]
@@ -676,10 +759,33 @@ def _compare(a: Tensor, other, key: str) -> Tensor:
         value = op.eager(a._v) if b is None else op.eager(a._v, b._v)
         return _wrap(np.asarray(value))
     out = _unary(op, a) if b is None else _binary(op, a, b)
+    _stop_gradient(out)
+    return out
+
+
+def _bitwise(a: Tensor, other, logical_key: str, ufunc) -> Tensor:
+    """``& | ^ ~``: logical on bool tensors (recorded while compiling, as comparisons are),
+    bitwise on integer ones; refused on floats with torch's error."""
+    b = None if other is None else _as_tensor(other)
+    for t in (a, b):
+        if t is not None and t._v.dtype.kind == "f":
+            name = {"float64": "Double", "float32": "Float"}.get(t._v.dtype.name, "Half")
+            raise NotImplementedError(f'"{ufunc.__name__}_cpu" not implemented for \'{name}\'')
+    if a._v.dtype.kind == "b" and (b is None or b._v.dtype.kind == "b"):
+        return _compare(a, b, logical_key)
+    if STATE.compile_tape is not None and (a._tape is not None or
+                                           (b is not None and b._tape is not None)):
+        raise NotImplementedError(
+            f"{ufunc.__name__} on integer values computed from the inputs cannot be compiled "
+            "yet; compute it outside tapegrad.compile, or use comparisons and tapegrad.where")
+    return _wrap(np.asarray(ufunc(a._v) if b is None else ufunc(a._v, b._v)))
+
+
+def _stop_gradient(out: Tensor) -> None:
+    """A recorded value that passes no gradient (tg.compile only)."""
     if not out._stop:
         out._stop = True
         out._tape.consts.append(out._slot)
-    return out
 
 
 def _detached_in_compile(t: Tensor) -> Tensor:
@@ -715,7 +821,8 @@ def _stop_if_no_grad(out: Tensor, inputs) -> None:
 
 
 _COMPARE_OPERATOR = {"eq": operator.eq, "ne": operator.ne, "lt": operator.lt, "le": operator.le,
-                     "gt": operator.gt, "ge": operator.ge}
+                     "gt": operator.gt, "ge": operator.ge, "logical_and": np.logical_and,
+                     "logical_or": np.logical_or, "logical_xor": np.logical_xor}
 
 
 def _guard(t: Tensor, kind: str) -> None:
@@ -1348,6 +1455,24 @@ def _as_array(data: Any, dtype) -> np.ndarray:
     if arr.dtype.kind == "u" and arr.dtype != np.uint8:
         arr = arr.astype(np.int64)
     return arr
+
+
+def _to_arguments(args: tuple, kwargs: dict) -> tuple:
+    """``Tensor.to``'s arguments, as torch takes them: the target dtype (or None), ``copy``."""
+    unknown = set(kwargs) - {"dtype", "device", "copy", "non_blocking"}
+    if unknown:
+        raise TypeError(f"to() got an unexpected keyword argument '{sorted(unknown)[0]}'")
+    dtype, device = kwargs.get("dtype"), kwargs.get("device")
+    for arg in args:
+        if isinstance(arg, Tensor):
+            dtype = arg._v.dtype
+        elif isinstance(arg, str) or type(arg).__name__ == "device":
+            device = arg
+        elif arg is not None:
+            dtype = arg
+    if device is not None and str(device).split(":")[0] != "cpu":
+        raise RuntimeError(f"tapegrad runs on the CPU only: cannot move a tensor to '{device}'")
+    return dtype, bool(kwargs.get("copy", False))
 
 
 def _as_tensor(x: Any) -> Tensor:

@@ -91,6 +91,10 @@ CASES: dict[str, list] = {
     "view": [("view", lambda x: x.view(3, 2), [r(2, 3)]),
              ("reshape", lambda x: x.reshape(-1), [r(2, 2, 2)])],
     "clone": [("clone", lambda x: x.clone() * 1.0, [r(3)])],
+    # (float64 -> float64 here: finite differences cannot see through a rounding cast; the
+    # rounding casts are checked in test_semantics.py against closed forms)
+    "to_copy": [("copy=True", lambda x: x.to(tg.float64, copy=True) * 2.0, [r(3)]),
+                ("dtype=", lambda x: x.to(dtype=tg.double, copy=True).sin(), [r(2, 2)])],
     "transpose": [("2-d", lambda x: x.transpose(0, 1), [r(2, 3)]),
                   ("3-d", lambda x: x.transpose(0, 2), [r(2, 3, 4)])],
     "permute": [("T", lambda x: x.T, [r(2, 3)]), ("perm", lambda x: x.permute(2, 0, 1),
@@ -154,6 +158,13 @@ COMPILE_CASES: dict[str, list] = {
     for key in ("eq", "ne", "lt", "le", "gt", "ge")
 }
 COMPILE_CASES["eq"][0] = ("eq", lambda x: tg.where(x.eq(x[3]), x, -x).sum(), [r(7)])
+COMPILE_CASES["logical_and"] = [("&", lambda x: tg.where((x > -0.5) & (x < 0.5), x, -x).sum(),
+                                 [r(7)])]
+COMPILE_CASES["logical_or"] = [("|", lambda x: tg.where((x < -0.5) | (x > 0.5), x, -x).sum(),
+                                [r(7)])]
+COMPILE_CASES["logical_xor"] = [("^", lambda x: tg.where((x < 0.5) ^ (x > 0), x, 2 * x).sum(),
+                                 [r(7)])]
+COMPILE_CASES["logical_not"] = [("~", lambda x: tg.where(~(x > 0), x, 3 * x).sum(), [r(7)])]
 COMPILE_CASES["all"] = [("all", lambda x: x * (x > -10.0).all(), [r(4)])]
 COMPILE_CASES["any"] = [("any", lambda x: x * (x > 10.0).any(), [r(4)])]
 

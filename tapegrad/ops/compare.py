@@ -27,6 +27,21 @@ GT = _compare("gt", np.greater, lambda a, b: 1.0 if a > b else 0.0)
 GE = _compare("ge", np.greater_equal, lambda a, b: 1.0 if a >= b else 0.0)
 
 
+# logical ops (``&``, ``|``, ``^`` and ``~`` on bool tensors) select elements as comparisons do
+LOGICAL_AND = _compare("logical_and", np.logical_and,
+                       lambda a, b: 1.0 if a != 0.0 and b != 0.0 else 0.0)
+LOGICAL_OR = _compare("logical_or", np.logical_or,
+                      lambda a, b: 1.0 if a != 0.0 or b != 0.0 else 0.0)
+LOGICAL_XOR = _compare("logical_xor", np.logical_xor,
+                       lambda a, b: 1.0 if (a != 0.0) != (b != 0.0) else 0.0)
+
+
+@kernel
+def _not_fwd(y, a, b, I, F, ip, fp):
+    for i in range(y.size):
+        y[i] = 1.0 if a[i] == 0.0 else 0.0
+
+
 @kernel
 def _all_fwd(y, a, b, I, F, ip, fp):
     y[0] = 1.0
@@ -52,3 +67,5 @@ def _no_vjp(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp):
 
 ALL = register("all", "AllBackward0", 1, np.all, _all_fwd, _no_vjp, 0)
 ANY = register("any", "AnyBackward0", 1, np.any, _any_fwd, _no_vjp, 0)
+LOGICAL_NOT = register("logical_not", "LogicalNotBackward0", 1, np.logical_not, _not_fwd,
+                       _no_vjp, 0)

@@ -8,6 +8,8 @@ torch's do.  Basic indexing (ints, slices, None, Ellipsis) picks a strided block
 by its offset, shape and strides.
 """
 
+import math
+
 import numpy as np
 
 from ..kernels.jit import elementwise, kernel
@@ -149,6 +151,52 @@ def _copy_op(key, name, eager):
 
 VIEW = _copy_op("view", "ViewBackward0", np.reshape)
 CLONE = _copy_op("clone", "CloneBackward0", np.copy)
+
+# -- a cast (``x.float()``, ``x.to(tg.int64)``).  The tape holds float64, so between float
+# dtypes the VJP is a copy (a leaf's gradient is cast to its own dtype when delivered, as
+# torch's ToCopyBackward0 casts it back); a cast to an int or bool dtype passes no gradient and
+# is recorded only while compiling (its result may select elements later).  The replay does
+# what the cast did: rounds to float32/float16, truncates to an int (NumPy leaves values out of
+# an int's range undefined), tests for nonzero.  Int param: the target's index in CAST_TO.
+CAST_TO = tuple(np.dtype(d) for d in (np.float64, np.float32, np.float16, np.int64, np.int32,
+                                      np.int16, np.int8, np.uint8, np.bool_))
+
+
+@elementwise
+def _round_to_half(x):
+    """``float(np.float16(x))``, which numba lacks: 11 significant bits, round half to even."""
+    if x != x or x == 0.0 or abs(x) == np.inf:
+        return x
+    if abs(x) >= 65520.0:  # (rounds past float16's largest finite, 65504)
+        return np.inf if x > 0.0 else -np.inf
+    m, e = math.frexp(x)  # x = m * 2**e, 0.5 <= |m| < 1
+    if e < -13:  # float16's subnormals: a fixed step of 2**-24
+        return np.round(x * 16777216.0) / 16777216.0
+    return math.ldexp(np.round(m * 2048.0) / 2048.0, e)
+
+
+@kernel
+def _cast_fwd(y, a, b, I, F, ip, fp):
+    to = I[ip]
+    for i in range(y.size):
+        if to == 0:
+            y[i] = a[i]
+        elif to == 1:
+            y[i] = np.float32(a[i])
+        elif to == 2:
+            y[i] = _round_to_half(a[i])
+        elif to == 8:
+            y[i] = 1.0 if a[i] != 0.0 else 0.0
+        else:
+            y[i] = math.trunc(a[i])
+
+
+def _np_cast(a, to):
+    return a.astype(CAST_TO[to])
+
+
+CAST = register("to_copy", "ToCopyBackward0", 1, _np_cast, _cast_fwd, _copy_vjp, 0,
+                assigns=True)
 # the gather kernels under torch's names for the ways an element map arises
 TRANSPOSE = register("transpose", "TransposeBackward0", 1, np.swapaxes, _gather_fwd, _gather_vjp, 0)
 PERMUTE = register("permute", "PermuteBackward0", 1, np.transpose, _gather_fwd, _gather_vjp, 0)

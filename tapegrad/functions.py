@@ -2,31 +2,17 @@
 
 from __future__ import annotations
 
-from .ops import BY_KEY
 from .tensor import Tensor, _as_tensor, _unary, cat, matmul, stack, where  # noqa: F401
 
-
-def _elementwise(key: str):
-    """``tg.<key>(x)``: the op straight on ``x`` (a one-call path: these run per op)."""
-    op = BY_KEY[key]
-
-    def function(x) -> Tensor:
-        return _unary(op, x if x.__class__ is Tensor else _as_tensor(x))
-
-    function.__name__ = function.__qualname__ = key
-    function.__doc__ = f"Elementwise {key}, as ``torch.{key}``; the same as ``x.{key}()``."
-    return function
-
-
-exp = _elementwise("exp")
-log = _elementwise("log")
-sin = _elementwise("sin")
-cos = _elementwise("cos")
-tanh = _elementwise("tanh")
-sigmoid = _elementwise("sigmoid")
-relu = _elementwise("relu")
-sqrt = _elementwise("sqrt")
-abs = _elementwise("abs")  # noqa: A001
+exp = Tensor.exp
+log = Tensor.log
+sin = Tensor.sin
+cos = Tensor.cos
+tanh = Tensor.tanh
+sigmoid = Tensor.sigmoid
+relu = Tensor.relu
+sqrt = Tensor.sqrt
+abs = Tensor.abs  # noqa: A001
 
 
 def neg(x) -> Tensor:

@@ -14,6 +14,7 @@ import numbers
 import operator
 import weakref
 from array import array
+from types import FunctionType
 from typing import Any
 
 import numpy as np
@@ -59,31 +60,15 @@ class Size(tuple):
         return f"tapegrad.Size([{', '.join(map(str, self))}])"
 
 
-def _arith_method(key: str):
-    """``a <op> b`` for a tensor ``a``: the per-op entry point of + - * / **."""
-    op, scalar_op, scalar_key = _OP[key], _OP[key + "_scalar"], key + "_scalar"
-
-    def method(self, other):
-        if other.__class__ is Tensor:
-            return _binary(op, self, other)
-        if other.__class__ is float or other.__class__ is int:
-            return _scalar(scalar_op, self, other)
-        return _arith(self, other, key, scalar_key)
-
-    method.__name__ = method.__qualname__ = f"__{key}__"
-    return method
-
-
-def _reflected_method(key: str, scalar_key: str):
-    """``b <op> a`` for a tensor ``a`` and a non-tensor ``b`` (a number or an array)."""
-    op, scalar_op = _OP[key], _OP[scalar_key]
-
-    def method(self, other):
-        if isinstance(other, _Real):
-            return _scalar(scalar_op, self, other)
-        return _binary(op, _as_tensor(other), self)
-
-    method.__name__ = method.__qualname__ = f"__r{key}__"
+def _operator(key: str, scalar_key: str | None = None, reflected: bool = False):
+    """``a <op> b`` (``b <op> a`` if ``reflected``) for a tensor ``a``: the per-op entry point of
+    + - * / **.  It is ``_arithmetic`` itself with this operator's ops as its defaults (one
+    function object per operator, sharing one code object): a Python call less per op than a
+    method calling ``_arithmetic``, ~8% of an op on a small tensor."""
+    name = f"__{'r' if reflected else ''}{key}__"
+    method = FunctionType(_arithmetic.__code__, globals(), name,
+                          (_OP[key], _OP[scalar_key or key + "_scalar"], reflected))
+    method.__qualname__ = f"Tensor.{name}"
     return method
 
 
@@ -344,25 +329,11 @@ class Tensor:
 
     # -- arithmetic ---------------------------------------------------------------------------
 
-    # (each built by _arith_method / _reflected_method below the class: the tensor and the
-    # Python-number cases go straight to their op, anything else through _arith)
-    __add__ = __radd__ = _arith_method("add")
-    __sub__ = _arith_method("sub")
-    __rsub__ = _reflected_method("sub", "rsub_scalar")
-    __mul__ = __rmul__ = _arith_method("mul")
-    __truediv__ = _arith_method("div")
-    __rtruediv__ = _reflected_method("div", "rdiv_scalar")
-    __pow__ = _arith_method("pow")
-    __rpow__ = _reflected_method("pow", "rpow_scalar")
-
-    def __neg__(self):
-        return _unary(_OP["neg"], self)
+    # (+ - * / ** are _arithmetic bound to their ops by _operator, and unary - and abs() are
+    # _unary bound by _math, once the class exists)
 
     def __pos__(self):
         return self
-
-    def __abs__(self):
-        return _unary(_OP["abs"], self)
 
     def __matmul__(self, other):
         return matmul(self, other)
@@ -370,13 +341,6 @@ class Tensor:
     def __rmatmul__(self, other):
         return matmul(_as_tensor(other), self)
 
-    add = __add__
-    sub = __sub__
-    mul = __mul__
-    div = __truediv__
-    pow = __pow__
-    neg = __neg__
-    abs = __abs__
     matmul = __matmul__
 
     def __iadd__(self, other):
@@ -466,29 +430,7 @@ class Tensor:
 
     # -- elementwise math ----------------------------------------------------------------------
 
-    def exp(self):
-        return _unary(_OP["exp"], self)
-
-    def log(self):
-        return _unary(_OP["log"], self)
-
-    def sin(self):
-        return _unary(_OP["sin"], self)
-
-    def cos(self):
-        return _unary(_OP["cos"], self)
-
-    def tanh(self):
-        return _unary(_OP["tanh"], self)
-
-    def sigmoid(self):
-        return _unary(_OP["sigmoid"], self)
-
-    def relu(self):
-        return _unary(_OP["relu"], self)
-
-    def sqrt(self):
-        return _unary(_OP["sqrt"], self)
+    # (exp log sin cos tanh sigmoid relu sqrt neg abs: _unary bound by _math below the class)
 
     def clamp(self, min=None, max=None):  # noqa: A002 -- torch's names
         if min is None and max is None:
@@ -553,7 +495,7 @@ class Tensor:
                     np.asarray(np.sqrt(squares))
             if self._tape is None and not self._rg:  # e.g. y.data.norm() in a loop test
                 return _wrap(value)
-            return _unary(_OP["norm"], self, value)
+            return _unary(self, op=_OP["norm"], value=value)
         if p == 2:
             return (self * self).sum(dim, keepdim).sqrt()
         return (self.abs() ** p).sum(dim, keepdim) ** (1.0 / p)
@@ -576,7 +518,7 @@ class Tensor:
         return self.reshape(-1)
 
     def clone(self):
-        return _unary(_OP["clone"], self, self._v.copy())
+        return _unary(self, op=_OP["clone"], value=self._v.copy())
 
     def contiguous(self):
         return self if self._v.flags.c_contiguous else self.clone()
@@ -629,11 +571,11 @@ class Tensor:
         if value.ndim == 0 and value.dtype is _F64:
             value = value[()]  # (a 0-d float64 is held as a NumPy scalar)
         if target.kind == "f" and v.dtype.kind == "f":
-            return _unary(_CAST, self, value, (CAST_TO.index(target),))
+            return _unary(self, op=_CAST, value=value, ints=(CAST_TO.index(target),))
         if STATE.compile_tape is None or self._tape is None:
             return _wrap(value)  # nothing to differentiate, as in torch
         # while compiling, a function of the inputs: replayed, passing no gradient
-        out = _unary(_CAST, self, value, (CAST_TO.index(target),))
+        out = _unary(self, op=_CAST, value=value, ints=(CAST_TO.index(target),))
         _stop_gradient(out)
         return out
 
@@ -697,7 +639,7 @@ class Tensor:
                 out = _wrap(value)
             else:
                 ints = _basic_maps.get((v.shape, key.start, key.stop, key.step))
-                out = _unary(_SLICE, self, value, ints if ints is not None else
+                out = _unary(self, _SLICE, value, ints if ints is not None else
                              _basic_map(v.shape, (key,)))
             _share_version(out, self)
             return out
@@ -723,7 +665,7 @@ class Tensor:
         else:
             if name is None:
                 name = "select" if any(isinstance(k, (int, np.integer)) for k in key) else "slice"
-            out = _unary(_OP[name], self, value, _basic_map(v.shape, key))
+            out = _unary(self, op=_OP[name], value=value, ints=_basic_map(v.shape, key))
         _share_version(out, self)
         return out
 
@@ -758,7 +700,7 @@ def _compare(a: Tensor, other, key: str) -> Tensor:
     if STATE.compile_tape is None or (a._tape is None and (b is None or b._tape is None)):
         value = op.eager(a._v) if b is None else op.eager(a._v, b._v)
         return _wrap(np.asarray(value))
-    out = _unary(op, a) if b is None else _binary(op, a, b)
+    out = _unary(a, op) if b is None else _binary(op, a, b)
     _stop_gradient(out)
     return out
 
@@ -972,7 +914,7 @@ def _extreme(a: Tensor, dim, keepdim: bool, kind: str):
                                "input.numel() == 0. Specify the reduction dim with the 'dim' "
                                "argument.")
         value = np.asarray(np.max(v) if kind == "max" else np.min(v))
-        return _unary(_OP[f"{kind}_all"], a, value)
+        return _unary(a, op=_OP[f"{kind}_all"], value=value)
     (d,) = _normalize_dims(dim, v.ndim)
     result = _ValuesIndices if kind == "max" else _MinValuesIndices
     if v.ndim == 0:
@@ -1053,8 +995,15 @@ def _emit(tape, code: int, value, sa: int, sb: int, ip: int, fp: int) -> Tensor:
 # while no thread has grad mode off or is compiling: then the thread-local mode needs no look.
 
 
-def _unary(op, a: Tensor, value: np.ndarray | None = None, ints: tuple | None = None) -> Tensor:
-    v = a._v
+def _unary(a: Tensor, op=None, value: np.ndarray | None = None,
+           ints: tuple | None = None) -> Tensor:
+    """``op`` on ``a``; ``value`` when the caller computed it.  The math methods and functions
+    (``x.tanh()``, ``tg.tanh(x)``) are this function bound to their op (see _math)."""
+    try:
+        v = a._v
+    except AttributeError:  # tg.tanh(an array or a number)
+        a = _as_tensor(a)
+        v = a._v
     if value is None:
         if v.__class__ is not _f64 and v.ndim == 0 and v.dtype is _F64:
             v = v[()]
@@ -1111,66 +1060,6 @@ def _unary(op, a: Tensor, value: np.ndarray | None = None, ints: tuple | None = 
     return out
 
 
-def _scalar(op, a: Tensor, c) -> Tensor:
-    v = a._v
-    value = None
-    if (v.__class__ is _f64 or not v.ndim) and op.py is not None and v.dtype is _F64:
-        try:
-            value = op.py(v if v.__class__ is _f64 else v[()], c)
-        except (ArithmeticError, ValueError):
-            pass
-        else:
-            if value.__class__ is not _f64:
-                value = _f64(value)
-    if value is None:
-        if c and v.dtype is _F64:
-            # NumPy 2 takes a Python number ~130 ns slower than a float64 0-d array, which
-            # (for a float64 operand) gives the same result.  Zero is left out: 0.0 and -0.0
-            # are one dict key but not one constant.
-            constant = _CONSTANTS.get(c)
-            value = op.eager(v, constant if constant is not None else _constant(c))
-        else:
-            value = op.eager(v, c)
-        if not v.ndim and value.__class__ is not _ndarray and value.__class__ is not _f64:
-            value = np.asarray(value)  # (an array operand gives an array)
-    tape = a._tape
-    if tape is None and not a._rg:
-        return _wrap(value)
-    if _NON_DEFAULT[0] and (not STATE.grad_enabled or STATE.compile_tape is not None):
-        if STATE.compile_tape is not None:
-            return _record(op, value, a, None, scalar=float(c))
-        return _wrap(value)
-    if tape is None:
-        tape = open_tape()
-    elif tape.merged_into is not None:
-        return _record(op, value, a, None, scalar=float(c))
-    sa = a._slot if a._tape is tape and (a._vc is None or not op.keeps & 1) else \
-        tape.slot_of(a)
-    floats = tape.floats
-    floats.append(c)
-    if tape.unkept:  # (a large input no earlier VJP needed)
-        tape.keep_read(op.keeps, sa, a)
-    # _emit, inlined (a call costs ~10% of this path):
-    offs = tape.offs
-    slot = len(offs) - 1
-    n = value.size
-    if n == 1:  # (Tape.new_slot, inlined)
-        offs.append(offs[-1] + 1)
-        tape.scalars.append(value.item() if value.__class__ is _ndarray else value)
-    elif n < BIG:
-        offs.append(offs[-1] + n)
-        tape.arrays.append(value)
-    else:
-        tape.new_slot(value, op.keeps & 4)  # held only if the VJP reads it
-    out = _new(Tensor)
-    out._v = value
-    out._tape = tape
-    out._slot = slot
-    out._vc = None
-    tape.recs.frombytes(_RECORD(op.code, slot, sa, -1, -1, len(floats) - 1))
-    return out
-
-
 def _constant(c) -> np.ndarray:
     """``c`` as a read-only float64 0-d array, kept for the next use (see _scalar)."""
     if len(_CONSTANTS) >= 4096:
@@ -1181,7 +1070,76 @@ def _constant(c) -> np.ndarray:
     return constant
 
 
-def _binary(op, a: Tensor, b: Tensor) -> Tensor:
+def _arithmetic(a: Tensor, other, op=None, scalar_op=None, reflected: bool = False) -> Tensor:
+    """``a <op> other``, or ``other <op> a`` if ``reflected`` (``other`` is then not a tensor):
+    ``op`` for a tensor operand, ``scalar_op`` for a Python number kept as a constant.  Each
+    operator is this function bound to its ops (see _operator)."""
+    if other.__class__ is Tensor:
+        b = other
+    elif other.__class__ is float or other.__class__ is int or (
+            isinstance(other, _Real) and (reflected or not isinstance(other, bool))):
+        op, c = scalar_op, other
+        v = a._v
+        value = None
+        if (v.__class__ is _f64 or not v.ndim) and op.py is not None and v.dtype is _F64:
+            try:
+                value = op.py(v if v.__class__ is _f64 else v[()], c)
+            except (ArithmeticError, ValueError):
+                pass
+            else:
+                if value.__class__ is not _f64:
+                    value = _f64(value)
+        if value is None:
+            if c and v.dtype is _F64:
+                # NumPy 2 takes a Python number ~130 ns slower than a float64 0-d array, which
+                # (for a float64 operand) gives the same result.  Zero is left out: 0.0 and -0.0
+                # are one dict key but not one constant.
+                constant = _CONSTANTS.get(c)
+                value = op.eager(v, constant if constant is not None else _constant(c))
+            else:
+                value = op.eager(v, c)
+            if not v.ndim and value.__class__ is not _ndarray and value.__class__ is not _f64:
+                value = np.asarray(value)  # (an array operand gives an array)
+        tape = a._tape
+        if tape is None and not a._rg:
+            return _wrap(value)
+        if _NON_DEFAULT[0] and (not STATE.grad_enabled or STATE.compile_tape is not None):
+            if STATE.compile_tape is not None:
+                return _record(op, value, a, None, scalar=float(c))
+            return _wrap(value)
+        if tape is None:
+            tape = open_tape()
+        elif tape.merged_into is not None:
+            return _record(op, value, a, None, scalar=float(c))
+        sa = a._slot if a._tape is tape and (a._vc is None or not op.keeps & 1) else \
+            tape.slot_of(a)
+        floats = tape.floats
+        floats.append(c)
+        if tape.unkept:  # (a large input no earlier VJP needed)
+            tape.keep_read(op.keeps, sa, a)
+        # _emit, inlined (a call costs ~10% of this path):
+        offs = tape.offs
+        slot = len(offs) - 1
+        n = value.size
+        if n == 1:  # (Tape.new_slot, inlined)
+            offs.append(offs[-1] + 1)
+            tape.scalars.append(value.item() if value.__class__ is _ndarray else value)
+        elif n < BIG:
+            offs.append(offs[-1] + n)
+            tape.arrays.append(value)
+        else:
+            tape.new_slot(value, op.keeps & 4)  # held only if the VJP reads it
+        out = _new(Tensor)
+        out._v = value
+        out._tape = tape
+        out._slot = slot
+        out._vc = None
+        tape.recs.frombytes(_RECORD(op.code, slot, sa, -1, -1, len(floats) - 1))
+        return out
+    else:  # an array, a list ...: a constant tensor
+        b = _as_tensor(other)
+        if reflected:
+            a, b = b, a
     av, bv = a._v, b._v
     value = None
     both_0d = av.ndim == 0 and bv.ndim == 0
@@ -1253,6 +1211,36 @@ def _binary(op, a: Tensor, b: Tensor) -> Tensor:
     return out
 
 
+def _binary(op, a: Tensor, b: Tensor) -> Tensor:
+    return _arithmetic(a, b, op)
+
+
+def _math(key: str):
+    """``x.<key>()`` and ``tg.<key>(x)``: ``_unary`` with ``op`` bound (as _operator binds
+    _arithmetic), one Python call per op."""
+    function = FunctionType(_unary.__code__, globals(), key, (_OP[key], None, None))
+    function.__qualname__ = key
+    function.__doc__ = (f"Elementwise {key}, as ``torch.{key}`` (the parameters after the "
+                        f"tensor are the engine's own).\n\n"
+                        f"    >>> import tapegrad as tg\n    >>> tg.ones(2).{key}().shape\n"
+                        f"    tapegrad.Size([2])\n")
+    return function
+
+
+for _key in ("exp", "log", "sin", "cos", "tanh", "sigmoid", "relu", "sqrt", "neg", "abs"):
+    setattr(Tensor, _key, _math(_key))
+Tensor.__neg__, Tensor.__abs__ = Tensor.neg, Tensor.abs
+
+Tensor.__add__ = Tensor.__radd__ = Tensor.add = _operator("add")
+Tensor.__sub__ = Tensor.sub = _operator("sub")
+Tensor.__rsub__ = _operator("sub", "rsub_scalar", reflected=True)
+Tensor.__mul__ = Tensor.__rmul__ = Tensor.mul = _operator("mul")
+Tensor.__truediv__ = Tensor.div = _operator("div")
+Tensor.__rtruediv__ = _operator("div", "rdiv_scalar", reflected=True)
+Tensor.__pow__ = Tensor.pow = _operator("pow")
+Tensor.__rpow__ = _operator("pow", "rpow_scalar", reflected=True)
+
+
 def _broadcast_ints(av, bv, value) -> tuple | None:
     """A broadcasting binary op's int parameters: ndim, both input shapes padded to it, the
     output shape; None when the shapes agree."""
@@ -1261,14 +1249,6 @@ def _broadcast_ints(av, bv, value) -> tuple | None:
     nd = value.ndim
     return (nd, *(1,) * (nd - av.ndim), *av.shape, *(1,) * (nd - bv.ndim), *bv.shape,
             *value.shape)
-
-
-def _arith(a: Tensor, other, key: str, scalar_key: str) -> Tensor:
-    if other.__class__ is Tensor:
-        return _binary(_OP[key], a, other)
-    if isinstance(other, _Real) and not isinstance(other, bool):
-        return _scalar(_OP[scalar_key], a, other)
-    return _binary(_OP[key], a, _as_tensor(other))
 
 
 def _check_inplace(self: Tensor, recording: bool) -> None:
@@ -1300,8 +1280,8 @@ def _inplace(self: Tensor, other, key: str, scalar_key: str, fill=None) -> Tenso
         if key in ("mul", "div") and isinstance(other, Tensor) and other.requires_grad:
             # other's gradient needs self's value from before the change: read a recorded
             # copy of it (torch keeps original_self), not the storage about to be overwritten
-            source = _unary(_OP["clone"], self, self._v.copy())
-        result = _arith(source, other, key, scalar_key)
+            source = _unary(self, op=_OP["clone"], value=self._v.copy())
+        result = _arithmetic(source, other, op=_OP[key], scalar_op=_OP[scalar_key])
         if fill is not None:
             _storage(result).fill(fill)
         np.copyto(self._v, result._v, casting="unsafe")
@@ -1359,7 +1339,7 @@ def _reduce(a: Tensor, dim, keepdim: bool, key_all: str, key_dim: str) -> Tensor
             value = np.asarray(value).reshape((1,) * v.ndim)
         elif value.__class__ is not _f64:
             value = np.asarray(value)
-        return _unary(op, a, value)
+        return _unary(a, op, value)
     dims = _normalize_dims(dim, v.ndim)
     value = np.asarray(_OP[key_dim].eager(v, dims, keepdim))
     if _recording(a):

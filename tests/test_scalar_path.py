@@ -59,8 +59,8 @@ def _apply(op, *args):
     if op.arity == 2:
         return tensor_module._binary(op, *args)
     if op.key.endswith("_scalar"):
-        return tensor_module._scalar(op, *args)
-    return tensor_module._unary(op, *args)
+        return tensor_module._arithmetic(*args, scalar_op=op)
+    return tensor_module._unary(*args, op=op)
 
 
 def test_scalar_results_are_float32_when_inputs_are():

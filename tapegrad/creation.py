@@ -68,6 +68,12 @@ def from_numpy(array: np.ndarray) -> Tensor:
     >>> tg.from_numpy(np.arange(3))
     tensor([0, 1, 2])
     """
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"expected np.ndarray (got {type(array).__name__})")
+    if not array.dtype.isnative:
+        raise ValueError("given numpy array has byte order different from the native byte "
+                         "order. Conversion between byte orders is currently not supported.")
+    dtypes.from_numpy_dtype(array.dtype)  # (refuses a dtype tapegrad has no name for)
     return _wrap(array)
 
 

@@ -102,6 +102,7 @@ heap.tune()
 _kernel = None
 _wrap = None  # tensor._wrap, set with the kernel
 _F64 = np.dtype(np.float64)
+_tobytes = np.ndarray.tobytes
 _NONE_FREED = array("B", bytes(4096))  # (a slice copies it: a third of array("B", bytes(n)))
 
 
@@ -141,9 +142,15 @@ def backward(t: Tensor, gradient: Any = None, retain_graph: bool | None = None) 
     sweep = _kernel or _load_kernel()
     recs, ints, floats, freed = tape.recs, tape.ints, tape.floats, tape.freed
     offs, scalars = tape.offs, tape.scalars
-    # (bytes joined: a quarter of np.concatenate's time on a few small arrays)
-    packed = b"".join([a.tobytes() if a.dtype is _F64 else a.astype(_F64).tobytes()
-                       for a in tape.arrays]) if tape.arrays else b""
+    # the small values' bytes, joined (a quarter of np.concatenate's time on a few small
+    # arrays), each array's by a C-level map; any array not of float64 makes the join short
+    # -- or, of 8-byte elements, marks the tape ``mixed`` -- and is then converted
+    arrays = tape.arrays
+    packed = b"".join(map(_tobytes, arrays)) if arrays else b""
+    if packed and (tape.mixed or len(packed) != 8 * (offs[-1] - len(scalars) - (
+            sum(offs[s + 1] - offs[s] for s in tape.big_slots) if tape.big_slots else 0))):
+        packed = b"".join([a.tobytes() if a.dtype is _F64 else a.astype(_F64).tobytes()
+                           for a in arrays])
     n_recs = len(recs) // 6
     n_slots, n_scalars, n_packed = len(offs) - 1, len(scalars), len(packed) >> 3
     if freed is None:

@@ -58,6 +58,7 @@ _CLOSE_RECS = 6 * CLOSE_RECORDS  # (the length of ``recs`` then)
 RECORD = struct.Struct("6q").pack
 
 _EMPTY = np.empty(0)
+_F64 = np.dtype(np.float64)
 _serials = itertools.count(1)
 
 
@@ -65,7 +66,7 @@ class Tape:
     __slots__ = ("recs", "offs", "scalars", "shared_scalars", "arrays", "bigs", "big_slots",
                  "big_addrs", "unkept", "consts", "leaves", "leaf_regs", "watch", "retained",
                  "ints", "floats", "freed", "closed", "serial", "merged_into", "slot_offset",
-                 "guards", "__weakref__")
+                 "guards", "mixed", "__weakref__")
 
     def __init__(self) -> None:
         self.recs = array("q")
@@ -97,6 +98,9 @@ class Tape:
         self.merged_into: Tape | None = None
         self.slot_offset = 0
         self.guards: list = []  # tg.compile only: values that left the tape for Python
+        # whether ``arrays`` may hold a value of 8-byte elements that are not native float64
+        # (an int64 constant, say): backward then converts each array (see engine.backward)
+        self.mixed = False
 
     def __len__(self) -> int:
         return len(self.recs) // 6
@@ -158,6 +162,8 @@ class Tape:
             slot = len(offs) - 1
             offs.append(offs[-1] + n)
             self.arrays.append(v)
+            if v.dtype is not _F64:
+                self.mixed = True
         else:
             slot = self.new_slot(v)
             if n == 1 and v.__class__ is np.ndarray:
@@ -261,6 +267,7 @@ class Tape:
             column[column >= 0] += offset
         self.recs.frombytes(recs.tobytes())
         self.arrays.extend(other.arrays)
+        self.mixed = self.mixed or other.mixed
         self.shared_scalars.extend((s + so, v) for s, v in other.shared_scalars)
         self.scalars.extend(other.scalars)
         base = self.offs[-1]

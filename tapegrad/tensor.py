@@ -577,6 +577,7 @@ class Tensor:
         # while compiling, a function of the inputs: replayed, passing no gradient
         out = _unary(self, op=_CAST, value=value, ints=(CAST_TO.index(target),))
         _stop_gradient(out)
+        out._tape.mixed = True  # (an int64 value on the tape: see Tape.mixed)
         return out
 
     def transpose(self, dim0: int, dim1: int):
@@ -1434,6 +1435,8 @@ def _as_array(data: Any, dtype) -> np.ndarray:
         raise TypeError(f"can't convert data of dtype {arr.dtype} to a tensor")
     if arr.dtype.kind == "u" and arr.dtype != np.uint8:
         arr = arr.astype(np.int64)
+    if not arr.dtype.isnative:  # (a big-endian array, say: its values in this machine's order)
+        arr = arr.astype(arr.dtype.newbyteorder("="))
     return arr
 
 

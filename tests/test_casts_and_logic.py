@@ -118,3 +118,37 @@ def test_bitwise_operators_on_ints_and_refused_on_floats():
 def test_integer_bitwise_ops_on_recorded_values_are_refused_while_compiling():
     with pytest.raises(NotImplementedError, match="cannot be compiled"):
         tg.compile(lambda x: x * ((x > 0).long() & 1).double(), np.ones(3))
+
+
+def test_backward_reads_values_of_every_dtype_on_one_tape():
+    # the small values are joined as float64 bytes; other dtypes must be converted, whether
+    # they make the join short (float32, bool) or not (an int64 constant)
+    w = tg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    (w * w * tg.tensor([4, 5, 6])).sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy(), [8.0, 20.0, 36.0])
+    f = tg.tensor([1.5, 2.0, 3.0], dtype=tg.float32, requires_grad=True)
+    g = tg.tensor([1.0, -2.0, 0.5], requires_grad=True)
+    (f.double() * g * g).sum().backward()
+    np.testing.assert_array_equal(f.grad.numpy(), np.float32([1.0, 4.0, 0.25]))
+    np.testing.assert_array_equal(g.grad.numpy(), 2 * np.array([1.5, 2.0, 3.0]) * [1, -2, 0.5])
+    h = tg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    out = ((h.float() ** 2).double() * h).sum()  # float32 values made on a float64 tape
+    assert not out._tape.mixed  # (so the short join is what finds them)
+    out.backward()
+    # d/dh f32(h)^2 h = 2 f32(h) h + f32(h)^2, exact here
+    np.testing.assert_array_equal(h.grad.numpy(), [3.0, 12.0, 27.0])
+    m = tg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    (m * (m > 1.5) * m).sum().backward()  # (a bool constant on the tape)
+    np.testing.assert_array_equal(m.grad.numpy(), [0.0, 4.0, 6.0])
+
+
+def test_byte_order_is_made_native_or_refused():
+    big_endian = np.array([1.0, 2.0, 3.0], dtype=">f8")
+    x = tg.tensor(big_endian, requires_grad=True)
+    assert x.dtype == tg.float64
+    (x[1:] * x[:-1]).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 4.0, 2.0])
+    with pytest.raises(ValueError, match="byte order"):  # (it shares memory, as torch's does)
+        tg.from_numpy(big_endian)
+    with pytest.raises(TypeError, match="expected np.ndarray"):
+        tg.from_numpy([1.0, 2.0])

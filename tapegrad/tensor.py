@@ -642,7 +642,12 @@ class Tensor:
                 ints = _basic_maps.get((v.shape, key.start, key.stop, key.step))
                 out = _unary(self, _SLICE, value, ints if ints is not None else
                              _basic_map(v.shape, (key,)))
-            _share_version(out, self)
+            box = self._vc  # (_share_version, inlined)
+            if box is None or len(box) == 1:
+                _share_version(out, self)
+            else:
+                out._vc = box
+                out._base = self if self._base is None else self._base
             return out
         name = None
         if key.__class__ is slice:

@@ -172,7 +172,7 @@ def _np_sum(a):
     # additions in Python give the same value without the reduction's set-up (half the time
     # of a.sum() on a 2x2; tests/test_op_details.py checks every size bit for bit)
     if a.size < 16 and a.dtype is _F64 and a.flags.c_contiguous:
-        v = a.ravel().tolist()
+        v = (a if a.ndim == 1 else a.ravel()).tolist()
         if len(v) < 8:
             total = 0.0
             for x in v:

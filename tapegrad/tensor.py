@@ -335,6 +335,22 @@ class Tensor:
     def __pos__(self):
         return self
 
+    # (the named forms take exactly one operand, as torch's do)
+    def add(self, other) -> Tensor:
+        return self + other
+
+    def sub(self, other) -> Tensor:
+        return self - other
+
+    def mul(self, other) -> Tensor:
+        return self * other
+
+    def div(self, other) -> Tensor:
+        return self / other
+
+    def pow(self, exponent) -> Tensor:
+        return self ** exponent
+
     def __matmul__(self, other):
         return matmul(self, other)
 
@@ -1011,18 +1027,22 @@ def _unary(a: Tensor, op=None, value: np.ndarray | None = None,
         a = _as_tensor(a)
         v = a._v
     if value is None:
+        try:
+            py, eager = op.py, op.eager
+        except AttributeError:  # x.tanh(2): the extra argument landed on ``op``
+            raise TypeError(f"elementwise math takes one tensor, not also {op!r}") from None
         if v.__class__ is not _f64 and v.ndim == 0 and v.dtype is _F64:
             v = v[()]
-        if v.__class__ is _f64 and op.py is not None:
+        if v.__class__ is _f64 and py is not None:
             try:
-                value = op.py(v)
+                value = py(v)
             except (ArithmeticError, ValueError):  # Python's math refuses overflow, domains
                 pass
             else:
                 if value.__class__ is not _f64:
                     value = _f64(value)
         if value is None:
-            value = op.eager(a._v)
+            value = eager(a._v)
             if value.__class__ is not _ndarray and value.__class__ is not _f64:
                 value = np.asarray(value)
     tape = a._tape
@@ -1237,13 +1257,13 @@ for _key in ("exp", "log", "sin", "cos", "tanh", "sigmoid", "relu", "sqrt", "neg
     setattr(Tensor, _key, _math(_key))
 Tensor.__neg__, Tensor.__abs__ = Tensor.neg, Tensor.abs
 
-Tensor.__add__ = Tensor.__radd__ = Tensor.add = _operator("add")
-Tensor.__sub__ = Tensor.sub = _operator("sub")
+Tensor.__add__ = Tensor.__radd__ = _operator("add")
+Tensor.__sub__ = _operator("sub")
 Tensor.__rsub__ = _operator("sub", "rsub_scalar", reflected=True)
-Tensor.__mul__ = Tensor.__rmul__ = Tensor.mul = _operator("mul")
-Tensor.__truediv__ = Tensor.div = _operator("div")
+Tensor.__mul__ = Tensor.__rmul__ = _operator("mul")
+Tensor.__truediv__ = _operator("div")
 Tensor.__rtruediv__ = _operator("div", "rdiv_scalar", reflected=True)
-Tensor.__pow__ = Tensor.pow = _operator("pow")
+Tensor.__pow__ = _operator("pow")
 Tensor.__rpow__ = _operator("pow", "rpow_scalar", reflected=True)
 
 

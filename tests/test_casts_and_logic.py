@@ -152,3 +152,18 @@ def test_byte_order_is_made_native_or_refused():
         tg.from_numpy(big_endian)
     with pytest.raises(TypeError, match="expected np.ndarray"):
         tg.from_numpy([1.0, 2.0])
+
+
+def test_extra_arguments_to_math_and_arithmetic_methods_are_refused():
+    # (the math methods are one function bound to each op: an extra argument must not pass
+    # for one of its own parameters)
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(TypeError, match="one tensor"):
+        x.tanh(2)
+    with pytest.raises(TypeError, match="one tensor"):
+        tg.exp(x, 3)
+    with pytest.raises(TypeError):
+        x.mul(2, 3)
+    with pytest.raises(TypeError):
+        x.add(x, alpha=2)
+    assert x.mul(3).tolist() == [3.0, 6.0] and x.sub(x).tolist() == [0.0, 0.0]

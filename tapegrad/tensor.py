@@ -1104,6 +1104,7 @@ def _arithmetic(a: Tensor, other, op=None, scalar_op=None, reflected: bool = Fal
         b = other
     elif other.__class__ is float or other.__class__ is int or (
             isinstance(other, _Real) and (reflected or not isinstance(other, bool))):
+        # -- a tensor and a Python number: ``scalar_op``, the number kept in the float pool
         op, c = scalar_op, other
         v = a._v
         value = None
@@ -1166,6 +1167,7 @@ def _arithmetic(a: Tensor, other, op=None, scalar_op=None, reflected: bool = Fal
         b = _as_tensor(other)
         if reflected:
             a, b = b, a
+    # -- two tensors: ``op``, NumPy broadcasting recorded as int params when the shapes differ
     av, bv = a._v, b._v
     value = None
     both_0d = av.ndim == 0 and bv.ndim == 0

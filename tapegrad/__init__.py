@@ -32,6 +32,7 @@ from .creation import (
     zeros,
     zeros_like,
 )
+from .device import device
 from .dtypes import (
     bool,
     double,
@@ -107,7 +108,7 @@ __version__ = "0.1.0"
 __all__ = [
     "gradcheck", "GradcheckError", "compile", "CompiledTape", "GuardError", "grad",
     "value_and_grad", "vjp", "jacobian",
-    "Tensor", "Size", "dtype", "tensor", "from_numpy", "zeros", "ones", "empty", "full",
+    "Tensor", "Size", "dtype", "device", "tensor", "from_numpy", "zeros", "ones", "empty", "full",
     "arange", "linspace", "eye", "randn", "rand", "zeros_like", "ones_like", "full_like",
     "randn_like", "manual_seed", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
     "set_printoptions", "float64", "double", "float32", "float", "float16", "half", "int64",

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from . import dtypes
+from .device import check as _check_device
 from .tensor import Tensor, _as_array, _shape_arg, _wrap
 
 _rng = np.random.default_rng()
@@ -49,7 +50,7 @@ def _filled(size: tuple, fill, dtype, requires_grad: bool) -> Tensor:
     return _make(value, None, requires_grad)
 
 
-def tensor(data: Any, dtype=None, requires_grad: bool = False) -> Tensor:
+def tensor(data: Any, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
     """A new tensor holding a copy of ``data``.
 
     >>> import tapegrad as tg
@@ -57,6 +58,7 @@ def tensor(data: Any, dtype=None, requires_grad: bool = False) -> Tensor:
     tensor([[1., 2.],
             [3., 4.]], requires_grad=True)
     """
+    _check_device(device)
     value = _as_array(data, dtype)
     if value.ndim == 0 and value.dtype == _F64:
         # held as a NumPy scalar, as a 0-d float64 result is (see tensor._storage): scalar
@@ -85,12 +87,13 @@ def _float(dtype) -> np.dtype:
     return _F64 if dtype is None else dtypes.to_numpy_dtype(dtype)
 
 
-def zeros(*size, dtype=None, requires_grad: bool = False) -> Tensor:
+def zeros(*size, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
     """``tg.zeros(2, 3)``: a tensor of zeros."""
+    _check_device(device)
     return _filled(size, 0, dtype, requires_grad)
 
 
-def ones(*size, dtype=None, requires_grad: bool = False) -> Tensor:
+def ones(*size, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
     """``tg.ones(2, 2, requires_grad=True)``: a tensor of ones.
 
     >>> import tapegrad as tg
@@ -98,23 +101,27 @@ def ones(*size, dtype=None, requires_grad: bool = False) -> Tensor:
     tensor([[1., 1.],
             [1., 1.]], requires_grad=True)
     """
+    _check_device(device)
     return _filled(size, 1, dtype, requires_grad)
 
 
-def empty(*size, dtype=None, requires_grad: bool = False) -> Tensor:
+def empty(*size, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
+    _check_device(device)
     return _make(np.empty(_shape_arg(size), _float(dtype)), None, requires_grad)
 
 
-def full(size, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
+def full(size, fill_value, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
     """``tg.full((2, 2), 7.0)``; the dtype follows the fill value, as in torch."""
+    _check_device(device)
     if dtype is None:
         dtype = np.float64 if isinstance(fill_value, float) else np.asarray(fill_value).dtype
     return _make(np.full(_shape_arg((size,)), fill_value, dtypes.to_numpy_dtype(dtype)), None,
                  requires_grad)
 
 
-def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False) -> Tensor:
+def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
     """``tg.arange(5)``; integer arguments give int64, as in torch."""
+    _check_device(device)
     if end is None:
         start, end = 0, start
     value = np.arange(start, end, step)
@@ -123,22 +130,28 @@ def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False) -> 
     return _make(value, dtype, requires_grad)
 
 
-def linspace(start, end, steps: int, dtype=None, requires_grad: bool = False) -> Tensor:
+def linspace(start, end, steps: int, dtype=None, requires_grad: bool = False,
+             device=None) -> Tensor:
+    _check_device(device)
     return _make(np.linspace(start, end, steps), dtype, requires_grad)
 
 
-def eye(n: int, m: int | None = None, dtype=None, requires_grad: bool = False) -> Tensor:
+def eye(n: int, m: int | None = None, dtype=None, requires_grad: bool = False,
+        device=None) -> Tensor:
+    _check_device(device)
     return _make(np.eye(n, m, dtype=_float(dtype)), None, requires_grad)
 
 
-def randn(*size, dtype=None, requires_grad: bool = False) -> Tensor:
+def randn(*size, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
     """Standard normal samples from the generator ``manual_seed`` sets."""
+    _check_device(device)
     return _make(_rng.standard_normal(_shape_arg(size)).astype(_float(dtype), copy=False), None,
                  requires_grad)
 
 
-def rand(*size, dtype=None, requires_grad: bool = False) -> Tensor:
+def rand(*size, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
     """Uniform samples on [0, 1)."""
+    _check_device(device)
     return _make(_rng.random(_shape_arg(size)).astype(_float(dtype), copy=False), None,
                  requires_grad)
 
@@ -148,17 +161,22 @@ def _like(t: Tensor, fill, dtype, requires_grad: bool) -> Tensor:
     return _make(np.full(t._v.shape, fill, np_dtype), None, requires_grad)
 
 
-def zeros_like(t: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
+def zeros_like(t: Tensor, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
+    _check_device(device)
     return _like(t, 0, dtype, requires_grad)
 
 
-def ones_like(t: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
+def ones_like(t: Tensor, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
+    _check_device(device)
     return _like(t, 1, dtype, requires_grad)
 
 
-def full_like(t: Tensor, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
+def full_like(t: Tensor, fill_value, dtype=None, requires_grad: bool = False,
+              device=None) -> Tensor:
+    _check_device(device)
     return _like(t, fill_value, dtype, requires_grad)
 
 
-def randn_like(t: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
+def randn_like(t: Tensor, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
+    _check_device(device)
     return randn(*t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)

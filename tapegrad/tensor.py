@@ -20,6 +20,9 @@ from typing import Any
 import numpy as np
 
 from . import dtypes
+from .device import CPU as _CPU
+from .device import check as _check_device
+from .device import device as _device
 from .engine import backward as _engine_backward
 from .grad_mode import NON_DEFAULT as _NON_DEFAULT
 from .grad_mode import STATE
@@ -155,6 +158,13 @@ class Tensor:
 
     def size(self, dim: int | None = None):
         return Size(self._v.shape) if dim is None else self._v.shape[dim]
+
+    @property
+    def device(self):
+        """Always the CPU (``device(type='cpu')``), as torch's ``.device``."""
+        return _CPU
+
+    is_cuda = False
 
     @property
     def ndim(self) -> int:
@@ -1476,12 +1486,11 @@ def _to_arguments(args: tuple, kwargs: dict) -> tuple:
     for arg in args:
         if isinstance(arg, Tensor):
             dtype = arg._v.dtype
-        elif isinstance(arg, str) or type(arg).__name__ == "device":
+        elif isinstance(arg, (str, _device)):
             device = arg
         elif arg is not None:
             dtype = arg
-    if device is not None and str(device).split(":")[0] != "cpu":
-        raise RuntimeError(f"tapegrad runs on the CPU only: cannot move a tensor to '{device}'")
+    _check_device(device)
     return dtype, bool(kwargs.get("copy", False))
 
 

@@ -167,3 +167,20 @@ def test_extra_arguments_to_math_and_arithmetic_methods_are_refused():
     with pytest.raises(TypeError):
         x.add(x, alpha=2)
     assert x.mul(3).tolist() == [3.0, 6.0] and x.sub(x).tolist() == [0.0, 0.0]
+
+
+def test_device_arguments_accept_the_cpu_and_refuse_others():
+    x = tg.ones(2)
+    assert repr(x.device) == "device(type='cpu')" and str(x.device) == "cpu" and not x.is_cuda
+    assert x.device == tg.device("cpu") == "cpu" and repr(tg.device("cpu:0")) == \
+        "device(type='cpu', index=0)"
+    for make in (lambda d: tg.tensor([1.0], device=d), lambda d: tg.zeros(2, device=d),
+                 lambda d: tg.ones(2, device=d), lambda d: tg.randn(2, device=d),
+                 lambda d: tg.arange(3, device=d), lambda d: tg.zeros_like(x, device=d),
+                 lambda d: tg.full((2,), 1.0, device=d), lambda d: tg.eye(2, device=d)):
+        assert make("cpu").device == x.device and make(x.device).device == x.device
+        with pytest.raises(RuntimeError, match="CPU only"):
+            make("cuda")
+    assert x.to(x.device) is x and x.to("cpu:0") is x
+    with pytest.raises(RuntimeError, match="CPU only"):
+        x.to(tg.device("cuda", 0))

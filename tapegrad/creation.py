@@ -58,7 +58,8 @@ def tensor(data: Any, dtype=None, requires_grad: bool = False, device=None) -> T
     tensor([[1., 2.],
             [3., 4.]], requires_grad=True)
     """
-    _check_device(device)
+    if device is not None:  # (a call less on the common path)
+        _check_device(device)
     value = _as_array(data, dtype)
     if value.ndim == 0 and value.dtype == _F64:
         # held as a NumPy scalar, as a 0-d float64 result is (see tensor._storage): scalar
@@ -89,7 +90,8 @@ def _float(dtype) -> np.dtype:
 
 def zeros(*size, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
     """``tg.zeros(2, 3)``: a tensor of zeros."""
-    _check_device(device)
+    if device is not None:  # (a call less on the common path)
+        _check_device(device)
     return _filled(size, 0, dtype, requires_grad)
 
 
@@ -101,18 +103,21 @@ def ones(*size, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
     tensor([[1., 1.],
             [1., 1.]], requires_grad=True)
     """
-    _check_device(device)
+    if device is not None:  # (a call less on the common path)
+        _check_device(device)
     return _filled(size, 1, dtype, requires_grad)
 
 
 def empty(*size, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
-    _check_device(device)
+    if device is not None:  # (a call less on the common path)
+        _check_device(device)
     return _make(np.empty(_shape_arg(size), _float(dtype)), None, requires_grad)
 
 
 def full(size, fill_value, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
     """``tg.full((2, 2), 7.0)``; the dtype follows the fill value, as in torch."""
-    _check_device(device)
+    if device is not None:  # (a call less on the common path)
+        _check_device(device)
     if dtype is None:
         dtype = np.float64 if isinstance(fill_value, float) else np.asarray(fill_value).dtype
     return _make(np.full(_shape_arg((size,)), fill_value, dtypes.to_numpy_dtype(dtype)), None,
@@ -121,7 +126,8 @@ def full(size, fill_value, dtype=None, requires_grad: bool = False, device=None)
 
 def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
     """``tg.arange(5)``; integer arguments give int64, as in torch."""
-    _check_device(device)
+    if device is not None:  # (a call less on the common path)
+        _check_device(device)
     if end is None:
         start, end = 0, start
     value = np.arange(start, end, step)
@@ -132,26 +138,30 @@ def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False, dev
 
 def linspace(start, end, steps: int, dtype=None, requires_grad: bool = False,
              device=None) -> Tensor:
-    _check_device(device)
+    if device is not None:  # (a call less on the common path)
+        _check_device(device)
     return _make(np.linspace(start, end, steps), dtype, requires_grad)
 
 
 def eye(n: int, m: int | None = None, dtype=None, requires_grad: bool = False,
         device=None) -> Tensor:
-    _check_device(device)
+    if device is not None:  # (a call less on the common path)
+        _check_device(device)
     return _make(np.eye(n, m, dtype=_float(dtype)), None, requires_grad)
 
 
 def randn(*size, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
     """Standard normal samples from the generator ``manual_seed`` sets."""
-    _check_device(device)
+    if device is not None:  # (a call less on the common path)
+        _check_device(device)
     return _make(_rng.standard_normal(_shape_arg(size)).astype(_float(dtype), copy=False), None,
                  requires_grad)
 
 
 def rand(*size, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
     """Uniform samples on [0, 1)."""
-    _check_device(device)
+    if device is not None:  # (a call less on the common path)
+        _check_device(device)
     return _make(_rng.random(_shape_arg(size)).astype(_float(dtype), copy=False), None,
                  requires_grad)
 
@@ -162,21 +172,25 @@ def _like(t: Tensor, fill, dtype, requires_grad: bool) -> Tensor:
 
 
 def zeros_like(t: Tensor, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
-    _check_device(device)
+    if device is not None:  # (a call less on the common path)
+        _check_device(device)
     return _like(t, 0, dtype, requires_grad)
 
 
 def ones_like(t: Tensor, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
-    _check_device(device)
+    if device is not None:  # (a call less on the common path)
+        _check_device(device)
     return _like(t, 1, dtype, requires_grad)
 
 
 def full_like(t: Tensor, fill_value, dtype=None, requires_grad: bool = False,
               device=None) -> Tensor:
-    _check_device(device)
+    if device is not None:  # (a call less on the common path)
+        _check_device(device)
     return _like(t, fill_value, dtype, requires_grad)
 
 
 def randn_like(t: Tensor, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
-    _check_device(device)
+    if device is not None:  # (a call less on the common path)
+        _check_device(device)
     return randn(*t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)

@@ -401,6 +401,14 @@ class Tensor:
         return _compare(self, other, "ne")
 
     def logical_and(self, other):
+        """Elementwise ``and`` of truth values (nonzero is true), as a bool tensor; ``&`` on
+        two bool tensors is the same.
+
+        >>> import tapegrad as tg
+        >>> x = tg.tensor([-1.0, 0.5, 2.0])
+        >>> (x > 0) & (x < 1), tg.logical_not(x > 0)
+        (tensor([False,  True, False]), tensor([ True, False, False]))
+        """
         return _compare(self, other, "logical_and")
 
     def logical_or(self, other):
@@ -568,15 +576,33 @@ class Tensor:
         return self._cast(self._v.dtype if dtype is None else dtype, copy)
 
     def double(self) -> Tensor:
+        """``x.to(tg.float64)``: a copy in float64 (``x`` itself if it is float64 already).
+
+        >>> import tapegrad as tg
+        >>> tg.tensor([1.5], dtype=tg.float32).double()
+        tensor([1.5000])
+        """
         return self._cast(dtypes.float64)
 
     def float(self) -> Tensor:
+        """``x.to(tg.float32)``, differentiable (the gradient comes back in ``x``'s dtype).
+
+        >>> import tapegrad as tg
+        >>> tg.tensor([1.5]).float()
+        tensor([1.5000], dtype=tapegrad.float32)
+        """
         return self._cast(dtypes.float32)
 
     def half(self) -> Tensor:
         return self._cast(dtypes.float16)
 
     def long(self) -> Tensor:
+        """``x.to(tg.int64)``: truncated toward zero, with no gradient (as in torch).
+
+        >>> import tapegrad as tg
+        >>> tg.tensor([1.7, -2.7]).long()
+        tensor([ 1, -2])
+        """
         return self._cast(dtypes.int64)
 
     def int(self) -> Tensor:

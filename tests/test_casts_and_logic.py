@@ -184,3 +184,17 @@ def test_device_arguments_accept_the_cpu_and_refuse_others():
     assert x.to(x.device) is x and x.to("cpu:0") is x
     with pytest.raises(RuntimeError, match="CPU only"):
         x.to(tg.device("cuda", 0))
+
+
+def test_the_docstring_examples_run():
+    import doctest
+    import importlib
+
+    tensor_module = importlib.import_module("tapegrad.tensor")
+    finder, runner = doctest.DocTestFinder(), doctest.DocTestRunner()
+    for obj in (importlib.import_module("tapegrad.device"), tensor_module.Tensor.to,
+                tensor_module.Tensor.double, tensor_module.Tensor.float,
+                tensor_module.Tensor.long, tensor_module.Tensor.logical_and):
+        for test in finder.find(obj, globs={"tg": tg}):
+            runner.run(test)
+    assert runner.failures == 0 and runner.tries >= 6

@@ -26,7 +26,9 @@ def manual_seed(seed: int) -> None:
     _rng = np.random.default_rng(seed)
 
 
-def _make(value: np.ndarray, dtype, requires_grad: bool) -> Tensor:
+def _make(value: np.ndarray, dtype, requires_grad: bool, device=None) -> Tensor:
+    if device is not None:  # (the CPU only; a call less on the common path)
+        _check_device(device)
     if dtype is not None:
         np_dtype = dtypes.to_numpy_dtype(dtype)
         if value.dtype != np_dtype:
@@ -40,14 +42,14 @@ def _make(value: np.ndarray, dtype, requires_grad: bool) -> Tensor:
     return t
 
 
-def _filled(size: tuple, fill, dtype, requires_grad: bool) -> Tensor:
+def _filled(size: tuple, fill, dtype, requires_grad: bool, device) -> Tensor:
     """``tg.ones``/``tg.zeros``: np.empty + fill, a third of np.ones's call overhead on small
     shapes (x = tg.ones(2, 2, requires_grad=True) is ~5% of the seed benchmark's step)."""
     if len(size) == 1 and size[0].__class__ is not int:  # ones((2, 2)), ones([2]), ones(Size)
         size = _shape_arg(size)
     value = _empty(size, _F64 if dtype is None else dtypes.to_numpy_dtype(dtype))
     value.fill(fill)
-    return _make(value, None, requires_grad)
+    return _make(value, None, requires_grad, device)
 
 
 def tensor(data: Any, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
@@ -58,14 +60,12 @@ def tensor(data: Any, dtype=None, requires_grad: bool = False, device=None) -> T
     tensor([[1., 2.],
             [3., 4.]], requires_grad=True)
     """
-    if device is not None:  # (a call less on the common path)
-        _check_device(device)
     value = _as_array(data, dtype)
     if value.ndim == 0 and value.dtype == _F64:
         # held as a NumPy scalar, as a 0-d float64 result is (see tensor._storage): scalar
         # networks read their parameters op after op
         value = value[()]
-    return _make(value, None, requires_grad)
+    return _make(value, None, requires_grad, device)
 
 
 def from_numpy(array: np.ndarray) -> Tensor:
@@ -90,9 +90,7 @@ def _float(dtype) -> np.dtype:
 
 def zeros(*size, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
     """``tg.zeros(2, 3)``: a tensor of zeros."""
-    if device is not None:  # (a call less on the common path)
-        _check_device(device)
-    return _filled(size, 0, dtype, requires_grad)
+    return _filled(size, 0, dtype, requires_grad, device)
 
 
 def ones(*size, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
@@ -103,94 +101,72 @@ def ones(*size, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
     tensor([[1., 1.],
             [1., 1.]], requires_grad=True)
     """
-    if device is not None:  # (a call less on the common path)
-        _check_device(device)
-    return _filled(size, 1, dtype, requires_grad)
+    return _filled(size, 1, dtype, requires_grad, device)
 
 
 def empty(*size, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
-    if device is not None:  # (a call less on the common path)
-        _check_device(device)
-    return _make(np.empty(_shape_arg(size), _float(dtype)), None, requires_grad)
+    return _make(np.empty(_shape_arg(size), _float(dtype)), None, requires_grad, device)
 
 
 def full(size, fill_value, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
     """``tg.full((2, 2), 7.0)``; the dtype follows the fill value, as in torch."""
-    if device is not None:  # (a call less on the common path)
-        _check_device(device)
     if dtype is None:
         dtype = np.float64 if isinstance(fill_value, float) else np.asarray(fill_value).dtype
     return _make(np.full(_shape_arg((size,)), fill_value, dtypes.to_numpy_dtype(dtype)), None,
-                 requires_grad)
+                 requires_grad, device)
 
 
 def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
     """``tg.arange(5)``; integer arguments give int64, as in torch."""
-    if device is not None:  # (a call less on the common path)
-        _check_device(device)
     if end is None:
         start, end = 0, start
     value = np.arange(start, end, step)
     if value.dtype.kind == "f":
         value = value.astype(np.float64)
-    return _make(value, dtype, requires_grad)
+    return _make(value, dtype, requires_grad, device)
 
 
 def linspace(start, end, steps: int, dtype=None, requires_grad: bool = False,
              device=None) -> Tensor:
-    if device is not None:  # (a call less on the common path)
-        _check_device(device)
-    return _make(np.linspace(start, end, steps), dtype, requires_grad)
+    return _make(np.linspace(start, end, steps), dtype, requires_grad, device)
 
 
 def eye(n: int, m: int | None = None, dtype=None, requires_grad: bool = False,
         device=None) -> Tensor:
-    if device is not None:  # (a call less on the common path)
-        _check_device(device)
-    return _make(np.eye(n, m, dtype=_float(dtype)), None, requires_grad)
+    return _make(np.eye(n, m, dtype=_float(dtype)), None, requires_grad, device)
 
 
 def randn(*size, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
     """Standard normal samples from the generator ``manual_seed`` sets."""
-    if device is not None:  # (a call less on the common path)
-        _check_device(device)
+    _check_device(device)  # (before drawing: a refusal leaves the generator as it was)
     return _make(_rng.standard_normal(_shape_arg(size)).astype(_float(dtype), copy=False), None,
                  requires_grad)
 
 
 def rand(*size, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
     """Uniform samples on [0, 1)."""
-    if device is not None:  # (a call less on the common path)
-        _check_device(device)
+    _check_device(device)  # (before drawing: a refusal leaves the generator as it was)
     return _make(_rng.random(_shape_arg(size)).astype(_float(dtype), copy=False), None,
                  requires_grad)
 
 
-def _like(t: Tensor, fill, dtype, requires_grad: bool) -> Tensor:
+def _like(t: Tensor, fill, dtype, requires_grad: bool, device) -> Tensor:
     np_dtype = dtypes.to_numpy_dtype(dtype) or t._v.dtype
-    return _make(np.full(t._v.shape, fill, np_dtype), None, requires_grad)
+    return _make(np.full(t._v.shape, fill, np_dtype), None, requires_grad, device)
 
 
 def zeros_like(t: Tensor, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
-    if device is not None:  # (a call less on the common path)
-        _check_device(device)
-    return _like(t, 0, dtype, requires_grad)
+    return _like(t, 0, dtype, requires_grad, device)
 
 
 def ones_like(t: Tensor, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
-    if device is not None:  # (a call less on the common path)
-        _check_device(device)
-    return _like(t, 1, dtype, requires_grad)
+    return _like(t, 1, dtype, requires_grad, device)
 
 
 def full_like(t: Tensor, fill_value, dtype=None, requires_grad: bool = False,
               device=None) -> Tensor:
-    if device is not None:  # (a call less on the common path)
-        _check_device(device)
-    return _like(t, fill_value, dtype, requires_grad)
+    return _like(t, fill_value, dtype, requires_grad, device)
 
 
 def randn_like(t: Tensor, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
-    if device is not None:  # (a call less on the common path)
-        _check_device(device)
-    return randn(*t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
+    return randn(*t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad, device=device)

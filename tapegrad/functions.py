@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .tensor import Tensor, _as_tensor, _unary, cat, matmul, stack, where  # noqa: F401
+from .tensor import Tensor, _as_tensor, cat, matmul, stack, where  # noqa: F401
 
 exp = Tensor.exp
 log = Tensor.log

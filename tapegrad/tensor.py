@@ -622,14 +622,13 @@ class Tensor:
         value = np.asarray(v).astype(target)
         if value.ndim == 0 and value.dtype is _F64:
             value = value[()]  # (a 0-d float64 is held as a NumPy scalar)
-        if target.kind == "f" and v.dtype.kind == "f":
-            return _unary(self, op=_CAST, value=value, ints=(CAST_TO.index(target),))
-        if STATE.compile_tape is None or self._tape is None:
+        between_floats = target.kind == "f" and v.dtype.kind == "f"
+        if not between_floats and (STATE.compile_tape is None or self._tape is None):
             return _wrap(value)  # nothing to differentiate, as in torch
-        # while compiling, a function of the inputs: replayed, passing no gradient
-        out = _unary(self, op=_CAST, value=value, ints=(CAST_TO.index(target),))
-        _stop_gradient(out)
-        out._tape.mixed = True  # (an int64 value on the tape: see Tape.mixed)
+        out = _unary(self, _CAST, value, (CAST_TO.index(target),))
+        if not between_floats:  # while compiling, a function of the inputs: replayed, passing
+            _stop_gradient(out)  # no gradient
+            out._tape.mixed = True  # (an int64 value on the tape: see Tape.mixed)
         return out
 
     def transpose(self, dim0: int, dim1: int):
@@ -1136,10 +1135,8 @@ def _arithmetic(a: Tensor, other, op=None, scalar_op=None, reflected: bool = Fal
     """``a <op> other``, or ``other <op> a`` if ``reflected`` (``other`` is then not a tensor):
     ``op`` for a tensor operand, ``scalar_op`` for a Python number kept as a constant.  Each
     operator is this function bound to its ops (see _operator)."""
-    if other.__class__ is Tensor:
-        b = other
-    elif other.__class__ is float or other.__class__ is int or (
-            isinstance(other, _Real) and (reflected or not isinstance(other, bool))):
+    if other.__class__ is not Tensor and (other.__class__ is float or other.__class__ is int or (
+            isinstance(other, _Real) and (reflected or not isinstance(other, bool)))):
         # -- a tensor and a Python number: ``scalar_op``, the number kept in the float pool
         op, c = scalar_op, other
         v = a._v
@@ -1176,85 +1173,71 @@ def _arithmetic(a: Tensor, other, op=None, scalar_op=None, reflected: bool = Fal
             return _record(op, value, a, None, scalar=float(c))
         sa = a._slot if a._tape is tape and (a._vc is None or not op.keeps & 1) else \
             tape.slot_of(a)
-        floats = tape.floats
-        floats.append(c)
         if tape.unkept:  # (a large input no earlier VJP needed)
             tape.keep_read(op.keeps, sa, a)
-        # _emit, inlined (a call costs ~10% of this path):
-        offs = tape.offs
-        slot = len(offs) - 1
-        n = value.size
-        if n == 1:  # (Tape.new_slot, inlined)
-            offs.append(offs[-1] + 1)
-            tape.scalars.append(value.item() if value.__class__ is _ndarray else value)
-        elif n < BIG:
-            offs.append(offs[-1] + n)
-            tape.arrays.append(value)
-        else:
-            tape.new_slot(value, op.keeps & 4)  # held only if the VJP reads it
-        out = _new(Tensor)
-        out._v = value
-        out._tape = tape
-        out._slot = slot
-        out._vc = None
-        tape.recs.frombytes(_RECORD(op.code, slot, sa, -1, -1, len(floats) - 1))
-        return out
-    else:  # an array, a list ...: a constant tensor
-        b = _as_tensor(other)
-        if reflected:
-            a, b = b, a
-    # -- two tensors: ``op``, NumPy broadcasting recorded as int params when the shapes differ
-    av, bv = a._v, b._v
-    value = None
-    both_0d = av.ndim == 0 and bv.ndim == 0
-    if both_0d and op.py is not None:
-        if av.__class__ is not _f64 and av.dtype is _F64:
-            av = av[()]
-        if bv.__class__ is not _f64 and bv.dtype is _F64:
-            bv = bv[()]
-        if av.__class__ is _f64 and bv.__class__ is _f64:
-            try:
-                value = op.py(av, bv)
-            except (ArithmeticError, ValueError):
-                pass
-            else:
-                if value.__class__ is not _f64:
-                    value = _f64(value)
-    if value is None:
-        value = op.eager(av, bv)
-        if value.__class__ is not _ndarray and value.__class__ is not _f64:
-            value = np.asarray(value)
-    ta, tb = a._tape, b._tape
-    if ta is None and tb is None and not a._rg and not b._rg:
-        return _wrap(value)
-    if _NON_DEFAULT[0] and (not STATE.grad_enabled or STATE.compile_tape is not None):
-        if STATE.compile_tape is not None:
+        floats = tape.floats
+        floats.append(c)
+        sb, ip, fp = -1, -1, len(floats) - 1
+    else:
+        if other.__class__ is Tensor:
+            b = other
+        else:  # an array, a list ...: a constant tensor
+            b = _as_tensor(other)
+            if reflected:
+                a, b = b, a
+        # -- two tensors: ``op``, NumPy broadcasting recorded as int params when the shapes differ
+        av, bv = a._v, b._v
+        value = None
+        both_0d = av.ndim == 0 and bv.ndim == 0
+        if both_0d and op.py is not None:
+            if av.__class__ is not _f64 and av.dtype is _F64:
+                av = av[()]
+            if bv.__class__ is not _f64 and bv.dtype is _F64:
+                bv = bv[()]
+            if av.__class__ is _f64 and bv.__class__ is _f64:
+                try:
+                    value = op.py(av, bv)
+                except (ArithmeticError, ValueError):
+                    pass
+                else:
+                    if value.__class__ is not _f64:
+                        value = _f64(value)
+        if value is None:
+            value = op.eager(av, bv)
+            if value.__class__ is not _ndarray and value.__class__ is not _f64:
+                value = np.asarray(value)
+        ta, tb = a._tape, b._tape
+        if ta is None and tb is None and not a._rg and not b._rg:
+            return _wrap(value)
+        if _NON_DEFAULT[0] and (not STATE.grad_enabled or STATE.compile_tape is not None):
+            if STATE.compile_tape is not None:
+                return _record(op, value, a, b, _broadcast_ints(av, bv, value))
+            return _wrap(value)
+        tape = ta if ta is not None else tb
+        if tape is None:
+            tape = open_tape()
+        elif tape.merged_into is not None or (tb is not None and tb is not tape):
             return _record(op, value, a, b, _broadcast_ints(av, bv, value))
-        return _wrap(value)
-    tape = ta if ta is not None else tb
-    if tape is None:
-        tape = open_tape()
-    elif tape.merged_into is not None or (tb is not None and tb is not tape):
-        return _record(op, value, a, b, _broadcast_ints(av, bv, value))
-    # each input's slot: its own on this tape, or -- a leaf used again -- its registration here
-    # (Tape.slot_of's checks, inlined for the two common cases)
-    if ta is tape and (a._vc is None or not op.keeps & 1):
-        sa = a._slot
-    else:
-        reg = a._lreg
-        sa = reg[1] if (ta is None and reg is not None and reg[0] == tape.serial
-                        and reg[2] == a._vc[0]) else tape.slot_of(a)
-    if tb is tape and (b._vc is None or not op.keeps & 2):
-        sb = b._slot
-    else:
-        reg = b._lreg
-        sb = reg[1] if (tb is None and reg is not None and reg[0] == tape.serial
-                        and reg[2] == b._vc[0]) else tape.slot_of(b)
-    ip = -1 if both_0d or av.shape == bv.shape else \
-        tape.push_ints(_broadcast_ints(av, bv, value))
-    if tape.unkept:  # (a large input no earlier VJP needed)
-        tape.keep_read(op.keeps, sa, a, sb, b)
-    # _emit, inlined (a call costs ~10% of this path):
+        # each input's slot: its own on this tape, or -- a leaf used again -- its registration here
+        # (Tape.slot_of's checks, inlined for the two common cases)
+        if ta is tape and (a._vc is None or not op.keeps & 1):
+            sa = a._slot
+        else:
+            reg = a._lreg
+            sa = reg[1] if (ta is None and reg is not None and reg[0] == tape.serial
+                            and reg[2] == a._vc[0]) else tape.slot_of(a)
+        if tb is tape and (b._vc is None or not op.keeps & 2):
+            sb = b._slot
+        else:
+            reg = b._lreg
+            sb = reg[1] if (tb is None and reg is not None and reg[0] == tape.serial
+                            and reg[2] == b._vc[0]) else tape.slot_of(b)
+        ip = -1 if both_0d or av.shape == bv.shape else \
+            tape.push_ints(_broadcast_ints(av, bv, value))
+        if tape.unkept:  # (a large input no earlier VJP needed)
+            tape.keep_read(op.keeps, sa, a, sb, b)
+        fp = -1
+    # _emit, inlined, one copy for both kinds of operand (a call costs ~10% of this path):
     offs = tape.offs
     slot = len(offs) - 1
     n = value.size
@@ -1271,7 +1254,7 @@ def _arithmetic(a: Tensor, other, op=None, scalar_op=None, reflected: bool = Fal
     out._tape = tape
     out._slot = slot
     out._vc = None
-    tape.recs.frombytes(_RECORD(op.code, slot, sa, sb, ip, -1))
+    tape.recs.frombytes(_RECORD(op.code, slot, sa, sb, ip, fp))
     return out
 
 

@@ -19,8 +19,30 @@ def _count(delta: int) -> None:
         NON_DEFAULT[0] += delta
 
 
+class _Share:
+    """One thread's part of ``NON_DEFAULT``.  A thread that ends with grad mode off (or while
+    compiling) frees its thread-local state, and with it this, which gives its part back:
+    otherwise every other thread would take the slow path for good."""
+
+    __slots__ = ("n",)
+
+    def __init__(self) -> None:
+        self.n = 0
+
+    def add(self, delta: int) -> None:
+        self.n += delta
+        _count(delta)
+
+    def __del__(self) -> None:
+        if self.n:
+            _count(-self.n)
+
+
 class _ThreadState(threading.local):
     """Per-thread recording state: grad mode and the tape new graphs start on."""
+
+    def __init__(self) -> None:
+        self.share = _Share()
 
     _grad_enabled = True
     # a weak reference to the open Tape that the next graph started from leaves is recorded
@@ -37,7 +59,7 @@ class _ThreadState(threading.local):
         flag = bool(flag)
         if flag != self._grad_enabled:
             self._grad_enabled = flag
-            _count(-1 if flag else 1)
+            self.share.add(-1 if flag else 1)
 
     @property
     def compile_tape(self):
@@ -49,7 +71,7 @@ class _ThreadState(threading.local):
     @compile_tape.setter
     def compile_tape(self, tape) -> None:
         if (tape is None) != (self._compile_tape is None):
-            _count(1 if tape is not None else -1)
+            self.share.add(1 if tape is not None else -1)
         self._compile_tape = tape
 
 

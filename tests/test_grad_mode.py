@@ -16,6 +16,7 @@ import pytest
 from helpers import values
 
 import tapegrad as tg
+from tapegrad.grad_mode import NON_DEFAULT
 
 RTOL = 1e-12
 
@@ -333,12 +334,15 @@ def test_set_grad_enabled_call_in_a_thread_stays_in_that_thread():
         seen.append(tg.is_grad_enabled())
         done.set()
 
+    before = NON_DEFAULT[0]
     thread = threading.Thread(target=worker)
     thread.start()
     assert done.wait(10)
     thread.join(10)
     assert seen == [False]
     assert tg.is_grad_enabled() is True
+    # the thread ended with grad mode off: the other threads' per-op path is the fast one again
+    assert NON_DEFAULT[0] == before
 
 
 # ====================================================== concurrent graphs in several threads
@@ -461,22 +465,22 @@ def test_non_default_mode_count_follows_every_switch():
 
 
 def test_a_thread_left_in_no_grad_does_not_change_other_threads():
-    """A thread that switches grad mode off and ends keeps the count above zero: every other
-    thread then reads its own mode per op, and still records."""
+    """A thread that switches grad mode off and ends gives its part of the count back (so no
+    thread keeps reading its own mode per op for good), and the others still record."""
     from tapegrad import grad_mode
 
     start = grad_mode.NON_DEFAULT[0]
-    thread = threading.Thread(target=lambda: tg.set_grad_enabled(False))
+    seen = []
+    thread = threading.Thread(
+        target=lambda: (tg.set_grad_enabled(False), seen.append(grad_mode.NON_DEFAULT[0])))
     thread.start()
     thread.join(10)
-    try:
-        assert grad_mode.NON_DEFAULT[0] == start + 1
-        x = leaf([1.0, 2.0])
-        y = (x * x).sum()
-        assert records(y)
-        y.backward()
-        np.testing.assert_allclose(values(x.grad), [2.0, 4.0], rtol=RTOL)
-        with tg.no_grad():
-            assert not records(x * 2.0)
-    finally:
-        grad_mode._count(-1)  # forget the dead thread, so later tests take the default path
+    assert seen == [start + 1]
+    assert grad_mode.NON_DEFAULT[0] == start
+    x = leaf([1.0, 2.0])
+    y = (x * x).sum()
+    assert records(y)
+    y.backward()
+    np.testing.assert_allclose(values(x.grad), [2.0, 4.0], rtol=RTOL)
+    with tg.no_grad():
+        assert not records(x * 2.0)

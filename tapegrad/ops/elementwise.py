@@ -113,8 +113,9 @@ def _broadcast_strides(I, ip):
     return nd, shape, sa, sb
 
 
-def binary(key, name, eager, f, da, db, reads_a, reads_b, scalar_forward=True):
-    py = f if scalar_forward else None
+def binary(key, name, eager, f, da, db, reads_a, reads_b, scalar_forward=True, py=None):
+    """``py``: the Python forward rule, when it must differ from ``f``."""
+    py = (py or f) if scalar_forward else None
     f = elementwise(named(f, f"{key}_f"))
     da, db = elementwise(named(da, f"{key}_da")), elementwise(named(db, f"{key}_db"))
 
@@ -315,7 +316,10 @@ MUL = binary("mul", "MulBackward0", np.multiply, lambda a, b: a * b,
 DIV = binary("div", "DivBackward0", np.divide, lambda a, b: a / b,
              lambda g, a, b, y: g / b, lambda g, a, b, y: -g * a / (b * b),
              READS_B, READS_A | READS_B)
+# (in Python, C's pow, as torch's and NumPy's loops for a tensor exponent: (-inf) ** 0.5 is inf
+# and (-0.0) ** 0.5 is 0.0, where _fpow's square root -- torch's for a number exponent -- gives
+# nan and -0.0; math.pow raises where NumPy answers with a warning, and NumPy then computes it)
 POW = binary("pow", "PowBackward1", np.power, _fpow,
              lambda g, a, b, y: _pow_grad_base_jit(g, a, b),
              lambda g, a, b, y: _pow_grad_exponent_jit(g, a, b, y),
-             READS_A | READS_B, READS_A | READS_B | READS_Y)
+             READS_A | READS_B, READS_A | READS_B | READS_Y, py=math.pow)

@@ -92,7 +92,8 @@ class Tensor:
     # _tape  -- the Tape of a non-leaf (recorded) tensor, else None
     # _slot  -- its slot on that tape (-1)
     # _vc    -- version box [n], shared with views and detached aliases; None until needed
-    __slots__ = ("_v", "_tape", "_slot", "_vc", "__dict__", "__weakref__")
+    # _f     -- set on a _OneFloat only: its value as a Python float, ``_v`` not made yet
+    __slots__ = ("_v", "_tape", "_slot", "_vc", "_f", "__dict__", "__weakref__")
     # class-level defaults: a new tensor only sets what differs from a plain constant
     _rg = False  # requires_grad, for leaves
     _grad = None
@@ -1056,6 +1057,26 @@ def _unary(a: Tensor, op=None, value: np.ndarray | None = None,
            ints: tuple | None = None) -> Tensor:
     """``op`` on ``a``; ``value`` when the caller computed it.  The math methods and functions
     (``x.tanh()``, ``tg.tanh(x)``) are this function bound to their op (see _math)."""
+    if value is None and a.__class__ is _OneFloat and not _NON_DEFAULT[0]:
+        # (_OneFloat's path: Python's math on its float, recorded as below)
+        tape = a._tape
+        try:
+            value = op.py(a._f)
+        except (ArithmeticError, ValueError, AttributeError, TypeError):
+            pass  # (overflow, a domain error, no Python rule, x.tanh(2): NumPy's path decides)
+        if value.__class__ is float and tape.merged_into is None:
+            offs = tape.offs
+            slot = len(offs) - 1
+            offs.append(offs[-1] + 1)
+            tape.scalars.append(value)
+            out = _new(_OneFloat)
+            out._f = value
+            out._tape = tape
+            out._slot = slot
+            out._vc = None
+            tape.recs.frombytes(_RECORD(op.code, slot, a._slot, -1, -1, -1))
+            return out
+        value = None
     try:
         v = a._v
     except AttributeError:  # tg.tanh(an array or a number)
@@ -1104,16 +1125,23 @@ def _unary(a: Tensor, op=None, value: np.ndarray | None = None,
     offs = tape.offs
     slot = len(offs) - 1
     n = value.size
-    if n == 1:  # (Tape.new_slot, inlined)
-        offs.append(offs[-1] + 1)
-        tape.scalars.append(value.item() if value.__class__ is _ndarray else value)
-    elif n < BIG:
-        offs.append(offs[-1] + n)
-        tape.arrays.append(value)
+    if n == 1 and value.__class__ is _ndarray and value.ndim == 1 and value.dtype is _F64 and \
+            value.base is None and value is not v:
+        offs.append(offs[-1] + 1)  # (a fresh one-element vector, no view: a _OneFloat)
+        out = _new(_OneFloat)
+        out._f = f = value.item()
+        tape.scalars.append(f)
     else:
-        tape.new_slot(value, op.keeps & 4)  # held only if the VJP reads it
-    out = _new(Tensor)
-    out._v = value
+        if n == 1:  # (Tape.new_slot, inlined)
+            offs.append(offs[-1] + 1)
+            tape.scalars.append(value.item() if value.__class__ is _ndarray else value)
+        elif n < BIG:
+            offs.append(offs[-1] + n)
+            tape.arrays.append(value)
+        else:
+            tape.new_slot(value, op.keeps & 4)  # held only if the VJP reads it
+        out = _new(Tensor)
+        out._v = value
     out._tape = tape
     out._slot = slot
     out._vc = None
@@ -1179,7 +1207,7 @@ def _arithmetic(a: Tensor, other, op=None, scalar_op=None, reflected: bool = Fal
         floats.append(c)
         sb, ip, fp = -1, -1, len(floats) - 1
     else:
-        if other.__class__ is Tensor:
+        if other.__class__ is Tensor or other.__class__ is _OneFloat:
             b = other
         else:  # an array, a list ...: a constant tensor
             b = _as_tensor(other)
@@ -1241,16 +1269,22 @@ def _arithmetic(a: Tensor, other, op=None, scalar_op=None, reflected: bool = Fal
     offs = tape.offs
     slot = len(offs) - 1
     n = value.size
-    if n == 1:  # (Tape.new_slot, inlined)
-        offs.append(offs[-1] + 1)
-        tape.scalars.append(value.item() if value.__class__ is _ndarray else value)
-    elif n < BIG:
-        offs.append(offs[-1] + n)
-        tape.arrays.append(value)
+    if n == 1 and value.__class__ is _ndarray and value.ndim == 1 and value.dtype is _F64:
+        offs.append(offs[-1] + 1)  # (a fresh one-element vector: a _OneFloat from here on)
+        out = _new(_OneFloat)
+        out._f = f = value.item()
+        tape.scalars.append(f)
     else:
-        tape.new_slot(value, op.keeps & 4)  # held only if the VJP reads it
-    out = _new(Tensor)
-    out._v = value
+        if n == 1:  # (Tape.new_slot, inlined)
+            offs.append(offs[-1] + 1)
+            tape.scalars.append(value.item() if value.__class__ is _ndarray else value)
+        elif n < BIG:
+            offs.append(offs[-1] + n)
+            tape.arrays.append(value)
+        else:
+            tape.new_slot(value, op.keeps & 4)  # held only if the VJP reads it
+        out = _new(Tensor)
+        out._v = value
     out._tape = tape
     out._slot = slot
     out._vc = None
@@ -1286,6 +1320,112 @@ Tensor.__truediv__ = _operator("div")
 Tensor.__rtruediv__ = _operator("div", "rdiv_scalar", reflected=True)
 Tensor.__pow__ = _operator("pow")
 Tensor.__rpow__ = _operator("pow", "rpow_scalar", reflected=True)
+
+
+# --------------------------------------------------------------------------- one-float tensors
+
+
+def _materialize(t: Tensor) -> np.ndarray:
+    v = np.array((t._f,))
+    t.__class__ = Tensor  # (the same layout: only the class changes)
+    t._v = v
+    del t._f
+    return v
+
+
+def _set_value(t: Tensor, v: np.ndarray) -> None:
+    t.__class__ = Tensor
+    t._v = v
+    del t._f
+
+
+class _OneFloat(Tensor):
+    """A recorded one-element float64 vector (shape ``(1,)``) whose value is still only a Python
+    float, ``_f``.
+
+    A ``randn(1)`` parameter's graph is hundreds of tiny ops, and on a one-element array the
+    NumPy call and the new array cost more than the rest of recording an op.  So arithmetic
+    and math on such a tensor are Python's float arithmetic: ``+ - * / **`` with a number or
+    with another one-float tensor on the same tape, and the math functions.  The first read of
+    ``_v`` (its shape, printing, ``.numpy()``, any other op) makes the array, and the tensor
+    becomes a plain ``Tensor`` for good.  The tape holds the float either way, as it holds any
+    one-element value.  The class prints as ``Tensor`` and ``isinstance`` sees a Tensor; only
+    ``type(t) is Tensor`` tells them apart.
+    """
+
+    __slots__ = ()
+    _v = property(_materialize, _set_value)
+
+
+_OneFloat.__name__ = _OneFloat.__qualname__ = "Tensor"
+
+
+def _one_float_arithmetic(a: _OneFloat, other, op=None, scalar_op=None,
+                          reflected: bool = False) -> Tensor:
+    """``_arithmetic`` for a one-float tensor ``a``: with a Python number, or with another
+    one-float tensor on the same tape, the value is Python's float arithmetic; anything else
+    goes the general way."""
+    tape = a._tape
+    if not _NON_DEFAULT[0] and tape.merged_into is None:
+        value = None
+        if other.__class__ is float or other.__class__ is int:
+            try:
+                value = scalar_op.py(a._f, other)
+            except (ArithmeticError, ValueError):
+                pass  # (1/0, overflow: NumPy's IEEE answers)
+            if value.__class__ is float:  # (not a complex from a negative base's fractional power)
+                floats = tape.floats
+                floats.append(other)
+                op, sb, fp = scalar_op, -1, len(floats) - 1
+            else:
+                value = None
+        elif other.__class__ is _OneFloat and other._tape is tape and not reflected and \
+                op.py is not None:
+            try:
+                value = op.py(a._f, other._f)
+            except (ArithmeticError, ValueError):
+                pass
+            if value.__class__ is float:
+                sb, fp = other._slot, -1
+            else:
+                value = None
+        if value is not None:
+            offs = tape.offs
+            slot = len(offs) - 1
+            offs.append(offs[-1] + 1)
+            tape.scalars.append(value)
+            out = _new(_OneFloat)
+            out._f = value
+            out._tape = tape
+            out._slot = slot
+            out._vc = None
+            tape.recs.frombytes(_RECORD(op.code, slot, a._slot, sb, -1, fp))
+            return out
+    if reflected and isinstance(other, Tensor):
+        # ``other <op> a`` for a tensor ``other``: Python asks a subclass's reflected operator
+        # first, so this is ``other``'s own operator, taken over
+        return _arithmetic(other, a, op, scalar_op)
+    return _arithmetic(a, other, op, scalar_op, reflected)
+
+
+def _one_float_operator(key: str, scalar_key: str | None = None, reflected: bool = False):
+    name = f"__{'r' if reflected else ''}{key}__"
+    method = FunctionType(_one_float_arithmetic.__code__, globals(), name,
+                          (_OP[key], _OP[scalar_key or key + "_scalar"], reflected))
+    method.__qualname__ = f"Tensor.{name}"
+    return method
+
+
+_OneFloat.__add__ = _one_float_operator("add")
+_OneFloat.__radd__ = _one_float_operator("add", reflected=True)
+_OneFloat.__sub__ = _one_float_operator("sub")
+_OneFloat.__rsub__ = _one_float_operator("sub", "rsub_scalar", reflected=True)
+_OneFloat.__mul__ = _one_float_operator("mul")
+_OneFloat.__rmul__ = _one_float_operator("mul", reflected=True)
+_OneFloat.__truediv__ = _one_float_operator("div")
+_OneFloat.__rtruediv__ = _one_float_operator("div", "rdiv_scalar", reflected=True)
+_OneFloat.__pow__ = _one_float_operator("pow")
+_OneFloat.__rpow__ = _one_float_operator("pow", "rpow_scalar", reflected=True)
 
 
 def _broadcast_ints(av, bv, value) -> tuple | None:

@@ -22,7 +22,6 @@ from .kernels.abi import BLAS, FREED, HAS_GRAD, HEADER, NEED, OK, STALE, address
 from .ops import OPS
 from .ops.linalg import blas_vjp, product_params
 from .ops.registry import ADD, ASSIGN
-from .tape import resolve
 
 if TYPE_CHECKING:
     from .tensor import Tensor
@@ -116,7 +115,8 @@ def _load_kernel():
     return _kernel
 
 
-def backward(t: Tensor, gradient: Any = None, retain_graph: bool | None = None) -> None:
+def backward(t: Tensor, gradient: Any = None, retain_graph: bool | None = None,
+             _link: tuple | None = None) -> None:
     """Accumulate the gradient of this tensor into the ``.grad`` of the leaves it depends on.
 
     ``Tensor.backward`` itself (one Python call less per step than a method calling this).  A
@@ -129,16 +129,20 @@ def backward(t: Tensor, gradient: Any = None, retain_graph: bool | None = None) 
     >>> x.grad
     tensor([2., 2.])
     """
-    tape = t._tape
-    if gradient is None and tape is not None and not t._stop and t._v.size == 1:
-        seed = _ONE  # the common case of _seed, without the call
+    # (``_link``: ``(tape, slot, seed, found)`` when the sweep continues on an older tape that
+    # a swept one links to: see _continue)
+    if _link is None:
+        tape = t._tape
+        if gradient is None and tape is not None and not t._stop and t._v.size == 1:
+            seed = _ONE  # the common case of _seed, without the call
+        else:
+            seed = _seed(t, gradient)
+            if tape is None:  # a leaf: its gradient is the seed itself
+                t._accumulate(seed.reshape(t._v.shape))
+                return
+        out = t._slot
     else:
-        seed = _seed(t, gradient)
-        if tape is None:  # a leaf: its gradient is the seed itself
-            t._accumulate(seed.reshape(t._v.shape))
-            return
-    if tape.merged_into is not None:
-        tape = resolve(t)
+        tape, out, seed, _ = _link
     sweep = _kernel or _load_kernel()
     recs, ints, floats, freed = tape.recs, tape.ints, tape.floats, tape.freed
     offs, scalars = tape.offs, tape.scalars
@@ -190,7 +194,7 @@ def backward(t: Tensor, gradient: Any = None, retain_graph: bool | None = None) 
         frame, 0, recs.buffer_info()[0], n_recs, at, at_scalars, n_scalars,
         at_scalars + 8 * n_scalars, n_packed, ints.buffer_info()[0], len(ints),
         floats.buffer_info()[0], len(floats), *extras, *work.buffers,
-        freed.buffer_info()[0], n_recs, n_slots, t._slot, 1 if retain_graph else 0, -1,
+        freed.buffer_info()[0], n_recs, n_slots, out, 1 if retain_graph else 0, -1,
         BLAS_MIN,
         *offs, *scalars, packed)
     if tape.shared_scalars:
@@ -231,6 +235,38 @@ def backward(t: Tensor, gradient: Any = None, retain_graph: bool | None = None) 
         kept = ref()
         if kept is not None and scratch.item(flags + slot) & HAS_GRAD:
             kept._accumulate(grads[offs[slot]:offs[slot + 1]].reshape(kept._v.shape))
+    if tape.links:  # values read from older tapes: their gradients go on there
+        seeds = [(there, slot_there, grads[offs[slot]:offs[slot + 1]].copy())
+                 for slot, there, slot_there in tape.links
+                 if scratch.item(flags + slot) & HAS_GRAD]
+        if _link is None:
+            _continue(tape, seeds, retain_graph)
+        else:
+            _link[3].extend(seeds)
+
+
+def _continue(start, seeds: list, retain_graph: bool | None) -> None:
+    """Sweep the tapes ``start`` links to, each once all tapes linking to it are done, from
+    all the seeds it received (one sweep, ``seed`` packed as the kernel's several-seed form)."""
+    pending: dict[int, dict[int, np.ndarray]] = {}
+
+    def receive(seeds):
+        for there, slot, g in seeds:
+            at = pending.setdefault(id(there), {})
+            at[slot] = at[slot] + g if slot in at else g
+
+    receive(seeds)
+    for tape in start.reachable()[1:]:
+        at = pending.pop(id(tape), None)
+        if at:
+            seed = np.concatenate([[len(at)], list(at), *at.values()]).astype(np.float64)
+            found: list = []
+            backward(None, None, retain_graph, (tape, -1, seed, found))
+            receive(found)
+    if pending:  # (tapes linking both ways: only threads sharing open tapes can make that)
+        raise RuntimeError(
+            "backward reached a tape after sweeping it: graphs recorded by two threads on "
+            "each other's tensors at once are not supported; detach() the shared tensors")
 
 
 #: a leaf's first gradient of at least this many elements is handed over as a view of the

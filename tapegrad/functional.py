@@ -43,7 +43,6 @@ from typing import Any
 import numpy as np
 
 from .grad_mode import enable_grad
-from .tape import resolve
 from .tensor import Tensor
 
 __all__ = ["grad", "value_and_grad", "vjp", "jacobian"]
@@ -343,13 +342,7 @@ def _foreign_grad_holders(out: Tensor, own: set[int]) -> list[Tensor]:
     """Tensors other than our own leaves whose ``.grad`` a backward from ``out`` may change."""
     if out.is_leaf:
         return []
-    tape = resolve(out)
-    holders = [leaf for _, leaf in tape.leaves if id(leaf) not in own]
-    for _, ref in tape.retained:
-        kept = ref()
-        if kept is not None:
-            holders.append(kept)
-    return holders
+    return [t for t in out._tape.grad_receivers() if id(t) not in own]
 
 
 def _export(t: Tensor, tensor_mode: bool) -> Any:

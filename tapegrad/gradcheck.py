@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 
 from .grad_mode import enable_grad, no_grad
-from .tape import resolve
 from .tensor import Tensor
 
 __all__ = ["GradcheckError", "gradcheck"]
@@ -347,14 +346,8 @@ def _foreign_grad_holders(out: Tensor, own) -> list[Tensor]:
     """Tensors other than ``own`` whose ``.grad`` a backward from ``out`` would change."""
     if out._tape is None:
         return []
-    tape = resolve(out)
     own_ids = {id(t) for t in own}
-    holders = [leaf for _, leaf in getattr(tape, "leaves", ()) if id(leaf) not in own_ids]
-    for _, ref in getattr(tape, "retained", ()):
-        kept = ref()
-        if kept is not None and id(kept) not in own_ids:
-            holders.append(kept)
-    return holders
+    return [t for t in out._tape.grad_receivers() if id(t) not in own_ids]
 
 
 def _unit(rng: np.random.Generator, n: int) -> np.ndarray:

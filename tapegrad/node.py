@@ -52,6 +52,7 @@ class Node:
         """``((node_or_AccumulateGrad_or_None, 0), ...)`` for each input, as torch lists them."""
         tape = self._tape
         leaves = dict(tape.leaves)
+        links = {slot: (there, slot_there) for slot, there, slot_there in tape.links}
         result = []
         inputs = []
         for rec in producers(tape, tape.recs[6 * self._rec + 1]):
@@ -64,6 +65,9 @@ class Node:
                 result.append((Node(tape, rec), 0))
             elif slot in leaves:
                 result.append((AccumulateGrad(leaves[slot]), 0))
+            elif slot in links:  # a value recorded on another tape
+                there, slot_there = links[slot]
+                result.append((Node(there, producer(there, slot_there)), 0))
             else:
                 result.append((None, 0))
         if self._op.next_none:
@@ -106,9 +110,5 @@ class AccumulateGrad:
 
 
 def grad_fn_of(t: Tensor) -> Node | None:
-    from .tape import resolve
-
-    if t._tape is None:
-        return None
-    tape = resolve(t)
-    return Node(tape, producer(tape, t._slot))
+    tape = t._tape
+    return None if tape is None else Node(tape, producer(tape, t._slot))

@@ -22,13 +22,18 @@ their storage through ``.data`` or NumPy, which bumps no version (changes that d
 the sweep refuse, see ``watch``).
 
 A *slot* is one value: a record's output, or an input that entered the tape from outside
-(a leaf that requires grad, or a constant).  No Python object per operation survives: the
-backward pass turns these lists into a few NumPy arrays and hands them to numba.
+(a leaf that requires grad, a constant, or a *link*: a tensor recorded on another, older tape).
+No Python object per operation survives: the backward pass turns these lists into a few NumPy
+arrays and hands them to numba.
 
 Lifetime: tensors hold their tape; the tape holds no tensor except the leaves it must deliver
-gradients to.  A tape is freed as soon as no live tensor refers to it.  Each thread records new
-graphs on one open tape; the tape is closed (later graphs start a fresh one) by ``backward`` or
-once it is large, so a loop that never calls backward still frees old steps' tapes.
+gradients to, and the tapes it links to.  A tape is freed as soon as no live tensor and no
+linking tape refers to it.  Each thread records new graphs on one open tape; the tape is closed
+(later graphs start a fresh one) by ``backward`` or once it is large, so a loop that never calls
+backward still frees old steps' tapes.  An op reading a tensor of a closed tape (or tensors of
+two tapes) records on the open tape, which links to the other: records are never appended to an
+older tape, so a long-lived tensor keeps its own graph alive, not every later graph that read
+it.  A backward continues along the links (``engine._continue``).
 """
 
 from __future__ import annotations
@@ -49,9 +54,12 @@ if TYPE_CHECKING:
 
 #: arrays with at least this many elements are read in place by address, not packed
 BIG = LARGE
-#: an open tape takes no new graphs once it has this many records or value elements
+#: an open tape takes no new graphs once it has this many records or value elements: what a
+#: long-lived tensor can keep of the graphs recorded after it on its tape (4 MB of values).
+#: Not fewer records: a graph that outgrows its tape (scalar-mlp records 13,000) continues on
+#: the next one, and each op reading the older tape then takes the general path.
 CLOSE_RECORDS = 1 << 15
-CLOSE_ELEMENTS = 1 << 22
+CLOSE_ELEMENTS = 1 << 19
 _CLOSE_RECS = 6 * CLOSE_RECORDS  # (the length of ``recs`` then)
 
 #: one record's bytes: ``tape.recs.frombytes(RECORD(op, out, a, b, ip, fp))``
@@ -64,9 +72,8 @@ _serials = itertools.count(1)
 
 class Tape:
     __slots__ = ("recs", "offs", "scalars", "shared_scalars", "arrays", "bigs", "big_slots",
-                 "big_addrs", "unkept", "consts", "leaves", "leaf_regs", "watch", "retained",
-                 "ints", "floats", "freed", "closed", "serial", "merged_into", "slot_offset",
-                 "guards", "mixed", "__weakref__")
+                 "big_addrs", "unkept", "consts", "leaves", "links", "watch", "retained",
+                 "ints", "floats", "freed", "closed", "serial", "guards", "mixed", "__weakref__")
 
     def __init__(self) -> None:
         self.recs = array("q")
@@ -86,7 +93,8 @@ class Tape:
         self.unkept: dict[int, int] = {}
         self.consts: list[int] = []  # slots whose gradient nobody needs
         self.leaves: list[tuple[int, Tensor]] = []  # slots that deliver into a leaf's .grad
-        self.leaf_regs: dict[int, tuple[int, int]] = {}  # id(leaf) -> its latest (slot, version)
+        # (slot, tape, slot there): a value read from an older tape; its gradient goes on there
+        self.links: list[tuple[int, Tape, int]] = []
         self.watch: list[tuple[list, int, int, tuple]] = []  # (version box, version, slot, shape)
         self.retained: list[tuple[int, object]] = []  # (slot, weakref to a retain_grad tensor)
         self.ints = array("q")
@@ -95,8 +103,6 @@ class Tape:
         self.freed: array | None = None
         self.closed = False
         self.serial = next(_serials)
-        self.merged_into: Tape | None = None
-        self.slot_offset = 0
         self.guards: list = []  # tg.compile only: values that left the tape for Python
         # whether ``arrays`` may hold a value of 8-byte elements that are not native float64
         # (an int64 constant, say): backward then converts each array (see engine.backward)
@@ -151,7 +157,8 @@ class Tape:
             self.keep(sb, b._v)
 
     def input_slot(self, t: Tensor) -> int:
-        """The slot of a leaf or constant tensor on this tape, registering it on first use."""
+        """The slot of a leaf, a constant or another tape's value on this tape, registering it
+        on first use."""
         reg = t._lreg
         if reg is not None and reg[0] == self.serial and reg[2] == t._vc[0]:
             return reg[1]  # registered here already, and not changed in place since
@@ -173,7 +180,10 @@ class Tape:
             box = t._version_box()
         if t._rg:
             self.leaves.append((slot, t))
-            self.leaf_regs[id(t)] = (slot, box[0])
+        elif t._tape is not None and self is not STATE.compile_tape:
+            # a recorded value of another tape (while compiling, a constant): its gradient
+            # continues on that tape, from its slot there
+            self.links.append((slot, t._tape, t._slot))
         else:
             self.consts.append(slot)
         # every input is watched: changing it in place later must not go unnoticed
@@ -183,7 +193,7 @@ class Tape:
 
     def slot_of(self, t: Tensor) -> int:
         """The slot of any input tensor: its own if it lives here, else registered as an input
-        (a leaf, a constant, or -- while compiling -- a value from another tape)."""
+        (a leaf, a constant, or a value from another tape)."""
         if t._tape is self:
             if t._vc is not None:
                 self.watch.append((t._vc, t._vc[0], t._slot, t._v.shape))
@@ -232,76 +242,33 @@ class Tape:
                 out[offs[slot]:offs[slot + 1]] = value.ravel()
         return out
 
-    # -- merging ----------------------------------------------------------------------------
+    def grad_receivers(self) -> list[Tensor]:
+        """The tensors whose ``.grad`` a backward through this tape may change: the leaves and
+        the live ``retain_grad`` tensors of this tape and of the tapes it links to."""
+        found = []
+        for tape in self.reachable():
+            found += [leaf for _, leaf in tape.leaves]
+            found += [kept for kept in (ref() for _, ref in tape.retained) if kept is not None]
+        return found
 
-    def absorb(self, other: Tape) -> None:
-        """Append ``other``'s records to this tape; ``other`` forwards its tensors here.
-
-        Needed only when one operation combines tensors from two tapes (a graph recorded
-        before a backward or a tape closing, used with one recorded after).  A leaf registered
-        on both tapes (unchanged since) keeps one slot: its records are pointed at this tape's
-        slot, so its gradient is summed by the sweep and delivered once.
-        """
-        so, ro, io, fo = len(self.offs) - 1, len(self), len(self.ints), len(self.floats)
-        slot_map = np.arange(so, so + len(other.offs) - 1, dtype=np.int64)
-        leaves = []
-        for slot, t in other.leaves:
-            there = other.leaf_regs[id(t)]
-            here = self.leaf_regs.get(id(t))
-            if there[0] == slot and here is not None and here[1] == there[1]:
-                slot_map[slot] = here[0]  # the same leaf at the same version: one slot
-                continue
-            leaves.append((slot + so, t))
-            if there[0] == slot:
-                self.leaf_regs[id(t)] = (slot + so, there[1])
-                reg = t._lreg
-                if reg is not None and reg[0] == other.serial and reg[1] == slot:
-                    t._lreg = (self.serial, slot + so, reg[2])
-        recs = np.array(other.recs, dtype=np.int64).reshape(-1, 6)
-        for col in (1, 2, 3):
-            column = recs[:, col]
-            used = column >= 0
-            column[used] = slot_map[column[used]]
-        for col, offset in ((4, io), (5, fo)):
-            column = recs[:, col]
-            column[column >= 0] += offset
-        self.recs.frombytes(recs.tobytes())
-        self.arrays.extend(other.arrays)
-        self.mixed = self.mixed or other.mixed
-        self.shared_scalars.extend((s + so, v) for s, v in other.shared_scalars)
-        self.scalars.extend(other.scalars)
-        base = self.offs[-1]
-        self.offs.extend(o + base for o in other.offs[1:])
-        self.unkept.update((s + so, i + len(self.bigs)) for s, i in other.unkept.items())
-        self.bigs.extend(other.bigs)
-        self.big_slots.extend(s + so for s in other.big_slots)
-        self.big_addrs.extend(other.big_addrs)
-        self.consts.extend(s + so for s in other.consts)
-        self.leaves.extend(leaves)
-        self.watch.extend((b, v, s + so, sh) for b, v, s, sh in other.watch)
-        self.retained.extend((s + so, w) for s, w in other.retained)
-        self.ints.extend(other.ints)
-        self.floats.extend(other.floats)
-        if self.freed is not None or other.freed is not None:
-            freed = self.freed if self.freed is not None else array("B")
-            freed.frombytes(bytes(ro - len(freed)))
-            if other.freed is not None:
-                freed.extend(other.freed)
-            freed.frombytes(bytes(ro + len(other) - len(freed)))
-            self.freed = freed
-        other.merged_into, other.slot_offset = self, so
-        other.closed = True
-        other.recs, other.arrays, other.scalars, other.offs = array("q"), [], [], [0]
-
-
-def resolve(t: Tensor) -> Tape:
-    """The tape a non-leaf tensor lives on, following merges (and updating the tensor)."""
-    tape = t._tape
-    while tape.merged_into is not None:
-        t._slot += tape.slot_offset
-        tape = tape.merged_into
-    t._tape = tape
-    return tape
+    def reachable(self) -> list[Tape]:
+        """This tape and every tape its links lead to, each after all tapes that link to it
+        (the order a backward sweeps them in)."""
+        order: list[Tape] = []
+        seen = {id(self)}
+        stack = [(self, iter(self.links))]
+        while stack:  # (a depth-first walk; its post-order, reversed, is the order)
+            tape, links = stack[-1]
+            for _, there, _ in links:
+                if id(there) not in seen:
+                    seen.add(id(there))
+                    stack.append((there, iter(there.links)))
+                    break
+            else:
+                stack.pop()
+                order.append(tape)
+        order.reverse()
+        return order
 
 
 def open_tape() -> Tape:
@@ -312,6 +279,8 @@ def open_tape() -> Tape:
     tape = ref() if ref is not None else None
     if tape is None or tape.closed or len(tape.recs) >= _CLOSE_RECS \
             or tape.offs[-1] >= CLOSE_ELEMENTS:
+        if tape is not None:
+            tape.closed = True  # (ops on its tensors go on the new tape: see tape_for)
         tape = Tape()
         STATE.tape_ref = weakref.ref(tape)
     return tape
@@ -325,43 +294,24 @@ def open_tape_if(serial: int) -> Tape | None:
 
 
 def tape_for(a: Tensor, b: Tensor | None) -> Tape:
-    """The tape an operation on ``a`` (and ``b``) is recorded on, merging two if needed."""
-    if NON_DEFAULT[0] and STATE.compile_tape is not None:
-        return STATE.compile_tape  # other tapes' values are constants of a compiled one
-    ta = a._tape
-    tb = b._tape if b is not None else None
-    if ta is not None and ta.merged_into is not None:
-        ta = resolve(a)
-    if tb is not None and tb.merged_into is not None:
-        tb = resolve(b)
-    if ta is None:
-        return tb if tb is not None else open_tape()
-    if tb is None or tb is ta:
-        return ta
-    small, large = (ta, tb) if len(ta) < len(tb) else (tb, ta)
-    large.absorb(small)
-    resolve(a)
-    resolve(b)
-    return large
+    """The tape an operation on ``a`` (and ``b``) is recorded on."""
+    return tape_for_all((a,) if b is None else (a, b))
 
 
 def tape_for_all(tensors) -> Tape:
-    """The tape an operation on several tensors is recorded on (merging theirs into one)."""
-    if STATE.compile_tape is not None:
-        return STATE.compile_tape
-    tapes = []
+    """The tape an operation on several tensors is recorded on: theirs, if they are all on one
+    tape still open; else this thread's open tape, which then links to the others' tapes.
+
+    A graph is never appended to another tape's records: a long-lived tensor's tape would
+    otherwise keep every later graph that reads it (torch frees a graph with its outputs).
+    """
+    if NON_DEFAULT[0] and STATE.compile_tape is not None:
+        return STATE.compile_tape  # other tapes' values are constants of a compiled one
+    tape = None
     for t in tensors:
-        if t._tape is not None:
-            tape = resolve(t)
-            if all(tape is not other for other in tapes):
-                tapes.append(tape)
-    if not tapes:
-        return open_tape()
-    target = max(tapes, key=len)
-    for tape in tapes:
-        if tape is not target:
-            target.absorb(tape)
-    for t in tensors:
-        if t._tape is not None:
-            resolve(t)
-    return target
+        there = t._tape
+        if there is not None and there is not tape:
+            if tape is not None or there.closed:
+                return open_tape()
+            tape = there
+    return tape if tape is not None else open_tape()

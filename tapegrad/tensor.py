@@ -31,7 +31,7 @@ from .ops import BY_KEY
 from .ops.elementwise import TWO
 from .ops.shape import CAST_TO, basic_params, broadcast_map, gather_map
 from .printing import format_tensor, needs_dtype_suffix
-from .tape import BIG, open_tape, open_tape_if, resolve, tape_for, tape_for_all
+from .tape import BIG, open_tape, open_tape_if, tape_for, tape_for_all
 from .tape import RECORD as _RECORD
 
 _OP = {key: op for key, op in BY_KEY.items()}
@@ -217,7 +217,7 @@ class Tensor:
             if not self._rg:
                 raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
             return
-        tape = resolve(self)
+        tape = self._tape
         tape.retained.append((self._slot, weakref.ref(self)))
 
     def detach(self) -> Tensor:
@@ -247,7 +247,7 @@ class Tensor:
         if box is None:
             box = self._vc = [0]
             if self._tape is not None:  # from now on, in-place changes are seen by the tape
-                resolve(self).watch.append((box, 0, self._slot, self._v.shape))
+                self._tape.watch.append((box, 0, self._slot, self._v.shape))
         return box
 
     @property
@@ -854,7 +854,7 @@ def _storage(t: Tensor) -> np.ndarray:
         v = t._v = np.array(v)
         # a tape holding the number must read the array from now on
         if t._tape is not None:
-            resolve(t).shared_scalars.append((t._slot, v))
+            t._tape.shared_scalars.append((t._slot, v))
         elif t._lreg is not None:  # an input of the open tape, most likely
             tape = open_tape_if(t._lreg[0])
             if tape is not None:
@@ -1048,9 +1048,10 @@ def _emit(tape, code: int, value, sa: int, sb: int, ip: int, fp: int) -> Tensor:
 
 # The three elementwise paths below are the per-op cost users feel: each computes the value
 # (a 0-d float64 by the op's Python rule, anything else by NumPy) and, in the common case --
-# grad mode on, not compiling, inputs on one live tape or leaves -- records it inline.  Anything
-# else (merging two tapes, tg.compile) takes the general ``_record``.  ``_NON_DEFAULT[0]`` is 0
-# while no thread has grad mode off or is compiling: then the thread-local mode needs no look.
+# grad mode on, not compiling, inputs on one open tape or leaves -- records it inline.  Anything
+# else (inputs of a closed tape or of two tapes, tg.compile) takes the general ``_record``.
+# ``_NON_DEFAULT[0]`` is 0 while no thread has grad mode off or is compiling: then the
+# thread-local mode needs no look.
 
 
 def _unary(a: Tensor, op=None, value: np.ndarray | None = None,
@@ -1064,7 +1065,7 @@ def _unary(a: Tensor, op=None, value: np.ndarray | None = None,
             value = op.py(a._f)
         except (ArithmeticError, ValueError, AttributeError, TypeError):
             pass  # (overflow, a domain error, no Python rule, x.tanh(2): NumPy's path decides)
-        if value.__class__ is float and tape.merged_into is None:
+        if value.__class__ is float and not tape.closed:
             offs = tape.offs
             slot = len(offs) - 1
             offs.append(offs[-1] + 1)
@@ -1109,7 +1110,7 @@ def _unary(a: Tensor, op=None, value: np.ndarray | None = None,
             _wrap(value)
     if tape is None:
         tape = open_tape()
-    elif tape.merged_into is not None:
+    elif tape.closed:
         return _record(op, value, a, None, ints)
     # (a value that has a version box -- a view, say -- is watched only if this VJP reads it)
     sa = a._slot if a._tape is tape and (a._vc is None or not op.keeps & 1) else \
@@ -1197,7 +1198,7 @@ def _arithmetic(a: Tensor, other, op=None, scalar_op=None, reflected: bool = Fal
             return _wrap(value)
         if tape is None:
             tape = open_tape()
-        elif tape.merged_into is not None:
+        elif tape.closed:
             return _record(op, value, a, None, scalar=float(c))
         sa = a._slot if a._tape is tape and (a._vc is None or not op.keeps & 1) else \
             tape.slot_of(a)
@@ -1244,7 +1245,7 @@ def _arithmetic(a: Tensor, other, op=None, scalar_op=None, reflected: bool = Fal
         tape = ta if ta is not None else tb
         if tape is None:
             tape = open_tape()
-        elif tape.merged_into is not None or (tb is not None and tb is not tape):
+        elif tape.closed or (tb is not None and tb is not tape):
             return _record(op, value, a, b, _broadcast_ints(av, bv, value))
         # each input's slot: its own on this tape, or -- a leaf used again -- its registration here
         # (Tape.slot_of's checks, inlined for the two common cases)
@@ -1366,7 +1367,7 @@ def _one_float_arithmetic(a: _OneFloat, other, op=None, scalar_op=None,
     one-float tensor on the same tape, the value is Python's float arithmetic; anything else
     goes the general way."""
     tape = a._tape
-    if not _NON_DEFAULT[0] and tape.merged_into is None:
+    if not _NON_DEFAULT[0] and not tape.closed:
         value = None
         if other.__class__ is float or other.__class__ is int:
             try:

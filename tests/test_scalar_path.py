@@ -1,5 +1,5 @@
 """0-d float64 tensors: computed by each op's Python scalar rule, held as NumPy scalars until
-their storage is shared or written; and a leaf met on two tapes that merge keeps one slot."""
+their storage is shared or written; and a leaf read on two linked tapes."""
 
 from __future__ import annotations
 
@@ -138,14 +138,14 @@ def test_scalar_chain_gradient_matches_closed_form():
     assert w.grad.item() == pytest.approx(want_w, rel=1e-12)
 
 
-def test_leaf_on_two_merged_tapes_keeps_one_slot():
+def test_leaf_read_on_two_linked_tapes():
     x = tg.tensor([1.0, 2.0], requires_grad=True)
     a = x * 2.0
     a.sum().backward(retain_graph=True)  # closes a's tape: the next graph starts a new one
     x.grad = None
     b = x * 3.0
     assert b._tape is not a._tape
-    c = a + b  # merges the two tapes; x was registered on both
+    c = a + b  # on b's tape, linking to a's; x was registered on both
     tape = c._tape
     assert sum(1 for _, leaf in tape.leaves if leaf is x) == 1
     c.sum().backward()

@@ -13,7 +13,7 @@ from tapegrad.kernels.replay import make_replay
 from tapegrad.kernels.sweep import make_entry, make_forward, make_sweep
 from tapegrad.ops import OPS
 
-SOURCE_HASH = "bd68bbdccb5ebb4a"
+SOURCE_HASH = "cc81666c44870f17"
 N_OPS = 75
 
 # per opcode: saved values read for the first / second input's gradient

@@ -52,7 +52,8 @@ def make_sweep(dispatch, READS_A, READS_B, SAVES, MATMUL, ASSIGNS, scalar_vjp, H
     @kernel
     def sweep(recs, offs, scalars, packed, I, F, aux, keep, seed, out, grads, scratch, freed,
               retain, start, blas_min):
-        """Backpropagate ``seed`` from slot ``out``; return ``(status, record, slot)``.
+        """Backpropagate ``seed`` from slot ``out``; return ``(status, record, slot)``.  With
+        ``out < 0``, ``seed`` holds several seeds: their count k, k slots, then their values.
 
         A matrix product of at least ``blas_min`` multiply-adds (``blas_min > 0``) is handed
         back (status ``BLAS``, with the inputs whose gradient slots are still uncleared as
@@ -126,10 +127,21 @@ def make_sweep(dispatch, READS_A, READS_B, SAVES, MATMUL, ASSIGNS, scalar_vjp, H
         # no slot is zeroed up front: a gradient slot is cleared when its first contribution
         # arrives (see ``_records``), while it is about to be in cache anyway; slots that get
         # none are never touched -- on a 100,000-element chain the grads buffer is 160 MB
-        flags[out] |= HAS_GRAD
-        o = offs[out]
-        for i in range(seed.size):
-            grads[o + i] = seed[i]
+        if out >= 0:
+            flags[out] |= HAS_GRAD
+            o = offs[out]
+            for i in range(seed.size):
+                grads[o + i] = seed[i]
+        else:  # several seeds (a tape other tapes link to): [k, k slots, their values]
+            k = int(seed[0])
+            at = 1 + k
+            for j in range(k):
+                s = int(seed[1 + j])
+                flags[s] |= HAS_GRAD
+                o = offs[s]
+                for i in range(offs[s + 1] - o):
+                    grads[o + i] = seed[at + i]
+                at += offs[s + 1] - o
         return _records(recs, offs, I, F, value_addr, grad_addr, flags, last_use, pool, freed,
                         retain, recs.shape[0] - 1, blas_min)
 

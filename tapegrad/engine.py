@@ -229,16 +229,20 @@ def backward(t: Tensor, gradient: Any = None, retain_graph: bool | None = None,
                 g = grads[start:end].copy()  # (the common case of _deliver, inlined)
                 g.shape = leaf._v.shape
                 leaf._grad = _wrap(g)
-            else:
-                _deliver(leaf, grads[start:end])
+            else:  # (lent only when no other tape's sweep follows: it reuses the workspace)
+                _deliver(leaf, grads[start:end], _link is None and not tape.links)
     for slot, ref in tape.retained:
         kept = ref()
         if kept is not None and scratch.item(flags + slot) & HAS_GRAD:
             kept._accumulate(grads[offs[slot]:offs[slot + 1]].reshape(kept._v.shape))
     if tape.links:  # values read from older tapes: their gradients go on there
-        seeds = [(there, slot_there, grads[offs[slot]:offs[slot + 1]].copy())
-                 for slot, there, slot_there in tape.links
-                 if scratch.item(flags + slot) & HAS_GRAD]
+        seeds = []
+        for slot, there, slot_there in tape.links:
+            if scratch.item(flags + slot) & HAS_GRAD:
+                start, end = offs[slot], offs[slot + 1]
+                seed = np.empty(2 + end - start)  # (room for the one-seed header: _continue)
+                seed[2:] = grads[start:end]
+                seeds.append((there, slot_there, seed))
         if _link is None:
             _continue(tape, seeds, retain_graph)
         else:
@@ -250,16 +254,23 @@ def _continue(start, seeds: list, retain_graph: bool | None) -> None:
     all the seeds it received (one sweep, ``seed`` packed as the kernel's several-seed form)."""
     pending: dict[int, dict[int, np.ndarray]] = {}
 
-    def receive(seeds):
-        for there, slot, g in seeds:
+    def receive(seeds):  # (each seed: two free elements, then the gradient)
+        for there, slot, seed in seeds:
             at = pending.setdefault(id(there), {})
-            at[slot] = at[slot] + g if slot in at else g
+            if slot in at:
+                at[slot][2:] += seed[2:]
+            else:
+                at[slot] = seed
 
     receive(seeds)
     for tape in start.reachable()[1:]:
         at = pending.pop(id(tape), None)
         if at:
-            seed = np.concatenate([[len(at)], list(at), *at.values()]).astype(np.float64)
+            if len(at) == 1:
+                (slot, seed), = at.items()
+                seed[0], seed[1] = 1, slot
+            else:
+                seed = np.concatenate([[len(at)], list(at), *(g[2:] for g in at.values())])
             found: list = []
             backward(None, None, retain_graph, (tape, -1, seed, found))
             receive(found)
@@ -275,9 +286,9 @@ def _continue(start, seeds: list, retain_graph: bool | None) -> None:
 LEND_MIN = 1 << 14
 
 
-def _deliver(leaf: Tensor, g: np.ndarray) -> None:
+def _deliver(leaf: Tensor, g: np.ndarray, lend: bool = True) -> None:
     """Add ``g`` (a slice of the workspace) into ``leaf.grad``."""
-    if leaf._grad is None and g.size >= LEND_MIN and leaf._v.dtype == np.float64:
+    if lend and leaf._grad is None and g.size >= LEND_MIN and leaf._v.dtype == np.float64:
         leaf._grad = _wrap(g.reshape(leaf._v.shape))
     else:
         leaf._accumulate(g.reshape(leaf._v.shape))

@@ -55,11 +55,12 @@ if TYPE_CHECKING:
 #: arrays with at least this many elements are read in place by address, not packed
 BIG = LARGE
 #: an open tape takes no new graphs once it has this many records or value elements: what a
-#: long-lived tensor can keep of the graphs recorded after it on its tape (4 MB of values).
-#: Not fewer records: a graph that outgrows its tape (scalar-mlp records 13,000) continues on
-#: the next one, and each op reading the older tape then takes the general path.
+#: long-lived tensor can keep of the graphs recorded after it on its tape (16 MB of values).
+#: Not less: a graph that outgrows its tape continues on the next one, and each op reading the
+#: older tape then takes the general path, and a backward sweeps both tapes (scalar-mlp
+#: records 13,000 values, rosenbrock-100000 1.1 million).
 CLOSE_RECORDS = 1 << 15
-CLOSE_ELEMENTS = 1 << 19
+CLOSE_ELEMENTS = 1 << 21
 _CLOSE_RECS = 6 * CLOSE_RECORDS  # (the length of ``recs`` then)
 
 #: one record's bytes: ``tape.recs.frombytes(RECORD(op, out, a, b, ip, fp))``

@@ -200,3 +200,23 @@ def test_tapes_linking_both_ways_raise_instead_of_dropping_a_gradient():
     assert d._tape is first and c._tape is second
     with pytest.raises(RuntimeError, match="each other's tensors"):
         d.backward()
+
+
+def test_a_large_leaf_read_on_both_sides_of_a_rollover(monkeypatch):
+    """rosenbrock on 20,000 elements with the open tape rolling over mid-graph: x is a leaf of
+    both tapes, its large gradient delivered from two sweeps."""
+    monkeypatch.setattr(tape_module, "CLOSE_ELEMENTS", 50_000)
+    xv = 0.5 + 0.1 * np.random.default_rng(3).standard_normal(20_000)
+    x = _leaf(xv)
+    for _ in range(2):  # (the second time, x.grad accumulates)
+        d = x[1:] - x[:-1] ** 2
+        head = x[:-1]  # from a leaf, on a tape already past the limit: a new tape
+        assert head._tape is not d._tape
+        out = (100 * d ** 2 + (1 - head) ** 2).sum()
+        out.backward()
+    h = xv[:-1]
+    dv = xv[1:] - h * h
+    want = np.zeros_like(xv)
+    want[:-1] = -400.0 * dv * h - 2.0 * (1.0 - h)
+    want[1:] += 200.0 * dv
+    np.testing.assert_allclose(x.grad.numpy(), 2 * want, rtol=1e-12, atol=1e-11)  # (terms ~100)

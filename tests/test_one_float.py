@@ -104,6 +104,21 @@ def test_arithmetic_of_two_one_floats_matches_numpy(key):
                 _check_against_numpy(BINARY[key](ya, yb), want, (key, a, b))
 
 
+@pytest.mark.parametrize("form", [
+    lambda y, z: y + 2.0, lambda y, z: 2.0 + y, lambda y, z: y - 2, lambda y, z: 2 - y,
+    lambda y, z: y * 3.0, lambda y, z: 3.0 * y, lambda y, z: y / 3.0, lambda y, z: 3.0 / y,
+    lambda y, z: y ** 2, lambda y, z: 2.0 ** y, lambda y, z: y + z, lambda y, z: y - z,
+    lambda y, z: y * z, lambda y, z: y / z, lambda y, z: y ** z, lambda y, z: -y,
+    lambda y, z: abs(y), lambda y, z: y.tanh(), lambda y, z: tg.exp(y),
+])
+def test_every_python_op_keeps_its_operands_and_result_floats(form):
+    """No operator falls back to the array path: neither input's array is made."""
+    x = tg.tensor([0.5, 0.25], requires_grad=True)
+    y, z = x[0:1] * 1.0, x[1:2] * 1.0
+    out = form(y, z)
+    assert type(y) is OneFloat and type(z) is OneFloat and type(out) is OneFloat
+
+
 def test_results_stay_one_floats_while_python_computes_them():
     x, y = _one_float(0.5)
     z = 2.0 ** (1.0 - (tg.tanh(y) * 0.9 + 0.1 * y) / 3) - y.exp()

@@ -1326,18 +1326,16 @@ Tensor.__rpow__ = _operator("pow", "rpow_scalar", reflected=True)
 # --------------------------------------------------------------------------- one-float tensors
 
 
-def _materialize(t: Tensor) -> np.ndarray:
-    v = np.array((t._f,))
+def _set_value(t: Tensor, v: np.ndarray) -> None:
     t.__class__ = Tensor  # (the same layout: only the class changes)
     t._v = v
     del t._f
+
+
+def _materialize(t: Tensor) -> np.ndarray:
+    v = np.array((t._f,))
+    _set_value(t, v)
     return v
-
-
-def _set_value(t: Tensor, v: np.ndarray) -> None:
-    t.__class__ = Tensor
-    t._v = v
-    del t._f
 
 
 class _OneFloat(Tensor):

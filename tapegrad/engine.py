@@ -1,13 +1,15 @@
 """backward(): hand a tape to the numba sweep and deliver the gradients.
 
-The Python work here is per *backward call* (one NumPy conversion of each of the tape's lists)
-and per *leaf* (storing ``.grad``), never per record: the records are swept by the generated
-backward kernel, which also lays out the slots.  The kernel takes one argument, the address of
+The Python work here is per *backward call* (writing the kernel's call frame: the offsets, and
+for a large tape its small values) and per *leaf* (storing ``.grad``), never per record: the
+records are swept by the generated backward kernel, which also lays out the slots and reads a
+small tape's values from the tape's own lists.  The kernel takes one argument, the address of
 a frame holding everything else (``kernels/abi.py``), and is loaded by ``kernels/native.py``.
 """
 
 from __future__ import annotations
 
+import ctypes
 import struct
 import sys
 import threading
@@ -18,7 +20,18 @@ import numpy as np
 
 from . import heap
 from .kernels import abi
-from .kernels.abi import BLAS, FREED, HAS_GRAD, HEADER, NEED, OK, STALE, address_of
+from .kernels.abi import (
+    BLAS,
+    FREED,
+    HAS_GRAD,
+    HEADER,
+    NEED,
+    OBJECT_LAYOUT,
+    OK,
+    REPACK,
+    STALE,
+    address_of,
+)
 from .ops import OPS
 from .ops.linalg import blas_vjp, product_params
 from .ops.registry import ADD, ASSIGN
@@ -27,6 +40,11 @@ if TYPE_CHECKING:
     from .tensor import Tensor
 
 _ONE = np.ones(1)
+# what the sweep reads the tape's lists in place by (kept alive here), or 0: never
+_LAYOUT_ADDRESS = address_of(OBJECT_LAYOUT) if OBJECT_LAYOUT is not None else 0
+#: tapes of fewer value elements have their values read in place by the sweep, which holds the
+#: GIL meanwhile (a larger one's values are packed, and its sweep lets other threads run)
+IN_PLACE_MAX = 1 << 16
 _NO_AUX = np.zeros(2, np.int64)  # no big values, no constants, nothing stale
 _NO_AUX_ADDRESS, _ONE_ADDRESS = address_of(_NO_AUX), address_of(_ONE)
 _packers: dict = {}
@@ -42,12 +60,6 @@ def _new_packer(n_offsets: int, n_scalars: int, n_bytes: int):
         f"{abi.RESULT_RECORD}q{8 * (HEADER - abi.RESULT_RECORD)}x"
         f"{n_offsets}q{n_scalars}d{n_bytes}s").pack_into
     return pack
-
-
-def _frame_values(frame: np.ndarray, n_slots: int, n_scalars: int):
-    """The one-element values and the packed small values, as the frame holds them."""
-    values = frame.view(np.float64)[HEADER + n_slots + 1:]
-    return values[:n_scalars], values[n_scalars:n_scalars + int(frame[abi.N_PACKED])]
 
 
 FREED_MESSAGE = (
@@ -72,9 +84,13 @@ class _Workspace:
         self.buffers = (0, 0, 0, 0)  # the frame's GRADS..N_SCRATCH
         self.grow_frame(HEADER + 256)
 
-    def grow_frame(self, n: int) -> None:
-        self.frame = np.zeros(max(n, 2 * self.frame.size), np.int64)
-        self.frame_address = address_of(self.frame)
+    def grow_frame(self, n: int) -> np.ndarray:
+        """A larger frame, holding the header written so far."""
+        frame = np.zeros(max(n, 2 * self.frame.size), np.int64)
+        head = min(HEADER, self.frame.size)
+        frame[:head] = self.frame[:head]
+        self.frame, self.frame_address = frame, address_of(frame)
+        return frame
 
     def take(self, n_grads: int, n_scratch: int) -> tuple[np.ndarray, np.ndarray]:
         grads = self.grads
@@ -99,6 +115,7 @@ _threads = threading.local()
 # their memory instead of page-faulting fresh memory in (see heap.py)
 heap.tune()
 _kernel = None
+_kernel_holding_gil = None  # (the same code, called without releasing the GIL)
 _wrap = None  # tensor._wrap, set with the kernel
 _F64 = np.dtype(np.float64)
 _tobytes = np.ndarray.tobytes
@@ -107,11 +124,14 @@ _NONE_FREED = array("B", bytes(4096))  # (a slice copies it: a third of array("B
 
 def _load_kernel():
     # loaded on first use: a program that never calls backward never pays for it
-    global _kernel, _wrap
+    global _kernel, _kernel_holding_gil, _wrap
     from .kernels.native import backward_kernel
     from .tensor import _wrap  # (tensor.py imports this module)
 
-    _kernel = backward_kernel()
+    kernel = backward_kernel()
+    _kernel_holding_gil = ctypes.PYFUNCTYPE(ctypes.c_int64, ctypes.c_void_p)(
+        ctypes.cast(kernel, ctypes.c_void_p).value)
+    _kernel = kernel
     return _kernel
 
 
@@ -145,18 +165,9 @@ def backward(t: Tensor, gradient: Any = None, retain_graph: bool | None = None,
         tape, out, seed, _ = _link
     sweep = _kernel or _load_kernel()
     recs, ints, floats, freed = tape.recs, tape.ints, tape.floats, tape.freed
-    offs, scalars = tape.offs, tape.scalars
-    # the small values' bytes, joined (a quarter of np.concatenate's time on a few small
-    # arrays), each array's by a C-level map; any array not of float64 makes the join short
-    # -- or, of 8-byte elements, marks the tape ``mixed`` -- and is then converted
-    arrays = tape.arrays
-    packed = b"".join(map(_tobytes, arrays)) if arrays else b""
-    if packed and (tape.mixed or len(packed) != 8 * (offs[-1] - len(scalars) - (
-            sum(offs[s + 1] - offs[s] for s in tape.big_slots) if tape.big_slots else 0))):
-        packed = b"".join([a.tobytes() if a.dtype is _F64 else a.astype(_F64).tobytes()
-                           for a in arrays])
+    offs = tape.offs
     n_recs = len(recs) // 6
-    n_slots, n_scalars, n_packed = len(offs) - 1, len(scalars), len(packed) >> 3
+    n_slots = len(offs) - 1
     if freed is None:
         freed = tape.freed = _NONE_FREED[:n_recs] if n_recs <= len(_NONE_FREED) else \
             array("B", bytes(n_recs))
@@ -180,35 +191,39 @@ def backward(t: Tensor, gradient: Any = None, retain_graph: bool | None = None,
     n_scratch = 6 * n_slots + 1  # (what the sweep needs: see its docstring)
     if grads.size <= n_elems or scratch.size < n_scratch or sys.getrefcount(grads) > 3:
         grads, scratch = work.take(n_elems + 1, n_scratch)
-    # the frame (see kernels/abi.py): its header, then the offsets, the one-element values and
-    # the small values' bytes, all written by one pack_into (a third of the time of making
-    # them three C arrays).  Every other array it points to stays referenced by a local name
-    # until the kernel has returned; the tape's arrays are read where they were recorded.
-    n_frame = HEADER + n_slots + 1 + n_scalars + n_packed
-    if work.frame.size < n_frame:
-        work.grow_frame(n_frame)
-    frame, at = work.frame, work.frame_address + 8 * HEADER
-    at_scalars = at + 8 * (n_slots + 1)
-    (_packers.get((n_slots + 1, n_scalars, len(packed)))
-     or _new_packer(n_slots + 1, n_scalars, len(packed)))(
-        frame, 0, recs.buffer_info()[0], n_recs, at, at_scalars, n_scalars,
-        at_scalars + 8 * n_scalars, n_packed, ints.buffer_info()[0], len(ints),
-        floats.buffer_info()[0], len(floats), *extras, *work.buffers,
-        freed.buffer_info()[0], n_recs, n_slots, out, 1 if retain_graph else 0, -1,
-        BLAS_MIN,
-        *offs, *scalars, packed)
-    if tape.shared_scalars:
-        values = frame.view(np.float64)
-        for index, storage in tape.shared_scalar_indices():
-            values[HEADER + n_slots + 1 + index] = storage
-    code = sweep(work.frame_address)
+    # the frame (see kernels/abi.py): its header and the offsets, written by one pack_into (a
+    # third of the time of making them C arrays).  Every array it points to stays referenced
+    # by a local name or the tape until the kernel has returned.  A small tape's values are
+    # read by the sweep from the tape's own lists (holding the GIL meanwhile: nothing can change
+    # them), a large one's -- or any the sweep cannot read so -- packed behind the offsets.
+    frame = work.frame
+    if n_elems < IN_PLACE_MAX and _LAYOUT_ADDRESS and not tape.shared_scalars:
+        if frame.size <= HEADER + n_slots:
+            frame = work.grow_frame(HEADER + n_slots + 1)
+        (_packers.get((n_slots + 1, 0, 0)) or _new_packer(n_slots + 1, 0, 0))(
+            frame, 0, recs.buffer_info()[0], n_recs, work.frame_address + 8 * HEADER, 0, 0, 0,
+            0, ints.buffer_info()[0], len(ints), floats.buffer_info()[0], len(floats), *extras,
+            *work.buffers, freed.buffer_info()[0], n_recs, n_slots, out,
+            1 if retain_graph else 0, -1, BLAS_MIN, id(tape.arrays), id(tape.scalars),
+            _LAYOUT_ADDRESS, *offs, b"")
+        sweep = _kernel_holding_gil
+        code = sweep(work.frame_address)
+        if code == REPACK:
+            sweep = _kernel
+            code = _sweep_packed(tape, work, n_slots)
+    else:
+        frame[abi.RECS:abi.BLAS_MIN + 1] = (
+            recs.buffer_info()[0], n_recs, 0, 0, 0, 0, 0, ints.buffer_info()[0], len(ints),
+            floats.buffer_info()[0], len(floats), *extras, *work.buffers,
+            freed.buffer_info()[0], n_recs, n_slots, out, 1 if retain_graph else 0, -1,
+            BLAS_MIN)
+        code = _sweep_packed(tape, work, n_slots)
+    frame = work.frame  # (grown, maybe, by _sweep_packed)
     while code == BLAS:  # a large matrix product: its VJP runs in NumPy's BLAS
         rec = int(frame[abi.RESULT_RECORD])
         record = recs[6 * rec:6 * rec + 6]
-        _matmul_vjp(tape, record, ints,
-                    _GradientRegions(grads, scratch, n_slots, work),
-                    lambda slot: _value(tape, slot, scratch[:n_slots],
-                                        *_frame_values(frame, n_slots, n_scalars)),
+        _matmul_vjp(tape, record, ints, _GradientRegions(grads, scratch, n_slots, work),
+                    lambda slot: _value(tape, slot),
                     scratch[2 * n_slots:3 * n_slots], int(frame[abi.RESULT_SLOT]))
         if rec == 0:
             code = OK
@@ -247,6 +262,35 @@ def backward(t: Tensor, gradient: Any = None, retain_graph: bool | None = None,
             _continue(tape, seeds, retain_graph)
         else:
             _link[3].extend(seeds)
+
+
+def _sweep_packed(tape, work: _Workspace, n_slots: int) -> int:
+    """Run the sweep on a frame whose header (up to BLAS_MIN) is written, after packing the
+    offsets and the small values behind it: the one-element values, then the others' bytes,
+    joined (a quarter of np.concatenate's time on a few small arrays), each array's by a
+    C-level map; any array not of float64 makes the join short -- or, of 8-byte elements,
+    marks the tape ``mixed`` -- and is then converted."""
+    offs, scalars, arrays = tape.offs, tape.scalars, tape.arrays
+    packed = b"".join(map(_tobytes, arrays)) if arrays else b""
+    if packed and (tape.mixed or len(packed) != 8 * (offs[-1] - len(scalars) - (
+            sum(offs[s + 1] - offs[s] for s in tape.big_slots) if tape.big_slots else 0))):
+        packed = b"".join([a.tobytes() if a.dtype is _F64 else a.astype(_F64).tobytes()
+                           for a in arrays])
+    n_scalars, n_packed = len(scalars), len(packed) >> 3
+    n_frame = HEADER + n_slots + 1 + n_scalars + n_packed
+    frame = work.frame if work.frame.size >= n_frame else work.grow_frame(n_frame)
+    at = work.frame_address + 8 * HEADER
+    at_scalars = at + 8 * (n_slots + 1)
+    frame[abi.OFFS], frame[abi.SCALARS], frame[abi.N_SCALARS] = at, at_scalars, n_scalars
+    frame[abi.PACKED], frame[abi.N_PACKED] = at_scalars + 8 * n_scalars, n_packed
+    frame[abi.ARRAYS_LIST:abi.LAYOUT + 1] = 0
+    struct.pack_into(f"{n_slots + 1}q{n_scalars}d{len(packed)}s", frame, 8 * HEADER, *offs,
+                     *scalars, packed)
+    if tape.shared_scalars:
+        values = frame.view(np.float64)
+        for index, storage in tape.shared_scalar_indices():
+            values[HEADER + n_slots + 1 + index] = storage
+    return _kernel(work.frame_address)
 
 
 def _continue(start, seeds: list, retain_graph: bool | None) -> None:
@@ -325,15 +369,20 @@ def _matmul_vjp(tape, rec, ints, gradient_of: _GradientRegions, value_of,
              gradient_of(b, offs[b + 1] - offs[b]) if mode_b else None, mode_a, mode_b)
 
 
-def _value(tape, slot: int, addresses: np.ndarray, scalars, packed: np.ndarray) -> np.ndarray:
-    """A slot's value, from the address the sweep gave it."""
+def _value(tape, slot: int) -> np.ndarray:
+    """A small or large slot's value, flat float64, from the tape (for a BLAS hand-off)."""
     if slot in tape.big_slots:
-        return tape.bigs[tape.big_slots.index(slot)]
-    offs = tape.offs
-    n = offs[slot + 1] - offs[slot]
-    values = np.asarray(scalars if n == 1 else packed, dtype=np.float64)
-    at = (int(addresses[slot]) - address_of(values)) // 8
-    return values[at:at + n].copy()
+        return tape.bigs[tape.big_slots.index(slot)].reshape(-1)
+    for shared, storage in tape.shared_scalars:
+        if shared == slot:
+            return np.array(storage, np.float64).reshape(1)
+    offs, bigs = tape.offs, set(tape.big_slots)
+    size = offs[slot + 1] - offs[slot]
+    # its index among the slots of its kind (one-element ones, or the other small ones)
+    index = sum(1 for s in range(slot)
+                if s not in bigs and (offs[s + 1] - offs[s] == 1) == (size == 1))
+    value = tape.scalars[index] if size == 1 else tape.arrays[index]
+    return np.ascontiguousarray(value, np.float64).reshape(-1)
 
 
 def _raise_stale(tape, rec: int, slot: int) -> None:

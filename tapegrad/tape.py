@@ -14,9 +14,10 @@ A tape is a few flat arrays and lists that grow by appends while the forward pas
 * ``freed``   -- per record, a flag set once a backward has released its saved values.
 
 ``recs``, ``ints``, ``floats`` and ``freed`` are ``array.array``\ s that the backward kernel
-reads in place, by address.  The others are lists (a list append costs ~40 ns less than an
-``array`` append, and they grow once per recorded op), packed behind the kernel's call frame at
-backward.
+reads in place, by address.  The others are lists (a list append costs ~30 ns less than an
+``array`` append, and they grow once per recorded op); at backward the sweep reads the values
+from ``scalars`` and ``arrays`` themselves (see ``kernels/abi.py``), and ``offs`` is copied into
+its call frame (so are the values of a large tape).
 Values are held by reference, not copied: as torch's saved tensors, they see a change made to
 their storage through ``.data`` or NumPy, which bumps no version (changes that do bump one make
 the sweep refuse, see ``watch``).

@@ -13,7 +13,7 @@ from tapegrad.kernels.replay import make_replay
 from tapegrad.kernels.sweep import make_entry, make_forward, make_sweep
 from tapegrad.ops import OPS
 
-SOURCE_HASH = "cc81666c44870f17"
+SOURCE_HASH = "135aee9b56e4ed6c"
 N_OPS = 75
 
 # per opcode: saved values read for the first / second input's gradient
@@ -761,6 +761,7 @@ def batch_gradients(recs, offs, buf, I, F, aux, arg_slot, out, X, result, watche
     freed = np.zeros((n_chunks, recs.shape[0]), np.uint8)
     seed = np.ones(1)
     all_packed = np.zeros(0)  # (no separate one-element values: buf holds every slot)
+    no_layout = np.zeros(0, np.int64)  # (values are in buf, not read from objects)
     for c in prange(n_chunks):
         mine = work[c]
         for row in range(c, X.shape[0], n_chunks):
@@ -770,8 +771,8 @@ def batch_gradients(recs, offs, buf, I, F, aux, arg_slot, out, X, result, watche
             for i in range(watched.size):  # guarded slots, for the caller to check
                 s = watched[i]
                 observed[row, offs[s]:offs[s + 1]] = mine[offs[s]:offs[s + 1]]
-            _sweep(recs, offs, all_packed, mine, I, F, aux, keep, seed, out, grads[c],
-                   scratch[c], freed[c], True, -1, 0)
+            _sweep(recs, offs, all_packed, mine, 0, 0, no_layout, I, F, aux, keep, seed,
+                   out, grads[c], scratch[c], freed[c], True, -1, 0)
             if scratch[c, 2 * n_slots + arg_slot] & 2:
                 result[row] = grads[c, offs[arg_slot]:offs[arg_slot] + width]
             else:

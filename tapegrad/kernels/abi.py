@@ -11,8 +11,9 @@ import ctypes
 
 import numpy as np
 
-# how the sweep ended
-OK, FREED, STALE, BLAS = 0, 1, 2, 3
+# how the sweep ended (``REPACK``: a value the sweep was to read in place is not a plain
+# C-contiguous float64 array or float; nothing was done, the caller packs the values instead)
+OK, FREED, STALE, BLAS, REPACK = 0, 1, 2, 3, 4
 
 # per-slot flag bits in the scratch array
 NEED, HAS_GRAD, STALE_FLAG, BIG = 1, 2, 4, 8
@@ -21,11 +22,12 @@ NEED, HAS_GRAD, STALE_FLAG, BIG = 1, 2, 4, 8
 OP, OUT, A, B, IP, FP = range(6)
 
 # the frame: (address, length) pairs of the arrays (the offsets' length is N_SLOTS + 1), then
-# scalars and two results
+# scalars, the tape's value lists to read in place (or 0: see OBJECT_LAYOUT) and two results
 (RECS, N_RECS, OFFS, SCALARS, N_SCALARS, PACKED, N_PACKED, INTS, N_INTS, FLOATS, N_FLOATS, AUX,
  N_AUX, KEEP, N_KEEP, SEED, N_SEED, GRADS, N_GRADS, SCRATCH, N_SCRATCH, FREED_FLAGS, N_FREED,
- N_SLOTS, OUT_SLOT, RETAIN, START, BLAS_MIN, RESULT_RECORD, RESULT_SLOT) = range(30)
-HEADER = 30
+ N_SLOTS, OUT_SLOT, RETAIN, START, BLAS_MIN, ARRAYS_LIST, SCALARS_LIST, LAYOUT, RESULT_RECORD,
+ RESULT_SLOT) = range(33)
+HEADER = 33
 
 #: a value of at least this many elements is large: read in place by address, never packed
 #: (``tape.BIG``), and its gradient shares pooled memory once dead (``sweep._records``)
@@ -43,3 +45,65 @@ def address_of(array: np.ndarray) -> int:
         return ctypes.addressof(_Byte.from_buffer(array))
     except (TypeError, ValueError, BufferError):  # read-only, or not a plain buffer
         return array.__array_interface__["data"][0]
+
+
+# -- reading the tape's own Python lists in place -------------------------------------------
+#
+# Packing a small tape's values for the sweep (their bytes joined, each one-element value
+# converted) cost as much as the sweep itself.  Instead, the sweep can be given the tape's
+# ``arrays`` and ``scalars`` lists as they are and read each value where it lives: a float's
+# double, a NumPy array's data.  That reads CPython's and NumPy's object structs, whose layouts
+# are fixed by their C ABIs (``PyListObject``, ``PyFloatObject``, ``PyArrayObject_fields``:
+# compiled extensions read them through macros).  They are still not taken on trust: the offsets
+# below are checked against live objects at import, and if any check fails ``OBJECT_LAYOUT`` is
+# None and values are always packed.  The sweep checks each object it reads (its type, a
+# float64 dtype, C-contiguous and aligned data, its size) and answers ``REPACK`` for anything
+# else.  Python must hold the GIL while the sweep reads its objects.
+
+#: OBJECT_LAYOUT's fields: where in an object the sweep finds what it reads (byte offsets),
+#: then the types and the dtype it accepts (object addresses)
+(LIST_SIZE_AT, LIST_ITEMS_AT, TYPE_AT, FLOAT_AT, DATA_AT, NDIM_AT, DIMS_AT, DESCR_AT, FLAGS_AT,
+ FLOAT_TYPE, F64_SCALAR_TYPE, NDARRAY_TYPE, F64_DESCR, N_LAYOUT) = range(14)
+#: the array flags the sweep requires (NumPy's NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED)
+C_CONTIGUOUS_ALIGNED = 0x1 | 0x100
+
+
+def _word(address: int) -> int:
+    return ctypes.c_int64.from_address(address).value
+
+
+def _probe_object_layout() -> np.ndarray | None:
+    """The offsets the sweep reads objects at, checked on live objects; None if any differs."""
+    head = object.__basicsize__  # (reference count and type: larger on free-threaded builds)
+    layout = [head, head + 8, head - 8, head, head, head + 8, head + 16, head + 40, head + 48,
+              id(float), id(np.float64), id(np.ndarray), id(np.dtype(np.float64))]
+    items = [2.5, np.float64(-3.25), np.zeros(3), np.ones((2, 3))[:, 1:], np.arange(4.0)[::2]]
+    try:
+        at = layout
+        if _word(id(items) + at[LIST_SIZE_AT]) != len(items):
+            return None
+        array_of_items = _word(id(items) + at[LIST_ITEMS_AT])
+        for i, item in enumerate(items):
+            if _word(array_of_items + 8 * i) != id(item) or \
+                    _word(id(item) + at[TYPE_AT]) != id(type(item)):
+                return None
+        for number in items[:2]:
+            if ctypes.c_double.from_address(id(number) + at[FLOAT_AT]).value != float(number):
+                return None
+        for array in items[2:]:
+            obj = id(array)
+            dims = _word(obj + at[DIMS_AT])
+            if _word(obj + at[DATA_AT]) != array.__array_interface__["data"][0] or \
+                    _word(obj + at[NDIM_AT]) & 0xFFFFFFFF != array.ndim or \
+                    [_word(dims + 8 * d) for d in range(array.ndim)] != list(array.shape) or \
+                    _word(obj + at[DESCR_AT]) != id(array.dtype) or \
+                    _word(obj + at[FLAGS_AT]) & 0xFFFFFFFF != array.flags.num or \
+                    bool(array.flags.num & 1) != array.flags.c_contiguous:
+                return None
+    except (ValueError, TypeError, OverflowError):
+        return None
+    return np.array(layout, np.int64)
+
+
+#: the offsets and identities the sweep reads objects by, or None: always pack
+OBJECT_LAYOUT = _probe_object_layout()

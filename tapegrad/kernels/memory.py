@@ -46,3 +46,9 @@ def int_table(address, rows):
 def byte_view(address, size):
     """A 1-D uint8 array of ``size`` elements starting at ``address``."""
     return carray(_as_pointer(address), (size,), np.uint8)
+
+
+@njit(inline="always")
+def word(address):
+    """The int64 at ``address``."""
+    return carray(_as_pointer(address), (1,), np.int64)[0]

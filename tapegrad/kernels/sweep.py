@@ -18,23 +18,39 @@ from . import abi
 from .abi import (
     BIG,
     BLAS,
+    C_CONTIGUOUS_ALIGNED,
+    DATA_AT,
+    DESCR_AT,
+    DIMS_AT,
+    F64_DESCR,
+    F64_SCALAR_TYPE,
+    FLAGS_AT,
+    FLOAT_AT,
+    FLOAT_TYPE,
     FP,
     FREED,
     HAS_GRAD,
     HEADER,
     IP,
     LARGE,
+    LIST_ITEMS_AT,
+    LIST_SIZE_AT,
+    N_LAYOUT,
+    NDARRAY_TYPE,
+    NDIM_AT,
     NEED,
     OK,
     OP,
     OUT,
+    REPACK,
     STALE,
     STALE_FLAG,
+    TYPE_AT,
     A,
     B,
 )
 from .jit import kernel
-from .memory import byte_view, int_table, int_view, slot_view
+from .memory import byte_view, int_table, int_view, slot_view, word
 
 
 def make_sweep(dispatch, READS_A, READS_B, SAVES, MATMUL, ASSIGNS, scalar_vjp, HAS_RULES):
@@ -50,10 +66,14 @@ def make_sweep(dispatch, READS_A, READS_B, SAVES, MATMUL, ASSIGNS, scalar_vjp, H
     """
 
     @kernel
-    def sweep(recs, offs, scalars, packed, I, F, aux, keep, seed, out, grads, scratch, freed,
-              retain, start, blas_min):
+    def sweep(recs, offs, scalars, packed, arrays_list, scalars_list, layout, I, F, aux, keep,
+              seed, out, grads, scratch, freed, retain, start, blas_min):
         """Backpropagate ``seed`` from slot ``out``; return ``(status, record, slot)``.  With
         ``out < 0``, ``seed`` holds several seeds: their count k, k slots, then their values.
+
+        The small values are read from ``scalars`` (one-element ones) and ``packed``, each in
+        slot order; or, given a ``layout`` (``abi.OBJECT_LAYOUT``), from the tape's own Python
+        lists at ``arrays_list`` and ``scalars_list`` (``REPACK`` if one cannot be read so).
 
         A matrix product of at least ``blas_min`` multiply-adds (``blas_min > 0``) is handed
         back (status ``BLAS``, with the inputs whose gradient slots are still uncleared as
@@ -87,22 +107,27 @@ def make_sweep(dispatch, READS_A, READS_B, SAVES, MATMUL, ASSIGNS, scalar_vjp, H
             flags[s] = NEED
         for i in range(n_big):
             flags[aux[2 + i]] |= BIG
-        # small values: one-element ones in ``scalars`` when it is not empty (an eager tape),
-        # the others -- or all (a compiled tape) -- in ``packed``, each in slot order
-        scalars_base = scalars.ctypes.data
-        split = scalars.size > 0
-        packed_at = 0
-        scalar_at = 0
         for s in range(n_slots):
             grad_addr[s] = grads_base + 8 * offs[s]
-            if flags[s] & BIG == 0:
-                size = offs[s + 1] - offs[s]
-                if split and size == 1:
-                    value_addr[s] = scalars_base + 8 * scalar_at
-                    scalar_at += 1
-                else:
-                    value_addr[s] = packed_base + 8 * packed_at
-                    packed_at += size
+        if layout.size == N_LAYOUT:
+            if not _values_in_place(arrays_list, scalars_list, layout, offs, flags, value_addr):
+                return REPACK, 0, 0
+        else:
+            # small values: one-element ones in ``scalars`` when it is not empty (an eager
+            # tape), the others -- or all (a compiled tape) -- in ``packed``, each in slot order
+            scalars_base = scalars.ctypes.data
+            split = scalars.size > 0
+            packed_at = 0
+            scalar_at = 0
+            for s in range(n_slots):
+                if flags[s] & BIG == 0:
+                    size = offs[s + 1] - offs[s]
+                    if split and size == 1:
+                        value_addr[s] = scalars_base + 8 * scalar_at
+                        scalar_at += 1
+                    else:
+                        value_addr[s] = packed_base + 8 * packed_at
+                        packed_at += size
         for i in range(n_big):
             # a value the tape did not keep (no VJP reads it) gets a harmless address: its
             # own gradient region, so even an op wrongly declaring its reads could not crash
@@ -231,6 +256,52 @@ def make_sweep(dispatch, READS_A, READS_B, SAVES, MATMUL, ASSIGNS, scalar_vjp, H
 
 
 @kernel
+def _values_in_place(arrays_list, scalars_list, layout, offs, flags, value_addr):
+    """Point each small slot at its value where the tape holds it: the one-element values are
+    the items of the Python list at ``scalars_list`` (floats, NumPy float64 scalars or 0-d
+    arrays), the others those of ``arrays_list`` (arrays), each list in slot order.  False,
+    with nothing read past it, at the first object that is not one of those or whose array is
+    not C-contiguous, aligned float64 data of the slot's size (see ``abi.OBJECT_LAYOUT``)."""
+    n_arrays = word(arrays_list + layout[LIST_SIZE_AT])
+    array_items = word(arrays_list + layout[LIST_ITEMS_AT])
+    n_scalars = word(scalars_list + layout[LIST_SIZE_AT])
+    scalar_items = word(scalars_list + layout[LIST_ITEMS_AT])
+    i_array = 0
+    i_scalar = 0
+    for s in range(offs.size - 1):
+        if flags[s] & BIG:
+            continue
+        size = offs[s + 1] - offs[s]
+        if size == 1:
+            if i_scalar == n_scalars:
+                return False
+            obj = word(scalar_items + 8 * i_scalar)
+            i_scalar += 1
+            kind = word(obj + layout[TYPE_AT])
+            if kind == layout[FLOAT_TYPE] or kind == layout[F64_SCALAR_TYPE]:
+                value_addr[s] = obj + layout[FLOAT_AT]
+                continue
+        else:
+            if i_array == n_arrays:
+                return False
+            obj = word(array_items + 8 * i_array)
+            i_array += 1
+            kind = word(obj + layout[TYPE_AT])
+        if kind != layout[NDARRAY_TYPE] or word(obj + layout[DESCR_AT]) != layout[F64_DESCR] \
+                or word(obj + layout[FLAGS_AT]) & C_CONTIGUOUS_ALIGNED != C_CONTIGUOUS_ALIGNED:
+            return False
+        n_dims = word(obj + layout[NDIM_AT]) & 0xFFFFFFFF
+        dims = word(obj + layout[DIMS_AT])
+        n = 1
+        for d in range(n_dims):
+            n *= word(dims + 8 * d)
+        if n != size:
+            return False
+        value_addr[s] = word(obj + layout[DATA_AT])
+    return i_array == n_arrays and i_scalar == n_scalars
+
+
+@kernel
 def _first_contribution(slot, size, assigns, grad_addr, flags, last_use, pool):
     """Ready ``slot``'s uncleared gradient for its first contribution: give a pooled slot a
     region, then tell a VJP that can overwrite to do so (``ASSIGN``), or clear it for one that
@@ -279,6 +350,8 @@ def make_entry(sweep):
             recs, offs,
             slot_view(head[abi.SCALARS], head[abi.N_SCALARS]),
             slot_view(head[abi.PACKED], head[abi.N_PACKED]),
+            head[abi.ARRAYS_LIST], head[abi.SCALARS_LIST],
+            int_view(head[abi.LAYOUT], N_LAYOUT if head[abi.LAYOUT] != 0 else 0),
             int_view(head[abi.INTS], head[abi.N_INTS]),
             slot_view(head[abi.FLOATS], head[abi.N_FLOATS]),
             int_view(head[abi.AUX], head[abi.N_AUX]),

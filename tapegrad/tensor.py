@@ -152,6 +152,8 @@ class Tensor:
     @data.setter
     def data(self, value: Tensor) -> None:
         self._v = _storage(value) if isinstance(value, Tensor) else _as_array(value, None)
+        if self.__class__ is _ZeroDim:
+            self.__class__ = Tensor
 
     @property
     def shape(self) -> Size:
@@ -852,6 +854,8 @@ def _storage(t: Tensor) -> np.ndarray:
     v = t._v
     if v.__class__ is not _ndarray:
         v = t._v = np.array(v)
+        if t.__class__ is _ZeroDim:
+            t.__class__ = Tensor
         # a tape holding the number must read the array from now on
         if t._tape is not None:
             t._tape.shared_scalars.append((t._slot, v))
@@ -1078,6 +1082,17 @@ def _unary(a: Tensor, op=None, value: np.ndarray | None = None,
             tape.recs.frombytes(_RECORD(op.code, slot, a._slot, -1, -1, -1))
             return out
         value = None
+    elif value is None and a.__class__ is _ZeroDim and not _NON_DEFAULT[0]:
+        # (_ZeroDim's path: the op's Python rule on its NumPy float64, recorded as below)
+        tape = a._tape
+        v = a._v
+        try:
+            value = op.py(v) if v.__class__ is _f64 else None
+        except (ArithmeticError, ValueError, AttributeError, TypeError):
+            value = None  # (as for _OneFloat above)
+        if value is not None and not tape.closed and (a._vc is None or not op.keeps & 1):
+            return _record_zero_dim(tape, value, op.code, a._slot, -1, -1, -1)
+        value = None
     try:
         v = a._v
     except AttributeError:  # tg.tanh(an array or a number)
@@ -1122,27 +1137,26 @@ def _unary(a: Tensor, op=None, value: np.ndarray | None = None,
         tape.ints.extend(ints)
     if tape.unkept:  # (a large input no earlier VJP needed)
         tape.keep_read(op.keeps, sa, a)
-    # _emit, inlined (a call costs ~10% of this path):
+    # _emit, inlined (a call costs ~10% of this path); a result of another class is made by a
+    # function of its own (see _record_zero_dim)
     offs = tape.offs
     slot = len(offs) - 1
     n = value.size
-    if n == 1 and value.__class__ is _ndarray and value.ndim == 1 and value.dtype is _F64 and \
-            value.base is None and value is not v:
-        offs.append(offs[-1] + 1)  # (a fresh one-element vector, no view: a _OneFloat)
-        out = _new(_OneFloat)
-        out._f = f = value.item()
-        tape.scalars.append(f)
+    if n == 1:
+        if value.__class__ is _f64:
+            return _record_zero_dim(tape, value, op.code, sa, -1, ip, -1)
+        if value.__class__ is _ndarray and value.ndim == 1 and value.dtype is _F64 and \
+                value.base is None and value is not v:  # (a fresh vector, not a view)
+            return _record_one_float(tape, value.item(), op.code, sa, -1, ip, -1)
+        offs.append(offs[-1] + 1)  # (Tape.new_slot, inlined)
+        tape.scalars.append(value.item() if value.__class__ is _ndarray else value)
+    elif n < BIG:
+        offs.append(offs[-1] + n)
+        tape.arrays.append(value)
     else:
-        if n == 1:  # (Tape.new_slot, inlined)
-            offs.append(offs[-1] + 1)
-            tape.scalars.append(value.item() if value.__class__ is _ndarray else value)
-        elif n < BIG:
-            offs.append(offs[-1] + n)
-            tape.arrays.append(value)
-        else:
-            tape.new_slot(value, op.keeps & 4)  # held only if the VJP reads it
-        out = _new(Tensor)
-        out._v = value
+        tape.new_slot(value, op.keeps & 4)  # held only if the VJP reads it
+    out = _new(Tensor)
+    out._v = value
     out._tape = tape
     out._slot = slot
     out._vc = None
@@ -1208,7 +1222,8 @@ def _arithmetic(a: Tensor, other, op=None, scalar_op=None, reflected: bool = Fal
         floats.append(c)
         sb, ip, fp = -1, -1, len(floats) - 1
     else:
-        if other.__class__ is Tensor or other.__class__ is _OneFloat:
+        if other.__class__ is Tensor or other.__class__ is _ZeroDim or \
+                other.__class__ is _OneFloat:
             b = other
         else:  # an array, a list ...: a constant tensor
             b = _as_tensor(other)
@@ -1266,26 +1281,25 @@ def _arithmetic(a: Tensor, other, op=None, scalar_op=None, reflected: bool = Fal
         if tape.unkept:  # (a large input no earlier VJP needed)
             tape.keep_read(op.keeps, sa, a, sb, b)
         fp = -1
-    # _emit, inlined, one copy for both kinds of operand (a call costs ~10% of this path):
+    # _emit, inlined, one copy for both kinds of operand (a call costs ~10% of this path); a
+    # result of another class is made by a function of its own (see _record_zero_dim)
     offs = tape.offs
     slot = len(offs) - 1
     n = value.size
-    if n == 1 and value.__class__ is _ndarray and value.ndim == 1 and value.dtype is _F64:
-        offs.append(offs[-1] + 1)  # (a fresh one-element vector: a _OneFloat from here on)
-        out = _new(_OneFloat)
-        out._f = f = value.item()
-        tape.scalars.append(f)
+    if n == 1:
+        if value.__class__ is _f64:
+            return _record_zero_dim(tape, value, op.code, sa, sb, ip, fp)
+        if value.__class__ is _ndarray and value.ndim == 1 and value.dtype is _F64:
+            return _record_one_float(tape, value.item(), op.code, sa, sb, ip, fp)
+        offs.append(offs[-1] + 1)  # (Tape.new_slot, inlined)
+        tape.scalars.append(value.item() if value.__class__ is _ndarray else value)
+    elif n < BIG:
+        offs.append(offs[-1] + n)
+        tape.arrays.append(value)
     else:
-        if n == 1:  # (Tape.new_slot, inlined)
-            offs.append(offs[-1] + 1)
-            tape.scalars.append(value.item() if value.__class__ is _ndarray else value)
-        elif n < BIG:
-            offs.append(offs[-1] + n)
-            tape.arrays.append(value)
-        else:
-            tape.new_slot(value, op.keeps & 4)  # held only if the VJP reads it
-        out = _new(Tensor)
-        out._v = value
+        tape.new_slot(value, op.keeps & 4)  # held only if the VJP reads it
+    out = _new(Tensor)
+    out._v = value
     out._tape = tape
     out._slot = slot
     out._vc = None
@@ -1425,6 +1439,151 @@ _OneFloat.__truediv__ = _one_float_operator("div")
 _OneFloat.__rtruediv__ = _one_float_operator("div", "rdiv_scalar", reflected=True)
 _OneFloat.__pow__ = _one_float_operator("pow")
 _OneFloat.__rpow__ = _one_float_operator("pow", "rpow_scalar", reflected=True)
+
+
+# --------------------------------------------------------------------------- 0-d tensors
+
+
+class _ZeroDim(Tensor):
+    """A recorded 0-d float64 tensor whose value is a NumPy float64 scalar (as every such result
+    is until its storage is shared, see ``_storage``).
+
+    A micrograd-style network is thousands of ops on two such tensors, or on one and a 0-d leaf,
+    and the general path's checks (number or tensor, shapes, dtypes, broadcasting) are most of
+    such an op's cost.  Its operators therefore try a short path first: both values NumPy
+    float64 scalars, the other tensor a value of the same tape or a leaf, grad mode on -- the
+    value is then the op's scalar rule and the record is written in a few lines.  The class
+    prints as ``Tensor`` and becomes a plain ``Tensor`` once its storage is made; only
+    ``type(t) is Tensor`` tells them apart.
+    """
+
+    __slots__ = ()
+
+
+_ZeroDim.__name__ = _ZeroDim.__qualname__ = "Tensor"
+
+
+def _zero_dim_arithmetic(s: _ZeroDim, other, op=None, scalar_op=None, reflected: bool = False,
+                         py=None, code: int = 0, keeps_s: int = 0, keeps_o: int = 0) -> Tensor:
+    """``_arithmetic`` for a 0-d float64 tensor ``s`` (``other <op> s`` if ``reflected``):
+    with a NumPy float64-valued tensor of the same tape or a leaf, or with a Python number,
+    recorded in a few lines; anything else goes the general way.  (Each operator is this
+    function with its op's rule, opcode and the ``keeps`` bits of both operands bound.)"""
+    tape = s._tape
+    kind = other.__class__
+    if (kind is _ZeroDim or kind is Tensor) and py is not None and not tape.closed and \
+            not _NON_DEFAULT[0]:
+        sv, ov, there = s._v, other._v, other._tape
+        if sv.__class__ is _f64 and ov.__class__ is _f64:
+            # each input's slot, as _arithmetic finds it
+            if there is tape:
+                so = other._slot if other._vc is None or not keeps_o else tape.slot_of(other)
+            elif there is None:
+                reg = other._lreg
+                so = reg[1] if reg is not None and reg[0] == tape.serial and \
+                    reg[2] == other._vc[0] else tape.slot_of(other)
+            else:
+                return _zero_dim_general(s, other, op, scalar_op, reflected)
+            ss = s._slot if s._vc is None or not keeps_s else tape.slot_of(s)
+            try:
+                value = py(ov, sv) if reflected else py(sv, ov)
+            except (ArithmeticError, ValueError):  # (NumPy's error state says raise)
+                return _zero_dim_general(s, other, op, scalar_op, reflected)
+            if value.__class__ is not _f64:
+                value = _f64(value)  # (a rule written with Python's math)
+            offs = tape.offs
+            slot = len(offs) - 1
+            offs.append(offs[-1] + 1)
+            tape.scalars.append(value)
+            out = _new(_ZeroDim)
+            out._v = value
+            out._tape = tape
+            out._slot = slot
+            out._vc = None
+            tape.recs.frombytes(_RECORD(code, slot, so, ss, -1, -1) if reflected else
+                                _RECORD(code, slot, ss, so, -1, -1))
+            return out
+    elif (kind is float or kind is int) and not tape.closed and not _NON_DEFAULT[0]:
+        sv = s._v
+        try:
+            value = scalar_op.py(sv, other) if sv.__class__ is _f64 else None
+        except (ArithmeticError, ValueError):
+            value = None
+        if value is not None:
+            floats = tape.floats
+            floats.append(other)
+            return _record_zero_dim(tape, value, scalar_op.code, s._slot, -1, -1,
+                                    len(floats) - 1)
+    return _zero_dim_general(s, other, op, scalar_op, reflected)
+
+
+def _record_zero_dim(tape, value, code: int, sa: int, sb: int, ip: int, fp: int) -> _ZeroDim:
+    """A new slot and record for a 0-d float64 value (a Python float is made a NumPy one).
+
+    The general paths make their other results' attributes inline; a ``_ZeroDim`` (or a
+    ``_OneFloat``) is made here instead, because CPython 3.11 specialises an attribute store for
+    one class: a store that sees two classes in turn (rosenbrock's ``sum`` after its arrays)
+    slowed every op of the graph by 1.5%.  The short paths above and in _unary write these lines
+    inline (a call costs ~10% of such an op)."""
+    if value.__class__ is not _f64:
+        value = _f64(value)
+    offs = tape.offs
+    slot = len(offs) - 1
+    offs.append(offs[-1] + 1)
+    tape.scalars.append(value)
+    out = _new(_ZeroDim)
+    out._v = value
+    out._tape = tape
+    out._slot = slot
+    out._vc = None
+    tape.recs.frombytes(_RECORD(code, slot, sa, sb, ip, fp))
+    return out
+
+
+def _record_one_float(tape, value: float, code: int, sa: int, sb: int, ip: int,
+                      fp: int) -> _OneFloat:
+    """As _record_zero_dim, for a fresh one-element float64 vector whose value is ``value``."""
+    offs = tape.offs
+    slot = len(offs) - 1
+    offs.append(offs[-1] + 1)
+    tape.scalars.append(value)
+    out = _new(_OneFloat)
+    out._f = value
+    out._tape = tape
+    out._slot = slot
+    out._vc = None
+    tape.recs.frombytes(_RECORD(code, slot, sa, sb, ip, fp))
+    return out
+
+
+def _zero_dim_general(s: _ZeroDim, other, op, scalar_op, reflected: bool) -> Tensor:
+    if reflected and other.__class__ is not float and other.__class__ is not int and \
+            isinstance(other, Tensor):
+        return _arithmetic(other, s, op, scalar_op)  # (see _one_float_arithmetic)
+    return _arithmetic(s, other, op, scalar_op, reflected)
+
+
+def _zero_dim_operator(key: str, scalar_key: str | None = None, reflected: bool = False):
+    name = f"__{'r' if reflected else ''}{key}__"
+    op = _OP[key]
+    left, right = (2, 1) if reflected else (1, 2)  # (s's and the other's bit in ``keeps``)
+    method = FunctionType(_zero_dim_arithmetic.__code__, globals(), name,
+                          (op, _OP[scalar_key or key + "_scalar"], reflected, op.py, op.code,
+                           op.keeps & left, op.keeps & right))
+    method.__qualname__ = f"Tensor.{name}"
+    return method
+
+
+_ZeroDim.__add__ = _zero_dim_operator("add")
+_ZeroDim.__radd__ = _zero_dim_operator("add", reflected=True)
+_ZeroDim.__sub__ = _zero_dim_operator("sub")
+_ZeroDim.__rsub__ = _zero_dim_operator("sub", "rsub_scalar", reflected=True)
+_ZeroDim.__mul__ = _zero_dim_operator("mul")
+_ZeroDim.__rmul__ = _zero_dim_operator("mul", reflected=True)
+_ZeroDim.__truediv__ = _zero_dim_operator("div")
+_ZeroDim.__rtruediv__ = _zero_dim_operator("div", "rdiv_scalar", reflected=True)
+_ZeroDim.__pow__ = _zero_dim_operator("pow")
+_ZeroDim.__rpow__ = _zero_dim_operator("pow", "rpow_scalar", reflected=True)
 
 
 def _broadcast_ints(av, bv, value) -> tuple | None:

@@ -71,6 +71,18 @@ _EMPTY = np.empty(0)
 _NO_INTS, _NO_FLOATS = array("q"), array("d")
 _F64 = np.dtype(np.float64)
 _serials = itertools.count(1)
+#: what a tape's rarely used containers hold until their first item (see ``appended``): a
+#: new tape makes only the lists every graph uses, a third less time
+_NONE = ()
+
+
+def appended(items, item):
+    """``items`` with ``item`` appended, made a list if it was still the shared empty tuple.
+    (``tape.consts = appended(tape.consts, slot)``.)"""
+    if items:
+        items.append(item)
+        return items
+    return [item]
 
 
 class Tape:
@@ -85,28 +97,28 @@ class Tape:
         # (slot, 0-d array): one-element values recorded as NumPy scalars whose tensors have
         # since been given an array storage (to share it through .data, a view, detach): that
         # array is read at backward, as torch's saved tensor shares the storage
-        self.shared_scalars: list[tuple[int, np.ndarray]] = []
+        self.shared_scalars: list[tuple[int, np.ndarray]] = _NONE
         self.arrays: list[np.ndarray] = []
-        self.bigs: list[np.ndarray] = []  # large values, kept alive while read by address
-        self.big_slots: list[int] = []
-        self.big_addrs: list[int] = []
+        self.bigs: list[np.ndarray] = _NONE  # large values, kept alive while read by address
+        self.big_slots: list[int] = _NONE
+        self.big_addrs: list[int] = _NONE
         # large values not kept (yet): no VJP recorded so far reads them, so -- as torch saves
         # only what its backward needs -- their memory is freed with their tensors;
         # slot -> index in ``bigs``
-        self.unkept: dict[int, int] = {}
-        self.consts: list[int] = []  # slots whose gradient nobody needs
+        self.unkept: dict[int, int] = _NONE
+        self.consts: list[int] = _NONE  # slots whose gradient nobody needs
         self.leaves: list[tuple[int, Tensor]] = []  # slots that deliver into a leaf's .grad
         # (slot, tape, slot there): a value read from an older tape; its gradient goes on there
-        self.links: list[tuple[int, Tape, int]] = []
+        self.links: list[tuple[int, Tape, int]] = _NONE
         self.watch: list[tuple[list, int, int, tuple]] = []  # (version box, version, slot, shape)
-        self.retained: list[tuple[int, object]] = []  # (slot, weakref to a retain_grad tensor)
+        self.retained: list[tuple[int, object]] = _NONE  # (slot, weakref: retain_grad tensor)
         self.ints = _NO_INTS[:]
         self.floats = _NO_FLOATS[:]
         # per record, set once its saved values are released (made, then grown, by backward)
         self.freed: array | None = None
         self.closed = False
         self.serial = next(_serials)
-        self.guards: list = []  # tg.compile only: values that left the tape for Python
+        self.guards: list = _NONE  # tg.compile only: values that left the tape for Python
         # whether ``arrays`` may hold a value of 8-byte elements that are not native float64
         # (an int64 constant, say): backward then converts each array (see engine.backward)
         self.mixed = False
@@ -127,15 +139,17 @@ class Tape:
         n = value.size
         self.offs.append(self.offs[-1] + n)
         if n >= BIG:
-            self.big_slots.append(slot)
+            self.big_slots = appended(self.big_slots, slot)
             if keep:
                 big = np.ascontiguousarray(value, dtype=np.float64)
-                self.bigs.append(big)
-                self.big_addrs.append(address_of(big))
+                self.bigs = appended(self.bigs, big)
+                self.big_addrs = appended(self.big_addrs, address_of(big))
             else:
+                if not self.unkept:
+                    self.unkept = {}
                 self.unkept[slot] = len(self.bigs)
-                self.bigs.append(_EMPTY)
-                self.big_addrs.append(0)  # (the sweep never reads it: see sweep.py)
+                self.bigs = appended(self.bigs, _EMPTY)
+                self.big_addrs = appended(self.big_addrs, 0)  # (the sweep never reads it)
         elif n == 1:
             self.scalars.append(value.item() if value.__class__ is np.ndarray else value)
         else:
@@ -144,7 +158,7 @@ class Tape:
 
     def keep(self, slot: int, value: np.ndarray) -> None:
         """Hold large slot ``slot``'s value after all: a VJP recorded now reads it."""
-        i = self.unkept.pop(slot, None)
+        i = self.unkept.pop(slot, None) if self.unkept else None
         if i is not None:
             big = np.ascontiguousarray(value, dtype=np.float64)
             self.bigs[i] = big
@@ -186,9 +200,9 @@ class Tape:
         elif t._tape is not None and self is not STATE.compile_tape:
             # a recorded value of another tape (while compiling, a constant): its gradient
             # continues on that tape, from its slot there
-            self.links.append((slot, t._tape, t._slot))
+            self.links = appended(self.links, (slot, t._tape, t._slot))
         else:
-            self.consts.append(slot)
+            self.consts = appended(self.consts, slot)
         # every input is watched: changing it in place later must not go unnoticed
         self.watch.append((box, box[0], slot, v.shape))
         t._lreg = (self.serial, slot, box[0])
@@ -223,7 +237,7 @@ class Tape:
         """``(index in scalars, storage)`` of each of ``shared_scalars``."""
         offs = np.array(self.offs, dtype=np.int64)
         one = np.diff(offs) == 1
-        one[self.big_slots] = False
+        one[list(self.big_slots)] = False
         index = np.cumsum(one) - 1
         return [(int(index[slot]), storage) for slot, storage in self.shared_scalars]
 
@@ -233,7 +247,7 @@ class Tape:
         offs = np.array(self.offs, dtype=np.int64)
         sizes = np.diff(offs)
         big = np.zeros(sizes.size, dtype=bool)
-        big[self.big_slots] = True
+        big[list(self.big_slots)] = True
         kind = np.where(big, 2, np.where(sizes == 1, 1, 0))  # arrays, scalars, bigs
         elements = np.repeat(kind, sizes)
         out = np.zeros(int(offs[-1]))

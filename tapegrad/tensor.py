@@ -31,7 +31,7 @@ from .ops import BY_KEY
 from .ops.elementwise import TWO
 from .ops.shape import CAST_TO, basic_params, broadcast_map, gather_map
 from .printing import format_tensor, needs_dtype_suffix
-from .tape import BIG, open_tape, open_tape_if, tape_for, tape_for_all
+from .tape import BIG, appended, open_tape, open_tape_if, tape_for, tape_for_all
 from .tape import RECORD as _RECORD
 
 _OP = {key: op for key, op in BY_KEY.items()}
@@ -220,7 +220,7 @@ class Tensor:
                 raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
             return
         tape = self._tape
-        tape.retained.append((self._slot, weakref.ref(self)))
+        tape.retained = appended(tape.retained, (self._slot, weakref.ref(self)))
 
     def detach(self) -> Tensor:
         """A tensor with the same storage (and version counter) and no history."""
@@ -787,7 +787,7 @@ def _stop_gradient(out: Tensor) -> None:
     """A recorded value that passes no gradient (tg.compile only)."""
     if not out._stop:
         out._stop = True
-        out._tape.consts.append(out._slot)
+        out._tape.consts = appended(out._tape.consts, out._slot)
 
 
 def _detached_in_compile(t: Tensor) -> Tensor:
@@ -795,7 +795,7 @@ def _detached_in_compile(t: Tensor) -> Tensor:
     out = _record(_OP["clone"], t._v, t, None)
     out._stop = True
     if out._slot not in out._tape.consts[-1:]:
-        out._tape.consts.append(out._slot)
+        out._tape.consts = appended(out._tape.consts, out._slot)
     return out
 
 
@@ -819,7 +819,7 @@ def _stop_if_no_grad(out: Tensor, inputs) -> None:
                                   for t in inputs if t is not None):
         return
     out._stop = True
-    out._tape.consts.append(out._slot)
+    out._tape.consts = appended(out._tape.consts, out._slot)
 
 
 _COMPARE_OPERATOR = {"eq": operator.eq, "ne": operator.ne, "lt": operator.lt, "le": operator.le,
@@ -830,8 +830,9 @@ _COMPARE_OPERATOR = {"eq": operator.eq, "ne": operator.ne, "lt": operator.lt, "l
 def _guard(t: Tensor, kind: str) -> None:
     """While compiling: a value of ``t`` leaves the tape for Python; replay must see it again."""
     if _NON_DEFAULT[0] and STATE.compile_tape is not None and t._tape is STATE.compile_tape:
-        STATE.compile_tape.guards.append(("value", kind, t._slot, np.array(t._v, np.float64),
-                                          _user_frame()))
+        tape = STATE.compile_tape
+        tape.guards = appended(tape.guards, ("value", kind, t._slot,
+                                             np.array(t._v, np.float64), _user_frame()))
 
 
 def _user_frame() -> str:
@@ -858,11 +859,11 @@ def _storage(t: Tensor) -> np.ndarray:
             t.__class__ = Tensor
         # a tape holding the number must read the array from now on
         if t._tape is not None:
-            t._tape.shared_scalars.append((t._slot, v))
+            t._tape.shared_scalars = appended(t._tape.shared_scalars, (t._slot, v))
         elif t._lreg is not None:  # an input of the open tape, most likely
             tape = open_tape_if(t._lreg[0])
             if tape is not None:
-                tape.shared_scalars.append((t._lreg[1], v))
+                tape.shared_scalars = appended(tape.shared_scalars, (t._lreg[1], v))
     return v
 
 
@@ -996,8 +997,9 @@ def _extreme(a: Tensor, dim, keepdim: bool, kind: str):
     indices = _wrap(np.asarray(arg_k, dtype=np.int64))
     if STATE.compile_tape is not None and _recording(a):  # the choice must hold on replay
         tape = STATE.compile_tape
-        tape.guards.append(("arg" + kind, f"{kind}(dim={dim})", tape.slot_of(a),
-                            (v.shape, d, arg.copy()), _user_frame()))
+        tape.guards = appended(tape.guards, ("arg" + kind, f"{kind}(dim={dim})",
+                                             tape.slot_of(a), (v.shape, d, arg.copy()),
+                                             _user_frame()))
     if _recording(a):
         values = _record(_OP[f"{kind}_dim"], value, a, None, flat.ravel().astype(np.int64))
     else:

@@ -28,6 +28,7 @@ from .kernels.abi import (
     NEED,
     OBJECT_LAYOUT,
     OK,
+    PER_TAPE,
     REPACK,
     STALE,
     address_of,
@@ -50,15 +51,12 @@ _NO_AUX_ADDRESS, _ONE_ADDRESS = address_of(_NO_AUX), address_of(_ONE)
 _packers: dict = {}
 
 
-def _new_packer(n_offsets: int, n_scalars: int, n_bytes: int):
-    """``pack_into`` of a frame: its header (all but the two results the kernel writes back),
-    then ``n_offsets`` int64, ``n_scalars`` float64 and ``n_bytes`` of small values; kept in
-    ``_packers`` by those three counts (backward looks there first)."""
+def _new_packer(n_offsets: int):
+    """``pack_into`` of a frame's fields of one tape (PER_TAPE on) and its ``n_offsets`` slot
+    offsets; kept in ``_packers`` by that count (backward looks there first)."""
     if len(_packers) >= 256:  # (programs whose tapes differ call after call)
         _packers.clear()
-    pack = _packers[n_offsets, n_scalars, n_bytes] = struct.Struct(
-        f"{abi.RESULT_RECORD}q{8 * (HEADER - abi.RESULT_RECORD)}x"
-        f"{n_offsets}q{n_scalars}d{n_bytes}s").pack_into
+    pack = _packers[n_offsets] = struct.Struct(f"{HEADER - PER_TAPE + n_offsets}q").pack_into
     return pack
 
 
@@ -75,22 +73,35 @@ class _Workspace:
     small allocations cost more than a small tape's whole backward."""
 
     __slots__ = ("grads", "scratch", "frame", "grads_address", "scratch_address",
-                 "frame_address", "buffers")
+                 "frame_address", "buffers", "common")
 
     def __init__(self) -> None:
         self.grads = np.zeros(0)
         self.scratch = self.frame = np.zeros(0, np.int64)
         self.grads_address = self.scratch_address = 0
         self.buffers = (0, 0, 0, 0)  # the frame's GRADS..N_SCRATCH
+        # whether the frame's fields before PER_TAPE hold the common case's values (see
+        # write_head): then a backward writes only its tape's fields
+        self.common = False
         self.grow_frame(HEADER + 256)
 
     def grow_frame(self, n: int) -> np.ndarray:
-        """A larger frame, holding the header written so far."""
+        """A larger frame, holding the header written so far (but for its own address)."""
         frame = np.zeros(max(n, 2 * self.frame.size), np.int64)
         head = min(HEADER, self.frame.size)
         frame[:head] = self.frame[:head]
         self.frame, self.frame_address = frame, address_of(frame)
+        self.common = False
         return frame
+
+    def write_head(self, extras: tuple, retain: bool | None, layout: int) -> None:
+        """The frame's fields before PER_TAPE, for the values read in place (``layout``
+        nonzero; the packed route then sets its own) -- the same for every backward of the
+        common case: no extras, no retained graph."""
+        self.frame[abi.OFFS:abi.PER_TAPE] = (
+            self.frame_address + 8 * HEADER, 0, 0, 0, 0, *extras, *self.buffers,
+            1 if retain else 0, -1, BLAS_MIN, layout)
+        self.common = extras is _COMMON_EXTRAS and not retain and layout != 0
 
     def take(self, n_grads: int, n_scratch: int) -> tuple[np.ndarray, np.ndarray]:
         grads = self.grads
@@ -105,6 +116,7 @@ class _Workspace:
             self.scratch_address = address_of(self.scratch)
         self.buffers = (self.grads_address, self.grads.size, self.scratch_address,
                         self.scratch.size)
+        self.common = False
         return self.grads, self.scratch
 
 
@@ -200,23 +212,23 @@ def backward(t: Tensor, gradient: Any = None, retain_graph: bool | None = None,
     if n_elems < IN_PLACE_MAX and _LAYOUT_ADDRESS and not tape.shared_scalars:
         if frame.size <= HEADER + n_slots:
             frame = work.grow_frame(HEADER + n_slots + 1)
-        (_packers.get((n_slots + 1, 0, 0)) or _new_packer(n_slots + 1, 0, 0))(
-            frame, 0, recs.buffer_info()[0], n_recs, work.frame_address + 8 * HEADER, 0, 0, 0,
-            0, ints.buffer_info()[0], len(ints), floats.buffer_info()[0], len(floats), *extras,
-            *work.buffers, freed.buffer_info()[0], n_recs, n_slots, out,
-            1 if retain_graph else 0, -1, BLAS_MIN, id(tape.arrays), id(tape.scalars),
-            _LAYOUT_ADDRESS, *offs, b"")
+        if not work.common or extras is not _COMMON_EXTRAS or retain_graph:
+            work.write_head(extras, retain_graph, _LAYOUT_ADDRESS)
+        (_packers.get(n_slots + 1) or _new_packer(n_slots + 1))(
+            frame, 8 * PER_TAPE, recs.buffer_info()[0], n_recs, ints.buffer_info()[0],
+            len(ints), floats.buffer_info()[0], len(floats), freed.buffer_info()[0], n_recs,
+            n_slots, out, id(tape.arrays), id(tape.scalars), *offs)
         sweep = _kernel_holding_gil
         code = sweep(work.frame_address)
         if code == REPACK:
             sweep = _kernel
             code = _sweep_packed(tape, work, n_slots)
     else:
-        frame[abi.RECS:abi.BLAS_MIN + 1] = (
-            recs.buffer_info()[0], n_recs, 0, 0, 0, 0, 0, ints.buffer_info()[0], len(ints),
-            floats.buffer_info()[0], len(floats), *extras, *work.buffers,
-            freed.buffer_info()[0], n_recs, n_slots, out, 1 if retain_graph else 0, -1,
-            BLAS_MIN)
+        work.write_head(extras, retain_graph, 0)
+        frame[PER_TAPE:HEADER] = (
+            recs.buffer_info()[0], n_recs, ints.buffer_info()[0], len(ints),
+            floats.buffer_info()[0], len(floats), freed.buffer_info()[0], n_recs, n_slots, out,
+            0, 0)
         code = _sweep_packed(tape, work, n_slots)
     frame = work.frame  # (grown, maybe, by _sweep_packed)
     while code == BLAS:  # a large matrix product: its VJP runs in NumPy's BLAS
@@ -229,6 +241,7 @@ def backward(t: Tensor, gradient: Any = None, retain_graph: bool | None = None,
             code = OK
             break
         frame[abi.START] = rec - 1
+        work.common = False
         code = sweep(work.frame_address)
     tape.closed = True  # the next graph from leaves starts on a fresh tape
     if code == FREED:
@@ -265,11 +278,11 @@ def backward(t: Tensor, gradient: Any = None, retain_graph: bool | None = None,
 
 
 def _sweep_packed(tape, work: _Workspace, n_slots: int) -> int:
-    """Run the sweep on a frame whose header (up to BLAS_MIN) is written, after packing the
-    offsets and the small values behind it: the one-element values, then the others' bytes,
-    joined (a quarter of np.concatenate's time on a few small arrays), each array's by a
-    C-level map; any array not of float64 makes the join short -- or, of 8-byte elements,
-    marks the tape ``mixed`` -- and is then converted."""
+    """Run the sweep on a frame whose header is written but for the values' fields, after
+    packing the offsets and the small values behind it: the one-element values, then the
+    others' bytes, joined (a quarter of np.concatenate's time on a few small arrays), each
+    array's by a C-level map; any array not of float64 makes the join short -- or, of 8-byte
+    elements, marks the tape ``mixed`` -- and is then converted."""
     offs, scalars, arrays = tape.offs, tape.scalars, tape.arrays
     packed = b"".join(map(_tobytes, arrays)) if arrays else b""
     if packed and (tape.mixed or len(packed) != 8 * (offs[-1] - len(scalars) - (
@@ -283,7 +296,8 @@ def _sweep_packed(tape, work: _Workspace, n_slots: int) -> int:
     at_scalars = at + 8 * (n_slots + 1)
     frame[abi.OFFS], frame[abi.SCALARS], frame[abi.N_SCALARS] = at, at_scalars, n_scalars
     frame[abi.PACKED], frame[abi.N_PACKED] = at_scalars + 8 * n_scalars, n_packed
-    frame[abi.ARRAYS_LIST:abi.LAYOUT + 1] = 0
+    frame[abi.LAYOUT] = frame[abi.ARRAYS_LIST] = frame[abi.SCALARS_LIST] = 0
+    work.common = False
     struct.pack_into(f"{n_slots + 1}q{n_scalars}d{len(packed)}s", frame, 8 * HEADER, *offs,
                      *scalars, packed)
     if tape.shared_scalars:

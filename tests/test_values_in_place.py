@@ -132,3 +132,50 @@ def test_a_blas_hand_off_after_repacking():
     ta, tb = tg.tensor(a, requires_grad=True), tg.tensor(b, requires_grad=True)
     ((ta @ tb.t().t()) * tg.tensor(c)).sum().backward()
     np.testing.assert_allclose(ta.grad.numpy(), c @ b.T, rtol=1e-12, atol=1e-12)
+
+
+def test_backwards_of_every_kind_in_turn_on_one_thread():
+    """The frame's fields shared by calls are rewritten whenever a backward of another kind
+    (retained graph, a vector seed, a BLAS hand-off that resumes the sweep, packed values, a
+    grown workspace) changed them: each gradient against its closed form, in turn."""
+    rng = np.random.default_rng(9)
+    a, b = rng.standard_normal((2, 40, 40))
+    xs = np.array([0.5, -1.0, 2.0])
+
+    def plain():
+        x = tg.tensor(xs, requires_grad=True)
+        (x * x).sum().backward()
+        np.testing.assert_allclose(x.grad.numpy(), 2 * xs)
+
+    def retained():
+        x = tg.tensor(xs, requires_grad=True)
+        y = (x * x).sum()
+        y.backward(retain_graph=True)
+        y.backward()
+        np.testing.assert_allclose(x.grad.numpy(), 4 * xs)
+
+    def vector_seed():
+        x = tg.tensor(xs, requires_grad=True)
+        (x * 3.0).backward(tg.tensor([1.0, 2.0, 3.0]))
+        np.testing.assert_allclose(x.grad.numpy(), [3.0, 6.0, 9.0])
+
+    def blas():  # (the product is not the first record: the sweep resumes below it)
+        ta, tb = tg.tensor(a, requires_grad=True), tg.tensor(b, requires_grad=True)
+        ((ta * 2.0) @ tb).sum().backward()
+        np.testing.assert_allclose(ta.grad.numpy(), 2 * np.ones((40, 40)) @ b.T, rtol=1e-12)
+        np.testing.assert_allclose(tb.grad.numpy(), 2 * a.T @ np.ones((40, 40)), rtol=1e-12)
+
+    def packed():
+        x = tg.tensor(xs.astype(np.float32), requires_grad=True)
+        (x * x).sum().backward()
+        np.testing.assert_allclose(x.grad.numpy(), 2 * xs, rtol=1e-6)
+
+    def large():
+        x = tg.tensor(np.linspace(0.0, 1.0, engine.IN_PLACE_MAX + 3), requires_grad=True)
+        (x * 2.0).sum().backward()
+        assert np.all(x.grad.numpy() == 2.0)
+
+    kinds = [plain, retained, plain, vector_seed, plain, blas, plain, packed, plain, large,
+             plain, blas, retained, vector_seed, packed, large, blas, plain]
+    for kind in kinds:
+        kind()

@@ -21,13 +21,16 @@ NEED, HAS_GRAD, STALE_FLAG, BIG = 1, 2, 4, 8
 # columns of the int64 record array
 OP, OUT, A, B, IP, FP = range(6)
 
-# the frame: (address, length) pairs of the arrays (the offsets' length is N_SLOTS + 1), then
-# scalars, the tape's value lists to read in place (or 0: see OBJECT_LAYOUT) and two results
-(RECS, N_RECS, OFFS, SCALARS, N_SCALARS, PACKED, N_PACKED, INTS, N_INTS, FLOATS, N_FLOATS, AUX,
- N_AUX, KEEP, N_KEEP, SEED, N_SEED, GRADS, N_GRADS, SCRATCH, N_SCRATCH, FREED_FLAGS, N_FREED,
- N_SLOTS, OUT_SLOT, RETAIN, START, BLAS_MIN, ARRAYS_LIST, SCALARS_LIST, LAYOUT, RESULT_RECORD,
- RESULT_SLOT) = range(33)
+# the frame: (address, length) pairs of the arrays (the offsets' length is N_SLOTS + 1),
+# scalars, the tape's value lists to read in place (or 0: see OBJECT_LAYOUT) and two results.
+# The fields that stay the same call after call on a thread come first (the engine writes them
+# only when they change), then those of each tape from PER_TAPE on; the offsets follow.
+(RESULT_RECORD, RESULT_SLOT, OFFS, SCALARS, N_SCALARS, PACKED, N_PACKED, AUX, N_AUX, KEEP,
+ N_KEEP, SEED, N_SEED, GRADS, N_GRADS, SCRATCH, N_SCRATCH, RETAIN, START, BLAS_MIN, LAYOUT,
+ RECS, N_RECS, INTS, N_INTS, FLOATS, N_FLOATS, FREED_FLAGS, N_FREED, N_SLOTS, OUT_SLOT,
+ ARRAYS_LIST, SCALARS_LIST) = range(33)
 HEADER = 33
+PER_TAPE = RECS
 
 #: a value of at least this many elements is large: read in place by address, never packed
 #: (``tape.BIG``), and its gradient shares pooled memory once dead (``sweep._records``)

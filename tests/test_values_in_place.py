@@ -7,6 +7,8 @@ closed form or central finite differences.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 from helpers import check_gradients
@@ -30,9 +32,13 @@ def packed_sweeps(monkeypatch) -> list:
     return calls
 
 
-def test_the_object_layout_checks_pass_on_this_python_and_numpy():
+def test_the_object_layout_checks_pass_on_this_python_and_numpy(monkeypatch):
     assert abi.OBJECT_LAYOUT is not None
     assert engine._LAYOUT_ADDRESS != 0
+    np.testing.assert_array_equal(abi._probe_object_layout(), abi.OBJECT_LAYOUT)
+    # without a GIL another thread could change a list while the sweep reads it: never
+    monkeypatch.setattr(sys, "_is_gil_enabled", lambda: False, raising=False)
+    assert abi._probe_object_layout() is None
 
 
 def test_floats_float64_scalars_arrays_and_0d_arrays_are_read_in_place(packed_sweeps):

@@ -8,6 +8,7 @@ and it costs less per call than numba's argument checks.  Nothing here imports n
 """
 
 import ctypes
+import sys
 
 import numpy as np
 
@@ -77,6 +78,9 @@ def _word(address: int) -> int:
 
 def _probe_object_layout() -> np.ndarray | None:
     """The offsets the sweep reads objects at, checked on live objects; None if any differs."""
+    if not getattr(sys, "_is_gil_enabled", lambda: True)():
+        return None  # (the sweep reads the lists under the GIL: without one, another thread
+        # could change them meanwhile)
     head = object.__basicsize__  # (reference count and type: larger on free-threaded builds)
     layout = [head, head + 8, head - 8, head, head, head + 8, head + 16, head + 40, head + 48,
               id(float), id(np.float64), id(np.ndarray), id(np.dtype(np.float64))]

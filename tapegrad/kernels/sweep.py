@@ -52,6 +52,9 @@ from .abi import (
 from .jit import kernel
 from .memory import byte_view, int_table, int_view, slot_view, word
 
+#: elementwise records of at most this many elements are swept inline by their scalar rules
+INLINE_MAX = 32
+
 
 def make_sweep(dispatch, READS_A, READS_B, SAVES, MATMUL, ASSIGNS, scalar_vjp, HAS_RULES):
     """The sweep, compiled around one ``dispatch``.
@@ -60,9 +63,10 @@ def make_sweep(dispatch, READS_A, READS_B, SAVES, MATMUL, ASSIGNS, scalar_vjp, H
     function that receives another function as an argument.  The per-opcode tables (which saved
     values each VJP reads, whether the op saves any, whether its VJP can overwrite a gradient
     instead of adding to it, whether it has scalar rules) are closed over as constant tuples.
-    A record of an elementwise op whose slots all hold one element (scalar work, a
-    micrograd-style network) is done inline by ``scalar_vjp``, the op's scalar derivative rules:
-    no array views and no call through ``dispatch`` (~4x less per record, as in ``replay.py``).
+    A record of an elementwise op on a few elements (up to ``INLINE_MAX``: scalar work, a
+    micrograd-style network, small vectors) is done inline by ``scalar_vjp``, the op's scalar
+    derivative rules: no call through ``dispatch`` (a call costs more than the record's work,
+    as in ``replay.py``).
     """
 
     @kernel
@@ -221,18 +225,24 @@ def make_sweep(dispatch, READS_A, READS_B, SAVES, MATMUL, ASSIGNS, scalar_vjp, H
                 mode_b = _first_contribution(b, bsize, assigns, grad_addr, flags, last_use, pool)
             ysize = offs[y + 1] - offs[y]
             bslot = b if b >= 0 else a
-            if HAS_RULES[op] and ysize == 1 and asize == 1 and bsize <= 1:
+            if HAS_RULES[op] and asize == ysize and (b < 0 or bsize == ysize) and \
+                    ysize <= INLINE_MAX:
+                # a small elementwise record (no element repeated: equal sizes mean equal
+                # shapes but for leading ones), done here by its scalar rules
                 fp = recs[r, FP]
-                da, db = scalar_vjp(op, slot_view(grad_addr[y], 1)[0],
-                                    slot_view(value_addr[a], 1)[0],
-                                    slot_view(value_addr[bslot], 1)[0],
-                                    slot_view(value_addr[y], 1)[0], F[fp] if fp >= 0 else 0.0)
-                if need_a:
-                    ga = slot_view(grad_addr[a], 1)
-                    ga[0] = da if mode_a == ASSIGN else ga[0] + da
-                if need_b:  # after a's: when b is a, a's term came first
-                    gb = slot_view(grad_addr[b], 1)
-                    gb[0] = db if mode_b == ASSIGN else gb[0] + db
+                c = F[fp] if fp >= 0 else 0.0
+                gy = slot_view(grad_addr[y], ysize)
+                av = slot_view(value_addr[a], ysize)
+                bv = slot_view(value_addr[bslot], ysize)
+                yv = slot_view(value_addr[y], ysize)
+                ga = slot_view(grad_addr[a], ysize)
+                gb = slot_view(grad_addr[bslot], ysize)
+                for i in range(ysize):
+                    da, db = scalar_vjp(op, gy[i], av[i], bv[i], yv[i], c)
+                    if need_a:
+                        ga[i] = da if mode_a == ASSIGN else ga[i] + da
+                    if need_b:  # after a's: when b is a, a's term came first
+                        gb[i] = db if mode_b == ASSIGN else gb[i] + db
             elif not handoff:
                 dispatch(op,
                          slot_view(grad_addr[y], ysize),

@@ -1,0 +1,65 @@
+"""A small elementwise record (at most ``sweep.INLINE_MAX`` elements) is swept inline by its op's
+scalar rules; a larger one by the op's array kernel.  Both must give every op's gradient bit for
+bit, and each against central finite differences."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers import numeric_grad
+from test_one_float import BINARY, UNARY, WITH_NUMBER
+
+import tapegrad as tg
+from tapegrad.kernels.sweep import INLINE_MAX
+from tapegrad.ops import OPS
+
+# every op with scalar rules, as a user writes it: (key, form, number of tensor inputs)
+FORMS = ([(key, form, 1) for key, form in UNARY.items()]
+         + [(key, (lambda t, form=form: form(t, 1.5)), 1)
+            for key, forms in WITH_NUMBER.items() for form in forms]
+         + [(key, form, 2) for key, form in BINARY.items()]
+         + [("maximum", tg.maximum, 2), ("minimum", tg.minimum, 2)])
+
+
+# ops with scalar rules whose results carry no gradient (torch's comparisons and logic)
+NO_GRADIENT = {"eq": lambda a, b: a == b, "ne": lambda a, b: a != b, "lt": lambda a, b: a < b,
+               "le": lambda a, b: a <= b, "gt": lambda a, b: a > b, "ge": lambda a, b: a >= b,
+               "logical_and": tg.logical_and, "logical_or": tg.logical_or,
+               "logical_xor": tg.logical_xor}
+
+
+def test_every_op_with_scalar_rules_is_covered():
+    assert {key for key, _, _ in FORMS} | set(NO_GRADIENT) == {op.key for op in OPS if op.rules}
+    x = tg.tensor([0.5, 1.5], requires_grad=True)
+    for form in NO_GRADIENT.values():
+        assert not form(x, x * 2.0).requires_grad
+
+
+@pytest.mark.parametrize("key,form,arity", FORMS, ids=[f"{k}-{i}" for i, (k, _, _) in
+                                                        enumerate(FORMS)])
+def test_inline_and_array_kernel_sweeps_agree_bit_for_bit(key, form, arity):
+    rng = np.random.default_rng(3)
+    a, b = rng.uniform(0.25, 1.75, (2, INLINE_MAX))
+    b[::4] = a[::4]  # (ties, for maximum and minimum)
+    weights = rng.uniform(-1.0, 1.0, INLINE_MAX)
+    grads = []
+    for copies in (1, 3):  # the record's size: inline, then three times the inline limit
+        x = tg.tensor(np.tile(a, copies), requires_grad=True)
+        w = tg.tensor(np.tile(b, copies), requires_grad=True)
+        out = form(x, w) if arity == 2 else form(x)
+        out.backward(tg.tensor(np.tile(weights, copies)))
+        grads.append([t.grad.numpy()[:INLINE_MAX].tobytes()
+                      for t in ((x, w) if arity == 2 else (x,))])
+    assert grads[0] == grads[1]
+
+    inputs = [a, b][:arity]
+
+    def value(*arrays):
+        tensors = [tg.tensor(v) for v in arrays]
+        return float(np.sum(form(*tensors).numpy() * weights))
+    for i in range(arity):
+        expected = numeric_grad(value, [v.copy() for v in inputs], i)
+        got = np.frombuffer(grads[0][i], np.float64)
+        if key in ("maximum", "minimum"):  # (a tie splits the gradient; differences do not)
+            got, expected = got[1::4], expected[1::4]
+        np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-8)

@@ -1125,13 +1125,15 @@ def _unary(a: Tensor, op=None, value: np.ndarray | None = None,
     if _NON_DEFAULT[0] and (not STATE.grad_enabled or STATE.compile_tape is not None):
         return _record(op, value, a, None, ints) if STATE.compile_tape is not None else \
             _wrap(value)
-    if tape is None:
+    if tape is None:  # (a leaf: its slot on the open tape, registered there already mostly)
         tape = open_tape()
+        reg = a._lreg
+        sa = reg[1] if reg is not None and reg[0] == tape.serial and reg[2] == a._vc[0] else \
+            tape.input_slot(a)
     elif tape.closed:
         return _record(op, value, a, None, ints)
-    # (a value that has a version box -- a view, say -- is watched only if this VJP reads it)
-    sa = a._slot if a._tape is tape and (a._vc is None or not op.keeps & 1) else \
-        tape.slot_of(a)
+    else:  # (a value with a version box -- a view, say -- is watched if this VJP reads it)
+        sa = a._slot if a._vc is None or not op.keeps & 1 else tape.slot_of(a)
     if ints is None:
         ip = -1
     else:  # (Tape.push_ints, inlined: ``ints`` is a basic index's memoised int64 array)
@@ -1212,12 +1214,15 @@ def _arithmetic(a: Tensor, other, op=None, scalar_op=None, reflected: bool = Fal
             if STATE.compile_tape is not None:
                 return _record(op, value, a, None, scalar=float(c))
             return _wrap(value)
-        if tape is None:
+        if tape is None:  # (a leaf: as in _unary)
             tape = open_tape()
+            reg = a._lreg
+            sa = reg[1] if reg is not None and reg[0] == tape.serial and \
+                reg[2] == a._vc[0] else tape.input_slot(a)
         elif tape.closed:
             return _record(op, value, a, None, scalar=float(c))
-        sa = a._slot if a._tape is tape and (a._vc is None or not op.keeps & 1) else \
-            tape.slot_of(a)
+        else:
+            sa = a._slot if a._vc is None or not op.keeps & 1 else tape.slot_of(a)
         if tape.unkept:  # (a large input no earlier VJP needed)
             tape.keep_read(op.keeps, sa, a)
         floats = tape.floats

@@ -13,7 +13,7 @@ from tapegrad.kernels.replay import make_replay
 from tapegrad.kernels.sweep import make_entry, make_forward, make_sweep
 from tapegrad.ops import OPS
 
-SOURCE_HASH = "618d3a3ebe710674"
+SOURCE_HASH = "bc0f06ae091caaba"
 N_OPS = 75
 
 # per opcode: saved values read for the first / second input's gradient

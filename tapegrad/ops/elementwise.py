@@ -235,9 +235,10 @@ TWO.flags.writeable = False
 
 def _np_pow_scalar(x, c):
     # NumPy's power ufunc calls libm pow even for x**2 (2.5x a square on 100,000 elements);
-    # x*x is what pow returns there, and floats keep their dtype either way.  (Another 0-d
-    # constant's == would be a 0.8 µs ufunc call, its item() is not)
-    if c is TWO or (c.item() if c.__class__ is np.ndarray else c) == 2 and x.dtype.kind == "f":
+    # x*x is what pow returns there, and floats keep their dtype either way.  (The recording
+    # path hands every float64 2 over as TWO, and any other number as a 0-d constant, or
+    # itself for other dtypes)
+    if c is TWO or (c.__class__ is not np.ndarray and c == 2 and x.dtype.kind == "f"):
         return np.square(x)
     return np.power(x, c)
 

@@ -235,7 +235,7 @@ def backward(t: Tensor, gradient: Any = None, retain_graph: bool | None = None,
         rec = int(frame[abi.RESULT_RECORD])
         record = recs[6 * rec:6 * rec + 6]
         _matmul_vjp(tape, record, ints, _GradientRegions(grads, scratch, n_slots, work),
-                    lambda slot: _value(tape, slot),
+                    lambda slot: _value(int(scratch[slot]), offs[slot + 1] - offs[slot]),
                     scratch[2 * n_slots:3 * n_slots], int(frame[abi.RESULT_SLOT]))
         if rec == 0:
             code = OK
@@ -383,20 +383,10 @@ def _matmul_vjp(tape, rec, ints, gradient_of: _GradientRegions, value_of,
              gradient_of(b, offs[b + 1] - offs[b]) if mode_b else None, mode_a, mode_b)
 
 
-def _value(tape, slot: int) -> np.ndarray:
-    """A small or large slot's value, flat float64, from the tape (for a BLAS hand-off)."""
-    if slot in tape.big_slots:
-        return tape.bigs[tape.big_slots.index(slot)].reshape(-1)
-    for shared, storage in tape.shared_scalars:
-        if shared == slot:
-            return np.array(storage, np.float64).reshape(1)
-    offs, bigs = tape.offs, set(tape.big_slots)
-    size = offs[slot + 1] - offs[slot]
-    # its index among the slots of its kind (one-element ones, or the other small ones)
-    index = sum(1 for s in range(slot)
-                if s not in bigs and (offs[s + 1] - offs[s] == 1) == (size == 1))
-    value = tape.scalars[index] if size == 1 else tape.arrays[index]
-    return np.ascontiguousarray(value, np.float64).reshape(-1)
+def _value(address: int, n: int) -> np.ndarray:
+    """A slot's ``n`` values where the sweep reads them (its address in scratch: the tape's own
+    array or float, a packed copy or a large value), viewed in place for a BLAS hand-off."""
+    return np.frombuffer((ctypes.c_double * n).from_address(address), np.float64)
 
 
 def _raise_stale(tape, rec: int, slot: int) -> None:

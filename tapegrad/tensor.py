@@ -63,16 +63,33 @@ class Size(tuple):
         return f"tapegrad.Size([{', '.join(map(str, self))}])"
 
 
-def _operator(key: str, scalar_key: str | None = None, reflected: bool = False):
+def _operator(key: str, scalar_key: str | None = None, reflected: bool = False,
+              function=None, extra: tuple = ()):
     """``a <op> b`` (``b <op> a`` if ``reflected``) for a tensor ``a``: the per-op entry point of
-    + - * / **.  It is ``_arithmetic`` itself with this operator's ops as its defaults (one
-    function object per operator, sharing one code object): a Python call less per op than a
-    method calling ``_arithmetic``, ~8% of an op on a small tensor."""
+    + - * / **.  It is ``_arithmetic`` itself -- or ``function``, a tensor subclass's own --
+    with this operator's ops (and ``extra``) as its defaults (one function object per operator,
+    sharing one code object): a Python call less per op than a method calling ``_arithmetic``,
+    ~8% of an op on a small tensor."""
     name = f"__{'r' if reflected else ''}{key}__"
-    method = FunctionType(_arithmetic.__code__, globals(), name,
-                          (_OP[key], _OP[scalar_key or key + "_scalar"], reflected))
+    method = FunctionType((function or _arithmetic).__code__, globals(), name,
+                          (_OP[key], _OP[scalar_key or key + "_scalar"], reflected, *extra))
     method.__qualname__ = f"Tensor.{name}"
     return method
+
+
+def _subclass_operators(cls, function, extra=lambda op, reflected: ()) -> None:
+    """Give a tensor subclass its own + - * / ** both ways: ``function`` bound to each (see
+    _operator; ``extra(op, reflected)`` gives further defaults).  Python asks a subclass's
+    reflected operator before a plain tensor's own, so ``function`` sees those too."""
+    for key, method, reflected_number in (("add", "add", "add_scalar"),
+                                          ("sub", "sub", "rsub_scalar"),
+                                          ("mul", "mul", "mul_scalar"),
+                                          ("div", "truediv", "rdiv_scalar"),
+                                          ("pow", "pow", "rpow_scalar")):
+        setattr(cls, f"__{method}__", _operator(key, function=function,
+                                                extra=extra(_OP[key], False)))
+        setattr(cls, f"__r{method}__", _operator(key, reflected_number, True, function,
+                                                 extra(_OP[key], True)))
 
 
 class Tensor:
@@ -1421,31 +1438,20 @@ def _one_float_arithmetic(a: _OneFloat, other, op=None, scalar_op=None,
             out._vc = None
             tape.recs.frombytes(_RECORD(op.code, slot, a._slot, sb, -1, fp))
             return out
-    if reflected and isinstance(other, Tensor):
+    return _subclass_general(a, other, op, scalar_op, reflected)
+
+
+def _subclass_general(a: Tensor, other, op, scalar_op, reflected: bool) -> Tensor:
+    """The general path for an operator of a tensor subclass's ``a`` (see _subclass_operators)."""
+    if reflected and other.__class__ is not float and other.__class__ is not int and \
+            isinstance(other, Tensor):
         # ``other <op> a`` for a tensor ``other``: Python asks a subclass's reflected operator
         # first, so this is ``other``'s own operator, taken over
         return _arithmetic(other, a, op, scalar_op)
     return _arithmetic(a, other, op, scalar_op, reflected)
 
 
-def _one_float_operator(key: str, scalar_key: str | None = None, reflected: bool = False):
-    name = f"__{'r' if reflected else ''}{key}__"
-    method = FunctionType(_one_float_arithmetic.__code__, globals(), name,
-                          (_OP[key], _OP[scalar_key or key + "_scalar"], reflected))
-    method.__qualname__ = f"Tensor.{name}"
-    return method
-
-
-_OneFloat.__add__ = _one_float_operator("add")
-_OneFloat.__radd__ = _one_float_operator("add", reflected=True)
-_OneFloat.__sub__ = _one_float_operator("sub")
-_OneFloat.__rsub__ = _one_float_operator("sub", "rsub_scalar", reflected=True)
-_OneFloat.__mul__ = _one_float_operator("mul")
-_OneFloat.__rmul__ = _one_float_operator("mul", reflected=True)
-_OneFloat.__truediv__ = _one_float_operator("div")
-_OneFloat.__rtruediv__ = _one_float_operator("div", "rdiv_scalar", reflected=True)
-_OneFloat.__pow__ = _one_float_operator("pow")
-_OneFloat.__rpow__ = _one_float_operator("pow", "rpow_scalar", reflected=True)
+_subclass_operators(_OneFloat, _one_float_arithmetic)
 
 
 # --------------------------------------------------------------------------- 0-d tensors
@@ -1490,12 +1496,12 @@ def _zero_dim_arithmetic(s: _ZeroDim, other, op=None, scalar_op=None, reflected:
                 so = reg[1] if reg is not None and reg[0] == tape.serial and \
                     reg[2] == other._vc[0] else tape.slot_of(other)
             else:
-                return _zero_dim_general(s, other, op, scalar_op, reflected)
+                return _subclass_general(s, other, op, scalar_op, reflected)
             ss = s._slot if s._vc is None or not keeps_s else tape.slot_of(s)
             try:
                 value = py(ov, sv) if reflected else py(sv, ov)
             except (ArithmeticError, ValueError):  # (NumPy's error state says raise)
-                return _zero_dim_general(s, other, op, scalar_op, reflected)
+                return _subclass_general(s, other, op, scalar_op, reflected)
             if value.__class__ is not _f64:
                 value = _f64(value)  # (a rule written with Python's math)
             offs = tape.offs
@@ -1521,7 +1527,7 @@ def _zero_dim_arithmetic(s: _ZeroDim, other, op=None, scalar_op=None, reflected:
             floats.append(other)
             return _record_zero_dim(tape, value, scalar_op.code, s._slot, -1, -1,
                                     len(floats) - 1)
-    return _zero_dim_general(s, other, op, scalar_op, reflected)
+    return _subclass_general(s, other, op, scalar_op, reflected)
 
 
 def _record_zero_dim(tape, value, code: int, sa: int, sb: int, ip: int, fp: int) -> _ZeroDim:
@@ -1563,34 +1569,9 @@ def _record_one_float(tape, value: float, code: int, sa: int, sb: int, ip: int,
     return out
 
 
-def _zero_dim_general(s: _ZeroDim, other, op, scalar_op, reflected: bool) -> Tensor:
-    if reflected and other.__class__ is not float and other.__class__ is not int and \
-            isinstance(other, Tensor):
-        return _arithmetic(other, s, op, scalar_op)  # (see _one_float_arithmetic)
-    return _arithmetic(s, other, op, scalar_op, reflected)
-
-
-def _zero_dim_operator(key: str, scalar_key: str | None = None, reflected: bool = False):
-    name = f"__{'r' if reflected else ''}{key}__"
-    op = _OP[key]
-    left, right = (2, 1) if reflected else (1, 2)  # (s's and the other's bit in ``keeps``)
-    method = FunctionType(_zero_dim_arithmetic.__code__, globals(), name,
-                          (op, _OP[scalar_key or key + "_scalar"], reflected, op.py, op.code,
-                           op.keeps & left, op.keeps & right))
-    method.__qualname__ = f"Tensor.{name}"
-    return method
-
-
-_ZeroDim.__add__ = _zero_dim_operator("add")
-_ZeroDim.__radd__ = _zero_dim_operator("add", reflected=True)
-_ZeroDim.__sub__ = _zero_dim_operator("sub")
-_ZeroDim.__rsub__ = _zero_dim_operator("sub", "rsub_scalar", reflected=True)
-_ZeroDim.__mul__ = _zero_dim_operator("mul")
-_ZeroDim.__rmul__ = _zero_dim_operator("mul", reflected=True)
-_ZeroDim.__truediv__ = _zero_dim_operator("div")
-_ZeroDim.__rtruediv__ = _zero_dim_operator("div", "rdiv_scalar", reflected=True)
-_ZeroDim.__pow__ = _zero_dim_operator("pow")
-_ZeroDim.__rpow__ = _zero_dim_operator("pow", "rpow_scalar", reflected=True)
+# (the op's rule, its opcode, then s's and the other operand's bit in ``keeps``)
+_subclass_operators(_ZeroDim, _zero_dim_arithmetic, lambda op, reflected: (
+    op.py, op.code, op.keeps & (2 if reflected else 1), op.keeps & (1 if reflected else 2)))
 
 
 def _broadcast_ints(av, bv, value) -> tuple | None:

@@ -24,8 +24,8 @@ the sweep refuse, see ``watch``).
 
 A *slot* is one value: a record's output, or an input that entered the tape from outside
 (a leaf that requires grad, a constant, or a *link*: a tensor recorded on another, older tape).
-No Python object per operation survives: the backward pass turns these lists into a few NumPy
-arrays and hands them to numba.
+No Python object per operation survives: the backward pass hands these lists and arrays to
+numba as they are (a large tape's values packed first).
 
 Lifetime: tensors hold their tape; the tape holds no tensor except the leaves it must deliver
 gradients to, and the tapes it links to.  A tape is freed as soon as no live tensor and no

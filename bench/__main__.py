@@ -32,6 +32,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--list", action="store_true", help="list workloads, cases and frameworks")
     p.add_argument("--coldstart-case", default="rosenbrock-10", choices=["rosenbrock-10", "seed"],
                    help="the first gradient a cold-start process computes (default rosenbrock-10)")
+    p.add_argument("--pair", metavar="OLD_TREE",
+                   help="time this checkout's tapegrad against the one in OLD_TREE (a checkout "
+                        "or git worktree), in turns, and report new/old per case")
+    p.add_argument("--rounds", type=int, default=16,
+                   help="with --pair: sample pairs per case (default 16)")
     return p.parse_args(argv)
 
 
@@ -55,6 +60,16 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     frameworks = _pick_frameworks(args.frameworks, FRAMEWORKS)
     cases, with_coldstart = _pick_cases(args.only, workloads, args.quick)
+    if args.pair:
+        from . import paired
+
+        paired_frameworks = [f for f in frameworks if f in paired.PAIRED_FRAMEWORKS]
+        rows = paired.run(args.pair, cases, paired_frameworks, args.rounds,
+                          Budget.quick().sample if args.quick else Budget.normal().sample)
+        if args.json:
+            report.write_json(args.json, {"argv": sys.argv, "old_tree": args.pair,
+                                          **{"versions": sysinfo.versions()}, "paired": rows})
+        return 0
     if args.plot and importlib.util.find_spec("matplotlib") is None:
         sys.exit("error: --plot needs matplotlib, which is not installed (pip install matplotlib)")
 

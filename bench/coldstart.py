@@ -26,7 +26,7 @@ from .progress import Progress
 # tutorial's chain (``--coldstart-case seed``)
 CASES = {"rosenbrock-10": ("rosenbrock", {"n": 10}), "seed": ("seed", {})}
 DEFAULT_CASE = "rosenbrock-10"
-ROOT = Path(__file__).resolve().parent.parent  # where ``bench`` is importable from
+ROOT = Path(__file__).resolve().parent.parent  # where this package is importable from
 TIMEOUT = 600.0
 
 
@@ -81,7 +81,7 @@ def measure(frameworks: list[str], quick: bool, progress: Progress,
 
 def _spawn(name: str, case: str, env: dict[str, str]) -> dict[str, float]:
     t0 = perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "bench.coldstart", name, case], cwd=ROOT,
+    proc = subprocess.run([sys.executable, "-m", f"{__package__}.coldstart", name, case], cwd=ROOT,
                           env={**os.environ, **env}, capture_output=True, text=True,
                           timeout=TIMEOUT)
     wall = perf_counter() - t0

@@ -12,6 +12,7 @@ The workers talk over their stdin/stdout, one JSON line a message.
 
 from __future__ import annotations
 
+import importlib
 import json
 import statistics
 import subprocess
@@ -104,8 +105,10 @@ def _worker(tree: str) -> None:
         print(json.dumps({"error": f"tapegrad imported from {tapegrad.__file__}, not {tree}"}),
               flush=True)
         return
-    sys.path.insert(0, str(_HERE.parent))  # this checkout's workloads, whichever tree is timed
-    from bench.workloads import all_workloads
+    # this checkout's workloads, whichever tree is timed (the package is "bench" in a checkout,
+    # "tapegrad_bench" once installed)
+    sys.path.insert(0, str(_HERE.parent))
+    all_workloads = importlib.import_module(f"{_HERE.name}.workloads").all_workloads
 
     workloads = {w.name: w for w in all_workloads()}
     call = None

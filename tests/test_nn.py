@@ -316,3 +316,15 @@ def test_containers():
     assert list(md.keys()) == ["a", "b"] and "b" in md and len(md) == 2
     with pytest.raises(IndexError, match="index 5 is out of range"):
         seq[5]
+
+
+def test_docstring_examples():
+    import doctest
+    import importlib
+
+    finder, runner = doctest.DocTestFinder(), doctest.DocTestRunner()
+    for name in ("tapegrad.nn", "tapegrad.nn.functional", "tapegrad.nn.module",
+                 "tapegrad.optim", "tapegrad.optim.optimizer", "tapegrad.optim.lbfgs"):
+        for test in finder.find(importlib.import_module(name)):
+            runner.run(test)
+    assert runner.failures == 0 and runner.tries >= 15

@@ -299,3 +299,20 @@ def test_errors_match_torch():
         tg.optim.LBFGS([{"params": [w]}, {"params": [tg.zeros(1, requires_grad=True)]}])
     with pytest.raises(ValueError, match="Factor should be < 1.0"):
         tg.optim.lr_scheduler.ReduceLROnPlateau(tg.optim.SGD([w], lr=0.1), factor=1.0)
+
+
+@pytest.mark.parametrize("script", ["fit_lbfgs.py"])  # (.ci/run runs both)
+def test_examples_run_and_agree_with_torch(script):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, str(root / "examples" / script)],
+                            capture_output=True, text=True, timeout=600, cwd=root,
+                            env={**__import__("os").environ, "PYTHONPATH": str(root)})
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[-1].startswith(("largest difference", "(torch is not installed"))
+    if lines[-1].startswith("largest difference"):
+        assert float(lines[-1].rsplit(" ", 1)[1]) < 1e-10

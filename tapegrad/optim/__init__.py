@@ -8,7 +8,7 @@
 ...     ((w - 1.0) ** 2).sum().backward()
 ...     opt.step()
 >>> w
-tensor([0.2990, 0.2990, 0.2990], requires_grad=True)
+tensor([0.2984, 0.2984, 0.2984], requires_grad=True)
 """
 
 from . import lr_scheduler

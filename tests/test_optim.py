@@ -316,3 +316,42 @@ def test_examples_run_and_agree_with_torch(script):
     assert lines[-1].startswith(("largest difference", "(torch is not installed"))
     if lines[-1].startswith("largest difference"):
         assert float(lines[-1].rsplit(" ", 1)[1]) < 1e-10
+
+
+def test_state_replaced_from_outside_and_reshaped_parameters():
+    torch = pytest.importorskip("torch")
+    res = []
+    for lib in (tg, torch):
+        ps = [lib.tensor(v.copy(), requires_grad=True) for v in INIT]
+        opt = lib.optim.SGD(ps, lr=0.05, momentum=0.9)
+        for i in range(6):
+            opt.zero_grad()
+            sum(((p - 1.0) ** 2).sum() for p in ps).backward()
+            opt.step()
+            if i == 2:  # reset one momentum buffer, as a user might
+                opt.state[ps[0]]["momentum_buffer"] = lib.zeros(4, dtype=lib.float64)
+            if i == 3:
+                del opt.state[ps[1]]["momentum_buffer"]
+        res.append([p.detach().numpy().copy() for p in ps] +
+                   [opt.state[p]["momentum_buffer"].numpy().copy() for p in ps])
+    for x, y in zip(*res, strict=True):
+        np.testing.assert_allclose(x, y, rtol=1e-13, atol=1e-14)
+    # a parameter given another shape (p.data = ...) gets a new layout
+    w = tg.zeros(2, requires_grad=True)
+    opt = tg.optim.Adam([w], lr=0.1)
+    (w * w).sum().backward()
+    opt.step()
+    w.data = tg.zeros(3)
+    w.grad = tg.ones(3)
+    opt.state.clear()
+    opt.step()
+    np.testing.assert_allclose(w.detach().numpy(), [-0.1] * 3, rtol=1e-6)
+
+
+def test_optimizer_pickles():
+    w = tg.tensor([1.0, 2.0], requires_grad=True)
+    opt = tg.optim.Adam([w], lr=0.1)
+    (w * w).sum().backward()
+    opt.step()
+    copy = pickle.loads(pickle.dumps(opt))
+    assert copy.state_dict()["state"][0]["step"].item() == 1.0

@@ -43,6 +43,68 @@ def _to_tensor(value: Any) -> Any:
     return value
 
 
+class _ParamState(dict):
+    """One parameter's state.  A change made to it from outside (an entry replaced or removed,
+    as by ``opt.state[p]["exp_avg"] = ...``) counts in ``changes``, so the flat layout, whose
+    buffers those entries view, is rebuilt from the entries before the next step."""
+
+    __slots__ = ("changes",)
+
+    def __init__(self, changes: list, *args: Any) -> None:
+        super().__init__(*args)
+        self.changes = changes
+
+    def __reduce__(self):
+        return (_ParamState, (self.changes, dict(self)))
+
+    def __setitem__(self, key, value) -> None:
+        dict.__setitem__(self, key, value)
+        self.changes[0] += 1
+
+    def __delitem__(self, key) -> None:
+        dict.__delitem__(self, key)
+        self.changes[0] += 1
+
+    def pop(self, *args):
+        self.changes[0] += 1
+        return dict.pop(self, *args)
+
+    def popitem(self):
+        self.changes[0] += 1
+        return dict.popitem(self)
+
+    def clear(self) -> None:
+        self.changes[0] += 1
+        dict.clear(self)
+
+    def update(self, *args, **kwargs) -> None:
+        self.changes[0] += 1
+        dict.update(self, *args, **kwargs)
+
+    def setdefault(self, key, default=None):
+        self.changes[0] += 1
+        return dict.setdefault(self, key, default)
+
+
+class _StateFactory:
+    """``defaultdict``'s factory of ``_ParamState``s (a class, so an optimiser pickles)."""
+
+    __slots__ = ("changes",)
+
+    def __init__(self, changes: list) -> None:
+        self.changes = changes
+
+    def __reduce__(self):
+        return (_StateFactory, (self.changes,))
+
+    def __call__(self) -> _ParamState:
+        return _ParamState(self.changes)
+
+
+class _Stale(Exception):
+    """A parameter's shape changed since its layout was made."""
+
+
 class _Flat:
     """A group's parameters that have a gradient, end to end, with their state buffers.
 
@@ -51,7 +113,7 @@ class _Flat:
     parameter's ``state[p]["step"]`` (0-d views into it)."""
 
     __slots__ = ("params", "key", "bounds", "sizes", "total", "bufs", "views", "steps",
-                 "step_views", "fresh", "scalar_params", "zero_dim")
+                 "step_views", "fresh", "scalar_params", "zero_dim", "state", "changes")
 
     def __init__(self, optimizer: Optimizer, params: list, names: tuple, init: Callable,
                  with_step: bool, copy_first: tuple = ()) -> None:
@@ -96,8 +158,10 @@ class _Flat:
                 if name in copy_first and self.fresh[i] and name not in st:
                     continue  # bound after the first step fills it
                 _rebind(st, name, self.bufs[name][a:b].reshape(shape))
+        self.state = state
+        self.changes = optimizer._changes[0]  # (after the bindings above, which count)
 
-    def bind_fresh(self, names: tuple, state) -> None:
+    def bind_fresh(self, names: tuple, state, changes: list) -> None:
         """After a first step: the entries torch creates on it become views too."""
         for i in np.flatnonzero(self.fresh).tolist():
             p, (a, b) = self.params[i], self.bounds[i]
@@ -105,16 +169,25 @@ class _Flat:
                 if name not in state[p]:
                     _rebind(state[p], name, self.bufs[name][a:b].reshape(p._v.shape))
         self.fresh[:] = False
+        self.changes = changes[0]
 
     def per_element(self, values: np.ndarray) -> np.ndarray:
         return values if self.scalar_params else np.repeat(values, self.sizes)
 
     def gather_params(self) -> np.ndarray:
         ps = self.params
-        if self.zero_dim:
-            return np.array([_storage(p) for p in ps], dtype=np.float64)
-        return np.concatenate([_storage(p).reshape(-1) for p in ps]).astype(np.float64,
-                                                                            copy=False)
+        try:
+            flat = np.array([_storage(p) for p in ps], dtype=np.float64) if self.zero_dim else \
+                np.concatenate([_storage(p).reshape(-1) for p in ps]).astype(np.float64,
+                                                                              copy=False)
+        except ValueError:  # (a 0-d parameter given another shape)
+            raise _Stale from None
+        if flat.shape != (self.total,):
+            raise _Stale
+        if not self.scalar_params and any(p._v.size != b - a for p, (a, b) in
+                                          zip(ps, self.bounds, strict=True)):
+            raise _Stale
+        return flat
 
     def gather_grads(self) -> np.ndarray:
         ps = self.params
@@ -169,7 +242,8 @@ class Optimizer:
 
     def __init__(self, params: Iterable, defaults: dict[str, Any]) -> None:
         self.defaults = defaults
-        self.state: defaultdict = defaultdict(dict)
+        self._changes = [0]
+        self.state: defaultdict = defaultdict(_StateFactory(self._changes))
         self.param_groups: list[dict[str, Any]] = []
         self._flat: list[_Flat | None] = []
         if isinstance(params, Tensor):
@@ -200,6 +274,11 @@ class Optimizer:
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         self._flat = [None] * len(self.param_groups)
+        self._changes = [0]
+        old = self.state
+        self.state = defaultdict(_StateFactory(self._changes))
+        for p, v in old.items():
+            self.state[p] = _ParamState(self._changes, v)
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         """Add a group of parameters with its own options (the others from the defaults)."""
@@ -271,9 +350,14 @@ class Optimizer:
             flat = self._flat_for(i, group)
             if flat is None:
                 continue
-            self._update(group, flat)
+            try:
+                self._update(group, flat)
+            except _Stale:
+                self._flat[i] = None
+                flat = self._flat_for(i, group)
+                self._update(group, flat)
             if flat.fresh.any():
-                flat.bind_fresh(self._state_names(group), self.state)
+                flat.bind_fresh(self._state_names(group), self.state, self._changes)
         return loss
 
     # -- the flat layout -------------------------------------------------------------------
@@ -290,37 +374,14 @@ class Optimizer:
             return None
         flat = self._flat[index]
         names = self._state_names(group)
-        if flat is not None and len(flat.params) == len(params) and \
-                flat.key == [id(p) for p in params] and tuple(flat.bufs) == names and \
-                self._still_bound(flat, names):
+        if flat is not None and flat.changes == self._changes[0] and \
+                flat.state is self.state and tuple(flat.bufs) == names and \
+                len(flat.params) == len(params) and flat.key == [id(p) for p in params]:
             return flat
         flat = self._flat[index] = _Flat(self, params, names,
                                          lambda name, p: self._init_value(group, name, p),
                                          self._with_step, self._copy_first)
         return flat
-
-    def _still_bound(self, flat: _Flat, names: tuple) -> bool:
-        """The state tensors are still the views of the buffers (not replaced by the user or
-        by load_state_dict, and the parameters not reshaped)."""
-        state = self.state
-        fresh = flat.fresh
-        for i, p in enumerate(flat.params):
-            st = state.get(p)
-            if st is None:
-                return False
-            if self._with_step:
-                step = st.get("step")
-                if step is None or step._v.base is not flat.steps:
-                    return False
-            for name in names:
-                t = st.get(name)
-                if t is None:
-                    if fresh[i]:
-                        continue
-                    return False
-                if t._v.base is not flat.bufs[name] or t._v.shape != p._v.shape:
-                    return False
-        return True
 
     def _update(self, group: dict, flat: _Flat) -> None:
         raise NotImplementedError
@@ -370,11 +431,12 @@ class Optimizer:
         for g, s in zip(groups, saved, strict=True):
             for old, p in zip(s["params"], g["params"], strict=True):
                 id_map[old] = p
-        state: defaultdict = defaultdict(dict)
+        state: defaultdict = defaultdict(_StateFactory(self._changes))
         for k, v in state_dict["state"].items():
             if k in id_map:
                 p = id_map[k]
-                state[p] = {name: _to_tensor(value) for name, value in v.items()}
+                state[p] = _ParamState(self._changes, {name: _to_tensor(value)
+                                                       for name, value in v.items()})
             else:
                 state[k] = v
         new_groups = []

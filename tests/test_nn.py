@@ -328,3 +328,16 @@ def test_docstring_examples():
         for test in finder.find(importlib.import_module(name)):
             runner.run(test)
     assert runner.failures == 0 and runner.tries >= 15
+
+
+def test_modules_pickle_and_deepcopy():
+    import copy
+
+    net = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 1))
+    x = tg.tensor(rng.standard_normal((4, 2)))
+    for other in (pickle.loads(pickle.dumps(net)), copy.deepcopy(net)):
+        assert all(isinstance(p, nn.Parameter) and p.requires_grad for p in other.parameters())
+        np.testing.assert_array_equal(other(x).detach().numpy(), net(x).detach().numpy())
+        with tg.no_grad():
+            other[0].weight.mul_(0.0)
+        assert net[0].weight.detach().numpy().any()  # a copy, not shared

@@ -274,3 +274,26 @@ def test_errors_match_torch():
         F.cross_entropy(x, tg.tensor(np.array([0, 1])))
     with pytest.raises(ValueError, match="var has negative entry"):
         F.gaussian_nll_loss(x, t, tg.tensor(-np.ones((5, 4))))
+
+
+_BILINEAR_W = tg.tensor(rng.standard_normal((2, 3, 3)))
+LOSS_FD = [
+    lambda a, b: F.binary_cross_entropy_with_logits(a, b, pos_weight=tg.tensor([0.5, 2.0, 1.0])),
+    lambda a, b: F.huber_loss(a, b, delta=0.5),
+    lambda a, b: F.smooth_l1_loss(a, b, beta=0.3, reduction="sum"),
+    lambda a, b: F.kl_div(a.log_softmax(1), b.softmax(1), reduction="batchmean"),
+    lambda a, b: F.gaussian_nll_loss(a, b, b * b + 0.1, full=True),
+    lambda a, b: F.poisson_nll_loss(a, b.abs(), full=True),
+    lambda a, b: F.cosine_similarity(a, b).sum(),
+    lambda a, b: F.pairwise_distance(a, b, p=3.0).sum(),
+    lambda a, b: F.binary_cross_entropy(a.sigmoid(), b.sigmoid()),
+    lambda a, b: F.bilinear(a, b, _BILINEAR_W).sum(),
+]
+
+
+@pytest.mark.parametrize("k", range(len(LOSS_FD)))
+def test_losses_finite_differences(k):
+    # both arguments differentiable, away from the kinks of |x| and of the piecewise rules
+    a = tg.tensor(np.array([[0.3, -1.2, 2.0], [1.1, 0.4, -0.7]]), requires_grad=True)
+    b = tg.tensor(np.array([[1.7, 0.35, -0.2], [0.1, -1.5, 1.3]]), requires_grad=True)
+    assert tg.gradcheck(LOSS_FD[k], (a, b))

@@ -109,6 +109,13 @@ class Module:
         set_(self, "_non_persistent_buffers_set", set())
         set_(self, "_modules", {})
 
+    def __setstate__(self, state: dict) -> None:
+        # a pickled (or deep-copied) tensor comes back as a plain tensor: mark the parameters
+        self.__dict__.update(state)
+        for p in self._parameters.values():
+            if p is not None:
+                p._is_param = True
+
     # -- registration ----------------------------------------------------------------------
 
     def __setattr__(self, name: str, value: Any) -> None:

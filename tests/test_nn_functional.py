@@ -297,3 +297,15 @@ def test_losses_finite_differences(k):
     a = tg.tensor(np.array([[0.3, -1.2, 2.0], [1.1, 0.4, -0.7]]), requires_grad=True)
     b = tg.tensor(np.array([[1.7, 0.35, -0.2], [0.1, -1.5, 1.3]]), requires_grad=True)
     assert tg.gradcheck(LOSS_FD[k], (a, b))
+
+
+def test_norms_of_zero_vectors_have_torch_gradients():
+    torch = pytest.importorskip("torch")
+    x = np.array([[0.0, 0.0, 0.0], [1.0, 2.0, 3.0]])
+    y = np.array([[1.0, -2.0, 0.5], [0.0, 0.0, 0.0]])
+    tf = torch.nn.functional
+    _compare(F.normalize, tf.normalize, x)
+    _compare(lambda a: F.normalize(a, p=3.0), lambda a: tf.normalize(a, p=3.0), x)
+    _compare(F.cosine_similarity, tf.cosine_similarity, x, y)
+    _compare(lambda a, b: F.pairwise_distance(a, b, eps=0.0),
+             lambda a, b: tf.pairwise_distance(a, b, eps=0.0), x, x.copy(), grad_of=(0,))

@@ -272,13 +272,15 @@ def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
 
 
 def _vector_norm(x: Tensor, p: float, dim, keepdim: bool) -> Tensor:
+    """||x||_p along ``dim``, with torch's gradient 0 at a zero vector (not 0 * inf = NaN)."""
     if p == math.inf:
         return x.abs().max(dim=dim, keepdim=keepdim).values
-    if p == 2:
-        return (x * x).sum(dim, keepdim).sqrt()
     if p == 1:
         return x.abs().sum(dim, keepdim)
-    return x.norm(p, dim, keepdim)
+    total = (x * x).sum(dim, keepdim) if p == 2 else (x.abs() ** p).sum(dim, keepdim)
+    zero = total == 0
+    root = where(zero, 1.0, total)
+    return where(zero, 0.0, root.sqrt() if p == 2 else root ** (1.0 / p))
 
 
 def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12,
@@ -694,8 +696,8 @@ def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool = True, full
 def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
     """(x1 / max(||x1||, eps)) . (x2 / max(||x2||, eps)) along ``dim``; as torch's, the clamp
     is outside autograd."""
-    n1 = (x1 * x1).sum(dim, True).sqrt()
-    n2 = (x2 * x2).sum(dim, True).sqrt()
+    n1 = _vector_norm(x1, 2, dim, True)
+    n2 = _vector_norm(x2, 2, dim, True)
     n1 = n1 + (n1.clamp(min=eps) - n1).detach()
     n2 = n2 + (n2.clamp(min=eps) - n2).detach()
     return ((x1 / n1) * (x2 / n2)).sum(dim)

@@ -83,6 +83,7 @@ def test_matches_torch_over_100_steps(name, kw):
         np.testing.assert_allclose(x.detach().numpy(), y.detach().numpy(), rtol=1e-12,
                                    atol=1e-12)
         assert x.shape == tuple(y.shape)
+    assert sorted(oa.state_dict()["state"]) == sorted(ob.state_dict()["state"])
     sa, sb = _state_arrays(oa), _state_arrays(ob)
     assert [k for k, _ in sa] == [k for k, _ in sb]
     for (_, x), (_, y) in zip(sa, sb, strict=True):

@@ -135,7 +135,7 @@ class _Flat:
         for name in names:
             buf = np.empty(self.total)
             for i, (p, (a, b)) in enumerate(zip(params, self.bounds, strict=True)):
-                old = state[p].get(name)
+                old = state[p].get(name) if p in state else None
                 if old is None:
                     buf[a:b] = init(name, p)
                     if name in copy_first:
@@ -145,11 +145,15 @@ class _Flat:
             self.bufs[name] = buf
         self.steps = None
         if with_step:
-            self.steps = np.array([float(_storage(state[p]["step"])) if "step" in state[p]
-                                   else 0.0 for p in params])
+            self.steps = np.array([float(_storage(state[p]["step"]))
+                                   if p in state and "step" in state[p] else 0.0
+                                   for p in params])
         # torch's state tensors become views into the buffers (the same tensor objects when
-        # they existed, so references to them stay live)
+        # they existed, so references to them stay live); a parameter with nothing to keep
+        # (SGD without momentum) gets no state entry, as torch's
         for i, (p, (a, b)) in enumerate(zip(params, self.bounds, strict=True)):
+            if not with_step and not names:
+                break
             st = state[p]
             shape = p._v.shape
             if with_step:

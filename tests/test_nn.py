@@ -341,3 +341,19 @@ def test_modules_pickle_and_deepcopy():
         with tg.no_grad():
             other[0].weight.mul_(0.0)
         assert net[0].weight.detach().numpy().any()  # a copy, not shared
+
+
+def test_inplace_activation_modules_in_a_network_match_torch():
+    torch = pytest.importorskip("torch")
+    a = nn.Sequential(nn.Linear(3, 4), nn.ReLU(inplace=True), nn.Linear(4, 4),
+                      nn.LeakyReLU(0.1, inplace=True), nn.Linear(4, 1))
+    b = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(inplace=True),
+                            torch.nn.Linear(4, 4), torch.nn.LeakyReLU(0.1, inplace=True),
+                            torch.nn.Linear(4, 1)).double()
+    a.load_state_dict(b.state_dict())
+    assert repr(a) == repr(b)
+    x = rng.standard_normal((6, 3))
+    a(tg.tensor(x)).sum().backward()
+    b(torch.tensor(x)).sum().backward()
+    for p, q in zip(a.parameters(), b.parameters(), strict=True):
+        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-12)

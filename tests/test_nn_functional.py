@@ -309,3 +309,26 @@ def test_norms_of_zero_vectors_have_torch_gradients():
     _compare(F.cosine_similarity, tf.cosine_similarity, x, y)
     _compare(lambda a, b: F.pairwise_distance(a, b, eps=0.0),
              lambda a, b: tf.pairwise_distance(a, b, eps=0.0), x, x.copy(), grad_of=(0,))
+
+
+@pytest.mark.parametrize("name", ["relu", "relu6", "leaky_relu", "elu", "selu", "celu", "silu",
+                                  "mish", "hardtanh"])
+def test_inplace_writes_the_input_as_torch(name):
+    torch = pytest.importorskip("torch")
+    x = np.array([-2.0, -0.5, 0.0, 0.7, 3.0])
+    g = np.array([1.0, -2.0, 0.5, 3.0, 1.5])
+    a = tg.tensor(x, requires_grad=True)
+    b = torch.tensor(x, requires_grad=True)
+    ha, hb = a * 1.5, b * 1.5
+    ra = getattr(F, name)(ha, inplace=True)
+    assert getattr(torch.nn.functional, name)(hb, inplace=True) is hb
+    assert ra is ha
+    np.testing.assert_allclose(ha.detach().numpy(), hb.detach().numpy(), rtol=1e-12)
+    (ha * tg.tensor(g)).sum().backward()
+    (hb * torch.tensor(g)).sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-12)
+    with pytest.raises(RuntimeError, match="a leaf Variable that requires grad"):
+        getattr(F, name)(a, inplace=True)
+    plain = tg.tensor(x)
+    getattr(F, name)(plain, inplace=True)
+    np.testing.assert_allclose(plain.numpy(), getattr(F, name)(tg.tensor(x)).numpy())

@@ -102,6 +102,14 @@ def _erf(x: Tensor) -> Tensor:
     return where(a <= 1.0, inner, where(x > 0, outer, -outer))
 
 
+def _write_back(input: Tensor, out: Tensor) -> Tensor:
+    """``inplace=True``: ``out`` (computed from a copy of ``input``, so that no record reads the
+    value about to be overwritten) is written into ``input`` -- recorded as an in-place copy,
+    so the gradient flows as torch's; a leaf that requires grad is refused with torch's error."""
+    input[...] = out
+    return input
+
+
 def _reduce(loss: Tensor, reduction: str) -> Tensor:
     if reduction == "mean":
         return loss.mean()
@@ -142,7 +150,9 @@ def _same_size(name: str, input: Tensor, target: Tensor) -> None:
 
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
-    """max(0, x).  (``inplace`` is accepted; the result is always a new tensor.)"""
+    """max(0, x)."""
+    if inplace:
+        return _write_back(input, relu(input.clone()))
     return input.relu()
 
 
@@ -151,22 +161,27 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
     """x clamped to [min_val, max_val]; as torch's, the gradient is 0 at both ends."""
     if min_val > max_val:
         raise ValueError("min_val cannot be greater than max_val")
-    return where(input <= min_val, float(min_val),
-                 where(input >= max_val, float(max_val), input))
+    if inplace:
+        return _write_back(input, hardtanh(input.clone(), min_val, max_val))
+    return where(input <= min_val, float(min_val), where(input >= max_val, float(max_val), input))
 
 
 def relu6(input: Tensor, inplace: bool = False) -> Tensor:
     """min(max(0, x), 6)."""
-    return hardtanh(input, 0.0, 6.0)
+    return hardtanh(input, 0.0, 6.0, inplace)
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """x for x > 0, else negative_slope * x."""
+    if inplace:
+        return _write_back(input, leaky_relu(input.clone(), negative_slope))
     return where(input > 0, input, input * negative_slope)
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """x for x > 0, else alpha * (exp(x) - 1)."""
+    if inplace:
+        return _write_back(input, elu(input.clone(), alpha))
     return where(input > 0, input, _expm1_nonpositive(input.clamp(max=0.0)) * alpha)
 
 
@@ -176,6 +191,8 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 
 def selu(input: Tensor, inplace: bool = False) -> Tensor:
     """scale * elu(x, alpha) with the self-normalising constants."""
+    if inplace:
+        return _write_back(input, selu(input.clone()))
     return elu(input, _SELU_ALPHA) * _SELU_SCALE
 
 
@@ -183,6 +200,8 @@ def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """x for x > 0, else alpha * (exp(x / alpha) - 1)."""
     if alpha == 0:
         raise RuntimeError("ZeroDivisionError")
+    if inplace:
+        return _write_back(input, celu(input.clone(), alpha))
     return where(input > 0, input, _expm1_nonpositive(input.clamp(max=0.0) / alpha) * alpha)
 
 
@@ -208,6 +227,8 @@ def tanh(input: Tensor) -> Tensor:
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
     """x * sigmoid(x)."""
+    if inplace:
+        return _write_back(input, silu(input.clone()))
     return input * input.sigmoid()
 
 
@@ -220,6 +241,8 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
 
 def mish(input: Tensor, inplace: bool = False) -> Tensor:
     """x * tanh(softplus(x))."""
+    if inplace:
+        return _write_back(input, mish(input.clone()))
     return input * softplus(input).tanh()
 
 
@@ -333,6 +356,8 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True,
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0.0:
         return input
+    if inplace:
+        return _write_back(input, dropout(input.clone(), p, training))
     if p == 1.0:
         return input * 0.0
     keep = _creation._rng.random(input.shape) >= p

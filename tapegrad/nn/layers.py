@@ -347,7 +347,7 @@ class ReLU(Module):
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.relu(input)
+        return F.relu(input, self.inplace)
 
     def extra_repr(self) -> str:
         return _inplace_repr(self.inplace)
@@ -365,7 +365,7 @@ class Hardtanh(Module):
                              f"({self.min_val})")
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.hardtanh(input, self.min_val, self.max_val)
+        return F.hardtanh(input, self.min_val, self.max_val, self.inplace)
 
     def extra_repr(self) -> str:
         return _inplace_repr(self.inplace, f"min_val={self.min_val}, max_val={self.max_val}")
@@ -386,7 +386,7 @@ class LeakyReLU(Module):
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.leaky_relu(input, self.negative_slope)
+        return F.leaky_relu(input, self.negative_slope, self.inplace)
 
     def extra_repr(self) -> str:
         return _inplace_repr(self.inplace, f"negative_slope={self.negative_slope}")
@@ -399,7 +399,7 @@ class ELU(Module):
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.elu(input, self.alpha)
+        return F.elu(input, self.alpha, self.inplace)
 
     def extra_repr(self) -> str:
         return _inplace_repr(self.inplace, f"alpha={self.alpha}")
@@ -407,7 +407,7 @@ class ELU(Module):
 
 class CELU(ELU):
     def forward(self, input: Tensor) -> Tensor:
-        return F.celu(input, self.alpha)
+        return F.celu(input, self.alpha, self.inplace)
 
 
 def _simple(name: str, fn, doc: str, inplace: bool = False) -> type:
@@ -427,8 +427,12 @@ def _simple(name: str, fn, doc: str, inplace: bool = False) -> type:
         def extra_repr(self) -> str:
             return ""
 
-    def forward(self, input: Tensor) -> Tensor:
-        return fn(input)
+    if inplace:
+        def forward(self, input: Tensor) -> Tensor:
+            return fn(input, inplace=self.inplace)
+    else:
+        def forward(self, input: Tensor) -> Tensor:
+            return fn(input)
 
     return type(name, (Module,), {"__init__": __init__, "forward": forward,
                                   "extra_repr": extra_repr, "__doc__": doc,

@@ -107,9 +107,20 @@ class Adam(Optimizer):
             else:
                 g = g + wd * p
         exp_avg, exp_avg_sq = flat.bufs["exp_avg"], flat.bufs["exp_avg_sq"]
-        exp_avg[...] = _lerp(exp_avg, g, 1 - beta1)
+        # (in place, into one scratch vector: the same operations in the same order as above
+        # would allocate a vector each; on a large model the step is memory-bound)
+        tmp = np.empty_like(g)
+        weight = 1 - beta1
+        if abs(weight) < 0.5:  # torch.lerp's two forms
+            np.subtract(g, exp_avg, out=tmp)
+            tmp *= weight
+            exp_avg += tmp
+        else:
+            exp_avg[...] = _lerp(exp_avg, g, weight)
         exp_avg_sq *= beta2
-        exp_avg_sq += (1 - beta2) * g * g
+        np.multiply(g, 1 - beta2, out=tmp)
+        tmp *= g
+        exp_avg_sq += tmp
         bias_correction1 = 1 - beta1 ** step
         bias_correction2 = 1 - beta2 ** step
         step_size = lr / bias_correction1
@@ -117,10 +128,15 @@ class Adam(Optimizer):
         if group["amsgrad"]:
             top = flat.bufs["max_exp_avg_sq"]
             np.maximum(top, exp_avg_sq, out=top)
-            denom = np.sqrt(top) / bias_correction2_sqrt + eps
+            np.sqrt(top, out=tmp)
         else:
-            denom = np.sqrt(exp_avg_sq) / bias_correction2_sqrt + eps
-        flat.scatter_params(p + (-step_size) * exp_avg / denom)
+            np.sqrt(exp_avg_sq, out=tmp)
+        tmp /= bias_correction2_sqrt
+        tmp += eps  # the denominator
+        update = np.multiply(exp_avg, -step_size)
+        update /= tmp
+        p += update
+        flat.scatter_params(p)
 
 
 class AdamW(Adam):

@@ -121,7 +121,6 @@ __all__ = [
 ]
 
 
-
 def __getattr__(name: str):
     # tg.nn and tg.optim are imported on first use: ``import tapegrad`` does not pay for them
     if name in ("nn", "optim"):

@@ -120,6 +120,16 @@ __all__ = [
     "logical_xor", "logical_not",
 ]
 
+
+def __getattr__(name: str):
+    # tg.nn and tg.optim are imported on first use: ``import tapegrad`` does not pay for them
+    if name in ("nn", "optim"):
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 # torch computes log(0), 1/0 or sqrt(-1) silently, as IEEE inf/nan; NumPy would print a
 # RuntimeWarning from tapegrad's eager forwards for each.  Those warnings -- only those raised
 # inside tapegrad's own modules -- are ignored; a per-op np.errstate would cost ~1 µs an op.

@@ -12,7 +12,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPECTED_CASES = {"seed", "chain-1", "vjp-doubling", "rosenbrock-10", "mlp-fwd", "mlp-fwd+bwd",
-                  "scalar-mlp"}
+                  "scalar-mlp", "adam-step-337"}
 
 
 def test_quick_run_writes_every_workload(tmp_path: Path) -> None:
@@ -27,7 +27,7 @@ def test_quick_run_writes_every_workload(tmp_path: Path) -> None:
     ran = {(r["case"], r["framework"]): r for r in data["results"]}
     assert EXPECTED_CASES <= {case for case, _ in ran}
     assert {r["workload"] for r in data["results"]} == {
-        "seed", "chain", "vjp-doubling", "rosenbrock", "mlp", "scalar-mlp"}
+        "seed", "chain", "vjp-doubling", "rosenbrock", "mlp", "scalar-mlp", "train-mlp"}
     for case in EXPECTED_CASES:
         assert ran[case, "tapegrad"]["status"] == "ok", ran[case, "tapegrad"]
     # the hand-written NumPy gradients agree with tapegrad's (checked before timing)

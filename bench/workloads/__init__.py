@@ -10,7 +10,7 @@ import importlib
 
 from .base import Workload
 
-MODULES = ("seed", "chain", "vjp_doubling", "rosenbrock", "mlp", "scalar_mlp")
+MODULES = ("seed", "chain", "vjp_doubling", "rosenbrock", "mlp", "scalar_mlp", "train_mlp")
 
 
 def all_workloads() -> list[Workload]:

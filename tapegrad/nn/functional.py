@@ -1,0 +1,738 @@
+"""``tapegrad.nn.functional``: torch.nn.functional's activations and losses, with torch's names,
+signatures, defaults, ``reduction=`` modes and error messages.
+
+Each function is a composition of tapegrad's differentiable ops, so its gradient (and its higher
+derivatives) is whatever those ops give; nothing here adds a record type.  Where torch uses a
+special function the op table lacks (``log1p``, ``expm1``, ``erf``), a value-exact composition is
+used: the differentiable part carries the derivative and a detached correction the last bits of
+the value (see ``_log1p``).
+
+>>> import tapegrad as tg
+>>> import tapegrad.nn.functional as F
+>>> F.relu(tg.tensor([-1.0, 2.0]))
+tensor([0., 2.])
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import numpy as np
+
+from .. import creation as _creation
+from ..tensor import Tensor, _as_tensor, _wrap, cat, matmul, where
+
+__all__ = [
+    "relu", "relu6", "leaky_relu", "elu", "selu", "celu", "gelu", "silu", "mish", "softplus",
+    "softsign", "hardtanh", "sigmoid", "logsigmoid", "tanh", "softmax", "log_softmax", "softmin",
+    "normalize", "linear", "bilinear", "dropout", "one_hot", "pad", "mse_loss", "l1_loss",
+    "smooth_l1_loss", "huber_loss", "cross_entropy", "nll_loss", "binary_cross_entropy",
+    "binary_cross_entropy_with_logits", "kl_div", "gaussian_nll_loss", "poisson_nll_loss",
+    "cosine_similarity", "pairwise_distance",
+]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _t(x: Any) -> Tensor:
+    return x if isinstance(x, Tensor) else _as_tensor(x)
+
+
+def _log1p(u: Tensor) -> Tensor:
+    """log(1 + u) to full precision for small ``u``: the derivative comes from log(1 + u) (exact
+    but for the rounding of 1 + u), the value is corrected by Goldberg's factor u / ((1+u) - 1),
+    detached.  (A differentiable correction factor would give a gradient wrong by ~1e-16/u.)"""
+    w = 1.0 + u
+    same = w == 1.0
+    safe = where(same, 2.0, w)  # (the branch not taken must stay finite: no 0 * inf in backward)
+    exact = where(same, u, safe.log() * (u / (safe - 1.0)))
+    lw = w.log()  # (0 exactly where 1 + u rounds to 1, so that the sum below is ``u`` there)
+    return lw + (exact - lw).detach()
+
+
+def _expm1_nonpositive(x: Tensor) -> Tensor:
+    """exp(x) - 1 to full precision for ``x <= 0`` (Kahan's correction, detached, as _log1p)."""
+    u = x.exp()
+    um1 = u - 1.0
+    special = (u == 1.0) | (u == 0.0)
+    safe_log = where(special, 2.0, u).log()
+    exact = where(u == 1.0, x, where(u == 0.0, -1.0, um1 * (x / safe_log)))
+    return um1 + (exact - um1).detach()
+
+
+# Cephes' (S. Moshier, public domain) rational approximations of erf and erfc, as in scipy
+_ERF_T = (9.60497373987051638749E0, 9.00260197203842689217E1, 2.23200534594684319226E3,
+          7.00332514112805075473E3, 5.55923013010394962768E4)
+_ERF_U = (1.0, 3.35617141647503099647E1, 5.21357949780152679795E2, 4.59432382970980127987E3,
+          2.26290000613890934246E4, 4.92673942608635921086E4)
+_ERFC_P = (2.46196981473530512524E-10, 5.64189564831068821977E-1, 7.46321056442269912687E0,
+           4.86371970985681366614E1, 1.96520832956077098242E2, 5.26445194995477358631E2,
+           9.34528527171957607540E2, 1.02755188689515710272E3, 5.57535335369399327526E2)
+_ERFC_Q = (1.0, 1.32281951154744992508E1, 8.67072140885989742329E1, 3.54937778887819891062E2,
+           9.75708501743205489753E2, 1.82390916687909736289E3, 2.24633760818710981792E3,
+           1.65666309194161350182E3, 5.57535340817727675546E2)
+_ERFC_R = (5.64189583547755073984E-1, 1.27536670759978104416E0, 5.01905042251180477414E0,
+           6.16021097993053585195E0, 7.40974269950448939160E0, 2.97886665372100240670E0)
+_ERFC_S = (1.0, 2.26052863220117276590E0, 9.39603524938001434673E0, 1.20489539808096656605E1,
+           1.70814450747565897222E1, 9.60896809063285878198E0, 3.36907645100081516050E0)
+
+
+def _poly(x: Tensor, coefs: tuple) -> Tensor:
+    out = x * coefs[0] + coefs[1]
+    for c in coefs[2:]:
+        out = out * x + c
+    return out
+
+
+def _erf(x: Tensor) -> Tensor:
+    """erf from differentiable ops, piecewise as Cephes computes it (each piece's input is
+    clamped to its interval, so a piece not taken stays finite and passes no NaN back)."""
+    a = x.abs()
+    small = x.clamp(-1.0, 1.0)
+    z = small * small
+    inner = small * _poly(z, _ERF_T) / _poly(z, _ERF_U)
+    mid = a.clamp(1.0, 8.0)
+    erfc_mid = (-(mid * mid)).exp() * _poly(mid, _ERFC_P) / _poly(mid, _ERFC_Q)
+    far = a.clamp(8.0, 27.0)
+    erfc_far = (-(far * far)).exp() * _poly(far, _ERFC_R) / _poly(far, _ERFC_S)
+    outer = 1.0 - where(a < 8.0, erfc_mid, erfc_far)
+    return where(a <= 1.0, inner, where(x > 0, outer, -outer))
+
+
+def _write_back(input: Tensor, out: Tensor) -> Tensor:
+    """``inplace=True``: ``out`` (computed from a copy of ``input``, so that no record reads the
+    value about to be overwritten) is written into ``input`` -- recorded as an in-place copy,
+    so the gradient flows as torch's; a leaf that requires grad is refused with torch's error."""
+    input[...] = out
+    return input
+
+
+def _reduce(loss: Tensor, reduction: str) -> Tensor:
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "none":
+        return loss
+    raise ValueError(f"{reduction} is not a valid value for reduction")
+
+
+def _legacy_reduction(size_average, reduce, reduction: str) -> str:
+    """torch's deprecated ``size_average``/``reduce`` arguments, mapped to ``reduction``."""
+    if size_average is None and reduce is None:
+        return reduction
+    warnings.warn("size_average and reduce args will be deprecated, please use "
+                  "reduction='{}' instead.", UserWarning, stacklevel=3)
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    if not reduce:
+        return "none"
+    return "mean" if size_average else "sum"
+
+
+def _check_reduction(reduction: str) -> None:
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+
+
+def _same_size(name: str, input: Tensor, target: Tensor) -> None:
+    if target.shape != input.shape:
+        warnings.warn(
+            f"Using a target size ({target.shape}) that is different to the input size "
+            f"({input.shape}). This will likely lead to incorrect results due to broadcasting. "
+            "Please ensure they have the same size.", UserWarning, stacklevel=3)
+
+
+# --------------------------------------------------------------------------- activations
+
+
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    """max(0, x)."""
+    if inplace:
+        return _write_back(input, relu(input.clone()))
+    return input.relu()
+
+
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
+             inplace: bool = False) -> Tensor:
+    """x clamped to [min_val, max_val]; as torch's, the gradient is 0 at both ends."""
+    if min_val > max_val:
+        raise ValueError("min_val cannot be greater than max_val")
+    if inplace:
+        return _write_back(input, hardtanh(input.clone(), min_val, max_val))
+    return where(input <= min_val, float(min_val), where(input >= max_val, float(max_val), input))
+
+
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:
+    """min(max(0, x), 6)."""
+    return hardtanh(input, 0.0, 6.0, inplace)
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    """x for x > 0, else negative_slope * x."""
+    if inplace:
+        return _write_back(input, leaky_relu(input.clone(), negative_slope))
+    return where(input > 0, input, input * negative_slope)
+
+
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """x for x > 0, else alpha * (exp(x) - 1)."""
+    if inplace:
+        return _write_back(input, elu(input.clone(), alpha))
+    return where(input > 0, input, _expm1_nonpositive(input.clamp(max=0.0)) * alpha)
+
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def selu(input: Tensor, inplace: bool = False) -> Tensor:
+    """scale * elu(x, alpha) with the self-normalising constants."""
+    if inplace:
+        return _write_back(input, selu(input.clone()))
+    return elu(input, _SELU_ALPHA) * _SELU_SCALE
+
+
+def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """x for x > 0, else alpha * (exp(x / alpha) - 1)."""
+    if alpha == 0:
+        raise RuntimeError("ZeroDivisionError")
+    if inplace:
+        return _write_back(input, celu(input.clone(), alpha))
+    return where(input > 0, input, _expm1_nonpositive(input.clamp(max=0.0) / alpha) * alpha)
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    """x * Phi(x) (``approximate='none'``, through erf) or its tanh approximation."""
+    if approximate == "tanh":
+        inner = (input + input * input * input * 0.044715) * math.sqrt(2.0 / math.pi)
+        return input * 0.5 * (inner.tanh() + 1.0)
+    if approximate != "none":
+        raise RuntimeError("approximate argument must be either none or tanh.")
+    return input * 0.5 * (_erf(input * math.sqrt(0.5)) + 1.0)
+
+
+def sigmoid(input: Tensor) -> Tensor:
+    """1 / (1 + exp(-x))."""
+    return input.sigmoid()
+
+
+def tanh(input: Tensor) -> Tensor:
+    """Hyperbolic tangent."""
+    return input.tanh()
+
+
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    """x * sigmoid(x)."""
+    if inplace:
+        return _write_back(input, silu(input.clone()))
+    return input * input.sigmoid()
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + exp(beta * x)) / beta, and x itself where beta * x > threshold."""
+    scaled = input * beta
+    soft = _log1p(scaled.clamp(max=float(threshold)).exp()) / beta
+    return where(scaled > threshold, input, soft)
+
+
+def mish(input: Tensor, inplace: bool = False) -> Tensor:
+    """x * tanh(softplus(x))."""
+    if inplace:
+        return _write_back(input, mish(input.clone()))
+    return input * softplus(input).tanh()
+
+
+def softsign(input: Tensor) -> Tensor:
+    """x / (1 + |x|)."""
+    return input / (input.abs() + 1.0)
+
+
+def logsigmoid(input: Tensor) -> Tensor:
+    """log(sigmoid(x)), without overflow for either sign of x."""
+    pos = input.clamp(min=0.0)
+    neg = input.clamp(max=0.0)
+    return where(input >= 0, -_log1p((-pos).exp()), neg - _log1p(neg.exp()))
+
+
+def _softmax_dim(name: str, input: Tensor, dim) -> int:
+    if dim is None:
+        warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the "
+                      "call to include dim=X as an argument.", UserWarning, stacklevel=3)
+        nd = input.ndim
+        return 0 if nd in (0, 1, 3) else 1
+    return dim
+
+
+def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
+            dtype=None) -> Tensor:
+    """exp(x) / sum(exp(x)) along ``dim``."""
+    if dtype is not None:
+        input = input.to(dtype)
+    return input.softmax(_softmax_dim("softmax", input, dim))
+
+
+def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
+                dtype=None) -> Tensor:
+    """x - logsumexp(x) along ``dim``."""
+    if dtype is not None:
+        input = input.to(dtype)
+    return input.log_softmax(_softmax_dim("log_softmax", input, dim))
+
+
+def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
+            dtype=None) -> Tensor:
+    """softmax(-x) along ``dim``."""
+    if dtype is not None:
+        input = input.to(dtype)
+    return (-input).softmax(_softmax_dim("softmin", input, dim))
+
+
+# --------------------------------------------------------------------------- linear and others
+
+
+def _vector_norm(x: Tensor, p: float, dim, keepdim: bool) -> Tensor:
+    """||x||_p along ``dim``, with torch's gradient 0 at a zero vector (not 0 * inf = NaN)."""
+    if p == math.inf:
+        return x.abs().max(dim=dim, keepdim=keepdim).values
+    if p == 1:
+        return x.abs().sum(dim, keepdim)
+    total = (x * x).sum(dim, keepdim) if p == 2 else (x.abs() ** p).sum(dim, keepdim)
+    zero = total == 0
+    root = where(zero, 1.0, total)
+    return where(zero, 0.0, root.sqrt() if p == 2 else root ** (1.0 / p))
+
+
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12,
+              out=None) -> Tensor:
+    """x / max(||x||_p, eps) along ``dim``."""
+    return input / _vector_norm(input, p, dim, True).clamp(min=eps)
+
+
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """x @ weight.T + bias."""
+    if weight.ndim == 2:
+        out = matmul(input, weight.t())
+    elif weight.ndim == 1:
+        out = matmul(input, weight)
+    else:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is "
+                           f"{weight.ndim}D")
+    return out if bias is None else out + bias
+
+
+def bilinear(input1: Tensor, input2: Tensor, weight: Tensor,
+             bias: Tensor | None = None) -> Tensor:
+    """y_k = x1 @ weight[k] @ x2 + bias_k, over the leading dims of both inputs."""
+    if weight.ndim != 3:
+        raise RuntimeError(f"bilinear(): weight must be three-dimensional, but got "
+                           f"{weight.ndim}D tensor")
+    out_f, in1, in2 = weight.shape
+    if input1.shape[-1] != in1:
+        raise RuntimeError(f"bilinear(): input1 size does not match weight size: got "
+                           f"{input1.shape[-1]} but expected {in1}")
+    if input2.shape[-1] != in2:
+        raise RuntimeError(f"bilinear(): input2 size does not match weight size: got "
+                           f"{input2.shape[-1]} but expected {in2}")
+    lead = tuple(input1.shape[:-1])
+    x1 = input1.reshape(-1, in1)
+    x2 = input2.reshape(-1, in2)
+    w = weight.permute(1, 0, 2).reshape(in1, out_f * in2)
+    t = matmul(x1, w).reshape(-1, out_f, in2)
+    out = (t * x2.unsqueeze(1)).sum(2)
+    if bias is not None:
+        out = out + bias
+    return out.reshape(*lead, out_f)
+
+
+def dropout(input: Tensor, p: float = 0.5, training: bool = True,
+            inplace: bool = False) -> Tensor:
+    """Zero each element with probability ``p`` and scale the rest by 1 / (1 - p) while
+    ``training``; the mask is drawn from the generator ``tg.manual_seed`` seeds."""
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0:
+        return input
+    if inplace:
+        return _write_back(input, dropout(input.clone(), p, training))
+    if p == 1.0:
+        return input * 0.0
+    keep = _creation._rng.random(input.shape) >= p
+    mask = keep.astype(np.float64) / (1.0 - p)
+    return input * _wrap(mask.astype(input._v.dtype, copy=False))
+
+
+def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
+    """An int64 tensor with a trailing dim of ``num_classes``, 1 at each index."""
+    v = tensor._v
+    if v.dtype != np.int64:
+        raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
+    if num_classes == -1:
+        if v.size == 0:
+            raise RuntimeError("Can not infer total number of classes from empty tensor.")
+        num_classes = int(v.max()) + 1
+    if v.size and v.min() < 0:
+        raise RuntimeError("Class values must be non-negative.")
+    if v.size and v.max() >= num_classes:
+        raise RuntimeError("Class values must be smaller than num_classes.")
+    out = (v[..., None] == np.arange(num_classes)).astype(np.int64)
+    return _wrap(out)
+
+
+def _index_along(x: Tensor, dim: int, idx: np.ndarray) -> Tensor:
+    return x[(slice(None),) * dim + (idx,)]
+
+
+def pad(input: Tensor, pad: tuple, mode: str = "constant", value: float | None = None) -> Tensor:
+    """Pad the last ``len(pad) // 2`` dims: ``pad = (left_last, right_last, left_prev, ...)``;
+    modes ``constant`` (negative pads crop), ``reflect``, ``replicate``, ``circular``."""
+    if len(pad) % 2:
+        raise RuntimeError("Padding length must be divisible by 2")
+    if len(pad) // 2 > input.ndim:
+        raise RuntimeError("Padding length should be less than or equal to two times the "
+                           "input dimension but got padding length "
+                           f"{len(pad)} and input of dimension {input.ndim}")
+    if mode != "constant" and value not in (None, 0, 0.0):
+        raise NotImplementedError(f"Padding mode \"{mode}\" doesn't take in value argument.")
+    if mode not in ("constant", "reflect", "replicate", "circular"):
+        raise NotImplementedError(f"Unrecognised padding mode {mode}")
+    fill = 0.0 if value is None else float(value)
+    out = input
+    for i in range(len(pad) // 2):
+        d = input.ndim - 1 - i
+        left, right = int(pad[2 * i]), int(pad[2 * i + 1])
+        n = out.shape[d]
+        if mode == "constant":
+            lo, hi = max(-left, 0), n - max(-right, 0)
+            if lo or hi != n:
+                out = out[(slice(None),) * d + (slice(lo, hi),)]
+            parts = []
+            for width in (max(left, 0), max(right, 0)):
+                shape = list(out.shape)
+                shape[d] = width
+                parts.append(_wrap(np.full(shape, fill, dtype=out._v.dtype)) if width else None)
+            pieces = [t for t in (parts[0], out, parts[1]) if t is not None]
+            out = cat(pieces, d) if len(pieces) > 1 else out
+            continue
+        pos = np.arange(-left, n + right)
+        if mode == "replicate":
+            idx = np.clip(pos, 0, n - 1)
+        elif mode == "circular":
+            if left > n or right > n:
+                raise RuntimeError("Padding value causes wrapping around more than once.")
+            idx = pos % n
+        else:
+            if left >= n or right >= n:
+                raise RuntimeError(f"Argument #4: Padding size should be less than the "
+                                   f"corresponding input dimension, but got: padding "
+                                   f"({left}, {right}) at dimension {d} of input {input.shape}")
+            period = 2 * (n - 1) if n > 1 else 1
+            m = np.mod(pos, period)
+            idx = np.where(m < n, m, period - m)
+        out = _index_along(out, d, idx)
+    return out
+
+
+# --------------------------------------------------------------------------- regression losses
+
+
+def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
+             reduction: str = "mean", weight: Tensor | None = None) -> Tensor:
+    """(x - y)^2, reduced."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction)
+    _same_size("mse_loss", input, target)
+    d = input - target
+    loss = d * d
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+def l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
+            reduction: str = "mean", weight: Tensor | None = None) -> Tensor:
+    """|x - y|, reduced."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction)
+    _same_size("l1_loss", input, target)
+    loss = (input - target).abs()
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
+                   reduction: str = "mean", beta: float = 1.0) -> Tensor:
+    """0.5 d^2 / beta where |d| < beta, else |d| - beta / 2 (d = x - y), reduced."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction)
+    if beta < 0:
+        raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
+    _same_size("smooth_l1_loss", input, target)
+    d = (input - target).abs()
+    if beta == 0.0:
+        return _reduce(d, reduction)
+    loss = where(d < beta, d * d * (0.5 / beta), d - 0.5 * beta)
+    return _reduce(loss, reduction)
+
+
+def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0,
+               weight: Tensor | None = None) -> Tensor:
+    """0.5 d^2 where |d| < delta, else delta (|d| - delta / 2), reduced."""
+    _check_reduction(reduction)
+    if delta <= 0:
+        raise RuntimeError("huber_loss does not support non-positive values for delta.")
+    _same_size("huber_loss", input, target)
+    d = (input - target).abs()
+    loss = where(d < delta, d * d * 0.5, (d - 0.5 * delta) * delta)
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+# --------------------------------------------------------------------------- classification
+
+
+def _class_last(input: Tensor) -> Tensor:
+    """(N, C, d1, ...) -> (N * d1 * ..., C)."""
+    if input.ndim <= 2:
+        return input
+    perm = (0, *range(2, input.ndim), 1)
+    return input.permute(*perm).reshape(-1, input.shape[1])
+
+
+def _check_target(input: Tensor, target: Tensor) -> None:
+    if target._v.dtype.kind not in "iu":
+        name = {"float64": "Double", "float32": "Float"}.get(target._v.dtype.name,
+                                                          target._v.dtype.name)
+        raise RuntimeError(f"expected scalar type Long but found {name}")
+    if input.ndim == 1:
+        if target.ndim != 0:
+            raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+        return
+    if input.ndim == 0:
+        raise ValueError(f"Expected 1 or more dimensions (got {input.ndim})")
+    if target.ndim != input.ndim - 1 or target.shape[0] != input.shape[0] or \
+            tuple(target.shape[1:]) != tuple(input.shape[2:]):
+        if target.ndim >= 1 and target.shape[0] != input.shape[0]:
+            raise ValueError(f"Expected input batch_size ({input.shape[0]}) to match target "
+                             f"batch_size ({target.shape[0]}).")
+        raise RuntimeError(f"Expected target size {(input.shape[0], *input.shape[2:])}, "
+                           f"got {tuple(target.shape)}")
+
+
+def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
+             ignore_index: int = -100, reduce=None, reduction: str = "mean") -> Tensor:
+    """-weight[t] * input[n, t] (input holds log-probabilities along dim 1), reduced; the mean
+    divides by the sum of the weights of the targets not ignored."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction)
+    _check_target(input, target)
+    n_classes = input.shape[0] if input.ndim == 1 else input.shape[1]
+    if weight is not None and tuple(weight.shape) != (n_classes,):
+        raise RuntimeError(f"weight tensor should be defined either for all {n_classes} "
+                           f"classes or no classes but got weight tensor of shape: "
+                           f"{list(weight.shape)}")
+    out_shape = tuple(target.shape)
+    flat = _class_last(input) if input.ndim != 1 else input.reshape(1, n_classes)
+    t = target._v.reshape(-1).astype(np.int64)
+    keep = t != ignore_index
+    bad = keep & ((t < 0) | (t >= n_classes))
+    if bad.any():
+        raise IndexError(f"Target {int(t[bad][0])} is out of bounds.")
+    safe = np.where(keep, t, 0)
+    picked = flat[np.arange(len(t)), safe]
+    w = np.ones(len(t)) if weight is None else weight._v[safe].astype(np.float64)
+    w = np.where(keep, w, 0.0)
+    wt = _wrap(w.astype(input._v.dtype, copy=False))
+    losses = -(picked * wt)
+    if reduction == "none":
+        return losses.reshape(*out_shape)
+    if reduction == "sum":
+        return losses.sum()
+    return losses.sum() / wt.sum()
+
+
+def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                  size_average=None, ignore_index: int = -100, reduce=None,
+                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+    """log_softmax along the class dim (1, or 0 for an unbatched input) then the negative
+    log-likelihood of class indices, or the cross-entropy with class probabilities (a float
+    target of the input's shape); ``weight``, ``ignore_index`` and ``label_smoothing`` as
+    torch's."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: "
+                           f"{label_smoothing}")
+    class_dim = 0 if input.ndim == 1 else 1
+    logp = input.log_softmax(class_dim)
+    n_classes = input.shape[class_dim]
+    wshape = (n_classes,) + (1,) * (input.ndim - class_dim - 1)
+    if target._v.dtype.kind == "f":  # class probabilities
+        if target.shape != input.shape:
+            raise RuntimeError(f"Expected target size {tuple(input.shape)}, got "
+                               f"{tuple(target.shape)}")
+        if label_smoothing > 0:
+            target = target * (1.0 - label_smoothing) + label_smoothing / n_classes
+        prod = logp * target
+        if weight is not None:
+            prod = prod * weight.reshape(*wshape)
+        losses = -prod.sum(class_dim)
+        if reduction == "mean":
+            return losses.sum() / (input._v.size / n_classes) if input._v.size else \
+                losses.sum() / 0.0
+        return _reduce(losses, reduction)
+    nll = nll_loss(logp, target, weight, ignore_index=ignore_index, reduction=reduction)
+    if label_smoothing == 0.0:
+        return nll
+    keep = target._v != ignore_index
+    keep_t = _wrap(keep.astype(input._v.dtype))
+    if weight is not None:
+        smooth = -(logp * weight.reshape(*wshape)).sum(class_dim)
+    else:
+        smooth = -logp.sum(class_dim)
+    smooth = smooth * keep_t
+    if reduction == "mean":
+        if weight is not None:
+            t = target._v.reshape(-1)[keep.reshape(-1)]
+            denom = weight[_wrap(t.astype(np.int64))].sum() if t.size else weight.sum() * 0.0
+            smooth = smooth.sum() / denom
+        else:
+            smooth = smooth.sum() / float(keep.sum())
+    elif reduction == "sum":
+        smooth = smooth.sum()
+    return nll * (1.0 - label_smoothing) + smooth * (label_smoothing / n_classes)
+
+
+def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                         size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
+    """-(y log x + (1 - y) log(1 - x)), each log clamped at -100 as torch's, reduced."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction)
+    if target.shape != input.shape:
+        raise ValueError(f"Using a target size ({target.shape}) that is different to the "
+                         f"input size ({input.shape}) is deprecated. Please ensure they have "
+                         "the same size.")
+    v = input._v
+    if np.any((v < 0) | (v > 1)):
+        raise RuntimeError("all elements of input should be between 0 and 1")
+    # (x = 0 or 1 exactly: the clamped log passes no gradient, and its NaN-free input keeps a
+    # 0 * inf out of the backward; torch's own backward gives (x - y) / 1e-12 there instead)
+    one_m = 1.0 - input
+    log_x = where(input > 0, where(input > 0, input, 1.0).log(), -100.0).clamp(min=-100.0)
+    log_1mx = where(one_m > 0, where(one_m > 0, one_m, 1.0).log(), -100.0).clamp(min=-100.0)
+    loss = -(target * log_x + (1.0 - target) * log_1mx)
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
+                                     weight: Tensor | None = None, size_average=None,
+                                     reduce=None, reduction: str = "mean",
+                                     pos_weight: Tensor | None = None) -> Tensor:
+    """(1 - y) x - w_pos(y) log sigmoid(x) with w_pos(y) = 1 + (pos_weight - 1) y: never
+    overflows, whatever the logits."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction)
+    if target.shape != input.shape:
+        raise ValueError(f"Target size ({target.shape}) must be the same as input size "
+                         f"({input.shape})")
+    log_sig = logsigmoid(input)
+    if pos_weight is not None:
+        log_sig = log_sig * ((_t(pos_weight) - 1.0) * target + 1.0)
+    loss = (1.0 - target) * input - log_sig
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None,
+           reduction: str = "mean", log_target: bool = False) -> Tensor:
+    """target * (log target - input) (input holds log-probabilities), reduced; ``batchmean``
+    divides the sum by the batch size."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    if reduction == "mean":
+        warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the "
+                      "support size.'batchmean' divides only by the batch size, and aligns with "
+                      "the KL div math definition.'mean' will be changed to behave the same as "
+                      "'batchmean' in the next major release.", UserWarning, stacklevel=2)
+    if reduction not in ("mean", "sum", "none", "batchmean"):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    if log_target:
+        loss = target.exp() * (target - input)
+    else:
+        # xlogy(y, y): 0 at y = 0; its gradient there is NaN, as torch's
+        xlogy = where(target > 0, target * target.log(), 0.0)
+        loss = xlogy - target * input
+    if reduction == "batchmean":
+        return loss.sum() / input.shape[0] if input.ndim else loss.sum()
+    return _reduce(loss, reduction)
+
+
+def gaussian_nll_loss(input: Tensor, target: Tensor, var: Tensor | float, full: bool = False,
+                      eps: float = 1e-6, reduction: str = "mean") -> Tensor:
+    """0.5 (log var + (x - y)^2 / var) (+ 0.5 log 2 pi if ``full``), with var clamped at
+    ``eps`` outside autograd as torch does, reduced."""
+    if not isinstance(var, Tensor):
+        var = _wrap(np.full(input.shape, float(var)))
+    if tuple(var.shape) != tuple(input.shape):
+        if tuple(input.shape[:-1]) == tuple(var.shape):
+            var = var.unsqueeze(-1)
+        elif tuple(input.shape[:-1]) == tuple(var.shape[:-1]) and var.shape[-1] == 1:
+            pass
+        else:
+            raise ValueError("var is of incorrect size")
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(reduction + " is not valid")
+    if np.any(var._v < 0):
+        raise ValueError("var has negative entry/entries")
+    var = var + (var.clamp(min=eps) - var).detach()
+    d = input - target
+    loss = (var.log() + d * d / var) * 0.5
+    if full:
+        loss = loss + 0.5 * math.log(2 * math.pi)
+    return _reduce(loss, reduction)
+
+
+def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool = True, full: bool = False,
+                     size_average=None, eps: float = 1e-8, reduce=None,
+                     reduction: str = "mean") -> Tensor:
+    """exp(x) - y x (``log_input``) or x - y log(x + eps), plus Stirling's term for y > 1 if
+    ``full``, reduced."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction)
+    if log_input:
+        loss = input.exp() - target * input
+    else:
+        loss = input - target * (input + eps).log()
+    if full:
+        big = target > 1
+        ts = where(big, target, 2.0)
+        stirling = ts * ts.log() - ts + (ts * (2 * math.pi)).log() * 0.5
+        loss = loss + where(big, stirling, 0.0)
+    return _reduce(loss, reduction)
+
+
+def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
+    """(x1 / max(||x1||, eps)) . (x2 / max(||x2||, eps)) along ``dim``; as torch's, the clamp
+    is outside autograd."""
+    n1 = _vector_norm(x1, 2, dim, True)
+    n2 = _vector_norm(x2, 2, dim, True)
+    n1 = n1 + (n1.clamp(min=eps) - n1).detach()
+    n2 = n2 + (n2.clamp(min=eps) - n2).detach()
+    return ((x1 / n1) * (x2 / n2)).sum(dim)
+
+
+def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
+                      keepdim: bool = False) -> Tensor:
+    """||x1 - x2 + eps||_p along the last dim."""
+    d = x1 - x2 + eps
+    if d.ndim == 0:
+        return _vector_norm(d.reshape(1), p, 0, keepdim).reshape(()) if not keepdim else \
+            _vector_norm(d.reshape(1), p, 0, True)
+    return _vector_norm(d, p, d.ndim - 1, keepdim)

@@ -545,7 +545,7 @@ class Tensor:
         tensor([4., 1.])
         """
         if p.__class__ is not int and p.__class__ is not float:
-            p = _norm_order(p)
+            p = 2 if p.__class__ is str and p == "fro" else _norm_order(p)
         if p == 2 and dim is None and not keepdim:
             v = self._v
             if v.size < 16 and v.dtype is _F64:  # (in Python: a third of a dot's time)

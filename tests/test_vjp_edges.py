@@ -144,7 +144,25 @@ def test_division_gradient_of_the_divisor_neither_underflows_nor_overflows(n, sc
     assert_same(bg.grad.numpy(), bt.grad.numpy())
     assert_same(ag.grad.numpy(), at.grad.numpy())
     tape = tg.compile(lambda p, q: (p / q).sum(), a, b)
+    assert tape._fused is not None  # generated code, from the same scalar rules
     ga, gb = tape.gradient(a, b)
+    assert_same(gb, bt.grad.numpy())
+    assert_same(ga, at.grad.numpy())
+
+
+@pytest.mark.parametrize("n", [1, SMALL, LARGE])
+def test_division_gradient_of_tiny_values_in_the_replay_interpreter(n):
+    # the norm keeps the tape from being fused: one-element records replay by their scalar
+    # rules, larger ones by the array VJPs
+    a = np.linspace(1.0, 2.0, n) * 1e-160
+    b = np.linspace(2.0, 3.0, n) * 1e-160
+    at = torch.tensor(a, requires_grad=True)
+    bt = torch.tensor(b, requires_grad=True)
+    (at / bt).norm().backward()
+    tape = tg.compile(lambda p, q: (p / q).norm(), a, b)
+    assert tape._fused is None
+    ga, gb = tape.gradient(a, b)
+    assert np.all(np.isfinite(gb))
     assert_same(gb, bt.grad.numpy())
     assert_same(ga, at.grad.numpy())
 

@@ -777,7 +777,8 @@ class Tensor:
         return out
 
     def __setitem__(self, key, value) -> None:
-        if not isinstance(value, Tensor):
+        if value.__class__ is not float and value.__class__ is not int and \
+                not isinstance(value, Tensor):
             _check_real_fill(self, value)
         key = _index_key(key)
         other = value._v if isinstance(value, Tensor) else value
@@ -1745,7 +1746,7 @@ def _norm_p(a: Tensor, p: float, dim, keepdim: bool) -> Tensor:
                                    f"dimension {d}because this dimension is empty and the "
                                    "operation does not have an identity")
     value = _c_order(np.asarray(_OP["norm_p"].eager(v, dims, keepdim, p)))
-    if value.ndim == 0:
+    if value.ndim == 0 and value.dtype == _F64:
         value = value[()]  # (a 0-d float64 is held as a NumPy scalar)
     if _recording(a):
         keep = tuple(0 if d in dims else 1 for d in range(v.ndim))
@@ -1888,7 +1889,7 @@ def _as_array(data: Any, dtype) -> np.ndarray:
 def _check_real_fill(t: Tensor, value) -> None:
     """torch's refusal to write a complex number into a real tensor."""
     if isinstance(value, (complex, np.complexfloating)) or (
-            isinstance(value, np.ndarray) and value.dtype.kind == "c"):
+            not isinstance(value, Tensor) and np.asarray(value).dtype.kind == "c"):
         kind = {"f": "double" if t._v.dtype.itemsize == 8 else (
             "float" if t._v.dtype.itemsize == 4 else "c10::Half"),
             "b": "bool"}.get(t._v.dtype.kind, str(t._v.dtype))

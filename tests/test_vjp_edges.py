@@ -211,7 +211,15 @@ def test_complex_data_is_refused(make):
         make()
 
 
-@pytest.mark.parametrize("write", [lambda t: t.__setitem__(0, 1j), lambda t: t.fill_(1j)])
+def test_writing_a_list_with_a_complex_number_into_a_real_tensor_is_refused():
+    t = tg.ones(2)  # (torch refuses any list here; tapegrad takes real ones)
+    with pytest.raises(RuntimeError, match="cannot be converted"):
+        t[:] = [1j, 2.0]
+    assert np.all(t.numpy() == 1.0)
+
+
+@pytest.mark.parametrize("write", [lambda t: t.__setitem__(0, 1j), lambda t: t.fill_(1j)],
+                         ids=["setitem", "fill_"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_writing_a_complex_number_into_a_real_tensor_raises_torchs_error(write, dtype):
     with pytest.raises(RuntimeError) as expected:
@@ -313,6 +321,14 @@ def test_norm_in_float32_equals_torchs(p):
     assert xg.grad.dtype == tg.float32
     assert_same(y.detach().numpy(), value, rtol=1e-6)
     assert_same(xg.grad.numpy(), grad, rtol=1e-6)
+
+
+def test_norm_of_everything_in_float32_keeps_float32():
+    x = _norm_input(SMALL).astype(np.float32)
+    for p in (1, INF, 3):
+        out = tg.tensor(x).norm(p)
+        assert out.dtype == tg.float32 and out.shape == ()
+        assert_same(out.numpy(), torch.tensor(x).norm(p).numpy(), rtol=1e-6)
 
 
 def test_norm_of_a_0d_tensor_over_dim_0():

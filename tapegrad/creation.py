@@ -80,7 +80,11 @@ def from_numpy(array: np.ndarray) -> Tensor:
     if not array.dtype.isnative:
         raise ValueError("given numpy array has byte order different from the native byte "
                          "order. Conversion between byte orders is currently not supported.")
+    if array.dtype.kind == "c":
+        raise dtypes.complex_error(array.dtype)
     dtypes.from_numpy_dtype(array.dtype)  # (refuses a dtype tapegrad has no name for)
+    if type(array) is not np.ndarray:  # np.matrix, a masked array ...: their reductions and
+        array = array.view(np.ndarray)  # indexing differ; the same memory as a plain array
     return _wrap(array)
 
 
@@ -112,6 +116,8 @@ def full(size, fill_value, dtype=None, requires_grad: bool = False, device=None)
     """``tg.full((2, 2), 7.0)``; the dtype follows the fill value, as in torch."""
     if dtype is None:
         dtype = np.float64 if isinstance(fill_value, float) else np.asarray(fill_value).dtype
+    if np.asarray(fill_value).dtype.kind == "c":
+        raise dtypes.complex_error(np.asarray(fill_value).dtype)
     return _make(np.full(_shape_arg((size,)), fill_value, dtypes.to_numpy_dtype(dtype)), None,
                  requires_grad, device)
 

@@ -53,4 +53,14 @@ def to_numpy_dtype(d) -> np.dtype | None:
         return None
     if isinstance(d, dtype):
         return d.np
-    return np.dtype(d)
+    np_dtype = np.dtype(d)
+    if np_dtype.kind == "c":
+        raise complex_error(np_dtype)
+    return np_dtype
+
+
+def complex_error(np_dtype) -> TypeError:
+    """The error for complex data, which torch would hold as a complex tensor: tapegrad has no
+    complex dtypes yet, and a cast to a real one would silently drop the imaginary parts."""
+    return TypeError(f"tapegrad does not support complex tensors yet (got {np.dtype(np_dtype)} "
+                     "data); pass the real and imaginary parts as separate real tensors")

@@ -47,7 +47,7 @@ def mean(x, dim=None, keepdim: bool = False) -> Tensor:
     return _as_tensor(x).mean(dim, keepdim)
 
 
-def norm(x, p=2, dim=None, keepdim: bool = False) -> Tensor:
+def norm(x, p="fro", dim=None, keepdim: bool = False) -> Tensor:
     return _as_tensor(x).norm(p, dim, keepdim)
 
 

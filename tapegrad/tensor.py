@@ -410,6 +410,7 @@ class Tensor:
         return _inplace(self, 0.0, "mul", "mul_scalar", fill=0.0)
 
     def fill_(self, value: float) -> Tensor:
+        _check_real_fill(self, value)
         return _inplace(self, 0.0, "mul", "mul_scalar", fill=value)
 
     # -- comparisons (no gradient) -------------------------------------------------------------
@@ -534,7 +535,17 @@ class Tensor:
                 f"point or complex dtype. Got: {self.dtype.name.capitalize()}")
         return _reduce(self, dim, keepdim, "mean", "mean_dim")
 
-    def norm(self, p=2, dim=None, keepdim: bool = False):
+    def norm(self, p="fro", dim=None, keepdim: bool = False):
+        """The vector ``p``-norm over ``dim`` (every dim if None), as ``torch.norm``: ``p`` any
+        number, ``inf``, ``-inf`` or ``"fro"`` (the 2-norm), with torch's gradients at zeros
+        and ties.
+
+        >>> import tapegrad as tg
+        >>> tg.tensor([[3.0, -4.0], [0.0, 1.0]]).norm(float("inf"), dim=1)
+        tensor([4., 1.])
+        """
+        if p.__class__ is not int and p.__class__ is not float:
+            p = 2 if p.__class__ is str and p == "fro" else _norm_order(p)
         if p == 2 and dim is None and not keepdim:
             v = self._v
             if v.size < 16 and v.dtype is _F64:  # (in Python: a third of a dot's time)
@@ -550,32 +561,51 @@ class Tensor:
             if self._tape is None and not self._rg:  # e.g. y.data.norm() in a loop test
                 return _wrap(value)
             return _unary(self, op=_OP["norm"], value=value)
-        if p == 2:
-            return (self * self).sum(dim, keepdim).sqrt()
-        return (self.abs() ** p).sum(dim, keepdim) ** (1.0 / p)
+        return _norm_p(self, float(p), dim, keepdim)
 
     # -- shapes --------------------------------------------------------------------------------
 
     def reshape(self, *shape):
         shape = _shape_arg(shape)
-        return _view(_OP["view"], self, _storage(self).reshape(shape))
+        if min(shape, default=0) < -1:  # (NumPy takes any negative size for -1)
+            _check_shape(shape, self._v.size)
+        try:
+            value = _storage(self).reshape(shape)
+        except ValueError:
+            _check_shape(shape, self._v.size)
+            raise
+        return _view(_OP["view"], self, value)
 
     def view(self, *shape):
         shape = _shape_arg(shape)
-        if not _storage(self).flags.c_contiguous and self._v.size > 1:
+        v = _storage(self)
+        if min(shape, default=0) < -1:  # (NumPy takes any negative size for -1)
+            _check_shape(shape, v.size)
+        try:
+            # torch views whenever the strides allow it (a slice viewed as its own shape, a
+            # column of a matrix as a vector), which is NumPy's rule for a reshape without copy
+            value = v.reshape(shape, copy=False)
+        except ValueError:
+            _check_shape(shape, v.size)
             raise RuntimeError(
                 "view size is not compatible with input tensor's size and stride (at least one "
-                "dimension spans across two contiguous subspaces). Use .reshape(...) instead.")
-        return _view(_OP["view"], self, self._v.reshape(shape))
+                "dimension spans across two contiguous subspaces). Use .reshape(...) "
+                "instead.") from None
+        return _view(_OP["view"], self, value)
 
     def flatten(self):
         return self.reshape(-1)
 
     def clone(self):
-        return _unary(self, op=_OP["clone"], value=self._v.copy())
+        # torch's clone keeps the layout of a dense input (a transposed one stays transposed)
+        v = self._v
+        return _unary(self, op=_OP["clone"], value=v.copy() if v.__class__ is not _ndarray or
+                      v.flags.c_contiguous else v.copy(order="K"))
 
     def contiguous(self):
-        return self if self._v.flags.c_contiguous else self.clone()
+        if self._v.flags.c_contiguous:
+            return self
+        return _unary(self, op=_OP["clone"], value=np.ascontiguousarray(self._v))
 
     # -- dtype conversion: a copy (recorded between float dtypes), or ``self`` if nothing changes
 
@@ -747,6 +777,9 @@ class Tensor:
         return out
 
     def __setitem__(self, key, value) -> None:
+        if value.__class__ is not float and value.__class__ is not int and \
+                not isinstance(value, Tensor):
+            _check_real_fill(self, value)
         key = _index_key(key)
         other = value._v if isinstance(value, Tensor) else value
         recording = _recording(self, value) if isinstance(value, Tensor) else _recording(self)
@@ -955,7 +988,8 @@ def _along(a: Tensor, dim, key: str, eager) -> Tensor:
     dims = _normalize_dims(dim, v.ndim)
     if key != "logsumexp" and len(dims) != 1:
         raise TypeError(f"{key}(): dim must be an int, got {dim!r}")
-    value = np.asarray(eager(v, (dims if len(dims) > 1 else dims[0]) if v.ndim else None))
+    value = _c_order(np.asarray(eager(v, (dims if len(dims) > 1 else dims[0]) if v.ndim
+                                     else None)))
     if _recording(a):
         keep = tuple(0 if i in dims else 1 for i in range(v.ndim))
         return _record(_OP[key], value, a, None, (v.ndim, *v.shape, *keep))
@@ -1673,12 +1707,88 @@ def _reduce(a: Tensor, dim, keepdim: bool, key_all: str, key_dim: str) -> Tensor
         elif value.__class__ is not _f64:
             value = np.asarray(value)
         return _unary(a, op, value)
-    dims = _normalize_dims(dim, v.ndim)
-    value = np.asarray(_OP[key_dim].eager(v, dims, keepdim))
+    dims = _reduced_dims(dim, v.ndim)
+    value = _c_order(np.asarray(_OP[key_dim].eager(v, dims, keepdim)))
     if _recording(a):
         keep = tuple(0 if d in dims else 1 for d in range(v.ndim))
         return _record(_OP[key_dim], value, a, None, (v.ndim, *v.shape, *keep))
     return _wrap(value)
+
+
+def _norm_order(p) -> float:
+    """A norm order given as other than a Python number: ``"fro"`` is the 2-norm."""
+    if isinstance(p, str):
+        if p == "fro":
+            return 2.0
+        if p == "nuc":
+            raise NotImplementedError("tapegrad does not support the nuclear norm (p='nuc')")
+        raise RuntimeError(f"linalg.matrix_norm: Order {p} not supported.")
+    if isinstance(p, Tensor) or not isinstance(p, numbers.Real) or isinstance(p, bool):
+        raise TypeError(f"norm(): argument 'p' must be a number or 'fro', not "
+                        f"{type(p).__name__}")
+    return float(p)
+
+
+def _norm_p(a: Tensor, p: float, dim, keepdim: bool) -> Tensor:
+    v = a._v
+    if v.dtype.kind != "f":
+        raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor "
+                           f"as input. Got {a.dtype.name.capitalize()}")
+    dims = tuple(range(v.ndim)) if dim is None else _reduced_dims(dim, v.ndim)
+    if math.isinf(p) and v.size == 0:
+        order = "inf" if p > 0 else "-inf"
+        if dim is None:
+            raise RuntimeError(f"linalg.vector_norm cannot compute the {order} norm on an "
+                               "empty tensor because the operation does not have an identity")
+        for d in dims:
+            if v.shape[d] == 0:  # (torch's message, its missing space included)
+                raise RuntimeError(f"linalg.vector_norm cannot compute the {order} norm on the "
+                                   f"dimension {d}because this dimension is empty and the "
+                                   "operation does not have an identity")
+    value = _c_order(np.asarray(_OP["norm_p"].eager(v, dims, keepdim, p)))
+    if value.ndim == 0 and value.dtype == _F64:
+        value = value[()]  # (a 0-d float64 is held as a NumPy scalar)
+    if _recording(a):
+        keep = tuple(0 if d in dims else 1 for d in range(v.ndim))
+        return _record(_OP["norm_p"], value, a, None, (v.ndim, *v.shape, *keep), scalar=p)
+    return _wrap(value)
+
+
+def _check_shape(shape: tuple, size: int) -> None:
+    """torch's error for a view or reshape to a shape of another number of elements."""
+    dims = [int(n) for n in shape]
+    if dims.count(-1) > 1:
+        raise RuntimeError("only one dimension can be inferred")
+    for i, n in enumerate(dims):
+        if n < -1:
+            raise RuntimeError(f"invalid shape dimension {n} at index {i} of shape "
+                               f"[{', '.join(map(str, dims))}]")
+    known = math.prod(n for n in dims if n != -1)
+    if -1 in dims and known == 0 and size == 0:
+        raise RuntimeError(f"cannot reshape tensor of 0 elements into shape "
+                           f"[{', '.join(map(str, dims))}] because the unspecified dimension "
+                           "size -1 can be any value and is ambiguous")
+    if (-1 in dims and (known == 0 or size % known)) or (-1 not in dims and known != size):
+        raise RuntimeError(f"shape '[{', '.join(map(str, dims))}]' is invalid for input of "
+                           f"size {size}")
+
+
+def _c_order(value: np.ndarray) -> np.ndarray:
+    """``value`` in C order: NumPy keeps an input's layout (a transposed input's sum over a
+    dim is a strided view) where torch's reductions, softmax and cat return contiguous
+    tensors, which ``view`` must accept."""
+    return value if value.flags.c_contiguous else np.ascontiguousarray(value)
+
+
+def _reduced_dims(dim, ndim: int) -> tuple:
+    """``dim`` as the sorted dims a reduction removes (none for a 0-d tensor, whose only
+    valid dims are 0 and -1), refusing a dim given twice as torch does."""
+    dims = _normalize_dims(dim, ndim)
+    if not isinstance(dim, numbers.Integral) and len(dims) != len(tuple(dim)):
+        d = [d % max(ndim, 1) for d in dim]
+        twice = next(x for x in d if d.count(x) > 1)
+        raise RuntimeError(f"dim {twice} appears multiple times in the list of dims")
+    return dims if ndim else ()
 
 
 def matmul(a, b) -> Tensor:
@@ -1759,9 +1869,13 @@ def _as_array(data: Any, dtype) -> np.ndarray:
         data = data._v
     if np_dtype is None and not isinstance(data, np.ndarray):
         probe = np.asarray(data)
-        np_dtype = np.float64 if probe.dtype.kind in "fc" else None
+        if probe.dtype.kind == "c":  # (a cast to float64 would drop the imaginary parts)
+            raise dtypes.complex_error(probe.dtype)
+        np_dtype = np.float64 if probe.dtype.kind == "f" else None
         arr = np.array(probe, dtype=np_dtype, copy=True)
     else:
+        if isinstance(data, np.ndarray) and data.dtype.kind == "c":
+            raise dtypes.complex_error(data.dtype)
         arr = np.array(data, dtype=np_dtype, copy=True)
     if arr.dtype.kind not in "fiub":
         raise TypeError(f"can't convert data of dtype {arr.dtype} to a tensor")
@@ -1770,6 +1884,19 @@ def _as_array(data: Any, dtype) -> np.ndarray:
     if not arr.dtype.isnative:  # (a big-endian array, say: its values in this machine's order)
         arr = arr.astype(arr.dtype.newbyteorder("="))
     return arr
+
+
+def _check_real_fill(t: Tensor, value) -> None:
+    """torch's refusal to write a complex number into a real tensor."""
+    if isinstance(value, (complex, np.complexfloating)) or (
+            not isinstance(value, Tensor) and np.asarray(value).dtype.kind == "c"):
+        kind = {"f": "double" if t._v.dtype.itemsize == 8 else (
+            "float" if t._v.dtype.itemsize == 4 else "c10::Half"),
+            "b": "bool"}.get(t._v.dtype.kind, str(t._v.dtype))
+        if t._v.dtype.kind in "iu":
+            kind = {1: "signed char" if t._v.dtype.kind == "i" else "unsigned char",
+                    2: "short", 4: "int", 8: "long"}[t._v.dtype.itemsize]
+        raise RuntimeError(f"value cannot be converted to type {kind} without overflow")
 
 
 def _to_arguments(args: tuple, kwargs: dict) -> tuple:
@@ -1887,7 +2014,8 @@ def _join(tensors, dim: int, kind: str) -> Tensor:
     ndim = values[0].ndim + (kind == "stack")
     (d,) = _normalize_dims(dim, ndim)
     try:
-        value = np.concatenate(values, axis=d) if kind == "cat" else np.stack(values, axis=d)
+        value = _c_order(np.concatenate(values, axis=d) if kind == "cat" else
+                         np.stack(values, axis=d))
     except ValueError as err:
         shapes = ", ".join(str(list(v.shape)) for v in values)
         raise RuntimeError(f"{kind}(): tensors must have matching sizes except in the "

@@ -13,18 +13,18 @@ from tapegrad.kernels.replay import make_replay
 from tapegrad.kernels.sweep import make_entry, make_forward, make_sweep
 from tapegrad.ops import OPS
 
-SOURCE_HASH = "bc0f06ae091caaba"
-N_OPS = 75
+SOURCE_HASH = "8b65bdc10f44ac68"
+N_OPS = 76
 
 # per opcode: saved values read for the first / second input's gradient
 # (bit 1: a, 2: b, 4: output), and whether torch's node saves values at all
-READS_A = (0, 4, 1, 1, 1, 4, 4, 4, 4, 1, 0, 0, 0, 0, 0, 5, 1, 5, 0, 0, 2, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 3, 3, 5, 5, 0, 0, 1, 1, 1, 5, 4, 4,)
-READS_B = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 3, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,)
-SAVES = (0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,)
-MATMUL = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,)
-ASSIGNS = (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 1, 1, 1, 0, 0, 0, 2, 2, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,)
+READS_A = (0, 4, 1, 1, 1, 4, 4, 4, 4, 1, 0, 0, 0, 0, 0, 5, 1, 5, 0, 0, 2, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 0, 0, 0, 0, 5, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 3, 3, 5, 5, 0, 0, 1, 1, 1, 5, 4, 4,)
+READS_B = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 3, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,)
+SAVES = (0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,)
+MATMUL = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,)
+ASSIGNS = (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 1, 1, 1, 0, 0, 0, 2, 2, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,)
 # per opcode: whether the op has scalar rules (one-element records run them inline)
-HAS_RULES = (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,)
+HAS_RULES = (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,)
 
 _vjp_0 = built(OPS[0].vjp)  # neg
 _fwd_0 = built(OPS[0].fwd)
@@ -114,68 +114,70 @@ _vjp_42 = built(OPS[42].vjp)  # mean_dim
 _fwd_42 = built(OPS[42].fwd)
 _vjp_43 = built(OPS[43].vjp)  # norm
 _fwd_43 = built(OPS[43].fwd)
-_vjp_44 = built(OPS[44].vjp)  # view
+_vjp_44 = built(OPS[44].vjp)  # norm_p
 _fwd_44 = built(OPS[44].fwd)
-_vjp_45 = built(OPS[45].vjp)  # clone
+_vjp_45 = built(OPS[45].vjp)  # view
 _fwd_45 = built(OPS[45].fwd)
-_vjp_46 = built(OPS[46].vjp)  # to_copy
+_vjp_46 = built(OPS[46].vjp)  # clone
 _fwd_46 = built(OPS[46].fwd)
-_vjp_47 = built(OPS[47].vjp)  # transpose
+_vjp_47 = built(OPS[47].vjp)  # to_copy
 _fwd_47 = built(OPS[47].fwd)
-_vjp_48 = built(OPS[48].vjp)  # permute
+_vjp_48 = built(OPS[48].vjp)  # transpose
 _fwd_48 = built(OPS[48].fwd)
-_vjp_49 = built(OPS[49].vjp)  # t
+_vjp_49 = built(OPS[49].vjp)  # permute
 _fwd_49 = built(OPS[49].fwd)
-_vjp_50 = built(OPS[50].vjp)  # select
+_vjp_50 = built(OPS[50].vjp)  # t
 _fwd_50 = built(OPS[50].fwd)
-_vjp_51 = built(OPS[51].vjp)  # slice
+_vjp_51 = built(OPS[51].vjp)  # select
 _fwd_51 = built(OPS[51].fwd)
-_vjp_52 = built(OPS[52].vjp)  # index
+_vjp_52 = built(OPS[52].vjp)  # slice
 _fwd_52 = built(OPS[52].fwd)
-_vjp_53 = built(OPS[53].vjp)  # expand
+_vjp_53 = built(OPS[53].vjp)  # index
 _fwd_53 = built(OPS[53].fwd)
-_vjp_54 = built(OPS[54].vjp)  # squeeze
+_vjp_54 = built(OPS[54].vjp)  # expand
 _fwd_54 = built(OPS[54].fwd)
-_vjp_55 = built(OPS[55].vjp)  # squeeze_dim
+_vjp_55 = built(OPS[55].vjp)  # squeeze
 _fwd_55 = built(OPS[55].fwd)
-_vjp_56 = built(OPS[56].vjp)  # unsqueeze
+_vjp_56 = built(OPS[56].vjp)  # squeeze_dim
 _fwd_56 = built(OPS[56].fwd)
-_vjp_57 = built(OPS[57].vjp)  # cat
+_vjp_57 = built(OPS[57].vjp)  # unsqueeze
 _fwd_57 = built(OPS[57].fwd)
-_vjp_58 = built(OPS[58].vjp)  # stack
+_vjp_58 = built(OPS[58].vjp)  # cat
 _fwd_58 = built(OPS[58].fwd)
-_vjp_59 = built(OPS[59].vjp)  # setitem_keep
+_vjp_59 = built(OPS[59].vjp)  # stack
 _fwd_59 = built(OPS[59].fwd)
-_vjp_60 = built(OPS[60].vjp)  # setitem_put
+_vjp_60 = built(OPS[60].vjp)  # setitem_keep
 _fwd_60 = built(OPS[60].fwd)
-_vjp_61 = built(OPS[61].vjp)  # where_x
+_vjp_61 = built(OPS[61].vjp)  # setitem_put
 _fwd_61 = built(OPS[61].fwd)
-_vjp_62 = built(OPS[62].vjp)  # where_y
+_vjp_62 = built(OPS[62].vjp)  # where_x
 _fwd_62 = built(OPS[62].fwd)
-_vjp_63 = built(OPS[63].vjp)  # maximum
+_vjp_63 = built(OPS[63].vjp)  # where_y
 _fwd_63 = built(OPS[63].fwd)
-_vjp_64 = built(OPS[64].vjp)  # minimum
+_vjp_64 = built(OPS[64].vjp)  # maximum
 _fwd_64 = built(OPS[64].fwd)
-_vjp_65 = built(OPS[65].vjp)  # max_all
+_vjp_65 = built(OPS[65].vjp)  # minimum
 _fwd_65 = built(OPS[65].fwd)
-_vjp_66 = built(OPS[66].vjp)  # min_all
+_vjp_66 = built(OPS[66].vjp)  # max_all
 _fwd_66 = built(OPS[66].fwd)
-_vjp_67 = built(OPS[67].vjp)  # max_dim
+_vjp_67 = built(OPS[67].vjp)  # min_all
 _fwd_67 = built(OPS[67].fwd)
-_vjp_68 = built(OPS[68].vjp)  # min_dim
+_vjp_68 = built(OPS[68].vjp)  # max_dim
 _fwd_68 = built(OPS[68].fwd)
-_vjp_69 = built(OPS[69].vjp)  # clamp
+_vjp_69 = built(OPS[69].vjp)  # min_dim
 _fwd_69 = built(OPS[69].fwd)
-_vjp_70 = built(OPS[70].vjp)  # clamp_min
+_vjp_70 = built(OPS[70].vjp)  # clamp
 _fwd_70 = built(OPS[70].fwd)
-_vjp_71 = built(OPS[71].vjp)  # clamp_max
+_vjp_71 = built(OPS[71].vjp)  # clamp_min
 _fwd_71 = built(OPS[71].fwd)
-_vjp_72 = built(OPS[72].vjp)  # logsumexp
+_vjp_72 = built(OPS[72].vjp)  # clamp_max
 _fwd_72 = built(OPS[72].fwd)
-_vjp_73 = built(OPS[73].vjp)  # softmax
+_vjp_73 = built(OPS[73].vjp)  # logsumexp
 _fwd_73 = built(OPS[73].fwd)
-_vjp_74 = built(OPS[74].vjp)  # log_softmax
+_vjp_74 = built(OPS[74].vjp)  # softmax
 _fwd_74 = built(OPS[74].fwd)
+_vjp_75 = built(OPS[75].vjp)  # log_softmax
+_fwd_75 = built(OPS[75].fwd)
 
 
 @njit(error_model="numpy")
@@ -330,6 +332,8 @@ def vjp_record(op, g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp):
         _vjp_73(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp)
     elif op == 74:
         _vjp_74(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp)
+    elif op == 75:
+        _vjp_75(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp)
 
 
 @njit(error_model="numpy")
@@ -484,6 +488,8 @@ def fwd_record(op, y, a, b, I, F, ip, fp):
         _fwd_73(y, a, b, I, F, ip, fp)
     elif op == 74:
         _fwd_74(y, a, b, I, F, ip, fp)
+    elif op == 75:
+        _fwd_75(y, a, b, I, F, ip, fp)
 
 
 _f_18 = built(OPS[18].rules[1])  # add
@@ -528,12 +534,12 @@ _db_30 = built(OPS[30].rules[3])  # logical_or
 _f_31 = built(OPS[31].rules[1])  # logical_xor
 _d_31 = built(OPS[31].rules[2])  # logical_xor
 _db_31 = built(OPS[31].rules[3])  # logical_xor
-_f_63 = built(OPS[63].rules[1])  # maximum
-_d_63 = built(OPS[63].rules[2])  # maximum
-_db_63 = built(OPS[63].rules[3])  # maximum
-_f_64 = built(OPS[64].rules[1])  # minimum
-_d_64 = built(OPS[64].rules[2])  # minimum
-_db_64 = built(OPS[64].rules[3])  # minimum
+_f_64 = built(OPS[64].rules[1])  # maximum
+_d_64 = built(OPS[64].rules[2])  # maximum
+_db_64 = built(OPS[64].rules[3])  # maximum
+_f_65 = built(OPS[65].rules[1])  # minimum
+_d_65 = built(OPS[65].rules[2])  # minimum
+_db_65 = built(OPS[65].rules[3])  # minimum
 _f_10 = built(OPS[10].rules[1])  # add_scalar
 _d_10 = built(OPS[10].rules[2])  # add_scalar
 _f_11 = built(OPS[11].rules[1])  # sub_scalar
@@ -602,10 +608,10 @@ def scalar_fwd(op, a, b, c):
         return _f_30(a, b)
     elif op == 31:
         return _f_31(a, b)
-    elif op == 63:
-        return _f_63(a, b)
     elif op == 64:
         return _f_64(a, b)
+    elif op == 65:
+        return _f_65(a, b)
     elif op == 10:
         return _f_10(a, c)
     elif op == 11:
@@ -676,10 +682,10 @@ def scalar_vjp(op, g, a, b, y, c):
         return _d_30(g, a, b, y), _db_30(g, a, b, y)
     elif op == 31:
         return _d_31(g, a, b, y), _db_31(g, a, b, y)
-    elif op == 63:
-        return _d_63(g, a, b, y), _db_63(g, a, b, y)
     elif op == 64:
         return _d_64(g, a, b, y), _db_64(g, a, b, y)
+    elif op == 65:
+        return _d_65(g, a, b, y), _db_65(g, a, b, y)
     elif op == 10:
         return _d_10(g, a, y, c), 0.0
     elif op == 11:

@@ -315,7 +315,8 @@ SUB = binary("sub", "SubBackward0", np.subtract, lambda a, b: a - b,
 MUL = binary("mul", "MulBackward0", np.multiply, lambda a, b: a * b,
              lambda g, a, b, y: g * b, lambda g, a, b, y: g * a, READS_B, READS_A)
 DIV = binary("div", "DivBackward0", np.divide, lambda a, b: a / b,
-             lambda g, a, b, y: g / b, lambda g, a, b, y: -g * a / (b * b),
+             # (torch's order: b * b under- or overflows where a / b / b does not)
+             lambda g, a, b, y: g / b, lambda g, a, b, y: -g * ((a / b) / b),
              READS_B, READS_A | READS_B)
 # (in Python, C's pow, as torch's and NumPy's loops for a tensor exponent: (-inf) ** 0.5 is inf
 # and (-0.0) ** 0.5 is 0.0, where _fpow's square root -- torch's for a number exponent -- gives

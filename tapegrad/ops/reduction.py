@@ -1,4 +1,4 @@
-"""Reductions: sum, mean and the 2-norm, over everything or over chosen dims.
+"""Reductions: sum, mean and vector norms, over everything or over chosen dims.
 
 For a reduction over dims, the int parameters are ``[nd, shape of a (nd), keep mask (nd)]``:
 the kernels walk ``a`` in order and keep the output's flat offset with an odometer whose stride is
@@ -124,7 +124,11 @@ def _sum_dim_vjp(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp):
 
 @kernel
 def _mean_dim_fwd(y, a, b, I, F, ip, fp):
-    _sum_dims_into(y, a, I, ip, 1.0 / (a.size // y.size) if y.size else 0.0)
+    # the sum, then divided by the count: over an empty dim that is 0 / 0, nan (as np.mean)
+    _sum_dims_into(y, a, I, ip, 1.0)
+    n = a.size // y.size if y.size else 0
+    for j in range(y.size):
+        y[j] = y[j] / n
 
 
 @kernel
@@ -142,12 +146,14 @@ def _norm_fwd(y, a, b, I, F, ip, fp):
 
 @kernel
 def _norm_vjp(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp):
-    # torch's subgradient at the origin is 0
+    # torch's g * (a / y), with a / y taken as 0 at the origin; (g / y) * a overflows for a
+    # tiny norm
     if y[0] == 0.0:
+        for i in range(ga.size):
+            ga[i] += g[0] * 0.0
         return
-    s = g[0] / y[0]
     for i in range(ga.size):
-        ga[i] += s * a[i]
+        ga[i] += g[0] * (a[i] / y[0])
 
 
 def _np_sum_dims(a, dims, keepdim):
@@ -196,3 +202,114 @@ MEAN = register("mean", "MeanBackward0", 1, _np_mean, _mean_fwd, _mean_vjp, 0, a
 MEAN_DIM = register("mean_dim", "MeanBackward1", 1, _np_mean_dims, _mean_dim_fwd, _mean_dim_vjp, 0)
 NORM = register("norm", "LinalgVectorNormBackward0", 1, _np_norm, _norm_fwd, _norm_vjp,
                 READS_A | READS_Y)
+
+
+# -- the p-norm over dims (torch.linalg.vector_norm): int params as a reduction's, float
+# -- param p (inf and -inf included).  A 2-norm of everything takes NORM above.
+
+
+@elementwise
+def _sgn(x):
+    if x > 0.0:
+        return 1.0
+    if x < 0.0:
+        return -1.0
+    return 0.0  # (torch's sgn of -0.0 and of nan too)
+
+
+@kernel
+def _norm_p_fwd(y, a, b, I, F, ip, fp):
+    p = F[fp]
+    nd, shape, strides = _reduced_strides(I, ip)
+    start = math.inf if p == -math.inf else 0.0
+    for j in range(y.size):
+        y[j] = start
+    idx = np.zeros(nd, np.int64)
+    j = 0
+    for i in range(a.size):
+        v = abs(a[i])
+        if p == math.inf:
+            if v > y[j] or v != v:
+                y[j] = v if y[j] == y[j] else y[j]
+        elif p == -math.inf:
+            if v < y[j] or v != v:
+                y[j] = v if y[j] == y[j] else y[j]
+        elif p == 0.0:
+            y[j] += 1.0 if v != 0.0 else 0.0
+        elif p == 1.0:
+            y[j] += v
+        elif p == 2.0:
+            y[j] += v * v
+        else:
+            y[j] += v ** p
+        j = _next_offset(idx, shape, strides, nd, j)
+    if p == 2.0:
+        for j in range(y.size):
+            y[j] = math.sqrt(y[j])
+    elif p != 0.0 and p != 1.0 and not math.isinf(p):
+        for j in range(y.size):
+            y[j] = y[j] ** (1.0 / p)
+
+
+@kernel
+def _norm_p_vjp(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp):
+    # torch's norm_backward, case by case and in its order of operations; where it masks a
+    # factor (x / norm at a zero norm, |x|**(p-1) at x == 0) the factor, not the product, is 0
+    p = F[fp]
+    if p == 0.0:  # a count: no gradient
+        return
+    nd, shape, strides = _reduced_strides(I, ip)
+    idx = np.zeros(nd, np.int64)
+    if math.isinf(p):  # the extreme |x| of each group (and any nan) shares its gradient
+        count = np.zeros(y.size)
+        j = 0
+        for i in range(a.size):
+            v = abs(a[i])
+            if v == y[j] or v != v:
+                count[j] += 1.0
+            j = _next_offset(idx, shape, strides, nd, j)
+        idx[:] = 0
+        j = 0
+        for i in range(a.size):
+            v = abs(a[i])
+            mask = 1.0 if v == y[j] or v != v else 0.0
+            ga[i] += _sgn(a[i]) * ((g[j] / count[j]) * mask)
+            j = _next_offset(idx, shape, strides, nd, j)
+        return
+    j = 0
+    for i in range(a.size):
+        x = a[i]
+        n = y[j]
+        if p == 1.0:
+            d = _sgn(x) * g[j]
+        elif p == 2.0:
+            d = g[j] * (0.0 if n == 0.0 else x / n)
+        elif p < 1.0:
+            scaled = 0.0 if x == 0.0 else _sgn(x) * abs(x) ** (p - 1.0)
+            d = scaled * g[j] * n ** (1.0 - p)
+        elif p < 2.0:
+            d = _sgn(x) * abs(x) ** (p - 1.0) * (0.0 if n == 0.0 else g[j] / n ** (p - 1.0))
+        else:
+            d = x * abs(x) ** (p - 2.0) * (0.0 if n == 0.0 else g[j] / n ** (p - 1.0))
+        ga[i] += d
+        j = _next_offset(idx, shape, strides, nd, j)
+
+
+def np_norm_p(a, dims: tuple, keepdim: bool, p: float):
+    """``torch.linalg.vector_norm(a, p, dims, keepdim)`` in NumPy (empty dims: elementwise)."""
+    if p == 2.0:
+        return np.sqrt(np.sum(a * a, axis=dims, keepdims=keepdim))
+    v = np.abs(a)
+    if p == math.inf:
+        return np.max(v, axis=dims, keepdims=keepdim)
+    if p == -math.inf:
+        return np.min(v, axis=dims, keepdims=keepdim)
+    if p == 0.0:
+        return np.sum(a != 0, axis=dims, keepdims=keepdim).astype(a.dtype)
+    if p == 1.0:
+        return np.sum(v, axis=dims, keepdims=keepdim)
+    return np.sum(v ** p, axis=dims, keepdims=keepdim) ** (1.0 / p)
+
+
+NORM_P = register("norm_p", "LinalgVectorNormBackward0", 1, np_norm_p, _norm_p_fwd, _norm_p_vjp,
+                  READS_A | READS_Y)

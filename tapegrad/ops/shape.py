@@ -256,15 +256,15 @@ STACK = register("stack", "StackBackward0", 1, np.stack, _block_fwd, _block_vjp,
 
 @kernel
 def _keep_vjp(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp):
+    # the assigned positions are skipped, not added then subtracted: g - g is nan where g is
+    # inf (torch's CopySlices passes exactly 0 there)
     n = I[ip]
-    for i in range(g.size):
-        ga[i] += g[i]
     assigned = np.zeros(g.size, np.bool_)
     for k in range(n):
-        p = I[ip + 1 + k]
-        if not assigned[p]:
-            assigned[p] = True
-            ga[p] -= g[p]
+        assigned[I[ip + 1 + k]] = True
+    for i in range(g.size):
+        if not assigned[i]:
+            ga[i] += g[i]
 
 
 @kernel

@@ -76,9 +76,9 @@ def _logsumexp_vjp(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp):
     nd, shape, strides = _reduced_strides(I, ip)
     idx = np.zeros(nd, np.int64)
     j = 0
+    # torch's formula as it is, also where y is infinite: inf - inf makes those elements nan
     for i in range(ga.size):
-        ga[i] += g[j] * math.exp(a[i] - y[j]) if not math.isinf(y[j]) else (
-            g[j] if a[i] == y[j] else 0.0)
+        ga[i] += g[j] * math.exp(a[i] - y[j])
         j = _next_offset(idx, shape, strides, nd, j)
 
 
@@ -132,20 +132,24 @@ def _log_softmax_vjp(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp):
 # -- NumPy forwards ---------------------------------------------------------------------------
 
 
+# (``initial``: the maximum over an empty dim is -inf, as torch's: logsumexp is then -inf and
+# softmax empty, where np.max without it raises)
+
+
 def np_logsumexp(a, dim: int, keepdim: bool):
-    m = np.max(a, axis=dim, keepdims=True)
+    m = np.max(a, axis=dim, keepdims=True, initial=-np.inf)
     m = np.where(np.isinf(m), 0.0, m)  # all -inf stays -inf; +inf stays +inf
     out = np.log(np.sum(np.exp(a - m), axis=dim, keepdims=True)) + m
     return out if keepdim else np.squeeze(out, axis=dim)
 
 
 def np_softmax(a, dim: int):
-    e = np.exp(a - np.max(a, axis=dim, keepdims=True))
+    e = np.exp(a - np.max(a, axis=dim, keepdims=True, initial=-np.inf))
     return e / np.sum(e, axis=dim, keepdims=True)
 
 
 def np_log_softmax(a, dim: int):
-    shifted = a - np.max(a, axis=dim, keepdims=True)
+    shifted = a - np.max(a, axis=dim, keepdims=True, initial=-np.inf)
     return shifted - np.log(np.sum(np.exp(shifted), axis=dim, keepdims=True))
 
 

@@ -178,8 +178,14 @@ def backward(t: Tensor, gradient: Any = None, retain_graph: bool | None = None,
     else:
         tape, out, seed, _ = _link
     sweep = _kernel or _load_kernel()
-    if tape.closed is not True:  # closed for good before it is read (the next graph from
-        _freeze(tape)  # leaves starts on a fresh tape); if a thread holds it, once it is done
+    # closed for good before it is read (the next graph from leaves starts on a fresh tape);
+    # if a thread is appending to it, once that is done (see tape.py)
+    if tape.closed is not True:
+        if tape.closed is not BUSY:
+            tape.shut = True  # (no call since the test: no thread can take it in between)
+            tape.closed = True
+        else:
+            _freeze(tape)
     if _link is None and tape.links:
         for there in tape.reachable()[1:]:  # (all are checked before any .grad changes)
             if there.closed is not True:

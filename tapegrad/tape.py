@@ -312,8 +312,8 @@ def open_tape() -> Tape:
         return STATE.compile_tape
     ref = STATE.tape_ref
     tape = ref() if ref is not None else None
-    if tape is None or len(tape.recs) >= _CLOSE_RECS or tape.offs[-1] >= CLOSE_ELEMENTS \
-            or tape.closed:
+    if tape is None or tape.closed or len(tape.recs) >= _CLOSE_RECS \
+            or tape.offs[-1] >= CLOSE_ELEMENTS:
         if tape is not None:  # (ops on its tensors go on the new tape: see tape_for)
             tape.shut = True
             if tape.closed is not BUSY:  # (else closed when the thread holding it is done)

@@ -182,8 +182,7 @@ def backward(t: Tensor, gradient: Any = None, retain_graph: bool | None = None,
     # if a thread is appending to it, once that is done (see tape.py)
     if tape.closed is not True:
         if tape.closed is not BUSY:
-            tape.shut = True  # (no call since the test: no thread can take it in between)
-            tape.closed = True
+            tape.closed = True  # (no call since the test: no thread can take it in between)
         else:
             _freeze(tape)
     if _link is None and tape.links:
@@ -389,13 +388,11 @@ def _freeze(tape) -> None:
     deadline = None
     while True:
         if tape.closed is not BUSY:
-            tape.shut = True  # (no call since the test: no thread can take it in between)
-            tape.closed = True
+            tape.closed = True  # (no call since the test: no thread can take it in between)
             return
         if deadline is None:
             deadline = time.monotonic() + _FREEZE_WAIT
         elif time.monotonic() > deadline:
-            tape.shut = True
             tape.closed = True
             return
         time.sleep(1e-5)

@@ -40,10 +40,11 @@ Integrity: every append sequence (a record, or an input's registration) runs whi
 holds the tape, ``closed`` set to :data:`BUSY`, which every other thread reads as closed (it then
 records on its own open tape, linking to this one).  Taking the tape is its test and its set with
 no call between them, so no other Python thread can run in between: two threads never interleave
-appends, whichever of them opened the tape.  An exception that lands in such a sequence (Ctrl-C)
-closes the tape for good (``shut``): the thread's next graph starts on a fresh tape, and a
-backward through the interrupted one first checks that its lists are in step (see
-``engine._check``).
+appends, whichever of them opened the tape.  Closing waits for that too (a backward, see
+``engine._freeze``) or leaves it to the holder (a rollover: the tape is then no thread's open tape
+and takes no new graphs).  An exception that lands in such a sequence (Ctrl-C) closes the tape
+for good: the thread's next graph starts on a fresh tape, and a backward through the interrupted
+one first checks that its lists are in step (see ``engine._check``).
 """
 
 from __future__ import annotations
@@ -99,7 +100,7 @@ def appended(items, item):
 class Tape:
     __slots__ = ("recs", "offs", "scalars", "shared_scalars", "arrays", "bigs", "big_slots",
                  "big_addrs", "unkept", "consts", "leaves", "links", "watch", "retained",
-                 "ints", "floats", "freed", "closed", "shut", "serial", "guards", "mixed",
+                 "ints", "floats", "freed", "closed", "serial", "guards", "mixed",
                  "__weakref__")
 
     def __init__(self) -> None:
@@ -128,10 +129,7 @@ class Tape:
         self.floats = _NO_FLOATS[:]
         # per record, set once its saved values are released (made, then grown, by backward)
         self.freed: array | None = None
-        self.closed = False
-        # closed for good (by a backward, a rollover or an exception while appending): what
-        # ``closed`` returns to when the thread holding the tape lets it go
-        self.shut = False
+        self.closed = False  # (or BUSY)
         self.serial = next(_serials)
         self.guards: list = _NONE  # tg.compile only: values that left the tape for Python
         # whether ``arrays`` may hold a value of 8-byte elements that are not native float64
@@ -307,17 +305,15 @@ class Tape:
 def open_tape() -> Tape:
     """This thread's open tape for a graph that starts from leaves.  (A caller takes it before
     appending -- ``while tape.closed: tape = open_tape()``, then ``tape.closed = BUSY`` -- and
-    lets it go after: ``tape.closed = tape.shut``.)"""
+    lets it go after: ``tape.closed = False``.)"""
     if NON_DEFAULT[0] and STATE.compile_tape is not None:
         return STATE.compile_tape
     ref = STATE.tape_ref
     tape = ref() if ref is not None else None
     if tape is None or tape.closed or len(tape.recs) >= _CLOSE_RECS \
             or tape.offs[-1] >= CLOSE_ELEMENTS:
-        if tape is not None:  # (ops on its tensors go on the new tape: see tape_for)
-            tape.shut = True
-            if tape.closed is not BUSY:  # (else closed when the thread holding it is done)
-                tape.closed = True
+        if tape is not None and tape.closed is not BUSY:  # (if another thread holds it, it
+            tape.closed = True  # stays open, but no thread's: new graphs go on the new tape)
         tape = Tape()
         STATE.tape_ref = weakref.ref(tape)
     return tape
@@ -358,7 +354,6 @@ def interrupted(tape: Tape) -> None:
     """An exception landed while this thread held ``tape`` (or was about to): close it for good,
     whatever its lists hold (a compile tape is left to tg.compile, which drops it)."""
     if tape is not None and tape is not STATE.compile_tape:
-        tape.shut = True
         tape.closed = True
     elif tape is not None:
         tape.closed = False

@@ -949,7 +949,7 @@ def _record_parts(value: np.ndarray, parts: list) -> Tensor:
         slot = out._slot = tape.new_slot(value)
         for op, sa, sb, ip in slots:
             tape.recs.frombytes(_RECORD(op.code, slot, sa, sb, ip, -1))
-        tape.closed = tape.shut
+        tape.closed = False
     except BaseException:
         interrupted(tape)
         raise
@@ -1088,7 +1088,7 @@ def _emit(tape, code: int, value, sa: int, sb: int, ip: int, fp: int) -> Tensor:
     out._slot = slot
     out._vc = None
     tape.recs.frombytes(_RECORD(code, slot, sa, sb, ip, fp))
-    tape.closed = tape.shut
+    tape.closed = False
     return out
 
 
@@ -1125,7 +1125,7 @@ def _unary(a: Tensor, op=None, value: np.ndarray | None = None,
                 out._slot = slot
                 out._vc = None
                 tape.recs.frombytes(_RECORD(op.code, slot, a._slot, -1, -1, -1))
-                tape.closed = tape.shut
+                tape.closed = False
                 return out
             value = None
         elif value is None and a.__class__ is _ZeroDim and not _NON_DEFAULT[0]:
@@ -1214,7 +1214,7 @@ def _unary(a: Tensor, op=None, value: np.ndarray | None = None,
         out._slot = slot
         out._vc = None
         tape.recs.frombytes(_RECORD(op.code, slot, sa, -1, ip, -1))
-        tape.closed = tape.shut
+        tape.closed = False
         return out
     except BaseException:  # (Ctrl-C, say): a tape held here is closed for good
         if tape is not None and tape.closed is BUSY:
@@ -1375,7 +1375,7 @@ def _arithmetic(a: Tensor, other, op=None, scalar_op=None, reflected: bool = Fal
         out._slot = slot
         out._vc = None
         tape.recs.frombytes(_RECORD(op.code, slot, sa, sb, ip, fp))
-        tape.closed = tape.shut
+        tape.closed = False
         return out
     except BaseException:  # (Ctrl-C, say): a tape held here is closed for good
         if tape is not None and tape.closed is BUSY:
@@ -1505,7 +1505,7 @@ def _one_float_arithmetic(a: _OneFloat, other, op=None, scalar_op=None,
                 out._slot = slot
                 out._vc = None
                 tape.recs.frombytes(_RECORD(op.code, slot, a._slot, sb, -1, fp))
-                tape.closed = tape.shut
+                tape.closed = False
                 return out
         return _subclass_general(a, other, op, scalar_op, reflected)
     except BaseException:  # (Ctrl-C, say): a tape held here is closed for good
@@ -1591,7 +1591,7 @@ def _zero_dim_arithmetic(s: _ZeroDim, other, op=None, scalar_op=None, reflected:
                 out._vc = None
                 tape.recs.frombytes(_RECORD(code, slot, so, ss, -1, -1) if reflected else
                                     _RECORD(code, slot, ss, so, -1, -1))
-                tape.closed = tape.shut
+                tape.closed = False
                 return out
         elif (kind is float or kind is int) and not tape.closed and not _NON_DEFAULT[0]:
             sv = s._v
@@ -1632,7 +1632,7 @@ def _record_zero_dim(tape, value, code: int, sa: int, sb: int, ip: int, fp: int)
     out._slot = slot
     out._vc = None
     tape.recs.frombytes(_RECORD(code, slot, sa, sb, ip, fp))
-    tape.closed = tape.shut
+    tape.closed = False
     return out
 
 
@@ -1650,7 +1650,7 @@ def _record_one_float(tape, value: float, code: int, sa: int, sb: int, ip: int,
     out._slot = slot
     out._vc = None
     tape.recs.frombytes(_RECORD(code, slot, sa, sb, ip, fp))
-    tape.closed = tape.shut
+    tape.closed = False
     return out
 
 

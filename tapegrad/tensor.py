@@ -1067,6 +1067,14 @@ def _record_setitem(x: Tensor, key: tuple, v: Tensor) -> None:
     x._tape, x._slot = out._tape, out._slot
 
 
+def _let_go(tape) -> None:
+    """After an exception in a recording function: a tape it held is closed for good (its lists
+    may be out of step).  (``tape`` is unbound until the function reads it: the hot paths set
+    no placeholder for this handler.)"""
+    if tape is not None and tape.closed is BUSY:
+        interrupted(tape)
+
+
 def _emit(tape, code: int, value, sa: int, sb: int, ip: int, fp: int) -> Tensor:
     """The hot end of recording: a new slot for ``value``, one record, the output tensor; then
     lets the tape go.  (``Tape.new_slot`` inlined for small values: this runs once per recorded
@@ -1104,7 +1112,6 @@ def _unary(a: Tensor, op=None, value: np.ndarray | None = None,
            ints: tuple | None = None) -> Tensor:
     """``op`` on ``a``; ``value`` when the caller computed it.  The math methods and functions
     (``x.tanh()``, ``tg.tanh(x)``) are this function bound to their op (see _math)."""
-    tape = None
     try:
         if value is None and a.__class__ is _OneFloat and not _NON_DEFAULT[0]:
             # (_OneFloat's path: Python's math on its float, recorded as below)
@@ -1217,8 +1224,7 @@ def _unary(a: Tensor, op=None, value: np.ndarray | None = None,
         tape.closed = False
         return out
     except BaseException:  # (Ctrl-C, say): a tape held here is closed for good
-        if tape is not None and tape.closed is BUSY:
-            interrupted(tape)
+        _let_go(locals().get("tape"))
         raise
 
 
@@ -1236,7 +1242,6 @@ def _arithmetic(a: Tensor, other, op=None, scalar_op=None, reflected: bool = Fal
     """``a <op> other``, or ``other <op> a`` if ``reflected`` (``other`` is then not a tensor):
     ``op`` for a tensor operand, ``scalar_op`` for a Python number kept as a constant.  Each
     operator is this function bound to its ops (see _operator)."""
-    tape = None
     try:
         if other.__class__ is not Tensor and (
                 other.__class__ is float or other.__class__ is int or (
@@ -1378,8 +1383,7 @@ def _arithmetic(a: Tensor, other, op=None, scalar_op=None, reflected: bool = Fal
         tape.closed = False
         return out
     except BaseException:  # (Ctrl-C, say): a tape held here is closed for good
-        if tape is not None and tape.closed is BUSY:
-            interrupted(tape)
+        _let_go(locals().get("tape"))
         raise
 
 
@@ -1463,10 +1467,10 @@ def _one_float_arithmetic(a: _OneFloat, other, op=None, scalar_op=None,
     """``_arithmetic`` for a one-float tensor ``a``: with a Python number, or with another
     one-float tensor on the same tape, the value is Python's float arithmetic; anything else
     goes the general way."""
-    tape = None
     try:
         tape = a._tape
         if not _NON_DEFAULT[0] and not tape.closed:
+            tape.closed = BUSY  # (taken right at the test: see tape.py)
             value = None
             if other.__class__ is float or other.__class__ is int:
                 try:
@@ -1474,7 +1478,9 @@ def _one_float_arithmetic(a: _OneFloat, other, op=None, scalar_op=None,
                 except (ArithmeticError, ValueError):
                     pass  # (1/0, overflow: NumPy's IEEE answers)
                 if value.__class__ is float:  # (not a complex: a negative base's fractional power)
-                    op, sb = scalar_op, -1
+                    floats = tape.floats
+                    floats.append(other)
+                    op, sb, fp = scalar_op, -1, len(floats) - 1
                 else:
                     value = None
             elif other.__class__ is _OneFloat and other._tape is tape and not reflected and \
@@ -1484,17 +1490,10 @@ def _one_float_arithmetic(a: _OneFloat, other, op=None, scalar_op=None,
                 except (ArithmeticError, ValueError):
                     pass
                 if value.__class__ is float:
-                    sb = other._slot
+                    sb, fp = other._slot, -1
                 else:
                     value = None
-            if value is not None and not tape.closed:  # (tested again: the math called out)
-                tape.closed = BUSY
-                if sb < 0:  # (the number, in the float pool)
-                    floats = tape.floats
-                    floats.append(other)
-                    fp = len(floats) - 1
-                else:
-                    fp = -1
+            if value is not None:
                 offs = tape.offs
                 slot = len(offs) - 1
                 offs.append(offs[-1] + 1)
@@ -1507,10 +1506,10 @@ def _one_float_arithmetic(a: _OneFloat, other, op=None, scalar_op=None,
                 tape.recs.frombytes(_RECORD(op.code, slot, a._slot, sb, -1, fp))
                 tape.closed = False
                 return out
+            tape.closed = False
         return _subclass_general(a, other, op, scalar_op, reflected)
     except BaseException:  # (Ctrl-C, say): a tape held here is closed for good
-        if tape is not None and tape.closed is BUSY:
-            interrupted(tape)
+        _let_go(locals().get("tape"))
         raise
 
 
@@ -1555,31 +1554,33 @@ def _zero_dim_arithmetic(s: _ZeroDim, other, op=None, scalar_op=None, reflected:
     with a NumPy float64-valued tensor of the same tape or a leaf, or with a Python number,
     recorded in a few lines; anything else goes the general way.  (Each operator is this
     function with its op's rule, opcode and the ``keeps`` bits of both operands bound.)"""
-    tape = None
     try:
         tape = s._tape
         kind = other.__class__
         if (kind is _ZeroDim or kind is Tensor) and py is not None and not tape.closed and \
                 not _NON_DEFAULT[0]:
+            tape.closed = BUSY  # (taken right at the test: see tape.py)
             sv, ov, there = s._v, other._v, other._tape
-            if sv.__class__ is _f64 and ov.__class__ is _f64 and (there is tape or there is None):
-                try:
-                    value = py(ov, sv) if reflected else py(sv, ov)
-                except (ArithmeticError, ValueError):  # (NumPy's error state says raise)
-                    return _subclass_general(s, other, op, scalar_op, reflected)
-                if value.__class__ is not _f64:
-                    value = _f64(value)  # (a rule written with Python's math)
-                if tape.closed:  # (tested again: the rule called out; see tape.py)
-                    return _subclass_general(s, other, op, scalar_op, reflected)
-                tape.closed = BUSY
+            if sv.__class__ is _f64 and ov.__class__ is _f64:
                 # each input's slot, as _arithmetic finds it
                 if there is tape:
-                    so = other._slot if other._vc is None or not keeps_o else tape.slot_of(other)
-                else:
+                    so = other._slot if other._vc is None or not keeps_o else \
+                        tape.slot_of(other)
+                elif there is None:
                     reg = other._lreg
                     so = reg[1] if reg is not None and reg[0] == tape.serial and \
                         reg[2] == other._vc[0] else tape.slot_of(other)
+                else:
+                    tape.closed = False
+                    return _subclass_general(s, other, op, scalar_op, reflected)
                 ss = s._slot if s._vc is None or not keeps_s else tape.slot_of(s)
+                try:
+                    value = py(ov, sv) if reflected else py(sv, ov)
+                except (ArithmeticError, ValueError):  # (NumPy's error state says raise)
+                    tape.closed = False
+                    return _subclass_general(s, other, op, scalar_op, reflected)
+                if value.__class__ is not _f64:
+                    value = _f64(value)  # (a rule written with Python's math)
                 offs = tape.offs
                 slot = len(offs) - 1
                 offs.append(offs[-1] + 1)
@@ -1593,22 +1594,23 @@ def _zero_dim_arithmetic(s: _ZeroDim, other, op=None, scalar_op=None, reflected:
                                     _RECORD(code, slot, ss, so, -1, -1))
                 tape.closed = False
                 return out
+            tape.closed = False
         elif (kind is float or kind is int) and not tape.closed and not _NON_DEFAULT[0]:
+            tape.closed = BUSY
             sv = s._v
             try:
                 value = scalar_op.py(sv, other) if sv.__class__ is _f64 else None
             except (ArithmeticError, ValueError):
                 value = None
-            if value is not None and not tape.closed:
-                tape.closed = BUSY
+            if value is not None:
                 floats = tape.floats
                 floats.append(other)
                 return _record_zero_dim(tape, value, scalar_op.code, s._slot, -1, -1,
                                         len(floats) - 1)
+            tape.closed = False
         return _subclass_general(s, other, op, scalar_op, reflected)
     except BaseException:  # (Ctrl-C, say): a tape held here is closed for good
-        if tape is not None and tape.closed is BUSY:
-            interrupted(tape)
+        _let_go(locals().get("tape"))
         raise
 
 

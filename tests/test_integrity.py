@@ -33,9 +33,8 @@ def fine_switching():
     sys.setswitchinterval(previous)
 
 
-def _run_threads(n: int, body, meanwhile=None) -> None:
-    """Run ``body(index)`` in ``n`` threads started together (and ``meanwhile()`` in this
-    one); re-raise the first failure."""
+def _run_threads(n: int, body) -> None:
+    """Run ``body(index)`` in ``n`` threads started together; re-raise the first failure."""
     barrier = threading.Barrier(n)
     errors: list[BaseException] = []
 
@@ -49,8 +48,6 @@ def _run_threads(n: int, body, meanwhile=None) -> None:
     threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
     for t in threads:
         t.start()
-    if meanwhile is not None:
-        meanwhile()
     for t in threads:
         t.join(60)
     assert not any(t.is_alive() for t in threads)

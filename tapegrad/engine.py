@@ -13,6 +13,7 @@ import ctypes
 import struct
 import sys
 import threading
+import time
 from array import array
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +37,7 @@ from .kernels.abi import (
 from .ops import OPS
 from .ops.linalg import blas_vjp, product_params
 from .ops.registry import ADD, ASSIGN
+from .tape import BUSY
 
 if TYPE_CHECKING:
     from .tensor import Tensor
@@ -176,13 +178,29 @@ def backward(t: Tensor, gradient: Any = None, retain_graph: bool | None = None,
     else:
         tape, out, seed, _ = _link
     sweep = _kernel or _load_kernel()
+    # closed for good before it is read (the next graph from leaves starts on a fresh tape);
+    # if a thread is appending to it, once that is done (see tape.py)
+    if tape.closed is not True:
+        if tape.closed is not BUSY:
+            tape.closed = True  # (no call since the test: no thread can take it in between)
+        else:
+            _freeze(tape)
+    if _link is None and tape.links:
+        for there in tape.reachable()[1:]:  # (all are checked before any .grad changes)
+            if there.closed is not True:
+                _freeze(there)
+            _check(there, len(there.offs) - 1)
     recs, ints, floats, freed = tape.recs, tape.ints, tape.floats, tape.freed
     offs = tape.offs
     n_recs = len(recs) // 6
     n_slots = len(offs) - 1
-    if freed is None:
-        freed = tape.freed = _NONE_FREED[:n_recs] if n_recs <= len(_NONE_FREED) else \
+    _check(tape, n_slots)
+    if freed is None:  # (made, then set only if no other thread's backward set one meanwhile)
+        freed = _NONE_FREED[:n_recs] if n_recs <= len(_NONE_FREED) else \
             array("B", bytes(n_recs))
+        if tape.freed is None:
+            tape.freed = freed
+        freed = tape.freed
     elif len(freed) < n_recs:
         freed.frombytes(bytes(n_recs - len(freed)))
     stale = None  # (a loop, not a comprehension: most tapes watch one or two values)
@@ -243,7 +261,6 @@ def backward(t: Tensor, gradient: Any = None, retain_graph: bool | None = None,
         frame[abi.START] = rec - 1
         work.common = False
         code = sweep(work.frame_address)
-    tape.closed = True  # the next graph from leaves starts on a fresh tape
     if code == FREED:
         raise RuntimeError(FREED_MESSAGE)
     if code == STALE:
@@ -256,7 +273,11 @@ def backward(t: Tensor, gradient: Any = None, retain_graph: bool | None = None,
             if leaf._grad is None and end - start < LEND_MIN and leaf._v.dtype is _F64:
                 g = grads[start:end].copy()  # (the common case of _deliver, inlined)
                 g.shape = leaf._v.shape
-                leaf._grad = _wrap(g)
+                g = _wrap(g)
+                if leaf._grad is None:  # (no call since the test: no other thread's backward
+                    leaf._grad = g  # can have delivered in between)
+                else:
+                    leaf._accumulate(g._v)
             else:  # (lent only when no other tape's sweep follows: it reuses the workspace)
                 _deliver(leaf, grads[start:end], _link is None and not tape.links)
     for slot, ref in tape.retained:
@@ -347,9 +368,42 @@ LEND_MIN = 1 << 14
 def _deliver(leaf: Tensor, g: np.ndarray, lend: bool = True) -> None:
     """Add ``g`` (a slice of the workspace) into ``leaf.grad``."""
     if lend and leaf._grad is None and g.size >= LEND_MIN and leaf._v.dtype == np.float64:
-        leaf._grad = _wrap(g.reshape(leaf._v.shape))
-    else:
-        leaf._accumulate(g.reshape(leaf._v.shape))
+        lent = _wrap(g.reshape(leaf._v.shape))
+        if leaf._grad is None:  # (tested again with no call before the store: see backward)
+            leaf._grad = lent
+            return
+    leaf._accumulate(g.reshape(leaf._v.shape))
+
+
+INTERRUPTED_MESSAGE = (
+    "the tape of this graph is inconsistent: its recording was interrupted (an exception, such "
+    "as KeyboardInterrupt, landed while an operation was being recorded). Recompute the graph.")
+#: how long a backward waits for another thread to finish appending to the tape it sweeps
+#: before taking the tape as abandoned by an exception (then checked like any other)
+_FREEZE_WAIT = 1.0
+
+
+def _freeze(tape) -> None:
+    """Close ``tape`` for good, once no thread holds it (see tape.py)."""
+    deadline = None
+    while True:
+        if tape.closed is not BUSY:
+            tape.closed = True  # (no call since the test: no thread can take it in between)
+            return
+        if deadline is None:
+            deadline = time.monotonic() + _FREEZE_WAIT
+        elif time.monotonic() > deadline:
+            tape.closed = True
+            return
+        time.sleep(1e-5)
+
+
+def _check(tape, n_slots: int) -> None:
+    """Refuse a tape whose lists are out of step (a record's appends cut short) before the
+    kernel trusts any of its addresses: with an error, never a crash or values one slot off."""
+    if len(tape.scalars) + len(tape.arrays) + len(tape.big_slots) != n_slots or (
+            tape.big_slots and not len(tape.big_slots) == len(tape.bigs) == len(tape.big_addrs)):
+        raise RuntimeError(INTERRUPTED_MESSAGE)
 
 
 #: matrix products of at least this many multiply-adds leave the numba sweep for NumPy's BLAS

@@ -35,6 +35,16 @@ backward still frees old steps' tapes.  An op reading a tensor of a closed tape 
 two tapes) records on the open tape, which links to the other: records are never appended to an
 older tape, so a long-lived tensor keeps its own graph alive, not every later graph that read
 it.  A backward continues along the links (``engine._continue``).
+
+Integrity: every append sequence (a record, or an input's registration) runs while its thread
+holds the tape, ``closed`` set to :data:`BUSY`, which every other thread reads as closed (it then
+records on its own open tape, linking to this one).  Taking the tape is its test and its set with
+no call between them, so no other Python thread can run in between: two threads never interleave
+appends, whichever of them opened the tape.  Closing waits for that too (a backward, see
+``engine._freeze``) or leaves it to the holder (a rollover: the tape is then no thread's open tape
+and takes no new graphs).  An exception that lands in such a sequence (Ctrl-C) closes the tape
+for good: the thread's next graph starts on a fresh tape, and a backward through the interrupted
+one first checks that its lists are in step (see ``engine._check``).
 """
 
 from __future__ import annotations
@@ -63,6 +73,8 @@ BIG = LARGE
 CLOSE_RECORDS = 1 << 15
 CLOSE_ELEMENTS = 1 << 21
 _CLOSE_RECS = 6 * CLOSE_RECORDS  # (the length of ``recs`` then)
+#: ``tape.closed`` while a thread appends to the tape (truthy: read as closed by every other)
+BUSY = 2
 
 #: one record's bytes: ``tape.recs.frombytes(RECORD(op, out, a, b, ip, fp))``
 RECORD = struct.Struct("6q").pack
@@ -88,7 +100,8 @@ def appended(items, item):
 class Tape:
     __slots__ = ("recs", "offs", "scalars", "shared_scalars", "arrays", "bigs", "big_slots",
                  "big_addrs", "unkept", "consts", "leaves", "links", "watch", "retained",
-                 "ints", "floats", "freed", "closed", "serial", "guards", "mixed", "__weakref__")
+                 "ints", "floats", "freed", "closed", "serial", "guards", "mixed",
+                 "__weakref__")
 
     def __init__(self) -> None:
         self.recs = _NO_INTS[:]  # (copies of empty arrays: half the time of array("q"))
@@ -116,7 +129,7 @@ class Tape:
         self.floats = _NO_FLOATS[:]
         # per record, set once its saved values are released (made, then grown, by backward)
         self.freed: array | None = None
-        self.closed = False
+        self.closed = False  # (or BUSY)
         self.serial = next(_serials)
         self.guards: list = _NONE  # tg.compile only: values that left the tape for Python
         # whether ``arrays`` may hold a value of 8-byte elements that are not native float64
@@ -158,11 +171,12 @@ class Tape:
 
     def keep(self, slot: int, value: np.ndarray) -> None:
         """Hold large slot ``slot``'s value after all: a VJP recorded now reads it."""
-        i = self.unkept.pop(slot, None) if self.unkept else None
+        i = self.unkept.get(slot) if self.unkept else None
         if i is not None:
             big = np.ascontiguousarray(value, dtype=np.float64)
             self.bigs[i] = big
             self.big_addrs[i] = address_of(big)
+            del self.unkept[slot]  # (last: until here an interrupted keep is redone)
 
     def keep_read(self, keeps: int, sa: int, a: Tensor, sb: int = -1,
                   b: Tensor | None = None) -> None:
@@ -182,12 +196,12 @@ class Tape:
         v = t._v
         n = v.size
         if 1 < n < BIG:  # (new_slot's common case, inlined: a new graph starts here)
+            if v.dtype is not _F64:  # (before the append: never an unflagged odd array)
+                self.mixed = True
             offs = self.offs
             slot = len(offs) - 1
             offs.append(offs[-1] + n)
             self.arrays.append(v)
-            if v.dtype is not _F64:
-                self.mixed = True
         else:
             slot = self.new_slot(v)
             if n == 1 and v.__class__ is np.ndarray:
@@ -289,15 +303,17 @@ class Tape:
 
 
 def open_tape() -> Tape:
-    """This thread's open tape for a graph that starts from leaves."""
+    """This thread's open tape for a graph that starts from leaves.  (A caller takes it before
+    appending -- ``while tape.closed: tape = open_tape()``, then ``tape.closed = BUSY`` -- and
+    lets it go after: ``tape.closed = False``.)"""
     if NON_DEFAULT[0] and STATE.compile_tape is not None:
         return STATE.compile_tape
     ref = STATE.tape_ref
     tape = ref() if ref is not None else None
     if tape is None or tape.closed or len(tape.recs) >= _CLOSE_RECS \
             or tape.offs[-1] >= CLOSE_ELEMENTS:
-        if tape is not None:
-            tape.closed = True  # (ops on its tensors go on the new tape: see tape_for)
+        if tape is not None and tape.closed is not BUSY:  # (if another thread holds it, it
+            tape.closed = True  # stays open, but no thread's: new graphs go on the new tape)
         tape = Tape()
         STATE.tape_ref = weakref.ref(tape)
     return tape
@@ -311,7 +327,7 @@ def open_tape_if(serial: int) -> Tape | None:
 
 
 def tape_for(a: Tensor, b: Tensor | None) -> Tape:
-    """The tape an operation on ``a`` (and ``b``) is recorded on."""
+    """The tape an operation on ``a`` (and ``b``) is recorded on (taken as open_tape's)."""
     return tape_for_all((a,) if b is None else (a, b))
 
 
@@ -332,3 +348,12 @@ def tape_for_all(tensors) -> Tape:
                 return open_tape()
             tape = there
     return tape if tape is not None else open_tape()
+
+
+def interrupted(tape: Tape) -> None:
+    """An exception landed while this thread held ``tape`` (or was about to): close it for good,
+    whatever its lists hold (a compile tape is left to tg.compile, which drops it)."""
+    if tape is not None and tape is not STATE.compile_tape:
+        tape.closed = True
+    elif tape is not None:
+        tape.closed = False

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import numbers
 import operator
+import threading
 import weakref
 from array import array
 from types import FunctionType
@@ -31,7 +32,7 @@ from .ops import BY_KEY
 from .ops.elementwise import TWO
 from .ops.shape import CAST_TO, basic_params, broadcast_map, gather_map
 from .printing import format_tensor, needs_dtype_suffix
-from .tape import BIG, appended, open_tape, open_tape_if, tape_for, tape_for_all
+from .tape import BIG, BUSY, appended, interrupted, open_tape, open_tape_if, tape_for, tape_for_all
 from .tape import RECORD as _RECORD
 
 _OP = {key: op for key, op in BY_KEY.items()}
@@ -42,6 +43,7 @@ _f64 = np.float64
 _ndarray = np.ndarray
 _F64 = np.dtype(np.float64)
 _new = object.__new__
+_ACCUMULATING = threading.Lock()  # (one for all leaves: backwards meet rarely)
 
 LEAF_INPLACE = "a leaf Variable that requires grad is being used in an in-place operation."
 VIEW_OF_LEAF_INPLACE = ("a view of a leaf Variable that requires grad is being used in an "
@@ -255,10 +257,14 @@ class Tensor:
         return self
 
     def _accumulate(self, g: np.ndarray) -> None:
-        """Add a gradient (float64) into ``.grad``, in this tensor's dtype."""
+        """Add a gradient (float64) into ``.grad``, in this tensor's dtype: atomically with
+        respect to other threads' backwards (NumPy's add lets other threads run meanwhile)."""
         if self._grad is None:
-            self._grad = _wrap(g.astype(self._v.dtype, copy=True))
-        else:
+            first = _wrap(g.astype(self._v.dtype, copy=True))
+            if self._grad is None:  # (no call since the test: no other thread came between)
+                self._grad = first
+                return
+        with _ACCUMULATING:
             np.add(self._grad._v, g, out=self._grad._v, casting="unsafe")
 
     def _version_box(self) -> list:
@@ -931,18 +937,25 @@ def _record(op, value: np.ndarray, a: Tensor, b: Tensor | None, ints=None, fp: i
             scalar: float | None = None, scalars: tuple | None = None) -> Tensor:
     """Append one record for ``op`` and return its output tensor."""
     tape = tape_for(a, b)
-    sa = tape.slot_of(a)
-    sb = -1 if b is None else tape.slot_of(b)
-    if tape.unkept:
-        tape.keep_read(op.keeps, sa, a, sb, b)
-    ip = -1 if ints is None else tape.push_ints(ints)
-    if scalar is not None:
-        fp = tape.push_float(scalar)
-    elif scalars is not None:
-        fp = tape.push_float(scalars[0])
-        for extra in scalars[1:]:
-            tape.push_float(extra)
-    out = _emit(tape, op.code, value, sa, sb, ip, fp)
+    while tape.closed:  # (taken by another thread since: see tape.py)
+        tape = tape_for(a, b)
+    try:
+        tape.closed = BUSY
+        sa = tape.slot_of(a)
+        sb = -1 if b is None else tape.slot_of(b)
+        if tape.unkept:
+            tape.keep_read(op.keeps, sa, a, sb, b)
+        ip = -1 if ints is None else tape.push_ints(ints)
+        if scalar is not None:
+            fp = tape.push_float(scalar)
+        elif scalars is not None:
+            fp = tape.push_float(scalars[0])
+            for extra in scalars[1:]:
+                tape.push_float(extra)
+        out = _emit(tape, op.code, value, sa, sb, ip, fp)
+    except BaseException:
+        interrupted(tape)
+        raise
     if _NON_DEFAULT[0] and STATE.compile_tape is not None:
         _stop_if_no_grad(out, (a, b))
     return out
@@ -953,18 +966,26 @@ def _record_parts(value: np.ndarray, parts: list) -> Tensor:
     ``(op, a, b, ints)`` tuples (``b`` a mask/condition input or None)."""
     inputs = [t for _, a, b, _ in parts for t in (a, b) if t is not None]
     tape = tape_for_all(inputs)
-    slots = [(op, tape.slot_of(a), -1 if b is None else tape.slot_of(b),
-              -1 if ints is None else tape.push_ints(ints)) for op, a, b, ints in parts]
-    if tape.unkept:
-        for (op, sa, sb, _), (_, a, b, _) in zip(slots, parts, strict=True):
-            tape.keep_read(op.keeps, sa, a, sb, b)
-    out = _new(Tensor)
-    out._v = value
-    out._tape = tape
-    out._vc = None
-    slot = out._slot = tape.new_slot(value)
-    for op, sa, sb, ip in slots:
-        tape.recs.frombytes(_RECORD(op.code, slot, sa, sb, ip, -1))
+    while tape.closed:  # (taken by another thread since: see tape.py)
+        tape = tape_for_all(inputs)
+    try:
+        tape.closed = BUSY
+        slots = [(op, tape.slot_of(a), -1 if b is None else tape.slot_of(b),
+                  -1 if ints is None else tape.push_ints(ints)) for op, a, b, ints in parts]
+        if tape.unkept:
+            for (op, sa, sb, _), (_, a, b, _) in zip(slots, parts, strict=True):
+                tape.keep_read(op.keeps, sa, a, sb, b)
+        out = _new(Tensor)
+        out._v = value
+        out._tape = tape
+        out._vc = None
+        slot = out._slot = tape.new_slot(value)
+        for op, sa, sb, ip in slots:
+            tape.recs.frombytes(_RECORD(op.code, slot, sa, sb, ip, -1))
+        tape.closed = False
+    except BaseException:
+        interrupted(tape)
+        raise
     if STATE.compile_tape is not None:
         _stop_if_no_grad(out, [a for _, a, _, _ in parts])
     return out
@@ -1080,9 +1101,18 @@ def _record_setitem(x: Tensor, key: tuple, v: Tensor) -> None:
     x._tape, x._slot = out._tape, out._slot
 
 
+def _let_go(tape) -> None:
+    """After an exception in a recording function: a tape it held is closed for good (its lists
+    may be out of step).  (``tape`` is unbound until the function reads it: the hot paths set
+    no placeholder for this handler.)"""
+    if tape is not None and tape.closed is BUSY:
+        interrupted(tape)
+
+
 def _emit(tape, code: int, value, sa: int, sb: int, ip: int, fp: int) -> Tensor:
-    """The hot end of recording: a new slot for ``value``, one record, the output tensor.
-    (``Tape.new_slot`` inlined for small values: this runs once per recorded op.)"""
+    """The hot end of recording: a new slot for ``value``, one record, the output tensor; then
+    lets the tape go.  (``Tape.new_slot`` inlined for small values: this runs once per recorded
+    op; the caller took the tape and closes it if this raises.)"""
     offs = tape.offs
     slot = len(offs) - 1
     n = value.size
@@ -1100,6 +1130,7 @@ def _emit(tape, code: int, value, sa: int, sb: int, ip: int, fp: int) -> Tensor:
     out._slot = slot
     out._vc = None
     tape.recs.frombytes(_RECORD(code, slot, sa, sb, ip, fp))
+    tape.closed = False
     return out
 
 
@@ -1115,108 +1146,120 @@ def _unary(a: Tensor, op=None, value: np.ndarray | None = None,
            ints: tuple | None = None) -> Tensor:
     """``op`` on ``a``; ``value`` when the caller computed it.  The math methods and functions
     (``x.tanh()``, ``tg.tanh(x)``) are this function bound to their op (see _math)."""
-    if value is None and a.__class__ is _OneFloat and not _NON_DEFAULT[0]:
-        # (_OneFloat's path: Python's math on its float, recorded as below)
-        tape = a._tape
-        try:
-            value = op.py(a._f)
-        except (ArithmeticError, ValueError, AttributeError, TypeError):
-            pass  # (overflow, a domain error, no Python rule, x.tanh(2): NumPy's path decides)
-        if value.__class__ is float and not tape.closed:
-            offs = tape.offs
-            slot = len(offs) - 1
-            offs.append(offs[-1] + 1)
-            tape.scalars.append(value)
-            out = _new(_OneFloat)
-            out._f = value
-            out._tape = tape
-            out._slot = slot
-            out._vc = None
-            tape.recs.frombytes(_RECORD(op.code, slot, a._slot, -1, -1, -1))
-            return out
-        value = None
-    elif value is None and a.__class__ is _ZeroDim and not _NON_DEFAULT[0]:
-        # (_ZeroDim's path: the op's Python rule on its NumPy float64, recorded as below)
-        tape = a._tape
-        v = a._v
-        try:
-            value = op.py(v) if v.__class__ is _f64 else None
-        except (ArithmeticError, ValueError, AttributeError, TypeError):
-            value = None  # (as for _OneFloat above)
-        if value is not None and not tape.closed and (a._vc is None or not op.keeps & 1):
-            return _record_zero_dim(tape, value, op.code, a._slot, -1, -1, -1)
-        value = None
     try:
-        v = a._v
-    except AttributeError:  # tg.tanh(an array or a number)
-        a = _as_tensor(a)
-        v = a._v
-    if value is None:
-        try:
-            py, eager = op.py, op.eager
-        except AttributeError:  # x.tanh(2): the extra argument landed on ``op``
-            raise TypeError(f"elementwise math takes one tensor, not also {op!r}") from None
-        if v.__class__ is not _f64 and v.ndim == 0 and v.dtype is _F64:
-            v = v[()]
-        if v.__class__ is _f64 and py is not None:
+        if value is None and a.__class__ is _OneFloat and not _NON_DEFAULT[0]:
+            # (_OneFloat's path: Python's math on its float, recorded as below)
+            tape = a._tape
             try:
-                value = py(v)
-            except (ArithmeticError, ValueError):  # Python's math refuses overflow, domains
-                pass
-            else:
-                if value.__class__ is not _f64:
-                    value = _f64(value)
+                value = op.py(a._f)
+            except (ArithmeticError, ValueError, AttributeError, TypeError):
+                pass  # (overflow, a domain error, no Python rule, x.tanh(2): NumPy's path decides)
+            if value.__class__ is float and not tape.closed:
+                tape.closed = BUSY
+                offs = tape.offs
+                slot = len(offs) - 1
+                offs.append(offs[-1] + 1)
+                tape.scalars.append(value)
+                out = _new(_OneFloat)
+                out._f = value
+                out._tape = tape
+                out._slot = slot
+                out._vc = None
+                tape.recs.frombytes(_RECORD(op.code, slot, a._slot, -1, -1, -1))
+                tape.closed = False
+                return out
+            value = None
+        elif value is None and a.__class__ is _ZeroDim and not _NON_DEFAULT[0]:
+            # (_ZeroDim's path: the op's Python rule on its NumPy float64, recorded as below)
+            tape = a._tape
+            v = a._v
+            try:
+                value = op.py(v) if v.__class__ is _f64 else None
+            except (ArithmeticError, ValueError, AttributeError, TypeError):
+                value = None  # (as for _OneFloat above)
+            if value is not None and not tape.closed and (a._vc is None or not op.keeps & 1):
+                tape.closed = BUSY
+                return _record_zero_dim(tape, value, op.code, a._slot, -1, -1, -1)
+            value = None
+        try:
+            v = a._v
+        except AttributeError:  # tg.tanh(an array or a number)
+            a = _as_tensor(a)
+            v = a._v
         if value is None:
-            value = eager(a._v)
-            if value.__class__ is not _ndarray and value.__class__ is not _f64:
-                value = np.asarray(value)
-    tape = a._tape
-    if tape is None and not a._rg:
-        return _wrap(value)
-    if _NON_DEFAULT[0] and (not STATE.grad_enabled or STATE.compile_tape is not None):
-        return _record(op, value, a, None, ints) if STATE.compile_tape is not None else \
-            _wrap(value)
-    if tape is None:  # (a leaf: its slot on the open tape, registered there already mostly)
-        tape = open_tape()
-        reg = a._lreg
-        sa = reg[1] if reg is not None and reg[0] == tape.serial and reg[2] == a._vc[0] else \
-            tape.input_slot(a)
-    elif tape.closed:
-        return _record(op, value, a, None, ints)
-    else:  # (a value with a version box -- a view, say -- is watched if this VJP reads it)
-        sa = a._slot if a._vc is None or not op.keeps & 1 else tape.slot_of(a)
-    if ints is None:
-        ip = -1
-    else:  # (Tape.push_ints, inlined: ``ints`` is a basic index's memoised int64 array)
-        ip = len(tape.ints)
-        tape.ints.extend(ints)
-    if tape.unkept:  # (a large input no earlier VJP needed)
-        tape.keep_read(op.keeps, sa, a)
-    # _emit, inlined (a call costs ~10% of this path); a result of another class is made by a
-    # function of its own (see _record_zero_dim)
-    offs = tape.offs
-    slot = len(offs) - 1
-    n = value.size
-    if n == 1:
-        if value.__class__ is _f64:
-            return _record_zero_dim(tape, value, op.code, sa, -1, ip, -1)
-        if value.__class__ is _ndarray and value.ndim == 1 and value.dtype is _F64 and \
-                value.base is None and value is not v:  # (a fresh vector, not a view)
-            return _record_one_float(tape, value.item(), op.code, sa, -1, ip, -1)
-        offs.append(offs[-1] + 1)  # (Tape.new_slot, inlined)
-        tape.scalars.append(value.item() if value.__class__ is _ndarray else value)
-    elif n < BIG:
-        offs.append(offs[-1] + n)
-        tape.arrays.append(value)
-    else:
-        tape.new_slot(value, op.keeps & 4)  # held only if the VJP reads it
-    out = _new(Tensor)
-    out._v = value
-    out._tape = tape
-    out._slot = slot
-    out._vc = None
-    tape.recs.frombytes(_RECORD(op.code, slot, sa, -1, ip, -1))
-    return out
+            try:
+                py, eager = op.py, op.eager
+            except AttributeError:  # x.tanh(2): the extra argument landed on ``op``
+                raise TypeError(f"elementwise math takes one tensor, not also {op!r}") from None
+            if v.__class__ is not _f64 and v.ndim == 0 and v.dtype is _F64:
+                v = v[()]
+            if v.__class__ is _f64 and py is not None:
+                try:
+                    value = py(v)
+                except (ArithmeticError, ValueError):  # Python's math refuses overflow, domains
+                    pass
+                else:
+                    if value.__class__ is not _f64:
+                        value = _f64(value)
+            if value is None:
+                value = eager(a._v)
+                if value.__class__ is not _ndarray and value.__class__ is not _f64:
+                    value = np.asarray(value)
+        tape = a._tape
+        if tape is None and not a._rg:
+            return _wrap(value)
+        if _NON_DEFAULT[0] and (not STATE.grad_enabled or STATE.compile_tape is not None):
+            return _record(op, value, a, None, ints) if STATE.compile_tape is not None else \
+                _wrap(value)
+        if tape is None:  # (a leaf: its slot on the open tape, registered there already mostly)
+            tape = open_tape()
+            while tape.closed:  # (taken by another thread since: see tape.py)
+                tape = open_tape()
+            tape.closed = BUSY
+            reg = a._lreg
+            sa = reg[1] if reg is not None and reg[0] == tape.serial and reg[2] == a._vc[0] else \
+                tape.input_slot(a)
+        elif tape.closed:
+            return _record(op, value, a, None, ints)
+        else:  # (a value with a version box -- a view, say -- is watched if this VJP reads it)
+            tape.closed = BUSY
+            sa = a._slot if a._vc is None or not op.keeps & 1 else tape.slot_of(a)
+        if ints is None:
+            ip = -1
+        else:  # (Tape.push_ints, inlined: ``ints`` is a basic index's memoised int64 array)
+            ip = len(tape.ints)
+            tape.ints.extend(ints)
+        if tape.unkept:  # (a large input no earlier VJP needed)
+            tape.keep_read(op.keeps, sa, a)
+        # _emit, inlined (a call costs ~10% of this path); a result of another class is made by a
+        # function of its own (see _record_zero_dim)
+        offs = tape.offs
+        slot = len(offs) - 1
+        n = value.size
+        if n == 1:
+            if value.__class__ is _f64:
+                return _record_zero_dim(tape, value, op.code, sa, -1, ip, -1)
+            if value.__class__ is _ndarray and value.ndim == 1 and value.dtype is _F64 and \
+                    value.base is None and value is not v:  # (a fresh vector, not a view)
+                return _record_one_float(tape, value.item(), op.code, sa, -1, ip, -1)
+            offs.append(offs[-1] + 1)  # (Tape.new_slot, inlined)
+            tape.scalars.append(value.item() if value.__class__ is _ndarray else value)
+        elif n < BIG:
+            offs.append(offs[-1] + n)
+            tape.arrays.append(value)
+        else:
+            tape.new_slot(value, op.keeps & 4)  # held only if the VJP reads it
+        out = _new(Tensor)
+        out._v = value
+        out._tape = tape
+        out._slot = slot
+        out._vc = None
+        tape.recs.frombytes(_RECORD(op.code, slot, sa, -1, ip, -1))
+        tape.closed = False
+        return out
+    except BaseException:  # (Ctrl-C, say): a tape held here is closed for good
+        _let_go(locals().get("tape"))
+        raise
 
 
 def _constant(c) -> np.ndarray:
@@ -1233,136 +1276,149 @@ def _arithmetic(a: Tensor, other, op=None, scalar_op=None, reflected: bool = Fal
     """``a <op> other``, or ``other <op> a`` if ``reflected`` (``other`` is then not a tensor):
     ``op`` for a tensor operand, ``scalar_op`` for a Python number kept as a constant.  Each
     operator is this function bound to its ops (see _operator)."""
-    if other.__class__ is not Tensor and (other.__class__ is float or other.__class__ is int or (
-            isinstance(other, _Real) and (reflected or not isinstance(other, bool)))):
-        # -- a tensor and a Python number: ``scalar_op``, the number kept in the float pool
-        op, c = scalar_op, other
-        v = a._v
-        value = None
-        if (v.__class__ is _f64 or not v.ndim) and op.py is not None and v.dtype is _F64:
-            try:
-                value = op.py(v if v.__class__ is _f64 else v[()], c)
-            except (ArithmeticError, ValueError):
-                pass
-            else:
-                if value.__class__ is not _f64:
-                    value = _f64(value)
-        if value is None:
-            if c and v.dtype is _F64:
-                # NumPy 2 takes a Python number ~130 ns slower than a float64 0-d array, which
-                # (for a float64 operand) gives the same result.  Zero is left out: 0.0 and -0.0
-                # are one dict key but not one constant.
-                constant = _CONSTANTS.get(c)
-                value = op.eager(v, constant if constant is not None else _constant(c))
-            else:
-                value = op.eager(v, c)
-            if not v.ndim and value.__class__ is not _ndarray and value.__class__ is not _f64:
-                value = np.asarray(value)  # (an array operand gives an array)
-        tape = a._tape
-        if tape is None and not a._rg:
-            return _wrap(value)
-        if _NON_DEFAULT[0] and (not STATE.grad_enabled or STATE.compile_tape is not None):
-            if STATE.compile_tape is not None:
-                return _record(op, value, a, None, scalar=float(c))
-            return _wrap(value)
-        if tape is None:  # (a leaf: as in _unary)
-            tape = open_tape()
-            reg = a._lreg
-            sa = reg[1] if reg is not None and reg[0] == tape.serial and \
-                reg[2] == a._vc[0] else tape.input_slot(a)
-        elif tape.closed:
-            return _record(op, value, a, None, scalar=float(c))
-        else:
-            sa = a._slot if a._vc is None or not op.keeps & 1 else tape.slot_of(a)
-        if tape.unkept:  # (a large input no earlier VJP needed)
-            tape.keep_read(op.keeps, sa, a)
-        floats = tape.floats
-        floats.append(c)
-        sb, ip, fp = -1, -1, len(floats) - 1
-    else:
-        if other.__class__ is Tensor or other.__class__ is _ZeroDim or \
-                other.__class__ is _OneFloat:
-            b = other
-        else:  # an array, a list ...: a constant tensor
-            b = _as_tensor(other)
-            if reflected:
-                a, b = b, a
-        # -- two tensors: ``op``, NumPy broadcasting recorded as int params when the shapes differ
-        av, bv = a._v, b._v
-        value = None
-        both_0d = av.ndim == 0 and bv.ndim == 0
-        if both_0d and op.py is not None:
-            if av.__class__ is not _f64 and av.dtype is _F64:
-                av = av[()]
-            if bv.__class__ is not _f64 and bv.dtype is _F64:
-                bv = bv[()]
-            if av.__class__ is _f64 and bv.__class__ is _f64:
+    try:
+        if other.__class__ is not Tensor and (
+                other.__class__ is float or other.__class__ is int or (
+                isinstance(other, _Real) and (reflected or not isinstance(other, bool)))):
+            # -- a tensor and a Python number: ``scalar_op``, the number kept in the float pool
+            op, c = scalar_op, other
+            v = a._v
+            value = None
+            if (v.__class__ is _f64 or not v.ndim) and op.py is not None and v.dtype is _F64:
                 try:
-                    value = op.py(av, bv)
+                    value = op.py(v if v.__class__ is _f64 else v[()], c)
                 except (ArithmeticError, ValueError):
                     pass
                 else:
                     if value.__class__ is not _f64:
                         value = _f64(value)
-        if value is None:
-            value = op.eager(av, bv)
-            if value.__class__ is not _ndarray and value.__class__ is not _f64:
-                value = np.asarray(value)
-        ta, tb = a._tape, b._tape
-        if ta is None and tb is None and not a._rg and not b._rg:
-            return _wrap(value)
-        if _NON_DEFAULT[0] and (not STATE.grad_enabled or STATE.compile_tape is not None):
-            if STATE.compile_tape is not None:
+            if value is None:
+                if c and v.dtype is _F64:
+                    # NumPy 2 takes a Python number ~130 ns slower than a float64 0-d array, which
+                    # (for a float64 operand) gives the same result.  Zero is left out: 0.0 and -0.0
+                    # are one dict key but not one constant.
+                    constant = _CONSTANTS.get(c)
+                    value = op.eager(v, constant if constant is not None else _constant(c))
+                else:
+                    value = op.eager(v, c)
+                if not v.ndim and value.__class__ is not _ndarray and value.__class__ is not _f64:
+                    value = np.asarray(value)  # (an array operand gives an array)
+            tape = a._tape
+            if tape is None and not a._rg:
+                return _wrap(value)
+            if _NON_DEFAULT[0] and (not STATE.grad_enabled or STATE.compile_tape is not None):
+                if STATE.compile_tape is not None:
+                    return _record(op, value, a, None, scalar=float(c))
+                return _wrap(value)
+            if tape is None:  # (a leaf: as in _unary)
+                tape = open_tape()
+                while tape.closed:
+                    tape = open_tape()
+                tape.closed = BUSY
+                reg = a._lreg
+                sa = reg[1] if reg is not None and reg[0] == tape.serial and \
+                    reg[2] == a._vc[0] else tape.input_slot(a)
+            elif tape.closed:
+                return _record(op, value, a, None, scalar=float(c))
+            else:
+                tape.closed = BUSY
+                sa = a._slot if a._vc is None or not op.keeps & 1 else tape.slot_of(a)
+            if tape.unkept:  # (a large input no earlier VJP needed)
+                tape.keep_read(op.keeps, sa, a)
+            floats = tape.floats
+            floats.append(c)
+            sb, ip, fp = -1, -1, len(floats) - 1
+        else:
+            if other.__class__ is Tensor or other.__class__ is _ZeroDim or \
+                    other.__class__ is _OneFloat:
+                b = other
+            else:  # an array, a list ...: a constant tensor
+                b = _as_tensor(other)
+                if reflected:
+                    a, b = b, a
+            # -- two tensors: ``op``, NumPy broadcasting recorded as int params when shapes differ
+            av, bv = a._v, b._v
+            value = None
+            both_0d = av.ndim == 0 and bv.ndim == 0
+            if both_0d and op.py is not None:
+                if av.__class__ is not _f64 and av.dtype is _F64:
+                    av = av[()]
+                if bv.__class__ is not _f64 and bv.dtype is _F64:
+                    bv = bv[()]
+                if av.__class__ is _f64 and bv.__class__ is _f64:
+                    try:
+                        value = op.py(av, bv)
+                    except (ArithmeticError, ValueError):
+                        pass
+                    else:
+                        if value.__class__ is not _f64:
+                            value = _f64(value)
+            if value is None:
+                value = op.eager(av, bv)
+                if value.__class__ is not _ndarray and value.__class__ is not _f64:
+                    value = np.asarray(value)
+            ta, tb = a._tape, b._tape
+            if ta is None and tb is None and not a._rg and not b._rg:
+                return _wrap(value)
+            if _NON_DEFAULT[0] and (not STATE.grad_enabled or STATE.compile_tape is not None):
+                if STATE.compile_tape is not None:
+                    return _record(op, value, a, b, _broadcast_ints(av, bv, value))
+                return _wrap(value)
+            tape = ta if ta is not None else tb
+            if tape is None:
+                tape = open_tape()
+                while tape.closed:
+                    tape = open_tape()
+            elif tape.closed or (tb is not None and tb is not tape):
                 return _record(op, value, a, b, _broadcast_ints(av, bv, value))
-            return _wrap(value)
-        tape = ta if ta is not None else tb
-        if tape is None:
-            tape = open_tape()
-        elif tape.closed or (tb is not None and tb is not tape):
-            return _record(op, value, a, b, _broadcast_ints(av, bv, value))
-        # each input's slot: its own on this tape, or -- a leaf used again -- its registration here
-        # (Tape.slot_of's checks, inlined for the two common cases)
-        if ta is tape and (a._vc is None or not op.keeps & 1):
-            sa = a._slot
+            tape.closed = BUSY
+            # each input's slot: its own on this tape, or -- a leaf used again -- its registration
+            # (Tape.slot_of's checks, inlined for the two common cases)
+            if ta is tape and (a._vc is None or not op.keeps & 1):
+                sa = a._slot
+            else:
+                reg = a._lreg
+                sa = reg[1] if (ta is None and reg is not None and reg[0] == tape.serial
+                                and reg[2] == a._vc[0]) else tape.slot_of(a)
+            if tb is tape and (b._vc is None or not op.keeps & 2):
+                sb = b._slot
+            else:
+                reg = b._lreg
+                sb = reg[1] if (tb is None and reg is not None and reg[0] == tape.serial
+                                and reg[2] == b._vc[0]) else tape.slot_of(b)
+            ip = -1 if both_0d or av.shape == bv.shape else \
+                tape.push_ints(_broadcast_ints(av, bv, value))
+            if tape.unkept:  # (a large input no earlier VJP needed)
+                tape.keep_read(op.keeps, sa, a, sb, b)
+            fp = -1
+        # _emit, inlined, one copy for both kinds of operand (a call costs ~10% of this path); a
+        # result of another class is made by a function of its own (see _record_zero_dim)
+        offs = tape.offs
+        slot = len(offs) - 1
+        n = value.size
+        if n == 1:
+            if value.__class__ is _f64:
+                return _record_zero_dim(tape, value, op.code, sa, sb, ip, fp)
+            if value.__class__ is _ndarray and value.ndim == 1 and value.dtype is _F64:
+                return _record_one_float(tape, value.item(), op.code, sa, sb, ip, fp)
+            offs.append(offs[-1] + 1)  # (Tape.new_slot, inlined)
+            tape.scalars.append(value.item() if value.__class__ is _ndarray else value)
+        elif n < BIG:
+            offs.append(offs[-1] + n)
+            tape.arrays.append(value)
         else:
-            reg = a._lreg
-            sa = reg[1] if (ta is None and reg is not None and reg[0] == tape.serial
-                            and reg[2] == a._vc[0]) else tape.slot_of(a)
-        if tb is tape and (b._vc is None or not op.keeps & 2):
-            sb = b._slot
-        else:
-            reg = b._lreg
-            sb = reg[1] if (tb is None and reg is not None and reg[0] == tape.serial
-                            and reg[2] == b._vc[0]) else tape.slot_of(b)
-        ip = -1 if both_0d or av.shape == bv.shape else \
-            tape.push_ints(_broadcast_ints(av, bv, value))
-        if tape.unkept:  # (a large input no earlier VJP needed)
-            tape.keep_read(op.keeps, sa, a, sb, b)
-        fp = -1
-    # _emit, inlined, one copy for both kinds of operand (a call costs ~10% of this path); a
-    # result of another class is made by a function of its own (see _record_zero_dim)
-    offs = tape.offs
-    slot = len(offs) - 1
-    n = value.size
-    if n == 1:
-        if value.__class__ is _f64:
-            return _record_zero_dim(tape, value, op.code, sa, sb, ip, fp)
-        if value.__class__ is _ndarray and value.ndim == 1 and value.dtype is _F64:
-            return _record_one_float(tape, value.item(), op.code, sa, sb, ip, fp)
-        offs.append(offs[-1] + 1)  # (Tape.new_slot, inlined)
-        tape.scalars.append(value.item() if value.__class__ is _ndarray else value)
-    elif n < BIG:
-        offs.append(offs[-1] + n)
-        tape.arrays.append(value)
-    else:
-        tape.new_slot(value, op.keeps & 4)  # held only if the VJP reads it
-    out = _new(Tensor)
-    out._v = value
-    out._tape = tape
-    out._slot = slot
-    out._vc = None
-    tape.recs.frombytes(_RECORD(op.code, slot, sa, sb, ip, fp))
-    return out
+            tape.new_slot(value, op.keeps & 4)  # held only if the VJP reads it
+        out = _new(Tensor)
+        out._v = value
+        out._tape = tape
+        out._slot = slot
+        out._vc = None
+        tape.recs.frombytes(_RECORD(op.code, slot, sa, sb, ip, fp))
+        tape.closed = False
+        return out
+    except BaseException:  # (Ctrl-C, say): a tape held here is closed for good
+        _let_go(locals().get("tape"))
+        raise
 
 
 def _binary(op, a: Tensor, b: Tensor) -> Tensor:
@@ -1398,16 +1454,25 @@ Tensor.__rpow__ = _operator("pow", "rpow_scalar", reflected=True)
 # --------------------------------------------------------------------------- one-float tensors
 
 
+# the storage slot ``_v`` itself (a _OneFloat's ``_v`` is the property below)
+_set_slot = Tensor.__dict__["_v"].__set__
+
+
 def _set_value(t: Tensor, v: np.ndarray) -> None:
+    # the value first: a tensor whose class has changed always has one (an exception between
+    # the two leaves a one-float tensor with the value stored, which is made again)
+    _set_slot(t, v)
     t.__class__ = Tensor  # (the same layout: only the class changes)
-    t._v = v
-    del t._f
 
 
 def _materialize(t: Tensor) -> np.ndarray:
+    # ``_f`` is kept: another thread may have read the class just before it changed, and read
+    # the float now
     v = np.array((t._f,))
-    _set_value(t, v)
-    return v
+    if t.__class__ is _OneFloat:  # (no other thread runs between this test and the store:
+        _set_slot(t, v)  # two that make the array at once return the one stored last, before
+        t.__class__ = Tensor  # either returns)
+    return t._v
 
 
 class _OneFloat(Tensor):
@@ -1436,43 +1501,50 @@ def _one_float_arithmetic(a: _OneFloat, other, op=None, scalar_op=None,
     """``_arithmetic`` for a one-float tensor ``a``: with a Python number, or with another
     one-float tensor on the same tape, the value is Python's float arithmetic; anything else
     goes the general way."""
-    tape = a._tape
-    if not _NON_DEFAULT[0] and not tape.closed:
-        value = None
-        if other.__class__ is float or other.__class__ is int:
-            try:
-                value = scalar_op.py(a._f, other)
-            except (ArithmeticError, ValueError):
-                pass  # (1/0, overflow: NumPy's IEEE answers)
-            if value.__class__ is float:  # (not a complex from a negative base's fractional power)
-                floats = tape.floats
-                floats.append(other)
-                op, sb, fp = scalar_op, -1, len(floats) - 1
-            else:
-                value = None
-        elif other.__class__ is _OneFloat and other._tape is tape and not reflected and \
-                op.py is not None:
-            try:
-                value = op.py(a._f, other._f)
-            except (ArithmeticError, ValueError):
-                pass
-            if value.__class__ is float:
-                sb, fp = other._slot, -1
-            else:
-                value = None
-        if value is not None:
-            offs = tape.offs
-            slot = len(offs) - 1
-            offs.append(offs[-1] + 1)
-            tape.scalars.append(value)
-            out = _new(_OneFloat)
-            out._f = value
-            out._tape = tape
-            out._slot = slot
-            out._vc = None
-            tape.recs.frombytes(_RECORD(op.code, slot, a._slot, sb, -1, fp))
-            return out
-    return _subclass_general(a, other, op, scalar_op, reflected)
+    try:
+        tape = a._tape
+        if not _NON_DEFAULT[0] and not tape.closed:
+            tape.closed = BUSY  # (taken right at the test: see tape.py)
+            value = None
+            if other.__class__ is float or other.__class__ is int:
+                try:
+                    value = scalar_op.py(a._f, other)
+                except (ArithmeticError, ValueError):
+                    pass  # (1/0, overflow: NumPy's IEEE answers)
+                if value.__class__ is float:  # (not a complex: a negative base's fractional power)
+                    floats = tape.floats
+                    floats.append(other)
+                    op, sb, fp = scalar_op, -1, len(floats) - 1
+                else:
+                    value = None
+            elif other.__class__ is _OneFloat and other._tape is tape and not reflected and \
+                    op.py is not None:
+                try:
+                    value = op.py(a._f, other._f)
+                except (ArithmeticError, ValueError):
+                    pass
+                if value.__class__ is float:
+                    sb, fp = other._slot, -1
+                else:
+                    value = None
+            if value is not None:
+                offs = tape.offs
+                slot = len(offs) - 1
+                offs.append(offs[-1] + 1)
+                tape.scalars.append(value)
+                out = _new(_OneFloat)
+                out._f = value
+                out._tape = tape
+                out._slot = slot
+                out._vc = None
+                tape.recs.frombytes(_RECORD(op.code, slot, a._slot, sb, -1, fp))
+                tape.closed = False
+                return out
+            tape.closed = False
+        return _subclass_general(a, other, op, scalar_op, reflected)
+    except BaseException:  # (Ctrl-C, say): a tape held here is closed for good
+        _let_go(locals().get("tape"))
+        raise
 
 
 def _subclass_general(a: Tensor, other, op, scalar_op, reflected: bool) -> Tensor:
@@ -1516,52 +1588,64 @@ def _zero_dim_arithmetic(s: _ZeroDim, other, op=None, scalar_op=None, reflected:
     with a NumPy float64-valued tensor of the same tape or a leaf, or with a Python number,
     recorded in a few lines; anything else goes the general way.  (Each operator is this
     function with its op's rule, opcode and the ``keeps`` bits of both operands bound.)"""
-    tape = s._tape
-    kind = other.__class__
-    if (kind is _ZeroDim or kind is Tensor) and py is not None and not tape.closed and \
-            not _NON_DEFAULT[0]:
-        sv, ov, there = s._v, other._v, other._tape
-        if sv.__class__ is _f64 and ov.__class__ is _f64:
-            # each input's slot, as _arithmetic finds it
-            if there is tape:
-                so = other._slot if other._vc is None or not keeps_o else tape.slot_of(other)
-            elif there is None:
-                reg = other._lreg
-                so = reg[1] if reg is not None and reg[0] == tape.serial and \
-                    reg[2] == other._vc[0] else tape.slot_of(other)
-            else:
-                return _subclass_general(s, other, op, scalar_op, reflected)
-            ss = s._slot if s._vc is None or not keeps_s else tape.slot_of(s)
+    try:
+        tape = s._tape
+        kind = other.__class__
+        if (kind is _ZeroDim or kind is Tensor) and py is not None and not tape.closed and \
+                not _NON_DEFAULT[0]:
+            tape.closed = BUSY  # (taken right at the test: see tape.py)
+            sv, ov, there = s._v, other._v, other._tape
+            if sv.__class__ is _f64 and ov.__class__ is _f64:
+                # each input's slot, as _arithmetic finds it
+                if there is tape:
+                    so = other._slot if other._vc is None or not keeps_o else \
+                        tape.slot_of(other)
+                elif there is None:
+                    reg = other._lreg
+                    so = reg[1] if reg is not None and reg[0] == tape.serial and \
+                        reg[2] == other._vc[0] else tape.slot_of(other)
+                else:
+                    tape.closed = False
+                    return _subclass_general(s, other, op, scalar_op, reflected)
+                ss = s._slot if s._vc is None or not keeps_s else tape.slot_of(s)
+                try:
+                    value = py(ov, sv) if reflected else py(sv, ov)
+                except (ArithmeticError, ValueError):  # (NumPy's error state says raise)
+                    tape.closed = False
+                    return _subclass_general(s, other, op, scalar_op, reflected)
+                if value.__class__ is not _f64:
+                    value = _f64(value)  # (a rule written with Python's math)
+                offs = tape.offs
+                slot = len(offs) - 1
+                offs.append(offs[-1] + 1)
+                tape.scalars.append(value)
+                out = _new(_ZeroDim)
+                out._v = value
+                out._tape = tape
+                out._slot = slot
+                out._vc = None
+                tape.recs.frombytes(_RECORD(code, slot, so, ss, -1, -1) if reflected else
+                                    _RECORD(code, slot, ss, so, -1, -1))
+                tape.closed = False
+                return out
+            tape.closed = False
+        elif (kind is float or kind is int) and not tape.closed and not _NON_DEFAULT[0]:
+            tape.closed = BUSY
+            sv = s._v
             try:
-                value = py(ov, sv) if reflected else py(sv, ov)
-            except (ArithmeticError, ValueError):  # (NumPy's error state says raise)
-                return _subclass_general(s, other, op, scalar_op, reflected)
-            if value.__class__ is not _f64:
-                value = _f64(value)  # (a rule written with Python's math)
-            offs = tape.offs
-            slot = len(offs) - 1
-            offs.append(offs[-1] + 1)
-            tape.scalars.append(value)
-            out = _new(_ZeroDim)
-            out._v = value
-            out._tape = tape
-            out._slot = slot
-            out._vc = None
-            tape.recs.frombytes(_RECORD(code, slot, so, ss, -1, -1) if reflected else
-                                _RECORD(code, slot, ss, so, -1, -1))
-            return out
-    elif (kind is float or kind is int) and not tape.closed and not _NON_DEFAULT[0]:
-        sv = s._v
-        try:
-            value = scalar_op.py(sv, other) if sv.__class__ is _f64 else None
-        except (ArithmeticError, ValueError):
-            value = None
-        if value is not None:
-            floats = tape.floats
-            floats.append(other)
-            return _record_zero_dim(tape, value, scalar_op.code, s._slot, -1, -1,
-                                    len(floats) - 1)
-    return _subclass_general(s, other, op, scalar_op, reflected)
+                value = scalar_op.py(sv, other) if sv.__class__ is _f64 else None
+            except (ArithmeticError, ValueError):
+                value = None
+            if value is not None:
+                floats = tape.floats
+                floats.append(other)
+                return _record_zero_dim(tape, value, scalar_op.code, s._slot, -1, -1,
+                                        len(floats) - 1)
+            tape.closed = False
+        return _subclass_general(s, other, op, scalar_op, reflected)
+    except BaseException:  # (Ctrl-C, say): a tape held here is closed for good
+        _let_go(locals().get("tape"))
+        raise
 
 
 def _record_zero_dim(tape, value, code: int, sa: int, sb: int, ip: int, fp: int) -> _ZeroDim:
@@ -1584,12 +1668,14 @@ def _record_zero_dim(tape, value, code: int, sa: int, sb: int, ip: int, fp: int)
     out._slot = slot
     out._vc = None
     tape.recs.frombytes(_RECORD(code, slot, sa, sb, ip, fp))
+    tape.closed = False
     return out
 
 
 def _record_one_float(tape, value: float, code: int, sa: int, sb: int, ip: int,
                       fp: int) -> _OneFloat:
-    """As _record_zero_dim, for a fresh one-element float64 vector whose value is ``value``."""
+    """As _record_zero_dim, for a fresh one-element float64 vector whose value is ``value``.
+    (Both let go of the tape their caller took.)"""
     offs = tape.offs
     slot = len(offs) - 1
     offs.append(offs[-1] + 1)
@@ -1600,6 +1686,7 @@ def _record_one_float(tape, value: float, code: int, sa: int, sb: int, ip: int,
     out._slot = slot
     out._vc = None
     tape.recs.frombytes(_RECORD(code, slot, sa, sb, ip, fp))
+    tape.closed = False
     return out
 
 

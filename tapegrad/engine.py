@@ -209,6 +209,8 @@ def backward(t: Tensor, gradient: Any = None, retain_graph: bool | None = None,
     # read by the sweep from the tape's own lists (holding the GIL meanwhile: nothing can change
     # them), a large one's -- or any the sweep cannot read so -- packed behind the offsets.
     frame = work.frame
+    if tape.shared_scalars:  # (storages made since the last backward: read them in place)
+        tape.resolve_shared()
     if n_elems < IN_PLACE_MAX and _LAYOUT_ADDRESS and not tape.shared_scalars:
         if frame.size <= HEADER + n_slots:
             frame = work.grow_frame(HEADER + n_slots + 1)

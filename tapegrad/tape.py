@@ -151,7 +151,8 @@ class Tape:
                 self.bigs = appended(self.bigs, _EMPTY)
                 self.big_addrs = appended(self.big_addrs, 0)  # (the sweep never reads it)
         elif n == 1:
-            self.scalars.append(value.item() if value.__class__ is np.ndarray else value)
+            self.scalars.append(self.one_element(slot, value) if value.__class__ is np.ndarray
+                                else value)
         else:
             self.arrays.append(value)
         return slot
@@ -232,6 +233,70 @@ class Tape:
     def push_float(self, value: float) -> int:
         self.floats.append(value)
         return len(self.floats) - 1
+
+    def share_last(self, slot: int, storage: np.ndarray) -> None:
+        """Read slot ``slot`` -- the latest slot made -- from ``storage`` from now on: the array
+        an in-place op or a ``.data`` assignment left in a tensor, whose later changes through
+        ``.data`` or NumPy backward must see, as torch's saved tensor shares the storage."""
+        offs = self.offs
+        if slot != len(offs) - 2:
+            return
+        n = offs[-1] - offs[-2]
+        if n == 1:
+            self.shared_scalars = appended(self.shared_scalars, (slot, storage.reshape(())))
+        elif n < BIG:
+            self.arrays[-1] = storage
+        elif not (self.unkept and slot in self.unkept):
+            big = np.ascontiguousarray(storage, dtype=np.float64)
+            self.bigs[-1] = big
+            self.big_addrs[-1] = address_of(big)
+
+    def share_slot(self, slot: int, storage: np.ndarray) -> None:
+        """Read slot ``slot``'s value from ``storage`` from now on (a ``.data`` assignment:
+        every record reading the slot sees it, as torch's saved inputs do)."""
+        offs = self.offs
+        n = offs[slot + 1] - offs[slot]
+        if n == 1:
+            self.shared_scalars = appended(self.shared_scalars, (slot, storage.reshape(())))
+        elif n >= BIG:
+            i = list(self.big_slots).index(slot)
+            if self.bigs[i].size:  # (one not kept is taken from the tensor if a VJP needs it)
+                big = np.ascontiguousarray(storage, dtype=np.float64)
+                self.bigs[i] = big
+                self.big_addrs[i] = address_of(big)
+        else:
+            sizes = np.diff(np.array(offs[:slot + 1], dtype=np.int64))
+            index = int(np.count_nonzero(sizes != 1)) - sum(1 for s in self.big_slots
+                                                            if s < slot)
+            self.arrays[index] = storage
+            if storage.dtype.itemsize == 8 and storage.dtype != np.float64:
+                self.mixed = True
+
+    def resolve_shared(self) -> None:
+        """Put each of ``shared_scalars`` into ``scalars`` in place of the number it replaces,
+        so the sweep reads the storage where the tape holds its values; one that cannot be read
+        so (not float64) stays in ``shared_scalars`` (read then from the packed copy)."""
+        left = False
+        scalars = self.scalars
+        shared = self.shared_scalars
+        last = len(self.offs) - 2
+        if len(shared) == 1 and shared[0][0] == last and self.offs[-1] - self.offs[-2] == 1:
+            indices = [(len(scalars) - 1, shared[0][1])]  # (a chain's result, read at its end)
+        else:
+            indices = self.shared_scalar_indices()
+        for index, storage in indices:
+            if storage.dtype is _F64:
+                scalars[index] = storage
+            else:
+                left = True
+        if not left:  # (else all stay: the packed copy applies them in order)
+            self.shared_scalars = _NONE
+
+    def one_element(self, slot: int, value: np.ndarray) -> float:
+        """A one-element array value's number for ``scalars``; the array itself is read at
+        backward (see :meth:`resolve_shared`), as torch's saved tensor shares its storage."""
+        self.shared_scalars = appended(self.shared_scalars, (slot, value.reshape(())))
+        return value.item()
 
     def shared_scalar_indices(self) -> list[tuple[int, np.ndarray]]:
         """``(index in scalars, storage)`` of each of ``shared_scalars``."""

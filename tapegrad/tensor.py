@@ -168,9 +168,8 @@ class Tensor:
 
     @data.setter
     def data(self, value: Tensor) -> None:
-        self._v = _storage(value) if isinstance(value, Tensor) else _as_array(value, None)
-        if self.__class__ is _ZeroDim:
-            self.__class__ = Tensor
+        new = _storage(value) if isinstance(value, Tensor) else _as_array(value, None)
+        _replace_value(self, new)
 
     @property
     def shape(self) -> Size:
@@ -237,6 +236,9 @@ class Tensor:
                 raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
             return
         tape = self._tape
+        for slot, ref in tape.retained:
+            if slot == self._slot and ref() is self:
+                return  # retained already: torch's second call does nothing
         tape.retained = appended(tape.retained, (self._slot, weakref.ref(self)))
 
     def detach(self) -> Tensor:
@@ -249,9 +251,13 @@ class Tensor:
 
     def detach_(self) -> Tensor:
         if self._tape is not None:
+            if self.__class__ is not Tensor:  # (their short paths assume a tape)
+                self._v  # noqa: B018 -- a _OneFloat's array, made
+                self.__class__ = Tensor
             self._tape = None
             self._slot = -1
         self._rg = False
+        self._lreg = None  # (a registration as a leaf or a link would still pass gradients)
         return self
 
     def _accumulate(self, g: np.ndarray) -> None:
@@ -407,10 +413,10 @@ class Tensor:
     div_ = __itruediv__
 
     def zero_(self) -> Tensor:
-        return _inplace(self, 0.0, "mul", "mul_scalar", fill=0.0)
+        return _inplace(self, 0.0, "mul", "zero", fill=0.0)
 
     def fill_(self, value: float) -> Tensor:
-        return _inplace(self, 0.0, "mul", "mul_scalar", fill=value)
+        return _inplace(self, 0.0, "mul", "fill", fill=float(value))
 
     # -- comparisons (no gradient) -------------------------------------------------------------
 
@@ -884,6 +890,43 @@ def _storage(t: Tensor) -> np.ndarray:
     return v
 
 
+def _replace_value(t: Tensor, new: np.ndarray) -> None:
+    """``t.data = new``.  As torch's saved tensors of inputs (which save the tensor itself, not
+    a copy of its storage), every record that reads ``t`` -- those recorded so far included --
+    reads ``new`` from now on: the slot holding ``t``'s value on its tape (or, for a leaf, its
+    registration on the open tape) is made to read ``new``."""
+    old_shape = t._v.shape
+    recorded = t._tape is not None and not t._stop
+    if recorded and new.shape != old_shape:
+        raise NotImplementedError(
+            f"assigning .data of shape {tuple(new.shape)} to a tensor with history of shape "
+            f"{tuple(old_shape)} is not supported (torch fails at its backward)")
+    if recorded and STATE.compile_tape is not None:
+        raise NotImplementedError(
+            "assigning .data to a value computed from the inputs inside tapegrad.compile is not "
+            "supported: the replay would not see it")
+    t._v = new
+    if t.__class__ is not Tensor:
+        t.__class__ = Tensor
+    if recorded:
+        t._tape.share_slot(t._slot, new)
+        return
+    reg = t._lreg
+    if reg is not None:
+        tape = open_tape_if(reg[0])
+        if tape is not None and new.shape == old_shape:
+            tape.share_slot(reg[1], new)
+        else:  # (the next graph registers the new value)
+            t._lreg = None
+
+
+def _share(tape, slot: int, storage) -> None:
+    """Have ``tape`` read slot ``slot``'s value (the latest slot made) from ``storage``, a
+    tensor's array, so a change made to it through ``.data`` or NumPy reaches backward."""
+    if storage.__class__ is _ndarray:
+        tape.share_last(slot, storage)
+
+
 def _wrap(value: np.ndarray) -> Tensor:
     """A plain tensor (no history) around an existing array."""
     t = _new(Tensor)
@@ -1054,7 +1097,8 @@ def _emit(tape, code: int, value, sa: int, sb: int, ip: int, fp: int) -> Tensor:
     n = value.size
     if n == 1:  # (Tape.new_slot, inlined)
         offs.append(offs[-1] + 1)
-        tape.scalars.append(value.item() if value.__class__ is _ndarray else value)
+        tape.scalars.append(tape.one_element(slot, value) if value.__class__ is _ndarray
+                            else value)
     elif n < BIG:
         offs.append(offs[-1] + n)
         tape.arrays.append(value)
@@ -1170,7 +1214,8 @@ def _unary(a: Tensor, op=None, value: np.ndarray | None = None,
                 value.base is None and value is not v:  # (a fresh vector, not a view)
             return _record_one_float(tape, value.item(), op.code, sa, -1, ip, -1)
         offs.append(offs[-1] + 1)  # (Tape.new_slot, inlined)
-        tape.scalars.append(value.item() if value.__class__ is _ndarray else value)
+        tape.scalars.append(tape.one_element(slot, value) if value.__class__ is _ndarray
+                            else value)
     elif n < BIG:
         offs.append(offs[-1] + n)
         tape.arrays.append(value)
@@ -1316,7 +1361,8 @@ def _arithmetic(a: Tensor, other, op=None, scalar_op=None, reflected: bool = Fal
         if value.__class__ is _ndarray and value.ndim == 1 and value.dtype is _F64:
             return _record_one_float(tape, value.item(), op.code, sa, sb, ip, fp)
         offs.append(offs[-1] + 1)  # (Tape.new_slot, inlined)
-        tape.scalars.append(value.item() if value.__class__ is _ndarray else value)
+        tape.scalars.append(tape.one_element(slot, value) if value.__class__ is _ndarray
+                            else value)
     elif n < BIG:
         offs.append(offs[-1] + n)
         tape.arrays.append(value)
@@ -1373,6 +1419,10 @@ def _set_value(t: Tensor, v: np.ndarray) -> None:
 def _materialize(t: Tensor) -> np.ndarray:
     v = np.array((t._f,))
     _set_value(t, v)
+    # from now on the value may be changed through NumPy or .data: the tape reads the array
+    # (as it reads a 0-d value's once made, see _storage)
+    tape = t._tape
+    tape.shared_scalars = appended(tape.shared_scalars, (t._slot, v.reshape(())))
     return v
 
 
@@ -1609,16 +1659,24 @@ def _inplace(self: Tensor, other, key: str, scalar_key: str, fill=None) -> Tenso
     if recording:
         # recorded: the new value gets its own record and slot; the old slot is marked as
         # changed (version bump), so a VJP that saved it refuses instead of using it.
-        source = self
-        if key in ("mul", "div") and isinstance(other, Tensor) and other.requires_grad:
-            # other's gradient needs self's value from before the change: read a recorded
-            # copy of it (torch keeps original_self), not the storage about to be overwritten
-            source = _unary(self, op=_OP["clone"], value=self._v.copy())
-        result = _arithmetic(source, other, op=_OP[key], scalar_op=_OP[scalar_key])
         if fill is not None:
-            _storage(result).fill(fill)
-        np.copyto(self._v, result._v, casting="unsafe")
+            # the constant, whatever the old value (inf, NaN), with a zero gradient to it;
+            # recorded with self's own storage as its value (see below)
+            self._v.fill(fill)
+            result = _record(_OP[scalar_key], self._v, self, None, scalar=fill)
+        else:
+            source = self
+            if key in ("mul", "div") and isinstance(other, Tensor) and other.requires_grad:
+                # other's gradient needs self's value from before the change: read a recorded
+                # copy of it (torch keeps original_self), not the storage about to be
+                # overwritten
+                source = _unary(self, op=_OP["clone"], value=self._v.copy())
+            result = _arithmetic(source, other, op=_OP[key], scalar_op=_OP[scalar_key])
+            np.copyto(self._v, result._v, casting="unsafe")
         self._version_box()[0] += 1
+        # the new slot's value is self's storage from now on: a change made to it through
+        # .data or NumPy reaches backward, as for any other recorded value
+        _share(result._tape, result._slot, self._v)
         self._tape, self._slot = result._tape, result._slot
         return self
     if fill is not None:

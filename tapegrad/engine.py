@@ -265,6 +265,8 @@ def backward(t: Tensor, gradient: Any = None, retain_graph: bool | None = None,
         kept = ref()
         if kept is not None and scratch.item(flags + slot) & HAS_GRAD:
             kept._accumulate(grads[offs[slot]:offs[slot + 1]].reshape(kept._v.shape))
+    if not retain_graph:  # as torch frees saved tensors: a kept loss holds no values
+        tape.release()
     if tape.links:  # values read from older tapes: their gradients go on there
         seeds = []
         for slot, there, slot_there in tape.links:

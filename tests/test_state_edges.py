@@ -274,7 +274,7 @@ def test_item_in_compile_caps_the_variants():
         warnings.simplefilter("always")
         for k in range(3 * limit):
             x = np.array([1.0, 2.0 + k])
-            np.testing.assert_allclose(tape.gradient(x), 2 * x + x.sum())
+            np.testing.assert_allclose(tape.gradient(x), np.full_like(x, x.sum()))
     assert len(tape._variants) <= limit
     assert sum("variants" in str(w.message) for w in caught) == 1
 
@@ -294,7 +294,7 @@ def test_item_in_compile_finds_its_variant_without_replaying_all(monkeypatch):
     monkeypatch.setattr(type(tape._variants[0]), "run", counted)
     for x in probes:
         runs.clear()
-        np.testing.assert_allclose(tape.gradient(x), 2 * x + x.sum())
+        np.testing.assert_allclose(tape.gradient(x), np.full_like(x, x.sum()))
         assert len(runs) <= 2
     assert tape.retapes == len(probes) - 1
 

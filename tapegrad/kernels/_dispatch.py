@@ -13,7 +13,7 @@ from tapegrad.kernels.replay import make_replay
 from tapegrad.kernels.sweep import make_entry, make_forward, make_sweep
 from tapegrad.ops import OPS
 
-SOURCE_HASH = "56fa66ca5158c507"
+SOURCE_HASH = "948b5e95bfac3458"
 N_OPS = 77
 
 # per opcode: saved values read for the first / second input's gradient

@@ -905,19 +905,49 @@ def _replace_value(t: Tensor, new: np.ndarray) -> None:
         raise NotImplementedError(
             "assigning .data to a value computed from the inputs inside tapegrad.compile is not "
             "supported: the replay would not see it")
-    t._v = new
+    producer_reads_it = recorded and _reads_own_output(t._tape, t._slot)
+    if producer_reads_it == 2:
+        raise NotImplementedError(
+            "assigning .data to a tensor whose own backward reads its value (exp, tanh, "
+            "sigmoid, sqrt, ...) after other recorded ops read it is not supported: torch "
+            "gives the first the old value and the others the new one")
     if t.__class__ is not Tensor:
+        t._v  # noqa: B018 -- (a _OneFloat's array made, before it is replaced)
         t.__class__ = Tensor
+    t._v = new
+    if producer_reads_it:
+        # torch saves an op's output as a snapshot of its storage: the producing record keeps
+        # the old value, and later records read the new one from a slot of their own, which
+        # passes its gradient on unchanged
+        out = _record(_OP["clone"], new, t, None)
+        _share(out._tape, out._slot, new)
+        t._tape, t._slot = out._tape, out._slot
+        return
     if recorded:
         t._tape.share_slot(t._slot, new)
-        return
-    reg = t._lreg
+    reg = t._lreg  # (a leaf's registration, or a closed tape's value's link on the open tape)
     if reg is not None:
         tape = open_tape_if(reg[0])
         if tape is not None and new.shape == old_shape:
             tape.share_slot(reg[1], new)
         else:  # (the next graph registers the new value)
             t._lreg = None
+
+
+def _reads_own_output(tape, slot: int) -> int:
+    """Whether a record writing ``slot`` reads its output in its VJP: 0 no, 1 yes, 2 yes and
+    another record's VJP reads the slot as an input."""
+    from .ops import OPS, READS_A, READS_B, READS_Y
+
+    recs = np.array(tape.recs, dtype=np.int64).reshape(-1, 6)
+    if not any((OPS[op].reads_a | OPS[op].reads_b) & READS_Y
+               for op in recs[recs[:, 1] == slot, 0].tolist()):
+        return 0
+    for op, _, a, b, _, _ in recs[(recs[:, 2] == slot) | (recs[:, 3] == slot)].tolist():
+        reads = OPS[op].reads_a | OPS[op].reads_b
+        if (a == slot and reads & READS_A) or (b == slot and reads & READS_B):
+            return 2
+    return 1
 
 
 def _share(tape, slot: int, storage) -> None:

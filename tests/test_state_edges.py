@@ -86,6 +86,18 @@ def test_data_setter_on_non_leaf(shape, dtype):
     _both(program, shape, dtype)
 
 
+@pytest.mark.parametrize("shape", SHAPES)
+def test_data_setter_on_a_value_its_own_backward_reads(shape):
+    def program(m, shape):
+        x = _start(m, shape, "float64")
+        y = x.exp()  # ExpBackward0 saves its output: torch keeps the old storage for it
+        y.data = m.tensor(np.full(shape, 5.0), dtype=m.float64)
+        (y * x).sum().backward()
+        return x.grad, y
+
+    _both(program, shape)
+
+
 def test_data_setter_of_another_shape_on_non_leaf_is_refused():
     x = tg.ones(2, requires_grad=True)
     y = x * 2

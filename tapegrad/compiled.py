@@ -44,8 +44,25 @@ class GuardError(RuntimeError):
     """A compiled tape's recorded branch does not hold for these inputs (``on_guard="raise"``)."""
 
 
-def compile(f: Callable, *example_args, on_guard: str = "retape") -> CompiledTape:  # noqa: A001
+#: variants a compiled tape keeps by default (see :func:`compile`)
+MAX_VARIANTS = 8
+
+
+def compile(f: Callable, *example_args, on_guard: str = "retape",  # noqa: A001
+            max_variants: int = MAX_VARIANTS) -> CompiledTape:
     """Record ``f`` on ``example_args`` and return a tape that replays it inside numba.
+
+    Where a value computed from the inputs leaves the tape for Python -- ``t.item()``,
+    ``float(t)``, ``bool(t)`` (an ``if`` on a comparison), ``t.tolist()``, ``t.numpy()``, an
+    index -- the tape is specialised on the value it had: a *guard*.  ``x.sum().item()`` in
+    ``f`` makes the tape valid for inputs of that exact sum only.  A call whose guards differ
+    records ``f`` again for its inputs (``on_guard="retape"``; ``retapes`` counts it) and keeps
+    that recording as a *variant*, found again by its guards' values; or refuses
+    (``on_guard="raise"``, :class:`GuardError`).  At most ``max_variants`` are kept: once
+    they are taken, a :class:`RuntimeWarning` says so (once), and a call matching none of them
+    runs ``f`` recorded for that call only -- correct, at the cost of an eager call.  To keep
+    one tape for all inputs, keep such values on the tape: ``tg.where(cond, a, b)`` instead of
+    an ``if``, tensor arithmetic instead of ``.item()``.
 
     >>> import numpy as np, tapegrad as tg
     >>> tape = tg.compile(lambda x: (x * x).sum(), np.array([1.0, 2.0]))
@@ -56,7 +73,9 @@ def compile(f: Callable, *example_args, on_guard: str = "retape") -> CompiledTap
     """
     if on_guard not in ("retape", "raise"):
         raise ValueError(f"on_guard must be 'retape' or 'raise', not {on_guard!r}")
-    return CompiledTape(f, example_args, on_guard)
+    if int(max_variants) < 1:
+        raise ValueError(f"max_variants must be at least 1, not {max_variants!r}")
+    return CompiledTape(f, example_args, on_guard, int(max_variants))
 
 
 class _Variant:
@@ -196,6 +215,16 @@ class _Variant:
                     return guard
         return None
 
+    def outcome(self, buf: np.ndarray) -> bytes:
+        """What this variant's guards saw in ``buf``: the key that finds the variant recorded
+        for those outcomes (see ``CompiledTape._run``)."""
+        seen = [buf[self.guard_at].tobytes()]
+        for kind, _, slot, recorded, _ in self.choice_guards:
+            shape, d, _ = recorded
+            values = buf[self.offs[slot]:self.offs[slot + 1]].reshape(shape)
+            seen.append((np.argmax if kind == "argmax" else np.argmin)(values, axis=d).tobytes())
+        return b"|".join(seen)
+
     def output(self, buf: np.ndarray) -> np.ndarray:
         o = self.offs[self.out_slot]
         return buf[o:self.offs[self.out_slot + 1]].reshape(self.out_shape).astype(
@@ -205,9 +234,14 @@ class _Variant:
 class CompiledTape:
     """A recorded function, replayed forward and reverse in numba (see :func:`compile`)."""
 
-    def __init__(self, f: Callable, example_args: tuple, on_guard: str) -> None:
+    def __init__(self, f: Callable, example_args: tuple, on_guard: str,
+                 max_variants: int = MAX_VARIANTS) -> None:
         self.f = f
         self.on_guard = on_guard
+        self.max_variants = max_variants
+        # the first variant's guard outcomes -> the variants recorded for them (see _run)
+        self._by_outcome: dict[bytes, list[_Variant]] = {}
+        self._warned = False
         self.specs = [_spec(a, i) for i, a in enumerate(example_args)]
         self.sizes = [int(np.prod(shape)) for shape, _ in self.specs]
         self.retapes = 0
@@ -375,13 +409,18 @@ class CompiledTape:
     def _run(self, args, seeds: np.ndarray):
         """Replay (forward, and reverse for ``seeds``) a variant whose guards hold for ``args``;
         record a new one if none does.  Returns ``(variant, buffer, gradient rows)``."""
-        first_broken = None
-        for variant in reversed(self._variants):
+        # The first variant runs first; when its guards fail, what they saw finds the variants
+        # recorded for such inputs (a dict lookup: a call never replays every variant in turn)
+        first = self._variants[0]
+        buf, rows = first.run(args, seeds)
+        first_broken = first.broken_guard(buf)  # rows computed on a broken branch are dropped
+        if first_broken is None:
+            return first, buf, rows
+        outcome = first.outcome(buf)
+        for variant in reversed(self._by_outcome.get(outcome, ())):
             buf, rows = variant.run(args, seeds)
-            broken = variant.broken_guard(buf)  # rows computed on a broken branch are dropped
-            if broken is None:
+            if variant.broken_guard(buf) is None:
                 return variant, buf, rows
-            first_broken = first_broken or broken
         if self.on_guard == "raise":
             kind, what, _, recorded, where = first_broken
             raise GuardError(
@@ -391,7 +430,18 @@ class CompiledTape:
                 "compile with on_guard='retape'.")
         self.retapes += 1
         variant = _Variant(self.f, args)
-        self._variants.append(variant)
+        if len(self._variants) < self.max_variants:
+            self._variants.append(variant)
+            self._by_outcome.setdefault(outcome, []).append(variant)
+        elif not self._warned:
+            self._warned = True
+            warnings.warn(
+                f"tg.compile: {getattr(self.f, '__name__', 'f')} has taken its "
+                f"{self.max_variants} variants (recordings for different outcomes of its guards:"
+                " .item(), float(), bool(), comparisons in an if); calls matching none of them "
+                "now run f recorded for that call only, not cached. Keep such values on the "
+                "tape (tg.where, tensor arithmetic instead of .item()), or pass "
+                "max_variants=... to tg.compile.", RuntimeWarning, stacklevel=3)
         return (variant,) + variant.run(args, seeds)
 
     def _split(self, flat: np.ndarray):

@@ -227,6 +227,8 @@ def backward(t: Tensor, gradient: Any = None, retain_graph: bool | None = None,
     # read by the sweep from the tape's own lists (holding the GIL meanwhile: nothing can change
     # them), a large one's -- or any the sweep cannot read so -- packed behind the offsets.
     frame = work.frame
+    if tape.shared_scalars:  # (storages made since the last backward: read them in place)
+        tape.resolve_shared()
     if n_elems < IN_PLACE_MAX and _LAYOUT_ADDRESS and not tape.shared_scalars:
         if frame.size <= HEADER + n_slots:
             frame = work.grow_frame(HEADER + n_slots + 1)
@@ -284,6 +286,8 @@ def backward(t: Tensor, gradient: Any = None, retain_graph: bool | None = None,
         kept = ref()
         if kept is not None and scratch.item(flags + slot) & HAS_GRAD:
             kept._accumulate(grads[offs[slot]:offs[slot + 1]].reshape(kept._v.shape))
+    if not retain_graph:  # as torch frees saved tensors: a kept loss holds no values
+        tape.release()
     if tape.links:  # values read from older tapes: their gradients go on there
         seeds = []
         for slot, there, slot_there in tape.links:

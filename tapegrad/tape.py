@@ -76,6 +76,23 @@ _CLOSE_RECS = 6 * CLOSE_RECORDS  # (the length of ``recs`` then)
 #: ``tape.closed`` while a thread appends to the tape (truthy: read as closed by every other)
 BUSY = 2
 
+#: a tape of fewer value elements keeps its values after backward (see ``Tape.release``)
+RELEASE_MIN = 1024
+_ZEROS: dict[int, np.ndarray] = {}
+
+
+def _zeros(n: int) -> np.ndarray:
+    """A read-only float64 zero array of ``n`` elements, shared (what a released value reads
+    as: see ``Tape.release``)."""
+    z = _ZEROS.get(n)
+    if z is None:
+        if len(_ZEROS) >= 256:
+            _ZEROS.clear()
+        z = _ZEROS[n] = np.zeros(n)
+        z.flags.writeable = False
+    return z
+
+
 #: one record's bytes: ``tape.recs.frombytes(RECORD(op, out, a, b, ip, fp))``
 RECORD = struct.Struct("6q").pack
 
@@ -164,7 +181,8 @@ class Tape:
                 self.bigs = appended(self.bigs, _EMPTY)
                 self.big_addrs = appended(self.big_addrs, 0)  # (the sweep never reads it)
         elif n == 1:
-            self.scalars.append(value.item() if value.__class__ is np.ndarray else value)
+            self.scalars.append(self.one_element(slot, value) if value.__class__ is np.ndarray
+                                else value)
         else:
             self.arrays.append(value)
         return slot
@@ -246,6 +264,121 @@ class Tape:
     def push_float(self, value: float) -> int:
         self.floats.append(value)
         return len(self.floats) - 1
+
+    def release(self) -> None:
+        """Drop the values that no record left to sweep reads, after a backward that freed
+        records (without ``retain_graph``): as torch frees a graph's saved tensors, so a loss
+        kept after its backward holds its records, not its values.
+
+        Each dropped value is replaced by a shared zero array of its size (a one-element one
+        by 0.0), so the sweep's layout holds; only records whose VJPs read no value can be swept
+        again, and those never read them (a record that saves values raises at a second
+        backward, ``freed``)."""
+        freed = self.freed
+        if freed is None or len(self.offs) - 1 < 2 or self.offs[-1] < RELEASE_MIN:
+            return  # (too small to matter: the records themselves weigh more)
+        n_recs = len(self.recs) // 6
+        if not freed.count(0):  # every record swept: drop every value
+            self.scalars = [0.0] * len(self.scalars)
+            self.arrays = [_zeros(a.size) for a in self.arrays]
+            if self.bigs:
+                self.bigs = [_EMPTY] * len(self.bigs)
+                self.big_addrs = [0] * len(self.big_addrs)
+            self.shared_scalars = self.unkept = _NONE
+            return
+        # some records are still to be swept (another output of this tape, say): keep what
+        # they read (conservatively, every slot they touch)
+        recs = np.array(self.recs, dtype=np.int64).reshape(-1, 6)
+        live = recs[np.frombuffer(freed, np.uint8)[:n_recs] == 0][:, 1:4].ravel()
+        keep = np.zeros(len(self.offs) - 1, dtype=bool)
+        keep[live[live >= 0]] = True
+        sizes = np.diff(np.array(self.offs, dtype=np.int64))
+        big = np.zeros(sizes.size, dtype=bool)
+        big[list(self.big_slots)] = True
+        one = (sizes == 1) & ~big
+        many = ~one & ~big
+        for i in np.flatnonzero(~keep[one]).tolist():
+            self.scalars[i] = 0.0
+        arrays = self.arrays
+        for i in np.flatnonzero(~keep[many]).tolist():
+            arrays[i] = _zeros(arrays[i].size)
+        for i, slot in enumerate(self.big_slots):
+            if not keep[slot]:
+                self.bigs[i] = _EMPTY
+                self.big_addrs[i] = 0
+        if self.shared_scalars:
+            self.shared_scalars = [(slot, v) for slot, v in self.shared_scalars if keep[slot]]
+
+    def share_last(self, slot: int, storage: np.ndarray) -> None:
+        """Read slot ``slot`` -- the latest slot made -- from ``storage`` from now on: the array
+        an in-place op or a ``.data`` assignment left in a tensor, whose later changes through
+        ``.data`` or NumPy backward must see, as torch's saved tensor shares the storage."""
+        offs = self.offs
+        if slot != len(offs) - 2:
+            return
+        n = offs[-1] - offs[-2]
+        if n == 1:
+            self.shared_scalars = appended(self.shared_scalars, (slot, storage.reshape(())))
+        elif n < BIG:
+            self.arrays[-1] = storage
+        elif not (self.unkept and slot in self.unkept):
+            big = np.ascontiguousarray(storage, dtype=np.float64)
+            self.bigs[-1] = big
+            self.big_addrs[-1] = address_of(big)
+
+    def share_slot(self, slot: int, storage: np.ndarray) -> None:
+        """Read slot ``slot``'s value from ``storage`` from now on (a ``.data`` assignment:
+        every record reading the slot sees it, as torch's saved inputs do)."""
+        offs = self.offs
+        n = offs[slot + 1] - offs[slot]
+        if n == 1:
+            self.shared_scalars = appended(self.shared_scalars, (slot, storage.reshape(())))
+        elif n >= BIG:
+            i = list(self.big_slots).index(slot)
+            if self.bigs[i].size:  # (one not kept is taken from the tensor if a VJP needs it)
+                big = np.ascontiguousarray(storage, dtype=np.float64)
+                self.bigs[i] = big
+                self.big_addrs[i] = address_of(big)
+        else:
+            sizes = np.diff(np.array(offs[:slot + 1], dtype=np.int64))
+            index = int(np.count_nonzero(sizes != 1)) - sum(1 for s in self.big_slots
+                                                            if s < slot)
+            self.arrays[index] = storage
+            if storage.dtype.itemsize == 8 and storage.dtype != np.float64:
+                self.mixed = True
+
+    def resolve_shared(self) -> None:
+        """Put each of ``shared_scalars`` into ``scalars`` in place of the number it replaces,
+        so the sweep reads the storage where the tape holds its values; one that cannot be read
+        so (not float64) stays in ``shared_scalars`` (read then from the packed copy)."""
+        left = False
+        scalars = self.scalars
+        offs = self.offs
+        last = len(offs) - 2
+        indices = []
+        for slot, storage in self.shared_scalars:
+            if last - slot > 16:  # (far from the end: all at once, from the offsets)
+                indices = self.shared_scalar_indices()
+                break
+            # (near the end -- a chain's result, read once recorded: count back from there)
+            index = len(scalars) - 1
+            for s in range(last, slot, -1):
+                if offs[s + 1] - offs[s] == 1:
+                    index -= 1
+            indices.append((index, storage))
+        for index, storage in indices:
+            if storage.dtype is _F64:
+                scalars[index] = storage
+            else:
+                left = True
+        if not left:  # (else all stay: the packed copy applies them in order)
+            self.shared_scalars = _NONE
+
+    def one_element(self, slot: int, value: np.ndarray) -> float:
+        """A one-element array value's number for ``scalars``; the array itself is read at
+        backward (see :meth:`resolve_shared`), as torch's saved tensor shares its storage."""
+        self.shared_scalars = appended(self.shared_scalars, (slot, value.reshape(())))
+        return value.item()
 
     def shared_scalar_indices(self) -> list[tuple[int, np.ndarray]]:
         """``(index in scalars, storage)`` of each of ``shared_scalars``."""

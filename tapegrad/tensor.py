@@ -170,9 +170,8 @@ class Tensor:
 
     @data.setter
     def data(self, value: Tensor) -> None:
-        self._v = _storage(value) if isinstance(value, Tensor) else _as_array(value, None)
-        if self.__class__ is _ZeroDim:
-            self.__class__ = Tensor
+        new = _storage(value) if isinstance(value, Tensor) else _as_array(value, None)
+        _replace_value(self, new)
 
     @property
     def shape(self) -> Size:
@@ -239,6 +238,9 @@ class Tensor:
                 raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
             return
         tape = self._tape
+        for slot, ref in tape.retained:
+            if slot == self._slot and ref() is self:
+                return  # retained already: torch's second call does nothing
         tape.retained = appended(tape.retained, (self._slot, weakref.ref(self)))
 
     def detach(self) -> Tensor:
@@ -251,9 +253,13 @@ class Tensor:
 
     def detach_(self) -> Tensor:
         if self._tape is not None:
+            if self.__class__ is not Tensor:  # (their short paths assume a tape)
+                self._v  # noqa: B018 -- a _OneFloat's array, made
+                self.__class__ = Tensor
             self._tape = None
             self._slot = -1
         self._rg = False
+        self._lreg = None  # (a registration as a leaf or a link would still pass gradients)
         return self
 
     def _accumulate(self, g: np.ndarray) -> None:
@@ -413,11 +419,11 @@ class Tensor:
     div_ = __itruediv__
 
     def zero_(self) -> Tensor:
-        return _inplace(self, 0.0, "mul", "mul_scalar", fill=0.0)
+        return _inplace(self, 0.0, "mul", "zero", fill=0.0)
 
     def fill_(self, value: float) -> Tensor:
         _check_real_fill(self, value)
-        return _inplace(self, 0.0, "mul", "mul_scalar", fill=value)
+        return _inplace(self, 0.0, "mul", "fill", fill=float(value))
 
     # -- comparisons (no gradient) -------------------------------------------------------------
 
@@ -923,6 +929,73 @@ def _storage(t: Tensor) -> np.ndarray:
     return v
 
 
+def _replace_value(t: Tensor, new: np.ndarray) -> None:
+    """``t.data = new``.  As torch's saved tensors of inputs (which save the tensor itself, not
+    a copy of its storage), every record that reads ``t`` -- those recorded so far included --
+    reads ``new`` from now on: the slot holding ``t``'s value on its tape (or, for a leaf, its
+    registration on the open tape) is made to read ``new``."""
+    old_shape = t._v.shape
+    recorded = t._tape is not None and not t._stop
+    if recorded and new.shape != old_shape:
+        raise NotImplementedError(
+            f"assigning .data of shape {tuple(new.shape)} to a tensor with history of shape "
+            f"{tuple(old_shape)} is not supported (torch fails at its backward)")
+    if recorded and STATE.compile_tape is not None:
+        raise NotImplementedError(
+            "assigning .data to a value computed from the inputs inside tapegrad.compile is not "
+            "supported: the replay would not see it")
+    producer_reads_it = recorded and _reads_own_output(t._tape, t._slot)
+    if producer_reads_it == 2:
+        raise NotImplementedError(
+            "assigning .data to a tensor whose own backward reads its value (exp, tanh, "
+            "sigmoid, sqrt, ...) after other recorded ops read it is not supported: torch "
+            "gives the first the old value and the others the new one")
+    if t.__class__ is not Tensor:
+        t._v  # noqa: B018 -- (a _OneFloat's array made, before it is replaced)
+        t.__class__ = Tensor
+    t._v = new
+    if producer_reads_it:
+        # torch saves an op's output as a snapshot of its storage: the producing record keeps
+        # the old value, and later records read the new one from a slot of their own, which
+        # passes its gradient on unchanged
+        out = _record(_OP["clone"], new, t, None)
+        _share(out._tape, out._slot, new)
+        t._tape, t._slot = out._tape, out._slot
+        return
+    if recorded:
+        t._tape.share_slot(t._slot, new)
+    reg = t._lreg  # (a leaf's registration, or a closed tape's value's link on the open tape)
+    if reg is not None:
+        tape = open_tape_if(reg[0])
+        if tape is not None and new.shape == old_shape:
+            tape.share_slot(reg[1], new)
+        else:  # (the next graph registers the new value)
+            t._lreg = None
+
+
+def _reads_own_output(tape, slot: int) -> int:
+    """Whether a record writing ``slot`` reads its output in its VJP: 0 no, 1 yes, 2 yes and
+    another record's VJP reads the slot as an input."""
+    from .ops import OPS, READS_A, READS_B, READS_Y
+
+    recs = np.array(tape.recs, dtype=np.int64).reshape(-1, 6)
+    if not any((OPS[op].reads_a | OPS[op].reads_b) & READS_Y
+               for op in recs[recs[:, 1] == slot, 0].tolist()):
+        return 0
+    for op, _, a, b, _, _ in recs[(recs[:, 2] == slot) | (recs[:, 3] == slot)].tolist():
+        reads = OPS[op].reads_a | OPS[op].reads_b
+        if (a == slot and reads & READS_A) or (b == slot and reads & READS_B):
+            return 2
+    return 1
+
+
+def _share(tape, slot: int, storage) -> None:
+    """Have ``tape`` read slot ``slot``'s value (the latest slot made) from ``storage``, a
+    tensor's array, so a change made to it through ``.data`` or NumPy reaches backward."""
+    if storage.__class__ is _ndarray:
+        tape.share_last(slot, storage)
+
+
 def _wrap(value: np.ndarray) -> Tensor:
     """A plain tensor (no history) around an existing array."""
     t = _new(Tensor)
@@ -1118,7 +1191,8 @@ def _emit(tape, code: int, value, sa: int, sb: int, ip: int, fp: int) -> Tensor:
     n = value.size
     if n == 1:  # (Tape.new_slot, inlined)
         offs.append(offs[-1] + 1)
-        tape.scalars.append(value.item() if value.__class__ is _ndarray else value)
+        tape.scalars.append(tape.one_element(slot, value) if value.__class__ is _ndarray
+                            else value)
     elif n < BIG:
         offs.append(offs[-1] + n)
         tape.arrays.append(value)
@@ -1243,7 +1317,8 @@ def _unary(a: Tensor, op=None, value: np.ndarray | None = None,
                     value.base is None and value is not v:  # (a fresh vector, not a view)
                 return _record_one_float(tape, value.item(), op.code, sa, -1, ip, -1)
             offs.append(offs[-1] + 1)  # (Tape.new_slot, inlined)
-            tape.scalars.append(value.item() if value.__class__ is _ndarray else value)
+            tape.scalars.append(tape.one_element(slot, value) if value.__class__ is _ndarray
+                                else value)
         elif n < BIG:
             offs.append(offs[-1] + n)
             tape.arrays.append(value)
@@ -1402,7 +1477,8 @@ def _arithmetic(a: Tensor, other, op=None, scalar_op=None, reflected: bool = Fal
             if value.__class__ is _ndarray and value.ndim == 1 and value.dtype is _F64:
                 return _record_one_float(tape, value.item(), op.code, sa, sb, ip, fp)
             offs.append(offs[-1] + 1)  # (Tape.new_slot, inlined)
-            tape.scalars.append(value.item() if value.__class__ is _ndarray else value)
+            tape.scalars.append(tape.one_element(slot, value) if value.__class__ is _ndarray
+                                else value)
         elif n < BIG:
             offs.append(offs[-1] + n)
             tape.arrays.append(value)
@@ -1472,6 +1548,10 @@ def _materialize(t: Tensor) -> np.ndarray:
     if t.__class__ is _OneFloat:  # (no other thread runs between this test and the store:
         _set_slot(t, v)  # two that make the array at once return the one stored last, before
         t.__class__ = Tensor  # either returns)
+        # from now on the value may be changed through NumPy or .data: the tape reads the array
+        # (as it reads a 0-d value's once made, see _storage)
+        tape = t._tape
+        tape.shared_scalars = appended(tape.shared_scalars, (t._slot, v.reshape(())))
     return t._v
 
 
@@ -1730,16 +1810,24 @@ def _inplace(self: Tensor, other, key: str, scalar_key: str, fill=None) -> Tenso
     if recording:
         # recorded: the new value gets its own record and slot; the old slot is marked as
         # changed (version bump), so a VJP that saved it refuses instead of using it.
-        source = self
-        if key in ("mul", "div") and isinstance(other, Tensor) and other.requires_grad:
-            # other's gradient needs self's value from before the change: read a recorded
-            # copy of it (torch keeps original_self), not the storage about to be overwritten
-            source = _unary(self, op=_OP["clone"], value=self._v.copy())
-        result = _arithmetic(source, other, op=_OP[key], scalar_op=_OP[scalar_key])
         if fill is not None:
-            _storage(result).fill(fill)
-        np.copyto(self._v, result._v, casting="unsafe")
+            # the constant, whatever the old value (inf, NaN), with a zero gradient to it;
+            # recorded with self's own storage as its value (see below)
+            self._v.fill(fill)
+            result = _record(_OP[scalar_key], self._v, self, None, scalar=fill)
+        else:
+            source = self
+            if key in ("mul", "div") and isinstance(other, Tensor) and other.requires_grad:
+                # other's gradient needs self's value from before the change: read a recorded
+                # copy of it (torch keeps original_self), not the storage about to be
+                # overwritten
+                source = _unary(self, op=_OP["clone"], value=self._v.copy())
+            result = _arithmetic(source, other, op=_OP[key], scalar_op=_OP[scalar_key])
+            np.copyto(self._v, result._v, casting="unsafe")
         self._version_box()[0] += 1
+        # the new slot's value is self's storage from now on: a change made to it through
+        # .data or NumPy reaches backward, as for any other recorded value
+        _share(result._tape, result._slot, self._v)
         self._tape, self._slot = result._tape, result._slot
         return self
     if fill is not None:

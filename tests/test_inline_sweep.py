@@ -13,12 +13,20 @@ import tapegrad as tg
 from tapegrad.kernels.sweep import INLINE_MAX
 from tapegrad.ops import OPS
 
+
+def _filled(t, method="fill_"):
+    y = t * 1.0
+    getattr(y, method)(*((1.5,) if method == "fill_" else ()))
+    return y * t  # (the fill's record is swept: its zero gradient meets t's own)
+
+
 # every op with scalar rules, as a user writes it: (key, form, number of tensor inputs)
 FORMS = ([(key, form, 1) for key, form in UNARY.items()]
          + [(key, (lambda t, form=form: form(t, 1.5)), 1)
             for key, forms in WITH_NUMBER.items() for form in forms]
          + [(key, form, 2) for key, form in BINARY.items()]
-         + [("maximum", tg.maximum, 2), ("minimum", tg.minimum, 2)])
+         + [("maximum", tg.maximum, 2), ("minimum", tg.minimum, 2)]
+         + [("fill", _filled, 1), ("zero", lambda t: _filled(t, "zero_"), 1)])
 
 
 # ops with scalar rules whose results carry no gradient (torch's comparisons and logic)

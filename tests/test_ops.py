@@ -44,6 +44,18 @@ def _setitem_index(x, v):
     return y.sin()
 
 
+def _fill_case(x):
+    y = x * 2.0
+    y.fill_(1.5)
+    return y * x + y
+
+
+def _zero_case(x):
+    y = x * 3.0  # (not exp: its VJP reads its output, which torch then refuses as changed)
+    y.zero_()
+    return (y + 1.0) * x
+
+
 # op key -> list of (description, function of tensors, input arrays)
 CASES: dict[str, list] = {
     "neg": [("vec", lambda x: -x, [r(4)]), ("0-d", lambda x: -x, [r()])],
@@ -154,6 +166,8 @@ CASES: dict[str, list] = {
             ("2-d@3-d", lambda a, b: a @ b, [r(3, 4), r(2, 4, 2)]),
             ("4-d broadcast", lambda a, b: tg.matmul(a, b), [r(2, 1, 3, 4), r(3, 4, 2)]),
             ("1-d@3-d", lambda a, b: a @ b, [r(4), r(2, 4, 3)])],
+    "fill": [("fill_", _fill_case, [r(3)]), ("0-d", _fill_case, [r()])],
+    "zero": [("zero_", _zero_case, [r(2, 2)]), ("(1,)", _zero_case, [r(1)])],
 }
 
 # ops recorded only while tg.compile records (comparisons): replay must equal eager

@@ -13,18 +13,18 @@ from tapegrad.kernels.replay import make_replay
 from tapegrad.kernels.sweep import make_entry, make_forward, make_sweep
 from tapegrad.ops import OPS
 
-SOURCE_HASH = "8b65bdc10f44ac68"
-N_OPS = 76
+SOURCE_HASH = "d0a416e31d6fbc55"
+N_OPS = 78
 
 # per opcode: saved values read for the first / second input's gradient
 # (bit 1: a, 2: b, 4: output), and whether torch's node saves values at all
-READS_A = (0, 4, 1, 1, 1, 4, 4, 4, 4, 1, 0, 0, 0, 0, 0, 5, 1, 5, 0, 0, 2, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 0, 0, 0, 0, 5, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 3, 3, 5, 5, 0, 0, 1, 1, 1, 5, 4, 4,)
-READS_B = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 3, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,)
-SAVES = (0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,)
-MATMUL = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,)
-ASSIGNS = (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 1, 1, 1, 0, 0, 0, 2, 2, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,)
+READS_A = (0, 4, 1, 1, 1, 4, 4, 4, 4, 1, 0, 0, 0, 0, 0, 5, 1, 5, 0, 0, 2, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 0, 0, 0, 0, 5, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 3, 3, 5, 5, 0, 0, 1, 1, 1, 5, 4, 4, 0, 0,)
+READS_B = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 3, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,)
+SAVES = (0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0,)
+MATMUL = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,)
+ASSIGNS = (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 1, 1, 1, 0, 0, 0, 2, 2, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1,)
 # per opcode: whether the op has scalar rules (one-element records run them inline)
-HAS_RULES = (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,)
+HAS_RULES = (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1,)
 
 _vjp_0 = built(OPS[0].vjp)  # neg
 _fwd_0 = built(OPS[0].fwd)
@@ -178,6 +178,10 @@ _vjp_74 = built(OPS[74].vjp)  # softmax
 _fwd_74 = built(OPS[74].fwd)
 _vjp_75 = built(OPS[75].vjp)  # log_softmax
 _fwd_75 = built(OPS[75].fwd)
+_vjp_76 = built(OPS[76].vjp)  # fill
+_fwd_76 = built(OPS[76].fwd)
+_vjp_77 = built(OPS[77].vjp)  # zero
+_fwd_77 = built(OPS[77].fwd)
 
 
 @njit(error_model="numpy")
@@ -334,6 +338,10 @@ def vjp_record(op, g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp):
         _vjp_74(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp)
     elif op == 75:
         _vjp_75(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp)
+    elif op == 76:
+        _vjp_76(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp)
+    elif op == 77:
+        _vjp_77(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp)
 
 
 @njit(error_model="numpy")
@@ -490,6 +498,10 @@ def fwd_record(op, y, a, b, I, F, ip, fp):
         _fwd_74(y, a, b, I, F, ip, fp)
     elif op == 75:
         _fwd_75(y, a, b, I, F, ip, fp)
+    elif op == 76:
+        _fwd_76(y, a, b, I, F, ip, fp)
+    elif op == 77:
+        _fwd_77(y, a, b, I, F, ip, fp)
 
 
 _f_18 = built(OPS[18].rules[1])  # add
@@ -556,6 +568,10 @@ _f_16 = built(OPS[16].rules[1])  # pow_scalar
 _d_16 = built(OPS[16].rules[2])  # pow_scalar
 _f_17 = built(OPS[17].rules[1])  # rpow_scalar
 _d_17 = built(OPS[17].rules[2])  # rpow_scalar
+_f_76 = built(OPS[76].rules[1])  # fill
+_d_76 = built(OPS[76].rules[2])  # fill
+_f_77 = built(OPS[77].rules[1])  # zero
+_d_77 = built(OPS[77].rules[2])  # zero
 _f_0 = built(OPS[0].rules[1])  # neg
 _d_0 = built(OPS[0].rules[2])  # neg
 _f_1 = built(OPS[1].rules[1])  # exp
@@ -628,6 +644,10 @@ def scalar_fwd(op, a, b, c):
         return _f_16(a, c)
     elif op == 17:
         return _f_17(a, c)
+    elif op == 76:
+        return _f_76(a, c)
+    elif op == 77:
+        return _f_77(a, c)
     elif op == 0:
         return _f_0(a)
     elif op == 1:
@@ -702,6 +722,10 @@ def scalar_vjp(op, g, a, b, y, c):
         return _d_16(g, a, y, c), 0.0
     elif op == 17:
         return _d_17(g, a, y, c), 0.0
+    elif op == 76:
+        return _d_76(g, a, y, c), 0.0
+    elif op == 77:
+        return _d_77(g, a, y, c), 0.0
     elif op == 0:
         return _d_0(g, a, y), 0.0
     elif op == 1:

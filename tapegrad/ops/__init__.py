@@ -2,6 +2,11 @@
 
 # registration order = opcodes
 from . import compare, elementwise, linalg, reduction, selection, shape, softmax  # noqa: F401
+
+# isort: split
+from . import fill  # noqa: F401  (last: its opcodes follow all the others)
+
+# isort: split
 from .registry import BY_KEY, OPS, READS_A, READS_B, READS_Y, Op
 
 __all__ = ["OPS", "BY_KEY", "Op", "READS_A", "READS_B", "READS_Y"]

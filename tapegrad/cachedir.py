@@ -48,6 +48,8 @@ def untrusted(folder: str) -> str | None:
     """Why code kept in ``folder`` must not be run (as a phrase), or None if only this user
     or root can change it.  A folder that does not exist yet is judged by the nearest one
     above it that does (it would be created there, with no group or other write)."""
+    if not hasattr(os, "geteuid"):  # Windows: no POSIX owners and modes to judge by
+        return None
     path = os.path.realpath(folder)  # symlinks resolved: the folders checked are the real ones
     while True:
         try:
@@ -67,6 +69,8 @@ def untrusted(folder: str) -> str | None:
 
 
 def _unsafe(path: str, st: os.stat_result, is_dir: bool) -> str | None:
+    if not hasattr(os, "geteuid"):
+        return None
     euid = os.geteuid()
     if st.st_uid not in (0, euid):
         return f"{path} is owned by another user (uid {st.st_uid})"
@@ -112,7 +116,8 @@ def read_trusted(path: os.PathLike | str) -> bytes | None:
         raise PermissionError(f"{path} is not a regular file")
     # O_NONBLOCK: should a FIFO have replaced the file since the lstat, opening it returns at
     # once instead of waiting for a writer; O_NOFOLLOW: nor is a symlink followed
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(path, flags | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) != (before.st_dev,
@@ -147,13 +152,19 @@ def make_folder(folder: os.PathLike | str) -> None:
 
 
 def regular_entries_only(folder: str, prefix: str) -> str | None:
-    """Why an entry of ``folder`` named ``prefix...`` is unsafe to open (not a regular file),
-    or None.  For numba's cache, which opens its index and data files without that check."""
+    """Why an entry of ``folder`` named ``prefix...`` must not be opened -- not a regular
+    file, or one another user owns or can write -- or None.  For numba's cache, which opens
+    and runs its index and data files without looking."""
     try:
         with os.scandir(folder) as entries:
             for entry in entries:
-                if entry.name.startswith(prefix) and not entry.is_file(follow_symlinks=False):
+                if not entry.name.startswith(prefix):
+                    continue
+                if not entry.is_file(follow_symlinks=False):
                     return f"{entry.path} is not a regular file"
+                reason = _unsafe(entry.path, entry.stat(follow_symlinks=False), is_dir=False)
+                if reason:
+                    return reason
     except FileNotFoundError:
         return None
     except OSError as exc:

@@ -414,3 +414,25 @@ def test_warnings_are_given_once_per_process_and_are_not_filtered_out():
         print(json.dumps([str(w.message) for w in caught]))
     """
     assert _python(program, timeout=120) == ["tapegrad: a problem"]
+
+
+def test_numba_cache_entries_must_be_regular_and_this_users(tmp_path):
+    """In a sticky folder (as ``/tmp``) others can add files: one planted under a cached
+    function's name is refused, as is one that others can write."""
+    prefix = "codegen.block_sum-1.py311"
+    assert cachedir.regular_entries_only(str(tmp_path), prefix) is None
+    (tmp_path / "other.nbi").write_bytes(b"")
+    os.chmod(tmp_path / "other.nbi", 0o666)  # another function's: not this one's concern
+    entry = tmp_path / f"{prefix}.nbi"
+    entry.write_bytes(b"index")
+    os.chmod(entry, 0o644)
+    assert cachedir.regular_entries_only(str(tmp_path), prefix) is None
+    os.chmod(entry, 0o666)
+    assert "writable by every user" in cachedir.regular_entries_only(str(tmp_path), prefix)
+    if IS_ROOT:
+        os.chmod(entry, 0o644)
+        os.chown(entry, 4321, 4321)
+        assert "owned by another user" in cachedir.regular_entries_only(str(tmp_path), prefix)
+    entry.unlink()
+    os.mkfifo(entry)
+    assert "not a regular file" in cachedir.regular_entries_only(str(tmp_path), prefix)

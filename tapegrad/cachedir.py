@@ -36,11 +36,18 @@ def warn_once(message: str) -> None:
     if message in _warned:
         return
     _warned.add(message)
-    frame, level = sys._getframe(1), 2
-    while frame is not None and frame.f_globals.get("__name__", "").partition(".")[0] == (
-            "tapegrad"):
-        frame, level = frame.f_back, level + 1
-    warnings.warn(message, RuntimeWarning, stacklevel=level)
+    frame = sys._getframe(1)
+    # (importlib's frames too: a kernel module imported on first use warns from inside them)
+    while frame is not None and frame.f_globals.get("__name__", "").partition(".")[0] in (
+            "tapegrad", "importlib", "_frozen_importlib", "_frozen_importlib_external"):
+        frame = frame.f_back
+    if frame is None:
+        warnings.warn_explicit(message, RuntimeWarning, "sys", 1, module="sys")
+        return
+    namespace = frame.f_globals
+    warnings.warn_explicit(message, RuntimeWarning, frame.f_code.co_filename, frame.f_lineno,
+                           module=namespace.get("__name__", "sys"),
+                           registry=namespace.setdefault("__warningregistry__", {}))
 
 
 @functools.cache

@@ -234,6 +234,24 @@ def test_without_a_writable_cache_folder_kernels_compile_uncached(tmp_path):
     assert "without numba's disk cache" in report["warnings"][0]
 
 
+def test_the_warning_shows_when_a_kernel_module_imported_on_first_use_gives_it(tmp_path):
+    """``_dispatch`` makes its kernels as it is imported: the warning is raised from inside
+    importlib's frames, and must still be attributed outside tapegrad (whose RuntimeWarnings
+    ``import tapegrad`` ignores)."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    report = _python("""
+        import json, warnings
+        warnings.simplefilter("always")
+        import tapegrad
+        with warnings.catch_warnings(record=True) as caught:
+            import tapegrad.kernels._dispatch
+        print(json.dumps([str(w.message) for w in caught]))
+    """, {"NUMBA_CACHE_LOCATOR_CLASSES": "UserProvidedCacheLocator",
+          "NUMBA_CACHE_DIR": str(blocker / "numba")}, timeout=300)
+    assert len(report) == 1 and "without numba's disk cache" in report[0], report
+
+
 def _eager_backward():
     x = tg.ones(3, requires_grad=True)
     (x * x).sum().backward()

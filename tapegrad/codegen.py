@@ -10,12 +10,13 @@ known up front -- run the reverse of the same chain for element ``i`` and add in
 arguments' gradients.  No intermediate touches memory.
 
 :func:`fuse` writes that loop as Python source for one recorded tape and compiles it with numba
-(``cache=False``: the code belongs to this tape).  One-element values (a 0-d parameter, ``x[0]``,
-a scalar tensor) may join in: they are the same for every ``i``, and their gradient is summed
-over the loop.  From ``BLOCK`` elements on, the loop runs in blocks (see ``_blocked``) so that
-LLVM can vectorise it.  :func:`fuse` returns None for any tape outside that shape (guards, other
-ops, broadcasting rows against columns, too many records or arguments); those keep the
-interpreter.
+(``cache=False``: the code belongs to this process; tapes that produce the same source share
+one kernel, and a process compiles at most ``MAX_KERNELS`` different ones).  One-element values
+(a 0-d parameter, ``x[0]``, a scalar tensor) may join in: they are the same for every ``i``, and
+their gradient is summed over the loop.  From ``BLOCK`` elements on, the loop runs in blocks
+(see ``_blocked``) so that LLVM can vectorise it.  :func:`fuse` returns None for any tape outside
+that shape (guards, other ops, broadcasting rows against columns, too many records or
+arguments); those keep the interpreter.
 
 Example of the source written for ``(x[1:] * x[:-1]).sum()`` (``x`` of 4 elements)::
 
@@ -38,11 +39,13 @@ Example of the source written for ``(x[1:] * x[:-1]).sum()`` (``x`` of 4 element
 
 from __future__ import annotations
 
+import hashlib
 import math
 
 import numpy as np
 
-from .kernels.jit import built, jit
+from .cachedir import warn_once
+from .kernels.jit import built, cached, jit
 from .ops import OPS
 
 #: tapes with more records than this keep the interpreter: numba's compile time grows with the
@@ -128,18 +131,42 @@ def fuse(variant, shapes: list[tuple]) -> Fused | None:
     if plan is None:
         return None
     source, names = _render(plan)
-    namespace = {"np": np, "math": math, **names}
-    exec(compile(source, f"<tapegrad fused tape {id(variant):x}>", "exec"), namespace)
-    from numba import njit, types
-
-    arr = types.float64[::1]
-    n_args = len(variant.arg_slots)
-    sig = types.Tuple((types.float64,) + (arr,) * n_args)(
-        *([arr] * n_args), arr, types.int64[::1], types.float64, types.boolean)
-    kernel = njit(sig, error_model="numpy", cache=False)(namespace["fused"])
+    kernel = _KERNELS.get(source)
+    if kernel is None:
+        if len(_KERNELS) >= MAX_KERNELS:
+            warn_once(f"tg.compile: {MAX_KERNELS} different fused kernels compiled in this "
+                      "process, and numba never frees compiled code: further tapes replay "
+                      "with the interpreter (raise tapegrad.codegen.MAX_KERNELS to allow more)")
+            return None
+        kernel = _KERNELS[source] = _compile(source, names, len(variant.arg_slots))
     shapes = [tuple(shape) for shape in shapes]
     return Fused(kernel, shapes, [len(s) == 1 for s in shapes], variant.buf, variant.ints,
                  variant.captured, variant.out_shape, source)
+
+
+#: at most this many different fused kernels per process.  numba keeps every function it
+#: compiles (~1.3 MB of LLVM modules and machine code each) until the process exits, whether
+#: or not anything still refers to it: a loop compiling ever different tapes (a constant
+#: that changes, baked into the source) would grow without bound.  Identical tapes share one
+#: kernel (``_KERNELS`` is keyed by the source), so only distinct ones count.
+MAX_KERNELS = 256
+
+#: generated source -> its compiled kernel; never evicted (evicting frees nothing, see above)
+_KERNELS: dict[str, object] = {}
+
+
+def _compile(source: str, names: dict, n_args: int):
+    """The numba kernel of a generated ``fused`` function (``cache=False``: the code belongs
+    to the tapes of this process)."""
+    namespace = {"np": np, "math": math, **names}
+    digest = hashlib.sha256(source.encode()).hexdigest()[:12]
+    exec(compile(source, f"<tapegrad fused tape {digest}>", "exec"), namespace)
+    from numba import njit, types
+
+    arr = types.float64[::1]
+    sig = types.Tuple((types.float64,) + (arr,) * n_args)(
+        *([arr] * n_args), arr, types.int64[::1], types.float64, types.boolean)
+    return njit(sig, error_model="numpy", cache=False)(namespace["fused"])
 
 
 # -- planning ---------------------------------------------------------------------------------
@@ -310,7 +337,7 @@ def _plain(rule):
         from numba import njit
 
         built(rule)  # (swaps the lazy functions the rule reads for numba's)
-        plain = _PLAIN[rule] = njit(error_model="numpy", cache=True)(rule.py_func)
+        plain = _PLAIN[rule] = cached(njit, error_model="numpy")(rule.py_func)
     return plain
 
 

@@ -8,12 +8,12 @@ import functools
 import numpy as np
 from numba import cfunc, njit, prange, types
 
-from tapegrad.kernels.jit import built
+from tapegrad.kernels.jit import built, cached
 from tapegrad.kernels.replay import make_replay
 from tapegrad.kernels.sweep import make_entry, make_forward, make_sweep
 from tapegrad.ops import OPS
 
-SOURCE_HASH = "d0a416e31d6fbc55"
+SOURCE_HASH = "4b19fe19b6b2a95f"
 N_OPS = 78
 
 # per opcode: saved values read for the first / second input's gradient
@@ -765,12 +765,12 @@ def _backward_entry(frame_address):
 def backward_entry():
     """The eager backward kernel as a C callback of one frame address (see abi.py),
     compiled -- or loaded from numba's cache -- on first use."""
-    compile_c = cfunc(types.int64(types.int64), cache=True, error_model="numpy")
+    compile_c = cached(cfunc, types.int64(types.int64), error_model="numpy")
     return compile_c(_backward_entry)
 
 
 # a compiled tape's forward and reverse sweeps in one call (see replay.py)
-@njit(cache=True, error_model="numpy")
+@cached(njit, error_model="numpy")
 def replay(program, buf, F, seeds, grads, flags, result, state):
     return _replay(program, buf, F, seeds, grads, flags, result, state)
 
@@ -778,7 +778,7 @@ def replay(program, buf, F, seeds, grads, flags, result, state):
 # forward and reverse for each row of a batch, the rows spread over all cores; every
 # buffer is allocated before the parallel loop (numba hoists allocations out of a prange
 # body, which would share them between threads)
-@njit(cache=True, error_model="numpy", parallel=True)
+@cached(njit, error_model="numpy", parallel=True)
 def batch_gradients(recs, offs, buf, I, F, aux, arg_slot, out, X, result, watched,
                     observed, n_chunks):
     n_slots = offs.size - 1

@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from .. import cachedir
+
 
 class Lazy:
     """A function that becomes a numba object (by ``make(function)``) the first time numba code
@@ -67,14 +69,56 @@ def _resolve_references(fn: Callable) -> None:
 
 
 def jit(**options: Any) -> Callable[[Callable], Lazy]:
-    """A decorator: the function, compiled by ``numba.njit(**options)`` when first needed."""
+    """A decorator: the function, compiled by ``numba.njit(**options)`` when first needed
+    (``cache=True`` through :func:`cached`)."""
 
     def make(fn: Callable) -> Any:
         from numba import njit
 
+        if options.get("cache"):
+            rest = {k: v for k, v in options.items() if k != "cache"}
+            return cached(njit, **rest)(fn)
         return njit(**options)(fn)
 
     return lambda fn: Lazy(fn, make)
+
+
+def cached(decorator: Callable, *args: Any, **options: Any) -> Callable[[Callable], Any]:
+    """``decorator(*args, cache=True, **options)`` (numba's ``njit`` or ``cfunc``), where
+    numba's disk cache can be used and trusted; else the same without the cache, and one
+    warning per process.  Every numba function tapegrad caches goes through here.
+
+    numba's ``cache=True`` raises ``RuntimeError: cannot cache function`` when no cache
+    folder is writable (a read-only install with a read-only home), and it runs whatever
+    machine code it finds in its folder, whoever wrote it (see ``tapegrad/cachedir.py``).
+    """
+
+    def decorate(fn: Callable) -> Any:
+        reason = _unusable_cache(fn)  # (before decorating: a cfunc loads its cache at once)
+        if reason is None:
+            return decorator(*args, cache=True, **options)(fn)
+        cachedir.warn_once(f"tapegrad: compiling without numba's disk cache, because {reason}"
+                           "; every process compiles the kernels again (see README, "
+                           "'The cache folders')")
+        return decorator(*args, cache=False, **options)(fn)
+
+    return decorate
+
+
+def _unusable_cache(fn: Callable) -> str | None:
+    """Why the disk cache numba would choose for ``fn`` cannot or must not be used, or None."""
+    from numba.core.caching import FunctionCache
+
+    try:
+        cache = FunctionCache(fn)  # what ``cache=True`` makes: the same choice of folder
+    except RuntimeError:  # "cannot cache function ...: no locator available"
+        return "numba finds no cache folder it can write"
+    try:
+        folder = cache.cache_path
+        prefix = cache._cache_file._index_name.rpartition(".nbi")[0]
+    except AttributeError:
+        return "this numba's cache cannot be checked"
+    return cachedir.untrusted(folder) or cachedir.regular_entries_only(folder, prefix)
 
 
 #: a loop-level kernel (one op's forward or VJP over whole arrays)

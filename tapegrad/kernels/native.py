@@ -11,7 +11,9 @@ The object code refers to a few C functions of numba's runtime (allocation, erro
 which live in two of numba's C extension modules; those are loaded on their own, without the
 ``numba`` package.  Anything unexpected while loading (a changed numba, a missing symbol, a
 damaged file) falls back to numba itself.  The file name hashes everything the code depends on:
-the kernel sources, numba's and llvmlite's builds, Python's version and this CPU.
+the kernel sources, numba's and llvmlite's builds, Python's version and this CPU.  The file is
+machine code this process runs: it is read only from a folder no other user can write, and
+only if it is a regular file (``tapegrad/cachedir.py``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from .. import cachedir
+
 _HERE = Path(__file__).resolve().parent
 _MAGIC = b"tapegrad-backward-2\n"  # then the name, a SHA-256 and the object code
 
@@ -37,37 +41,74 @@ _engines: list = []  # llvmlite execution engines: the loaded code lives as long
 
 
 def backward_kernel() -> Callable[[int], int]:
-    """The eager backward kernel, callable with a frame's address; loaded from this module's
-    object file when one matches, else made (and its file written) through numba."""
-    path = object_path()
-    if path.exists():
+    """The eager backward kernel, callable with a frame's address; loaded from an object file
+    when a trusted one matches, else made (and its file written) through numba."""
+    name = f"backward-{_key()}.o"
+    for folder in places():
+        path = folder / name
         try:
-            return _load(path)
+            code = cachedir.read_trusted(path)  # (never blocks: a FIFO is refused unopened)
+        except PermissionError as exc:
+            cachedir.warn_once(f"tapegrad: not running the cached backward kernel, because "
+                               f"{exc} (see README, 'The cache folders')")
+            continue
+        except OSError:
+            continue
+        if code is None:
+            continue
+        try:
+            return _load(path, code)
         except Exception:  # noqa: BLE001 -- any failure here only costs the numba route
             pass
-    return _build(path)
+    return _build(cache_dir() / name)
 
 
 def object_path() -> Path:
-    """Where the object file for this installation, numba and CPU lives."""
+    """Where the object file for this installation, numba and CPU is written."""
     return cache_dir() / f"backward-{_key()}.o"
 
 
 def cache_dir() -> Path:
-    """``TAPEGRAD_CACHE_DIR``; else beside numba's own cache (``NUMBA_CACHE_DIR``, or the
-    package's ``__pycache__``), so that clearing numba's cache clears this one too; for a
-    read-only install, the user's cache folder (as numba does)."""
+    """The folder the object file is written to: the first of :func:`places` that this
+    process can write (checked with ``os.access``: writing is tried anyway, and may fail)."""
+    folders = places()
+    for folder in folders:
+        probe = folder
+        while not probe.exists() and probe.parent != probe:
+            probe = probe.parent
+        if os.access(probe, os.W_OK):
+            return folder
+    return folders[-1] if folders else _HERE / "__pycache__"
+
+
+def places() -> list[Path]:
+    """The folders the object file may be in, in order: ``TAPEGRAD_CACHE_DIR``; else beside
+    numba's own cache (``NUMBA_CACHE_DIR``, or the package's ``__pycache__``), so that clearing
+    numba's cache clears this one too, then the user's cache folder (as numba does) -- for a
+    read-only install, which may still hold a file written when it was built.  A folder that
+    others can write is left out (see ``tapegrad/cachedir.py``), with one warning; if that
+    leaves none, the defaults (package, user) stand in."""
     explicit = os.environ.get("TAPEGRAD_CACHE_DIR")
-    if explicit:
-        return Path(explicit)
     numba_dir = os.environ.get("NUMBA_CACHE_DIR")
-    if numba_dir:
-        return Path(numba_dir) / "tapegrad"
-    beside = _HERE / "__pycache__"
-    if os.access(beside if beside.exists() else _HERE, os.W_OK):
-        return beside
     user = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(user) / "tapegrad"
+    defaults = [_HERE / "__pycache__", Path(user) / "tapegrad"]
+    if explicit:
+        chosen = [Path(explicit)]
+    elif numba_dir:
+        chosen = [Path(numba_dir) / "tapegrad"]
+    else:
+        chosen = defaults
+    trusted = []
+    for folder in chosen:
+        reason = cachedir.untrusted(str(folder))
+        if reason is None:
+            trusted.append(folder)
+        else:
+            cachedir.warn_once(f"tapegrad: not using the cache folder {folder}, because "
+                               f"{reason} (see README, 'The cache folders')")
+    if trusted or chosen is defaults:
+        return trusted
+    return [folder for folder in defaults if cachedir.untrusted(str(folder)) is None]
 
 
 def _key() -> str:
@@ -99,11 +140,12 @@ def _build(path: Path) -> Callable[[int], int]:
     from ._dispatch import backward_entry  # imports numba; compiles or loads its cache
 
     entry = backward_entry()
-    try:
-        _save(path, entry)
-    except (OSError, ValueError, RuntimeError, AttributeError, TypeError):
-        pass  # a read-only install, or a numba whose internals differ: later processes take
-        # this route too
+    if path.parent in places():  # (not a folder refused for its permissions)
+        try:
+            _save(path, entry)
+        except (OSError, ValueError, RuntimeError, AttributeError, TypeError):
+            pass  # a read-only install, or a numba whose internals differ: later processes
+            # take this route too
     return _SIGNATURE(entry.address)
 
 
@@ -126,19 +168,30 @@ def _object_code(entry) -> bytes:
 def _save(path: Path, entry) -> None:
     code = _object_code(entry)
     name = entry.native_name.encode()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    cachedir.make_folder(path.parent)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".backward-", suffix=".tmp")
-    with os.fdopen(fd, "wb") as f:
-        f.write(_MAGIC + len(name).to_bytes(4, "little") + name
-                + hashlib.sha256(code).digest() + code)
-    os.replace(tmp, path)  # atomic: a concurrent reader sees the old file or the whole new one
+    try:
+        with os.fdopen(fd, "wb") as f:
+            # readable by every user, as an installed package is (an image built as root and
+            # run as another user links it too); writable by its owner only (see cachedir.py)
+            os.fchmod(f.fileno(), 0o644)
+            f.write(_MAGIC + len(name).to_bytes(4, "little") + name
+                    + hashlib.sha256(code).digest() + code)
+        os.replace(tmp, path)  # atomic: a concurrent reader sees the old file or the new one
+    except BaseException:
+        os.unlink(tmp)
+        raise
 
 
 # -- the standalone route ------------------------------------------------------------------
 
 
-def _load(path: Path) -> Callable[[int], int]:
-    data = path.read_bytes()
+def _load(path: Path, data: bytes | None = None) -> Callable[[int], int]:
+    """Link the object file ``path`` (whose bytes are ``data``, read by the caller)."""
+    if data is None:
+        data = cachedir.read_trusted(path)
+        if data is None:
+            raise FileNotFoundError(path)
     if not data.startswith(_MAGIC):
         raise ValueError(f"{path} is not a tapegrad kernel")
     at = len(_MAGIC)

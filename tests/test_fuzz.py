@@ -21,8 +21,9 @@ Checks, for ``F = sum_k <W_k, out_k> + sum of the mid-graph backward terms``:
   against eager tapegrad on the same inputs.
 
 CI runs ``DEFAULT_EXAMPLES`` programs, derandomized (reproducible) when ``CI`` is set;
-``TAPEGRAD_FUZZ_EXAMPLES=3000`` runs more.  ``fuzz_ops.KNOWN`` lists the patterns of known bugs
-the generator avoids until their fixes land.
+``TAPEGRAD_FUZZ_EXAMPLES=3000`` runs more.  ``fuzz_ops.KNOWN`` (bugs being fixed elsewhere) and
+``fuzz_ops.FOUND`` (bugs this fuzzer found, reported) list the patterns the generator avoids
+until their fixes land; deleting a name there turns its pattern back on.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ except ImportError:  # the finite-difference and compiled checks still run
     torch = None
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DEFAULT_EXAMPLES = 300  # ~25 s on the 2-core test machine
+DEFAULT_EXAMPLES = 300  # programs per default (CI) run
 EXAMPLES = int(os.environ.get("TAPEGRAD_FUZZ_EXAMPLES", DEFAULT_EXAMPLES))
 IN_CI = os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
 
@@ -692,6 +693,7 @@ def check_compiled(program: Program, seed: int) -> None:
         got = list(got) if isinstance(got, tuple) else [got]
         for i, (g, e) in enumerate(zip(got, grads, strict=True)):
             _close(g, e, f"compiled gradient of n{i} ({label} inputs)")
+        _event(f"compiled check on {label} inputs")
 
 
 def _event(what: str) -> None:

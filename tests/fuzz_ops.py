@@ -20,42 +20,17 @@ import numpy as np
 #: Known bugs being fixed on other branches.  While a name is in this set the fuzzer does not
 #: generate exactly that pattern; the lead deletes each name once its fix is merged, and then
 #: the fuzzer covers it again.
-KNOWN = {
-    # x.sum(0) / x.mean(-1) / x.norm(dim=0) / x.sum((0,)) of a 0-d tensor: AxisError (torch:
-    # the identity)
-    "zero_dim_reduce_dim",
-    # softmax / log_softmax of an empty tensor raise (torch: an empty result)
-    "softmax_empty",
-    # x.view(-1) of a tensor torch holds non-contiguous (e.g. a transpose, or exp of one) must
-    # raise torch's view error; without this entry the fuzzer views raw nodes and checks the
-    # error against torch's, with it the view step takes x.contiguous().view(...)
-    "view_noncontiguous",
-    # fill_ on a (1,)-shaped non-leaf
-    "fill_one_element",
-    # fill_ / zero_ inside tg.compile: the compiled check is skipped for such programs
-    "compile_fill",
-    # tg.compile of a mean over an empty tensor or an empty dim: compiled check skipped
-    "compile_mean_empty",
-    # retain_grad() called twice on one tensor doubles its .grad
-    "retain_grad_twice",
-    # x.norm(p=inf)
-    "norm_p_inf",
-}
+KNOWN: set[str] = set()  # (every bug listed here at first is fixed)
 
 #: New bugs the fuzzer found on this branch (reported for routing, not fixed here).  Same rule
 #: as KNOWN: delete a name once its fix is merged.
 FOUND = {
     # x.transpose(0, -1) of a 0-d tensor: IndexError (torch: the identity)
     "transpose_zero_dim",
-    # x.logsumexp(d) over a dim of size 0: ValueError from np.max (torch: -inf)
-    "logsumexp_empty_dim",
     # y = 1.0 / x (or c / x), then y.add_(...) or x.add_(...), then backward: tapegrad refuses
     # ("modified by an inplace operation ... DivBackward0"), torch does not -- its c / x is
     # MulBackward0(ReciprocalBackward0), which saves a result the user cannot reach
     "inplace_after_rdiv",
-    # y = x.norm(p=3), then y[...] = v (or y.add_), then backward: torch refuses (its
-    # LinalgVectorNormBackward0 saved y), tapegrad answers (its norm is abs, pow, sum, pow)
-    "inplace_after_norm_p",
     # y.retain_grad(), then y changed in place: torch's y.grad is the gradient of y's new
     # version (None if the output does not depend on it), tapegrad's that of the old one
     "retain_grad_then_inplace",

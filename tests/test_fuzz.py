@@ -626,6 +626,12 @@ def _close(got, expected, what: str, rtol: float = RTOL, atol: float | None = No
 
 def check_against_torch(program: Program, mine: Outcome) -> None:
     ref = run_eager(torch, program)
+    if ref.error and not mine.error and "modified by an inplace operation" in ref.error[2]:
+        # torch saves values that its backward does not read for the inputs requiring grad
+        # here (pow's result when only the base needs a gradient, say); tapegrad refuses only
+        # a change to a value its VJPs read, so it answers: finite differences check the answer
+        _event("torch refused an in-place change that tapegrad's VJPs do not read")
+        return
     if ref.error or mine.error:
         assert mine.error is not None, f"torch raised {ref.error}, tapegrad did not"
         assert ref.error is not None, f"tapegrad raised {mine.error}, torch did not"

@@ -220,10 +220,15 @@ class Tape:
             slot = len(offs) - 1
             offs.append(offs[-1] + n)
             self.arrays.append(v)
+        elif n == 1 and v.__class__ is np.ndarray:
+            # its storage itself, read in place at backward as for the other sizes (so not
+            # one of ``shared_scalars``, which a backward must look up)
+            offs = self.offs
+            slot = len(offs) - 1
+            offs.append(offs[-1] + 1)
+            self.scalars.append(v.reshape(()))
         else:
             slot = self.new_slot(v)
-            if n == 1 and v.__class__ is np.ndarray:
-                self.scalars[-1] = v.reshape(())  # its storage, as for the other sizes
         box = t._vc
         if box is None:
             box = t._version_box()

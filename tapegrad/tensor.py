@@ -203,10 +203,15 @@ class Tensor:
 
     @property
     def T(self) -> Tensor:
-        return self.permute(*range(self._v.ndim - 1, -1, -1))
+        return self.permute(tuple(range(self._v.ndim - 1, -1, -1)))
 
     @property
     def mT(self) -> Tensor:
+        if self._v.ndim < 2:
+            if not self._v.ndim:
+                return self  # (torch: deprecated on a 0-d tensor, which it returns)
+            raise RuntimeError("tensor.mT is only supported on matrices or batches of "
+                               f"matrices. Got {self._v.ndim}-D tensor.")
         return self.transpose(-2, -1)
 
     def is_floating_point(self) -> bool:
@@ -694,13 +699,28 @@ class Tensor:
         return out
 
     def transpose(self, dim0: int, dim1: int):
-        perm = list(range(_storage(self).ndim))
-        perm[dim0], perm[dim1] = perm[dim1], perm[dim0]
+        nd = _storage(self).ndim
+        n = nd or 1  # (a 0-d tensor takes dims 0 and -1, as a 1-d one: the identity)
+        for d in (dim0, dim1):
+            if not -n <= d < n:
+                raise IndexError(f"Dimension out of range (expected to be in range of "
+                                 f"[{-n}, {n - 1}], but got {d})")
+        perm = list(range(nd))
+        if nd:
+            perm[dim0], perm[dim1] = perm[dim1], perm[dim0]
         return _rearrange(_OP["transpose"], self, self._v.transpose(perm), perm)
 
     def permute(self, *dims):
+        if not dims:
+            raise TypeError('permute() missing 1 required positional arguments: "dims"')
         dims = _shape_arg(dims)
-        return _rearrange(_OP["permute"], self, _storage(self).transpose(dims), dims)
+        v = _storage(self)
+        try:
+            value = v.transpose(dims)
+        except (ValueError, IndexError, TypeError):
+            _check_permutation(dims, v.ndim)
+            raise
+        return _rearrange(_OP["permute"], self, value, dims)
 
     def t(self):
         if _storage(self).ndim > 2:
@@ -2109,6 +2129,21 @@ def _shape_arg(shape: tuple) -> tuple:
     if len(shape) == 1 and isinstance(shape[0], (tuple, list, Size)):
         return tuple(shape[0])
     return tuple(shape)
+
+
+def _check_permutation(dims: tuple, ndim: int) -> None:
+    """torch's refusal of ``dims`` that are not a permutation of ``range(ndim)``."""
+    if len(dims) != ndim:
+        raise RuntimeError(
+            "permute(sparse_coo): number of dimensions in the tensor input does not match the "
+            "length of the desired ordering of dimensions i.e. input.dim() = "
+            f"{ndim} is not equal to len(dims) = {len(dims)}")
+    for d in dims:
+        if not isinstance(d, numbers.Integral):
+            raise TypeError(f"permute(): argument 'dims' must be tuple of ints, but found "
+                            f"element of type {type(d).__name__}")
+    if len(set(_normalize_dims(d, ndim)[0] for d in dims)) != ndim:
+        raise RuntimeError("permute(): duplicate dims are not allowed.")
 
 
 def _normalize_dims(dim, ndim: int) -> tuple:

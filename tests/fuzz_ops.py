@@ -25,8 +25,6 @@ KNOWN: set[str] = set()  # (every bug listed here at first is fixed)
 #: New bugs the fuzzer found on this branch (reported for routing, not fixed here).  Same rule
 #: as KNOWN: delete a name once its fix is merged.
 FOUND = {
-    # x.transpose(0, -1) of a 0-d tensor: IndexError (torch: the identity)
-    "transpose_zero_dim",
     # y = 1.0 / x (or c / x), then y.add_(...) or x.add_(...), then backward: tapegrad refuses
     # ("modified by an inplace operation ... DivBackward0"), torch does not -- its c / x is
     # MulBackward0(ReciprocalBackward0), which saves a result the user cannot reach
@@ -206,7 +204,7 @@ APPLY = {
     "reshape": lambda M, x, p: M.reshape(x, p),
     "view": lambda M, x, p: _contiguous_view(x, p),
     "transpose": lambda M, x, p: x.transpose(*p),
-    "permute": lambda M, x, p: x.permute(*p),
+    "permute": lambda M, x, p: x.permute(p),  # (a tuple: () for a 0-d tensor)
     "T": lambda M, x, p: x.T,
     "t": lambda M, x, p: x.t(),
     "unsqueeze": lambda M, x, p: x.unsqueeze(p),

@@ -270,7 +270,7 @@ def _draw_step(draw, name: str, d: Draft) -> Step | None:  # noqa: C901 -- one c
         nd = d.nodes[i].ndim
         return Step(name, (i,), (_dim(draw, nd), _dim(draw, nd)))
     if name == "permute":
-        i = _pick(draw, d, lambda v: v.ndim >= 1)
+        i = _pick(draw, d)
         if i is None:
             return None
         return Step(name, (i,), tuple(draw(st.permutations(range(d.nodes[i].ndim)))))

@@ -1,0 +1,126 @@
+"""Regression tests for bugs the differential fuzzer (tests/test_fuzz.py) found, with torch as
+the oracle: each program runs the same way on both libraries (``lib`` is the module)."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import tapegrad as tg
+
+
+def _torch():
+    return pytest.importorskip("torch")
+
+
+def _outcome(program, lib):
+    """What ``program(lib)`` gives: ("ok", result) or the exception's type name and message."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return "ok", program(lib)
+    except Exception as err:  # noqa: BLE001 -- the error itself is compared
+        return type(err).__name__, str(err)
+
+
+def _plain(value):
+    """A result made comparable: tensors as (float64 array, grad_fn name) and None kept."""
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    array = value.detach().numpy() if hasattr(value, "detach") else np.asarray(value)
+    return np.asarray(array, dtype=np.float64)
+
+
+def _same(program) -> None:
+    torch = _torch()
+    want_kind, want = _outcome(program, torch)
+    got_kind, got = _outcome(program, tg)
+    assert got_kind == want_kind, (got, want)
+    if want_kind != "ok":
+        assert got == want
+        return
+    want, got = _plain(want), _plain(got)
+    if not isinstance(want, list):
+        want, got = [want], [got]
+    for g, w in zip(got, want, strict=True):
+        if w is None or g is None or isinstance(w, (bool, str)):
+            assert g == w
+        else:
+            np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)
+
+
+def _grad_fn_name(t) -> str:
+    return t.grad_fn.name()
+
+
+# -- transpose_zero_dim: transpose / t / permute / T / mT of a 0-d tensor --------------------
+
+ZERO_D_REARRANGES = {
+    "transpose(0,-1)": lambda x: x.transpose(0, -1),
+    "transpose(0,0)": lambda x: x.transpose(0, 0),
+    "transpose(-1,-1)": lambda x: x.transpose(-1, -1),
+    "transpose(0,1)": lambda x: x.transpose(0, 1),
+    "transpose(-2,0)": lambda x: x.transpose(-2, 0),
+    "t()": lambda x: x.t(),
+    "permute(())": lambda x: x.permute(()),
+    "permute([])": lambda x: x.permute([]),
+    "permute()": lambda x: x.permute(),
+    "permute(0)": lambda x: x.permute(0),
+    "T": lambda x: x.T,
+    "mT": lambda x: x.mT,
+}
+
+
+@pytest.mark.parametrize("name", sorted(ZERO_D_REARRANGES))
+def test_rearranging_a_zero_dim_tensor_matches_torch(name):
+    fn = ZERO_D_REARRANGES[name]
+
+    def program(lib):
+        x = lib.tensor(1.5, dtype=lib.float64, requires_grad=True)
+        y = fn(x)
+        (y * 3.0).backward()
+        return y, x.grad, tuple(y.shape), y.requires_grad, y.is_leaf, y is x
+
+    _same(program)
+
+
+ND_REARRANGES = {
+    "transpose(0,2)": lambda x: x.transpose(0, 2),
+    "transpose(-3,1)": lambda x: x.transpose(-3, 1),
+    "transpose(-1,0)": lambda x: x.transpose(-1, 0),
+    "permute(0,0)": lambda x: x.permute(0, 0),
+    "permute(0,2)": lambda x: x.permute(0, 2),
+    "permute(0)": lambda x: x.permute(0),
+    "permute(0,1,2)": lambda x: x.permute(0, 1, 2),
+    "permute(1,-2)": lambda x: x.permute(1, -2),
+    "permute((-1,0))": lambda x: x.permute((-1, 0)),
+    "mT": lambda x: x.mT,
+    "T": lambda x: x.T,
+}
+
+
+@pytest.mark.parametrize("shape", [(3,), (2, 3)])
+@pytest.mark.parametrize("name", sorted(ND_REARRANGES))
+def test_rearranging_errors_and_values_match_torch(name, shape):
+    fn = ND_REARRANGES[name]
+    weights = np.arange(1.0, 1.0 + np.prod(shape)).reshape(shape)
+
+    def program(lib):
+        x = lib.tensor(np.linspace(-1, 1, int(np.prod(shape))).reshape(shape),
+                       requires_grad=True)
+        y = fn(x)
+        (y * lib.tensor(weights).reshape(y.shape)).sum().backward()
+        return y, x.grad, tuple(y.shape)
+
+    _same(program)
+
+
+def test_functional_permute_of_a_zero_dim_tensor():
+    x = tg.tensor(2.0, requires_grad=True)
+    y = tg.permute(x, ())
+    y.backward()
+    assert y.item() == 2.0 and x.grad.item() == 1.0

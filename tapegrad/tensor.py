@@ -1191,6 +1191,8 @@ def _record_setitem(x: Tensor, key: tuple, v: Tensor) -> None:
                               (_OP["setitem_put"], v, None, ints)])
     np.copyto(_storage(x), new)
     x._version_box()[0] += 1
+    if x._tape is not None and x._tape.retained:
+        _follow_retained(x, out._tape, out._slot)
     x._tape, x._slot = out._tape, out._slot
 
 
@@ -1848,6 +1850,8 @@ def _inplace(self: Tensor, other, key: str, scalar_key: str, fill=None) -> Tenso
         # the new slot's value is self's storage from now on: a change made to it through
         # .data or NumPy reaches backward, as for any other recorded value
         _share(result._tape, result._slot, self._v)
+        if self._tape.retained:
+            _follow_retained(self, result._tape, result._slot)
         self._tape, self._slot = result._tape, result._slot
         return self
     if fill is not None:
@@ -1857,6 +1861,18 @@ def _inplace(self: Tensor, other, key: str, scalar_key: str, fill=None) -> Tenso
         ufunc(self._v, _value(other), out=self._v, casting="same_kind")
     self._version_box()[0] += 1
     return self
+
+
+def _follow_retained(t: Tensor, tape, slot: int) -> None:
+    """``t`` changed in place, its new version recorded at ``slot`` of ``tape``: if it retains
+    its grad, the registration moves there, as torch's retained grad is that of the tensor's
+    newest version (the gradient of the version it replaces no longer reaches ``.grad``)."""
+    old = t._tape
+    for i, (s, ref) in enumerate(old.retained):
+        if s == t._slot and ref() is t:
+            del old.retained[i]
+            tape.retained = appended(tape.retained, (slot, ref))
+            return
 
 
 def _share_version(out: Tensor, src: Tensor) -> None:

@@ -29,9 +29,6 @@ FOUND = {
     # ("modified by an inplace operation ... DivBackward0"), torch does not -- its c / x is
     # MulBackward0(ReciprocalBackward0), which saves a result the user cannot reach
     "inplace_after_rdiv",
-    # y.retain_grad(), then y changed in place: torch's y.grad is the gradient of y's new
-    # version (None if the output does not depend on it), tapegrad's that of the old one
-    "retain_grad_then_inplace",
     # tg.where(c, x, y) broadcasting x or y (or a batched matmul broadcasting an operand)
     # marks that operand as having views, so a later y.mul_(...) raises NotImplementedError
     # (torch: fine) -- the internal expand in tensor._expand_to shares the version counter

@@ -124,3 +124,74 @@ def test_functional_permute_of_a_zero_dim_tensor():
     y = tg.permute(x, ())
     y.backward()
     assert y.item() == 2.0 and x.grad.item() == 1.0
+
+
+# -- retain_grad_then_inplace: a retained grad follows the tensor's newest version -------------
+
+def _retained_program(order: str, tail: str):
+    def program(lib):
+        x = lib.tensor([1.0, 2.0], dtype=lib.float64, requires_grad=True)
+        y = x * 2
+        if order == "before":
+            y.retain_grad()
+        z = y.exp()
+        y.mul_(3)
+        if order == "after":
+            y.retain_grad()
+        if tail == "old":
+            out = z.sum()
+        elif tail == "new":
+            out = (y * 1).sum() + z.sum()
+        else:  # "new_only", weighted
+            out = (y * lib.tensor([5.0, 7.0], dtype=lib.float64)).sum()
+        out.backward()
+        return y.grad, x.grad
+
+    return program
+
+
+@pytest.mark.parametrize("tail", ["old", "new", "new_only"])
+@pytest.mark.parametrize("order", ["before", "after"])
+def test_retained_grad_follows_the_newest_version(order, tail):
+    _same(_retained_program(order, tail))
+
+
+def test_retained_grad_after_two_inplace_changes_and_a_view():
+    def program(lib):
+        x = lib.tensor([1.0, -2.0, 0.5], dtype=lib.float64, requires_grad=True)
+        y = x * 2.0 - 1.0
+        y.retain_grad()
+        w = y.exp()  # (saves its output, not the y about to change)
+        y.add_(1.0)
+        y.mul_(lib.tensor([2.0, 3.0, 4.0], dtype=lib.float64))
+        out = (y ** 2).sum() + w.sum()
+        out.backward()
+        return y.grad, x.grad
+
+    _same(program)
+
+
+def test_retained_grad_of_a_zero_dim_tensor_changed_in_place():
+    def program(lib):
+        x = lib.tensor(0.5, dtype=lib.float64, requires_grad=True)
+        y = x * 3.0
+        y.retain_grad()
+        z = y.exp()
+        y.add_(2.0)
+        (z + y * y).backward()
+        return y.grad, x.grad
+
+    _same(program)
+
+
+def test_retained_grad_follows_a_setitem():
+    def program(lib):
+        x = lib.tensor([1.0, 2.0, 3.0], dtype=lib.float64, requires_grad=True)
+        y = x * 2
+        y.retain_grad()
+        z = y.exp()
+        y[1] = 5.0
+        (z.sum() + (y * lib.tensor([1.0, 2.0, 3.0], dtype=lib.float64)).sum()).backward()
+        return y.grad, x.grad
+
+    _same(program)

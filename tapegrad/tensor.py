@@ -729,6 +729,8 @@ class Tensor:
         return _rearrange(_OP["t"], self, self._v.T, tuple(range(self._v.ndim - 1, -1, -1)))
 
     def expand(self, *sizes):
+        if not sizes:
+            raise TypeError('expand() missing 1 required positional arguments: "size"')
         sizes = _shape_arg(sizes)
         v = _storage(self)
         if len(sizes) < v.ndim:
@@ -744,10 +746,18 @@ class Tensor:
             raise RuntimeError(
                 f"The expanded size of the tensor ({shape}) must match the existing size "
                 f"{tuple(v.shape)} at non-singleton dimensions") from None
+        if value.shape == v.shape:
+            # torch's result is a new tensor here too (ExpandBackward0, a writable view of
+            # self), not self: its retain_grad, is_leaf and grad_fn are its own
+            value = v[...]
+            out = _record(_OP["expand"], value, self, None, broadcast_map(v.shape, v.shape)) \
+                if _recording(self) else _wrap(value)
+            _share_version(out, self)
+            return out
         return _expand_to(self, value)
 
     def expand_as(self, other: Tensor):
-        return self.expand(*other.shape)
+        return self.expand(tuple(other.shape))
 
     def squeeze(self, dim=None):
         v = _storage(self)

@@ -33,9 +33,6 @@ FOUND = {
     # marks that operand as having views, so a later y.mul_(...) raises NotImplementedError
     # (torch: fine) -- the internal expand in tensor._expand_to shares the version counter
     "inplace_after_broadcast",
-    # x.expand(*x.shape) (and x.expand_as(x)) returns x itself, not a new view: retain_grad()
-    # on the result retains x, y.is_leaf follows x (torch: a new tensor, ExpandBackward0)
-    "expand_same_shape",
 }
 
 BOUND = 20.0  # largest |value| any accepted step may produce

@@ -195,3 +195,46 @@ def test_retained_grad_follows_a_setitem():
         return y.grad, x.grad
 
     _same(program)
+
+
+# -- expand_same_shape: expand to the same shape is a new tensor -------------------------------
+
+EXPANDS = {
+    "expand(*shape)": lambda x: x.expand(*x.shape) if x.ndim else x.expand(()),
+    "expand(shape)": lambda x: x.expand(x.shape),
+    "expand(-1s)": lambda x: x.expand([-1] * x.ndim),
+    "expand_as(x)": lambda x: x.expand_as(x),
+}
+
+
+@pytest.mark.parametrize("shape", [(), (3,), (2, 1)])
+@pytest.mark.parametrize("name", sorted(EXPANDS))
+def test_expand_to_the_same_shape_is_a_new_tensor(name, shape):
+    fn = EXPANDS[name]
+    torch = _torch()
+    for lib in (torch, tg):
+        x = lib.tensor(np.arange(1.0, 1.0 + np.prod(shape)).reshape(shape), requires_grad=True)
+        y = fn(x)
+        assert y is not x
+        assert not y.is_leaf and y.requires_grad
+        assert y.grad_fn is not None
+        y.retain_grad()
+        (y * 2.0).sum().backward()
+        np.testing.assert_array_equal(y.grad.numpy(), np.full(shape, 2.0))
+        np.testing.assert_array_equal(x.grad.numpy(), np.full(shape, 2.0))
+        assert _grad_fn_name(y) == "ExpandBackward0"
+
+
+def test_expand_to_the_same_shape_without_grad_shares_storage():
+    for lib in (_torch(), tg):
+        x = lib.zeros(2, 3)
+        y = x.expand(2, 3)
+        assert y is not x and y.is_leaf and not y.requires_grad
+        x.add_(1.0)
+        assert y.numpy().tolist() == [[1.0] * 3] * 2
+        assert y._version == x._version
+
+
+def test_expand_without_sizes_matches_torch():
+    _same(lambda lib: lib.ones(2, requires_grad=True).expand())
+    _same(lambda lib: lib.tensor(2.0, requires_grad=True).expand([]) * 3.0)

@@ -1860,7 +1860,7 @@ def _inplace(self: Tensor, other, key: str, scalar_key: str, fill=None) -> Tenso
         # the new slot's value is self's storage from now on: a change made to it through
         # .data or NumPy reaches backward, as for any other recorded value
         _share(result._tape, result._slot, self._v)
-        if self._tape.retained:
+        if self._tape is not None and self._tape.retained:  # (None: self had no history)
             _follow_retained(self, result._tape, result._slot)
         self._tape, self._slot = result._tape, result._slot
         return self

@@ -238,3 +238,16 @@ def test_expand_to_the_same_shape_without_grad_shares_storage():
 def test_expand_without_sizes_matches_torch():
     _same(lambda lib: lib.ones(2, requires_grad=True).expand())
     _same(lambda lib: lib.tensor(2.0, requires_grad=True).expand([]) * 3.0)
+
+
+def test_inplace_on_a_tensor_without_history_with_a_retained_grad_elsewhere():
+    def program(lib):
+        x = lib.tensor([1.0, 2.0], dtype=lib.float64, requires_grad=True)
+        h = x * 2
+        h.retain_grad()  # (the tape has a retained grad)
+        c = lib.tensor([3.0, 4.0], dtype=lib.float64)
+        c.add_(h)  # c had no history: now recorded
+        (c * h).sum().backward()
+        return c, h.grad, x.grad
+
+    _same(program)

@@ -801,6 +801,7 @@ class Tensor:
             key = _index_key(key)
             basic = _is_basic(key)
         if not basic:  # advanced indexing: a copy
+            _check_advanced(self._v.shape, key)
             value = self._v[key]
             if not _recording(self):
                 return _wrap(value)
@@ -2207,12 +2208,62 @@ def _basic_map(shape: tuple, key: tuple) -> array:
 
 def _index_key(key) -> tuple:
     if not isinstance(key, tuple):
-        key = (key,)
+        # torch's (and old NumPy's) rule: a short list holding a sequence, a slice, None or
+        # an Ellipsis is a tuple of indices (x[[[0, 1], [1, 0]]] is x[[0, 1], [1, 0]])
+        key = tuple(key) if key.__class__ is list and len(key) < 32 and any(
+            isinstance(k, _SEQUENCE_LIKE) or k is None for k in key) else (key,)
     for k in key:
         if isinstance(k, Tensor):
             _guard(k, "index")  # while compiling, an index computed from the inputs is guarded
-    return tuple(k._v if isinstance(k, Tensor) else (np.asarray(k) if isinstance(k, list) else k)
+    return tuple(k._v if isinstance(k, Tensor) else (_list_index(k) if isinstance(k, list) else k)
                  for k in key)
+
+
+_SEQUENCE_LIKE = (list, tuple, np.ndarray, slice, type(Ellipsis), Tensor)
+
+
+def _list_index(k: list) -> np.ndarray:
+    """A list of indices as an array: an empty one is of int64, as torch's (NumPy makes it
+    float64 and refuses it)."""
+    a = np.asarray(k)
+    return a.astype(np.int64) if a.size == 0 and a.dtype.kind == "f" else a
+
+
+def _check_advanced(shape: tuple, key: tuple) -> None:
+    """torch's refusals of an advanced index that NumPy takes or words otherwise: too many
+    indices, and a boolean mask whose shape is not that of the dims it covers (NumPy takes an
+    empty mask on any dim)."""
+    used = sum(0 if k is None or k is Ellipsis or isinstance(k, (bool, np.bool_))
+               else k.ndim if isinstance(k, np.ndarray) and k.dtype == np.bool_ else 1
+               for k in key)
+    if used > len(shape):
+        raise IndexError(f"too many indices for tensor of dimension {len(shape)}")
+    dims, masks, src = [], [], 0  # (the indexed shape as torch words it: basic indices taken)
+    for k in key:
+        if k is None or isinstance(k, (bool, np.bool_)):
+            dims.append(1)
+        elif k is Ellipsis:
+            dims += shape[src:src + len(shape) - used]
+            src += len(shape) - used
+        elif isinstance(k, slice):
+            dims.append(len(range(*k.indices(shape[src]))))
+            src += 1
+        elif isinstance(k, np.ndarray) and k.dtype == np.bool_:
+            masks.append((len(dims), k.shape))
+            dims += shape[src:src + k.ndim]
+            src += k.ndim
+        elif isinstance(k, np.ndarray):
+            dims.append(shape[src])
+            src += 1
+        else:  # an int
+            src += 1
+    dims += shape[src:]
+    for at, mask in masks:
+        for j, n in enumerate(mask):
+            if n != dims[at + j]:
+                raise IndexError(f"The shape of the mask {list(mask)} at index {j} does not "
+                                 f"match the shape of the indexed tensor {list(dims)} at index "
+                                 f"{at + j}")
 
 
 def _is_basic(key: tuple) -> bool:

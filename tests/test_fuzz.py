@@ -308,7 +308,7 @@ def _draw_step(draw, name: str, d: Draft) -> Step | None:  # noqa: C901 -- one c
             return None
         n = d.nodes[i].shape[0 if name != "select_last" else -1]
         if name == "index":
-            return Step(name, (i,), tuple(draw(st.lists(st.integers(-n, n - 1), min_size=1,
+            return Step(name, (i,), tuple(draw(st.lists(st.integers(-n, n - 1), min_size=0,
                                                          max_size=4))))
         return Step(name, (i,), draw(st.integers(-n, n - 1)))
     if name == "slice":

@@ -251,3 +251,102 @@ def test_inplace_on_a_tensor_without_history_with_a_retained_grad_elsewhere():
         return c, h.grad, x.grad
 
     _same(program)
+
+
+# -- x[[]]: indexing with an empty list ----------------------------------------------------------
+
+EMPTY_INDEXES = {
+    "x[[]]": lambda lib, x: x[[]],
+    "x[[], :]": lambda lib, x: x[[], :],
+    "x[:, []]": lambda lib, x: x[:, []],
+    "x[long([])]": lambda lib, x: x[lib.tensor([], dtype=lib.long)],
+    "x[bool([])]": lambda lib, x: x[lib.tensor([], dtype=lib.bool)],
+    "x[[], []]": lambda lib, x: x[[], []],
+    "x[..., []]": lambda lib, x: x[..., []],
+}
+
+
+@pytest.mark.parametrize("shape", [(3,), (3, 2), (0, 2)])
+@pytest.mark.parametrize("name", sorted(EMPTY_INDEXES))
+def test_indexing_with_an_empty_list_matches_torch(name, shape):
+    index = EMPTY_INDEXES[name]
+
+    def program(lib):
+        x = lib.tensor(np.arange(1.0, 1.0 + np.prod(shape)).reshape(shape), requires_grad=True)
+        y = index(lib, x)
+        out = y.sum() + (x * 2.0).sum()
+        out.backward()
+        return y, tuple(y.shape), x.grad, y.requires_grad, y.dtype == x.dtype
+
+    _same(program)
+
+
+LIST_KEYS = {
+    "[[0, 1], [1, 0]]": [[0, 1], [1, 0]],
+    "[[0, 1], [1]]": [[0, 1], [1]],
+    "[[2]]": [[2]],
+    "[[1, 2]]": [[1, 2]],
+    "[0, [1]]": [0, [1]],
+    "[slice, [1]]": [slice(None), [1]],
+    "[None, [1]]": [None, [1]],
+    "[[True, False, True]]": [[True, False, True]],
+    "[True, False, True]": [True, False, True],
+    "[[0, 1], [0, 1], [0]]": [[0, 1], [0, 1], [0]],
+    "[2, 0, 1]": [2, 0, 1],
+}
+
+
+@pytest.mark.parametrize("name", sorted(LIST_KEYS))
+def test_a_list_index_holding_sequences_is_a_tuple_of_indices(name):
+    key = LIST_KEYS[name]
+
+    def program(lib):
+        x = lib.tensor(np.arange(6.0).reshape(3, 2), dtype=lib.float64, requires_grad=True)
+        y = x[key]
+        (y * 2.0).sum().backward()
+        return y, tuple(y.shape), x.grad
+
+    _same(program)
+
+
+MASKS = {
+    "mask(3,3)": lambda lib: lib.ones(3, 3, dtype=lib.bool),
+    "(:, mask(3))": lambda lib: (slice(None), lib.ones(3, dtype=lib.bool)),
+    "(..., mask(2))": lambda lib: (Ellipsis, lib.ones(2, dtype=lib.bool)),
+    "(None, 0, mask(3))": lambda lib: (None, 0, lib.ones(3, dtype=lib.bool)),
+    "mask(0)": lambda lib: lib.ones(0, dtype=lib.bool),
+    "(0, mask(2,3))": lambda lib: (0, lib.ones(2, 3, dtype=lib.bool)),
+    "(0, mask(2,4))": lambda lib: (0, lib.tensor([[True, False] * 2] * 2)),
+    "mask(3,2,4,1)": lambda lib: lib.ones(3, 2, 4, 1, dtype=lib.bool),
+    "(1:, mask(2))": lambda lib: (slice(1, None), lib.tensor([True, False])),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MASKS))
+def test_mask_shape_errors_match_torch(name):
+    def program(lib):
+        x = lib.tensor(np.arange(24.0).reshape(3, 2, 4), dtype=lib.float64, requires_grad=True)
+        y = x[MASKS[name](lib)]
+        y.sum().backward()
+        return y, x.grad
+
+    _same(program)
+
+
+SET_KEYS = {"[]": [], "[[0, 1], [1, 0]]": [[0, 1], [1, 0]], "[[]]": [[]],
+            "([], :)": ([], slice(None)), "[[0, 1], [1]]": [[0, 1], [1]]}
+
+
+@pytest.mark.parametrize("requires_grad", [False, True])
+@pytest.mark.parametrize("name", sorted(SET_KEYS))
+def test_setitem_with_list_keys_matches_torch(name, requires_grad):
+    def program(lib):
+        x = lib.tensor(np.arange(6.0).reshape(3, 2), dtype=lib.float64,
+                       requires_grad=requires_grad)
+        y = x * 1.0
+        y[SET_KEYS[name]] = 7.0
+        if requires_grad:
+            (y * lib.tensor(np.arange(6.0).reshape(3, 2))).sum().backward()
+        return y, x.grad
+
+    _same(program)

@@ -2238,6 +2238,8 @@ def _check_advanced(shape: tuple, key: tuple) -> None:
                for k in key)
     if used > len(shape):
         raise IndexError(f"too many indices for tensor of dimension {len(shape)}")
+    if not any(isinstance(k, np.ndarray) and k.dtype == np.bool_ and k.ndim for k in key):
+        return
     dims, masks, src = [], [], 0  # (the indexed shape as torch words it: basic indices taken)
     for k in key:
         if k is None or isinstance(k, (bool, np.bool_)):

@@ -132,7 +132,7 @@ def unsqueeze(x, dim: int) -> Tensor:
 
 
 def permute(x, dims) -> Tensor:
-    return _as_tensor(x).permute(*dims)
+    return _as_tensor(x).permute(tuple(dims))
 
 
 def clone(x) -> Tensor:

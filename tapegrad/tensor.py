@@ -203,10 +203,15 @@ class Tensor:
 
     @property
     def T(self) -> Tensor:
-        return self.permute(*range(self._v.ndim - 1, -1, -1))
+        return self.permute(tuple(range(self._v.ndim - 1, -1, -1)))
 
     @property
     def mT(self) -> Tensor:
+        if self._v.ndim < 2:
+            if not self._v.ndim:
+                return self  # (torch: deprecated on a 0-d tensor, which it returns)
+            raise RuntimeError("tensor.mT is only supported on matrices or batches of "
+                               f"matrices. Got {self._v.ndim}-D tensor.")
         return self.transpose(-2, -1)
 
     def is_floating_point(self) -> bool:
@@ -694,13 +699,28 @@ class Tensor:
         return out
 
     def transpose(self, dim0: int, dim1: int):
-        perm = list(range(_storage(self).ndim))
-        perm[dim0], perm[dim1] = perm[dim1], perm[dim0]
+        nd = _storage(self).ndim
+        n = nd or 1  # (a 0-d tensor takes dims 0 and -1, as a 1-d one: the identity)
+        for d in (dim0, dim1):
+            if not -n <= d < n:
+                raise IndexError(f"Dimension out of range (expected to be in range of "
+                                 f"[{-n}, {n - 1}], but got {d})")
+        perm = list(range(nd))
+        if nd:
+            perm[dim0], perm[dim1] = perm[dim1], perm[dim0]
         return _rearrange(_OP["transpose"], self, self._v.transpose(perm), perm)
 
     def permute(self, *dims):
+        if not dims:
+            raise TypeError('permute() missing 1 required positional arguments: "dims"')
         dims = _shape_arg(dims)
-        return _rearrange(_OP["permute"], self, _storage(self).transpose(dims), dims)
+        v = _storage(self)
+        try:
+            value = v.transpose(dims)
+        except (ValueError, IndexError, TypeError):
+            _check_permutation(dims, v.ndim)
+            raise
+        return _rearrange(_OP["permute"], self, value, dims)
 
     def t(self):
         if _storage(self).ndim > 2:
@@ -709,6 +729,8 @@ class Tensor:
         return _rearrange(_OP["t"], self, self._v.T, tuple(range(self._v.ndim - 1, -1, -1)))
 
     def expand(self, *sizes):
+        if not sizes:
+            raise TypeError('expand() missing 1 required positional arguments: "size"')
         sizes = _shape_arg(sizes)
         v = _storage(self)
         if len(sizes) < v.ndim:
@@ -724,10 +746,18 @@ class Tensor:
             raise RuntimeError(
                 f"The expanded size of the tensor ({shape}) must match the existing size "
                 f"{tuple(v.shape)} at non-singleton dimensions") from None
+        if value.shape == v.shape:
+            # torch's result is a new tensor here too (ExpandBackward0, a writable view of
+            # self), not self: its retain_grad, is_leaf and grad_fn are its own
+            value = v[...]
+            out = _record(_OP["expand"], value, self, None, broadcast_map(v.shape, v.shape)) \
+                if _recording(self) else _wrap(value)
+            _share_version(out, self)
+            return out
         return _expand_to(self, value)
 
     def expand_as(self, other: Tensor):
-        return self.expand(*other.shape)
+        return self.expand(tuple(other.shape))
 
     def squeeze(self, dim=None):
         v = _storage(self)
@@ -771,6 +801,7 @@ class Tensor:
             key = _index_key(key)
             basic = _is_basic(key)
         if not basic:  # advanced indexing: a copy
+            _check_advanced(self._v.shape, key)
             value = self._v[key]
             if not _recording(self):
                 return _wrap(value)
@@ -1171,6 +1202,8 @@ def _record_setitem(x: Tensor, key: tuple, v: Tensor) -> None:
                               (_OP["setitem_put"], v, None, ints)])
     np.copyto(_storage(x), new)
     x._version_box()[0] += 1
+    if x._tape is not None and x._tape.retained:
+        _follow_retained(x, out._tape, out._slot)
     x._tape, x._slot = out._tape, out._slot
 
 
@@ -1828,6 +1861,8 @@ def _inplace(self: Tensor, other, key: str, scalar_key: str, fill=None) -> Tenso
         # the new slot's value is self's storage from now on: a change made to it through
         # .data or NumPy reaches backward, as for any other recorded value
         _share(result._tape, result._slot, self._v)
+        if self._tape is not None and self._tape.retained:  # (None: self had no history)
+            _follow_retained(self, result._tape, result._slot)
         self._tape, self._slot = result._tape, result._slot
         return self
     if fill is not None:
@@ -1837,6 +1872,18 @@ def _inplace(self: Tensor, other, key: str, scalar_key: str, fill=None) -> Tenso
         ufunc(self._v, _value(other), out=self._v, casting="same_kind")
     self._version_box()[0] += 1
     return self
+
+
+def _follow_retained(t: Tensor, tape, slot: int) -> None:
+    """``t`` changed in place, its new version recorded at ``slot`` of ``tape``: if it retains
+    its grad, the registration moves there, as torch's retained grad is that of the tensor's
+    newest version (the gradient of the version it replaces no longer reaches ``.grad``)."""
+    old = t._tape
+    for i, (s, ref) in enumerate(old.retained):
+        if s == t._slot and ref() is t:
+            del old.retained[i]
+            tape.retained = appended(tape.retained, (slot, ref))
+            return
 
 
 def _share_version(out: Tensor, src: Tensor) -> None:
@@ -2111,6 +2158,21 @@ def _shape_arg(shape: tuple) -> tuple:
     return tuple(shape)
 
 
+def _check_permutation(dims: tuple, ndim: int) -> None:
+    """torch's refusal of ``dims`` that are not a permutation of ``range(ndim)``."""
+    if len(dims) != ndim:
+        raise RuntimeError(
+            "permute(sparse_coo): number of dimensions in the tensor input does not match the "
+            "length of the desired ordering of dimensions i.e. input.dim() = "
+            f"{ndim} is not equal to len(dims) = {len(dims)}")
+    for d in dims:
+        if not isinstance(d, numbers.Integral):
+            raise TypeError(f"permute(): argument 'dims' must be tuple of ints, but found "
+                            f"element of type {type(d).__name__}")
+    if len(set(_normalize_dims(d, ndim)[0] for d in dims)) != ndim:
+        raise RuntimeError("permute(): duplicate dims are not allowed.")
+
+
 def _normalize_dims(dim, ndim: int) -> tuple:
     dims = (dim,) if isinstance(dim, numbers.Integral) else tuple(dim)
     out = []
@@ -2146,12 +2208,64 @@ def _basic_map(shape: tuple, key: tuple) -> array:
 
 def _index_key(key) -> tuple:
     if not isinstance(key, tuple):
-        key = (key,)
+        # torch's (and old NumPy's) rule: a short list holding a sequence, a slice, None or
+        # an Ellipsis is a tuple of indices (x[[[0, 1], [1, 0]]] is x[[0, 1], [1, 0]])
+        key = tuple(key) if key.__class__ is list and len(key) < 32 and any(
+            isinstance(k, _SEQUENCE_LIKE) or k is None for k in key) else (key,)
     for k in key:
         if isinstance(k, Tensor):
             _guard(k, "index")  # while compiling, an index computed from the inputs is guarded
-    return tuple(k._v if isinstance(k, Tensor) else (np.asarray(k) if isinstance(k, list) else k)
+    return tuple(k._v if isinstance(k, Tensor) else (_list_index(k) if isinstance(k, list) else k)
                  for k in key)
+
+
+_SEQUENCE_LIKE = (list, tuple, np.ndarray, slice, type(Ellipsis), Tensor)
+
+
+def _list_index(k: list) -> np.ndarray:
+    """A list of indices as an array: an empty one is of int64, as torch's (NumPy makes it
+    float64 and refuses it)."""
+    a = np.asarray(k)
+    return a.astype(np.int64) if a.size == 0 and a.dtype.kind == "f" else a
+
+
+def _check_advanced(shape: tuple, key: tuple) -> None:
+    """torch's refusals of an advanced index that NumPy takes or words otherwise: too many
+    indices, and a boolean mask whose shape is not that of the dims it covers (NumPy takes an
+    empty mask on any dim)."""
+    used = sum(0 if k is None or k is Ellipsis or isinstance(k, (bool, np.bool_))
+               else k.ndim if isinstance(k, np.ndarray) and k.dtype == np.bool_ else 1
+               for k in key)
+    if used > len(shape):
+        raise IndexError(f"too many indices for tensor of dimension {len(shape)}")
+    if not any(isinstance(k, np.ndarray) and k.dtype == np.bool_ and k.ndim for k in key):
+        return
+    dims, masks, src = [], [], 0  # (the indexed shape as torch words it: basic indices taken)
+    for k in key:
+        if k is None or isinstance(k, (bool, np.bool_)):
+            dims.append(1)
+        elif k is Ellipsis:
+            dims += shape[src:src + len(shape) - used]
+            src += len(shape) - used
+        elif isinstance(k, slice):
+            dims.append(len(range(*k.indices(shape[src]))))
+            src += 1
+        elif isinstance(k, np.ndarray) and k.dtype == np.bool_:
+            masks.append((len(dims), k.shape))
+            dims += shape[src:src + k.ndim]
+            src += k.ndim
+        elif isinstance(k, np.ndarray):
+            dims.append(shape[src])
+            src += 1
+        else:  # an int
+            src += 1
+    dims += shape[src:]
+    for at, mask in masks:
+        for j, n in enumerate(mask):
+            if n != dims[at + j]:
+                raise IndexError(f"The shape of the mask {list(mask)} at index {j} does not "
+                                 f"match the shape of the indexed tensor {list(dims)} at index "
+                                 f"{at + j}")
 
 
 def _is_basic(key: tuple) -> bool:

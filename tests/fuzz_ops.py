@@ -25,22 +25,14 @@ KNOWN: set[str] = set()  # (every bug listed here at first is fixed)
 #: New bugs the fuzzer found on this branch (reported for routing, not fixed here).  Same rule
 #: as KNOWN: delete a name once its fix is merged.
 FOUND = {
-    # x.transpose(0, -1) of a 0-d tensor: IndexError (torch: the identity)
-    "transpose_zero_dim",
     # y = 1.0 / x (or c / x), then y.add_(...) or x.add_(...), then backward: tapegrad refuses
     # ("modified by an inplace operation ... DivBackward0"), torch does not -- its c / x is
     # MulBackward0(ReciprocalBackward0), which saves a result the user cannot reach
     "inplace_after_rdiv",
-    # y.retain_grad(), then y changed in place: torch's y.grad is the gradient of y's new
-    # version (None if the output does not depend on it), tapegrad's that of the old one
-    "retain_grad_then_inplace",
     # tg.where(c, x, y) broadcasting x or y (or a batched matmul broadcasting an operand)
     # marks that operand as having views, so a later y.mul_(...) raises NotImplementedError
     # (torch: fine) -- the internal expand in tensor._expand_to shares the version counter
     "inplace_after_broadcast",
-    # x.expand(*x.shape) (and x.expand_as(x)) returns x itself, not a new view: retain_grad()
-    # on the result retains x, y.is_leaf follows x (torch: a new tensor, ExpandBackward0)
-    "expand_same_shape",
 }
 
 BOUND = 20.0  # largest |value| any accepted step may produce
@@ -206,7 +198,7 @@ APPLY = {
     "reshape": lambda M, x, p: M.reshape(x, p),
     "view": lambda M, x, p: _contiguous_view(x, p),
     "transpose": lambda M, x, p: x.transpose(*p),
-    "permute": lambda M, x, p: x.permute(*p),
+    "permute": lambda M, x, p: x.permute(p),  # (a tuple: () for a 0-d tensor)
     "T": lambda M, x, p: x.T,
     "t": lambda M, x, p: x.t(),
     "unsqueeze": lambda M, x, p: x.unsqueeze(p),

@@ -1576,15 +1576,13 @@ def _set_value(t: Tensor, v: np.ndarray) -> None:
 
 def _materialize(t: Tensor) -> np.ndarray:
     # ``_f`` is kept: another thread may have read the class just before it changed, and read
-    # the float now
+    # the float now.  (The tape keeps reading the float, not this array: registering the array
+    # as shared storage here, as a 0-d value's is, crashed the interpreter under threads -- see
+    # the xfail in tests/test_state_edges.py.)
     v = np.array((t._f,))
     if t.__class__ is _OneFloat:  # (no other thread runs between this test and the store:
         _set_slot(t, v)  # two that make the array at once return the one stored last, before
         t.__class__ = Tensor  # either returns)
-        # from now on the value may be changed through NumPy or .data: the tape reads the array
-        # (as it reads a 0-d value's once made, see _storage)
-        tape = t._tape
-        tape.shared_scalars = appended(tape.shared_scalars, (t._slot, v.reshape(())))
     return t._v
 
 

@@ -17,13 +17,9 @@ from typing import Any
 
 import numpy as np
 
-#: Known bugs being fixed on other branches.  While a name is in this set the fuzzer does not
-#: generate exactly that pattern; the lead deletes each name once its fix is merged, and then
-#: the fuzzer covers it again.
-KNOWN: set[str] = set()  # (every bug listed here at first is fixed)
-
-#: New bugs the fuzzer found on this branch (reported for routing, not fixed here).  Same rule
-#: as KNOWN: delete a name once its fix is merged.
+#: Bugs the fuzzer found that are still open.  While a name is in this set the fuzzer does not
+#: generate exactly that pattern; delete the name once its fix is merged, and the fuzzer covers
+#: it again.
 FOUND = {
     # y = 1.0 / x (or c / x), then y.add_(...) or x.add_(...), then backward: tapegrad refuses
     # ("modified by an inplace operation ... DivBackward0"), torch does not -- its c / x is
@@ -101,8 +97,6 @@ def _c(M, p):
 
 
 def _contiguous_view(x, shape):
-    if "view_noncontiguous" in KNOWN:
-        x = x.contiguous()
     return x.view(shape)
 
 

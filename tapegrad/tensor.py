@@ -1076,6 +1076,25 @@ def _expand_to(a: Tensor, value: np.ndarray) -> Tensor:
     return out
 
 
+def _broadcast_operand(a: Tensor, value: np.ndarray) -> Tensor:
+    """``a`` broadcast to ``value``'s shape as an op's internal operand (where, batched
+    matmul): recorded as an expand, but no view the user can reach -- so ``a`` is not marked
+    as having views (an in-place change of it stays allowed), yet the expand shares ``a``'s
+    version box, so that a VJP reading the broadcast value refuses once ``a`` has changed."""
+    if value.shape == a._v.shape:
+        return a
+    return _operand_view(_OP["expand"], a, value, broadcast_map(a._v.shape, value.shape))
+
+
+def _operand_view(op, a: Tensor, value: np.ndarray, ints=None) -> Tensor:
+    """A view of ``a`` that only an op uses internally (see ``_broadcast_operand``)."""
+    if not _recording(a):
+        return _wrap(value)
+    out = _record(op, value, a, None, ints)
+    out._vc = a._version_box()
+    return out
+
+
 def _along(a: Tensor, dim, key: str, eager) -> Tensor:
     """softmax-like ops over dims (params as a reduction over them; softmax takes one)."""
     v = a._v
@@ -2005,8 +2024,8 @@ def _batched_matmul(a: Tensor, b: Tensor) -> Tensor:
     1-D operands are promoted as torch does; operands are expanded to the common batch shape
     (recorded as ExpandBackward0 when needed) and multiplied as contiguous stacks.
     """
-    a2 = a.unsqueeze(0) if a._v.ndim == 1 else a
-    b2 = b.unsqueeze(-1) if b._v.ndim == 1 else b
+    a2 = _operand_view(_OP["unsqueeze"], a, a._v[None]) if a._v.ndim == 1 else a
+    b2 = _operand_view(_OP["unsqueeze"], b, b._v[:, None]) if b._v.ndim == 1 else b
     (m, k), (k_b, n) = a2._v.shape[-2:], b2._v.shape[-2:]
     try:
         batch = np.broadcast_shapes(a2._v.shape[:-2], b2._v.shape[:-2])
@@ -2015,8 +2034,8 @@ def _batched_matmul(a: Tensor, b: Tensor) -> Tensor:
     if k != k_b or batch is None:
         raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
                            f"{list(a._v.shape)} @ {list(b._v.shape)} cannot be multiplied")
-    a3 = _expand_to(a2, np.broadcast_to(a2._v, batch + (m, k)))
-    b3 = _expand_to(b2, np.broadcast_to(b2._v, batch + (k, n)))
+    a3 = _broadcast_operand(a2, np.broadcast_to(a2._v, batch + (m, k)))
+    b3 = _broadcast_operand(b2, np.broadcast_to(b2._v, batch + (k, n)))
     value = np.matmul(a3._v, b3._v)
     if _recording(a3, b3):
         out = _record(_OP["bmm"], value, a3, b3, (int(np.prod(batch)), m, k, n))
@@ -2221,8 +2240,8 @@ def where(condition, x, y) -> Tensor:
         return _wrap(value)
     shape = value.shape
     # the condition stays the tensor it is: while compiling it may be a recorded comparison
-    mask = _expand_to(c, np.broadcast_to(c._v, shape))
-    xe = _expand_to(xt, np.broadcast_to(xt._v, shape))
-    ye = _expand_to(yt, np.broadcast_to(yt._v, shape))
+    mask = _broadcast_operand(c, np.broadcast_to(c._v, shape))
+    xe = _broadcast_operand(xt, np.broadcast_to(xt._v, shape))
+    ye = _broadcast_operand(yt, np.broadcast_to(yt._v, shape))
     return _record_parts(value, [(_OP["where_x"], xe, mask, None),
                                  (_OP["where_y"], ye, mask, None)])

@@ -34,10 +34,6 @@ FOUND = {
     # y.retain_grad(), then y changed in place: torch's y.grad is the gradient of y's new
     # version (None if the output does not depend on it), tapegrad's that of the old one
     "retain_grad_then_inplace",
-    # tg.where(c, x, y) broadcasting x or y (or a batched matmul broadcasting an operand)
-    # marks that operand as having views, so a later y.mul_(...) raises NotImplementedError
-    # (torch: fine) -- the internal expand in tensor._expand_to shares the version counter
-    "inplace_after_broadcast",
     # x.expand(*x.shape) (and x.expand_as(x)) returns x itself, not a new view: retain_grad()
     # on the result retains x, y.is_leaf follows x (torch: a new tensor, ExpandBackward0)
     "expand_same_shape",

@@ -531,10 +531,6 @@ def _track(d: Draft, step: Step, value) -> None:
         d.made_by[t] = step.op
     if step.op in VIEWS:
         d.view[d.tensor[step.args[0]]] = True
-    if "inplace_after_broadcast" in FOUND and step.op in ("where", "matmul"):
-        for a in step.args:
-            if d.nodes[a].shape != value.shape or (step.op == "matmul" and value.ndim >= 3):
-                d.view[d.tensor[a]] = True
     if step.op in ("recip", "rdiv_c"):
         d.read_by_rdiv.add(d.tensor[step.args[0]])
     d.nodes.append(value)

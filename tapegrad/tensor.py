@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import numbers
 import operator
+import struct
 import threading
 import weakref
 from array import array
@@ -86,12 +87,13 @@ def _subclass_operators(cls, function, extra=lambda op, reflected: ()) -> None:
     for key, method, reflected_number in (("add", "add", "add_scalar"),
                                           ("sub", "sub", "rsub_scalar"),
                                           ("mul", "mul", "mul_scalar"),
-                                          ("div", "truediv", "rdiv_scalar"),
+                                          ("div", "truediv", None),
                                           ("pow", "pow", "rpow_scalar")):
         setattr(cls, f"__{method}__", _operator(key, function=function,
                                                 extra=extra(_OP[key], False)))
         setattr(cls, f"__r{method}__", _operator(key, reflected_number, True, function,
-                                                 extra(_OP[key], True)))
+                                                 extra(_OP[key], True)) if reflected_number
+                else _rdiv)
 
 
 class Tensor:
@@ -1541,7 +1543,92 @@ Tensor.__sub__ = _operator("sub")
 Tensor.__rsub__ = _operator("sub", "rsub_scalar", reflected=True)
 Tensor.__mul__ = Tensor.__rmul__ = _operator("mul")
 Tensor.__truediv__ = _operator("div")
-Tensor.__rtruediv__ = _operator("div", "rdiv_scalar", reflected=True)
+
+
+def _rdiv(a: Tensor, other) -> Tensor:
+    """``other / a``: for a number ``c``, torch's ``reciprocal(a) * c`` (two records, so that
+    the gradient reads only the reciprocal's own result, which no in-place change reaches).
+
+    The common cases -- a recorded 0-d, one-float or small float64 array, grad mode on, its
+    tape open -- compute both values and write both records here, in one go: as the two ops
+    one after the other, at little more than one op's cost."""
+    if other.__class__ is float or other.__class__ is int:
+        tape = a._tape
+        if tape is not None and not tape.closed and not _NON_DEFAULT[0]:
+            cls = a.__class__
+            try:
+                tape.closed = BUSY  # (taken right at the test: see tape.py)
+                if cls is _OneFloat:
+                    try:
+                        r = 1.0 / a._f
+                        y = r * other
+                    except (ArithmeticError, ValueError):  # (1 / 0: NumPy's IEEE answer)
+                        r = None
+                    if r is not None:
+                        out = _new(_OneFloat)
+                        out._f = y
+                else:
+                    v = a._v
+                    r = None
+                    if v.__class__ is _f64:
+                        if cls is _ZeroDim:
+                            try:
+                                r = 1.0 / v
+                                y = r * other
+                            except (ArithmeticError, ValueError):  # (NumPy's error state)
+                                r = None
+                            else:
+                                if y.__class__ is not _f64:
+                                    y = _f64(y)
+                                out = _new(_ZeroDim)
+                                out._v = y
+                    elif v.__class__ is _ndarray and v.dtype is _F64 and 1 < v.size < BIG:
+                        r = np.reciprocal(v)
+                        constant = _CONSTANTS.get(other) if other else None
+                        y = np.multiply(r, constant if constant is not None else
+                                        _constant(other) if other else other)
+                        out = _new(Tensor)
+                        out._v = y
+                if r is not None:
+                    offs = tape.offs
+                    slot = len(offs) - 1
+                    if r.__class__ is _ndarray:
+                        n = offs[-1] + r.size
+                        offs.append(n)
+                        offs.append(n + r.size)
+                        tape.arrays.append(r)
+                        tape.arrays.append(y)
+                    else:
+                        n = offs[-1]
+                        offs.append(n + 1)
+                        offs.append(n + 2)
+                        tape.scalars.append(r)
+                        tape.scalars.append(y)
+                    floats = tape.floats
+                    floats.append(other)
+                    tape.recs.frombytes(_TWO_RECORDS(_RECIPROCAL.code, slot, a._slot, -1, -1, -1,
+                                                     _MUL_SCALAR.code, slot + 1, slot, -1, -1,
+                                                     len(floats) - 1))
+                    out._tape = tape
+                    out._slot = slot + 1
+                    out._vc = None
+                    tape.closed = False
+                    return out
+                tape.closed = False
+            except BaseException:  # (Ctrl-C, say): a tape held here is closed for good
+                _let_go(tape)
+                raise
+        return _unary(a, _RECIPROCAL) * other
+    if other.__class__ is not Tensor and isinstance(other, _Real):
+        return _unary(a, _RECIPROCAL) * (other if not isinstance(other, bool) else int(other))
+    if a.__class__ is not Tensor:  # (a subclass's reflected operator, asked first: see there)
+        return _subclass_general(a, other, _OP["div"], None, True)
+    return _arithmetic(a, other, _OP["div"], None, True)
+
+
+_RECIPROCAL, _MUL_SCALAR = _OP["reciprocal"], _OP["mul_scalar"]
+_TWO_RECORDS = struct.Struct("12q").pack
+Tensor.__rtruediv__ = _rdiv
 Tensor.__pow__ = _operator("pow")
 Tensor.__rpow__ = _operator("pow", "rpow_scalar", reflected=True)
 

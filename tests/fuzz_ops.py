@@ -27,10 +27,6 @@ KNOWN: set[str] = set()  # (every bug listed here at first is fixed)
 FOUND = {
     # x.transpose(0, -1) of a 0-d tensor: IndexError (torch: the identity)
     "transpose_zero_dim",
-    # y = 1.0 / x (or c / x), then y.add_(...) or x.add_(...), then backward: tapegrad refuses
-    # ("modified by an inplace operation ... DivBackward0"), torch does not -- its c / x is
-    # MulBackward0(ReciprocalBackward0), which saves a result the user cannot reach
-    "inplace_after_rdiv",
     # y.retain_grad(), then y changed in place: torch's y.grad is the gradient of y's new
     # version (None if the output does not depend on it), tapegrad's that of the old one
     "retain_grad_then_inplace",

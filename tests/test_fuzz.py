@@ -93,7 +93,6 @@ class Draft:
     made_by: list[str]  # the op of the step that made (or last changed) the node
     tensor: list[int]  # which tensor the node is: an in-place step's node is its target's
     retained: set = field(default_factory=set)  # tensors retain_grad() was called on
-    read_by_rdiv: set = field(default_factory=set)  # tensors c / x was taken of
 
     def v(self, i: int) -> np.ndarray:
         return self.nodes[i].detach().numpy()
@@ -376,9 +375,7 @@ def _matmul_ok(sa: tuple, sb: tuple) -> bool:
 def _found_excludes(d: Draft, i: int) -> bool:
     """Node ``i`` may not be changed in place while these bugs are open (see FOUND)."""
     t = d.tensor[i]
-    return (("inplace_after_rdiv" in FOUND and (d.made_by[i] in ("recip", "rdiv_c")
-                                                or t in d.read_by_rdiv))
-            or ("inplace_after_norm_p" in FOUND and d.made_by[i] == "norm_p")
+    return (("inplace_after_norm_p" in FOUND and d.made_by[i] == "norm_p")
             or ("retain_grad_then_inplace" in FOUND and t in d.retained))
 
 
@@ -531,8 +528,6 @@ def _track(d: Draft, step: Step, value) -> None:
         d.made_by[t] = step.op
     if step.op in VIEWS:
         d.view[d.tensor[step.args[0]]] = True
-    if step.op in ("recip", "rdiv_c"):
-        d.read_by_rdiv.add(d.tensor[step.args[0]])
     d.nodes.append(value)
     d.rg.append(rg)
     d.deps.append(deps)

@@ -1549,46 +1549,67 @@ def _rdiv(a: Tensor, other) -> Tensor:
     """``other / a``: for a number ``c``, torch's ``reciprocal(a) * c`` (two records, so that
     the gradient reads only the reciprocal's own result, which no in-place change reaches).
 
-    The common cases -- a recorded 0-d, one-float or small float64 array, grad mode on, its
-    tape open -- compute both values and write both records here, in one go: as the two ops
-    one after the other, at little more than one op's cost."""
+    The common cases -- a float64 0-d, one-element vector or small array, recorded or a leaf,
+    grad mode on, no other tape to join -- compute both values and write both records here in
+    one go, with the results the two ops would give one after the other (the classes
+    included), at little more than one op's cost."""
     if other.__class__ is float or other.__class__ is int:
         tape = a._tape
-        if tape is not None and not tape.closed and not _NON_DEFAULT[0]:
-            cls = a.__class__
+        if not _NON_DEFAULT[0] and (tape is None and a._rg or tape is not None and
+                                    not tape.closed):
             try:
-                tape.closed = BUSY  # (taken right at the test: see tape.py)
-                if cls is _OneFloat:
+                if tape is None:  # (a leaf: its slot on the open tape, as in _unary)
+                    tape = open_tape()
+                    while tape.closed:  # (taken by another thread since: see tape.py)
+                        tape = open_tape()
+                    tape.closed = BUSY
+                    reg = a._lreg
+                    sa = reg[1] if reg is not None and reg[0] == tape.serial and \
+                        reg[2] == a._vc[0] else tape.input_slot(a)
+                else:
+                    tape.closed = BUSY  # (taken right at the test: see tape.py)
+                    sa = a._slot  # (the reciprocal reads its result only: no watch)
+                r = None
+                if a.__class__ is _OneFloat:
+                    f = a._f
+                else:
+                    v = a._v
+                    f = None
+                    if v.__class__ is _ndarray and v.dtype is _F64:
+                        if v.ndim == 0:
+                            v = v[()]
+                        elif v.ndim == 1 and v.size == 1:
+                            f = v.item()
+                        elif 1 < v.size < BIG:
+                            r = np.divide(_ONE, v)  # (faster than np.reciprocal, as exact)
+                            if other == 1:  # (1 / x, the common case: r * 1 is r)
+                                y = r.copy()
+                            else:
+                                constant = _CONSTANTS.get(other) if other else None
+                                y = np.multiply(r, constant if constant is not None else
+                                                _constant(other) if other else other)
+                            out = _new(Tensor)
+                            out._v = y
+                    if v.__class__ is _f64:
+                        try:
+                            r = 1.0 / v
+                            y = r * other
+                        except (ArithmeticError, ValueError):  # (NumPy's error state)
+                            r = None
+                        else:
+                            if y.__class__ is not _f64:
+                                y = _f64(y)
+                            out = _new(_ZeroDim)
+                            out._v = y
+                if f is not None:
                     try:
-                        r = 1.0 / a._f
+                        r = 1.0 / f
                         y = r * other
                     except (ArithmeticError, ValueError):  # (1 / 0: NumPy's IEEE answer)
                         r = None
-                    if r is not None:
+                    else:
                         out = _new(_OneFloat)
                         out._f = y
-                else:
-                    v = a._v
-                    r = None
-                    if v.__class__ is _f64:
-                        if cls is _ZeroDim:
-                            try:
-                                r = 1.0 / v
-                                y = r * other
-                            except (ArithmeticError, ValueError):  # (NumPy's error state)
-                                r = None
-                            else:
-                                if y.__class__ is not _f64:
-                                    y = _f64(y)
-                                out = _new(_ZeroDim)
-                                out._v = y
-                    elif v.__class__ is _ndarray and v.dtype is _F64 and 1 < v.size < BIG:
-                        r = np.reciprocal(v)
-                        constant = _CONSTANTS.get(other) if other else None
-                        y = np.multiply(r, constant if constant is not None else
-                                        _constant(other) if other else other)
-                        out = _new(Tensor)
-                        out._v = y
                 if r is not None:
                     offs = tape.offs
                     slot = len(offs) - 1
@@ -1606,7 +1627,7 @@ def _rdiv(a: Tensor, other) -> Tensor:
                         tape.scalars.append(y)
                     floats = tape.floats
                     floats.append(other)
-                    tape.recs.frombytes(_TWO_RECORDS(_RECIPROCAL.code, slot, a._slot, -1, -1, -1,
+                    tape.recs.frombytes(_TWO_RECORDS(_RECIPROCAL.code, slot, sa, -1, -1, -1,
                                                      _MUL_SCALAR.code, slot + 1, slot, -1, -1,
                                                      len(floats) - 1))
                     out._tape = tape
@@ -1628,6 +1649,8 @@ def _rdiv(a: Tensor, other) -> Tensor:
 
 _RECIPROCAL, _MUL_SCALAR = _OP["reciprocal"], _OP["mul_scalar"]
 _TWO_RECORDS = struct.Struct("12q").pack
+_ONE = np.array(1.0)
+_ONE.flags.writeable = False
 Tensor.__rtruediv__ = _rdiv
 Tensor.__pow__ = _operator("pow")
 Tensor.__rpow__ = _operator("pow", "rpow_scalar", reflected=True)

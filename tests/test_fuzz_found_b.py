@@ -217,7 +217,7 @@ def test_norm_p_changed_in_place_then_backward_refuses_as_torch(m, p, shape):
         y.backward()
 
 
-@pytest.mark.parametrize("c", [2.5, -3, 0, 1e308])
+@pytest.mark.parametrize("c", [1, 1.0, 2.5, -3, 0, 1e308])
 @pytest.mark.parametrize("xv", [[0.75], [-2.0], [0.0], [np.inf], [np.nan], [1e-310],
                                 [0.5, -0.0, 4.0]], ids=str)
 @pytest.mark.parametrize("zero_d", [False, True])
@@ -236,3 +236,24 @@ def test_c_over_a_recorded_value_matches_torch_bitwise(c, xv, zero_d):
         got.append((y.grad_fn.name(), np.asarray(y.detach().numpy()).tolist(),
                     np.asarray(x.grad.numpy()).tolist()))
     assert repr(got[0]) == repr(got[1])
+
+
+@pytest.mark.parametrize("c", [1, 2.5])
+@pytest.mark.parametrize("shape", [(), (1,), (4,), (2, 3), (1, 1)], ids=str)
+@pytest.mark.parametrize("leaf", [True, False])
+def test_c_over_x_keeps_the_classes_of_the_two_ops(c, shape, leaf):
+    """Written in one go or op by op, c / x is the same: its value's class (a 0-d result held
+    as a NumPy float, a one-element vector as a Python float), its records and gradient."""
+    from tapegrad.tensor import _RECIPROCAL, _unary
+
+    xv = np.linspace(0.5, 2.0, int(np.prod(shape))).reshape(shape)
+    results = []
+    for fused in (True, False):
+        x = tg.tensor(xv, requires_grad=True)
+        a = x if leaf else x * 1
+        y = c / a if fused else _unary(a, _RECIPROCAL) * c
+        z = y * 1.0  # (continues on the same path as after either)
+        z.sum().backward()
+        recs = list(y._tape.recs)
+        results.append((type(y), type(z), recs, y.detach().numpy().tolist(), x.grad.tolist()))
+    assert results[0] == results[1]

@@ -1089,7 +1089,8 @@ def _broadcast_operand(a: Tensor, value: np.ndarray) -> Tensor:
 
 
 def _operand_view(op, a: Tensor, value: np.ndarray, ints=None) -> Tensor:
-    """A view of ``a`` that only an op uses internally (see ``_broadcast_operand``)."""
+    """A view of ``a`` that only an op uses internally (see ``_broadcast_operand``), or of
+    its own internal result (a batched matmul's squeezed back): a view no user can reach."""
     if not _recording(a):
         return _wrap(value)
     out = _record(op, value, a, None, ints)
@@ -2151,10 +2152,11 @@ def _batched_matmul(a: Tensor, b: Tensor) -> Tensor:
         out = _record(_OP["bmm"], value, a3, b3, (int(np.prod(batch)), m, k, n))
     else:
         out = _wrap(value)
+    v = out._v
     if a._v.ndim == 1:
-        out = out.squeeze(-2)
-    if b._v.ndim == 1:
-        out = out.squeeze(-1)
+        out = _operand_view(_OP["squeeze_dim"], out, v.reshape(v.shape[:-2] + v.shape[-1:]))
+    elif b._v.ndim == 1:
+        out = _operand_view(_OP["squeeze_dim"], out, v.reshape(v.shape[:-1]))
     return out
 
 

@@ -257,3 +257,21 @@ def test_c_over_x_keeps_the_classes_of_the_two_ops(c, shape, leaf):
         recs = list(y._tape.recs)
         results.append((type(y), type(z), recs, y.detach().numpy().tolist(), x.grad.tolist()))
     assert results[0] == results[1]
+
+
+@pytest.mark.parametrize("vector_first", [True, False])
+def test_a_batched_matmul_with_a_vector_returns_no_view(vector_first):
+    """(found by the fuzzer with this branch's fixes) ``v @ batch`` squeezes its internal
+    result: the answer is no view, so changing it in place is allowed, as in torch."""
+    got = []
+    for m in (tg, torch):
+        b = m.tensor(np.arange(6.0).reshape(2, 1, 3) if vector_first else
+                     np.arange(6.0).reshape(2, 3, 1), dtype=m.float64, requires_grad=True)
+        v = m.tensor([-1.0] if vector_first else [-1.0], dtype=m.float64)
+        y = v @ b if vector_first else b @ v
+        y.add_(1)
+        y.mul_(2)
+        w = m.tensor(np.linspace(0.5, 1.5, y.numel()).reshape(y.shape), dtype=m.float64)
+        (y * w).sum().backward()
+        got.append((tuple(y.shape), y.detach().numpy().tolist(), b.grad.numpy().tolist()))
+    assert got[0] == got[1]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import numbers
 import operator
+import struct
 import threading
 import weakref
 from array import array
@@ -86,12 +87,13 @@ def _subclass_operators(cls, function, extra=lambda op, reflected: ()) -> None:
     for key, method, reflected_number in (("add", "add", "add_scalar"),
                                           ("sub", "sub", "rsub_scalar"),
                                           ("mul", "mul", "mul_scalar"),
-                                          ("div", "truediv", "rdiv_scalar"),
+                                          ("div", "truediv", None),
                                           ("pow", "pow", "rpow_scalar")):
         setattr(cls, f"__{method}__", _operator(key, function=function,
                                                 extra=extra(_OP[key], False)))
         setattr(cls, f"__r{method}__", _operator(key, reflected_number, True, function,
-                                                 extra(_OP[key], True)))
+                                                 extra(_OP[key], True)) if reflected_number
+                else _rdiv)
 
 
 class Tensor:
@@ -1107,6 +1109,26 @@ def _expand_to(a: Tensor, value: np.ndarray) -> Tensor:
     return out
 
 
+def _broadcast_operand(a: Tensor, value: np.ndarray) -> Tensor:
+    """``a`` broadcast to ``value``'s shape as an op's internal operand (where, batched
+    matmul): recorded as an expand, but no view the user can reach -- so ``a`` is not marked
+    as having views (an in-place change of it stays allowed), yet the expand shares ``a``'s
+    version box, so that a VJP reading the broadcast value refuses once ``a`` has changed."""
+    if value.shape == a._v.shape:
+        return a
+    return _operand_view(_OP["expand"], a, value, broadcast_map(a._v.shape, value.shape))
+
+
+def _operand_view(op, a: Tensor, value: np.ndarray, ints=None) -> Tensor:
+    """A view of ``a`` that only an op uses internally (see ``_broadcast_operand``), or of
+    its own internal result (a batched matmul's squeezed back): a view no user can reach."""
+    if not _recording(a):
+        return _wrap(value)
+    out = _record(op, value, a, None, ints)
+    out._vc = a._version_box()
+    return out
+
+
 def _along(a: Tensor, dim, key: str, eager) -> Tensor:
     """softmax-like ops over dims (params as a reduction over them; softmax takes one)."""
     v = a._v
@@ -1555,7 +1577,115 @@ Tensor.__sub__ = _operator("sub")
 Tensor.__rsub__ = _operator("sub", "rsub_scalar", reflected=True)
 Tensor.__mul__ = Tensor.__rmul__ = _operator("mul")
 Tensor.__truediv__ = _operator("div")
-Tensor.__rtruediv__ = _operator("div", "rdiv_scalar", reflected=True)
+
+
+def _rdiv(a: Tensor, other) -> Tensor:
+    """``other / a``: for a number ``c``, torch's ``reciprocal(a) * c`` (two records, so that
+    the gradient reads only the reciprocal's own result, which no in-place change reaches).
+
+    The common cases -- a float64 0-d, one-element vector or small array, recorded or a leaf,
+    grad mode on, no other tape to join -- compute both values and write both records here in
+    one go, with the results the two ops would give one after the other (the classes
+    included), at little more than one op's cost."""
+    if other.__class__ is float or other.__class__ is int:
+        tape = a._tape
+        if not _NON_DEFAULT[0] and (tape is None and a._rg or tape is not None and
+                                    not tape.closed):
+            try:
+                if tape is None:  # (a leaf: its slot on the open tape, as in _unary)
+                    tape = open_tape()
+                    while tape.closed:  # (taken by another thread since: see tape.py)
+                        tape = open_tape()
+                    tape.closed = BUSY
+                    reg = a._lreg
+                    sa = reg[1] if reg is not None and reg[0] == tape.serial and \
+                        reg[2] == a._vc[0] else tape.input_slot(a)
+                else:
+                    tape.closed = BUSY  # (taken right at the test: see tape.py)
+                    sa = a._slot  # (the reciprocal reads its result only: no watch)
+                r = None
+                if a.__class__ is _OneFloat:
+                    f = a._f
+                else:
+                    v = a._v
+                    f = None
+                    if v.__class__ is _ndarray and v.dtype is _F64:
+                        if v.ndim == 0:
+                            v = v[()]
+                        elif v.ndim == 1 and v.size == 1:
+                            f = v.item()
+                        elif 1 < v.size < BIG:
+                            r = np.divide(_ONE, v)  # (faster than np.reciprocal, as exact)
+                            if other == 1:  # (1 / x, the common case: r * 1 is r)
+                                y = r.copy()
+                            else:
+                                constant = _CONSTANTS.get(other) if other else None
+                                y = np.multiply(r, constant if constant is not None else
+                                                _constant(other) if other else other)
+                            out = _new(Tensor)
+                            out._v = y
+                    if v.__class__ is _f64:
+                        try:
+                            r = 1.0 / v
+                            y = r * other
+                        except (ArithmeticError, ValueError):  # (NumPy's error state)
+                            r = None
+                        else:
+                            if y.__class__ is not _f64:
+                                y = _f64(y)
+                            out = _new(_ZeroDim)
+                            out._v = y
+                if f is not None:
+                    try:
+                        r = 1.0 / f
+                        y = r * other
+                    except (ArithmeticError, ValueError):  # (1 / 0: NumPy's IEEE answer)
+                        r = None
+                    else:
+                        out = _new(_OneFloat)
+                        out._f = y
+                if r is not None:
+                    offs = tape.offs
+                    slot = len(offs) - 1
+                    if r.__class__ is _ndarray:
+                        n = offs[-1] + r.size
+                        offs.append(n)
+                        offs.append(n + r.size)
+                        tape.arrays.append(r)
+                        tape.arrays.append(y)
+                    else:
+                        n = offs[-1]
+                        offs.append(n + 1)
+                        offs.append(n + 2)
+                        tape.scalars.append(r)
+                        tape.scalars.append(y)
+                    floats = tape.floats
+                    floats.append(other)
+                    tape.recs.frombytes(_TWO_RECORDS(_RECIPROCAL.code, slot, sa, -1, -1, -1,
+                                                     _MUL_SCALAR.code, slot + 1, slot, -1, -1,
+                                                     len(floats) - 1))
+                    out._tape = tape
+                    out._slot = slot + 1
+                    out._vc = None
+                    tape.closed = False
+                    return out
+                tape.closed = False
+            except BaseException:  # (Ctrl-C, say): a tape held here is closed for good
+                _let_go(tape)
+                raise
+        return _unary(a, _RECIPROCAL) * other
+    if other.__class__ is not Tensor and isinstance(other, _Real):
+        return _unary(a, _RECIPROCAL) * (other if not isinstance(other, bool) else int(other))
+    if a.__class__ is not Tensor:  # (a subclass's reflected operator, asked first: see there)
+        return _subclass_general(a, other, _OP["div"], None, True)
+    return _arithmetic(a, other, _OP["div"], None, True)
+
+
+_RECIPROCAL, _MUL_SCALAR = _OP["reciprocal"], _OP["mul_scalar"]
+_TWO_RECORDS = struct.Struct("12q").pack
+_ONE = np.array(1.0)
+_ONE.flags.writeable = False
+Tensor.__rtruediv__ = _rdiv
 Tensor.__pow__ = _operator("pow")
 Tensor.__rpow__ = _operator("pow", "rpow_scalar", reflected=True)
 
@@ -2050,8 +2180,8 @@ def _batched_matmul(a: Tensor, b: Tensor) -> Tensor:
     1-D operands are promoted as torch does; operands are expanded to the common batch shape
     (recorded as ExpandBackward0 when needed) and multiplied as contiguous stacks.
     """
-    a2 = a.unsqueeze(0) if a._v.ndim == 1 else a
-    b2 = b.unsqueeze(-1) if b._v.ndim == 1 else b
+    a2 = _operand_view(_OP["unsqueeze"], a, a._v[None]) if a._v.ndim == 1 else a
+    b2 = _operand_view(_OP["unsqueeze"], b, b._v[:, None]) if b._v.ndim == 1 else b
     (m, k), (k_b, n) = a2._v.shape[-2:], b2._v.shape[-2:]
     try:
         batch = np.broadcast_shapes(a2._v.shape[:-2], b2._v.shape[:-2])
@@ -2060,17 +2190,18 @@ def _batched_matmul(a: Tensor, b: Tensor) -> Tensor:
     if k != k_b or batch is None:
         raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
                            f"{list(a._v.shape)} @ {list(b._v.shape)} cannot be multiplied")
-    a3 = _expand_to(a2, np.broadcast_to(a2._v, batch + (m, k)))
-    b3 = _expand_to(b2, np.broadcast_to(b2._v, batch + (k, n)))
+    a3 = _broadcast_operand(a2, np.broadcast_to(a2._v, batch + (m, k)))
+    b3 = _broadcast_operand(b2, np.broadcast_to(b2._v, batch + (k, n)))
     value = np.matmul(a3._v, b3._v)
     if _recording(a3, b3):
         out = _record(_OP["bmm"], value, a3, b3, (int(np.prod(batch)), m, k, n))
     else:
         out = _wrap(value)
+    v = out._v
     if a._v.ndim == 1:
-        out = out.squeeze(-2)
-    if b._v.ndim == 1:
-        out = out.squeeze(-1)
+        out = _operand_view(_OP["squeeze_dim"], out, v.reshape(v.shape[:-2] + v.shape[-1:]))
+    elif b._v.ndim == 1:
+        out = _operand_view(_OP["squeeze_dim"], out, v.reshape(v.shape[:-1]))
     return out
 
 
@@ -2333,8 +2464,8 @@ def where(condition, x, y) -> Tensor:
         return _wrap(value)
     shape = value.shape
     # the condition stays the tensor it is: while compiling it may be a recorded comparison
-    mask = _expand_to(c, np.broadcast_to(c._v, shape))
-    xe = _expand_to(xt, np.broadcast_to(xt._v, shape))
-    ye = _expand_to(yt, np.broadcast_to(yt._v, shape))
+    mask = _broadcast_operand(c, np.broadcast_to(c._v, shape))
+    xe = _broadcast_operand(xt, np.broadcast_to(xt._v, shape))
+    ye = _broadcast_operand(yt, np.broadcast_to(yt._v, shape))
     return _record_parts(value, [(_OP["where_x"], xe, mask, None),
                                  (_OP["where_y"], ye, mask, None)])

@@ -20,16 +20,7 @@ import numpy as np
 #: Bugs the fuzzer found that are still open.  While a name is in this set the fuzzer does not
 #: generate exactly that pattern; delete the name once its fix is merged, and the fuzzer covers
 #: it again.
-FOUND = {
-    # y = 1.0 / x (or c / x), then y.add_(...) or x.add_(...), then backward: tapegrad refuses
-    # ("modified by an inplace operation ... DivBackward0"), torch does not -- its c / x is
-    # MulBackward0(ReciprocalBackward0), which saves a result the user cannot reach
-    "inplace_after_rdiv",
-    # tg.where(c, x, y) broadcasting x or y (or a batched matmul broadcasting an operand)
-    # marks that operand as having views, so a later y.mul_(...) raises NotImplementedError
-    # (torch: fine) -- the internal expand in tensor._expand_to shares the version counter
-    "inplace_after_broadcast",
-}
+FOUND: set[str] = set()  # (every bug it found so far is fixed)
 
 BOUND = 20.0  # largest |value| any accepted step may produce
 KINK = 0.02  # smallest distance of a value to a kink or tie (relu, abs, clamp, max, masks ...)

@@ -91,7 +91,6 @@ class Draft:
     leaf: list[bool]
     made_by: list[str]  # the op of the step that made (or last changed) the node
     tensor: list[int]  # which tensor the node is: an in-place step's node is its target's
-    read_by_rdiv: set = field(default_factory=set)  # tensors c / x was taken of
 
     def v(self, i: int) -> np.ndarray:
         return self.nodes[i].detach().numpy()
@@ -362,12 +361,6 @@ def _matmul_ok(sa: tuple, sb: tuple) -> bool:
     return True
 
 
-def _found_excludes(d: Draft, i: int) -> bool:
-    """Node ``i`` may not be changed in place while these bugs are open (see FOUND)."""
-    return "inplace_after_rdiv" in FOUND and (d.made_by[i] in ("recip", "rdiv_c")
-                                              or d.tensor[i] in d.read_by_rdiv)
-
-
 def _draw_inplace(draw, d: Draft) -> Step | None:
     # an existing intermediate (not a leaf, no view, no views of it), or a fresh clone of any
     fresh = draw(st.booleans())
@@ -376,7 +369,7 @@ def _draw_inplace(draw, d: Draft) -> Step | None:
         t = _pick(draw, d, pred)
     else:
         cands = [i for i in reversed(range(len(d.nodes)))
-                 if not d.leaf[i] and not d.view[d.tensor[i]] and not _found_excludes(d, i)]
+                 if not d.leaf[i] and not d.view[d.tensor[i]]]
         if not cands:
             return None
         t = draw(st.sampled_from(cands))
@@ -511,20 +504,10 @@ def _track(d: Draft, step: Step, value) -> None:
         d.made_by[t] = step.op
     if step.op in VIEWS:
         d.view[d.tensor[step.args[0]]] = True
-    if "inplace_after_broadcast" in FOUND and step.op in ("where", "matmul"):
-        for a in step.args:
-            if d.nodes[a].shape != value.shape or (step.op == "matmul" and value.ndim >= 3):
-                d.view[d.tensor[a]] = True
-    if step.op in ("recip", "rdiv_c"):
-        d.read_by_rdiv.add(d.tensor[step.args[0]])
     d.nodes.append(value)
     d.rg.append(rg)
     d.deps.append(deps)
-    # (the same open bug: a batched matmul with a 1-D operand answers with a squeezed view)
-    d.view.append(step.op in VIEWS or (
-        "inplace_after_broadcast" in FOUND and step.op in ("matmul", "matmul_c")
-        and value.ndim < max(d.nodes[a].ndim for a in step.args)
-        and max(d.nodes[a].ndim for a in step.args) >= 3))
+    d.view.append(step.op in VIEWS)
     d.leaf.append(False)
     d.made_by.append(step.op)
     same = step.op == "inplace" and not step.param[0]

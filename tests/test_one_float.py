@@ -26,13 +26,13 @@ CONSTANTS = [0.0, 2.0, -1.0, 0.5, 1.0 / 3.0, 3, -2, 2**70]
 # each op of the table that a one-float tensor computes in Python, as a user writes it
 UNARY = {key: (lambda t, key=key: getattr(tg, key)(t))
          for key in ("neg", "exp", "log", "sin", "cos", "tanh", "sigmoid", "relu", "sqrt", "abs")}
+UNARY["reciprocal"] = lambda t: 1.0 / t  # (c / t is reciprocal(t) * c, as torch's)
 WITH_NUMBER = {
     "add_scalar": [lambda t, c: t + c, lambda t, c: c + t],
     "sub_scalar": [lambda t, c: t - c],
     "rsub_scalar": [lambda t, c: c - t],
     "mul_scalar": [lambda t, c: t * c, lambda t, c: c * t],
     "div_scalar": [lambda t, c: t / c],
-    "rdiv_scalar": [lambda t, c: c / t],
     "pow_scalar": [lambda t, c: t ** c],
     "rpow_scalar": [lambda t, c: c ** t],
 }

@@ -73,7 +73,7 @@ CASES: dict[str, list] = {
     "rsub_scalar": [("2-x", lambda x: 2 - x, [r(2, 2)])],
     "mul_scalar": [("x*3", lambda x: x * 3, [r(3)]), ("3*x", lambda x: 3.0 * x, [r()])],
     "div_scalar": [("x/3", lambda x: x / 3, [r(3)])],
-    "rdiv_scalar": [("3/x", lambda x: 3 / x, [pos(3)])],
+    "reciprocal": [("3/x", lambda x: 3 / x, [pos(3)]), ("1/x 0-d", lambda x: 1.0 / x, [pos()])],
     "pow_scalar": [("x**2", lambda x: x ** 2, [r(3)]), ("x**0.5", lambda x: x ** 0.5, [pos(3)]),
                    ("x**-1", lambda x: x ** -1, [pos()])],
     "rpow_scalar": [("2**x", lambda x: 2 ** x, [r(3)])],

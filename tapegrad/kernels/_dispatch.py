@@ -13,12 +13,12 @@ from tapegrad.kernels.replay import make_replay
 from tapegrad.kernels.sweep import make_entry, make_forward, make_sweep
 from tapegrad.ops import OPS
 
-SOURCE_HASH = "4b19fe19b6b2a95f"
+SOURCE_HASH = "a3ac76b824e6d99b"
 N_OPS = 78
 
 # per opcode: saved values read for the first / second input's gradient
 # (bit 1: a, 2: b, 4: output), and whether torch's node saves values at all
-READS_A = (0, 4, 1, 1, 1, 4, 4, 4, 4, 1, 0, 0, 0, 0, 0, 5, 1, 5, 0, 0, 2, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 0, 0, 0, 0, 5, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 3, 3, 5, 5, 0, 0, 1, 1, 1, 5, 4, 4, 0, 0,)
+READS_A = (0, 4, 1, 1, 1, 4, 4, 4, 4, 1, 0, 0, 0, 0, 0, 4, 1, 5, 0, 0, 2, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 0, 0, 0, 0, 5, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 3, 3, 5, 5, 0, 0, 1, 1, 1, 5, 4, 4, 0, 0,)
 READS_B = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 3, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,)
 SAVES = (0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0,)
 MATMUL = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,)
@@ -56,7 +56,7 @@ _vjp_13 = built(OPS[13].vjp)  # mul_scalar
 _fwd_13 = built(OPS[13].fwd)
 _vjp_14 = built(OPS[14].vjp)  # div_scalar
 _fwd_14 = built(OPS[14].fwd)
-_vjp_15 = built(OPS[15].vjp)  # rdiv_scalar
+_vjp_15 = built(OPS[15].vjp)  # reciprocal
 _fwd_15 = built(OPS[15].fwd)
 _vjp_16 = built(OPS[16].vjp)  # pow_scalar
 _fwd_16 = built(OPS[16].fwd)
@@ -562,8 +562,6 @@ _f_13 = built(OPS[13].rules[1])  # mul_scalar
 _d_13 = built(OPS[13].rules[2])  # mul_scalar
 _f_14 = built(OPS[14].rules[1])  # div_scalar
 _d_14 = built(OPS[14].rules[2])  # div_scalar
-_f_15 = built(OPS[15].rules[1])  # rdiv_scalar
-_d_15 = built(OPS[15].rules[2])  # rdiv_scalar
 _f_16 = built(OPS[16].rules[1])  # pow_scalar
 _d_16 = built(OPS[16].rules[2])  # pow_scalar
 _f_17 = built(OPS[17].rules[1])  # rpow_scalar
@@ -592,6 +590,8 @@ _f_8 = built(OPS[8].rules[1])  # sqrt
 _d_8 = built(OPS[8].rules[2])  # sqrt
 _f_9 = built(OPS[9].rules[1])  # abs
 _d_9 = built(OPS[9].rules[2])  # abs
+_f_15 = built(OPS[15].rules[1])  # reciprocal
+_d_15 = built(OPS[15].rules[2])  # reciprocal
 
 
 @njit(error_model="numpy", inline="always")
@@ -638,8 +638,6 @@ def scalar_fwd(op, a, b, c):
         return _f_13(a, c)
     elif op == 14:
         return _f_14(a, c)
-    elif op == 15:
-        return _f_15(a, c)
     elif op == 16:
         return _f_16(a, c)
     elif op == 17:
@@ -668,6 +666,8 @@ def scalar_fwd(op, a, b, c):
         return _f_8(a)
     elif op == 9:
         return _f_9(a)
+    elif op == 15:
+        return _f_15(a)
     return 0.0
 
 
@@ -716,8 +716,6 @@ def scalar_vjp(op, g, a, b, y, c):
         return _d_13(g, a, y, c), 0.0
     elif op == 14:
         return _d_14(g, a, y, c), 0.0
-    elif op == 15:
-        return _d_15(g, a, y, c), 0.0
     elif op == 16:
         return _d_16(g, a, y, c), 0.0
     elif op == 17:
@@ -746,6 +744,8 @@ def scalar_vjp(op, g, a, b, y, c):
         return _d_8(g, a, y), 0.0
     elif op == 9:
         return _d_9(g, a, y), 0.0
+    elif op == 15:
+        return _d_15(g, a, y), 0.0
     return 0.0, 0.0
 
 

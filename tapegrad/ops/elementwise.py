@@ -299,8 +299,12 @@ MUL_SCALAR = scalar("mul_scalar", "MulBackward0", np.multiply, lambda x, c: x * 
                     lambda g, x, y, c: g * c, 0, saves=True)
 DIV_SCALAR = scalar("div_scalar", "DivBackward0", np.divide, lambda x, c: x / c,
                     lambda g, x, y, c: g / c, 0, saves=True)
-RDIV_SCALAR = scalar("rdiv_scalar", "DivBackward0", lambda x, c: c / x, lambda x, c: c / x,
-                     lambda g, x, y, c: -g * y / x, READS_A | READS_Y)
+# ``c / x`` is recorded as torch computes it, ``reciprocal(x) * c`` (see tensor._rdiv): the VJP
+# reads only the reciprocal's own result, which the user cannot reach -- so changing ``x`` or
+# ``c / x`` in place after does not make the gradient stale, as in torch
+RECIPROCAL = unary("reciprocal", "ReciprocalBackward0",
+                   lambda x: np.reciprocal(x) if x.dtype.kind == "f" else np.divide(1.0, x),
+                   lambda x: 1.0 / x, lambda g, x, y: g * -(y * y), READS_Y)
 POW_SCALAR = scalar("pow_scalar", "PowBackward0", _np_pow_scalar, _fpow,
                     lambda g, x, y, c: _pow_grad_base_jit(g, x, c), READS_A, next_none=False)
 RPOW_SCALAR = scalar("rpow_scalar", "PowBackward2", lambda x, c: np.power(c, x),

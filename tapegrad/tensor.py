@@ -262,7 +262,7 @@ class Tensor:
         if self._tape is not None:
             if self.__class__ is not Tensor:  # (their short paths assume a tape)
                 self._v  # noqa: B018 -- a _OneFloat's array, made
-                self.__class__ = Tensor
+                _make_plain(self)
             self._tape = None
             self._slot = -1
         self._rg = False
@@ -951,7 +951,7 @@ def _storage(t: Tensor) -> np.ndarray:
     if v.__class__ is not _ndarray:
         v = t._v = np.array(v)
         if t.__class__ is _ZeroDim:
-            t.__class__ = Tensor
+            _make_plain(t)
         # a tape holding the number must read the array from now on
         if t._tape is not None:
             t._tape.shared_scalars = appended(t._tape.shared_scalars, (t._slot, v))
@@ -985,7 +985,7 @@ def _replace_value(t: Tensor, new: np.ndarray) -> None:
             "gives the first the old value and the others the new one")
     if t.__class__ is not Tensor:
         t._v  # noqa: B018 -- (a _OneFloat's array made, before it is replaced)
-        t.__class__ = Tensor
+        _make_plain(t)
     t._v = new
     if producer_reads_it:
         # torch saves an op's output as a snapshot of its storage: the producing record keeps
@@ -1697,22 +1697,38 @@ Tensor.__rpow__ = _operator("pow", "rpow_scalar", reflected=True)
 _set_slot = Tensor.__dict__["_v"].__set__
 
 
+def _make_plain(t: Tensor) -> None:
+    """Make a _ZeroDim or _OneFloat a plain Tensor (the same layout: only the class changes).
+
+    The instance dict is made first.  Otherwise CPython 3.11's ``__class__`` store makes it,
+    between reading the old class and storing the new one; that allocation can start a garbage
+    collection whose callbacks or finalizers run another thread, which may change the same
+    tensor's class meanwhile.  Both stores then release the old class, and the class object is
+    freed while in use (a segfault, seen with hypothesis's GC callback installed).  With the
+    dict made, the store runs no Python code and no other thread."""
+    t.__dict__  # noqa: B018
+    t.__class__ = Tensor
+
+
 def _set_value(t: Tensor, v: np.ndarray) -> None:
     # the value first: a tensor whose class has changed always has one (an exception between
     # the two leaves a one-float tensor with the value stored, which is made again)
     _set_slot(t, v)
-    t.__class__ = Tensor  # (the same layout: only the class changes)
+    _make_plain(t)
 
 
 def _materialize(t: Tensor) -> np.ndarray:
     # ``_f`` is kept: another thread may have read the class just before it changed, and read
-    # the float now.  (The tape keeps reading the float, not this array: registering the array
-    # as shared storage here, as a 0-d value's is, crashed the interpreter under threads -- see
-    # the xfail in tests/test_state_edges.py.)
+    # the float now (two threads that make the array at once both store theirs; the tensor
+    # keeps the one stored last, and so does the tape: it reads the one registered last)
     v = np.array((t._f,))
-    if t.__class__ is _OneFloat:  # (no other thread runs between this test and the store:
-        _set_slot(t, v)  # two that make the array at once return the one stored last, before
-        t.__class__ = Tensor  # either returns)
+    if t.__class__ is _OneFloat:
+        _set_slot(t, v)
+        _make_plain(t)
+        # from now on the value may be changed through NumPy or .data: the tape reads the array
+        # (as it reads a 0-d value's once made, see _storage)
+        tape = t._tape
+        tape.shared_scalars = appended(tape.shared_scalars, (t._slot, v.reshape(())))
     return t._v
 
 

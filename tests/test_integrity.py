@@ -280,6 +280,57 @@ def test_concurrent_reads_of_a_shared_one_float_result(fine_switching):
             assert t.detach().numpy().tolist() == [0.5 * i]
 
 
+_CLASS_CHANGE_RACE = """
+import gc, sys, threading, time
+import tapegrad as tg
+
+# a collection now runs Python code (as hypothesis's GC callback does), so it lets another
+# thread run wherever the interpreter allocates
+gc.callbacks.append(lambda phase, info: time.sleep(0))
+gc.set_threshold(20)
+sys.setswitchinterval(1e-6)
+
+
+def race(results, read):
+    def body():
+        for t in results:
+            read(t)
+
+    threads = [threading.Thread(target=body) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+p = tg.tensor([0.5], requires_grad=True)
+q = tg.tensor(0.5, requires_grad=True)
+for _ in range(8):
+    ones = [p * float(i) for i in range(4000)]  # one-float results: .shape makes their array
+    race(ones, lambda t: t.shape)
+    assert [t.detach().numpy().tolist() for t in ones] == [[0.5 * i] for i in range(4000)]
+    zeros = [q * float(i) for i in range(4000)]  # 0-d results: .numpy() makes theirs
+    race(zeros, lambda t: t.numpy())
+    assert [float(t) for t in zeros] == [0.5 * i for i in range(4000)]
+print("ok")
+"""
+
+
+def test_threads_making_one_results_array_at_once_do_not_crash():
+    """Several threads reading a fresh one-element result at once each change its class (it
+    becomes a plain Tensor once its array is made).  CPython 3.11's class store can run other
+    threads midway when a GC callback is installed; it must not release the old class twice
+    (which froze the interpreter or segfaulted).  In a child process: a crash fails the test,
+    not the suite."""
+    import subprocess
+
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(TAPEGRAD_DIR))
+    for _ in range(2):
+        run = subprocess.run([sys.executable, "-c", _CLASS_CHANGE_RACE], env=env,
+                             capture_output=True, text=True, timeout=600)
+        assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr[-2000:]
+
+
 # ============================================================== concurrent accumulation
 
 

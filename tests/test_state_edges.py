@@ -17,11 +17,6 @@ import tapegrad as tg
 torch = pytest.importorskip("torch")
 
 SHAPES = [(), (1,), (3,)]
-#: issue 15, item 13, still open for a recorded (1,) float64 result (a one-float tensor): the
-#: tape keeps reading its float after its array is made.  Registering that array as shared
-#: storage (as a 0-d value's is) crashed CPython in the threaded test of test_integrity.py once
-#: hypothesis had run in the process; not understood yet, so not shipped.
-ONE_FLOAT_OPEN = pytest.mark.xfail(strict=True, reason="issue 15 item 13 open for (1,) float64")
 DTYPES = ["float64", "float32"]
 
 
@@ -235,9 +230,7 @@ def test_retain_grad_twice(shape):
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("through", ["detach", "data"])
-def test_change_through_numpy_after_recording(shape, dtype, through, request):
-    if shape == (1,) and dtype == "float64":
-        request.applymarker(ONE_FLOAT_OPEN)
+def test_change_through_numpy_after_recording(shape, dtype, through):
     def program(m, shape, dtype, through):
         x = _start(m, shape, dtype)
         y = x * 2
@@ -266,9 +259,7 @@ def test_change_through_numpy_of_an_in_place_result(shape, dtype):
 
 
 @pytest.mark.parametrize("shape", [(1,), (1, 1)])
-def test_change_of_a_one_element_value_read_first(shape, request):
-    if shape == (1,):
-        request.applymarker(ONE_FLOAT_OPEN)
+def test_change_of_a_one_element_value_read_first(shape):
     def program(m, shape):
         x = _start(m, shape, "float64")
         y = x * 2

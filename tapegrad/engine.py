@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import ctypes
 import struct
-import sys
 import threading
 import time
+import weakref
 from array import array
 from typing import TYPE_CHECKING, Any
 
@@ -75,7 +75,7 @@ class _Workspace:
     small allocations cost more than a small tape's whole backward."""
 
     __slots__ = ("grads", "scratch", "frame", "grads_address", "scratch_address",
-                 "frame_address", "buffers", "common")
+                 "frame_address", "buffers", "common", "lent")
 
     def __init__(self) -> None:
         self.grads = np.zeros(0)
@@ -85,6 +85,8 @@ class _Workspace:
         # whether the frame's fields before PER_TAPE hold the common case's values (see
         # write_head): then a backward writes only its tape's fields
         self.common = False
+        # a weak reference to the wrapper through which ``grads`` was last lent (see lend)
+        self.lent = None
         self.grow_frame(HEADER + 256)
 
     def grow_frame(self, n: int) -> np.ndarray:
@@ -105,14 +107,26 @@ class _Workspace:
             1 if retain else 0, -1, BLAS_MIN, layout)
         self.common = extras is _COMMON_EXTRAS and not retain and layout != 0
 
+    def lend(self) -> np.ndarray:
+        """``grads`` through a wrapper array of its own, to slice the ``.grad`` of leaves
+        from instead of copying (see _deliver).  NumPy makes every view of those slices --
+        a user's ``x.grad.numpy()[1:]`` too -- a view of the wrapper, not of ``grads``
+        (it stops at an array whose base is no array), so a weak reference to the wrapper
+        says whether any still lives: then ``take`` does not reuse the buffer."""
+        wrapper = self.lent and self.lent()
+        if wrapper is None:
+            wrapper = np.frombuffer(memoryview(self.grads), np.float64)
+            self.lent = weakref.ref(wrapper)
+        return wrapper
+
     def take(self, n_grads: int, n_scratch: int) -> tuple[np.ndarray, np.ndarray]:
         grads = self.grads
-        # a leaf's .grad may still be a view of the buffer (see _deliver): then a new one
-        # (references: this object's dict, ``grads``, getrefcount's argument, and each view)
-        if grads.size < n_grads or sys.getrefcount(grads) > 3:
+        lent = self.lent is not None and self.lent() is not None
+        if grads.size < n_grads or lent:  # (a lent buffer is left to its .grads)
             self.grads = np.zeros(max(n_grads, 2 * grads.size if grads.size < n_grads else
                                       grads.size))
             self.grads_address = address_of(self.grads)
+        self.lent = None
         if self.scratch.size < n_scratch:
             self.scratch = np.zeros(max(n_scratch, 2 * self.scratch.size), np.int64)
             self.scratch_address = address_of(self.scratch)
@@ -125,9 +139,6 @@ class _Workspace:
 # this thread's _Workspace, as ``_threads.work`` (one thread-local lookup per backward: each
 # costs ~50 ns, where a plain object's attribute costs ~10)
 _threads = threading.local()
-# large values recorded by one step are freed together at its backward: let the next step reuse
-# their memory instead of page-faulting fresh memory in (see heap.py)
-heap.tune()
 _kernel = None
 _kernel_holding_gil = None  # (the same code, called without releasing the GIL)
 _wrap = None  # tensor._wrap, set with the kernel
@@ -213,13 +224,17 @@ def backward(t: Tensor, gradient: Any = None, retain_graph: bool | None = None,
     else:
         extras = _COMMON_EXTRAS
     n_elems = offs[-1]
+    if tape.bigs and not heap.tuned:
+        # large values recorded by one step are freed together at its backward: let the next
+        # step reuse their memory instead of page-faulting fresh memory in (see heap.py)
+        heap.tune()
     try:
         work = _threads.work
     except AttributeError:
         work = _threads.work = _Workspace()
     grads, scratch = work.grads, work.scratch
     n_scratch = 6 * n_slots + 1  # (what the sweep needs: see its docstring)
-    if grads.size <= n_elems or scratch.size < n_scratch or sys.getrefcount(grads) > 3:
+    if grads.size <= n_elems or scratch.size < n_scratch or work.lent is not None:
         grads, scratch = work.take(n_elems + 1, n_scratch)
     # the frame (see kernels/abi.py): its header and the offsets, written by one pack_into (a
     # third of the time of making them C arrays).  Every array it points to stays referenced
@@ -281,7 +296,8 @@ def backward(t: Tensor, gradient: Any = None, retain_graph: bool | None = None,
                 else:
                     leaf._accumulate(g._v)
             else:  # (lent only when no other tape's sweep follows: it reuses the workspace)
-                _deliver(leaf, grads[start:end], _link is None and not tape.links)
+                _deliver(leaf, grads, start, end,
+                         work if _link is None and not tape.links else None)
     for slot, ref in tape.retained:
         kept = ref()
         if kept is not None and scratch.item(flags + slot) & HAS_GRAD:
@@ -369,14 +385,18 @@ def _continue(start, seeds: list, retain_graph: bool | None) -> None:
 LEND_MIN = 1 << 14
 
 
-def _deliver(leaf: Tensor, g: np.ndarray, lend: bool = True) -> None:
-    """Add ``g`` (a slice of the workspace) into ``leaf.grad``."""
-    if lend and leaf._grad is None and g.size >= LEND_MIN and leaf._v.dtype == np.float64:
-        lent = _wrap(g.reshape(leaf._v.shape))
+def _deliver(leaf: Tensor, grads: np.ndarray, start: int, end: int,
+             work: _Workspace | None) -> None:
+    """Add ``grads[start:end]`` (the workspace's) into ``leaf.grad``: a first large gradient
+    is that slice itself, lent by ``work`` (None: no lending, another sweep reuses the
+    workspace before this backward returns)."""
+    if work is not None and leaf._grad is None and end - start >= LEND_MIN and \
+            leaf._v.dtype == np.float64:
+        lent = _wrap(work.lend()[start:end].reshape(leaf._v.shape))
         if leaf._grad is None:  # (tested again with no call before the store: see backward)
             leaf._grad = lent
             return
-    leaf._accumulate(g.reshape(leaf._v.shape))
+    leaf._accumulate(grads[start:end].reshape(leaf._v.shape))
 
 
 INTERRUPTED_MESSAGE = (

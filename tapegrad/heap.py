@@ -10,8 +10,10 @@ freeing a larger block, so whether a process pays depends on what it happened to
 ``tune()`` serves requests below 32 MiB from the heap and keeps up to 256 MiB of freed memory
 there, so the next step's arrays reuse the pages of the last step's.  It is process-wide -- other
 libraries in the process get the same behaviour -- and the cost is that a process which once
-held a large graph keeps up to 256 MiB more resident.  ``TAPEGRAD_MALLOPT=0`` opts out; on
-other C libraries (macOS, musl) nothing changes.
+held a large graph keeps up to 256 MiB more resident.  So it is not done at import: the first
+backward of a tape holding a large value (``tape.bigs``) does it (``engine.backward``), once; a
+program that never differentiates anything large keeps glibc's defaults.
+``TAPEGRAD_MALLOPT=0`` opts out; on other C libraries (macOS, musl) nothing changes.
 """
 
 from __future__ import annotations
@@ -24,10 +26,14 @@ M_MMAP_THRESHOLD = -3
 
 MMAP_THRESHOLD = 32 << 20  # glibc's largest allowed value on 64-bit
 TRIM_THRESHOLD = 256 << 20
+#: whether tune() has run in this process (whatever it found)
+tuned = False
 
 
 def tune() -> bool:
     """Apply the settings above; return whether they were applied."""
+    global tuned
+    tuned = True
     if os.environ.get("TAPEGRAD_MALLOPT", "1") == "0":
         return False
     try:

@@ -197,3 +197,16 @@ def test_retained_large_intermediates_keep_their_own_gradient():
     np.testing.assert_allclose(t.grad.numpy(), 3 * du, rtol=1e-13, atol=1e-15)
     np.testing.assert_allclose(x.grad.numpy(), 3 * du * (1 - np.tanh(x0) ** 2), rtol=1e-13,
                                atol=1e-15)
+
+
+def test_heap_is_tuned_at_the_first_large_backward_not_at_import():
+    """(mallopt is process-wide: a program differentiating nothing large keeps its defaults)"""
+    code = ("import numpy as np, tapegrad as tg; from tapegrad import heap\n"
+            "a = heap.tuned\n"
+            "x = tg.tensor(np.ones(3), requires_grad=True); (x * x).sum().backward()\n"
+            "b = heap.tuned\n"
+            "x = tg.tensor(np.ones(100_000), requires_grad=True); (x * x).sum().backward()\n"
+            "print(a, b, heap.tuned)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.split() == ["False", "False", "True"]

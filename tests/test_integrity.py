@@ -363,3 +363,34 @@ def test_threads_delivering_a_small_leafs_first_gradient_at_once_lose_nothing(fi
     _run_threads(n, body)
     for x in leaves:
         np.testing.assert_array_equal(x.grad.numpy(), np.full(3, n * (n + 1) / 2))
+
+
+# ============================================================== a lent gradient buffer
+
+
+def test_a_lent_gradient_outlives_its_tensor_through_a_numpy_view():
+    """A large leaf's first ``.grad`` is a slice of the backward's workspace (no copy).  A view
+    of it kept after the tensor is dropped must keep its values through later backwards."""
+    n = 1 << 15
+    x = tg.tensor(np.ones(n), requires_grad=True)
+    (x * 2.0).sum().backward()
+    kept = x.grad.numpy()[1:]  # a view of the lent slice; the .grad tensor itself is dropped
+    x.grad = None
+    for k in range(3, 6):
+        (x * float(k)).sum().backward()
+        assert x.grad.numpy()[0] == k
+        x.grad = None
+    np.testing.assert_array_equal(kept, np.full(n - 1, 2.0))
+
+
+def test_a_dropped_lent_gradient_gives_its_buffer_back():
+    """(The buffer is reused once nothing views it: a training loop does not page-fault a
+    fresh one each step.)"""
+    n = 1 << 15
+    x = tg.tensor(np.ones(n), requires_grad=True)
+    addresses = set()
+    for k in range(4):
+        (x * float(k)).sum().backward()
+        addresses.add(x.grad.numpy().__array_interface__["data"][0])
+        x.grad = None
+    assert len(addresses) == 1

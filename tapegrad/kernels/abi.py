@@ -8,6 +8,7 @@ and it costs less per call than numba's argument checks.  Nothing here imports n
 """
 
 import ctypes
+import os
 import sys
 
 import numpy as np
@@ -77,7 +78,11 @@ def _word(address: int) -> int:
 
 
 def _probe_object_layout() -> np.ndarray | None:
-    """The offsets the sweep reads objects at, checked on live objects; None if any differs."""
+    """The offsets the sweep reads objects at, checked on live objects; None if any differs,
+    on any interpreter but CPython (whose object structs these are), or when
+    ``TAPEGRAD_READ_IN_PLACE=0`` asks for the packed route (CI runs the suite so too)."""
+    if sys.implementation.name != "cpython" or os.environ.get("TAPEGRAD_READ_IN_PLACE") == "0":
+        return None
     if not getattr(sys, "_is_gil_enabled", lambda: True)():
         return None  # (the sweep reads the lists under the GIL: without one, another thread
         # could change them meanwhile)

@@ -283,7 +283,8 @@ class Tape:
         if freed is None or len(self.offs) - 1 < 2 or self.offs[-1] < RELEASE_MIN:
             return  # (too small to matter: the records themselves weigh more)
         n_recs = len(self.recs) // 6
-        if not freed.count(0):  # every record swept: drop every value
+        if freed.tobytes().find(0, 0, n_recs) < 0:  # every record swept: drop every value
+            # (a memchr over the bytes: array.count compares element by element, as objects)
             self.scalars = [0.0] * len(self.scalars)
             self.arrays = [_zeros(a.size) for a in self.arrays]
             if self.bigs:

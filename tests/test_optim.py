@@ -452,10 +452,10 @@ def test_amsgrad_nan_propagates_as_torch():
     torch = pytest.importorskip("torch")
     out = []
     for lib in (tg, torch):
-        w = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        w = lib.tensor([1.0, 2.0, 3.0], dtype=lib.float64, requires_grad=True)
         opt = lib.optim.Adam([w], lr=0.1, amsgrad=True)
         for g in ([1.0, float("nan"), 2.0], [1.0, 0.5, float("inf")], [0.1, 0.2, 0.3]):
-            w.grad = lib.tensor(g)
+            w.grad = lib.tensor(g, dtype=lib.float64)
             opt.step()
         out.append((w.detach().numpy().copy(),
                     opt.state[w]["max_exp_avg_sq"].detach().numpy().copy()))

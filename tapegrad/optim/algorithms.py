@@ -17,6 +17,7 @@ __all__ = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"]
 #: the kernels' stand-in for a state buffer an option leaves unused (same type as a real one,
 #: so one compilation serves every combination of options)
 _NONE = np.empty(0)
+_NOT_FRESH = np.zeros(1, dtype=np.bool_)
 
 
 def _check_lr(lr: Any) -> None:
@@ -52,9 +53,13 @@ class SGD(Optimizer):
         g = flat.gather_grads()
         momentum = float(group["momentum"])
         # torch's first step makes a momentum buffer of the gradient itself ("fresh")
-        ends, fresh = flat.segments(flat.fresh)
+        if flat.fresh.any():
+            ends, fresh = flat.segments(flat.fresh)
+            fresh = np.array(fresh, dtype=np.bool_)
+        else:
+            ends, fresh = flat.whole, _NOT_FRESH
         kernels.sgd(p, g, flat.bufs["momentum_buffer"] if momentum != 0 else _NONE, ends,
-                    np.array(fresh, dtype=np.bool_), float(group["lr"]), momentum,
+                    fresh, float(group["lr"]), momentum,
                     float(group["dampening"]), float(group["weight_decay"]),
                     bool(group["nesterov"]), bool(group["maximize"]))
         flat.scatter_params(p)

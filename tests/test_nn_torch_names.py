@@ -169,7 +169,11 @@ def test_grad_fn_name_matches_torch(case):
     torch = pytest.importorskip("torch")
     import tapegrad.nn.functional as F
 
-    assert _name(tg, F, case) == _name(torch, torch.nn.functional, case)
+    # (torch's CopySlices answers name() with a C++ namespace its repr leaves out; tapegrad
+    # names it as the repr shows it, for x[k] = v too)
+    theirs = _name(torch, torch.nn.functional, case)
+    theirs = theirs.replace("torch::autograd::", "") if theirs else theirs
+    assert _name(tg, F, case) == theirs
 
 
 def test_names_without_torch():

@@ -467,7 +467,7 @@ def pad(input: Tensor, pad: tuple, mode: str = "constant", value: float | None =
     k = len(pad) // 2
     return _named(out, {"reflect": f"ReflectionPad{k}DBackward0",
                         "replicate": f"ReplicationPad{k}DBackward0",
-                        "circular": "torch::autograd::CopySlices"}[mode])
+                        "circular": "CopySlices"}[mode])  # (as tapegrad names x[k] = v)
 
 
 # --------------------------------------------------------------------------- regression losses

@@ -5,6 +5,7 @@ Nothing here exists while recording; a ``Node`` is made only when a user asks fo
 
 from __future__ import annotations
 
+import weakref
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -14,6 +15,23 @@ from .ops import OPS
 if TYPE_CHECKING:
     from .tape import Tape
     from .tensor import Tensor
+
+
+#: torch's node names for results of composites that torch computes as one op (``F.mse_loss``
+#: is ``MseLossBackward0`` there, several records here): tape -> {output slot: name}.  Set by
+#: :func:`rename` off the recording hot path; read only by ``grad_fn.name()``.
+_renamed: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def rename(t: Tensor, name: str) -> Tensor:
+    """Make ``t.grad_fn.name()`` answer ``name`` (a no-op for a tensor outside autograd)."""
+    tape = t._tape
+    if tape is not None:
+        names = _renamed.get(tape)
+        if names is None:
+            names = _renamed[tape] = {}
+        names[t._slot] = name
+    return t
 
 
 def _records(tape: Tape) -> np.ndarray:
@@ -45,6 +63,11 @@ class Node:
 
     def name(self) -> str:
         """The node's torch name, e.g. ``'MulBackward0'``."""
+        names = _renamed.get(self._tape)
+        if names:
+            name = names.get(self._tape.recs[6 * self._rec + 1])
+            if name is not None:
+                return name
         return self._op.name
 
     @property

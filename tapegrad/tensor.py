@@ -364,7 +364,9 @@ class Tensor:
             suffixes.append(f"grad_fn=<{self.grad_fn.name()}>")
         elif self._rg:
             suffixes.append("requires_grad=True")
-        return format_tensor(self._v, suffixes)
+        text = format_tensor(self._v, suffixes)
+        # (an nn.Parameter is a marked Tensor, not a subclass: see tapegrad/nn/module.py)
+        return "Parameter containing:\n" + text if self.__dict__.get("_is_param") else text
 
     __str__ = __repr__
 

@@ -332,3 +332,60 @@ def test_inplace_writes_the_input_as_torch(name):
     plain = tg.tensor(x)
     getattr(F, name)(plain, inplace=True)
     np.testing.assert_allclose(plain.numpy(), getattr(F, name)(tg.tensor(x)).numpy())
+
+
+@pytest.mark.parametrize("pads", [(0, 0), (0, 0, 0, 0), (-1, 0), (0, -1, -1, 0)], ids=str)
+def test_constant_pad_without_growth_is_a_copy(pads):
+    """torch's constant_pad_nd returns new storage even when it only crops, or pads nothing:
+    writing into the result must not change the input."""
+    torch = pytest.importorskip("torch")
+    a = tg.tensor(X.copy())
+    b = torch.tensor(X.copy())
+    ya, yb = F.pad(a, pads), torch.nn.functional.pad(b, pads)
+    assert ya is not a
+    ya.add_(1.0)
+    yb.add_(1.0)
+    np.testing.assert_array_equal(a.numpy(), X)
+    np.testing.assert_array_equal(ya.numpy(), yb.numpy())
+    _compare(lambda x: F.pad(x, pads), lambda x: torch.nn.functional.pad(x, pads), X)
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+@pytest.mark.parametrize("ndim,pads", [(4, (1, 1)), (1, (1, 1)), (2, (1, 1, 1, 1)),
+                                       (6, (1, 1, 1, 1, 1, 1)), (5, (1, 1, 1, 1))], ids=str)
+def test_non_constant_pad_rejects_torch_unsupported_dims(mode, ndim, pads):
+    torch = pytest.importorskip("torch")
+    shape = (3,) * ndim
+    with pytest.raises(NotImplementedError) as theirs:
+        torch.nn.functional.pad(torch.zeros(shape), pads, mode=mode)
+    with pytest.raises(NotImplementedError) as ours:
+        F.pad(tg.zeros(shape), pads, mode=mode)
+    assert str(ours.value) == str(theirs.value)
+
+
+@pytest.mark.parametrize("name", ["mse_loss", "l1_loss", "huber_loss"])
+def test_loss_weight_of_another_size_is_refused_as_torch(name):
+    torch = pytest.importorskip("torch")
+    w = np.abs(rng.standard_normal(4))
+    with pytest.raises(ValueError) as theirs:
+        getattr(torch.nn.functional, name)(torch.tensor(X), torch.tensor(X2),
+                                           weight=torch.tensor(w))
+    with pytest.raises(ValueError) as ours:
+        getattr(F, name)(tg.tensor(X), tg.tensor(X2), weight=tg.tensor(w))
+    assert str(ours.value) == str(theirs.value)
+    # the same size is accepted, and matches torch
+    w = np.abs(rng.standard_normal(X.shape))
+    _compare(lambda a, b: getattr(F, name)(a, b, weight=tg.tensor(w)),
+             lambda a, b: getattr(torch.nn.functional, name)(a, b, weight=torch.tensor(w)),
+             X, X2)
+
+
+def test_pairwise_distance_p0_counts_nonzeros_as_torch():
+    torch = pytest.importorskip("torch")
+    a = np.array([[0.0, 1.0, 2.0], [0.5, 0.0, 3.0]])
+    b = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 0.0]])
+    ours = F.pairwise_distance(tg.tensor(a, requires_grad=True), tg.tensor(b), p=0.0, eps=0.0)
+    theirs = torch.nn.functional.pairwise_distance(torch.tensor(a, requires_grad=True),
+                                                   torch.tensor(b), p=0.0, eps=0.0)
+    np.testing.assert_array_equal(ours.detach().numpy(), theirs.detach().numpy())
+    assert ours.requires_grad and theirs.requires_grad

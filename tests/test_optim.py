@@ -356,3 +356,129 @@ def test_optimizer_pickles():
     opt.step()
     copy = pickle.loads(pickle.dumps(opt))
     assert copy.state_dict()["state"][0]["step"].item() == 1.0
+
+
+# -- the numba kernels: one call per group and step ---------------------------------------------
+
+STAGGERED = [
+    ("SGD", {"lr": 0.05, "momentum": 0.9, "dampening": 0.2, "weight_decay": 0.1}),
+    ("SGD", {"lr": 0.05, "momentum": 0.8, "nesterov": True, "maximize": True}),
+    ("Adam", {"lr": 0.05, "amsgrad": True, "weight_decay": 0.1}),
+    ("Adam", {"lr": 0.05, "betas": (0.3, 0.6), "maximize": True}),  # (lerp's second form)
+    ("AdamW", {"lr": 0.05, "amsgrad": True, "weight_decay": 0.3, "maximize": True}),
+    ("RMSprop", {"lr": 0.01, "alpha": 0.9, "centered": True, "momentum": 0.5,
+                 "maximize": True}),
+    ("RMSprop", {"lr": 0.01, "weight_decay": 0.2}),
+    ("Adagrad", {"lr": 0.1, "lr_decay": 0.05, "weight_decay": 0.1,
+                 "initial_accumulator_value": 0.2}),
+]
+
+
+@pytest.mark.parametrize("name,kw", STAGGERED, ids=lambda v: str(v))
+def test_parameters_joining_at_different_steps_match_torch(name, kw):
+    """Parameters that get their first gradient at different steps have different step
+    counts (Adam's bias corrections, Adagrad's decayed rate) and SGD's momentum buffers are
+    made at different steps: the kernels' per-segment numbers."""
+    torch = pytest.importorskip("torch")
+    sign = -1.0 if kw.get("maximize") else 1.0
+    joins = [0, 3, 3, 7, 0]
+    start = INIT + [np.arange(5.0) * 0.3 - 0.4]
+    res = []
+    for lib in (tg, torch):
+        ps = [lib.tensor(v.copy(), requires_grad=True) for v in start]
+        opt = getattr(lib.optim, name)(ps, **kw)
+        for i in range(40):
+            opt.zero_grad()
+            used = [p for p, j in zip(ps, joins, strict=True) if i >= j]
+            loss = sum(((p.tanh() - 0.3) ** 2).sum() + (p * p).sum() * 0.1 for p in used)
+            (loss * sign).backward()
+            opt.step()
+        res.append([p.detach().numpy().copy() for p in ps] + _state_arrays(opt))
+    a, b = res
+    assert len(a) == len(b)
+    for x, y in zip(a[:len(ps)], b[:len(ps)], strict=True):
+        np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-13)
+    for (kx, x), (ky, y) in zip(a[len(ps):], b[len(ps):], strict=True):
+        assert kx == ky
+        np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.parametrize("name,kw", CASES[::2] + [("Adam", {"lr": 0.01, "amsgrad": True})],
+                         ids=lambda v: str(v))
+def test_many_0d_parameters_match_torch(name, kw):
+    """The scalar-mlp layout: hundreds of 0-d parameters (gathered from, and written back to,
+    their own storages around the kernel)."""
+    torch = pytest.importorskip("torch")
+    r = np.random.default_rng(5)
+    start = r.standard_normal(300)
+    target = r.standard_normal(300)
+    res = []
+    for lib in (tg, torch):
+        ps = [lib.tensor(v, dtype=lib.float64, requires_grad=True) for v in start.tolist()]
+        opt = getattr(lib.optim, name)(ps, **kw)
+        for _ in range(30):
+            opt.zero_grad()
+            loss = 0.0
+            for p, t in zip(ps, target.tolist(), strict=True):
+                loss = loss + (p - t) * (p - t) * p.tanh()
+            loss.backward()
+            opt.step()
+        res.append(np.array([p.item() for p in ps]))
+        assert all(p.shape == () for p in ps)
+    np.testing.assert_allclose(res[0], res[1], rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.parametrize("name,kw,kernel", [
+    ("SGD", {"lr": 0.1, "momentum": 0.9}, "sgd"), ("Adam", {}, "adam"),
+    ("AdamW", {"amsgrad": True}, "adam"), ("RMSprop", {"centered": True}, "rmsprop"),
+    ("Adagrad", {}, "adagrad")], ids=lambda v: str(v))
+def test_one_kernel_call_per_group_and_step(monkeypatch, name, kw, kernel):
+    from tapegrad.optim import kernels
+
+    calls = []
+    real = getattr(kernels, kernel)
+    monkeypatch.setattr(kernels, kernel, lambda *a: (calls.append(len(a[0])), real(*a)))
+    ps = [tg.tensor(v.copy(), requires_grad=True) for v in INIT]
+    opt = getattr(tg.optim, name)([{"params": ps[:3]}, {"params": ps[3:]}], **kw)
+    for _ in range(2):
+        opt.zero_grad()
+        _loss(tg, ps).backward()
+        opt.step()
+    # two groups, two steps; each call sees its whole group end to end
+    assert calls == [4 + 1 + 1, 6] * 2
+
+
+def test_amsgrad_nan_propagates_as_torch():
+    torch = pytest.importorskip("torch")
+    out = []
+    for lib in (tg, torch):
+        w = lib.tensor([1.0, 2.0, 3.0], dtype=lib.float64, requires_grad=True)
+        opt = lib.optim.Adam([w], lr=0.1, amsgrad=True)
+        for g in ([1.0, float("nan"), 2.0], [1.0, 0.5, float("inf")], [0.1, 0.2, 0.3]):
+            w.grad = lib.tensor(g, dtype=lib.float64)
+            opt.step()
+        out.append((w.detach().numpy().copy(),
+                    opt.state[w]["max_exp_avg_sq"].detach().numpy().copy()))
+    for x, y in zip(out[0], out[1], strict=True):
+        np.testing.assert_allclose(x, y, rtol=1e-14)  # (NaN where torch has NaN)
+
+
+def test_import_does_not_import_numba_and_first_step_compiles():
+    """numba is imported by the first step, not by ``import tapegrad`` or
+    ``import tapegrad.optim`` (its import costs more than tapegrad's whole cold start)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, tapegrad, tapegrad.optim, tapegrad.nn\n"
+            "assert 'numba' not in sys.modules, 'imported by import tapegrad'\n"
+            "w = tapegrad.tensor([1.0, 2.0], requires_grad=True)\n"
+            "w.grad = tapegrad.tensor([0.5, -0.5])\n"
+            "assert 'numba' not in sys.modules, 'imported before the step'\n"
+            "tapegrad.optim.Adam([w], lr=0.1).step()\n"
+            "assert 'numba' in sys.modules\n"
+            "print(w.detach().numpy().tolist())\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert [float(v) for v in done.stdout.strip()[1:-1].split(",")] == \
+        pytest.approx([0.9, 2.1], abs=1e-7)

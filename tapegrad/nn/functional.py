@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from .. import creation as _creation
+from ..node import rename as _named
 from ..tensor import Tensor, _as_tensor, _wrap, cat, matmul, where
 
 __all__ = [
@@ -102,12 +103,13 @@ def _erf(x: Tensor) -> Tensor:
     return where(a <= 1.0, inner, where(x > 0, outer, -outer))
 
 
-def _write_back(input: Tensor, out: Tensor) -> Tensor:
+def _write_back(input: Tensor, out: Tensor, name: str) -> Tensor:
     """``inplace=True``: ``out`` (computed from a copy of ``input``, so that no record reads the
     value about to be overwritten) is written into ``input`` -- recorded as an in-place copy,
-    so the gradient flows as torch's; a leaf that requires grad is refused with torch's error."""
+    so the gradient flows as torch's; a leaf that requires grad is refused with torch's error.
+    ``name``: torch's node for the in-place op (``EluBackward1`` for ``elu_``)."""
     input[...] = out
-    return input
+    return _named(input, name)
 
 
 def _reduce(loss: Tensor, reduction: str) -> Tensor:
@@ -152,7 +154,7 @@ def _same_size(name: str, input: Tensor, target: Tensor) -> None:
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
     """max(0, x)."""
     if inplace:
-        return _write_back(input, relu(input.clone()))
+        return _write_back(input, relu(input.clone()), "ReluBackward0")
     return input.relu()
 
 
@@ -162,8 +164,10 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
     if min_val > max_val:
         raise ValueError("min_val cannot be greater than max_val")
     if inplace:
-        return _write_back(input, hardtanh(input.clone(), min_val, max_val))
-    return where(input <= min_val, float(min_val), where(input >= max_val, float(max_val), input))
+        return _write_back(input, hardtanh(input.clone(), min_val, max_val),
+                           "HardtanhBackward0")
+    return _named(where(input <= min_val, float(min_val),
+                        where(input >= max_val, float(max_val), input)), "HardtanhBackward0")
 
 
 def relu6(input: Tensor, inplace: bool = False) -> Tensor:
@@ -174,15 +178,17 @@ def relu6(input: Tensor, inplace: bool = False) -> Tensor:
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """x for x > 0, else negative_slope * x."""
     if inplace:
-        return _write_back(input, leaky_relu(input.clone(), negative_slope))
-    return where(input > 0, input, input * negative_slope)
+        return _write_back(input, leaky_relu(input.clone(), negative_slope),
+                           "LeakyReluBackward1")
+    return _named(where(input > 0, input, input * negative_slope), "LeakyReluBackward0")
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """x for x > 0, else alpha * (exp(x) - 1)."""
     if inplace:
-        return _write_back(input, elu(input.clone(), alpha))
-    return where(input > 0, input, _expm1_nonpositive(input.clamp(max=0.0)) * alpha)
+        return _write_back(input, elu(input.clone(), alpha), "EluBackward1")
+    return _named(where(input > 0, input, _expm1_nonpositive(input.clamp(max=0.0)) * alpha),
+                  "EluBackward0")
 
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -192,8 +198,8 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 def selu(input: Tensor, inplace: bool = False) -> Tensor:
     """scale * elu(x, alpha) with the self-normalising constants."""
     if inplace:
-        return _write_back(input, selu(input.clone()))
-    return elu(input, _SELU_ALPHA) * _SELU_SCALE
+        return _write_back(input, selu(input.clone()), "EluBackward1")
+    return _named(elu(input, _SELU_ALPHA) * _SELU_SCALE, "EluBackward0")
 
 
 def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
@@ -201,18 +207,19 @@ def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     if alpha == 0:
         raise RuntimeError("ZeroDivisionError")
     if inplace:
-        return _write_back(input, celu(input.clone(), alpha))
-    return where(input > 0, input, _expm1_nonpositive(input.clamp(max=0.0) / alpha) * alpha)
+        return _write_back(input, celu(input.clone(), alpha), "CeluBackward1")
+    return _named(where(input > 0, input,
+                        _expm1_nonpositive(input.clamp(max=0.0) / alpha) * alpha), "CeluBackward0")
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     """x * Phi(x) (``approximate='none'``, through erf) or its tanh approximation."""
     if approximate == "tanh":
         inner = (input + input * input * input * 0.044715) * math.sqrt(2.0 / math.pi)
-        return input * 0.5 * (inner.tanh() + 1.0)
+        return _named(input * 0.5 * (inner.tanh() + 1.0), "GeluBackward0")
     if approximate != "none":
         raise RuntimeError("approximate argument must be either none or tanh.")
-    return input * 0.5 * (_erf(input * math.sqrt(0.5)) + 1.0)
+    return _named(input * 0.5 * (_erf(input * math.sqrt(0.5)) + 1.0), "GeluBackward0")
 
 
 def sigmoid(input: Tensor) -> Tensor:
@@ -228,22 +235,22 @@ def tanh(input: Tensor) -> Tensor:
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
     """x * sigmoid(x)."""
     if inplace:
-        return _write_back(input, silu(input.clone()))
-    return input * input.sigmoid()
+        return _write_back(input, silu(input.clone()), "SiluBackward0")
+    return _named(input * input.sigmoid(), "SiluBackward0")
 
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """log(1 + exp(beta * x)) / beta, and x itself where beta * x > threshold."""
     scaled = input * beta
     soft = _log1p(scaled.clamp(max=float(threshold)).exp()) / beta
-    return where(scaled > threshold, input, soft)
+    return _named(where(scaled > threshold, input, soft), "SoftplusBackward0")
 
 
 def mish(input: Tensor, inplace: bool = False) -> Tensor:
     """x * tanh(softplus(x))."""
     if inplace:
-        return _write_back(input, mish(input.clone()))
-    return input * softplus(input).tanh()
+        return _write_back(input, mish(input.clone()), "MishBackward0")
+    return _named(input * softplus(input).tanh(), "MishBackward0")
 
 
 def softsign(input: Tensor) -> Tensor:
@@ -255,7 +262,8 @@ def logsigmoid(input: Tensor) -> Tensor:
     """log(sigmoid(x)), without overflow for either sign of x."""
     pos = input.clamp(min=0.0)
     neg = input.clamp(max=0.0)
-    return where(input >= 0, -_log1p((-pos).exp()), neg - _log1p(neg.exp()))
+    return _named(where(input >= 0, -_log1p((-pos).exp()), neg - _log1p(neg.exp())),
+                  "LogSigmoidBackward0")
 
 
 def _softmax_dim(name: str, input: Tensor, dim) -> int:
@@ -300,6 +308,10 @@ def _vector_norm(x: Tensor, p: float, dim, keepdim: bool) -> Tensor:
         return x.abs().max(dim=dim, keepdim=keepdim).values
     if p == 1:
         return x.abs().sum(dim, keepdim)
+    if p == 0:  # the count of non-zeros; gradient 0 (a sum of zeros selected from x)
+        nonzero = x.detach() != 0
+        return where(nonzero, 1.0, 0.0).sum(dim, keepdim) + \
+            where(_wrap(np.ones(x.shape, dtype=bool)), 0.0, x).sum(dim, keepdim)
     total = (x * x).sum(dim, keepdim) if p == 2 else (x.abs() ** p).sum(dim, keepdim)
     zero = total == 0
     root = where(zero, 1.0, total)
@@ -321,7 +333,13 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     else:
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is "
                            f"{weight.ndim}D")
-    return out if bias is None else out + bias
+    out = out if bias is None else out + bias
+    if weight.ndim == 2 and input.ndim != 2:  # (torch: addmm on a flattened input, reshaped)
+        _named(out, ("SqueezeBackward4" if input.ndim == 1 else "UnsafeViewBackward0")
+               if bias is None else "ViewBackward0")
+    elif weight.ndim == 2 and bias is not None:
+        _named(out, "AddmmBackward0")
+    return out
 
 
 def bilinear(input1: Tensor, input2: Tensor, weight: Tensor,
@@ -357,7 +375,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True,
     if not training or p == 0.0:
         return input
     if inplace:
-        return _write_back(input, dropout(input.clone(), p, training))
+        return _write_back(input, dropout(input.clone(), p, training), "MulBackward0")
     if p == 1.0:
         return input * 0.0
     keep = _creation._rng.random(input.shape) >= p
@@ -399,6 +417,14 @@ def pad(input: Tensor, pad: tuple, mode: str = "constant", value: float | None =
         raise NotImplementedError(f"Padding mode \"{mode}\" doesn't take in value argument.")
     if mode not in ("constant", "reflect", "replicate", "circular"):
         raise NotImplementedError(f"Unrecognised padding mode {mode}")
+    if mode != "constant" and not (len(pad) in (2, 4, 6) and
+                                   input.ndim in (len(pad) // 2 + 1, len(pad) // 2 + 2)):
+        raise NotImplementedError(
+            f"Padding size {len(pad)} is not supported for {input.ndim}D input tensor.\n"
+            "Supported combinations for non-constant padding:\n"
+            "  - 2D or 3D input: padding size = 2 (pads last dimension)\n"
+            "  - 3D or 4D input: padding size = 4 (pads last 2 dimensions)\n"
+            "  - 4D or 5D input: padding size = 6 (pads last 3 dimensions)")
     fill = 0.0 if value is None else float(value)
     out = input
     for i in range(len(pad) // 2):
@@ -433,7 +459,15 @@ def pad(input: Tensor, pad: tuple, mode: str = "constant", value: float | None =
             m = np.mod(pos, period)
             idx = np.where(m < n, m, period - m)
         out = _index_along(out, d, idx)
-    return out
+    if mode == "constant":
+        # torch's constant_pad_nd gives new storage even when it only crops or pads nothing
+        if out is input or not any(int(w) > 0 for w in pad):
+            out = out.clone()
+        return _named(out, "ConstantPadNdBackward0")
+    k = len(pad) // 2
+    return _named(out, {"reflect": f"ReflectionPad{k}DBackward0",
+                        "replicate": f"ReplicationPad{k}DBackward0",
+                        "circular": "CopySlices"}[mode])  # (as tapegrad names x[k] = v)
 
 
 # --------------------------------------------------------------------------- regression losses
@@ -448,8 +482,8 @@ def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
     d = input - target
     loss = d * d
     if weight is not None:
-        loss = loss * weight
-    return _reduce(loss, reduction)
+        return _weighted(loss, weight, input, reduction)
+    return _named(_reduce(loss, reduction), "MseLossBackward0")
 
 
 def l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
@@ -460,7 +494,7 @@ def l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
     _same_size("l1_loss", input, target)
     loss = (input - target).abs()
     if weight is not None:
-        loss = loss * weight
+        return _weighted(loss, weight, input, reduction)
     return _reduce(loss, reduction)
 
 
@@ -476,6 +510,21 @@ def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None
     if beta == 0.0:
         return _reduce(d, reduction)
     loss = where(d < beta, d * d * (0.5 / beta), d - 0.5 * beta)
+    return _named(_reduce(loss, reduction), "SmoothL1LossBackward0")
+
+
+def _check_weight(weight: Tensor | None, input: Tensor) -> None:
+    if weight is not None and tuple(weight.shape) != tuple(input.shape):
+        raise ValueError("Weights and input must have the same size.")
+
+
+def _weighted(loss: Tensor, weight: Tensor, input: Tensor, reduction: str) -> Tensor:
+    """mse_loss's and l1_loss's ``weight``: as torch's, the mean is the weighted sum over the
+    sum of the weights."""
+    _check_weight(weight, input)
+    loss = loss * weight
+    if reduction == "mean":
+        return loss.sum() / weight.sum()
     return _reduce(loss, reduction)
 
 
@@ -486,11 +535,12 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
     if delta <= 0:
         raise RuntimeError("huber_loss does not support non-positive values for delta.")
     _same_size("huber_loss", input, target)
+    _check_weight(weight, input)
     d = (input - target).abs()
     loss = where(d < delta, d * d * 0.5, (d - 0.5 * delta) * delta)
-    if weight is not None:
-        loss = loss * weight
-    return _reduce(loss, reduction)
+    if weight is not None:  # (torch: the mean of the weighted losses, not divided by weight)
+        return _reduce(loss * weight, reduction)
+    return _named(_reduce(loss, reduction), "HuberLossBackward0")
 
 
 # --------------------------------------------------------------------------- classification
@@ -549,11 +599,15 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
     w = np.where(keep, w, 0.0)
     wt = _wrap(w.astype(input._v.dtype, copy=False))
     losses = -(picked * wt)
+    # torch's node: NllLoss2d for (N, C, d1, ...) -- whose 'none' result is reshaped from 4-D
+    # but for a 4-D input
+    name = "NllLossBackward0" if input.ndim <= 2 else "NllLoss2DBackward0"
     if reduction == "none":
-        return losses.reshape(*out_shape)
+        out = losses.reshape(*out_shape)
+        return _named(out, name) if input.ndim <= 2 or input.ndim == 4 else out
     if reduction == "sum":
-        return losses.sum()
-    return losses.sum() / wt.sum()
+        return _named(losses.sum(), name)
+    return _named(losses.sum() / wt.sum(), name)
 
 
 def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
@@ -583,9 +637,9 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
             prod = prod * weight.reshape(*wshape)
         losses = -prod.sum(class_dim)
         if reduction == "mean":
-            return losses.sum() / (input._v.size / n_classes) if input._v.size else \
-                losses.sum() / 0.0
-        return _reduce(losses, reduction)
+            return _named(losses.sum() / (input._v.size / n_classes) if input._v.size else
+                          losses.sum() / 0.0, "DivBackward1")
+        return _named(_reduce(losses, reduction), "NegBackward0")
     nll = nll_loss(logp, target, weight, ignore_index=ignore_index, reduction=reduction)
     if label_smoothing == 0.0:
         return nll
@@ -628,7 +682,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
     loss = -(target * log_x + (1.0 - target) * log_1mx)
     if weight is not None:
         loss = loss * weight
-    return _reduce(loss, reduction)
+    return _named(_reduce(loss, reduction), "BinaryCrossEntropyBackward0")
 
 
 def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
@@ -648,7 +702,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
     loss = (1.0 - target) * input - log_sig
     if weight is not None:
         loss = loss * weight
-    return _reduce(loss, reduction)
+    return _named(_reduce(loss, reduction), "BinaryCrossEntropyWithLogitsBackward0")
 
 
 def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None,
@@ -733,6 +787,8 @@ def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
     """||x1 - x2 + eps||_p along the last dim."""
     d = x1 - x2 + eps
     if d.ndim == 0:
-        return _vector_norm(d.reshape(1), p, 0, keepdim).reshape(()) if not keepdim else \
+        out = _vector_norm(d.reshape(1), p, 0, keepdim).reshape(()) if not keepdim else \
             _vector_norm(d.reshape(1), p, 0, True)
-    return _vector_norm(d, p, d.ndim - 1, keepdim)
+    else:
+        out = _vector_norm(d, p, d.ndim - 1, keepdim)
+    return _named(out, "NormBackward1")

@@ -1,7 +1,6 @@
-"""SGD, Adam, AdamW, RMSprop and Adagrad: each update is vectorised over a parameter group's
-flat buffers (see optimizer.py), with torch's arithmetic in torch's order -- ``add(x,
-alpha=a)`` is ``x + a * y``, ``addcmul(t1, t2, value=v)`` is ``x + v * t1 * t2`` and
-``addcdiv(t1, t2, value=v)`` is ``x + v * t1 / t2``, left to right, as torch's CPU kernels."""
+"""SGD, Adam, AdamW, RMSprop and Adagrad: each update is one numba call over a parameter
+group's flat buffers (see optimizer.py and kernels.py), with torch's arithmetic in torch's
+order."""
 
 from __future__ import annotations
 
@@ -10,16 +9,15 @@ from typing import Any
 
 import numpy as np
 
+from . import kernels
 from .optimizer import Optimizer, _check, _Flat
 
 __all__ = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"]
 
-
-def _lerp(start: np.ndarray, end: np.ndarray, weight: float) -> np.ndarray:
-    """torch.lerp's formula (the two forms keep it exact at both ends)."""
-    if abs(weight) < 0.5:
-        return start + weight * (end - start)
-    return end - (end - start) * (1.0 - weight)
+#: the kernels' stand-in for a state buffer an option leaves unused (same type as a real one,
+#: so one compilation serves every combination of options)
+_NONE = np.empty(0)
+_NOT_FRESH = np.zeros(1, dtype=np.bool_)
 
 
 def _check_lr(lr: Any) -> None:
@@ -53,20 +51,18 @@ class SGD(Optimizer):
     def _update(self, group: dict, flat: _Flat) -> None:
         p = flat.gather_params()
         g = flat.gather_grads()
-        if group["maximize"]:
-            g = -g
-        wd, momentum, lr = group["weight_decay"], group["momentum"], group["lr"]
-        if wd != 0:
-            g = g + wd * p
-        if momentum != 0:
-            buf = flat.bufs["momentum_buffer"]
-            new = buf * momentum + (1 - group["dampening"]) * g
-            if flat.fresh.any():  # torch's first step: the buffer is the gradient itself
-                first = flat.per_element(flat.fresh)
-                new[first] = g[first]
-            buf[...] = new
-            g = g + momentum * buf if group["nesterov"] else buf
-        flat.scatter_params(p + (-lr) * g)
+        momentum = float(group["momentum"])
+        # torch's first step makes a momentum buffer of the gradient itself ("fresh")
+        if flat.fresh.any():
+            ends, fresh = flat.segments(flat.fresh)
+            fresh = np.array(fresh, dtype=np.bool_)
+        else:
+            ends, fresh = flat.whole, _NOT_FRESH
+        kernels.sgd(p, g, flat.bufs["momentum_buffer"] if momentum != 0 else _NONE, ends,
+                    fresh, float(group["lr"]), momentum,
+                    float(group["dampening"]), float(group["weight_decay"]),
+                    bool(group["nesterov"]), bool(group["maximize"]))
+        flat.scatter_params(p)
 
 
 class Adam(Optimizer):
@@ -96,46 +92,20 @@ class Adam(Optimizer):
     def _update(self, group: dict, flat: _Flat) -> None:
         p = flat.gather_params()
         g = flat.gather_grads()
-        if group["maximize"]:
-            g = -g
         beta1, beta2 = group["betas"]
-        lr, wd, eps = group["lr"], group["weight_decay"], group["eps"]
-        step = self._steps(flat)
-        if wd != 0:
-            if group["decoupled_weight_decay"]:
-                p = p * (1 - lr * wd)
-            else:
-                g = g + wd * p
-        exp_avg, exp_avg_sq = flat.bufs["exp_avg"], flat.bufs["exp_avg_sq"]
-        # (in place, into one scratch vector: the same operations in the same order as above
-        # would allocate a vector each; on a large model the step is memory-bound)
-        tmp = np.empty_like(g)
-        weight = 1 - beta1
-        if abs(weight) < 0.5:  # torch.lerp's two forms
-            np.subtract(g, exp_avg, out=tmp)
-            tmp *= weight
-            exp_avg += tmp
-        else:
-            exp_avg[...] = _lerp(exp_avg, g, weight)
-        exp_avg_sq *= beta2
-        np.multiply(g, 1 - beta2, out=tmp)
-        tmp *= g
-        exp_avg_sq += tmp
-        bias_correction1 = 1 - beta1 ** step
-        bias_correction2 = 1 - beta2 ** step
-        step_size = lr / bias_correction1
-        bias_correction2_sqrt = bias_correction2 ** 0.5
-        if group["amsgrad"]:
-            top = flat.bufs["max_exp_avg_sq"]
-            np.maximum(top, exp_avg_sq, out=top)
-            np.sqrt(top, out=tmp)
-        else:
-            np.sqrt(exp_avg_sq, out=tmp)
-        tmp /= bias_correction2_sqrt
-        tmp += eps  # the denominator
-        update = np.multiply(exp_avg, -step_size)
-        update /= tmp
-        p += update
+        lr = group["lr"]
+        ends, steps = self._steps(flat)
+        # (torch's Python float arithmetic, per segment: the same numbers to the last bit)
+        step_size = [lr / (1 - beta1 ** step) for step in steps]
+        bias_correction2_sqrt = [(1 - beta2 ** step) ** 0.5 for step in steps]
+        amsgrad = bool(group["amsgrad"])
+        bufs = flat.bufs
+        kernels.adam(p, g, bufs["exp_avg"], bufs["exp_avg_sq"],
+                     bufs["max_exp_avg_sq"] if amsgrad else _NONE, ends,
+                     np.array(step_size, dtype=np.float64),
+                     np.array(bias_correction2_sqrt, dtype=np.float64), float(lr), float(beta1),
+                     float(beta2), float(group["eps"]), float(group["weight_decay"]),
+                     bool(group["decoupled_weight_decay"]), amsgrad, bool(group["maximize"]))
         flat.scatter_params(p)
 
 
@@ -182,29 +152,16 @@ class RMSprop(Optimizer):
     def _update(self, group: dict, flat: _Flat) -> None:
         p = flat.gather_params()
         g = flat.gather_grads()
-        if group["maximize"]:
-            g = -g
         self._steps(flat)
-        alpha, lr, eps = group["alpha"], group["lr"], group["eps"]
-        if group["weight_decay"] != 0:
-            g = g + group["weight_decay"] * p
-        square_avg = flat.bufs["square_avg"]
-        square_avg *= alpha
-        square_avg += (1 - alpha) * g * g
-        if group["centered"]:
-            grad_avg = flat.bufs["grad_avg"]
-            grad_avg[...] = _lerp(grad_avg, g, 1 - alpha)
-            avg = np.sqrt(square_avg + -1.0 * grad_avg * grad_avg)
-        else:
-            avg = np.sqrt(square_avg)
-        avg = avg + eps
-        if group["momentum"] > 0:
-            buf = flat.bufs["momentum_buffer"]
-            buf *= group["momentum"]
-            buf += g / avg
-            flat.scatter_params(p + (-lr) * buf)
-        else:
-            flat.scatter_params(p + (-lr) * g / avg)
+        momentum = float(group["momentum"])
+        centered = bool(group["centered"])
+        bufs = flat.bufs
+        kernels.rmsprop(p, g, bufs["square_avg"], bufs["grad_avg"] if centered else _NONE,
+                        bufs["momentum_buffer"] if momentum > 0 else _NONE, float(group["lr"]),
+                        float(group["alpha"]), float(group["eps"]),
+                        float(group["weight_decay"]), momentum, centered,
+                        bool(group["maximize"]))
+        flat.scatter_params(p)
 
 
 class Adagrad(Optimizer):
@@ -239,13 +196,10 @@ class Adagrad(Optimizer):
     def _update(self, group: dict, flat: _Flat) -> None:
         p = flat.gather_params()
         g = flat.gather_grads()
-        step = self._steps(flat)
-        if group["maximize"]:
-            g = -g
-        if group["weight_decay"] != 0:
-            g = g + group["weight_decay"] * p
-        clr = group["lr"] / (1 + (step - 1) * group["lr_decay"])
-        state_sum = flat.bufs["sum"]
-        state_sum += 1 * g * g
-        std = np.sqrt(state_sum) + group["eps"]
-        flat.scatter_params(p + (-clr) * g / std)
+        ends, steps = self._steps(flat)
+        lr, lr_decay = group["lr"], group["lr_decay"]
+        clr = [lr / (1 + (step - 1) * lr_decay) for step in steps]
+        kernels.adagrad(p, g, flat.bufs["sum"], ends, np.array(clr, dtype=np.float64),
+                        float(group["weight_decay"]), float(group["eps"]),
+                        bool(group["maximize"]))
+        flat.scatter_params(p)

@@ -2,13 +2,11 @@
 
 A step does not loop over parameters in Python for its arithmetic.  Each group's parameters
 that have a gradient are laid end to end (``_Flat``): their values and gradients are gathered
-into one float64 vector each, the update is a handful of vectorised NumPy operations over those
-vectors, and the new values are written back into each parameter's storage.  The per-parameter
-state tensors torch exposes (``optimizer.state[p]["exp_avg"]``, ...) are views into the group's
-flat state buffers, so they are updated by the same vectorised operations and still read, print
-and save as torch's do.  The arithmetic of each update follows torch's single-tensor
-implementation operation by operation (same order, same association), so float64 results agree
-with torch's to the last bits over many steps.
+into one float64 vector each, one numba kernel (kernels.py) updates those vectors and the
+group's state buffers in a single pass, and the new values are written back into each
+parameter's storage.  The per-parameter state tensors torch exposes
+(``optimizer.state[p]["exp_avg"]``, ...) are views into the group's flat state buffers, so the
+kernel updates them too, and they still read, print and save as torch's do.
 """
 
 from __future__ import annotations
@@ -112,8 +110,9 @@ class _Flat:
     ``optimizer.state[p][name]`` (those tensors are views into them).  ``steps`` holds each
     parameter's ``state[p]["step"]`` (0-d views into it)."""
 
-    __slots__ = ("params", "key", "bounds", "sizes", "total", "bufs", "views", "steps",
-                 "step_views", "fresh", "scalar_params", "zero_dim", "state", "changes")
+    __slots__ = ("params", "key", "bounds", "sizes", "ends", "whole", "total", "bufs", "views",
+                 "steps", "step_views", "fresh", "scalar_params", "zero_dim", "state",
+                 "changes")
 
     def __init__(self, optimizer: Optimizer, params: list, names: tuple, init: Callable,
                  with_step: bool, copy_first: tuple = ()) -> None:
@@ -121,9 +120,11 @@ class _Flat:
         self.key = [id(p) for p in params]
         sizes = [p._v.size for p in params]
         self.sizes = np.array(sizes, dtype=np.int64)
-        ends = np.cumsum(sizes)
+        ends = np.cumsum(self.sizes)
         self.bounds = list(zip((ends - self.sizes).tolist(), ends.tolist(), strict=True))
         self.total = int(ends[-1]) if len(ends) else 0
+        self.ends = ends  # (each parameter a segment of the kernels)
+        self.whole = np.array([self.total], dtype=np.int64)  # (the group one segment)
         self.scalar_params = all(s == 1 for s in sizes)
         self.zero_dim = all(p._v.ndim == 0 for p in params)  # (scalar-mlp's 337 parameters)
         state = optimizer.state
@@ -175,8 +176,13 @@ class _Flat:
         self.fresh[:] = False
         self.changes = changes[0]
 
-    def per_element(self, values: np.ndarray) -> np.ndarray:
-        return values if self.scalar_params else np.repeat(values, self.sizes)
+    def segments(self, values: np.ndarray) -> tuple[np.ndarray, list]:
+        """The kernels' segments for per-parameter ``values``: ``(ends, [value, ...])``, the
+        whole group as one segment when all parameters agree (the common case)."""
+        first = values[0]
+        if (values == first).all():
+            return self.whole, [first.item()]
+        return self.ends, values.tolist()
 
     def gather_params(self) -> np.ndarray:
         ps = self.params
@@ -390,15 +396,12 @@ class Optimizer:
     def _update(self, group: dict, flat: _Flat) -> None:
         raise NotImplementedError
 
-    def _steps(self, flat: _Flat):
-        """Advance each parameter's step; returns it as a number when all agree (the common
-        case), else per element."""
+    def _steps(self, flat: _Flat) -> tuple[np.ndarray, list[float]]:
+        """Advance each parameter's step; returns the kernels' segments and each one's step
+        (see ``_Flat.segments``)."""
         steps = flat.steps
         steps += 1.0
-        first = steps[0]
-        if (steps == first).all():
-            return float(first)
-        return flat.per_element(steps)
+        return flat.segments(steps)
 
     # -- state dict ------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from tapegrad.kernels.replay import make_replay
 from tapegrad.kernels.sweep import make_entry, make_forward, make_sweep
 from tapegrad.ops import OPS
 
-SOURCE_HASH = "a3ac76b824e6d99b"
+SOURCE_HASH = "5a232ad444dc63b3"
 N_OPS = 78
 
 # per opcode: saved values read for the first / second input's gradient

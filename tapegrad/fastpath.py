@@ -11,7 +11,7 @@ the thread-local mode needs no look.
 Why the code looks the way it does (each was measured, op by op, on CPython 3.11):
 
 * Each operator and math function *is* one of these functions, bound to its ops as defaults
-  (``_operator``, ``_math``: one function object per name, all sharing one code object), so an
+  (surface.py's ``_bind``: one function object per name, all sharing one code object), so an
   op costs one Python call, not a method calling a helper.
 * The record-emission sequence (new slot, record, result tensor: recording.py's ``_emit``) and
   a leaf's slot lookup (``Tape.slot_of``'s check of the leaf's last registration) are written
@@ -40,13 +40,12 @@ The two subclasses, both printed as ``Tensor`` and ``isinstance`` of it (only
 from __future__ import annotations
 
 import struct
-from types import FunctionType
 
 import numpy as np
 
 from .grad_mode import NON_DEFAULT as _NON_DEFAULT
 from .grad_mode import STATE
-from .ops.elementwise import TWO
+from .ops.elementwise import TWO, broadcast_params
 from .recording import (
     _F64,
     _OP,
@@ -63,36 +62,6 @@ from .tape import RECORD as _RECORD
 from .tensor import Tensor
 
 _Real = (int, float)
-
-
-def _operator(key: str, scalar_key: str | None = None, reflected: bool = False,
-              function=None, extra: tuple = ()):
-    """``a <op> b`` (``b <op> a`` if ``reflected``) for a tensor ``a``: the per-op entry point of
-    + - * / **.  It is ``_arithmetic`` itself -- or ``function``, a tensor subclass's own --
-    with this operator's ops (and ``extra``) as its defaults (one function object per operator,
-    sharing one code object): a Python call less per op than a method calling ``_arithmetic``,
-    ~8% of an op on a small tensor."""
-    name = f"__{'r' if reflected else ''}{key}__"
-    method = FunctionType((function or _arithmetic).__code__, globals(), name,
-                          (_OP[key], _OP[scalar_key or key + "_scalar"], reflected, *extra))
-    method.__qualname__ = f"Tensor.{name}"
-    return method
-
-
-def _subclass_operators(cls, function, extra=lambda op, reflected: ()) -> None:
-    """Give a tensor subclass its own + - * / ** both ways: ``function`` bound to each (see
-    _operator; ``extra(op, reflected)`` gives further defaults).  Python asks a subclass's
-    reflected operator before a plain tensor's own, so ``function`` sees those too."""
-    for key, method, reflected_number in (("add", "add", "add_scalar"),
-                                          ("sub", "sub", "rsub_scalar"),
-                                          ("mul", "mul", "mul_scalar"),
-                                          ("div", "truediv", None),
-                                          ("pow", "pow", "rpow_scalar")):
-        setattr(cls, f"__{method}__", _operator(key, function=function,
-                                                extra=extra(_OP[key], False)))
-        setattr(cls, f"__r{method}__", _operator(key, reflected_number, True, function,
-                                                 extra(_OP[key], True)) if reflected_number
-                else _rdiv)
 
 
 def _storage(t: Tensor) -> np.ndarray:
@@ -117,24 +86,16 @@ def _storage(t: Tensor) -> np.ndarray:
     return v
 
 
-# The three elementwise paths below are the per-op cost users feel: each computes the value
-# (a 0-d float64 by the op's Python rule, anything else by NumPy) and, in the common case --
-# grad mode on, not compiling, inputs on one open tape or leaves -- records it inline.  Anything
-# else (inputs of a closed tape or of two tapes, tg.compile) takes the general ``_record``.
-# ``_NON_DEFAULT[0]`` is 0 while no thread has grad mode off or is compiling: then the
-# thread-local mode needs no look.
-
-
-def _unary(a: Tensor, op=None, value: np.ndarray | None = None,
+def _unary(input: Tensor, op=None, value: np.ndarray | None = None,
            ints: tuple | None = None) -> Tensor:
-    """``op`` on ``a``; ``value`` when the caller computed it.  The math methods and functions
-    (``x.tanh()``, ``tg.tanh(x)``) are this function bound to their op (see _math)."""
+    """``op`` on ``input``; ``value`` when the caller computed it.  The math methods and
+    functions (``x.tanh()``, ``tg.tanh(x)``) are this function bound to their op (surface.py)."""
     try:
-        if value is None and a.__class__ is _OneFloat and not _NON_DEFAULT[0]:
+        if value is None and input.__class__ is _OneFloat and not _NON_DEFAULT[0]:
             # (_OneFloat's path: Python's math on its float, recorded as below)
-            tape = a._tape
+            tape = input._tape
             try:
-                value = op.py(a._f)
+                value = op.py(input._f)
             except (ArithmeticError, ValueError, AttributeError, TypeError):
                 pass  # (overflow, a domain error, no Python rule, x.tanh(2): NumPy's path decides)
             if value.__class__ is float and not tape.closed:
@@ -148,27 +109,27 @@ def _unary(a: Tensor, op=None, value: np.ndarray | None = None,
                 out._tape = tape
                 out._slot = slot
                 out._vc = None
-                tape.recs.frombytes(_RECORD(op.code, slot, a._slot, -1, -1, -1))
+                tape.recs.frombytes(_RECORD(op.code, slot, input._slot, -1, -1, -1))
                 tape.closed = False
                 return out
             value = None
-        elif value is None and a.__class__ is _ZeroDim and not _NON_DEFAULT[0]:
+        elif value is None and input.__class__ is _ZeroDim and not _NON_DEFAULT[0]:
             # (_ZeroDim's path: the op's Python rule on its NumPy float64, recorded as below)
-            tape = a._tape
-            v = a._v
+            tape = input._tape
+            v = input._v
             try:
                 value = op.py(v) if v.__class__ is _f64 else None
             except (ArithmeticError, ValueError, AttributeError, TypeError):
                 value = None  # (as for _OneFloat above)
-            if value is not None and not tape.closed and (a._vc is None or not op.keeps & 1):
+            if value is not None and not tape.closed and (input._vc is None or not op.keeps & 1):
                 tape.closed = BUSY
-                return _record_zero_dim(tape, value, op.code, a._slot, -1, -1, -1)
+                return _record_zero_dim(tape, value, op.code, input._slot, -1, -1, -1)
             value = None
         try:
-            v = a._v
+            v = input._v
         except AttributeError:  # tg.tanh(an array or a number)
-            a = _as_tensor(a)
-            v = a._v
+            input = _as_tensor(input)
+            v = input._v
         if value is None:
             try:
                 py, eager = op.py, op.eager
@@ -185,35 +146,35 @@ def _unary(a: Tensor, op=None, value: np.ndarray | None = None,
                     if value.__class__ is not _f64:
                         value = _f64(value)
             if value is None:
-                value = eager(a._v)
+                value = eager(input._v)
                 if value.__class__ is not _ndarray and value.__class__ is not _f64:
                     value = np.asarray(value)
-        tape = a._tape
-        if tape is None and not a._rg:
+        tape = input._tape
+        if tape is None and not input._rg:
             return _wrap(value)
         if _NON_DEFAULT[0] and (not STATE.grad_enabled or STATE.compile_tape is not None):
-            return _record(op, value, a, None, ints) if STATE.compile_tape is not None else \
+            return _record(op, value, input, None, ints) if STATE.compile_tape is not None else \
                 _wrap(value)
         if tape is None:  # (a leaf: its slot on the open tape, registered there already mostly)
             tape = open_tape()
             while tape.closed:  # (taken by another thread since: see tape.py)
                 tape = open_tape()
             tape.closed = BUSY
-            reg = a._lreg
-            sa = reg[1] if reg is not None and reg[0] == tape.serial and reg[2] == a._vc[0] else \
-                tape.input_slot(a)
+            reg = input._lreg
+            sa = reg[1] if reg is not None and reg[0] == tape.serial and \
+                reg[2] == input._vc[0] else tape.input_slot(input)
         elif tape.closed:
-            return _record(op, value, a, None, ints)
+            return _record(op, value, input, None, ints)
         else:  # (a value with a version box -- a view, say -- is watched if this VJP reads it)
             tape.closed = BUSY
-            sa = a._slot if a._vc is None or not op.keeps & 1 else tape.slot_of(a)
+            sa = input._slot if input._vc is None or not op.keeps & 1 else tape.slot_of(input)
         if ints is None:
             ip = -1
         else:  # (Tape.push_ints, inlined: ``ints`` is a basic index's memoised int64 array)
             ip = len(tape.ints)
             tape.ints.extend(ints)
         if tape.unkept:  # (a large input no earlier VJP needed)
-            tape.keep_read(op.keeps, sa, a)
+            tape.keep_read(op.keeps, sa, input)
         # _emit, inlined (a call costs ~10% of this path); a result of another class is made by a
         # function of its own (see _record_zero_dim)
         offs = tape.offs
@@ -259,7 +220,7 @@ def _constant(c) -> np.ndarray:
 def _arithmetic(a: Tensor, other, op=None, scalar_op=None, reflected: bool = False) -> Tensor:
     """``a <op> other``, or ``other <op> a`` if ``reflected`` (``other`` is then not a tensor):
     ``op`` for a tensor operand, ``scalar_op`` for a Python number kept as a constant.  Each
-    operator is this function bound to its ops (see _operator)."""
+    operator is this function bound to its ops (surface.py)."""
     try:
         if other.__class__ is not Tensor and (
                 other.__class__ is float or other.__class__ is int or (
@@ -346,7 +307,7 @@ def _arithmetic(a: Tensor, other, op=None, scalar_op=None, reflected: bool = Fal
                 return _wrap(value)
             if _NON_DEFAULT[0] and (not STATE.grad_enabled or STATE.compile_tape is not None):
                 if STATE.compile_tape is not None:
-                    return _record(op, value, a, b, _broadcast_ints(av, bv, value))
+                    return _record(op, value, a, b, broadcast_params(av, bv, value))
                 return _wrap(value)
             tape = ta if ta is not None else tb
             if tape is None:
@@ -354,7 +315,7 @@ def _arithmetic(a: Tensor, other, op=None, scalar_op=None, reflected: bool = Fal
                 while tape.closed:
                     tape = open_tape()
             elif tape.closed or (tb is not None and tb is not tape):
-                return _record(op, value, a, b, _broadcast_ints(av, bv, value))
+                return _record(op, value, a, b, broadcast_params(av, bv, value))
             tape.closed = BUSY
             # each input's slot: its own on this tape, or -- a leaf used again -- its registration
             # (Tape.slot_of's checks, inlined for the two common cases)
@@ -371,7 +332,7 @@ def _arithmetic(a: Tensor, other, op=None, scalar_op=None, reflected: bool = Fal
                 sb = reg[1] if (tb is None and reg is not None and reg[0] == tape.serial
                                 and reg[2] == b._vc[0]) else tape.slot_of(b)
             ip = -1 if both_0d or av.shape == bv.shape else \
-                tape.push_ints(_broadcast_ints(av, bv, value))
+                tape.push_ints(broadcast_params(av, bv, value))
             if tape.unkept:  # (a large input no earlier VJP needed)
                 tape.keep_read(op.keeps, sa, a, sb, b)
             fp = -1
@@ -408,27 +369,6 @@ def _arithmetic(a: Tensor, other, op=None, scalar_op=None, reflected: bool = Fal
 
 def _binary(op, a: Tensor, b: Tensor) -> Tensor:
     return _arithmetic(a, b, op)
-
-
-def _math(key: str):
-    """``x.<key>()`` and ``tg.<key>(x)``: ``_unary`` with ``op`` bound (as _operator binds
-    _arithmetic), one Python call per op."""
-    function = FunctionType(_unary.__code__, globals(), key, (_OP[key], None, None))
-    function.__qualname__ = key
-    function.__doc__ = (f"Elementwise {key}, as ``torch.{key}`` (the parameters after the "
-                        f"tensor are the engine's own).\n\n"
-                        f"    >>> import tapegrad as tg\n    >>> tg.ones(2).{key}().shape\n"
-                        f"    tapegrad.Size([2])\n")
-    return function
-for _key in ("exp", "log", "sin", "cos", "tanh", "sigmoid", "relu", "sqrt", "neg", "abs"):
-    setattr(Tensor, _key, _math(_key))
-Tensor.__neg__, Tensor.__abs__ = Tensor.neg, Tensor.abs
-
-Tensor.__add__ = Tensor.__radd__ = _operator("add")
-Tensor.__sub__ = _operator("sub")
-Tensor.__rsub__ = _operator("sub", "rsub_scalar", reflected=True)
-Tensor.__mul__ = Tensor.__rmul__ = _operator("mul")
-Tensor.__truediv__ = _operator("div")
 
 
 def _rdiv(a: Tensor, other) -> Tensor:
@@ -537,9 +477,6 @@ _RECIPROCAL, _MUL_SCALAR = _OP["reciprocal"], _OP["mul_scalar"]
 _TWO_RECORDS = struct.Struct("12q").pack
 _ONE = np.array(1.0)
 _ONE.flags.writeable = False
-Tensor.__rtruediv__ = _rdiv
-Tensor.__pow__ = _operator("pow")
-Tensor.__rpow__ = _operator("pow", "rpow_scalar", reflected=True)
 
 
 # --------------------------------------------------------------------------- one-float tensors
@@ -642,16 +579,13 @@ def _one_float_arithmetic(a: _OneFloat, other, op=None, scalar_op=None,
 
 
 def _subclass_general(a: Tensor, other, op, scalar_op, reflected: bool) -> Tensor:
-    """The general path for an operator of a tensor subclass's ``a`` (see _subclass_operators)."""
+    """The general path for an operator of a tensor subclass's ``a`` (see SUBCLASSES)."""
     if reflected and other.__class__ is not float and other.__class__ is not int and \
             isinstance(other, Tensor):
         # ``other <op> a`` for a tensor ``other``: Python asks a subclass's reflected operator
         # first, so this is ``other``'s own operator, taken over
         return _arithmetic(other, a, op, scalar_op)
     return _arithmetic(a, other, op, scalar_op, reflected)
-
-
-_subclass_operators(_OneFloat, _one_float_arithmetic)
 
 
 # --------------------------------------------------------------------------- 0-d tensors
@@ -785,19 +719,17 @@ def _record_one_float(tape, value: float, code: int, sa: int, sb: int, ip: int,
     return out
 
 
-# (the op's rule, its opcode, then s's and the other operand's bit in ``keeps``)
-_subclass_operators(_ZeroDim, _zero_dim_arithmetic, lambda op, reflected: (
-    op.py, op.code, op.keeps & (2 if reflected else 1), op.keeps & (1 if reflected else 2)))
+def _zero_dim_defaults(op, reflected: bool) -> tuple:
+    """What ``_zero_dim_arithmetic`` has bound besides the ops: the op's rule, its opcode, then
+    the 0-d operand's and the other operand's bit in ``keeps``."""
+    return (op.py, op.code, op.keeps & (2 if reflected else 1), op.keeps & (1 if reflected else 2))
 
 
-def _broadcast_ints(av, bv, value) -> tuple | None:
-    """A broadcasting binary op's int parameters: ndim, both input shapes padded to it, the
-    output shape; None when the shapes agree."""
-    if av.shape == bv.shape:
-        return None
-    nd = value.ndim
-    return (nd, *(1,) * (nd - av.ndim), *av.shape, *(1,) * (nd - bv.ndim), *bv.shape,
-            *value.shape)
+# Each subclass's operators are its function bound to the ops, with these further defaults
+# (surface.py binds them; Python asks a subclass's reflected operator before a plain tensor's
+# own, so the function sees those too, and hands them to _subclass_general)
+SUBCLASSES = ((_OneFloat, _one_float_arithmetic, lambda op, reflected: ()),
+              (_ZeroDim, _zero_dim_arithmetic, _zero_dim_defaults))
 
 
 _CONSTANTS: dict = {2: TWO}  # Python number -> read-only float64 0-d array (see _scalar)

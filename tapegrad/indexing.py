@@ -15,7 +15,7 @@ import numpy as np
 
 from .fastpath import _arithmetic, _storage, _unary
 from .grad_mode import STATE
-from .ops.shape import basic_params, gather_map
+from .ops.shape import basic_params, gather_map, setitem_params
 from .recording import (
     _OP,
     _as_tensor,
@@ -67,7 +67,7 @@ def getitem(self: Tensor, key) -> Tensor:
         basic = _is_basic(key)
     if not basic:  # advanced indexing: a copy
         _check_advanced(self._v.shape, key)
-        value = self._v[key]
+        value = _OP["index"].eager(self._v, key)
         if not _recording(self):
             return _wrap(value)
         return _record(_OP["index"], value, self, None, gather_map(self._v.shape, key))
@@ -102,19 +102,14 @@ def setitem(self: Tensor, key, value) -> None:
 
 def _record_setitem(x: Tensor, key: tuple, v: Tensor) -> None:
     """``x[key] = v`` under grad mode: x becomes the output of a CopySlices node."""
-    positions = gather_map(x._v.shape, key)
-    target_shape = np.empty(x._v.shape)[key].shape
     try:
-        sources = np.broadcast_to(np.arange(v._v.size, dtype=np.int64).reshape(v._v.shape),
-                                  target_shape).ravel()
+        ints = setitem_params(x._v.shape, key, v._v.shape)
     except ValueError:
         raise RuntimeError(f"shape mismatch: value tensor of shape {list(v._v.shape)} cannot "
                            f"be broadcast to indexing result of shape "
-                           f"{list(target_shape)}") from None
+                           f"{list(np.empty(x._v.shape)[key].shape)}") from None
     new = np.array(x._v)  # a copy, and an array even when x holds a NumPy scalar
     new[key] = v._v
-    n = positions.size
-    ints = np.concatenate([[n], positions, sources])
     out = _record_parts(new, [(_OP["setitem_keep"], x, None, ints),
                               (_OP["setitem_put"], v, None, ints)])
     np.copyto(_storage(x), new)

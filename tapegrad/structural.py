@@ -19,7 +19,10 @@ from .device import device as _device
 from .fastpath import _binary, _unary
 from .grad_mode import NON_DEFAULT as _NON_DEFAULT
 from .grad_mode import STATE
-from .ops.shape import broadcast_map
+from .ops.linalg import batched_product_params, product_record
+from .ops.reduction import dims_params
+from .ops.selection import extreme_map
+from .ops.shape import broadcast_map, join_params, permutation_map
 from .recording import (
     _F64,
     _OP,
@@ -122,8 +125,7 @@ def _along(a: Tensor, dim, key: str, eager) -> Tensor:
     value = _c_order(np.asarray(eager(v, (dims if len(dims) > 1 else dims[0]) if v.ndim
                                      else None)))
     if _recording(a):
-        keep = tuple(0 if i in dims else 1 for i in range(v.ndim))
-        return _record(_OP[key], value, a, None, (v.ndim, *v.shape, *keep))
+        return _record(_OP[key], value, a, None, dims_params(v.shape, dims))
     return _wrap(value)
 
 
@@ -158,7 +160,7 @@ def _extreme(a: Tensor, dim, keepdim: bool, kind: str):
             raise RuntimeError(f"{kind}(): Expected reduction dim to be specified for "
                                "input.numel() == 0. Specify the reduction dim with the 'dim' "
                                "argument.")
-        value = np.asarray(np.max(v) if kind == "max" else np.min(v))
+        value = np.asarray(_OP[f"{kind}_all"].eager(v))
         return _unary(a, op=_OP[f"{kind}_all"], value=value)
     (d,) = _normalize_dims(dim, v.ndim)
     result = _ValuesIndices if kind == "max" else _MinValuesIndices
@@ -166,17 +168,9 @@ def _extreme(a: Tensor, dim, keepdim: bool, kind: str):
         return result((a.clone(), _wrap(np.asarray(0))))
     arg = np.argmax(v, axis=d) if kind == "max" else np.argmin(v, axis=d)
     # NaN is the extreme, as in torch (argmax/argmin already pick the first NaN)
-    arg_k = np.expand_dims(arg, d)
-    flat = np.ravel_multi_index(
-        tuple(arg_k if i == d else np.arange(n).reshape([-1 if j == i else 1
-                                                          for j in range(v.ndim)])
-              for i, n in enumerate(v.shape)), v.shape)
-    flat = np.broadcast_to(flat, arg_k.shape)
-    if not keepdim:
-        flat = np.squeeze(flat, d)
-        arg_k = arg
-    value = v.ravel()[flat]
-    indices = _wrap(np.asarray(arg_k, dtype=np.int64))
+    flat = extreme_map(v.shape, d, arg, keepdim)
+    value = _OP[f"{kind}_dim"].eager(v, flat)
+    indices = _wrap(np.asarray(np.expand_dims(arg, d) if keepdim else arg, dtype=np.int64))
     if STATE.compile_tape is not None and _recording(a):  # the choice must hold on replay
         tape = STATE.compile_tape
         tape.guards = appended(tape.guards, ("arg" + kind, f"{kind}(dim={dim})",
@@ -203,8 +197,7 @@ def _view(op, a: Tensor, value: np.ndarray) -> Tensor:
 
 def _rearrange(op, a: Tensor, value: np.ndarray, perm) -> Tensor:
     if _recording(a):
-        ints = np.arange(a._v.size, dtype=np.int64).reshape(a._v.shape).transpose(perm).ravel()
-        out = _record(op, value, a, None, ints)
+        out = _record(op, value, a, None, permutation_map(a._v.shape, perm))
     else:
         out = _wrap(value)
     _share_version(out, a)
@@ -224,8 +217,7 @@ def _reduce(a: Tensor, dim, keepdim: bool, key_all: str, key_dim: str) -> Tensor
     dims = _reduced_dims(dim, v.ndim)
     value = _c_order(np.asarray(_OP[key_dim].eager(v, dims, keepdim)))
     if _recording(a):
-        keep = tuple(0 if d in dims else 1 for d in range(v.ndim))
-        return _record(_OP[key_dim], value, a, None, (v.ndim, *v.shape, *keep))
+        return _record(_OP[key_dim], value, a, None, dims_params(v.shape, dims))
     return _wrap(value)
 
 
@@ -263,8 +255,7 @@ def _norm_p(a: Tensor, p: float, dim, keepdim: bool) -> Tensor:
     if value.ndim == 0 and value.dtype == _F64:
         value = value[()]  # (a 0-d float64 is held as a NumPy scalar)
     if _recording(a):
-        keep = tuple(0 if d in dims else 1 for d in range(v.ndim))
-        return _record(_OP["norm_p"], value, a, None, (v.ndim, *v.shape, *keep), scalar=p)
+        return _record(_OP["norm_p"], value, a, None, dims_params(v.shape, dims), scalar=p)
     return _wrap(value)
 
 
@@ -305,14 +296,15 @@ def _reduced_dims(dim, ndim: int) -> tuple:
     return dims if ndim else ()
 
 
-def matmul(a, b) -> Tensor:
-    """Matrix product of 1-D and 2-D tensors, as ``torch.matmul``.
+def matmul(input, other) -> Tensor:
+    """Matrix product, as ``torch.matmul``: 1-D and 2-D operands, and batches of them (the
+    batch dims broadcast).
 
     >>> import tapegrad as tg
     >>> tg.matmul(tg.ones(2, 3), tg.ones(3))
     tensor([3., 3.])
     """
-    a, b = _as_tensor(a), _as_tensor(b)
+    a, b = _as_tensor(input), _as_tensor(other)
     sa, sb = a._v.shape, b._v.shape
     if a._v.ndim == 0 or b._v.ndim == 0:
         raise RuntimeError("both arguments to matmul need to be at least 1D, but they are "
@@ -329,13 +321,11 @@ def matmul(a, b) -> Tensor:
                 "respectively")
         raise RuntimeError(
             f"mat1 and mat2 shapes cannot be multiplied ({_mat(sa)} and {_mat(sb, True)})")
-    value = np.asarray(np.matmul(a._v, b._v))
+    key, ints = product_record(sa, sb)
+    value = np.asarray(_OP[key].eager(a._v, b._v))
     if not (_recording(a, b)):
         return _wrap(value)
-    m = sa[0] if a._v.ndim == 2 else 1
-    n = sb[1] if b._v.ndim == 2 else 1
-    key = {(1, 1): "dot", (2, 1): "mv"}.get((a._v.ndim, b._v.ndim), "mm")
-    return _record(_OP[key], value, a, b, (m, k_a, n))
+    return _record(_OP[key], value, a, b, ints)
 
 
 def _batched_matmul(a: Tensor, b: Tensor) -> Tensor:
@@ -356,9 +346,9 @@ def _batched_matmul(a: Tensor, b: Tensor) -> Tensor:
                            f"{list(a._v.shape)} @ {list(b._v.shape)} cannot be multiplied")
     a3 = _broadcast_operand(a2, np.broadcast_to(a2._v, batch + (m, k)))
     b3 = _broadcast_operand(b2, np.broadcast_to(b2._v, batch + (k, n)))
-    value = np.matmul(a3._v, b3._v)
+    value = _OP["bmm"].eager(a3._v, b3._v)
     if _recording(a3, b3):
-        out = _record(_OP["bmm"], value, a3, b3, (int(np.prod(batch)), m, k, n))
+        out = _record(_OP["bmm"], value, a3, b3, batched_product_params(batch, m, k, n))
     else:
         out = _wrap(value)
     v = out._v
@@ -454,34 +444,29 @@ def _join(tensors, dim: int, kind: str) -> Tensor:
     ndim = values[0].ndim + (kind == "stack")
     (d,) = _normalize_dims(dim, ndim)
     try:
-        value = _c_order(np.concatenate(values, axis=d) if kind == "cat" else
-                         np.stack(values, axis=d))
+        value = _c_order(_OP[kind].eager(values, axis=d))
     except ValueError as err:
         shapes = ", ".join(str(list(v.shape)) for v in values)
         raise RuntimeError(f"{kind}(): tensors must have matching sizes except in the "
                            f"concatenated dim; got shapes {shapes} ({err})") from None
     if not (_recording(*ts)):
         return _wrap(value)
-    outer = int(np.prod(value.shape[:d]))
-    row = int(np.prod(value.shape[d:]))
-    parts, col = [], 0
-    for t in ts:
-        width = t._v.size // outer if outer else 0
-        parts.append((_OP[kind], t, None, (outer, row, col, width)))
-        col += width
-    return _record_parts(value, parts)
+    params = join_params(value.shape, d, [t._v.size for t in ts])
+    return _record_parts(value, [(_OP[kind], t, None, ints)
+                                 for t, ints in zip(ts, params, strict=True)])
 
 
-def where(condition, x, y) -> Tensor:
-    """Elements of ``x`` where ``condition`` holds, else of ``y`` (broadcasting all three).
+def where(condition, input, other) -> Tensor:
+    """Elements of ``input`` where ``condition`` holds, else of ``other`` (broadcasting all
+    three), as ``torch.where``.
 
     >>> import tapegrad as tg
     >>> x = tg.tensor([-1.0, 2.0])
     >>> tg.where(x > 0, x, 0.0)
     tensor([0., 2.])
     """
-    c, xt, yt = _as_tensor(condition), _as_tensor(x), _as_tensor(y)
-    value = np.asarray(np.where(c._v, xt._v, yt._v))
+    c, xt, yt = _as_tensor(condition), _as_tensor(input), _as_tensor(other)
+    value = np.asarray(_OP["where_x"].eager(c._v, xt._v, yt._v))
     if not (_recording(xt, yt)):
         return _wrap(value)
     shape = value.shape
@@ -491,3 +476,24 @@ def where(condition, x, y) -> Tensor:
     ye = _broadcast_operand(yt, np.broadcast_to(yt._v, shape))
     return _record_parts(value, [(_OP["where_x"], xe, mask, None),
                                  (_OP["where_y"], ye, mask, None)])
+
+
+def reshape(input, shape) -> Tensor:
+    """``input`` with the shape ``shape`` (a view where the strides allow), as ``torch.reshape``.
+
+    >>> import tapegrad as tg
+    >>> tg.reshape(tg.arange(4.0), (2, 2))
+    tensor([[0., 1.],
+            [2., 3.]])
+    """
+    return _as_tensor(input).reshape(shape)
+
+
+def permute(input, dims) -> Tensor:
+    """``input``'s dims in the order ``dims`` (a view), as ``torch.permute``.
+
+    >>> import tapegrad as tg
+    >>> tg.permute(tg.ones(2, 3), (1, 0)).shape
+    tapegrad.Size([3, 2])
+    """
+    return _as_tensor(input).permute(tuple(dims))

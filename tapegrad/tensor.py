@@ -18,7 +18,6 @@ The elementwise methods, operators and ``tapegrad.`` functions are made from the
 
 from __future__ import annotations
 
-import math
 import threading
 import weakref
 from typing import Any
@@ -341,27 +340,11 @@ class Tensor:
 
     # -- arithmetic ---------------------------------------------------------------------------
 
-    # (+ - * / ** are _arithmetic bound to their ops by _operator, and unary - and abs() are
-    # _unary bound by _math, once the class exists)
+    # (+ - * / ** and their named forms x.add(y) ..., unary - and abs(): made from the op
+    # table by surface.py, once the class exists)
 
     def __pos__(self):
         return self
-
-    # (the named forms take exactly one operand, as torch's do)
-    def add(self, other) -> Tensor:
-        return self + other
-
-    def sub(self, other) -> Tensor:
-        return self - other
-
-    def mul(self, other) -> Tensor:
-        return self * other
-
-    def div(self, other) -> Tensor:
-        return self / other
-
-    def pow(self, exponent) -> Tensor:
-        return self ** exponent
 
     def __matmul__(self, other):
         return matmul(self, other)
@@ -467,7 +450,7 @@ class Tensor:
 
     # -- elementwise math ----------------------------------------------------------------------
 
-    # (exp log sin cos tanh sigmoid relu sqrt neg abs: _unary bound by _math below the class)
+    # (exp, log, tanh ... and maximum, minimum: made from the op table by surface.py)
 
     def clamp(self, min=None, max=None):  # noqa: A002 -- torch's names
         if min is None and max is None:
@@ -476,7 +459,7 @@ class Tensor:
             "clamp_min" if min is not None else "clamp_max")
         lo = -np.inf if min is None else float(min)
         hi = np.inf if max is None else float(max)
-        value = np.asarray(np.clip(self._v, min, max))
+        value = np.asarray(_OP[key].eager(self._v, min, max))
         if _recording(self):
             return _record(_OP[key], value, self, None, scalars=(lo, hi))
         return _wrap(value)
@@ -498,12 +481,6 @@ class Tensor:
 
     def min(self, dim=None, keepdim: bool = False):
         return _extreme(self, dim, keepdim, "min")
-
-    def maximum(self, other):
-        return _binary(_OP["maximum"], self, _as_tensor(other))
-
-    def minimum(self, other):
-        return _binary(_OP["minimum"], self, _as_tensor(other))
 
     # -- reductions ----------------------------------------------------------------------------
 
@@ -529,17 +506,7 @@ class Tensor:
         if p.__class__ is not int and p.__class__ is not float:
             p = 2 if p.__class__ is str and p == "fro" else _norm_order(p)
         if p == 2 and dim is None and not keepdim:
-            v = self._v
-            if v.size < 16 and v.dtype is _F64:  # (in Python: a third of a dot's time)
-                squares = 0.0
-                for x in (v if v.ndim == 1 else v.reshape(-1)).tolist():
-                    squares += x * x
-                value = _f64(math.sqrt(squares))
-            else:
-                flat = v if v.ndim == 1 else v.reshape(-1)
-                squares = flat.dot(flat)  # a fifth of np.sum(v * v)'s time on small vectors
-                value = _f64(math.sqrt(squares)) if squares.__class__ is _f64 else \
-                    np.asarray(np.sqrt(squares))
+            value = _OP["norm"].eager(self._v)
             if self._tape is None and not self._rg:  # e.g. y.data.norm() in a loop test
                 return _wrap(value)
             return _unary(self, op=_OP["norm"], value=value)
@@ -651,13 +618,14 @@ class Tensor:
         v = self._v
         if v.dtype == target and not copy:
             return self
-        value = np.asarray(v).astype(target)
+        to = CAST_TO.index(target)
+        value = _CAST.eager(np.asarray(v), to)
         if value.ndim == 0 and value.dtype is _F64:
             value = value[()]  # (a 0-d float64 is held as a NumPy scalar)
         between_floats = target.kind == "f" and v.dtype.kind == "f"
         if not between_floats and (STATE.compile_tape is None or self._tape is None):
             return _wrap(value)  # nothing to differentiate, as in torch
-        out = _unary(self, _CAST, value, (CAST_TO.index(target),))
+        out = _unary(self, _CAST, value, (to,))
         if not between_floats:  # while compiling, a function of the inputs: replayed, passing
             _stop_gradient(out)  # no gradient
             out._tape.mixed = True  # (an int64 value on the tape: see Tape.mixed)
@@ -745,7 +713,7 @@ class Tensor:
 
 # The rooms: each imports ``Tensor`` from this module, so they are imported once it exists.
 # (``import tapegrad`` imports this module first, so no room is ever imported on its own.)
-from .fastpath import _binary, _storage, _unary  # noqa: E402
+from .fastpath import _storage, _unary  # noqa: E402
 from .indexing import _check_real_fill, _inplace, getitem, setitem  # noqa: E402
 from .recording import (  # noqa: E402
     _as_array,
@@ -784,3 +752,7 @@ from .structural import (  # noqa: E402
 
 Tensor.__getitem__ = getitem
 Tensor.__setitem__ = setitem
+
+from .surface import install  # noqa: E402
+
+install()

@@ -23,9 +23,10 @@ OneFloat = fastpath._OneFloat
 VALUES = [0.0, -0.0, 0.5, -1.5, 2.0, 3.0, 710.0, -710.0, 1e308, math.inf, -math.inf, math.nan]
 CONSTANTS = [0.0, 2.0, -1.0, 0.5, 1.0 / 3.0, 3, -2, 2**70]
 
-# each op of the table that a one-float tensor computes in Python, as a user writes it
-UNARY = {key: (lambda t, key=key: getattr(tg, key)(t))
-         for key in ("neg", "exp", "log", "sin", "cos", "tanh", "sigmoid", "relu", "sqrt", "abs")}
+# each op of the table that a one-float tensor computes in Python, as a user writes it: every
+# elementwise op of one operand, as its tapegrad function
+UNARY = {op.key: (lambda t, name=op.surface.function: getattr(tg, name)(t))
+         for op in OPS if op.rules and op.rules[0] == "unary" and op.py is not None}
 UNARY["reciprocal"] = lambda t: 1.0 / t  # (c / t is reciprocal(t) * c, as torch's)
 WITH_NUMBER = {
     "add_scalar": [lambda t, c: t + c, lambda t, c: c + t],

@@ -16,6 +16,7 @@ import pytest
 from helpers import numeric_grad
 
 import tapegrad as tg
+from tapegrad.ops import OPS
 
 fastpath = importlib.import_module("tapegrad.fastpath")
 ZeroDim = fastpath._ZeroDim
@@ -26,7 +27,9 @@ BINARY = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a,
 WITH_NUMBER = [lambda t, c: t + c, lambda t, c: c + t, lambda t, c: t - c, lambda t, c: c - t,
                lambda t, c: t * c, lambda t, c: c * t, lambda t, c: t / c, lambda t, c: c / t,
                lambda t, c: t ** c, lambda t, c: c ** t]
-UNARY = ("neg", "exp", "log", "sin", "cos", "tanh", "sigmoid", "relu", "sqrt", "abs")
+# every elementwise op of one operand, as its tapegrad function
+UNARY = tuple(op.surface.function for op in OPS
+              if op.rules and op.rules[0] == "unary" and op.py is not None)
 
 
 def _zero_dim(value: float):

@@ -10,13 +10,15 @@ import numpy as np
 
 from ..kernels.jit import kernel
 from .elementwise import binary
-from .registry import register
+from .registry import exposed, register
 
 
 def _compare(key, eager, test):
+    # (``x.<key>(other)`` is written by hand in tensor.py: its result is a bool tensor)
     return binary(key, f"{key.capitalize()}Backward0", eager, test,
                   lambda g, a, b, y: 0.0, lambda g, a, b, y: 0.0, 0, 0,
-                  scalar_forward=False)  # eagerly a bool, not the replay's 1.0 / 0.0
+                  scalar_forward=False,  # eagerly a bool, not the replay's 1.0 / 0.0
+                  surface=exposed(key, params=("input", "other")))
 
 
 EQ = _compare("eq", np.equal, lambda a, b: 1.0 if a == b else 0.0)
@@ -65,7 +67,7 @@ def _no_vjp(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp):
     pass
 
 
-ALL = register("all", "AllBackward0", 1, np.all, _all_fwd, _no_vjp, 0)
-ANY = register("any", "AnyBackward0", 1, np.any, _any_fwd, _no_vjp, 0)
+ALL = register("all", "AllBackward0", 1, np.all, _all_fwd, _no_vjp, 0, surface=exposed("all"))
+ANY = register("any", "AnyBackward0", 1, np.any, _any_fwd, _no_vjp, 0, surface=exposed("any"))
 LOGICAL_NOT = register("logical_not", "LogicalNotBackward0", 1, np.logical_not, _not_fwd,
-                       _no_vjp, 0)
+                       _no_vjp, 0, surface=exposed("logical_not"))

@@ -87,5 +87,6 @@ def __getattr__(name: str):
 
 # torch computes log(0), 1/0 or sqrt(-1) silently, as IEEE inf/nan; NumPy would print a
 # RuntimeWarning from tapegrad's eager forwards for each.  Those warnings -- only those raised
-# inside tapegrad's own modules -- are ignored; a per-op np.errstate would cost ~1 µs an op.
+# inside tapegrad's own modules -- are ignored: a per-op np.errstate would cost more than
+# recording the op.
 _warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"tapegrad(\.|$)")

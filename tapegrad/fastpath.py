@@ -15,7 +15,7 @@ Why the code looks the way it does (each was measured, op by op, on CPython 3.11
   op costs one Python call, not a method calling a helper.
 * The record-emission sequence (new slot, record, result tensor: recording.py's ``_emit``) and
   a leaf's slot lookup (``Tape.slot_of``'s check of the leaf's last registration) are written
-  out inline in each path here: a call there costs a tenth of such an op.  Each inline copy
+  out inline in each path here: a call there is a large share of such an op.  Each inline copy
   says so; any change to the sequence must be made in every copy (``_emit``, ``_unary``,
   ``_arithmetic``, ``_rdiv``, ``_one_float_arithmetic``, ``_zero_dim_arithmetic``,
   ``_record_zero_dim``, ``_record_one_float``).
@@ -175,8 +175,8 @@ def _unary(input: Tensor, op=None, value: np.ndarray | None = None,
             tape.ints.extend(ints)
         if tape.unkept:  # (a large input no earlier VJP needed)
             tape.keep_read(op.keeps, sa, input)
-        # _emit, inlined (a call costs ~10% of this path); a result of another class is made by a
-        # function of its own (see _record_zero_dim)
+        # recording._emit, inlined (see the module's docstring); a result of another class is
+        # made by a function of its own (see _record_zero_dim)
         offs = tape.offs
         slot = len(offs) - 1
         n = value.size
@@ -208,7 +208,7 @@ def _unary(input: Tensor, op=None, value: np.ndarray | None = None,
 
 
 def _constant(c) -> np.ndarray:
-    """``c`` as a read-only float64 0-d array, kept for the next use (see _scalar)."""
+    """``c`` as a read-only float64 0-d array, kept for the next use (see _arithmetic)."""
     if len(_CONSTANTS) >= 4096:
         _CONSTANTS.clear()
         _CONSTANTS[2] = TWO
@@ -239,8 +239,8 @@ def _arithmetic(a: Tensor, other, op=None, scalar_op=None, reflected: bool = Fal
                         value = _f64(value)
             if value is None:
                 if c and v.dtype is _F64:
-                    # NumPy 2 takes a Python number ~130 ns slower than a float64 0-d array, which
-                    # (for a float64 operand) gives the same result.  Zero is left out: 0.0 and -0.0
+                    # NumPy 2 takes a Python number slower than a float64 0-d array, which (for
+                    # a float64 operand) gives the same result.  Zero is left out: 0.0 and -0.0
                     # are one dict key but not one constant.
                     constant = _CONSTANTS.get(c)
                     value = op.eager(v, constant if constant is not None else _constant(c))
@@ -336,8 +336,8 @@ def _arithmetic(a: Tensor, other, op=None, scalar_op=None, reflected: bool = Fal
             if tape.unkept:  # (a large input no earlier VJP needed)
                 tape.keep_read(op.keeps, sa, a, sb, b)
             fp = -1
-        # _emit, inlined, one copy for both kinds of operand (a call costs ~10% of this path); a
-        # result of another class is made by a function of its own (see _record_zero_dim)
+        # recording._emit, inlined, one copy for both kinds of operand (see the module's
+        # docstring); a result of another class is made by a function of its own
         offs = tape.offs
         slot = len(offs) - 1
         n = value.size
@@ -683,8 +683,8 @@ def _record_zero_dim(tape, value, code: int, sa: int, sb: int, ip: int, fp: int)
     The general paths make their other results' attributes inline; a ``_ZeroDim`` (or a
     ``_OneFloat``) is made here instead, because CPython 3.11 specialises an attribute store for
     one class: a store that sees two classes in turn (rosenbrock's ``sum`` after its arrays)
-    slowed every op of the graph by 1.5%.  The short paths above and in _unary write these lines
-    inline (a call costs ~10% of such an op)."""
+    slowed every op of the graph.  The short paths above and in _unary write these lines
+    inline (see the module's docstring)."""
     if value.__class__ is not _f64:
         value = _f64(value)
     offs = tape.offs
@@ -732,4 +732,4 @@ SUBCLASSES = ((_OneFloat, _one_float_arithmetic, lambda op, reflected: ()),
               (_ZeroDim, _zero_dim_arithmetic, _zero_dim_defaults))
 
 
-_CONSTANTS: dict = {2: TWO}  # Python number -> read-only float64 0-d array (see _scalar)
+_CONSTANTS: dict = {2: TWO}  # Python number -> read-only float64 0-d array (see _arithmetic)

@@ -47,7 +47,7 @@ def _compare(a: Tensor, other, key: str) -> Tensor:
     if other.__class__ is float or other.__class__ is int:
         if not _NON_DEFAULT[0] or STATE.compile_tape is None or a._tape is None:
             v = a._v
-            # a NumPy scalar compares with Python's operator ~10x faster than through a ufunc,
+            # a NumPy scalar compares with Python's operator much faster than through a ufunc,
             # and its result is held as the NumPy bool it is (see _storage), as a float64 is
             if v.__class__ is _f64:
                 return _wrap(_COMPARE_OPERATOR[key](v, other))

@@ -9,6 +9,8 @@ once, when tensor.py is imported:
   ``<key>_scalar`` partner (``r<key>_scalar`` for a reflected operator, if the table has one),
   and ``c / x`` is ``_rdiv`` (the reciprocal's operator); the tensor subclasses of fastpath.py
   get their own operators bound the same way;
+* a comparison (ops/compare.py: a bool tensor with no history) gets its method, function and
+  operators here too, all calling structural.py's ``_compare``;
 * any other op's method is written by hand in tensor.py (checked here), and its function is the
   front end's own function of that name (``cat``, ``where``, ``reshape``) or calls the method.
 
@@ -26,7 +28,9 @@ from types import FunctionType
 from . import structural
 from .fastpath import SUBCLASSES, _arithmetic, _rdiv, _unary
 from .ops import BY_KEY, OPS
+from .ops.compare import COMPARISONS
 from .recording import _as_tensor
+from .structural import _compare
 from .tensor import Tensor
 
 #: ``tapegrad.<name>`` -> the function, for every op the table exposes as one (opcode order)
@@ -130,6 +134,41 @@ def _arithmetic_op(op, surface) -> None:
                                          doc)
 
 
+def _comparison(op, surface) -> None:
+    key = op.key
+    if op.arity == 2:
+        def method(self, other):
+            return _compare(self, other, key)
+
+        def function(input, other):
+            return _compare(_as_tensor(input), other, key)
+    else:
+        def method(self):
+            return _compare(self, None, key)
+
+        def function(input):
+            return _compare(_as_tensor(input), None, key)
+    names = surface.params[1:]
+    doc = _COMPARISON_DOCS.get(key, f"Elementwise ``{key}``, as ``torch.{key}``: a bool tensor "
+                                    "without history.")
+    method = _named(method, surface.method, f"Tensor.{surface.method}", ("self", *names), doc)
+    setattr(Tensor, surface.method, method)
+    for dunder in surface.operators:
+        setattr(Tensor, dunder, method)
+    FUNCTIONS[surface.function] = _named(function, surface.function, surface.function,
+                                         surface.params, doc)
+
+
+_COMPARISON_DOCS = {"logical_and": """Elementwise ``and`` of truth values (nonzero is true), as
+    a bool tensor; ``&`` on two bool tensors is the same.
+
+    >>> import tapegrad as tg
+    >>> x = tg.tensor([-1.0, 0.5, 2.0])
+    >>> (x > 0) & (x < 1), tg.logical_not(x > 0)
+    (tensor([False,  True, False]), tensor([ True, False, False]))
+    """}
+
+
 def _written_op(op, surface) -> None:
     """An op whose method is written by hand: its function is the front end's own, or calls
     the method on the input made a tensor."""
@@ -164,7 +203,9 @@ def install() -> None:
         if surface is None:
             continue
         kind = op.rules[0] if op.rules and op.py is not None else None
-        if kind == "unary":
+        if op.key in COMPARISONS:
+            _comparison(op, surface)
+        elif kind == "unary":
             _unary_op(op, surface)
         elif kind == "binary":
             _arithmetic_op(op, surface)

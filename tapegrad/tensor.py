@@ -380,31 +380,8 @@ class Tensor:
 
     # -- comparisons (no gradient) -------------------------------------------------------------
 
-    def eq(self, other):
-        return _compare(self, other, "eq")
-
-    def ne(self, other):
-        return _compare(self, other, "ne")
-
-    def logical_and(self, other):
-        """Elementwise ``and`` of truth values (nonzero is true), as a bool tensor; ``&`` on
-        two bool tensors is the same.
-
-        >>> import tapegrad as tg
-        >>> x = tg.tensor([-1.0, 0.5, 2.0])
-        >>> (x > 0) & (x < 1), tg.logical_not(x > 0)
-        (tensor([False,  True, False]), tensor([ True, False, False]))
-        """
-        return _compare(self, other, "logical_and")
-
-    def logical_or(self, other):
-        return _compare(self, other, "logical_or")
-
-    def logical_xor(self, other):
-        return _compare(self, other, "logical_xor")
-
-    def logical_not(self):
-        return _compare(self, None, "logical_not")
+    # (eq ne lt le gt ge, their operators, logical_and/or/xor/not, all, any: made from the op
+    # table by surface.py; ``& | ^ ~`` are logical on bool tensors, bitwise on integer ones)
 
     def __and__(self, other):
         return _bitwise(self, other, "logical_and", np.bitwise_and)
@@ -419,31 +396,6 @@ class Tensor:
         return _bitwise(self, None, "logical_not", np.invert)
 
     __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
-
-    def lt(self, other):
-        return _compare(self, other, "lt")
-
-    def le(self, other):
-        return _compare(self, other, "le")
-
-    def gt(self, other):
-        return _compare(self, other, "gt")
-
-    def ge(self, other):
-        return _compare(self, other, "ge")
-
-    __eq__ = eq
-    __ne__ = ne
-    __lt__ = lt
-    __le__ = le
-    __gt__ = gt
-    __ge__ = ge
-
-    def all(self) -> Tensor:
-        return _compare(self, None, "all")
-
-    def any(self) -> Tensor:
-        return _compare(self, None, "any")
 
     def equal(self, other: Tensor) -> bool:
         return self.shape == other.shape and bool(np.array_equal(self._v, other._v))
@@ -733,7 +685,6 @@ from .structural import (  # noqa: E402
     _bitwise,
     _check_permutation,
     _check_shape,
-    _compare,
     _expand_to,
     _extreme,
     _norm_order,

@@ -13,7 +13,7 @@ from tapegrad.kernels.replay import make_replay
 from tapegrad.kernels.sweep import make_entry, make_forward, make_sweep
 from tapegrad.ops import OPS
 
-SOURCE_HASH = "10c1479513d76c34"
+SOURCE_HASH = "e68177661cf46ec1"
 N_OPS = 79
 
 # per opcode: saved values read for the first / second input's gradient

@@ -222,7 +222,7 @@ def _np_sigmoid(x):
 
 
 def _fpow(x, c):
-    # libm's pow costs ~15 ns an element; the common small exponents are exact without it
+    # libm's pow is slow per element; the common small exponents are exact without it
     if c == 2.0:
         return x * x
     if c == 1.0:
@@ -265,9 +265,9 @@ def _polynomial(x, coefficients):
 
 
 def _np_erf(x):
-    # NumPy has no erf (and math.erf one element at a time is ~50x slower than this): Cephes'
-    # piecewise form, each piece evaluated on its interval's clamp so that the pieces not
-    # taken stay finite; NaN passes through every piece
+    # NumPy has no erf (and math.erf one element at a time is far slower): Cephes' piecewise
+    # form, each piece evaluated on its interval's clamp so that the pieces not taken stay
+    # finite; NaN passes through every piece
     dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
     v = np.asarray(x, np.float64)
     a = np.abs(v)
@@ -283,14 +283,14 @@ def _np_erf(x):
     return out.astype(dtype, copy=False)
 
 
-#: the read-only float64 0-d constant ``tensor._scalar`` hands NumPy for the number 2 (see
+#: the read-only float64 0-d constant ``fastpath._arithmetic`` hands NumPy for the number 2 (see
 #: there), for float64 operands only: ``x ** 2`` is recognised by identity
 TWO = np.array(2.0)
 TWO.flags.writeable = False
 
 
 def _np_pow_scalar(x, c):
-    # NumPy's power ufunc calls libm pow even for x**2 (2.5x a square on 100,000 elements);
+    # NumPy's power ufunc calls libm pow even for x**2 (much slower than a square);
     # x*x is what pow returns there, and floats keep their dtype either way.  (The recording
     # path hands every float64 2 over as TWO, and any other number as a 0-d constant, or
     # itself for other dtypes)
@@ -300,7 +300,7 @@ def _np_pow_scalar(x, c):
 
 
 def _pow_grad_base(g, x, c):
-    # the square first: with that test leading, LLVM vectorises the x**2 loop (2x faster)
+    # the square first: with that test leading, LLVM vectorises the x**2 loop
     if c == 2.0:
         return g * c * x
     # torch: the derivative of x**0 is 0 everywhere, even at x == 0
@@ -359,7 +359,7 @@ MUL_SCALAR = scalar("mul_scalar", "MulBackward0", np.multiply, lambda x, c: x * 
                     lambda g, x, y, c: g * c, 0, saves=True)
 DIV_SCALAR = scalar("div_scalar", "DivBackward0", np.divide, lambda x, c: x / c,
                     lambda g, x, y, c: g / c, 0, saves=True)
-# ``c / x`` is recorded as torch computes it, ``reciprocal(x) * c`` (see tensor._rdiv): the VJP
+# ``c / x`` is recorded as torch computes it, ``reciprocal(x) * c`` (see fastpath._rdiv): the VJP
 # reads only the reciprocal's own result, which the user cannot reach -- so changing ``x`` or
 # ``c / x`` in place after does not make the gradient stale, as in torch
 RECIPROCAL = unary("reciprocal", "ReciprocalBackward0",

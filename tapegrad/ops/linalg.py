@@ -106,7 +106,7 @@ BMM = register("bmm", "BmmBackward0", 2, np.matmul, _bmm_fwd, _bmm_vjp, READS_B,
 
 
 # -- large products, in NumPy's BLAS: the backward sweep and a compiled tape's replay hand them
-# -- back to Python (numba has no BLAS of its own without SciPy; NumPy's is ~10x faster here)
+# -- back to Python (numba has no BLAS of its own without SciPy; NumPy's is much faster here)
 
 
 @kernel

@@ -112,9 +112,11 @@ def _arithmetic_op(op, surface) -> None:
                                        ("self", "other")))
     if surface.operators:  # x.add(y) is x + y; tapegrad.add(2, x) is 2 + x
         python_operator = getattr(operator, surface.operators[0])
-        scalar_op = BY_KEY[f"{op.key}_scalar"]
-        method = _bind(_arithmetic, surface.method, f"Tensor.{surface.method}",
-                       (op, scalar_op, False), ("self", params[1]), doc)
+
+        # (closures, not _arithmetic bound: an extra argument must not land on the engine's
+        # parameters)
+        def method(self, other):
+            return python_operator(self, other)
 
         def function(input, other):
             return python_operator(_as_tensor(input), other)
@@ -125,10 +127,7 @@ def _arithmetic_op(op, surface) -> None:
         def function(input, other):
             return _arithmetic(_as_tensor(input), _as_tensor(other), op)
 
-    if method.__code__.co_varnames[1] != params[1] or method.__defaults__ is None:
-        # (torch's names for a closure, and for x.pow(exponent=2))
-        method = _named(method, surface.method, f"Tensor.{surface.method}", ("self", params[1]),
-                        doc)
+    method = _named(method, surface.method, f"Tensor.{surface.method}", ("self", params[1]), doc)
     setattr(Tensor, surface.method, method)
     FUNCTIONS[surface.function] = _named(function, surface.function, surface.function, params,
                                          doc)

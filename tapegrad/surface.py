@@ -60,8 +60,10 @@ def _named(function: FunctionType, name: str, qualname: str, names: tuple[str, .
     """``function`` under torch's name and parameter names (its first ones renamed in a code
     object of its own: only for callables off the per-op paths, which share theirs)."""
     code = function.__code__
-    code = code.replace(co_varnames=names + code.co_varnames[len(names):], co_name=name,
-                        co_qualname=qualname)
+    renamed = {"co_varnames": names + code.co_varnames[len(names):], "co_name": name}
+    if hasattr(code, "co_qualname"):  # (Python 3.11 on)
+        renamed["co_qualname"] = qualname
+    code = code.replace(**renamed)
     named = FunctionType(code, function.__globals__, name, function.__defaults__,
                          function.__closure__)
     named.__qualname__ = qualname

@@ -52,56 +52,15 @@ from .dtypes import (
     uint8,
 )
 from .functional import grad, jacobian, value_and_grad, vjp
-from .functions import (
-    abs,
-    add,
-    all,
-    any,
-    cat,
-    clamp,
-    clone,
-    cos,
-    div,
-    eq,
-    exp,
-    is_tensor,
-    log,
-    log_softmax,
-    logical_and,
-    logical_not,
-    logical_or,
-    logical_xor,
-    logsumexp,
-    matmul,
-    max,
-    maximum,
-    mean,
-    min,
-    minimum,
-    mul,
-    neg,
-    norm,
-    permute,
-    pow,
-    relu,
-    reshape,
-    sigmoid,
-    sin,
-    softmax,
-    sqrt,
-    squeeze,
-    stack,
-    sub,
-    sum,
-    tanh,
-    transpose,
-    unsqueeze,
-    where,
-)
+from .functions import FUNCTIONS as _FUNCTIONS
+from .functions import is_tensor
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .gradcheck import GradcheckError, gradcheck
 from .printing import set_printoptions
 from .tensor import Size, Tensor
+
+# tapegrad.exp, tapegrad.sum, tapegrad.where ...: every function the op table names
+globals().update(_FUNCTIONS)
 
 __version__ = "0.1.0"
 
@@ -112,12 +71,8 @@ __all__ = [
     "arange", "linspace", "eye", "randn", "rand", "zeros_like", "ones_like", "full_like",
     "randn_like", "manual_seed", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
     "set_printoptions", "float64", "double", "float32", "float", "float16", "half", "int64",
-    "long", "int32", "int", "int16", "short", "int8", "uint8", "bool", "exp", "log", "sin", "cos",
-    "tanh", "sigmoid", "relu", "sqrt", "abs", "neg", "pow", "add", "sub", "mul", "div", "sum",
-    "mean", "norm", "reshape", "transpose", "matmul", "eq", "all", "any", "is_tensor", "cat",
-    "stack", "where", "clamp", "clone", "maximum", "minimum", "max", "min", "softmax",
-    "log_softmax", "logsumexp", "squeeze", "unsqueeze", "permute", "logical_and", "logical_or",
-    "logical_xor", "logical_not",
+    "long", "int32", "int", "int16", "short", "int8", "uint8", "bool", "is_tensor",
+    *_FUNCTIONS,
 ]
 
 
@@ -132,5 +87,6 @@ def __getattr__(name: str):
 
 # torch computes log(0), 1/0 or sqrt(-1) silently, as IEEE inf/nan; NumPy would print a
 # RuntimeWarning from tapegrad's eager forwards for each.  Those warnings -- only those raised
-# inside tapegrad's own modules -- are ignored; a per-op np.errstate would cost ~1 µs an op.
+# inside tapegrad's own modules -- are ignored: a per-op np.errstate would cost more than
+# recording the op.
 _warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"tapegrad(\.|$)")

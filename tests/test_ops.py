@@ -68,6 +68,7 @@ CASES: dict[str, list] = {
     "relu": [("vec", lambda x: x.relu(), [np.array([-1.0, -0.2, 0.3, 2.0])])],
     "sqrt": [("vec", lambda x: x.sqrt(), [pos(4)])],
     "abs": [("vec", lambda x: x.abs(), [np.array([-1.0, -0.2, 0.3, 2.0])])],
+    "erf": [("vec", lambda x: x.erf(), [r(5, low=-3, high=3)]), ("0-d", tg.erf, [r()])],
     "add_scalar": [("x+2", lambda x: x + 2, [r(3)]), ("2+x", lambda x: 2.5 + x, [r()])],
     "sub_scalar": [("x-2", lambda x: x - 2, [r(2, 2)])],
     "rsub_scalar": [("2-x", lambda x: 2 - x, [r(2, 2)])],
@@ -219,11 +220,17 @@ def test_compile_only_op_is_recorded_and_replays(key, desc, fn, arrays):
         np.testing.assert_allclose(tape.gradient(x), t.grad.numpy(), rtol=1e-13)
 
 
+NO_EAGER = {"view", "clone", "transpose", "permute", "t", "select", "slice", "expand", "squeeze",
+            "squeeze_dim", "unsqueeze", "setitem_keep", "setitem_put", "fill", "zero"}
+
+
 def test_every_op_has_all_parts():
     for op in OPS:
         torch_name = op.name.endswith(("Backward0", "Backward1", "Backward2"))
         assert torch_name or op.name == "CopySlices", op
-        assert callable(op.eager) and callable(op.fwd) and callable(op.vjp), op
+        assert callable(op.fwd) and callable(op.vjp), op
+        # (no NumPy forward only where the front end makes the value as a view or in place)
+        assert callable(op.eager) or op.key in NO_EAGER, op
         assert op.arity in (1, 2), op
         assert OPS[op.code] is op
 

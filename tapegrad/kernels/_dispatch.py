@@ -13,18 +13,18 @@ from tapegrad.kernels.replay import make_replay
 from tapegrad.kernels.sweep import make_entry, make_forward, make_sweep
 from tapegrad.ops import OPS
 
-SOURCE_HASH = "5a232ad444dc63b3"
-N_OPS = 78
+SOURCE_HASH = "22ca219efbfc0451"
+N_OPS = 79
 
 # per opcode: saved values read for the first / second input's gradient
 # (bit 1: a, 2: b, 4: output), and whether torch's node saves values at all
-READS_A = (0, 4, 1, 1, 1, 4, 4, 4, 4, 1, 0, 0, 0, 0, 0, 4, 1, 5, 0, 0, 2, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 0, 0, 0, 0, 5, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 3, 3, 5, 5, 0, 0, 1, 1, 1, 5, 4, 4, 0, 0,)
-READS_B = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 3, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,)
-SAVES = (0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0,)
-MATMUL = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,)
-ASSIGNS = (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 1, 1, 1, 0, 0, 0, 2, 2, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1,)
+READS_A = (0, 4, 1, 1, 1, 4, 4, 4, 4, 1, 1, 0, 0, 0, 0, 0, 4, 1, 5, 0, 0, 2, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 0, 0, 0, 0, 5, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 3, 3, 5, 5, 0, 0, 1, 1, 1, 5, 4, 4, 0, 0,)
+READS_B = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 3, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,)
+SAVES = (0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0,)
+MATMUL = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,)
+ASSIGNS = (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 1, 1, 1, 0, 0, 0, 2, 2, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1,)
 # per opcode: whether the op has scalar rules (one-element records run them inline)
-HAS_RULES = (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1,)
+HAS_RULES = (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1,)
 
 _vjp_0 = built(OPS[0].vjp)  # neg
 _fwd_0 = built(OPS[0].fwd)
@@ -46,142 +46,144 @@ _vjp_8 = built(OPS[8].vjp)  # sqrt
 _fwd_8 = built(OPS[8].fwd)
 _vjp_9 = built(OPS[9].vjp)  # abs
 _fwd_9 = built(OPS[9].fwd)
-_vjp_10 = built(OPS[10].vjp)  # add_scalar
+_vjp_10 = built(OPS[10].vjp)  # erf
 _fwd_10 = built(OPS[10].fwd)
-_vjp_11 = built(OPS[11].vjp)  # sub_scalar
+_vjp_11 = built(OPS[11].vjp)  # add_scalar
 _fwd_11 = built(OPS[11].fwd)
-_vjp_12 = built(OPS[12].vjp)  # rsub_scalar
+_vjp_12 = built(OPS[12].vjp)  # sub_scalar
 _fwd_12 = built(OPS[12].fwd)
-_vjp_13 = built(OPS[13].vjp)  # mul_scalar
+_vjp_13 = built(OPS[13].vjp)  # rsub_scalar
 _fwd_13 = built(OPS[13].fwd)
-_vjp_14 = built(OPS[14].vjp)  # div_scalar
+_vjp_14 = built(OPS[14].vjp)  # mul_scalar
 _fwd_14 = built(OPS[14].fwd)
-_vjp_15 = built(OPS[15].vjp)  # reciprocal
+_vjp_15 = built(OPS[15].vjp)  # div_scalar
 _fwd_15 = built(OPS[15].fwd)
-_vjp_16 = built(OPS[16].vjp)  # pow_scalar
+_vjp_16 = built(OPS[16].vjp)  # reciprocal
 _fwd_16 = built(OPS[16].fwd)
-_vjp_17 = built(OPS[17].vjp)  # rpow_scalar
+_vjp_17 = built(OPS[17].vjp)  # pow_scalar
 _fwd_17 = built(OPS[17].fwd)
-_vjp_18 = built(OPS[18].vjp)  # add
+_vjp_18 = built(OPS[18].vjp)  # rpow_scalar
 _fwd_18 = built(OPS[18].fwd)
-_vjp_19 = built(OPS[19].vjp)  # sub
+_vjp_19 = built(OPS[19].vjp)  # add
 _fwd_19 = built(OPS[19].fwd)
-_vjp_20 = built(OPS[20].vjp)  # mul
+_vjp_20 = built(OPS[20].vjp)  # sub
 _fwd_20 = built(OPS[20].fwd)
-_vjp_21 = built(OPS[21].vjp)  # div
+_vjp_21 = built(OPS[21].vjp)  # mul
 _fwd_21 = built(OPS[21].fwd)
-_vjp_22 = built(OPS[22].vjp)  # pow
+_vjp_22 = built(OPS[22].vjp)  # div
 _fwd_22 = built(OPS[22].fwd)
-_vjp_23 = built(OPS[23].vjp)  # eq
+_vjp_23 = built(OPS[23].vjp)  # pow
 _fwd_23 = built(OPS[23].fwd)
-_vjp_24 = built(OPS[24].vjp)  # ne
+_vjp_24 = built(OPS[24].vjp)  # eq
 _fwd_24 = built(OPS[24].fwd)
-_vjp_25 = built(OPS[25].vjp)  # lt
+_vjp_25 = built(OPS[25].vjp)  # ne
 _fwd_25 = built(OPS[25].fwd)
-_vjp_26 = built(OPS[26].vjp)  # le
+_vjp_26 = built(OPS[26].vjp)  # lt
 _fwd_26 = built(OPS[26].fwd)
-_vjp_27 = built(OPS[27].vjp)  # gt
+_vjp_27 = built(OPS[27].vjp)  # le
 _fwd_27 = built(OPS[27].fwd)
-_vjp_28 = built(OPS[28].vjp)  # ge
+_vjp_28 = built(OPS[28].vjp)  # gt
 _fwd_28 = built(OPS[28].fwd)
-_vjp_29 = built(OPS[29].vjp)  # logical_and
+_vjp_29 = built(OPS[29].vjp)  # ge
 _fwd_29 = built(OPS[29].fwd)
-_vjp_30 = built(OPS[30].vjp)  # logical_or
+_vjp_30 = built(OPS[30].vjp)  # logical_and
 _fwd_30 = built(OPS[30].fwd)
-_vjp_31 = built(OPS[31].vjp)  # logical_xor
+_vjp_31 = built(OPS[31].vjp)  # logical_or
 _fwd_31 = built(OPS[31].fwd)
-_vjp_32 = built(OPS[32].vjp)  # all
+_vjp_32 = built(OPS[32].vjp)  # logical_xor
 _fwd_32 = built(OPS[32].fwd)
-_vjp_33 = built(OPS[33].vjp)  # any
+_vjp_33 = built(OPS[33].vjp)  # all
 _fwd_33 = built(OPS[33].fwd)
-_vjp_34 = built(OPS[34].vjp)  # logical_not
+_vjp_34 = built(OPS[34].vjp)  # any
 _fwd_34 = built(OPS[34].fwd)
-_vjp_35 = built(OPS[35].vjp)  # dot
+_vjp_35 = built(OPS[35].vjp)  # logical_not
 _fwd_35 = built(OPS[35].fwd)
-_vjp_36 = built(OPS[36].vjp)  # mv
+_vjp_36 = built(OPS[36].vjp)  # dot
 _fwd_36 = built(OPS[36].fwd)
-_vjp_37 = built(OPS[37].vjp)  # mm
+_vjp_37 = built(OPS[37].vjp)  # mv
 _fwd_37 = built(OPS[37].fwd)
-_vjp_38 = built(OPS[38].vjp)  # bmm
+_vjp_38 = built(OPS[38].vjp)  # mm
 _fwd_38 = built(OPS[38].fwd)
-_vjp_39 = built(OPS[39].vjp)  # sum
+_vjp_39 = built(OPS[39].vjp)  # bmm
 _fwd_39 = built(OPS[39].fwd)
-_vjp_40 = built(OPS[40].vjp)  # sum_dim
+_vjp_40 = built(OPS[40].vjp)  # sum
 _fwd_40 = built(OPS[40].fwd)
-_vjp_41 = built(OPS[41].vjp)  # mean
+_vjp_41 = built(OPS[41].vjp)  # sum_dim
 _fwd_41 = built(OPS[41].fwd)
-_vjp_42 = built(OPS[42].vjp)  # mean_dim
+_vjp_42 = built(OPS[42].vjp)  # mean
 _fwd_42 = built(OPS[42].fwd)
-_vjp_43 = built(OPS[43].vjp)  # norm
+_vjp_43 = built(OPS[43].vjp)  # mean_dim
 _fwd_43 = built(OPS[43].fwd)
-_vjp_44 = built(OPS[44].vjp)  # norm_p
+_vjp_44 = built(OPS[44].vjp)  # norm
 _fwd_44 = built(OPS[44].fwd)
-_vjp_45 = built(OPS[45].vjp)  # view
+_vjp_45 = built(OPS[45].vjp)  # norm_p
 _fwd_45 = built(OPS[45].fwd)
-_vjp_46 = built(OPS[46].vjp)  # clone
+_vjp_46 = built(OPS[46].vjp)  # view
 _fwd_46 = built(OPS[46].fwd)
-_vjp_47 = built(OPS[47].vjp)  # to_copy
+_vjp_47 = built(OPS[47].vjp)  # clone
 _fwd_47 = built(OPS[47].fwd)
-_vjp_48 = built(OPS[48].vjp)  # transpose
+_vjp_48 = built(OPS[48].vjp)  # to_copy
 _fwd_48 = built(OPS[48].fwd)
-_vjp_49 = built(OPS[49].vjp)  # permute
+_vjp_49 = built(OPS[49].vjp)  # transpose
 _fwd_49 = built(OPS[49].fwd)
-_vjp_50 = built(OPS[50].vjp)  # t
+_vjp_50 = built(OPS[50].vjp)  # permute
 _fwd_50 = built(OPS[50].fwd)
-_vjp_51 = built(OPS[51].vjp)  # select
+_vjp_51 = built(OPS[51].vjp)  # t
 _fwd_51 = built(OPS[51].fwd)
-_vjp_52 = built(OPS[52].vjp)  # slice
+_vjp_52 = built(OPS[52].vjp)  # select
 _fwd_52 = built(OPS[52].fwd)
-_vjp_53 = built(OPS[53].vjp)  # index
+_vjp_53 = built(OPS[53].vjp)  # slice
 _fwd_53 = built(OPS[53].fwd)
-_vjp_54 = built(OPS[54].vjp)  # expand
+_vjp_54 = built(OPS[54].vjp)  # index
 _fwd_54 = built(OPS[54].fwd)
-_vjp_55 = built(OPS[55].vjp)  # squeeze
+_vjp_55 = built(OPS[55].vjp)  # expand
 _fwd_55 = built(OPS[55].fwd)
-_vjp_56 = built(OPS[56].vjp)  # squeeze_dim
+_vjp_56 = built(OPS[56].vjp)  # squeeze
 _fwd_56 = built(OPS[56].fwd)
-_vjp_57 = built(OPS[57].vjp)  # unsqueeze
+_vjp_57 = built(OPS[57].vjp)  # squeeze_dim
 _fwd_57 = built(OPS[57].fwd)
-_vjp_58 = built(OPS[58].vjp)  # cat
+_vjp_58 = built(OPS[58].vjp)  # unsqueeze
 _fwd_58 = built(OPS[58].fwd)
-_vjp_59 = built(OPS[59].vjp)  # stack
+_vjp_59 = built(OPS[59].vjp)  # cat
 _fwd_59 = built(OPS[59].fwd)
-_vjp_60 = built(OPS[60].vjp)  # setitem_keep
+_vjp_60 = built(OPS[60].vjp)  # stack
 _fwd_60 = built(OPS[60].fwd)
-_vjp_61 = built(OPS[61].vjp)  # setitem_put
+_vjp_61 = built(OPS[61].vjp)  # setitem_keep
 _fwd_61 = built(OPS[61].fwd)
-_vjp_62 = built(OPS[62].vjp)  # where_x
+_vjp_62 = built(OPS[62].vjp)  # setitem_put
 _fwd_62 = built(OPS[62].fwd)
-_vjp_63 = built(OPS[63].vjp)  # where_y
+_vjp_63 = built(OPS[63].vjp)  # where_x
 _fwd_63 = built(OPS[63].fwd)
-_vjp_64 = built(OPS[64].vjp)  # maximum
+_vjp_64 = built(OPS[64].vjp)  # where_y
 _fwd_64 = built(OPS[64].fwd)
-_vjp_65 = built(OPS[65].vjp)  # minimum
+_vjp_65 = built(OPS[65].vjp)  # maximum
 _fwd_65 = built(OPS[65].fwd)
-_vjp_66 = built(OPS[66].vjp)  # max_all
+_vjp_66 = built(OPS[66].vjp)  # minimum
 _fwd_66 = built(OPS[66].fwd)
-_vjp_67 = built(OPS[67].vjp)  # min_all
+_vjp_67 = built(OPS[67].vjp)  # max_all
 _fwd_67 = built(OPS[67].fwd)
-_vjp_68 = built(OPS[68].vjp)  # max_dim
+_vjp_68 = built(OPS[68].vjp)  # min_all
 _fwd_68 = built(OPS[68].fwd)
-_vjp_69 = built(OPS[69].vjp)  # min_dim
+_vjp_69 = built(OPS[69].vjp)  # max_dim
 _fwd_69 = built(OPS[69].fwd)
-_vjp_70 = built(OPS[70].vjp)  # clamp
+_vjp_70 = built(OPS[70].vjp)  # min_dim
 _fwd_70 = built(OPS[70].fwd)
-_vjp_71 = built(OPS[71].vjp)  # clamp_min
+_vjp_71 = built(OPS[71].vjp)  # clamp
 _fwd_71 = built(OPS[71].fwd)
-_vjp_72 = built(OPS[72].vjp)  # clamp_max
+_vjp_72 = built(OPS[72].vjp)  # clamp_min
 _fwd_72 = built(OPS[72].fwd)
-_vjp_73 = built(OPS[73].vjp)  # logsumexp
+_vjp_73 = built(OPS[73].vjp)  # clamp_max
 _fwd_73 = built(OPS[73].fwd)
-_vjp_74 = built(OPS[74].vjp)  # softmax
+_vjp_74 = built(OPS[74].vjp)  # logsumexp
 _fwd_74 = built(OPS[74].fwd)
-_vjp_75 = built(OPS[75].vjp)  # log_softmax
+_vjp_75 = built(OPS[75].vjp)  # softmax
 _fwd_75 = built(OPS[75].fwd)
-_vjp_76 = built(OPS[76].vjp)  # fill
+_vjp_76 = built(OPS[76].vjp)  # log_softmax
 _fwd_76 = built(OPS[76].fwd)
-_vjp_77 = built(OPS[77].vjp)  # zero
+_vjp_77 = built(OPS[77].vjp)  # fill
 _fwd_77 = built(OPS[77].fwd)
+_vjp_78 = built(OPS[78].vjp)  # zero
+_fwd_78 = built(OPS[78].fwd)
 
 
 @njit(error_model="numpy")
@@ -342,6 +344,8 @@ def vjp_record(op, g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp):
         _vjp_76(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp)
     elif op == 77:
         _vjp_77(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp)
+    elif op == 78:
+        _vjp_78(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp)
 
 
 @njit(error_model="numpy")
@@ -502,74 +506,76 @@ def fwd_record(op, y, a, b, I, F, ip, fp):
         _fwd_76(y, a, b, I, F, ip, fp)
     elif op == 77:
         _fwd_77(y, a, b, I, F, ip, fp)
+    elif op == 78:
+        _fwd_78(y, a, b, I, F, ip, fp)
 
 
-_f_18 = built(OPS[18].rules[1])  # add
-_d_18 = built(OPS[18].rules[2])  # add
-_db_18 = built(OPS[18].rules[3])  # add
-_f_19 = built(OPS[19].rules[1])  # sub
-_d_19 = built(OPS[19].rules[2])  # sub
-_db_19 = built(OPS[19].rules[3])  # sub
-_f_20 = built(OPS[20].rules[1])  # mul
-_d_20 = built(OPS[20].rules[2])  # mul
-_db_20 = built(OPS[20].rules[3])  # mul
-_f_21 = built(OPS[21].rules[1])  # div
-_d_21 = built(OPS[21].rules[2])  # div
-_db_21 = built(OPS[21].rules[3])  # div
-_f_22 = built(OPS[22].rules[1])  # pow
-_d_22 = built(OPS[22].rules[2])  # pow
-_db_22 = built(OPS[22].rules[3])  # pow
-_f_23 = built(OPS[23].rules[1])  # eq
-_d_23 = built(OPS[23].rules[2])  # eq
-_db_23 = built(OPS[23].rules[3])  # eq
-_f_24 = built(OPS[24].rules[1])  # ne
-_d_24 = built(OPS[24].rules[2])  # ne
-_db_24 = built(OPS[24].rules[3])  # ne
-_f_25 = built(OPS[25].rules[1])  # lt
-_d_25 = built(OPS[25].rules[2])  # lt
-_db_25 = built(OPS[25].rules[3])  # lt
-_f_26 = built(OPS[26].rules[1])  # le
-_d_26 = built(OPS[26].rules[2])  # le
-_db_26 = built(OPS[26].rules[3])  # le
-_f_27 = built(OPS[27].rules[1])  # gt
-_d_27 = built(OPS[27].rules[2])  # gt
-_db_27 = built(OPS[27].rules[3])  # gt
-_f_28 = built(OPS[28].rules[1])  # ge
-_d_28 = built(OPS[28].rules[2])  # ge
-_db_28 = built(OPS[28].rules[3])  # ge
-_f_29 = built(OPS[29].rules[1])  # logical_and
-_d_29 = built(OPS[29].rules[2])  # logical_and
-_db_29 = built(OPS[29].rules[3])  # logical_and
-_f_30 = built(OPS[30].rules[1])  # logical_or
-_d_30 = built(OPS[30].rules[2])  # logical_or
-_db_30 = built(OPS[30].rules[3])  # logical_or
-_f_31 = built(OPS[31].rules[1])  # logical_xor
-_d_31 = built(OPS[31].rules[2])  # logical_xor
-_db_31 = built(OPS[31].rules[3])  # logical_xor
-_f_64 = built(OPS[64].rules[1])  # maximum
-_d_64 = built(OPS[64].rules[2])  # maximum
-_db_64 = built(OPS[64].rules[3])  # maximum
-_f_65 = built(OPS[65].rules[1])  # minimum
-_d_65 = built(OPS[65].rules[2])  # minimum
-_db_65 = built(OPS[65].rules[3])  # minimum
-_f_10 = built(OPS[10].rules[1])  # add_scalar
-_d_10 = built(OPS[10].rules[2])  # add_scalar
-_f_11 = built(OPS[11].rules[1])  # sub_scalar
-_d_11 = built(OPS[11].rules[2])  # sub_scalar
-_f_12 = built(OPS[12].rules[1])  # rsub_scalar
-_d_12 = built(OPS[12].rules[2])  # rsub_scalar
-_f_13 = built(OPS[13].rules[1])  # mul_scalar
-_d_13 = built(OPS[13].rules[2])  # mul_scalar
-_f_14 = built(OPS[14].rules[1])  # div_scalar
-_d_14 = built(OPS[14].rules[2])  # div_scalar
-_f_16 = built(OPS[16].rules[1])  # pow_scalar
-_d_16 = built(OPS[16].rules[2])  # pow_scalar
-_f_17 = built(OPS[17].rules[1])  # rpow_scalar
-_d_17 = built(OPS[17].rules[2])  # rpow_scalar
-_f_76 = built(OPS[76].rules[1])  # fill
-_d_76 = built(OPS[76].rules[2])  # fill
-_f_77 = built(OPS[77].rules[1])  # zero
-_d_77 = built(OPS[77].rules[2])  # zero
+_f_19 = built(OPS[19].rules[1])  # add
+_d_19 = built(OPS[19].rules[2])  # add
+_db_19 = built(OPS[19].rules[3])  # add
+_f_20 = built(OPS[20].rules[1])  # sub
+_d_20 = built(OPS[20].rules[2])  # sub
+_db_20 = built(OPS[20].rules[3])  # sub
+_f_21 = built(OPS[21].rules[1])  # mul
+_d_21 = built(OPS[21].rules[2])  # mul
+_db_21 = built(OPS[21].rules[3])  # mul
+_f_22 = built(OPS[22].rules[1])  # div
+_d_22 = built(OPS[22].rules[2])  # div
+_db_22 = built(OPS[22].rules[3])  # div
+_f_23 = built(OPS[23].rules[1])  # pow
+_d_23 = built(OPS[23].rules[2])  # pow
+_db_23 = built(OPS[23].rules[3])  # pow
+_f_24 = built(OPS[24].rules[1])  # eq
+_d_24 = built(OPS[24].rules[2])  # eq
+_db_24 = built(OPS[24].rules[3])  # eq
+_f_25 = built(OPS[25].rules[1])  # ne
+_d_25 = built(OPS[25].rules[2])  # ne
+_db_25 = built(OPS[25].rules[3])  # ne
+_f_26 = built(OPS[26].rules[1])  # lt
+_d_26 = built(OPS[26].rules[2])  # lt
+_db_26 = built(OPS[26].rules[3])  # lt
+_f_27 = built(OPS[27].rules[1])  # le
+_d_27 = built(OPS[27].rules[2])  # le
+_db_27 = built(OPS[27].rules[3])  # le
+_f_28 = built(OPS[28].rules[1])  # gt
+_d_28 = built(OPS[28].rules[2])  # gt
+_db_28 = built(OPS[28].rules[3])  # gt
+_f_29 = built(OPS[29].rules[1])  # ge
+_d_29 = built(OPS[29].rules[2])  # ge
+_db_29 = built(OPS[29].rules[3])  # ge
+_f_30 = built(OPS[30].rules[1])  # logical_and
+_d_30 = built(OPS[30].rules[2])  # logical_and
+_db_30 = built(OPS[30].rules[3])  # logical_and
+_f_31 = built(OPS[31].rules[1])  # logical_or
+_d_31 = built(OPS[31].rules[2])  # logical_or
+_db_31 = built(OPS[31].rules[3])  # logical_or
+_f_32 = built(OPS[32].rules[1])  # logical_xor
+_d_32 = built(OPS[32].rules[2])  # logical_xor
+_db_32 = built(OPS[32].rules[3])  # logical_xor
+_f_65 = built(OPS[65].rules[1])  # maximum
+_d_65 = built(OPS[65].rules[2])  # maximum
+_db_65 = built(OPS[65].rules[3])  # maximum
+_f_66 = built(OPS[66].rules[1])  # minimum
+_d_66 = built(OPS[66].rules[2])  # minimum
+_db_66 = built(OPS[66].rules[3])  # minimum
+_f_11 = built(OPS[11].rules[1])  # add_scalar
+_d_11 = built(OPS[11].rules[2])  # add_scalar
+_f_12 = built(OPS[12].rules[1])  # sub_scalar
+_d_12 = built(OPS[12].rules[2])  # sub_scalar
+_f_13 = built(OPS[13].rules[1])  # rsub_scalar
+_d_13 = built(OPS[13].rules[2])  # rsub_scalar
+_f_14 = built(OPS[14].rules[1])  # mul_scalar
+_d_14 = built(OPS[14].rules[2])  # mul_scalar
+_f_15 = built(OPS[15].rules[1])  # div_scalar
+_d_15 = built(OPS[15].rules[2])  # div_scalar
+_f_17 = built(OPS[17].rules[1])  # pow_scalar
+_d_17 = built(OPS[17].rules[2])  # pow_scalar
+_f_18 = built(OPS[18].rules[1])  # rpow_scalar
+_d_18 = built(OPS[18].rules[2])  # rpow_scalar
+_f_77 = built(OPS[77].rules[1])  # fill
+_d_77 = built(OPS[77].rules[2])  # fill
+_f_78 = built(OPS[78].rules[1])  # zero
+_d_78 = built(OPS[78].rules[2])  # zero
 _f_0 = built(OPS[0].rules[1])  # neg
 _d_0 = built(OPS[0].rules[2])  # neg
 _f_1 = built(OPS[1].rules[1])  # exp
@@ -590,15 +596,15 @@ _f_8 = built(OPS[8].rules[1])  # sqrt
 _d_8 = built(OPS[8].rules[2])  # sqrt
 _f_9 = built(OPS[9].rules[1])  # abs
 _d_9 = built(OPS[9].rules[2])  # abs
-_f_15 = built(OPS[15].rules[1])  # reciprocal
-_d_15 = built(OPS[15].rules[2])  # reciprocal
+_f_10 = built(OPS[10].rules[1])  # erf
+_d_10 = built(OPS[10].rules[2])  # erf
+_f_16 = built(OPS[16].rules[1])  # reciprocal
+_d_16 = built(OPS[16].rules[2])  # reciprocal
 
 
 @njit(error_model="numpy", inline="always")
 def scalar_fwd(op, a, b, c):
-    if op == 18:
-        return _f_18(a, b)
-    elif op == 19:
+    if op == 19:
         return _f_19(a, b)
     elif op == 20:
         return _f_20(a, b)
@@ -624,12 +630,12 @@ def scalar_fwd(op, a, b, c):
         return _f_30(a, b)
     elif op == 31:
         return _f_31(a, b)
-    elif op == 64:
-        return _f_64(a, b)
+    elif op == 32:
+        return _f_32(a, b)
     elif op == 65:
         return _f_65(a, b)
-    elif op == 10:
-        return _f_10(a, c)
+    elif op == 66:
+        return _f_66(a, b)
     elif op == 11:
         return _f_11(a, c)
     elif op == 12:
@@ -638,14 +644,16 @@ def scalar_fwd(op, a, b, c):
         return _f_13(a, c)
     elif op == 14:
         return _f_14(a, c)
-    elif op == 16:
-        return _f_16(a, c)
+    elif op == 15:
+        return _f_15(a, c)
     elif op == 17:
         return _f_17(a, c)
-    elif op == 76:
-        return _f_76(a, c)
+    elif op == 18:
+        return _f_18(a, c)
     elif op == 77:
         return _f_77(a, c)
+    elif op == 78:
+        return _f_78(a, c)
     elif op == 0:
         return _f_0(a)
     elif op == 1:
@@ -666,17 +674,17 @@ def scalar_fwd(op, a, b, c):
         return _f_8(a)
     elif op == 9:
         return _f_9(a)
-    elif op == 15:
-        return _f_15(a)
+    elif op == 10:
+        return _f_10(a)
+    elif op == 16:
+        return _f_16(a)
     return 0.0
 
 
 @njit(error_model="numpy", inline="always")
 def scalar_vjp(op, g, a, b, y, c):
     """The contributions to both inputs' gradients (0.0 for a missing b)."""
-    if op == 18:
-        return _d_18(g, a, b, y), _db_18(g, a, b, y)
-    elif op == 19:
+    if op == 19:
         return _d_19(g, a, b, y), _db_19(g, a, b, y)
     elif op == 20:
         return _d_20(g, a, b, y), _db_20(g, a, b, y)
@@ -702,12 +710,12 @@ def scalar_vjp(op, g, a, b, y, c):
         return _d_30(g, a, b, y), _db_30(g, a, b, y)
     elif op == 31:
         return _d_31(g, a, b, y), _db_31(g, a, b, y)
-    elif op == 64:
-        return _d_64(g, a, b, y), _db_64(g, a, b, y)
+    elif op == 32:
+        return _d_32(g, a, b, y), _db_32(g, a, b, y)
     elif op == 65:
         return _d_65(g, a, b, y), _db_65(g, a, b, y)
-    elif op == 10:
-        return _d_10(g, a, y, c), 0.0
+    elif op == 66:
+        return _d_66(g, a, b, y), _db_66(g, a, b, y)
     elif op == 11:
         return _d_11(g, a, y, c), 0.0
     elif op == 12:
@@ -716,14 +724,16 @@ def scalar_vjp(op, g, a, b, y, c):
         return _d_13(g, a, y, c), 0.0
     elif op == 14:
         return _d_14(g, a, y, c), 0.0
-    elif op == 16:
-        return _d_16(g, a, y, c), 0.0
+    elif op == 15:
+        return _d_15(g, a, y, c), 0.0
     elif op == 17:
         return _d_17(g, a, y, c), 0.0
-    elif op == 76:
-        return _d_76(g, a, y, c), 0.0
+    elif op == 18:
+        return _d_18(g, a, y, c), 0.0
     elif op == 77:
         return _d_77(g, a, y, c), 0.0
+    elif op == 78:
+        return _d_78(g, a, y, c), 0.0
     elif op == 0:
         return _d_0(g, a, y), 0.0
     elif op == 1:
@@ -744,8 +754,10 @@ def scalar_vjp(op, g, a, b, y, c):
         return _d_8(g, a, y), 0.0
     elif op == 9:
         return _d_9(g, a, y), 0.0
-    elif op == 15:
-        return _d_15(g, a, y), 0.0
+    elif op == 10:
+        return _d_10(g, a, y), 0.0
+    elif op == 16:
+        return _d_16(g, a, y), 0.0
     return 0.0, 0.0
 
 

@@ -183,10 +183,22 @@ def render_op_list() -> str:
     """The README's op list: every op of the table, with the node name torch users see."""
     from tapegrad.ops import OPS
 
-    rows = [OPS_BEGIN, "", f"{len(OPS)} ops:", "", "| opcode | op | backward node | inputs |",
-            "|---:|---|---|---:|"]
-    rows += [f"| {op.code} | `{op.key}` | `{op.name}` | {op.arity} |" for op in OPS]
+    rows = [OPS_BEGIN, "", f"{len(OPS)} ops:", "",
+            "| opcode | op | backward node | inputs | users call it as |",
+            "|---:|---|---|---:|---|"]
+    rows += [f"| {op.code} | `{op.key}` | `{op.name}` | {op.arity} | {_surface(op)} |"
+             for op in OPS]
     return "\n".join(rows + ["", OPS_END])
+
+
+def _surface(op) -> str:
+    """How users reach the op (its ``Surface`` in the table; see tapegrad/surface.py)."""
+    s = op.surface
+    if s is None:
+        return ""
+    names = [f"`x.{s.method}()`"] if s.method else []
+    names += [f"`tg.{s.function}`"] if s.function else []
+    return ", ".join(names + [f"`{d}`" for d in s.operators])
 
 
 def readme_with_op_list(text: str) -> str:

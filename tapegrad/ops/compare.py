@@ -10,21 +10,23 @@ import numpy as np
 
 from ..kernels.jit import kernel
 from .elementwise import binary
-from .registry import register
+from .registry import exposed, register
 
 
-def _compare(key, eager, test):
+def _compare(key, eager, test, operator=None):
     return binary(key, f"{key.capitalize()}Backward0", eager, test,
                   lambda g, a, b, y: 0.0, lambda g, a, b, y: 0.0, 0, 0,
-                  scalar_forward=False)  # eagerly a bool, not the replay's 1.0 / 0.0
+                  scalar_forward=False,  # eagerly a bool, not the replay's 1.0 / 0.0
+                  surface=exposed(key, *((operator,) if operator else ()),
+                                  params=("input", "other")))
 
 
-EQ = _compare("eq", np.equal, lambda a, b: 1.0 if a == b else 0.0)
-NE = _compare("ne", np.not_equal, lambda a, b: 1.0 if a != b else 0.0)
-LT = _compare("lt", np.less, lambda a, b: 1.0 if a < b else 0.0)
-LE = _compare("le", np.less_equal, lambda a, b: 1.0 if a <= b else 0.0)
-GT = _compare("gt", np.greater, lambda a, b: 1.0 if a > b else 0.0)
-GE = _compare("ge", np.greater_equal, lambda a, b: 1.0 if a >= b else 0.0)
+EQ = _compare("eq", np.equal, lambda a, b: 1.0 if a == b else 0.0, "__eq__")
+NE = _compare("ne", np.not_equal, lambda a, b: 1.0 if a != b else 0.0, "__ne__")
+LT = _compare("lt", np.less, lambda a, b: 1.0 if a < b else 0.0, "__lt__")
+LE = _compare("le", np.less_equal, lambda a, b: 1.0 if a <= b else 0.0, "__le__")
+GT = _compare("gt", np.greater, lambda a, b: 1.0 if a > b else 0.0, "__gt__")
+GE = _compare("ge", np.greater_equal, lambda a, b: 1.0 if a >= b else 0.0, "__ge__")
 
 
 # logical ops (``&``, ``|``, ``^`` and ``~`` on bool tensors) select elements as comparisons do
@@ -65,7 +67,11 @@ def _no_vjp(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp):
     pass
 
 
-ALL = register("all", "AllBackward0", 1, np.all, _all_fwd, _no_vjp, 0)
-ANY = register("any", "AnyBackward0", 1, np.any, _any_fwd, _no_vjp, 0)
+ALL = register("all", "AllBackward0", 1, np.all, _all_fwd, _no_vjp, 0, surface=exposed("all"))
+ANY = register("any", "AnyBackward0", 1, np.any, _any_fwd, _no_vjp, 0, surface=exposed("any"))
 LOGICAL_NOT = register("logical_not", "LogicalNotBackward0", 1, np.logical_not, _not_fwd,
-                       _no_vjp, 0)
+                       _no_vjp, 0, surface=exposed("logical_not"))
+
+# the ops whose result is a bool tensor with no history (surface.py makes their methods so)
+COMPARISONS = frozenset(op.key for op in (EQ, NE, LT, LE, GT, GE, LOGICAL_AND, LOGICAL_OR,
+                                          LOGICAL_XOR, ALL, ANY, LOGICAL_NOT))

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..kernels.jit import elementwise, kernel, named
 from . import vmath
-from .registry import ASSIGN, READS_A, READS_B, READS_Y, register
+from .registry import ASSIGN, READS_A, READS_B, READS_Y, Surface, exposed, register
 
 # --------------------------------------------------------------------------- factories
 
@@ -30,9 +30,10 @@ def _compile(kernel_fn, key: str):
 
 
 
-def unary(key, name, eager, f, df, reads, kernel_f=None):
+def unary(key, name, eager, f, df, reads, kernel_f=None, operators: tuple = ()):
     """``kernel_f``: the forward rule numba compiles, when it must differ from the Python one
-    (``f``), e.g. to let LLVM vectorise it (``vmath.py``)."""
+    (``f``), e.g. to let LLVM vectorise it (``vmath.py``).  Users reach the op as ``x.<key>()``
+    and ``tapegrad.<key>(x)``, and through ``operators`` if given."""
     py = f
     f = kernel_f if kernel_f is not None else elementwise(named(f, f"{key}_f"))
     df = elementwise(named(df, f"{key}_df"))
@@ -50,7 +51,7 @@ def unary(key, name, eager, f, df, reads, kernel_f=None):
                 ga[i] += df(g[i], a[i], y[i])
 
     return register(key, name, 1, eager, _compile(fwd, key), _compile(vjp, key), reads, py=py,
-                    rules=("unary", f, df), assigns=True)
+                    rules=("unary", f, df), assigns=True, surface=exposed(key, *operators))
 
 
 def scalar(key, name, eager, f, df, reads, next_none=True, saves=None):
@@ -113,7 +114,18 @@ def _broadcast_strides(I, ip):
     return nd, shape, sa, sb
 
 
-def binary(key, name, eager, f, da, db, reads_a, reads_b, scalar_forward=True, py=None):
+def broadcast_params(av, bv, value) -> tuple | None:
+    """The int params of a binary op on ``av`` and ``bv`` giving ``value`` (arrays): ndim, both
+    input shapes padded to it, the output shape; None when the shapes agree (no params)."""
+    if av.shape == bv.shape:
+        return None
+    nd = value.ndim
+    return (nd, *(1,) * (nd - av.ndim), *av.shape, *(1,) * (nd - bv.ndim), *bv.shape,
+            *value.shape)
+
+
+def binary(key, name, eager, f, da, db, reads_a, reads_b, scalar_forward=True, py=None,
+           surface: Surface | None = None):
     """``py``: the Python forward rule, when it must differ from ``f``."""
     py = (py or f) if scalar_forward else None
     f = elementwise(named(f, f"{key}_f"))
@@ -191,7 +203,7 @@ def binary(key, name, eager, f, da, db, reads_a, reads_b, scalar_forward=True, p
             ia, ib = _odometer_step(idx, shape, sa, sb, nd - 1, ia, ib)
 
     return register(key, name, 2, eager, _compile(fwd, key), _compile(vjp, key), reads_a,
-                    reads_b, py=py, rules=("binary", f, da, db), assigns=True)
+                    reads_b, py=py, rules=("binary", f, da, db), assigns=True, surface=surface)
 
 
 # --------------------------------------------------------------------------- scalar helpers
@@ -210,7 +222,7 @@ def _np_sigmoid(x):
 
 
 def _fpow(x, c):
-    # libm's pow costs ~15 ns an element; the common small exponents are exact without it
+    # libm's pow is slow per element; the common small exponents are exact without it
     if c == 2.0:
         return x * x
     if c == 1.0:
@@ -226,15 +238,59 @@ def _fpow(x, c):
 
 _fpow_jit = elementwise(_fpow)
 
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+# Cephes' (S. Moshier, public domain) rational approximations of erf on [0, 1] and of erfc on
+# [1, 8] and beyond, highest power first (the leading 1.0 of each denominator written out)
+_ERF_T = (9.60497373987051638749E0, 9.00260197203842689217E1, 2.23200534594684319226E3,
+          7.00332514112805075473E3, 5.55923013010394962768E4)
+_ERF_U = (1.0, 3.35617141647503099647E1, 5.21357949780152679795E2, 4.59432382970980127987E3,
+          2.26290000613890934246E4, 4.92673942608635921086E4)
+_ERFC_P = (2.46196981473530512524E-10, 5.64189564831068821977E-1, 7.46321056442269912687E0,
+           4.86371970985681366614E1, 1.96520832956077098242E2, 5.26445194995477358631E2,
+           9.34528527171957607540E2, 1.02755188689515710272E3, 5.57535335369399327526E2)
+_ERFC_Q = (1.0, 1.32281951154744992508E1, 8.67072140885989742329E1, 3.54937778887819891062E2,
+           9.75708501743205489753E2, 1.82390916687909736289E3, 2.24633760818710981792E3,
+           1.65666309194161350182E3, 5.57535340817727675546E2)
+_ERFC_R = (5.64189583547755073984E-1, 1.27536670759978104416E0, 5.01905042251180477414E0,
+           6.16021097993053585195E0, 7.40974269950448939160E0, 2.97886665372100240670E0)
+_ERFC_S = (1.0, 2.26052863220117276590E0, 9.39603524938001434673E0, 1.20489539808096656605E1,
+           1.70814450747565897222E1, 9.60896809063285878198E0, 3.36907645100081516050E0)
 
-#: the read-only float64 0-d constant ``tensor._scalar`` hands NumPy for the number 2 (see
+
+def _polynomial(x, coefficients):
+    out = np.full_like(x, coefficients[0])
+    for c in coefficients[1:]:
+        out = out * x + c
+    return out
+
+
+def _np_erf(x):
+    # NumPy has no erf (and math.erf one element at a time is far slower): Cephes' piecewise
+    # form, each piece evaluated on its interval's clamp so that the pieces not taken stay
+    # finite; NaN passes through every piece
+    dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
+    v = np.asarray(x, np.float64)
+    a = np.abs(v)
+    small = np.clip(v, -1.0, 1.0)
+    z = small * small
+    inner = small * _polynomial(z, _ERF_T) / _polynomial(z, _ERF_U)
+    mid = np.clip(a, 1.0, 8.0)
+    far = np.clip(a, 8.0, 27.0)
+    erfc = np.where(a < 8.0, np.exp(-(mid * mid)) * _polynomial(mid, _ERFC_P) /
+                    _polynomial(mid, _ERFC_Q),
+                    np.exp(-(far * far)) * _polynomial(far, _ERFC_R) / _polynomial(far, _ERFC_S))
+    out = np.where(a <= 1.0, inner, np.where(v > 0.0, 1.0 - erfc, erfc - 1.0))
+    return out.astype(dtype, copy=False)
+
+
+#: the read-only float64 0-d constant ``fastpath._arithmetic`` hands NumPy for the number 2 (see
 #: there), for float64 operands only: ``x ** 2`` is recognised by identity
 TWO = np.array(2.0)
 TWO.flags.writeable = False
 
 
 def _np_pow_scalar(x, c):
-    # NumPy's power ufunc calls libm pow even for x**2 (2.5x a square on 100,000 elements);
+    # NumPy's power ufunc calls libm pow even for x**2 (much slower than a square);
     # x*x is what pow returns there, and floats keep their dtype either way.  (The recording
     # path hands every float64 2 over as TWO, and any other number as a 0-d constant, or
     # itself for other dtypes)
@@ -244,7 +300,7 @@ def _np_pow_scalar(x, c):
 
 
 def _pow_grad_base(g, x, c):
-    # the square first: with that test leading, LLVM vectorises the x**2 loop (2x faster)
+    # the square first: with that test leading, LLVM vectorises the x**2 loop
     if c == 2.0:
         return g * c * x
     # torch: the derivative of x**0 is 0 everywhere, even at x == 0
@@ -266,7 +322,8 @@ _pow_grad_exponent_jit = elementwise(_pow_grad_exponent)
 
 # --------------------------------------------------------------------------- the ops
 
-NEG = unary("neg", "NegBackward0", np.negative, lambda x: -x, lambda g, x, y: -g, 0)
+NEG = unary("neg", "NegBackward0", np.negative, lambda x: -x, lambda g, x, y: -g, 0,
+            operators=("__neg__",))
 EXP = unary("exp", "ExpBackward0", np.exp, lambda x: math.exp(x), lambda g, x, y: g * y, READS_Y)
 LOG = unary("log", "LogBackward0", np.log,
             lambda x: math.log(x) if x > 0.0 else (-math.inf if x == 0.0 else math.nan),
@@ -286,7 +343,10 @@ SQRT = unary("sqrt", "SqrtBackward0", np.sqrt,
              lambda x: math.sqrt(x) if x >= 0.0 else math.nan,
              lambda g, x, y: g / (2.0 * y), READS_Y)
 ABS = unary("abs", "AbsBackward0", np.abs, lambda x: abs(x),
-            lambda g, x, y: g * (1.0 if x > 0.0 else (-1.0 if x < 0.0 else 0.0)), READS_A)
+            lambda g, x, y: g * (1.0 if x > 0.0 else (-1.0 if x < 0.0 else 0.0)), READS_A,
+            operators=("__abs__",))
+ERF = unary("erf", "ErfBackward0", _np_erf, lambda x: math.erf(x),
+            lambda g, x, y: _TWO_OVER_SQRT_PI * math.exp(-(x * x)) * g, READS_A)
 
 ADD_SCALAR = scalar("add_scalar", "AddBackward0", np.add, lambda x, c: x + c,
                     lambda g, x, y, c: g, 0)
@@ -299,12 +359,13 @@ MUL_SCALAR = scalar("mul_scalar", "MulBackward0", np.multiply, lambda x, c: x * 
                     lambda g, x, y, c: g * c, 0, saves=True)
 DIV_SCALAR = scalar("div_scalar", "DivBackward0", np.divide, lambda x, c: x / c,
                     lambda g, x, y, c: g / c, 0, saves=True)
-# ``c / x`` is recorded as torch computes it, ``reciprocal(x) * c`` (see tensor._rdiv): the VJP
+# ``c / x`` is recorded as torch computes it, ``reciprocal(x) * c`` (see fastpath._rdiv): the VJP
 # reads only the reciprocal's own result, which the user cannot reach -- so changing ``x`` or
 # ``c / x`` in place after does not make the gradient stale, as in torch
 RECIPROCAL = unary("reciprocal", "ReciprocalBackward0",
                    lambda x: np.reciprocal(x) if x.dtype.kind == "f" else np.divide(1.0, x),
-                   lambda x: 1.0 / x, lambda g, x, y: g * -(y * y), READS_Y)
+                   lambda x: 1.0 / x, lambda g, x, y: g * -(y * y), READS_Y,
+                   operators=("__rtruediv__",))
 POW_SCALAR = scalar("pow_scalar", "PowBackward0", _np_pow_scalar, _fpow,
                     lambda g, x, y, c: _pow_grad_base_jit(g, x, c), READS_A, next_none=False)
 RPOW_SCALAR = scalar("rpow_scalar", "PowBackward2", lambda x, c: np.power(c, x),
@@ -312,20 +373,28 @@ RPOW_SCALAR = scalar("rpow_scalar", "PowBackward2", lambda x, c: np.power(c, x),
                      lambda g, x, y, c: _pow_grad_exponent_jit(g, c, x, y), READS_A | READS_Y,
                      next_none=False)
 
+# (each binary arithmetic op's operators take a Python number through its ``<key>_scalar``
+# op, or through ``r<key>_scalar`` for a reflected one if there is such an op)
+_OTHER = ("input", "other")
 ADD = binary("add", "AddBackward0", np.add, lambda a, b: a + b,
-             lambda g, a, b, y: g, lambda g, a, b, y: g, 0, 0)
+             lambda g, a, b, y: g, lambda g, a, b, y: g, 0, 0,
+             surface=exposed("add", "__add__", "__radd__", params=_OTHER))
 SUB = binary("sub", "SubBackward0", np.subtract, lambda a, b: a - b,
-             lambda g, a, b, y: g, lambda g, a, b, y: -g, 0, 0)
+             lambda g, a, b, y: g, lambda g, a, b, y: -g, 0, 0,
+             surface=exposed("sub", "__sub__", "__rsub__", params=_OTHER))
 MUL = binary("mul", "MulBackward0", np.multiply, lambda a, b: a * b,
-             lambda g, a, b, y: g * b, lambda g, a, b, y: g * a, READS_B, READS_A)
+             lambda g, a, b, y: g * b, lambda g, a, b, y: g * a, READS_B, READS_A,
+             surface=exposed("mul", "__mul__", "__rmul__", params=_OTHER))
+# (``c / x`` is RECIPROCAL's operator)
 DIV = binary("div", "DivBackward0", np.divide, lambda a, b: a / b,
              # (torch's order: b * b under- or overflows where a / b / b does not)
              lambda g, a, b, y: g / b, lambda g, a, b, y: -g * ((a / b) / b),
-             READS_B, READS_A | READS_B)
+             READS_B, READS_A | READS_B, surface=exposed("div", "__truediv__", params=_OTHER))
 # (in Python, C's pow, as torch's and NumPy's loops for a tensor exponent: (-inf) ** 0.5 is inf
 # and (-0.0) ** 0.5 is 0.0, where _fpow's square root -- torch's for a number exponent -- gives
 # nan and -0.0; math.pow raises where NumPy answers with a warning, and NumPy then computes it)
 POW = binary("pow", "PowBackward1", np.power, _fpow,
              lambda g, a, b, y: _pow_grad_base_jit(g, a, b),
              lambda g, a, b, y: _pow_grad_exponent_jit(g, a, b, y),
-             READS_A | READS_B, READS_A | READS_B | READS_Y, py=math.pow)
+             READS_A | READS_B, READS_A | READS_B | READS_Y, py=math.pow,
+             surface=exposed("pow", "__pow__", "__rpow__", params=("input", "exponent")))

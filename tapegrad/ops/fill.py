@@ -7,21 +7,16 @@ Registered last, so the opcodes of the other ops do not move.
 
 import dataclasses
 
-import numpy as np
-
 from .elementwise import scalar
 from .registry import BY_KEY, OPS
 
 
-def _fill(x, c):
-    return np.full_like(x, c)
-
-
 def _fill_op(key: str, name: str):
-    op = scalar(key, name, _fill, lambda x, c: c, lambda g, x, y, c: 0.0, 0, next_none=False,
+    op = scalar(key, name, None, lambda x, c: c, lambda g, x, y, c: 0.0, 0, next_none=False,
                 saves=False)
-    # no Python rule: the value is written into the tensor's storage, never computed on the
-    # 0-d path (the scalar rules above are what the replay and the sweep use)
+    # no NumPy forward nor Python rule: the value is written into the tensor's storage
+    # (indexing.py), never computed (the scalar rules above are what the replay and the sweep
+    # use)
     op = OPS[op.code] = BY_KEY[key] = dataclasses.replace(op, py=None)
     return op
 

@@ -8,7 +8,7 @@ innermost index contiguous in every array they touch.
 import numpy as np
 
 from ..kernels.jit import kernel
-from .registry import ASSIGN, READS_A, READS_B, register
+from .registry import ASSIGN, READS_A, READS_B, exposed, register
 
 
 @kernel
@@ -41,15 +41,30 @@ def _mm_vjp(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp):
                     gb[p * n + j] += aip * g[i * n + j]
 
 
+def product_record(a_shape: tuple, b_shape: tuple) -> tuple[str, tuple]:
+    """The op and int params ``[m, k, n]`` of ``a @ b`` for 1-D or 2-D operands whose inner
+    sizes agree: a 1-D ``a`` is a row, a 1-D ``b`` a column."""
+    m = a_shape[0] if len(a_shape) == 2 else 1
+    n = b_shape[1] if len(b_shape) == 2 else 1
+    key = {(1, 1): "dot", (2, 1): "mv"}.get((len(a_shape), len(b_shape)), "mm")
+    return key, (m, a_shape[-1], n)
+
+
 DOT = register("dot", "DotBackward0", 2, np.matmul, _mm_fwd, _mm_vjp, READS_B, READS_A,
                matmul=1)
 MV = register("mv", "MvBackward0", 2, np.matmul, _mm_fwd, _mm_vjp, READS_B, READS_A,
                matmul=1)
+# (``a @ b`` and tapegrad.matmul, by hand in structural.py, record dot, mv, mm or bmm)
 MM = register("mm", "MmBackward0", 2, np.matmul, _mm_fwd, _mm_vjp, READS_B, READS_A,
-               matmul=1)
+              matmul=1, surface=exposed("matmul", params=("input", "other")))
 
 
 # -- batched: both operands already expanded to one batch shape; int params [batch, m, k, n] --
+
+
+def batched_product_params(batch: tuple, m: int, k: int, n: int) -> tuple:
+    """The int params of a batched product over the (broadcast) batch dims ``batch``."""
+    return (int(np.prod(batch)), m, k, n)
 
 
 @kernel
@@ -91,7 +106,7 @@ BMM = register("bmm", "BmmBackward0", 2, np.matmul, _bmm_fwd, _bmm_vjp, READS_B,
 
 
 # -- large products, in NumPy's BLAS: the backward sweep and a compiled tape's replay hand them
-# -- back to Python (numba has no BLAS of its own without SciPy; NumPy's is ~10x faster here)
+# -- back to Python (numba has no BLAS of its own without SciPy; NumPy's is much faster here)
 
 
 @kernel

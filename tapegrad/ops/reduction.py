@@ -10,7 +10,13 @@ import math
 import numpy as np
 
 from ..kernels.jit import elementwise, kernel
-from .registry import ASSIGN, READS_A, READS_Y, register
+from .registry import ASSIGN, READS_A, READS_Y, exposed, register
+
+
+def dims_params(shape: tuple, dims: tuple) -> tuple:
+    """The int params of an op over ``dims`` of an input of ``shape`` (reductions, norms,
+    softmax and logsumexp): ``[nd, shape (nd), keep mask (nd)]``, decoded below."""
+    return (len(shape), *shape, *(0 if d in dims else 1 for d in range(len(shape))))
 
 
 @elementwise
@@ -164,14 +170,25 @@ def _np_mean_dims(a, dims, keepdim):
     return np.mean(a, axis=dims, keepdims=keepdim)
 
 
-def _np_norm(a):
-    return np.sqrt(np.sum(a * a))
-
-
 _F64 = np.dtype(np.float64)
 
 
-# (a NumPy scalar, as a 0-d float64 result is held: see tensor._storage)
+def _np_norm(a):
+    # the 2-norm of everything: below 16 float64 elements, in Python (faster than any NumPy
+    # call there); else one dot (much faster than np.sum(a * a) on small vectors).  A float64
+    # result is a NumPy scalar, as a 0-d float64 value is held (see fastpath._storage)
+    if a.size < 16 and a.dtype is _F64:
+        squares = 0.0
+        for x in (a if a.ndim == 1 else a.reshape(-1)).tolist():
+            squares += x * x
+        return np.float64(math.sqrt(squares))
+    flat = a if a.ndim == 1 else a.reshape(-1)
+    squares = flat.dot(flat)
+    return np.float64(math.sqrt(squares)) if squares.__class__ is np.float64 else \
+        np.asarray(np.sqrt(squares))
+
+
+# (a NumPy scalar, as a 0-d float64 result is held: see fastpath._storage)
 def _np_sum(a):
     # NumPy's sum of fewer than 16 contiguous float64 elements, as its pairwise_sum adds them:
     # in order from 0.0 below 8, else the first 8 pairwise, then the rest in order.  The same
@@ -196,12 +213,16 @@ def _np_mean(a):
     return _np_sum(a) / a.size if a.size else a.dtype.type(np.nan)
 
 
-SUM = register("sum", "SumBackward0", 1, _np_sum, _sum_fwd, _sum_vjp, 0, assigns=True)
+# (x.sum(dim) and x.mean(dim), by hand in tensor.py, record sum or sum_dim, mean or mean_dim)
+SUM = register("sum", "SumBackward0", 1, _np_sum, _sum_fwd, _sum_vjp, 0, assigns=True,
+               surface=exposed("sum"))
 SUM_DIM = register("sum_dim", "SumBackward1", 1, _np_sum_dims, _sum_dim_fwd, _sum_dim_vjp, 0)
-MEAN = register("mean", "MeanBackward0", 1, _np_mean, _mean_fwd, _mean_vjp, 0, assigns=True)
+MEAN = register("mean", "MeanBackward0", 1, _np_mean, _mean_fwd, _mean_vjp, 0, assigns=True,
+                surface=exposed("mean"))
 MEAN_DIM = register("mean_dim", "MeanBackward1", 1, _np_mean_dims, _mean_dim_fwd, _mean_dim_vjp, 0)
+# (x.norm(p, dim), by hand in tensor.py, records norm or norm_p)
 NORM = register("norm", "LinalgVectorNormBackward0", 1, _np_norm, _norm_fwd, _norm_vjp,
-                READS_A | READS_Y)
+                READS_A | READS_Y, surface=exposed("norm"))
 
 
 # -- the p-norm over dims (torch.linalg.vector_norm): int params as a reduction's, float

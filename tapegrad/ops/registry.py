@@ -4,7 +4,9 @@ An :class:`Op` holds everything tapegrad knows about one operation, side by side
 
 * ``name``   -- the backward node's name that ``grad_fn.name()`` shows (torch's name);
 * ``code``   -- the integer opcode written into tape records (its index in :data:`OPS`);
-* ``eager``  -- the NumPy forward used while recording;
+* ``eager``  -- the NumPy forward that computes the op's value while recording; None for an op
+                whose value the front end makes as a view of its input's storage (``view``,
+                ``transpose``, ``x[1:]`` ...) or writes in place (``fill_``, ``x[k] = v``);
 * ``fwd``    -- the numba forward used when a recorded tape is replayed;
 * ``vjp``    -- the numba vector-Jacobian product used by the backward sweep;
 * ``py``     -- for elementwise ops, the forward as a plain Python scalar rule: a 0-d float64
@@ -13,7 +15,10 @@ An :class:`Op` holds everything tapegrad knows about one operation, side by side
                 gradient (bit 1: first input, 2: second input, 4: output).  Only values read for
                 an input that needs a gradient are checked for in-place changes, as in torch;
 * ``saves``  -- whether torch's node keeps saved values (so a second backward through it, after
-                they were freed, is an error).  Defaults to "reads anything".
+                they were freed, is an error).  Defaults to "reads anything";
+* ``surface`` -- how users reach the op, in torch's names (:class:`Surface`): the ``Tensor``
+                method, the ``tapegrad.`` function, the operators.  ``tapegrad/surface.py`` makes
+                them from the table, so a new elementwise op is one ``register`` call.
 
 Every numba part has one fixed signature so that a generated dispatch (``kernels/_dispatch.py``)
 can call any op the same way.  An op whose output is assembled from several inputs (``cat``,
@@ -50,12 +55,36 @@ ANY_RECORD = 2
 
 
 @dataclass(frozen=True)
+class Surface:
+    """How users reach an op, in torch's names.
+
+    ``method`` is ``Tensor.<method>``, ``function`` is ``tapegrad.<function>``, ``operators``
+    the ``Tensor`` operators that compute the op (``"__neg__"``, ``"__add__"`` ...), ``params``
+    the function's parameter names as torch's (the method's are ``self`` and the rest).
+
+    For an elementwise op (one with a Python scalar rule) all of them are made from the op
+    itself.  Any other op's method is written by hand in ``tensor.py``, and its function calls
+    that method -- or is the front end's own function of that name (``cat``, ``where``).
+    """
+
+    method: str | None = None
+    function: str | None = None
+    operators: tuple[str, ...] = ()
+    params: tuple[str, ...] = ("input",)
+
+
+# the usual surface of an elementwise op: ``x.<key>()`` and ``tapegrad.<key>(x)``
+def exposed(key: str, *operators: str, params: tuple[str, ...] = ("input",)) -> Surface:
+    return Surface(key, key, operators, params)
+
+
+@dataclass(frozen=True)
 class Op:
     key: str
     name: str
     code: int
     arity: int
-    eager: Callable
+    eager: Callable | None
     fwd: Callable
     vjp: Callable
     reads_a: int
@@ -76,6 +105,7 @@ class Op:
     # reads, for an elementwise op (whose reads the tests check against its scalar rules);
     # every value, for any other op
     keeps: int = READS_A | READS_B | READS_Y
+    surface: Surface | None = None  # how users reach it (None: only through other ops)
 
     def __repr__(self) -> str:
         return f"<op {self.code} {self.key} ({self.name})>"
@@ -85,11 +115,11 @@ OPS: list[Op] = []
 BY_KEY: dict[str, Op] = {}
 
 
-def register(key: str, name: str, arity: int, eager: Callable, fwd: Callable, vjp: Callable,
+def register(key: str, name: str, arity: int, eager: Callable | None, fwd: Callable, vjp: Callable,
              reads_a: int, reads_b: int = 0, saves: bool | None = None,
              next_none: bool = False, next_b: bool = True, matmul: int = 0,
              py: Callable | None = None, rules: tuple = (),
-             assigns: int = 0) -> Op:
+             assigns: int = 0, surface: Surface | None = None) -> Op:
     """Add an op to the table and give it the next opcode."""
     if key in BY_KEY:
         raise ValueError(f"op {key!r} is defined twice")
@@ -97,7 +127,7 @@ def register(key: str, name: str, arity: int, eager: Callable, fwd: Callable, vj
         saves = (reads_a | reads_b) != 0
     keeps = (reads_a | reads_b) if rules else READS_A | READS_B | READS_Y
     op = Op(key, name, len(OPS), arity, eager, fwd, vjp, reads_a, reads_b, saves, next_none,
-            next_b, matmul, py, rules, assigns, keeps)
+            next_b, matmul, py, rules, assigns, keeps, surface)
     OPS.append(op)
     BY_KEY[key] = op
     return op

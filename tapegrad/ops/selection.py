@@ -9,7 +9,7 @@ import numpy as np
 
 from ..kernels.jit import elementwise, kernel
 from .elementwise import binary
-from .registry import READS_A, READS_B, READS_Y, register
+from .registry import READS_A, READS_B, READS_Y, Surface, exposed, register
 from .shape import _gather_fwd, _gather_vjp
 
 # -- where(cond, x, y): one record per branch, both writing the output; cond is input b -------
@@ -49,7 +49,7 @@ def _np_where(cond, x, y):
 
 # the condition (input b) is read to route the gradient; torch saves it
 WHERE_X = register("where_x", "WhereBackward0", 2, _np_where, _where_x_fwd, _where_x_vjp,
-                   READS_B, next_b=False)
+                   READS_B, next_b=False, surface=Surface(function="where"))
 WHERE_Y = register("where_y", "WhereBackward0", 2, _np_where, _where_y_fwd, _where_y_vjp,
                    READS_B, next_b=False)
 
@@ -71,11 +71,13 @@ def _share(g, mine, other):
 MAXIMUM = binary("maximum", "MaximumBackward0", np.maximum,
                  lambda a, b: a if a > b or a != a else (b if b > a or b != b else a),
                  lambda g, a, b, y: _share(g, a, b), lambda g, a, b, y: _share(g, b, a),
-                 READS_A | READS_B, READS_A | READS_B)
+                 READS_A | READS_B, READS_A | READS_B,
+                 surface=exposed("maximum", params=("input", "other")))
 MINIMUM = binary("minimum", "MinimumBackward0", np.minimum,
                  lambda a, b: a if a < b or a != a else (b if b < a or b != b else a),
                  lambda g, a, b, y: _share(g, -a, -b), lambda g, a, b, y: _share(g, -b, -a),
-                 READS_A | READS_B, READS_A | READS_B)
+                 READS_A | READS_B, READS_A | READS_B,
+                 surface=exposed("minimum", params=("input", "other")))
 
 
 # -- max() / min() over everything: ties share evenly ----------------------------------------
@@ -116,14 +118,27 @@ def _extreme_all_vjp(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp):
             ga[i] += share
 
 
+# (x.max() and x.max(dim), written by hand in tensor.py, record max_all or max_dim)
 MAX_ALL = register("max_all", "MaxBackward1", 1, np.max, _max_all_fwd, _extreme_all_vjp,
-                   READS_A | READS_Y)
+                   READS_A | READS_Y, surface=exposed("max"))
 MIN_ALL = register("min_all", "MinBackward1", 1, np.min, _min_all_fwd, _extreme_all_vjp,
-                   READS_A | READS_Y)
+                   READS_A | READS_Y, surface=exposed("min"))
 
 
 # -- max(dim) / min(dim): a gather of the selected elements (map chosen eagerly) -------------
 # A compiled tape guards the choice (tg.compile checks it against the replayed input).
+
+
+def extreme_map(shape: tuple, dim: int, arg: np.ndarray, keepdim: bool) -> np.ndarray:
+    """The flat offsets of the elements ``argmax``/``argmin`` chose along ``dim`` (``arg``), in
+    the result's shape: max(dim)'s value is ``a.ravel()[map]``, and its int params the map."""
+    arg_k = np.expand_dims(arg, dim)
+    flat = np.ravel_multi_index(
+        tuple(arg_k if i == dim else np.arange(n).reshape([-1 if j == i else 1
+                                                            for j in range(len(shape))])
+              for i, n in enumerate(shape)), shape)
+    flat = np.broadcast_to(flat, arg_k.shape)
+    return flat if keepdim else np.squeeze(flat, dim)
 
 
 def _np_take(a, flat_index):
@@ -164,7 +179,9 @@ def _np_clamp(a, lo, hi):
     return np.clip(a, lo, hi)
 
 
-CLAMP = register("clamp", "ClampBackward1", 1, _np_clamp, _clamp_fwd, _clamp_vjp, READS_A)
+# (x.clamp(min, max), by hand in tensor.py, records clamp, clamp_min or clamp_max)
+CLAMP = register("clamp", "ClampBackward1", 1, _np_clamp, _clamp_fwd, _clamp_vjp, READS_A,
+                 surface=exposed("clamp"))
 CLAMP_MIN = register("clamp_min", "ClampMinBackward0", 1, _np_clamp, _clamp_fwd, _clamp_vjp,
                      READS_A)
 CLAMP_MAX = register("clamp_max", "ClampMaxBackward0", 1, _np_clamp, _clamp_fwd, _clamp_vjp,

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..kernels.jit import elementwise, kernel
 from .elementwise import _odometer_step
-from .registry import ANY_RECORD, ASSIGN, register
+from .registry import ANY_RECORD, ASSIGN, Surface, exposed, register
 
 
 @kernel
@@ -47,6 +47,11 @@ def _gather_vjp(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp):
 def gather_map(shape: tuple, key) -> np.ndarray:
     """Flat source offsets of ``np.empty(shape)[key]``, in the result's C order."""
     return np.arange(int(np.prod(shape)), dtype=np.int64).reshape(shape)[key].ravel()
+
+
+def permutation_map(shape: tuple, perm) -> np.ndarray:
+    """Flat source offsets of ``np.empty(shape).transpose(perm)`` (transpose, permute, t)."""
+    return np.arange(int(np.prod(shape)), dtype=np.int64).reshape(shape).transpose(perm).ravel()
 
 
 # -- basic indexing (ints, slices, None, Ellipsis) picks a strided block of the input: its int
@@ -144,13 +149,16 @@ def _np_gather(a, key):
     return a[key]
 
 
-def _copy_op(key, name, eager):
+def _copy_op(key, name, eager, surface=None):
     """An op whose output is its input's elements in the same flat order."""
-    return register(key, name, 1, eager, _copy_fwd, _copy_vjp, 0, assigns=True)
+    return register(key, name, 1, eager, _copy_fwd, _copy_vjp, 0, assigns=True, surface=surface)
 
 
-VIEW = _copy_op("view", "ViewBackward0", np.reshape)
-CLONE = _copy_op("clone", "CloneBackward0", np.copy)
+# (x.view, x.reshape and x.flatten, by hand in tensor.py, record view)
+# (no NumPy forward for an op whose value is a view of its input's storage, or a copy in its
+# layout: the front end makes those values itself, the way torch's storage semantics need)
+VIEW = _copy_op("view", "ViewBackward0", None, exposed("reshape", params=("input", "shape")))
+CLONE = _copy_op("clone", "CloneBackward0", None, exposed("clone"))
 
 # -- a cast (``x.float()``, ``x.to(tg.int64)``).  The tape holds float64, so between float
 # dtypes the VJP is a copy (a leaf's gradient is cast to its own dtype when delivered, as
@@ -198,12 +206,14 @@ def _np_cast(a, to):
 CAST = register("to_copy", "ToCopyBackward0", 1, _np_cast, _cast_fwd, _copy_vjp, 0,
                 assigns=True)
 # the gather kernels under torch's names for the ways an element map arises
-TRANSPOSE = register("transpose", "TransposeBackward0", 1, np.swapaxes, _gather_fwd, _gather_vjp, 0)
-PERMUTE = register("permute", "PermuteBackward0", 1, np.transpose, _gather_fwd, _gather_vjp, 0)
-T = register("t", "TBackward0", 1, np.transpose, _gather_fwd, _gather_vjp, 0)
-SELECT = register("select", "SelectBackward0", 1, _np_gather, _strided_fwd, _strided_vjp, 0,
+TRANSPOSE = register("transpose", "TransposeBackward0", 1, None, _gather_fwd, _gather_vjp, 0,
+                     surface=exposed("transpose"))
+PERMUTE = register("permute", "PermuteBackward0", 1, None, _gather_fwd, _gather_vjp, 0,
+                   surface=exposed("permute", params=("input", "dims")))
+T = register("t", "TBackward0", 1, None, _gather_fwd, _gather_vjp, 0)
+SELECT = register("select", "SelectBackward0", 1, None, _strided_fwd, _strided_vjp, 0,
                   assigns=ANY_RECORD)
-SLICE = register("slice", "SliceBackward0", 1, _np_gather, _strided_fwd, _strided_vjp, 0,
+SLICE = register("slice", "SliceBackward0", 1, None, _strided_fwd, _strided_vjp, 0,
                  assigns=ANY_RECORD)
 # torch's IndexBackward0 keeps the index tensor: a second backward through it is refused
 INDEX = register("index", "IndexBackward0", 1, _np_gather, _gather_fwd, _gather_vjp, 0,
@@ -217,15 +227,28 @@ def broadcast_map(shape: tuple, new_shape: tuple) -> np.ndarray:
 
 
 # expanding is a gather whose map repeats offsets; its VJP sums the repeats back
-EXPAND = register("expand", "ExpandBackward0", 1, np.broadcast_to, _gather_fwd, _gather_vjp, 0)
-SQUEEZE = _copy_op("squeeze", "SqueezeBackward0", np.reshape)
-SQUEEZE_DIM = _copy_op("squeeze_dim", "SqueezeBackward1", np.reshape)
-UNSQUEEZE = _copy_op("unsqueeze", "UnsqueezeBackward0", np.reshape)
+EXPAND = register("expand", "ExpandBackward0", 1, None, _gather_fwd, _gather_vjp, 0)
+SQUEEZE = _copy_op("squeeze", "SqueezeBackward0", None, exposed("squeeze"))
+SQUEEZE_DIM = _copy_op("squeeze_dim", "SqueezeBackward1", None)
+UNSQUEEZE = _copy_op("unsqueeze", "UnsqueezeBackward0", None, exposed("unsqueeze"))
 
 
 # -- joining: one record per input, all writing the same output slot ------------------------
 # The output is seen as ``outer`` rows of ``row`` elements; input i fills the columns
 # ``[col, col + width)`` of every row.  int params: ``[outer, row, col, width]``.
+
+
+def join_params(out_shape: tuple, dim: int, sizes: list[int]) -> list[tuple]:
+    """Each input's int params for a join along ``dim`` giving ``out_shape``, the inputs having
+    ``sizes`` elements each."""
+    outer = int(np.prod(out_shape[:dim]))
+    row = int(np.prod(out_shape[dim:]))
+    params, col = [], 0
+    for size in sizes:
+        width = size // outer if outer else 0
+        params.append((outer, row, col, width))
+        col += width
+    return params
 
 
 @kernel
@@ -244,14 +267,26 @@ def _block_vjp(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp):
             ga[o * width + j] += g[o * row + col + j]
 
 
-CAT = register("cat", "CatBackward0", 1, np.concatenate, _block_fwd, _block_vjp, 0)
-STACK = register("stack", "StackBackward0", 1, np.stack, _block_fwd, _block_vjp, 0)
+CAT = register("cat", "CatBackward0", 1, np.concatenate, _block_fwd, _block_vjp, 0,
+               surface=Surface(function="cat"))
+STACK = register("stack", "StackBackward0", 1, np.stack, _block_fwd, _block_vjp, 0,
+                 surface=Surface(function="stack"))
 
 
 # -- x[key] = v under grad mode (torch's CopySlices): two records on one output slot ---------
 # The first copies the old x except the assigned positions; the second writes v there.
 # int params: ``[n, positions (n), v offsets (n)]`` -- the flat positions assigned, in NumPy's
 # assignment order, and for each the (broadcast) element of v written there.
+
+
+def setitem_params(shape: tuple, key: tuple, value_shape: tuple) -> np.ndarray:
+    """The int params of ``x[key] = v`` for ``x`` of ``shape`` and ``v`` of ``value_shape``
+    (both records share them); ValueError if ``v`` does not broadcast to ``x[key]``."""
+    positions = gather_map(shape, key)
+    target_shape = np.empty(shape)[key].shape
+    sources = np.broadcast_to(np.arange(int(np.prod(value_shape)), dtype=np.int64)
+                              .reshape(value_shape), target_shape).ravel()
+    return np.concatenate([[positions.size], positions, sources])
 
 
 @kernel
@@ -287,10 +322,7 @@ def _put_vjp(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp):
             ga[I[ip + 1 + n + k]] += g[p]
 
 
-def _np_identity(a):
-    return a
-
-
-# forward: copy all of x (the second record then overwrites the assigned positions)
-SETITEM_KEEP = register("setitem_keep", "CopySlices", 1, _np_identity, _copy_fwd, _keep_vjp, 0)
-SETITEM_PUT = register("setitem_put", "CopySlices", 1, _np_identity, _put_fwd, _put_vjp, 0)
+# forward: copy all of x (the second record then overwrites the assigned positions); eagerly
+# the new value is written into x's storage (indexing.py), no forward of its own
+SETITEM_KEEP = register("setitem_keep", "CopySlices", 1, None, _copy_fwd, _keep_vjp, 0)
+SETITEM_PUT = register("setitem_put", "CopySlices", 1, None, _put_fwd, _put_vjp, 0)

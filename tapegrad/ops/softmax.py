@@ -12,7 +12,7 @@ import numpy as np
 
 from ..kernels.jit import elementwise, kernel
 from .reduction import _next_offset, _reduced_strides
-from .registry import READS_A, READS_Y, register
+from .registry import READS_A, READS_Y, exposed, register
 
 
 @elementwise
@@ -154,8 +154,9 @@ def np_log_softmax(a, dim: int):
 
 
 LOGSUMEXP = register("logsumexp", "LogsumexpBackward0", 1, np_logsumexp, _logsumexp_fwd,
-                     _logsumexp_vjp, READS_A | READS_Y)
+                     _logsumexp_vjp, READS_A | READS_Y, surface=exposed("logsumexp"))
 SOFTMAX = register("softmax", "SoftmaxBackward0", 1, np_softmax, _softmax_fwd, _softmax_vjp,
-                   READS_Y)
+                   READS_Y, surface=exposed("softmax"))
 LOG_SOFTMAX = register("log_softmax", "LogSoftmaxBackward0", 1, np_log_softmax,
-                       _log_softmax_fwd, _log_softmax_vjp, READS_Y)
+                       _log_softmax_fwd, _log_softmax_vjp, READS_Y,
+                       surface=exposed("log_softmax"))

@@ -40,6 +40,25 @@ from .tape import appended
 from .tensor import Size, Tensor
 
 
+def _reshape_without_copy(v: np.ndarray, shape: tuple) -> np.ndarray:
+    """``v`` reshaped as a view, or ValueError where that would need a copy (NumPy's
+    ``reshape(copy=False)``, which NumPy before 2.1 lacks: there a view's shape is set)."""
+    if _HAS_RESHAPE_COPY:
+        return v.reshape(shape, copy=False)
+    value = v.view()
+    try:
+        value.shape = shape
+    except AttributeError as exc:  # (NumPy's word for "only with a copy")
+        raise ValueError(str(exc)) from None
+    return value
+
+
+try:
+    _HAS_RESHAPE_COPY = np.zeros(1).reshape(1, copy=False) is not None
+except TypeError:
+    _HAS_RESHAPE_COPY = False
+
+
 def _compare(a: Tensor, other, key: str) -> Tensor:
     """A comparison (or all/any): a bool tensor without history.  While compiling, one that
     depends on the inputs is recorded (it may decide a branch), passing no gradient."""

@@ -487,7 +487,7 @@ class Tensor:
         try:
             # torch views whenever the strides allow it (a slice viewed as its own shape, a
             # column of a matrix as a vector), which is NumPy's rule for a reshape without copy
-            value = v.reshape(shape, copy=False)
+            value = _reshape_without_copy(v, shape)
         except ValueError:
             _check_shape(shape, v.size)
             raise RuntimeError(
@@ -695,6 +695,7 @@ from .structural import (  # noqa: E402
     _normalize_dims,
     _rearrange,
     _reduce,
+    _reshape_without_copy,
     _shape_arg,
     _to_arguments,
     _view,

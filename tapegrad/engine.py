@@ -224,7 +224,7 @@ def backward(t: Tensor, gradient: Any = None, retain_graph: bool | None = None,
     else:
         extras = _COMMON_EXTRAS
     n_elems = offs[-1]
-    if tape.bigs and not heap.tuned:
+    if n_elems >= heap.TUNE_MIN and not heap.tuned:
         # large values recorded by one step are freed together at its backward: let the next
         # step reuse their memory instead of page-faulting fresh memory in (see heap.py)
         heap.tune()

@@ -11,8 +11,10 @@ freeing a larger block, so whether a process pays depends on what it happened to
 there, so the next step's arrays reuse the pages of the last step's.  It is process-wide -- other
 libraries in the process get the same behaviour -- and the cost is that a process which once
 held a large graph keeps up to 256 MiB more resident.  So it is not done at import: the first
-backward of a tape holding a large value (``tape.bigs``) does it (``engine.backward``), once; a
-program that never differentiates anything large keeps glibc's defaults.
+backward of a tape whose values weigh glibc's default mmap threshold or more (``TUNE_MIN``
+elements) does it (``engine.backward``), once: such a backward's packed values and gradient
+buffers are themselves that large.  A program that never differentiates anything that large
+keeps glibc's defaults.
 ``TAPEGRAD_MALLOPT=0`` opts out; on other C libraries (macOS, musl) nothing changes.
 """
 
@@ -26,6 +28,8 @@ M_MMAP_THRESHOLD = -3
 
 MMAP_THRESHOLD = 32 << 20  # glibc's largest allowed value on 64-bit
 TRIM_THRESHOLD = 256 << 20
+#: a tape of at least this many float64 value elements (128 KiB) tunes the heap at its backward
+TUNE_MIN = 1 << 14
 #: whether tune() has run in this process (whatever it found)
 tuned = False
 

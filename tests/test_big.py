@@ -205,7 +205,7 @@ def test_heap_is_tuned_at_the_first_large_backward_not_at_import():
             "a = heap.tuned\n"
             "x = tg.tensor(np.ones(3), requires_grad=True); (x * x).sum().backward()\n"
             "b = heap.tuned\n"
-            "x = tg.tensor(np.ones(100_000), requires_grad=True); (x * x).sum().backward()\n"
+            "x = tg.tensor(np.ones(20_000), requires_grad=True); (x * x).sum().backward()\n"
             "print(a, b, heap.tuned)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout

@@ -13,7 +13,7 @@ from tapegrad.kernels.replay import make_replay
 from tapegrad.kernels.sweep import make_entry, make_forward, make_sweep
 from tapegrad.ops import OPS
 
-SOURCE_HASH = "22ca219efbfc0451"
+SOURCE_HASH = "ac7f26f7f0633f40"
 N_OPS = 79
 
 # per opcode: saved values read for the first / second input's gradient

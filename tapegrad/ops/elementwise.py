@@ -296,6 +296,8 @@ def _np_pow_scalar(x, c):
     # itself for other dtypes)
     if c is TWO or (c.__class__ is not np.ndarray and c == 2 and x.dtype.kind == "f"):
         return np.square(x)
+    if c == 0.5 and x.dtype.kind == "f":  # torch's x ** 0.5 is sqrt(x): nan at -inf (libm's
+        return np.sqrt(x)  # pow, which NumPy before 2.1 calls, gives inf), as _fpow's
     return np.power(x, c)
 
 

@@ -16,7 +16,7 @@ from tapegrad.kernels.replay import make_batch_gradients, make_replay
 from tapegrad.kernels.sweep import make_entry, make_forward, make_sweep
 from tapegrad.ops import OPS
 
-SOURCE_HASH = "bf28914e66a2c0d6"
+SOURCE_HASH = "797532703a3659f8"
 N_OPS = 78
 
 # per opcode: saved values read for the first / second input's gradient
@@ -66,7 +66,7 @@ _f_7 = built(OPS[7].rules[1])  # relu
 _d_7 = built(OPS[7].rules[2])  # relu
 
 
-@njit(error_model="numpy")
+@njit(error_model="numpy", inline="always")
 def scalar_fwd(op, a, b, c):
     if op == 18:
         return _f_18(a, b)
@@ -101,7 +101,7 @@ def scalar_fwd(op, a, b, c):
     return 0.0
 
 
-@njit(error_model="numpy")
+@njit(error_model="numpy", inline="always")
 def scalar_vjp(op, g, a, b, y, c):
     """The contributions to both inputs' gradients (0.0 for a missing b)."""
     if op == 18:

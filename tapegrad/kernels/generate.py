@@ -176,7 +176,7 @@ def _scalar_dispatch(ops) -> list[str]:
             lines.append(f"_{part}_{op.code} = built(OPS[{op.code}].rules[{i + 1}])  # {op.key}")
     # pure scalar functions of scalars, which LLVM inlines into the loops that call them (given
     # arrays instead, an inlined copy costs atomic reference counts on every record: ~8x slower)
-    lines += ["", "", '@njit(error_model="numpy")',
+    lines += ["", "", '@njit(error_model="numpy", inline="always")',
               "def scalar_fwd(op, a, b, c):"]
     operands = {"unary": "a", "scalar": "a, c", "binary": "a, b"}
     for i, op in enumerate(scalar_ops):
@@ -184,7 +184,7 @@ def _scalar_dispatch(ops) -> list[str]:
         lines.append(f"    {kw} op == {op.code}:")
         lines.append(f"        return _f_{op.code}({operands[op.rules[0]]})")
     lines.append("    return 0.0")
-    lines += ["", "", '@njit(error_model="numpy")',
+    lines += ["", "", '@njit(error_model="numpy", inline="always")',
               "def scalar_vjp(op, g, a, b, y, c):",
               '    """The contributions to both inputs\' gradients (0.0 for a missing b)."""']
     for i, op in enumerate(scalar_ops):

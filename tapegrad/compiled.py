@@ -149,12 +149,10 @@ class _Variant:
 
     def _provide_kernels(self) -> None:
         """Every op kernel this tape's replay calls, compiled or loaded (``optable.py``)."""
-        from .kernels.jit import compiling
         from .kernels.optable import provide
 
-        with compiling("the op kernels of a compiled tape's replay"):
-            provide("fwd", self.table_ops)
-            provide("vjp", self.table_ops)
+        provide("fwd", self.table_ops)
+        provide("vjp", self.table_ops)
         self.table_ops = []
 
     # -- replay ------------------------------------------------------------------------------

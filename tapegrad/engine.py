@@ -261,7 +261,7 @@ def backward(t: Tensor, gradient: Any = None, retain_graph: bool | None = None,
         rec = int(frame[abi.RESULT_RECORD])
         if code == MISSING:  # an op whose VJP this process has not needed yet: compiled
             # (or loaded) now, and the sweep resumes at that record, untouched so far
-            _provide_vjp(int(frame[abi.RESULT_SLOT]))
+            _provide_vjp(int(frame[abi.RESULT_SLOT]), recs, offs)
             frame[abi.START] = rec
             work.common = False
             code = sweep(work.frame_address)

@@ -10,13 +10,13 @@ import functools
 from numba import cfunc, njit, types
 
 from tapegrad.kernels.abi import FWD_ARGS, VJP_ARGS
-from tapegrad.kernels.jit import built, cached, plain
+from tapegrad.kernels.jit import built, cached
 from tapegrad.kernels.memory import int_view, slot_view
 from tapegrad.kernels.replay import make_batch_gradients, make_replay
 from tapegrad.kernels.sweep import make_entry, make_forward, make_sweep
 from tapegrad.ops import OPS
 
-SOURCE_HASH = "797532703a3659f8"
+SOURCE_HASH = "b70f50239c9f2794"
 N_OPS = 78
 
 # per opcode: saved values read for the first / second input's gradient

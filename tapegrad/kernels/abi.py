@@ -67,6 +67,15 @@ DONE, BLAS_FORWARD, BLAS_REVERSE, NO_KERNEL = 0, 1, 2, 3
 STAGE, ROW, RECORD, MODE_A, MODE_B, STATE_BLAS_MIN, STATE_FWD, STATE_VJP = range(8)
 N_STATE = 8
 
+#: the elementwise ops whose small records (at most INLINE_MAX elements, no broadcasting) the
+#: sweep and the replay run inline, by their scalar rules compiled into the core kernels: the
+#: arithmetic and the common functions of a scalar network (each costs the core's compile
+#: ~0.1 s).  Every other record calls its op's own kernel, compiled when first used: the core's
+#: compile time does not grow with the op table.
+INLINE_KEYS = ("neg", "exp", "log", "tanh", "relu", "add_scalar", "sub_scalar", "rsub_scalar",
+               "mul_scalar", "div_scalar", "pow_scalar", "add", "sub", "mul", "div")
+INLINE_MAX = 32
+
 #: a value of at least this many elements is large: read in place by address, never packed
 #: (``tape.BIG``), and its gradient shares pooled memory once dead (``sweep.py``)
 LARGE = 4096

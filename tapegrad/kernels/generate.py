@@ -35,17 +35,10 @@ def source_hash() -> str:
     return digest.hexdigest()[:16]
 
 
-#: the elementwise ops whose small records the sweep and the replay run inline, by their scalar
-#: rules compiled into the core kernels: the arithmetic and the common functions of a scalar
-#: network (each costs the core ~0.1 s of compile time).  Every other op's records go through
-#: its own kernel, compiled when first used: the core's compile time does not grow with the op
-#: table.
-INLINE_KEYS = ("neg", "exp", "log", "tanh", "relu", "add_scalar", "sub_scalar", "rsub_scalar",
-               "mul_scalar", "div_scalar", "pow_scalar", "add", "sub", "mul", "div")
-
-
 def inline_ops(ops) -> list:
-    """The ops of :data:`INLINE_KEYS` (each must have scalar rules)."""
+    """The ops of ``abi.INLINE_KEYS`` (each must have scalar rules)."""
+    from .abi import INLINE_KEYS
+
     inline = [op for op in ops if op.key in INLINE_KEYS]
     assert all(op.rules for op in inline), "an inline op without scalar rules"
     return inline
@@ -72,7 +65,7 @@ def render() -> str:
         "from numba import cfunc, njit, types",
         "",
         "from tapegrad.kernels.abi import FWD_ARGS, VJP_ARGS",
-        "from tapegrad.kernels.jit import built, cached, plain",
+        "from tapegrad.kernels.jit import built, cached",
         "from tapegrad.kernels.memory import int_view, slot_view",
         "from tapegrad.kernels.replay import make_batch_gradients, make_replay",
         "from tapegrad.kernels.sweep import make_entry, make_forward, make_sweep",

@@ -57,37 +57,59 @@ def backward_kernel() -> Callable[[int], int]:
 
 def op_kernel(kind: str, code: int) -> int:
     """The address of op ``code``'s ``kind`` kernel ("vjp" or "fwd"; see ``optable.py``)."""
+    return kernel_address(*op_kernel_parts(kind, code))
+
+
+def op_kernel_parts(kind: str, code: int) -> tuple[str, Callable, str]:
+    """``(stem, make, what)`` of op ``code``'s ``kind`` kernel, for :func:`kernel_address`."""
     from ..ops import OPS
 
     key = OPS[code].key
-    return kernel_address(f"{kind}-{key}", lambda d: d.op_kernel(kind, code),
-                          f"the {'VJP' if kind == 'vjp' else 'forward'} of {key}")
+    return (f"{kind}-{key}", lambda d: d.op_kernel(kind, code),
+            f"the {'VJP' if kind == 'vjp' else 'forward'} of {key}")
 
 
 def kernel_address(stem: str, make: Callable, what: str) -> int:
     """The address of the kernel ``stem``: linked from its object file when a trusted one
-    matches, else ``make(_dispatch)`` (numba: compiled, or loaded from numba's cache), whose
-    object file is then written for later processes."""
+    matches (:func:`find`), else ``make(_dispatch)`` (numba: compiled, or loaded from numba's
+    cache), whose object file is then written for later processes."""
+    address = find(stem)
+    if address is not None:
+        return address
+    from .jit import compiling
+
+    with compiling(what, cache_dir() if NATIVE else None):
+        return build(stem, make, what)
+
+
+def find(stem: str) -> int | None:
+    """The address of the kernel ``stem`` linked from a trusted object file, or None."""
+    if not NATIVE:
+        return None
     name = f"{stem}-{_key()}.o"
-    if NATIVE:
-        for folder in places():
-            path = folder / name
-            try:
-                code = cachedir.read_trusted(path)  # (never blocks: a FIFO is refused unopened)
-            except PermissionError as exc:
-                cachedir.warn_once(f"tapegrad: not running the cached kernel {path.name}, "
-                                   f"because {exc} (see README, 'The cache folders')",
-                                   topic="cache")
-                continue
-            except OSError:
-                continue
-            if code is None:
-                continue
-            try:
-                return _load(path, code)
-            except Exception:  # noqa: BLE001 -- any failure here only costs the numba route
-                pass
-    return _build(cache_dir() / name, make, what)
+    for folder in places():
+        path = folder / name
+        try:
+            code = cachedir.read_trusted(path)  # (never blocks: a FIFO is refused unopened)
+        except PermissionError as exc:
+            cachedir.warn_once(f"tapegrad: not running the cached kernel {path.name}, "
+                               f"because {exc} (see README, 'The cache folders')",
+                               topic="cache")
+            continue
+        except OSError:
+            continue
+        if code is None:
+            continue
+        try:
+            return _load(path, code)
+        except Exception:  # noqa: BLE001 -- any failure here only costs the numba route
+            pass
+    return None
+
+
+def build(stem: str, make: Callable, what: str) -> int:
+    """The address of the kernel ``stem`` made through numba (:func:`kernel_address`)."""
+    return _build(cache_dir() / f"{stem}-{_key()}.o" if NATIVE else None, make, what)
 
 
 def object_path(stem: str = "backward") -> Path:
@@ -173,13 +195,11 @@ def _key_of(here: Path) -> str:
 # -- the numba route -----------------------------------------------------------------------
 
 
-def _build(path: Path, make: Callable, what: str) -> int:
+def _build(path: Path | None, make: Callable, what: str) -> int:
     from . import _dispatch  # imports numba
-    from .jit import compiling
 
-    with compiling(what, path.parent if NATIVE else None):
-        entry = make(_dispatch)  # compiled, or loaded from numba's cache
-    if NATIVE and path.parent in places():  # (not a folder refused for its permissions)
+    entry = make(_dispatch)  # compiled, or loaded from numba's cache
+    if path is not None and path.parent in places():  # (not a folder refused for its permissions)
         try:
             _save(path, entry)
         except (OSError, ValueError, RuntimeError, AttributeError, TypeError) as exc:

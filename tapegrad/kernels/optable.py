@@ -22,35 +22,63 @@ from collections.abc import Iterable
 import numpy as np
 
 from ..ops import OPS
-from .abi import address_of
+from .abi import INLINE_KEYS, INLINE_MAX, N_COLUMNS, OP, OUT, A, B, address_of
 
 #: per opcode: the address of the op's VJP (``vjp``) and forward (``fwd``), or 0
 VJP = np.zeros(len(OPS), np.int64)
 FWD = np.zeros(len(OPS), np.int64)
 VJP_ADDRESS, FWD_ADDRESS = address_of(VJP), address_of(FWD)
 TABLES = {"vjp": VJP, "fwd": FWD}
+_INLINE = np.array([op.key in INLINE_KEYS for op in OPS])
 
 _lock = threading.Lock()  # (two threads needing one op compile it once)
 
 
 def provide(kind: str, codes: Iterable[int]) -> None:
     """Fill the ``kind`` table ("vjp" or "fwd") for the opcodes ``codes``: each op's kernel is
-    loaded from the cache, or compiled (and cached) if it is not there."""
+    loaded from its object file, or else made through numba -- compiled (and cached), or loaded
+    from numba's cache -- all of those under one note on stderr if that takes long."""
     table = TABLES[kind]
     missing = sorted({int(c) for c in codes if table[c] == 0})
     if not missing:
         return
     from . import native
+    from .jit import compiling
 
     with _lock:
+        missing = [code for code in missing if table[code] == 0]
         for code in missing:
-            if table[code] == 0:
-                table[code] = native.op_kernel(kind, code)
+            address = native.find(native.op_kernel_parts(kind, code)[0])
+            if address is not None:
+                table[code] = address
+        missing = [code for code in missing if table[code] == 0]
+        if not missing:
+            return
+        what = (f"the {'VJPs' if kind == 'vjp' else 'forwards'} of "
+                f"{', '.join(OPS[code].key for code in missing)}")
+        with compiling(what, native.cache_dir() if native.NATIVE else None):
+            for code in missing:
+                table[code] = native.build(*native.op_kernel_parts(kind, code))
 
 
-def provide_vjp(code: int) -> None:
-    """:func:`provide` of one op's VJP (what the engine calls on ``MISSING``)."""
-    provide("vjp", (code,))
+def provide_vjp(code: int, recs, offs) -> None:
+    """What the engine calls when the sweep reports op ``code``'s VJP missing: that VJP, and
+    those of every other op the tape may call through the table (``recs``, ``offs``: its
+    records and slot offsets) -- compiled together, under one note if that takes long, rather
+    than one at a time in a silent wait."""
+    provide("vjp", [code, *tape_vjps(recs, offs)])
+
+
+def tape_vjps(recs, offs) -> list[int]:
+    """The opcodes of the records (an int64 buffer, six per record) whose VJP the sweep calls
+    through the table: all but the small elementwise ones it runs inline (as in ``sweep.py``).
+    """
+    r = np.frombuffer(recs, np.int64).reshape(-1, N_COLUMNS)
+    size = np.diff(np.asarray(offs, np.int64))
+    op, y, a, b = r[:, OP], size[r[:, OUT]], size[r[:, A]], r[:, B]
+    b_size = np.where(b >= 0, size[np.maximum(b, 0)], y)
+    inline = _INLINE[op] & (a == y) & (b_size == y) & (y <= INLINE_MAX)
+    return np.unique(op[~inline]).tolist()
 
 
 def provide_all(progress=None) -> None:

@@ -35,6 +35,7 @@ from .abi import (
     GRAD_ADDRS,
     HAS_GRAD,
     HEADER,
+    INLINE_MAX,
     IP,
     LARGE,
     LAST_USE,
@@ -60,9 +61,6 @@ from .abi import (
 )
 from .jit import jit, kernel
 from .memory import byte_view, call_address, int_table, int_view, slot_view, word
-
-#: elementwise records of at most this many elements are swept inline by their scalar rules
-INLINE_MAX = 32
 
 
 def make_sweep(READS_A, READS_B, SAVES, MATMUL, ASSIGNS, scalar_vjp, INLINE):

@@ -20,6 +20,7 @@ reverse fused, compiled when the tape is (``_fused``; None for every other tape)
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import warnings
 from collections import Counter
@@ -366,7 +367,10 @@ class CompiledTape:
         from .kernels.optable import provide
 
         provide("fwd", np.unique(variant.recs[:, 0]).tolist())  # (its forward inlines none)
-        with compiling("tg.compile's batch gradient kernel"):
+        # (the note on a long compile is set up for the first call only: a timer per call
+        # would cost more than a small batch)
+        with compiling("tg.compile's batch gradient kernel") if not batch_gradients.signatures \
+                else contextlib.nullcontext():
             batch_gradients(variant.recs, variant.offs, variant.buf, variant.ints,
                             variant.floats, variant.aux, variant.arg_slots[0], variant.out_slot,
                             rows, result, watched, observed, statuses,

@@ -33,6 +33,8 @@ from .kernels.abi import (
     OK,
     PER_TAPE,
     REPACK,
+    SCRATCH_EXTRA,
+    SCRATCH_PER_SLOT,
     STALE,
     address_of,
 )
@@ -224,7 +226,7 @@ def backward(t: Tensor, gradient: Any = None, retain_graph: bool | None = None,
     except AttributeError:
         work = _threads.work = _Workspace()
     grads, scratch = work.grads, work.scratch
-    n_scratch = abi.SCRATCH_PER_SLOT * n_slots + abi.SCRATCH_EXTRA  # (see abi.py)
+    n_scratch = SCRATCH_PER_SLOT * n_slots + SCRATCH_EXTRA  # (see abi.py)
     if grads.size <= n_elems or scratch.size < n_scratch or sys.getrefcount(grads) > 3:
         grads, scratch = work.take(n_elems + 1, n_scratch)
     # the frame (see kernels/abi.py): its header and the offsets, written by one pack_into (a

@@ -16,7 +16,7 @@ from tapegrad.kernels.replay import make_batch_gradients, make_replay
 from tapegrad.kernels.sweep import make_entry, make_forward, make_sweep
 from tapegrad.ops import OPS
 
-SOURCE_HASH = "b70f50239c9f2794"
+SOURCE_HASH = "b51ef8e4127f6a11"
 N_OPS = 78
 
 # per opcode: saved values read for the first / second input's gradient

@@ -16,7 +16,7 @@ from tapegrad.kernels.replay import make_batch_gradients, make_replay
 from tapegrad.kernels.sweep import make_entry, make_forward, make_sweep
 from tapegrad.ops import OPS
 
-SOURCE_HASH = "b51ef8e4127f6a11"
+SOURCE_HASH = "82448e61a7b10690"
 N_OPS = 78
 
 # per opcode: saved values read for the first / second input's gradient
@@ -27,7 +27,7 @@ SAVES = (0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0,
 MATMUL = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,)
 ASSIGNS = (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 1, 1, 1, 0, 0, 0, 2, 2, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1,)
 # per opcode: whether small records run inline, by scalar rules compiled into the core
-INLINE = (1, 1, 1, 0, 0, 1, 0, 1, 0, 0, 1, 1, 1, 1, 1, 0, 1, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,)
+INLINE = (0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 1, 1, 1, 1, 1, 0, 1, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,)
 
 
 _f_18 = built(OPS[18].rules[1])  # add
@@ -39,9 +39,6 @@ _db_19 = built(OPS[19].rules[3])  # sub
 _f_20 = built(OPS[20].rules[1])  # mul
 _d_20 = built(OPS[20].rules[2])  # mul
 _db_20 = built(OPS[20].rules[3])  # mul
-_f_21 = built(OPS[21].rules[1])  # div
-_d_21 = built(OPS[21].rules[2])  # div
-_db_21 = built(OPS[21].rules[3])  # div
 _f_10 = built(OPS[10].rules[1])  # add_scalar
 _d_10 = built(OPS[10].rules[2])  # add_scalar
 _f_11 = built(OPS[11].rules[1])  # sub_scalar
@@ -54,12 +51,6 @@ _f_14 = built(OPS[14].rules[1])  # div_scalar
 _d_14 = built(OPS[14].rules[2])  # div_scalar
 _f_16 = built(OPS[16].rules[1])  # pow_scalar
 _d_16 = built(OPS[16].rules[2])  # pow_scalar
-_f_0 = built(OPS[0].rules[1])  # neg
-_d_0 = built(OPS[0].rules[2])  # neg
-_f_1 = built(OPS[1].rules[1])  # exp
-_d_1 = built(OPS[1].rules[2])  # exp
-_f_2 = built(OPS[2].rules[1])  # log
-_d_2 = built(OPS[2].rules[2])  # log
 _f_5 = built(OPS[5].rules[1])  # tanh
 _d_5 = built(OPS[5].rules[2])  # tanh
 _f_7 = built(OPS[7].rules[1])  # relu
@@ -74,8 +65,6 @@ def scalar_fwd(op, a, b, c):
         return _f_19(a, b)
     elif op == 20:
         return _f_20(a, b)
-    elif op == 21:
-        return _f_21(a, b)
     elif op == 10:
         return _f_10(a, c)
     elif op == 11:
@@ -88,12 +77,6 @@ def scalar_fwd(op, a, b, c):
         return _f_14(a, c)
     elif op == 16:
         return _f_16(a, c)
-    elif op == 0:
-        return _f_0(a)
-    elif op == 1:
-        return _f_1(a)
-    elif op == 2:
-        return _f_2(a)
     elif op == 5:
         return _f_5(a)
     elif op == 7:
@@ -110,8 +93,6 @@ def scalar_vjp(op, g, a, b, y, c):
         return _d_19(g, a, b, y), _db_19(g, a, b, y)
     elif op == 20:
         return _d_20(g, a, b, y), _db_20(g, a, b, y)
-    elif op == 21:
-        return _d_21(g, a, b, y), _db_21(g, a, b, y)
     elif op == 10:
         return _d_10(g, a, y, c), 0.0
     elif op == 11:
@@ -124,12 +105,6 @@ def scalar_vjp(op, g, a, b, y, c):
         return _d_14(g, a, y, c), 0.0
     elif op == 16:
         return _d_16(g, a, y, c), 0.0
-    elif op == 0:
-        return _d_0(g, a, y), 0.0
-    elif op == 1:
-        return _d_1(g, a, y), 0.0
-    elif op == 2:
-        return _d_2(g, a, y), 0.0
     elif op == 5:
         return _d_5(g, a, y), 0.0
     elif op == 7:

@@ -69,11 +69,11 @@ N_STATE = 8
 
 #: the elementwise ops whose small records (at most INLINE_MAX elements, no broadcasting) the
 #: sweep and the replay run inline, by their scalar rules compiled into the core kernels: the
-#: arithmetic and the common functions of a scalar network (each costs the core's compile
-#: ~0.1 s).  Every other record calls its op's own kernel, compiled when first used: the core's
-#: compile time does not grow with the op table.
-INLINE_KEYS = ("neg", "exp", "log", "tanh", "relu", "add_scalar", "sub_scalar", "rsub_scalar",
-               "mul_scalar", "div_scalar", "pow_scalar", "add", "sub", "mul", "div")
+#: arithmetic and activation of a scalar network (each costs the core's compile ~0.1 s).  Every
+#: other record calls its op's own kernel, compiled when first used: the core's compile time
+#: does not grow with the op table.
+INLINE_KEYS = ("add", "sub", "mul", "add_scalar", "sub_scalar", "rsub_scalar", "mul_scalar",
+               "div_scalar", "pow_scalar", "tanh", "relu")
 INLINE_MAX = 32
 
 #: a value of at least this many elements is large: read in place by address, never packed

@@ -343,7 +343,7 @@ class CompiledTape:
         """Gradients of scalar ``f`` at each row of ``X`` (one argument), rows in parallel."""
         from .kernels._dispatch import batch_gradients
         from .kernels.jit import compiling
-        from .kernels.optable import FWD, VJP
+        from .kernels.optable import FWD, VJP, provide
 
         if len(self.specs) != 1:
             raise ValueError("gradient_batch: f must take exactly one argument")
@@ -364,8 +364,6 @@ class CompiledTape:
 
         if variant.table_ops:
             variant._provide_kernels()
-        from .kernels.optable import provide
-
         provide("fwd", np.unique(variant.recs[:, 0]).tolist())  # (its forward inlines none)
         # (the note on a long compile is set up for the first call only: a timer per call
         # would cost more than a small batch)

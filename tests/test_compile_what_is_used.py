@@ -267,6 +267,27 @@ def test_without_object_files_or_a_writable_cache_one_warning(tmp_path):
     assert "without numba's disk cache" in report["warnings"][0]
 
 
+def test_a_kernel_that_cannot_be_kept_warns_once(tmp_path, monkeypatch):
+    """A failed save of an object file (a full disk, a read-only folder) costs later processes
+    a compile, never this one its kernel: one warning, whatever the number of kernels."""
+    from tapegrad import cachedir
+
+    monkeypatch.setenv("TAPEGRAD_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(cachedir, "_warned", set())
+
+    def no_room(path, entry):
+        raise OSError(28, "No space left on device")
+
+    class Entry:
+        address = 4321
+
+    monkeypatch.setattr(native, "_save", no_room)
+    with pytest.warns(RuntimeWarning, match="could not keep") as record:
+        for name in ("a.o", "b.o"):
+            assert native._build(tmp_path / name, lambda d: Entry(), "") == 4321
+    assert len([w for w in record if "could not keep" in str(w.message)]) == 1
+
+
 def test_the_object_files_names_change_with_numpy(monkeypatch):
     before = native._key()
     native._key_of.cache_clear()

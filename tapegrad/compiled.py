@@ -145,7 +145,7 @@ class _Variant:
                             self.arg_array, self.out_slot)
         # the ops whose kernels the replay calls (the others run inline): put in the tables
         # at the first replay -- a tape replayed by fused code never needs them
-        self.table_ops = np.unique(self.recs[self.kinds == 0, 0]).tolist()
+        self.table_ops = sorted(set(self.recs[self.kinds == 0, 0].tolist()))
         self.local = threading.local()
 
     def _provide_kernels(self) -> None:
@@ -364,7 +364,7 @@ class CompiledTape:
 
         if variant.table_ops:
             variant._provide_kernels()
-        provide("fwd", np.unique(variant.recs[:, 0]).tolist())  # (its forward inlines none)
+        provide("fwd", set(variant.recs[:, 0].tolist()))  # (its forward inlines none)
         # (the note on a long compile is set up for the first call only: a timer per call
         # would cost more than a small batch)
         with compiling("tg.compile's batch gradient kernel") if not batch_gradients.signatures \

@@ -78,7 +78,7 @@ def tape_vjps(recs, offs) -> list[int]:
     op, y, a, b = r[:, OP], size[r[:, OUT]], size[r[:, A]], r[:, B]
     b_size = np.where(b >= 0, size[np.maximum(b, 0)], y)
     inline = _INLINE[op] & (a == y) & (b_size == y) & (y <= INLINE_MAX)
-    return np.unique(op[~inline]).tolist()
+    return sorted(set(op[~inline].tolist()))  # (np.unique imports numpy.ma: ~15 ms)
 
 
 def provide_all(progress=None) -> None:

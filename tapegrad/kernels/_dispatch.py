@@ -16,7 +16,7 @@ from tapegrad.kernels.replay import make_batch_gradients, make_replay
 from tapegrad.kernels.sweep import make_entry, make_forward, make_sweep
 from tapegrad.ops import OPS
 
-SOURCE_HASH = "82448e61a7b10690"
+SOURCE_HASH = "f8844a9c185d16ea"
 N_OPS = 78
 
 # per opcode: saved values read for the first / second input's gradient

@@ -30,8 +30,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--plot", metavar="FILE.png",
                    help="plot time against size for chain-K and rosenbrock-N (needs matplotlib)")
     p.add_argument("--list", action="store_true", help="list workloads, cases and frameworks")
-    p.add_argument("--coldstart-case", default="rosenbrock-10", choices=["rosenbrock-10", "seed"],
-                   help="the first gradient a cold-start process computes (default rosenbrock-10)")
+    p.add_argument("--coldstart-case", default="all", choices=["all", "rosenbrock-10", "seed"],
+                   help="the first gradient a cold-start process computes (default: both the "
+                        "seed chain and rosenbrock-10; a --quick run takes rosenbrock-10 only)")
     p.add_argument("--pair", metavar="OLD_TREE",
                    help="time this checkout's tapegrad against the one in OLD_TREE (a checkout "
                         "or git worktree), in turns, and report new/old per case")
@@ -77,13 +78,15 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     plan = runner.Plan(cases, frameworks, Budget.quick() if args.quick else Budget.normal(),
                        args.quick)
-    cold_frameworks = (coldstart.runnable(frameworks, args.coldstart_case) if with_coldstart
-                       else [])
-    progress = Progress(len(cases) * len(frameworks) + len(cold_frameworks))
+    cold_cases = (list(coldstart.CASES) if args.coldstart_case == "all" and not args.quick
+                  else [coldstart.DEFAULT_CASE if args.coldstart_case == "all"
+                        else args.coldstart_case])
+    cold_pairs = coldstart.plan(frameworks, cold_cases) if with_coldstart else []
+    progress = Progress(len(cases) * len(frameworks) + len(cold_pairs))
     cells = runner.run(plan, progress)
-    cold = coldstart.measure(cold_frameworks, args.quick, progress, args.coldstart_case)
+    cold = coldstart.measure(cold_pairs, args.quick, progress)
     progress.close()
-    plan.failures += [f"cold start of {r['framework']}: {r['reason']}"
+    plan.failures += [f"cold start of {r['framework']} ({r['case']}): {r['reason']}"
                       for r in cold if r["status"] != "ok"]
 
     print(report.table(cells))
@@ -148,7 +151,8 @@ def _print_list(workloads: list[Any], frameworks: dict[str, Any]) -> None:
     for w in workloads:
         cases = " ".join(c.name + ("*" if c.quick else "") for c in w.cases)
         print(f"  {w.name:<14}{cases}")
-    print(f"  {COLDSTART:<14}fresh-process import + first gradient of rosenbrock-10")
+    print(f"  {COLDSTART:<14}fresh-process import + first gradient of the seed chain and "
+          "rosenbrock-10, warm and empty caches")
     print("frameworks:")
     for f in frameworks.values():
         why = f.unavailable_reason()

@@ -1,10 +1,14 @@
-"""Cold start: a fresh process's import plus first gradient of rosenbrock-10, per framework.
+"""Cold start: a fresh process's import plus first gradient, per framework and case.
 
-The parent runs ``python -m bench.coldstart FRAMEWORK`` as a child, with numba's on-disk cache
-warm (populated by a first, unmeasured run) and, for frameworks that compile with numba, cleared
-(``NUMBA_CACHE_DIR`` pointing at an empty directory).  The child reports its import time and its
-time to the first gradient (import included), both from its own clock; the parent also reports
-the child's whole wall time, interpreter start-up included.
+The cases are the seed tutorial's chain and rosenbrock-10; the frameworks include tapegrad
+eager and compiled (``tg.compile``), torch and jax when installed.  The parent runs
+``python -m bench.coldstart FRAMEWORK CASE`` as a child, with the on-disk caches warm (populated
+by a first, unmeasured run) and, for frameworks that compile with numba, empty: each cold run
+gets a fresh empty folder as ``NUMBA_CACHE_DIR`` and ``TAPEGRAD_CACHE_DIR`` -- what a new
+virtualenv, a CI run or an upgrade meets.  The child reports its import time and its time to
+the first gradient (import included), both from its own clock; the parent also reports the
+child's whole wall time, interpreter start-up included.  Medians of three runs each (one
+warm run in a smoke run, and no cold one).
 """
 
 from __future__ import annotations
@@ -22,9 +26,9 @@ from typing import Any
 from .frameworks import FRAMEWORKS
 from .progress import Progress
 
-# the first gradient a cold-start child computes: rosenbrock-10 (the benchmark's), or the seed
-# tutorial's chain (``--coldstart-case seed``)
-CASES = {"rosenbrock-10": ("rosenbrock", {"n": 10}), "seed": ("seed", {})}
+# the first gradients a cold-start child computes: the seed tutorial's chain and rosenbrock-10
+# (``--coldstart-case`` picks one; a smoke run takes the first)
+CASES = {"seed": ("seed", {}), "rosenbrock-10": ("rosenbrock", {"n": 10})}
 DEFAULT_CASE = "rosenbrock-10"
 ROOT = Path(__file__).resolve().parent.parent  # where this package is importable from
 TIMEOUT = 600.0
@@ -49,29 +53,39 @@ def child(framework: str, case: str = DEFAULT_CASE) -> None:
 
 
 def runnable(frameworks: list[str], case: str = DEFAULT_CASE) -> list[str]:
-    """The frameworks a cold start can be measured for here."""
+    """The frameworks a cold start of ``case`` can be measured for here."""
     workload, _ = _workload(case)
     return [f for f in frameworks
             if f in workload.setups and FRAMEWORKS[f].unavailable_reason() is None]
 
 
-def measure(frameworks: list[str], quick: bool, progress: Progress,
-            case: str = DEFAULT_CASE) -> list[dict[str, Any]]:
-    """One record per framework: its warm runs and, where numba compiles, its cold run."""
+def plan(frameworks: list[str], cases: list[str]) -> list[tuple[str, str]]:
+    """``(framework, case)`` pairs to measure, case by case."""
+    return [(f, case) for case in cases for f in runnable(frameworks, case)]
+
+
+def measure(pairs: list[tuple[str, str]], quick: bool,
+            progress: Progress) -> list[dict[str, Any]]:
+    """One record per ``(framework, case)``: its warm runs and, where numba compiles, its cold
+    runs (each in a fresh empty cache folder)."""
     repeats = 1 if quick else 3
     results = []
-    for name in frameworks:
-        progress.tick(f"cold start / {name}")
+    for name, case in pairs:
+        progress.tick(f"cold start / {case} / {name}")
         rec: dict[str, Any] = {"framework": name, "case": case}
         try:
             if not quick:  # a smoke run relies on its in-process cells having populated it
-                _spawn(name, case, {})  # populates the numba cache (and the OS file cache)
+                _spawn(name, case, {})  # populates the caches (and the OS file cache)
             runs = [_spawn(name, case, {}) for _ in range(repeats)]
             rec["warm_cache"] = {"runs": runs, **_medians(runs)}
             if FRAMEWORKS[name].uses_numba and not quick:
-                with tempfile.TemporaryDirectory(prefix="bench-numba-cache-") as empty:
-                    run = _spawn(name, case, {"NUMBA_CACHE_DIR": empty})
-                rec["cold_cache"] = {"runs": [run], **_medians([run])}
+                cold = []
+                for _ in range(repeats):
+                    with tempfile.TemporaryDirectory(prefix="bench-empty-cache-") as empty:
+                        cold.append(_spawn(name, case, {
+                            "NUMBA_CACHE_DIR": os.path.join(empty, "numba"),
+                            "TAPEGRAD_CACHE_DIR": os.path.join(empty, "tapegrad")}))
+                rec["cold_cache"] = {"runs": cold, **_medians(cold)}
             rec["status"] = "ok"
         except RuntimeError as exc:
             rec["status"], rec["reason"] = "error", str(exc)
@@ -80,10 +94,11 @@ def measure(frameworks: list[str], quick: bool, progress: Progress,
 
 
 def _spawn(name: str, case: str, env: dict[str, str]) -> dict[str, float]:
+    # (TAPEGRAD_QUIET: the child's note on compiling would only clutter the parent's output)
+    env = {**os.environ, "TAPEGRAD_QUIET": "1", **env}
     t0 = perf_counter()
     proc = subprocess.run([sys.executable, "-m", f"{__package__}.coldstart", name, case], cwd=ROOT,
-                          env={**os.environ, **env}, capture_output=True, text=True,
-                          timeout=TIMEOUT)
+                          env=env, capture_output=True, text=True, timeout=TIMEOUT)
     wall = perf_counter() - t0
     if proc.returncode != 0:
         raise RuntimeError(f"cold-start child for {name} failed ({proc.returncode}):\n"

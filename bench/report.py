@@ -56,20 +56,20 @@ def mlp_ratios(cells: list[Cell]) -> str | None:
 
 
 def coldstart_table(records: list[dict[str, Any]]) -> str:
-    """Import and first-gradient times of fresh processes, warm and cold numba cache."""
-    head = (f"{'framework':<19}{'import':>10}{'1st grad warm':>15}{'process warm':>14}"
-            f"{'1st grad cold':>15}{'process cold':>14}")
-    case = records[0].get("case", "rosenbrock-10") if records else "rosenbrock-10"
-    lines = ["cold start: a fresh process importing the framework and computing the first "
-             f"gradient of {case}",
-             "(warm: numba cache populated, median of runs; cold: empty NUMBA_CACHE_DIR; "
-             "process: wall time incl. interpreter start)", head, "-" * len(head)]
+    """Import and first-gradient times of fresh processes, warm and empty caches, per case."""
+    head = (f"{'case':<15}{'framework':<19}{'import':>10}{'1st grad warm':>15}"
+            f"{'process warm':>14}{'1st grad cold':>15}{'process cold':>14}")
+    lines = ["cold start: a fresh process importing the framework and computing its first gradient",
+             "(warm: caches populated; cold: empty NUMBA_CACHE_DIR and TAPEGRAD_CACHE_DIR; "
+             "medians of runs; process: wall time incl. interpreter start)", head, "-" * len(head)]
     for rec in records:
+        case = rec.get("case", "rosenbrock-10")
         if rec["status"] != "ok":
-            lines.append(f"{rec['framework']:<19}{'error':>10}   {rec['reason'].splitlines()[0]}")
+            lines.append(f"{case:<15}{rec['framework']:<19}{'error':>10}   "
+                         f"{rec['reason'].splitlines()[0]}")
             continue
         warm, cold = rec["warm_cache"], rec.get("cold_cache", {})
-        lines.append(f"{rec['framework']:<19}{human(warm['import_s']):>10}"
+        lines.append(f"{case:<15}{rec['framework']:<19}{human(warm['import_s']):>10}"
                      f"{human(warm['first_grad_s']):>15}{human(warm['wall_s']):>14}"
                      f"{human(cold.get('first_grad_s')):>15}{human(cold.get('wall_s')):>14}")
     return "\n".join(lines)

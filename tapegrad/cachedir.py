@@ -25,17 +25,22 @@ import stat
 import sys
 import warnings
 
-#: messages already given in this process (each problem is reported once, not per kernel)
+#: messages (and topics) already given in this process (each problem is reported once, not
+#: per kernel)
 _warned: set[str] = set()
 
 
-def warn_once(message: str) -> None:
-    """One ``RuntimeWarning`` per distinct message per process, attributed to the first
-    caller outside tapegrad (``tapegrad/__init__.py`` ignores RuntimeWarnings raised in its own
-    modules: NumPy's, for IEEE results that torch gives silently)."""
-    if message in _warned:
+def warn_once(message: str, topic: str | None = None) -> None:
+    """One ``RuntimeWarning`` per distinct message -- or per ``topic``, when given -- per
+    process, attributed to the first caller outside tapegrad (``tapegrad/__init__.py`` ignores
+    RuntimeWarnings raised in its own modules: NumPy's, for IEEE results that torch gives
+    silently).  Every problem with the caches is of the topic "cache": a process whose cache
+    cannot be used is told once, however many kernels that touches."""
+    if message in _warned or (topic is not None and f"topic: {topic}" in _warned):
         return
     _warned.add(message)
+    if topic is not None:
+        _warned.add(f"topic: {topic}")
     frame = sys._getframe(1)
     # (importlib's frames too: a kernel module imported on first use warns from inside them)
     while frame is not None and frame.f_globals.get("__name__", "").partition(".")[0] in (

@@ -45,7 +45,7 @@ import math
 import numpy as np
 
 from .cachedir import warn_once
-from .kernels.jit import built, cached, jit
+from .kernels.jit import built, jit, plain
 from .ops import OPS
 
 #: tapes with more records than this keep the interpreter: numba's compile time grows with the
@@ -323,22 +323,11 @@ def _literal(c: float) -> str:
     return repr(c)
 
 
-_PLAIN: dict = {}
-
-
 def _plain(rule):
-    """A scalar rule compiled as an ordinary function, which LLVM inlines.  The op table's
-    rules are inlined by numba itself (``inline="always"``), which re-types them at every call
-    site: a 200-record tape took ~3x longer to compile that way.  Cached on disk (a rule
-    calls only code of its own file, which is what numba's cache is keyed on): the first
-    fused tape of a process then compiles in ~0.3 s instead of ~1 s."""
-    plain = _PLAIN.get(rule)
-    if plain is None:
-        from numba import njit
-
-        built(rule)  # (swaps the lazy functions the rule reads for numba's)
-        plain = _PLAIN[rule] = cached(njit, error_model="numpy")(rule.py_func)
-    return plain
+    """A scalar rule as an ordinary function, which LLVM inlines (see ``jit.plain``): a
+    200-record tape took ~3x longer to compile with numba's own inlining.  Cached on disk:
+    the first fused tape of a process then compiles in ~0.3 s instead of ~1 s."""
+    return plain(rule)
 
 
 def _render(plan: dict) -> tuple[str, dict]:

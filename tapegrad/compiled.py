@@ -20,6 +20,7 @@ reverse fused, compiled when the tape is (``_fused``; None for every other tape)
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import warnings
 from collections import Counter
@@ -136,12 +137,24 @@ class _Variant:
         self.arg_width = sum(int(self.offs[s + 1] - self.offs[s]) for s in self.arg_slots)
         self.arg_offsets = self.offs[self.arg_array]
         self.arg_ranges = [(int(self.offs[s]), int(self.offs[s + 1])) for s in self.arg_slots]
-        from .kernels.replay import pack, scalar_records  # (imports numba)
+        from .kernels._dispatch import INLINE  # (imports numba)
+        from .kernels.replay import pack, scalar_records
 
-        self.kinds = scalar_records(self.recs, self.offs, [bool(op.rules) for op in OPS])
+        self.kinds = scalar_records(self.recs, self.offs, INLINE)
         self.program = pack(self.recs, self.offs, self.ints, self.aux, self.kinds,
                             self.arg_array, self.out_slot)
+        # the ops whose kernels the replay calls (the others run inline): put in the tables
+        # at the first replay -- a tape replayed by fused code never needs them
+        self.table_ops = sorted(set(self.recs[self.kinds == 0, 0].tolist()))
         self.local = threading.local()
+
+    def _provide_kernels(self) -> None:
+        """Every op kernel this tape's replay calls, compiled or loaded (``optable.py``)."""
+        from .kernels.optable import provide
+
+        provide("fwd", self.table_ops)
+        provide("vjp", self.table_ops)
+        self.table_ops = []
 
     # -- replay ------------------------------------------------------------------------------
 
@@ -150,15 +163,20 @@ class _Variant:
         this thread's buffers; return ``(values buffer, gradient rows)`` -- the rows hold every
         argument's gradient, flattened and concatenated, and are the caller's to keep."""
         from .kernels._dispatch import replay
-        from .kernels.replay import BLAS_MIN, DONE
+        from .kernels.optable import FWD_ADDRESS, VJP_ADDRESS
+        from .kernels.replay import DONE, N_STATE, NO_KERNEL, STATE_BLAS_MIN, STATE_FWD, STATE_VJP
 
         local = self.local
         buf = getattr(local, "buf", None)
         if buf is None:  # reused: fresh large buffers page-fault
+            if self.table_ops:
+                self._provide_kernels()
+            if not _replay_ready:
+                _first_replay()
             buf = local.buf = self.buf.copy()
             local.grads = np.empty(int(self.offs[-1]) + 1)
             local.flags = np.empty(self.offs.size - 1, np.uint8)
-            local.state = np.zeros(8, np.int64)
+            local.state = np.zeros(N_STATE, np.int64)
         if isinstance(args, np.ndarray):  # one element per argument, packed by _check
             buf[self.arg_offsets] = args
         else:
@@ -167,9 +185,13 @@ class _Variant:
         result = np.empty((seeds.shape[0], self.arg_width))
         state = local.state
         state[:] = 0
-        state[BLAS_MIN] = engine.BLAS_MIN
-        while replay(self.program, buf, self.floats, seeds, local.grads, local.flags, result,
-                     state) != DONE:
+        state[STATE_BLAS_MIN] = engine.BLAS_MIN
+        state[STATE_FWD] = FWD_ADDRESS
+        state[STATE_VJP] = VJP_ADDRESS
+        while (status := replay(self.program, buf, self.floats, seeds, local.grads, local.flags,
+                                result, state)) != DONE:
+            if status == NO_KERNEL:  # (_provide_kernels put every op in: unreachable)
+                raise AssertionError("tg.compile: an op kernel is missing from the tables")
             self._blas(state, buf, local.grads)  # a large product, stopped at for NumPy
         return buf, result
 
@@ -320,6 +342,8 @@ class CompiledTape:
     def gradient_batch(self, X) -> np.ndarray:
         """Gradients of scalar ``f`` at each row of ``X`` (one argument), rows in parallel."""
         from .kernels._dispatch import batch_gradients
+        from .kernels.jit import compiling
+        from .kernels.optable import FWD, VJP, provide
 
         if len(self.specs) != 1:
             raise ValueError("gradient_batch: f must take exactly one argument")
@@ -335,11 +359,22 @@ class CompiledTape:
         watched = np.array(sorted({g[2] for g in variant.guards}), dtype=np.int64)
         observed = np.zeros((X.shape[0], int(variant.offs[-1])))
         result = np.empty_like(rows)
+        statuses = np.zeros(len(rows), np.int64)
         import numba
 
-        batch_gradients(variant.recs, variant.offs, variant.buf, variant.ints, variant.floats,
-                        variant.aux, variant.arg_slots[0], variant.out_slot, rows, result,
-                        watched, observed, max(1, min(numba.get_num_threads(), len(rows))))
+        if variant.table_ops:
+            variant._provide_kernels()
+        provide("fwd", set(variant.recs[:, 0].tolist()))  # (its forward inlines none)
+        # (the note on a long compile is set up for the first call only: a timer per call
+        # would cost more than a small batch)
+        with compiling("tg.compile's batch gradient kernel") if not batch_gradients.signatures \
+                else contextlib.nullcontext():
+            batch_gradients(variant.recs, variant.offs, variant.buf, variant.ints,
+                            variant.floats, variant.aux, variant.arg_slots[0], variant.out_slot,
+                            rows, result, watched, observed, statuses,
+                            max(1, min(numba.get_num_threads(), len(rows))), FWD, VJP)
+        if statuses.any():  # (_provide_kernels put every op in: unreachable)
+            raise AssertionError("gradient_batch: an op kernel is missing from the tables")
         captured_changed = any(box[0] != version for box, version in variant.captured)
         for i in range(X.shape[0]):  # rows whose guards flipped take the checked path
             if captured_changed or variant.broken_guard(observed[i]) is not None:
@@ -457,6 +492,23 @@ class CompiledTape:
             parts.append(flat[at:at + n].reshape(shape).astype(dtype, copy=False))
             at += n
         return tuple(parts)
+
+
+_replay_ready = False
+
+
+def _first_replay() -> None:
+    """Compile (or load from numba's cache) the replay kernel, saying so if that takes long."""
+    global _replay_ready
+    from numba import types
+
+    from .kernels._dispatch import replay
+    from .kernels.jit import compiling
+
+    ints, floats, table = types.int64[::1], types.float64[::1], types.float64[:, ::1]
+    with compiling("tg.compile's replay kernel"):
+        replay.compile((ints, floats, floats, table, floats, types.uint8[::1], table, ints))
+    _replay_ready = True
 
 
 def _spec(a, i: int) -> tuple[tuple, np.dtype]:

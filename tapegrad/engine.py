@@ -23,14 +23,18 @@ from . import heap
 from .kernels import abi
 from .kernels.abi import (
     BLAS,
+    FLAGS,
     FREED,
     HAS_GRAD,
     HEADER,
+    MISSING,
     NEED,
     OBJECT_LAYOUT,
     OK,
     PER_TAPE,
     REPACK,
+    SCRATCH_EXTRA,
+    SCRATCH_PER_SLOT,
     STALE,
     address_of,
 )
@@ -104,7 +108,7 @@ class _Workspace:
         common case: no extras, no retained graph."""
         self.frame[abi.OFFS:abi.PER_TAPE] = (
             self.frame_address + 8 * HEADER, 0, 0, 0, 0, *extras, *self.buffers,
-            1 if retain else 0, -1, BLAS_MIN, layout)
+            1 if retain else 0, -1, BLAS_MIN, layout, _vjp_table)
         self.common = extras is _COMMON_EXTRAS and not retain and layout != 0
 
     def lend(self) -> np.ndarray:
@@ -142,6 +146,8 @@ _threads = threading.local()
 _kernel = None
 _kernel_holding_gil = None  # (the same code, called without releasing the GIL)
 _wrap = None  # tensor._wrap, set with the kernel
+_vjp_table = 0  # the address of the op VJPs' table (kernels/optable.py), set with the kernel
+_provide_vjp = None  # optable.provide_vjp, set with the kernel
 _F64 = np.dtype(np.float64)
 _tobytes = np.ndarray.tobytes
 _NONE_FREED = array("B", bytes(4096))  # (a slice copies it: a third of array("B", bytes(n)))
@@ -149,10 +155,12 @@ _NONE_FREED = array("B", bytes(4096))  # (a slice copies it: a third of array("B
 
 def _load_kernel():
     # loaded on first use: a program that never calls backward never pays for it
-    global _kernel, _kernel_holding_gil, _wrap
+    global _kernel, _kernel_holding_gil, _wrap, _vjp_table, _provide_vjp
     from .kernels.native import backward_kernel
+    from .kernels.optable import VJP_ADDRESS, provide_vjp
     from .tensor import _wrap  # (tensor.py imports this module)
 
+    _vjp_table, _provide_vjp = VJP_ADDRESS, provide_vjp
     kernel = backward_kernel()
     _kernel_holding_gil = ctypes.PYFUNCTYPE(ctypes.c_int64, ctypes.c_void_p)(
         ctypes.cast(kernel, ctypes.c_void_p).value)
@@ -233,7 +241,7 @@ def backward(t: Tensor, gradient: Any = None, retain_graph: bool | None = None,
     except AttributeError:
         work = _threads.work = _Workspace()
     grads, scratch = work.grads, work.scratch
-    n_scratch = 6 * n_slots + 1  # (what the sweep needs: see its docstring)
+    n_scratch = SCRATCH_PER_SLOT * n_slots + SCRATCH_EXTRA  # (see abi.py)
     if grads.size <= n_elems or scratch.size < n_scratch or work.lent is not None:
         grads, scratch = work.take(n_elems + 1, n_scratch)
     # the frame (see kernels/abi.py): its header and the offsets, written by one pack_into (a
@@ -266,12 +274,21 @@ def backward(t: Tensor, gradient: Any = None, retain_graph: bool | None = None,
             0, 0)
         code = _sweep_packed(tape, work, n_slots)
     frame = work.frame  # (grown, maybe, by _sweep_packed)
-    while code == BLAS:  # a large matrix product: its VJP runs in NumPy's BLAS
+    while code == BLAS or code == MISSING:
         rec = int(frame[abi.RESULT_RECORD])
+        if code == MISSING:  # an op whose VJP this process has not needed yet: compiled
+            # (or loaded) now, and the sweep resumes at that record, untouched so far
+            _provide_vjp(int(frame[abi.RESULT_SLOT]), recs, offs)
+            frame[abi.START] = rec
+            work.common = False
+            code = sweep(work.frame_address)
+            continue
+        # a large matrix product: its VJP runs in NumPy's BLAS
         record = recs[6 * rec:6 * rec + 6]
         _matmul_vjp(tape, record, ints, _GradientRegions(grads, scratch, n_slots, work),
                     lambda slot: _value(int(scratch[slot]), offs[slot + 1] - offs[slot]),
-                    scratch[2 * n_slots:3 * n_slots], int(frame[abi.RESULT_SLOT]))
+                    scratch[FLAGS * n_slots:(FLAGS + 1) * n_slots],
+                    int(frame[abi.RESULT_SLOT]))
         if rec == 0:
             code = OK
             break
@@ -283,7 +300,7 @@ def backward(t: Tensor, gradient: Any = None, retain_graph: bool | None = None,
     if code == STALE:
         _raise_stale(tape, int(frame[abi.RESULT_RECORD]), int(frame[abi.RESULT_SLOT]))
 
-    flags = 2 * n_slots  # (where the slot flags start in scratch)
+    flags = FLAGS * n_slots  # (where the slot flags start in scratch)
     for slot, leaf in tape.leaves:
         if scratch.item(flags + slot) & HAS_GRAD:
             start, end = offs[slot], offs[slot + 1]
@@ -436,10 +453,11 @@ BLAS_MIN = 1 << 15
 
 class _GradientRegions:
     """Where the sweep keeps each slot's gradient: a large intermediate's may be in another
-    slot's region (see ``sweep._records``), so it is found by its address in scratch."""
+    slot's region (see ``sweep.py``), so it is found by its address in scratch."""
 
     def __init__(self, grads: np.ndarray, scratch: np.ndarray, n_slots: int, work) -> None:
-        self.grads, self.addresses, self.base = grads, scratch[n_slots:2 * n_slots], \
+        at = abi.GRAD_ADDRS * n_slots
+        self.grads, self.addresses, self.base = grads, scratch[at:at + n_slots], \
             work.grads_address
 
     def __call__(self, slot: int, size: int) -> np.ndarray:

@@ -34,3 +34,17 @@ def test_every_kernel_function_has_a_name_of_its_own():
             fn = part.py_func
             name = (fn.__module__, fn.__qualname__)
             assert seen.setdefault(name, fn) is fn, f"{name} names two kernels ({op.key})"
+
+
+def test_every_op_has_its_own_kernels_and_the_inline_ops_their_rules():
+    """Each op's VJP and forward is a C function of its own (compiled when first used); the
+    core kernels run only the inline ops' records themselves, by their scalar rules."""
+    from tapegrad.kernels.abi import INLINE_KEYS
+
+    for op in OPS:
+        assert callable(getattr(_dispatch, f"vjp_{op.code}"))
+        assert callable(getattr(_dispatch, f"fwd_{op.code}"))
+    assert [op.key for op in OPS if _dispatch.INLINE[op.code]] == [
+        op.key for op in OPS if op.key in INLINE_KEYS]
+    assert all(OPS[code].rules for code, inline in enumerate(_dispatch.INLINE) if inline)
+    assert set(INLINE_KEYS) <= {op.key for op in OPS}

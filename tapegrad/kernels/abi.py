@@ -1,10 +1,16 @@
-"""What Python and the backward kernel agree on: the call frame, status codes and slot flags.
+"""What Python and the kernels agree on: records, slot flags, scratch, the call frame, statuses.
+
+Everything the kernels' data is made of is described here, once: the record columns, the
+per-slot flags and the regions of the sweep's scratch array (read by ``sweep.py``, ``replay.py``
+and the engine), the eager backward's call frame, and the op kernels' calling convention.
 
 The backward kernel is called through a C function pointer with one argument, the address of a
 *frame*: an int64 array holding the addresses and lengths of every array the sweep reads or
 writes (the tape's arrays are read where they were recorded).  One pointer instead of fourteen
 typed arguments is what lets the kernel be loaded and called without numba (see ``native.py``),
-and it costs less per call than numba's argument checks.  Nothing here imports numba.
+and it costs less per call than numba's argument checks.  Each op's VJP and forward are
+separate C functions too (see ``optable.py``), reached through a table of their addresses: only
+the ops a program uses are ever compiled or loaded.  Nothing here imports numba.
 """
 
 import ctypes
@@ -14,28 +20,65 @@ import sys
 import numpy as np
 
 # how the sweep ended (``REPACK``: a value the sweep was to read in place is not a plain
-# C-contiguous float64 array or float; nothing was done, the caller packs the values instead)
-OK, FREED, STALE, BLAS, REPACK = 0, 1, 2, 3, 4
+# C-contiguous float64 array or float; nothing was done, the caller packs the values instead.
+# ``MISSING``: the record ``RESULT_RECORD`` needs the VJP of opcode ``RESULT_SLOT``, whose
+# address is not in the table yet; nothing was done to that record, and the caller resumes
+# there (``START``) once it is)
+OK, FREED, STALE, BLAS, REPACK, MISSING = 0, 1, 2, 3, 4, 5
 
-# per-slot flag bits in the scratch array
+# per-slot flag bits in the scratch array (the replay uses NEED and HAS_GRAD too)
 NEED, HAS_GRAD, STALE_FLAG, BIG = 1, 2, 4, 8
 
-# columns of the int64 record array
+# columns of the int64 record array (six per record, as ``tape.recs`` holds them)
 OP, OUT, A, B, IP, FP = range(6)
+N_COLUMNS = 6
+
+# the sweep's scratch array, for n slots: regions of n ints each -- the slots' value addresses,
+# gradient addresses, flags, last uses -- then the pool of free gradient regions (2n + 1)
+(VALUE_ADDRS, GRAD_ADDRS, FLAGS, LAST_USE, POOL) = range(5)
+SCRATCH_PER_SLOT, SCRATCH_EXTRA = 6, 1  # (the scratch holds 6n + 1 ints)
+
+# the op kernels' C signatures (all int64; the return value is unused): addresses and sizes of
+# the slots, the gradient modes, the parameter pools and the record's offsets into them
+#:   vjp(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, I, n_I, F, n_F, ip, fp)
+VJP_ARGS = 17
+#:   fwd(y, a, b, n_y, n_a, n_b, I, n_I, F, n_F, ip, fp)
+FWD_ARGS = 12
 
 # the frame: (address, length) pairs of the arrays (the offsets' length is N_SLOTS + 1),
-# scalars, the tape's value lists to read in place (or 0: see OBJECT_LAYOUT) and two results.
-# The fields that stay the same call after call on a thread come first (the engine writes them
-# only when they change), then those of each tape from PER_TAPE on; the offsets follow.
+# scalars, the tape's value lists to read in place (or 0: see OBJECT_LAYOUT), the table of the
+# op VJPs' addresses (``optable.VJP``) and two results.  The fields that stay the same call after
+# call on a thread come first (the engine writes them only when they change), then those of
+# each tape from PER_TAPE on; the offsets follow.
 (RESULT_RECORD, RESULT_SLOT, OFFS, SCALARS, N_SCALARS, PACKED, N_PACKED, AUX, N_AUX, KEEP,
  N_KEEP, SEED, N_SEED, GRADS, N_GRADS, SCRATCH, N_SCRATCH, RETAIN, START, BLAS_MIN, LAYOUT,
- RECS, N_RECS, INTS, N_INTS, FLOATS, N_FLOATS, FREED_FLAGS, N_FREED, N_SLOTS, OUT_SLOT,
- ARRAYS_LIST, SCALARS_LIST) = range(33)
-HEADER = 33
+ VJP_TABLE, RECS, N_RECS, INTS, N_INTS, FLOATS, N_FLOATS, FREED_FLAGS, N_FREED, N_SLOTS,
+ OUT_SLOT, ARRAYS_LIST, SCALARS_LIST) = range(34)
+HEADER = 34
 PER_TAPE = RECS
 
+# a compiled tape's replay (``replay.py``): per-record flag of a one-element elementwise record
+# computed inline, how a replay call ended (done, or stopped at a large matrix product for the
+# caller's BLAS, or at a record whose op kernel is not in the tables), and the int64 ``state``
+# a caller keeps across the calls of one replay: where it stopped (``STAGE``: 0 to start; the
+# seed row and record), the product's gradient modes (0: not needed, else ``ADD``/``ASSIGN``),
+# the smallest product handed back (0: none) and the op tables' addresses
+SCALAR = 1
+DONE, BLAS_FORWARD, BLAS_REVERSE, NO_KERNEL = 0, 1, 2, 3
+STAGE, ROW, RECORD, MODE_A, MODE_B, STATE_BLAS_MIN, STATE_FWD, STATE_VJP = range(8)
+N_STATE = 8
+
+#: the elementwise ops whose small records (at most INLINE_MAX elements, no broadcasting) the
+#: sweep and the replay run inline, by their scalar rules compiled into the core kernels: the
+#: arithmetic and activation of a scalar network (each costs the core's compile ~0.1 s).  Every
+#: other record calls its op's own kernel, compiled when first used: the core's compile time
+#: does not grow with the op table.
+INLINE_KEYS = ("add", "sub", "mul", "add_scalar", "sub_scalar", "rsub_scalar", "mul_scalar",
+               "div_scalar", "pow_scalar", "tanh", "relu")
+INLINE_MAX = 32
+
 #: a value of at least this many elements is large: read in place by address, never packed
-#: (``tape.BIG``), and its gradient shares pooled memory once dead (``sweep._records``)
+#: (``tape.BIG``), and its gradient shares pooled memory once dead (``sweep.py``)
 LARGE = 4096
 
 _Byte = ctypes.c_char

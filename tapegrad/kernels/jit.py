@@ -11,7 +11,12 @@ NumPy and torch, instead of raising ZeroDivisionError inside a kernel.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import os
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from .. import cachedir
@@ -99,7 +104,7 @@ def cached(decorator: Callable, *args: Any, **options: Any) -> Callable[[Callabl
             return decorator(*args, cache=True, **options)(fn)
         cachedir.warn_once(f"tapegrad: compiling without numba's disk cache, because {reason}"
                            "; every process compiles the kernels again (see README, "
-                           "'The cache folders')")
+                           "'The cache folders')", topic="cache")
         return decorator(*args, cache=False, **options)(fn)
 
     return decorate
@@ -121,6 +126,25 @@ def _unusable_cache(fn: Callable) -> str | None:
     return cachedir.untrusted(folder) or cachedir.regular_entries_only(folder, prefix)
 
 
+_PLAIN: dict = {}
+
+
+def plain(rule: Lazy) -> Any:
+    """A scalar rule (``Op.rules``) compiled as an ordinary numba function, which LLVM inlines
+    where it is called.  The op table's rules are inlined by numba itself
+    (``inline="always"``), which copies and re-types their IR at every call site: several times
+    the compile time, for the same machine code.  Cached on disk (a rule calls only code of its
+    own file, which is what numba's cache is keyed on): the core kernels and ``tg.compile``'s
+    fused loops share one compiled copy per process."""
+    compiled = _PLAIN.get(rule)
+    if compiled is None:
+        from numba import njit
+
+        built(rule)  # (swaps the lazy functions the rule reads for numba's)
+        compiled = _PLAIN[rule] = cached(njit, error_model="numpy")(rule.py_func)
+    return compiled
+
+
 #: a loop-level kernel (one op's forward or VJP over whole arrays)
 kernel = jit(error_model="numpy")
 
@@ -138,3 +162,45 @@ def named(fn, name: str):
     """
     fn.__name__ = fn.__qualname__ = name
     return fn
+
+
+#: a compile taking longer than this (seconds) is announced on stderr, once per process
+ANNOUNCE_AFTER = 1.0
+_announced = threading.Event()
+
+
+@contextlib.contextmanager
+def compiling(what: str, where: Path | str | None = None) -> Iterator[None]:
+    """Around numba work that may compile: if it lasts more than :data:`ANNOUNCE_AFTER`, say
+    once per process, on stderr, what is compiled, why, and where it is cached -- never a
+    silent freeze.  Nothing is said when the work is quick (a warm cache), nor with
+    ``TAPEGRAD_QUIET=1``.  ``where``: the folder the code is kept in (default: numba's cache
+    folder for tapegrad's kernels)."""
+    if _announced.is_set() or os.environ.get("TAPEGRAD_QUIET", "") not in ("", "0"):
+        yield
+        return
+    timer = threading.Timer(ANNOUNCE_AFTER, _announce, (what, where))
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+
+
+def _announce(what: str, where: Path | str | None) -> None:
+    if _announced.is_set():
+        return
+    _announced.set()
+    if where is None:
+        where = os.environ.get("NUMBA_CACHE_DIR") or Path(__file__).parent / "__pycache__"
+    try:
+        sys.stderr.write(
+            f"tapegrad: compiling {what} with numba, once for this installation: only the "
+            "kernels of the ops a program uses are compiled, each the first time it is "
+            f"needed (seconds each), and cached in {where} for every later process. "
+            "`python -m tapegrad.warmup` compiles them all ahead of time; TAPEGRAD_QUIET=1 "
+            "silences this note.\n")
+        sys.stderr.flush()
+    except (OSError, ValueError, AttributeError):  # (no stderr, or closed)
+        pass

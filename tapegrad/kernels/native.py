@@ -1,24 +1,27 @@
-"""The backward kernel's machine code, kept on disk and loaded without importing numba.
+"""The kernels' machine code, kept on disk and loaded without importing numba.
 
-numba compiles the eager backward kernel once (``_dispatch.backward_entry``, a C callback of
-one frame address, see ``abi.py``) and caches it; but *loading* anything from numba's cache
-means importing numba and setting up its compiler (~0.3 s), the larger part of a fresh
-process's import-plus-first-gradient.  So the first process also writes the callback's object
-code to a file of its own, and every later process links that file with llvmlite (~10 ms) and
-calls it through ctypes: numba is never imported by an eager program.
+numba compiles the eager backward kernel (``_dispatch.backward_entry``, a C callback of one
+frame address, see ``abi.py``) and each op's kernels (``_dispatch.op_kernel``, see
+``optable.py``) once, and caches them; but *loading* anything from numba's cache means importing
+numba and setting up its compiler (~0.3 s), the larger part of a fresh process's
+import-plus-first-gradient.  So the process that compiles a kernel also writes its object code to
+a file of its own, and every later process links that file with llvmlite (~10 ms for the first,
+less for each further one) and calls it by address: numba is never imported by an eager program.
 
 The object code refers to a few C functions of numba's runtime (allocation, error reporting),
 which live in two of numba's C extension modules; those are loaded on their own, without the
 ``numba`` package.  Anything unexpected while loading (a changed numba, a missing symbol, a
-damaged file) falls back to numba itself.  The file name hashes everything the code depends on:
-the kernel sources, numba's and llvmlite's builds, Python's version and this CPU.  The file is
-machine code this process runs: it is read only from a folder no other user can write, and
-only if it is a regular file (``tapegrad/cachedir.py``).
+damaged file) falls back to numba itself.  The file names hash everything the code depends on:
+the kernel sources, numba's and llvmlite's builds, NumPy's and Python's versions and this CPU.
+The files are machine code this process runs: each is read only from a folder no other user can
+write, and only if it is a regular file (``tapegrad/cachedir.py``).  Object files are ELF here:
+on other platforms (macOS, Windows) the kernels are always numba's, from numba's own cache.
 """
 
 from __future__ import annotations
 
 import ctypes
+import functools
 import hashlib
 import importlib.machinery
 import importlib.util
@@ -32,10 +35,14 @@ from pathlib import Path
 from .. import cachedir
 
 _HERE = Path(__file__).resolve().parent
-_MAGIC = b"tapegrad-backward-2\n"  # then the name, a SHA-256 and the object code
+_MAGIC = b"tapegrad-kernel-3\n"  # then the name, a SHA-256 and the object code
 
-#: the kernel's C signature: ``int64 backward(int64 *frame)``
+#: the backward kernel's C signature: ``int64 backward(int64 *frame)``
 _SIGNATURE = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_void_p)
+
+#: whether object files are written and linked here: numba makes ELF objects on Linux and the
+#: BSDs, which ``_undefined_symbols`` can check before LLVM links them
+NATIVE = sys.platform.startswith(("linux", "freebsd"))
 
 _engines: list = []  # llvmlite execution engines: the loaded code lives as long as they do
 
@@ -43,14 +50,51 @@ _engines: list = []  # llvmlite execution engines: the loaded code lives as long
 def backward_kernel() -> Callable[[int], int]:
     """The eager backward kernel, callable with a frame's address; loaded from an object file
     when a trusted one matches, else made (and its file written) through numba."""
-    name = f"backward-{_key()}.o"
+    address = kernel_address("backward", lambda d: d.backward_entry(),
+                             "the backward sweep (the core of every backward)")
+    return _SIGNATURE(address)
+
+
+def op_kernel(kind: str, code: int) -> int:
+    """The address of op ``code``'s ``kind`` kernel ("vjp" or "fwd"; see ``optable.py``)."""
+    return kernel_address(*op_kernel_parts(kind, code))
+
+
+def op_kernel_parts(kind: str, code: int) -> tuple[str, Callable, str]:
+    """``(stem, make, what)`` of op ``code``'s ``kind`` kernel, for :func:`kernel_address`."""
+    from ..ops import OPS
+
+    key = OPS[code].key
+    return (f"{kind}-{key}", lambda d: d.op_kernel(kind, code),
+            f"the {'VJP' if kind == 'vjp' else 'forward'} of {key}")
+
+
+def kernel_address(stem: str, make: Callable, what: str) -> int:
+    """The address of the kernel ``stem``: linked from its object file when a trusted one
+    matches (:func:`find`), else ``make(_dispatch)`` (numba: compiled, or loaded from numba's
+    cache), whose object file is then written for later processes."""
+    address = find(stem)
+    if address is not None:
+        return address
+    from .jit import compiling
+
+    with compiling(what, cache_dir() if NATIVE else None):
+        return build(stem, make, what)
+
+
+def find(stem: str) -> int | None:
+    """The address of the kernel ``stem`` linked from a trusted object file, or None."""
+    if not NATIVE:
+        return None
+    name = f"{stem}-{_key()}.o"
     for folder in places():
         path = folder / name
         try:
             code = cachedir.read_trusted(path)  # (never blocks: a FIFO is refused unopened)
         except PermissionError as exc:
-            cachedir.warn_once(f"tapegrad: not running the cached backward kernel, because "
-                               f"{exc} (see README, 'The cache folders')")
+            cachedir.warn_once(f"tapegrad: not running the cached kernel {path.name}, "
+                               f"because {exc} (see README, 'The cache folders')",
+                               topic="cache")
             continue
         except OSError:
             continue
@@ -60,12 +104,18 @@ def backward_kernel() -> Callable[[int], int]:
             return _load(path, code)
         except Exception:  # noqa: BLE001 -- any failure here only costs the numba route
             pass
-    return _build(cache_dir() / name)
+    return None
 
 
-def object_path() -> Path:
-    """Where the object file for this installation, numba and CPU is written."""
-    return cache_dir() / f"backward-{_key()}.o"
+def build(stem: str, make: Callable, what: str) -> int:
+    """The address of the kernel ``stem`` made through numba (:func:`kernel_address`)."""
+    return _build(cache_dir() / f"{stem}-{_key()}.o" if NATIVE else None, make, what)
+
+
+def object_path(stem: str = "backward") -> Path:
+    """Where the object file of kernel ``stem`` for this installation, numba and CPU is
+    written."""
+    return cache_dir() / f"{stem}-{_key()}.o"
 
 
 def cache_dir() -> Path:
@@ -105,15 +155,24 @@ def places() -> list[Path]:
             trusted.append(folder)
         else:
             cachedir.warn_once(f"tapegrad: not using the cache folder {folder}, because "
-                               f"{reason} (see README, 'The cache folders')")
+                               f"{reason} (see README, 'The cache folders')", topic="cache")
     if trusted or chosen is defaults:
         return trusted
     return [folder for folder in defaults if cachedir.untrusted(str(folder)) is None]
 
 
 def _key() -> str:
+    """What the object files' names hash (computed once per process and kernel folder)."""
+    return _key_of(_HERE)
+
+
+@functools.cache
+def _key_of(here: Path) -> str:
+    import numpy
+
     digest = hashlib.sha256(sys.version.encode())
-    for folder in (_HERE, _HERE.parent / "ops"):
+    digest.update(numpy.__version__.encode())
+    for folder in (here, here.parent / "ops"):
         for path in sorted(folder.glob("*.py")):
             digest.update(path.name.encode())
             digest.update(path.read_bytes())
@@ -136,17 +195,21 @@ def _key() -> str:
 # -- the numba route -----------------------------------------------------------------------
 
 
-def _build(path: Path) -> Callable[[int], int]:
-    from ._dispatch import backward_entry  # imports numba; compiles or loads its cache
+def _build(path: Path | None, make: Callable, what: str) -> int:
+    from . import _dispatch  # imports numba
 
-    entry = backward_entry()
-    if path.parent in places():  # (not a folder refused for its permissions)
+    entry = make(_dispatch)  # compiled, or loaded from numba's cache
+    if path is not None and path.parent in places():  # (not a folder refused for its permissions)
         try:
             _save(path, entry)
-        except (OSError, ValueError, RuntimeError, AttributeError, TypeError):
-            pass  # a read-only install, or a numba whose internals differ: later processes
-            # take this route too
-    return _SIGNATURE(entry.address)
+        except (OSError, ValueError, RuntimeError, AttributeError, TypeError) as exc:
+            # a read-only install, or a numba whose internals differ: this process runs
+            # numba's code, later ones take this route too
+            cachedir.warn_once(f"tapegrad: could not keep the compiled kernels in "
+                               f"{path.parent} ({type(exc).__name__}: {exc}); each process "
+                               "compiles or loads them through numba, which is slower to start "
+                               "(see README, 'The cache folders')", topic="cache")
+    return entry.address
 
 
 def _object_code(entry) -> bytes:
@@ -186,8 +249,10 @@ def _save(path: Path, entry) -> None:
 # -- the standalone route ------------------------------------------------------------------
 
 
-def _load(path: Path, data: bytes | None = None) -> Callable[[int], int]:
-    """Link the object file ``path`` (whose bytes are ``data``, read by the caller)."""
+def _load(path: Path, data: bytes | None = None) -> int:
+    """Link the object file ``path`` (whose bytes are ``data``, read by the caller); the
+    address of its kernel.  Each file gets an LLVM engine of its own: files written by
+    different processes may use one internal symbol name for different functions."""
     if data is None:
         data = cachedir.read_trusted(path)
         if data is None:
@@ -210,19 +275,25 @@ def _load(path: Path, data: bytes | None = None) -> Callable[[int], int]:
     for symbol in _undefined_symbols(code):
         if ll.address_of_symbol(symbol) is None and not _defined_in(process, symbol):
             raise RuntimeError(f"{path} needs {symbol}, which this process does not define")
-    ll.initialize_native_target()
-    ll.initialize_native_asmprinter()
-    machine = ll.Target.from_default_triple().create_target_machine(
-        cpu=ll.get_host_cpu_name(), features=ll.get_host_cpu_features().flatten(),
-        codemodel="jitdefault")
-    engine = ll.create_mcjit_compiler(ll.parse_assembly(""), machine)
+    engine = ll.create_mcjit_compiler(ll.parse_assembly(""), _target_machine())
     engine.add_object_file(ll.ObjectFileRef.from_data(code))
     engine.finalize_object()
     address = engine.get_function_address(name)
     if not address:
         raise RuntimeError(f"{name} is not defined in {path}")
     _engines.append(engine)
-    return _SIGNATURE(address)
+    return address
+
+
+@functools.cache
+def _target_machine():
+    import llvmlite.binding as ll
+
+    ll.initialize_native_target()
+    ll.initialize_native_asmprinter()
+    return ll.Target.from_default_triple().create_target_machine(
+        cpu=ll.get_host_cpu_name(), features=ll.get_host_cpu_features().flatten(),
+        codemodel="jitdefault")
 
 
 def _undefined_symbols(code: bytes) -> list[str]:
@@ -258,6 +329,7 @@ def _defined_in(library: ctypes.CDLL, symbol: str) -> bool:
     return True
 
 
+@functools.cache
 def _register_runtime_symbols(ll) -> None:
     """Make numba's C runtime functions that compiled code calls resolvable by the linker."""
     helperlib = _extension("numba._helperlib", "numba", "_helperlib")

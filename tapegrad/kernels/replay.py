@@ -9,8 +9,9 @@
   eager sweep's freed/stale bookkeeping (``sweep.py``);
 * records of a one-element elementwise op (``records`` flags them ``SCALAR``) -- the whole of a
   micrograd-style scalar network -- are computed inline on the buffer by the op's scalar rules
-  (``scalar_fwd``/``scalar_vjp``, generated from the op table): no array views, no call per
-  record.  Every other record goes through the op table's array kernels;
+  (``scalar_fwd``/``scalar_vjp``, generated from the op table for the common ops): no call per
+  record.  Every other record calls its op's forward or VJP through the tables of their
+  addresses (``optable.py``; the caller puts every op of the tape in them first);
 * except a large matrix product: numba has no BLAS of its own (without SciPy), and NumPy's is
   ~10x faster than any loop here on such sizes, so -- as the eager sweep does -- the replay
   stops there and returns ``BLAS_FORWARD`` or ``BLAS_REVERSE``; the caller computes that record
@@ -21,33 +22,46 @@ import numpy as np
 
 from ..ops.linalg import product_size
 from ..ops.registry import ADD, ANY_RECORD, ASSIGN
-from .jit import kernel
-from .memory import slot_view
+from .abi import (  # noqa: F401  (re-exported: the replay's statuses and state, for callers)
+    BLAS_FORWARD,
+    BLAS_REVERSE,
+    DONE,
+    FLAGS,
+    FP,
+    HAS_GRAD,
+    IP,
+    MODE_A,
+    MODE_B,
+    N_COLUMNS,
+    N_STATE,
+    NEED,
+    NO_KERNEL,
+    OP,
+    OUT,
+    RECORD,
+    ROW,
+    SCALAR,
+    SCRATCH_EXTRA,
+    SCRATCH_PER_SLOT,
+    STAGE,
+    STATE_BLAS_MIN,
+    STATE_FWD,
+    STATE_VJP,
+    A,
+    B,
+)
+from .jit import jit, kernel
+from .memory import int_view
+from .sweep import call_fwd, call_vjp
 
-# columns of the int64 record array (as in sweep.py)
-OP, OUT, A, B, IP, FP = range(6)
 
-#: per-record flag: a one-element elementwise record, computed inline
-SCALAR = 1
-
-# per-slot flags during the reverse walk
-NEED, HAS_GRAD = 1, 2
-
-#: how a replay call ended: done, or stopped at a large matrix product for the caller to compute
-DONE, BLAS_FORWARD, BLAS_REVERSE = 0, 1, 2
-#: the int64 ``state`` array a caller keeps across the calls of one replay: where it stopped
-#: (``STAGE``: 0 to start; the seed row and record), the product's gradient modes (0: not
-#: needed, else ``ADD``/``ASSIGN``), and the smallest product handed back (0: none)
-STAGE, ROW, RECORD, MODE_A, MODE_B, BLAS_MIN = range(6)
-
-
-def scalar_records(recs: np.ndarray, offs: np.ndarray, has_rules) -> np.ndarray:
-    """Per record, ``SCALAR`` where every slot it touches holds one element and its op has
-    scalar rules (``has_rules[opcode]``); 0 elsewhere."""
+def scalar_records(recs: np.ndarray, offs: np.ndarray, inline) -> np.ndarray:
+    """Per record, ``SCALAR`` where every slot it touches holds one element and its op's scalar
+    rules are compiled into the replay (``inline[opcode]``); 0 elsewhere."""
     size = np.diff(offs)
     b = recs[:, B]
     one = (size[recs[:, OUT]] == 1) & (size[recs[:, A]] == 1) & ((b < 0) | (size[b] == 1))
-    return (one & np.asarray(has_rules, dtype=bool)[recs[:, OP]]).astype(np.uint8) * SCALAR
+    return (one & np.asarray(inline, dtype=bool)[recs[:, OP]]).astype(np.uint8) * SCALAR
 
 
 def pack(recs, offs, ints, aux, kinds, args, out: int) -> np.ndarray:
@@ -70,8 +84,8 @@ def unpack(program):
     n_rec, n_offs, n_ints, n_aux, n_args, out = (program[0], program[1], program[2],
                                                   program[3], program[4], program[5])
     at = 8
-    recs = program[at:at + 6 * n_rec].reshape((n_rec, 6))
-    at += 6 * n_rec
+    recs = program[at:at + N_COLUMNS * n_rec].reshape((n_rec, N_COLUMNS))
+    at += N_COLUMNS * n_rec
     offs = program[at:at + n_offs]
     at += n_offs
     ints = program[at:at + n_ints]
@@ -83,8 +97,8 @@ def unpack(program):
     return recs, offs, ints, aux, kinds, program[at:at + n_args], out
 
 
-def make_replay(fwd_record, vjp_record, scalar_fwd, scalar_vjp, ASSIGNS, MATMUL):
-    """The replay kernel, compiled around the op table's dispatches (closed over, not passed:
+def make_replay(scalar_fwd, scalar_vjp, ASSIGNS, MATMUL, N_OPS):
+    """The replay kernel, compiled around the common ops' scalar rules (closed over, not passed:
     numba cannot cache a function that takes another as an argument); ``ASSIGNS`` and
     ``MATMUL`` are the per-opcode ``Op.assigns`` and ``Op.matmul``, as in ``sweep.py``."""
 
@@ -93,39 +107,6 @@ def make_replay(fwd_record, vjp_record, scalar_fwd, scalar_vjp, ASSIGNS, MATMUL)
         """Whether record ``r`` is a product large enough for NumPy's BLAS."""
         kind = MATMUL[recs[r, OP]]
         return blas_min > 0 and kind > 0 and product_size(I, recs[r, IP], kind) >= blas_min
-
-    # the array path lives in functions of its own: written inline in the replay loop, its
-    # views and call slow down the scalar path that shares the loop ~4x (measured)
-    @kernel
-    def array_fwd(recs, r, offs, base, I, F):
-        y = recs[r, OUT]
-        a = recs[r, A]
-        b = recs[r, B]
-        bslot = b if b >= 0 else a
-        bsize = offs[b + 1] - offs[b] if b >= 0 else 0
-        fwd_record(recs[r, OP],
-                   slot_view(base + 8 * offs[y], offs[y + 1] - offs[y]),
-                   slot_view(base + 8 * offs[a], offs[a + 1] - offs[a]),
-                   slot_view(base + 8 * offs[bslot], bsize),
-                   I, F, recs[r, IP], recs[r, FP])
-
-    @kernel
-    def array_vjp(recs, r, offs, base, gbase, I, F, need_a, need_b):
-        y = recs[r, OUT]
-        a = recs[r, A]
-        b = recs[r, B]
-        bslot = b if b >= 0 else a
-        bsize = offs[b + 1] - offs[b] if b >= 0 else 0
-        ysize = offs[y + 1] - offs[y]
-        asize = offs[a + 1] - offs[a]
-        vjp_record(recs[r, OP],
-                   slot_view(gbase + 8 * offs[y], ysize),
-                   slot_view(base + 8 * offs[a], asize),
-                   slot_view(base + 8 * offs[bslot], bsize),
-                   slot_view(base + 8 * offs[y], ysize),
-                   slot_view(gbase + 8 * offs[a], asize),
-                   slot_view(gbase + 8 * offs[bslot], bsize),
-                   need_a, need_b, I, F, recs[r, IP], recs[r, FP])
 
     @kernel
     def replay(program, buf, F, seeds, grads, flags, result, state):
@@ -139,7 +120,9 @@ def make_replay(fwd_record, vjp_record, scalar_fwd, scalar_vjp, ASSIGNS, MATMUL)
         recs, offs, I, aux, kinds, args, out = unpack(program)
         base = buf.ctypes.data
         n_rec = recs.shape[0]
-        blas_min = state[BLAS_MIN]
+        blas_min = state[STATE_BLAS_MIN]
+        fwd_table = int_view(state[STATE_FWD], N_OPS)
+        vjp_table = int_view(state[STATE_VJP], N_OPS)
         stage = state[STAGE]
         if stage != BLAS_REVERSE:
             for r in range(state[RECORD] + 1 if stage == BLAS_FORWARD else 0, n_rec):
@@ -156,8 +139,12 @@ def make_replay(fwd_record, vjp_record, scalar_fwd, scalar_vjp, ASSIGNS, MATMUL)
                     state[STAGE] = BLAS_FORWARD
                     state[RECORD] = r
                     return BLAS_FORWARD
+                elif fwd_table[op] == 0:
+                    return NO_KERNEL  # (the caller's error: never a call to address 0)
                 else:
-                    array_fwd(recs, r, offs, base, I, F)
+                    # (in a function of its own: written inline in this loop, its call slows
+                    # down the scalar path that shares the loop ~4x, measured)
+                    call_fwd(fwd_table[op], recs, r, offs, base, I, F)
 
         n_slots = offs.size - 1
         gbase = grads.ctypes.data
@@ -206,6 +193,8 @@ def make_replay(fwd_record, vjp_record, scalar_fwd, scalar_vjp, ASSIGNS, MATMUL)
                 else:
                     # (a product handed to BLAS overwrites there: ``out=`` instead of ``+=``)
                     handoff = handed_off(recs, r, I, blas_min)
+                    if not handoff and vjp_table[op] == 0:
+                        return NO_KERNEL
                     assigns = handoff or ASSIGNS[op] == ANY_RECORD or (
                         ASSIGNS[op] and recs[r, IP] < 0)
                     mode_a = ADD if need_a else 0
@@ -221,7 +210,7 @@ def make_replay(fwd_record, vjp_record, scalar_fwd, scalar_vjp, ASSIGNS, MATMUL)
                         state[MODE_A] = mode_a
                         state[MODE_B] = mode_b
                         return BLAS_REVERSE
-                    array_vjp(recs, r, offs, base, gbase, I, F, mode_a, mode_b)
+                    call_vjp(vjp_table[op], recs, r, offs, base, gbase, I, F, mode_a, mode_b)
             at = 0
             for i in range(args.size):
                 s = args[i]
@@ -245,3 +234,48 @@ def _first(grads, offs, slot, assigns, flags):
         return ASSIGN
     grads[offs[slot]:offs[slot + 1]] = 0.0
     return ADD
+
+
+def make_batch_gradients(forward, sweep):
+    """Forward and reverse for each row of a batch, the rows spread over all cores, by the
+    compiled tape's ``forward`` and the eager ``sweep`` (``sweep.py``), compiled around them.
+
+    Every buffer is allocated before the parallel loop (numba hoists allocations out of a
+    prange body, which would share them between threads)."""
+    from numba import prange
+
+    @jit(error_model="numpy", parallel=True)
+    def batch_gradients(recs, offs, buf, I, F, aux, arg_slot, out, X, result, watched, observed,
+                        statuses, n_chunks, fwd_table, vjp_table):
+        n_slots = offs.size - 1
+        size = offs[n_slots]
+        width = offs[arg_slot + 1] - offs[arg_slot]
+        work = np.empty((n_chunks, size))
+        grads = np.empty((n_chunks, size + 1))
+        scratch = np.empty((n_chunks, SCRATCH_PER_SLOT * n_slots + SCRATCH_EXTRA), np.int64)
+        keep = np.zeros(0, np.int64)
+        freed = np.zeros((n_chunks, recs.shape[0]), np.uint8)
+        seed = np.ones(1)
+        all_packed = np.zeros(0)  # (no separate one-element values: buf holds every slot)
+        no_layout = np.zeros(0, np.int64)  # (values are in buf, not read from objects)
+        for c in prange(n_chunks):
+            mine = work[c]
+            for row in range(c, X.shape[0], n_chunks):
+                mine[:] = buf
+                mine[offs[arg_slot]:offs[arg_slot] + width] = X[row]
+                if not forward(recs, offs, mine, I, F, fwd_table):
+                    statuses[row] = -1  # (an op missing from the table: nothing swept)
+                    continue
+                for i in range(watched.size):  # guarded slots, for the caller to check
+                    s = watched[i]
+                    observed[row, offs[s]:offs[s + 1]] = mine[offs[s]:offs[s + 1]]
+                status, _, _ = sweep(recs, offs, all_packed, mine, 0, 0, no_layout, I, F, aux,
+                                     keep, seed, out, grads[c], scratch[c], freed[c], True, -1,
+                                     0, vjp_table)
+                statuses[row] = status  # (not OK only for an op missing from the table)
+                if scratch[c, FLAGS * n_slots + arg_slot] & HAS_GRAD:
+                    result[row] = grads[c, offs[arg_slot]:offs[arg_slot] + width]
+                else:
+                    result[row] = 0.0
+
+    return batch_gradients

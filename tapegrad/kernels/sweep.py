@@ -1,8 +1,10 @@
 """The reverse sweep: walk a tape's records from the output down, accumulating VJPs.
 
-This is the only loop that runs per record during ``backward``, and it runs in numba.  It is
-written against a ``dispatch`` function (generated from the op table, see ``generate.py``) that
-calls the right op's VJP for an opcode, so the sweep itself knows nothing about individual ops.
+This is the only loop that runs per record during ``backward``, and it runs in numba.  It
+reaches each op's VJP through a table of their addresses (``optable.py``), so the sweep itself
+knows nothing about individual ops, and compiling it compiles none: an op's VJP is compiled (or
+loaded) the first time a tape needs it, which the sweep reports (``MISSING``) before touching
+that record.  Small elementwise records of the common ops run inline from their scalar rules.
 
 The sweep also does the set-up that would otherwise cost one NumPy call each in Python: slot
 offsets, the addresses of every value and gradient, and the per-slot flags.  Records whose output
@@ -24,17 +26,23 @@ from .abi import (
     DIMS_AT,
     F64_DESCR,
     F64_SCALAR_TYPE,
+    FLAGS,
     FLAGS_AT,
     FLOAT_AT,
     FLOAT_TYPE,
     FP,
     FREED,
+    GRAD_ADDRS,
     HAS_GRAD,
     HEADER,
+    INLINE_MAX,
     IP,
     LARGE,
+    LAST_USE,
     LIST_ITEMS_AT,
     LIST_SIZE_AT,
+    MISSING,
+    N_COLUMNS,
     N_LAYOUT,
     NDARRAY_TYPE,
     NDIM_AT,
@@ -42,36 +50,33 @@ from .abi import (
     OK,
     OP,
     OUT,
+    POOL,
     REPACK,
     STALE,
     STALE_FLAG,
     TYPE_AT,
+    VALUE_ADDRS,
     A,
     B,
 )
-from .jit import kernel
-from .memory import byte_view, int_table, int_view, slot_view, word
-
-#: elementwise records of at most this many elements are swept inline by their scalar rules
-INLINE_MAX = 32
+from .jit import jit, kernel
+from .memory import byte_view, call_address, int_table, int_view, slot_view, word
 
 
-def make_sweep(dispatch, READS_A, READS_B, SAVES, MATMUL, ASSIGNS, scalar_vjp, HAS_RULES):
-    """The sweep, compiled around one ``dispatch``.
-
-    ``dispatch`` is closed over rather than passed as an argument: numba refuses to cache a
-    function that receives another function as an argument.  The per-opcode tables (which saved
-    values each VJP reads, whether the op saves any, whether its VJP can overwrite a gradient
-    instead of adding to it, whether it has scalar rules) are closed over as constant tuples.
-    A record of an elementwise op on a few elements (up to ``INLINE_MAX``: scalar work, a
-    micrograd-style network, small vectors) is done inline by ``scalar_vjp``, the op's scalar
-    derivative rules: no call through ``dispatch`` (a call costs more than the record's work,
-    as in ``replay.py``).
+def make_sweep(READS_A, READS_B, SAVES, MATMUL, ASSIGNS, scalar_vjp, INLINE):
+    """The sweep, compiled around the op table's per-opcode facts, closed over as constant
+    tuples: which saved values each VJP reads, whether the op saves any, whether it is a matrix
+    product, whether its VJP can overwrite a gradient instead of adding to it, and whether it
+    is one of the common elementwise ops (``INLINE``) whose records of a few elements (up to
+    ``INLINE_MAX``: scalar work, a micrograd-style network, small vectors) are done inline by
+    ``scalar_vjp``, the op's scalar derivative rules: no call through the table (a call costs
+    more than the record's work, as in ``replay.py``).  Every other record calls its op's VJP
+    at the address ``vjp_table[opcode]``.
     """
 
     @kernel
     def sweep(recs, offs, scalars, packed, arrays_list, scalars_list, layout, I, F, aux, keep,
-              seed, out, grads, scratch, freed, retain, start, blas_min):
+              seed, out, grads, scratch, freed, retain, start, blas_min, vjp_table):
         """Backpropagate ``seed`` from slot ``out``; return ``(status, record, slot)``.  With
         ``out < 0``, ``seed`` holds several seeds: their count k, k slots, then their values.
 
@@ -89,102 +94,32 @@ def make_sweep(dispatch, READS_A, READS_B, SAVES, MATMUL, ASSIGNS, scalar_vjp, H
         ``scratch[n + s]`` (n slots), valid where ``scratch[2n + s] & HAS_GRAD``.  That is
         ``grads[offs[s]:offs[s+1]]`` for a slot no record writes (a leaf) and for the slots in
         ``keep`` (retained gradients); a large intermediate slot's gradient may live in the
-        region of another, dead one (see ``_records``).
+        region of another, dead one (see the loop below).
         ``aux`` is ``[n_big, n_const, big slots, big addresses, const slots, stale slots]``.
         ``scratch`` (at least 6n + 1 ints) is reused across calls: allocating in numba costs
         ~1 us per array, more than this whole set-up for a small tape.
         """
         n_slots = offs.size - 1
-        value_addr = scratch[:n_slots]
-        grad_addr = scratch[n_slots:2 * n_slots]
-        flags = scratch[2 * n_slots:3 * n_slots]
-        last_use = scratch[3 * n_slots:4 * n_slots]
-        pool = scratch[4 * n_slots:6 * n_slots + 1]
-        if start >= 0:
-            return _records(recs, offs, I, F, value_addr, grad_addr, flags, last_use, pool,
-                            freed, retain, start, blas_min)
-        packed_base = packed.ctypes.data
-        grads_base = grads.ctypes.data
-        n_big = aux[0]
-        n_const = aux[1]
-        for s in range(n_slots):
-            flags[s] = NEED
-        for i in range(n_big):
-            flags[aux[2 + i]] |= BIG
-        for s in range(n_slots):
-            grad_addr[s] = grads_base + 8 * offs[s]
-        if layout.size == N_LAYOUT:
-            if not _values_in_place(arrays_list, scalars_list, layout, offs, flags, value_addr):
+        value_addr = scratch[VALUE_ADDRS * n_slots:(VALUE_ADDRS + 1) * n_slots]
+        grad_addr = scratch[GRAD_ADDRS * n_slots:(GRAD_ADDRS + 1) * n_slots]
+        flags = scratch[FLAGS * n_slots:(FLAGS + 1) * n_slots]
+        last_use = scratch[LAST_USE * n_slots:(LAST_USE + 1) * n_slots]
+        pool = scratch[POOL * n_slots:]
+        if start < 0:  # (else resumed after a hand-off: set up already)
+            if not _set_up(recs, offs, scalars, packed, arrays_list, scalars_list, layout, aux,
+                           keep, seed, out, grads, value_addr, grad_addr, flags, last_use,
+                           pool):
                 return REPACK, 0, 0
-        else:
-            # small values: one-element ones in ``scalars`` when it is not empty (an eager
-            # tape), the others -- or all (a compiled tape) -- in ``packed``, each in slot order
-            scalars_base = scalars.ctypes.data
-            split = scalars.size > 0
-            packed_at = 0
-            scalar_at = 0
-            for s in range(n_slots):
-                if flags[s] & BIG == 0:
-                    size = offs[s + 1] - offs[s]
-                    if split and size == 1:
-                        value_addr[s] = scalars_base + 8 * scalar_at
-                        scalar_at += 1
-                    else:
-                        value_addr[s] = packed_base + 8 * packed_at
-                        packed_at += size
-        for i in range(n_big):
-            # a value the tape did not keep (no VJP reads it) gets a harmless address: its
-            # own gradient region, so even an op wrongly declaring its reads could not crash
-            address = aux[2 + n_big + i]
-            value_addr[aux[2 + i]] = address if address != 0 else grad_addr[aux[2 + i]]
-        for i in range(2 + 2 * n_big, 2 + 2 * n_big + n_const):
-            flags[aux[i]] &= ~NEED
-        for i in range(2 + 2 * n_big + n_const, aux.size):
-            flags[aux[i]] |= STALE_FLAG
-        # a large intermediate gradient is dead once the last record writing its slot (the
-        # lowest-numbered: the sweep runs downwards) has been swept; its memory is then reused
-        for s in range(n_slots):
-            last_use[s] = -1
-        if n_big > 0:
-            for r in range(recs.shape[0] - 1, -1, -1):
-                y = recs[r, OUT]
-                if offs[y + 1] - offs[y] >= LARGE:
-                    last_use[y] = r
-            for i in range(keep.size):
-                last_use[keep[i]] = -1
-        pool[0] = 0  # free regions, as (address, size) pairs after the count
-        # no slot is zeroed up front: a gradient slot is cleared when its first contribution
-        # arrives (see ``_records``), while it is about to be in cache anyway; slots that get
-        # none are never touched -- on a 100,000-element chain the grads buffer is 160 MB
-        if out >= 0:
-            flags[out] |= HAS_GRAD
-            o = offs[out]
-            for i in range(seed.size):
-                grads[o + i] = seed[i]
-        else:  # several seeds (a tape other tapes link to): [k, k slots, their values]
-            k = int(seed[0])
-            at = 1 + k
-            for j in range(k):
-                s = int(seed[1 + j])
-                flags[s] |= HAS_GRAD
-                o = offs[s]
-                for i in range(offs[s + 1] - o):
-                    grads[o + i] = seed[at + i]
-                at += offs[s + 1] - o
-        return _records(recs, offs, I, F, value_addr, grad_addr, flags, last_use, pool, freed,
-                        retain, recs.shape[0] - 1, blas_min)
-
-    @kernel
-    def _records(recs, offs, I, F, value_addr, grad_addr, flags, last_use, pool, freed, retain,
-                 start, blas_min):
-        """The records from ``start`` down.
-
-        Gradient memory is reused, as torch's short-lived gradient tensors reuse freed memory:
-        on a 100,000-element chain, giving each slot a region of its own had the sweep write
-        160 MB of cold memory, twice torch's backward time.  A large slot that is an input
-        takes, at its first contribution, the region of a dead slot of its size if the pool has
-        one (else its own); a slot's region returns to the pool after its last writer's VJP.
-        """
+            start = recs.shape[0] - 1
+        # The records from ``start`` down (in this function, not one of its own: numba
+        # optimises a callee's code again inside every caller, and this is most of the code).
+        #
+        # Gradient memory is reused, as torch's short-lived gradient tensors reuse freed memory:
+        # on a 100,000-element chain, giving each slot a region of its own had the sweep write
+        # 160 MB of cold memory, twice torch's backward time.  A large slot that is an input
+        # takes, at its first contribution, the region of a dead slot of its size if the pool
+        # has one (else its own); a slot's region returns to the pool after its last writer's
+        # VJP.
         for r in range(start, -1, -1):
             y = recs[r, OUT]
             if not flags[y] & HAS_GRAD:
@@ -211,6 +146,16 @@ def make_sweep(dispatch, READS_A, READS_B, SAVES, MATMUL, ASSIGNS, scalar_vjp, H
                 product_size(I, recs[r, IP], MATMUL[op]) >= blas_min
             asize = offs[a + 1] - offs[a]
             bsize = offs[b + 1] - offs[b] if b >= 0 else 0
+            ysize = offs[y + 1] - offs[y]
+            # a small elementwise record (no element repeated: equal sizes mean equal shapes
+            # but for leading ones) of a common op runs inline, by its scalar rules
+            inline = INLINE[op] and asize == ysize and (b < 0 or bsize == ysize) and \
+                ysize <= INLINE_MAX
+            vjp = 0
+            if not (inline or handoff):
+                vjp = vjp_table[op]
+                if vjp == 0:  # (before anything is done to this record: resumed here)
+                    return MISSING, r, op
             # An input's first contribution finds its slot uncleared: a VJP that can overwrite
             # is told to (ASSIGN), for any other the slot is cleared first.  Either way the
             # slot is written while it is about to be in cache, and slots no gradient reaches
@@ -223,12 +168,8 @@ def make_sweep(dispatch, READS_A, READS_B, SAVES, MATMUL, ASSIGNS, scalar_vjp, H
                 mode_a = _first_contribution(a, asize, assigns, grad_addr, flags, last_use, pool)
             if need_b and not flags[b] & HAS_GRAD:  # (not when b is a: a's term comes first)
                 mode_b = _first_contribution(b, bsize, assigns, grad_addr, flags, last_use, pool)
-            ysize = offs[y + 1] - offs[y]
             bslot = b if b >= 0 else a
-            if HAS_RULES[op] and asize == ysize and (b < 0 or bsize == ysize) and \
-                    ysize <= INLINE_MAX:
-                # a small elementwise record (no element repeated: equal sizes mean equal
-                # shapes but for leading ones), done here by its scalar rules
+            if inline:
                 fp = recs[r, FP]
                 c = F[fp] if fp >= 0 else 0.0
                 gy = slot_view(grad_addr[y], ysize)
@@ -244,14 +185,10 @@ def make_sweep(dispatch, READS_A, READS_B, SAVES, MATMUL, ASSIGNS, scalar_vjp, H
                     if need_b:  # after a's: when b is a, a's term came first
                         gb[i] = db if mode_b == ASSIGN else gb[i] + db
             elif not handoff:
-                dispatch(op,
-                         slot_view(grad_addr[y], ysize),
-                         slot_view(value_addr[a], asize),
-                         slot_view(value_addr[bslot], bsize),
-                         slot_view(value_addr[y], ysize),
-                         slot_view(grad_addr[a], asize),
-                         slot_view(grad_addr[bslot], bsize),
-                         mode_a, mode_b, I, F, recs[r, IP], recs[r, FP])
+                call_address(vjp, (grad_addr[y], value_addr[a], value_addr[bslot],
+                                   value_addr[y], grad_addr[a], grad_addr[bslot], ysize, asize,
+                                   bsize, mode_a, mode_b, I.ctypes.data, I.size,
+                                   F.ctypes.data, F.size, recs[r, IP], recs[r, FP]))
             if not retain:
                 freed[r] = 1
             if last_use[y] == r:  # y's gradient is dead from here on (after the VJP that
@@ -263,6 +200,83 @@ def make_sweep(dispatch, READS_A, READS_B, SAVES, MATMUL, ASSIGNS, scalar_vjp, H
         return OK, 0, 0
 
     return sweep
+
+
+@kernel
+def _set_up(recs, offs, scalars, packed, arrays_list, scalars_list, layout, aux, keep, seed, out,
+            grads, value_addr, grad_addr, flags, last_use, pool):
+    """The sweep's set-up: every slot's value and gradient address, flags and last use, and the
+    seeds; False (nothing read past it) if a value to read in place cannot be read so."""
+    n_slots = offs.size - 1
+    packed_base = packed.ctypes.data
+    grads_base = grads.ctypes.data
+    n_big = aux[0]
+    n_const = aux[1]
+    for s in range(n_slots):
+        flags[s] = NEED
+    for i in range(n_big):
+        flags[aux[2 + i]] |= BIG
+    for s in range(n_slots):
+        grad_addr[s] = grads_base + 8 * offs[s]
+    if layout.size == N_LAYOUT:
+        if not _values_in_place(arrays_list, scalars_list, layout, offs, flags, value_addr):
+            return False
+    else:
+        # small values: one-element ones in ``scalars`` when it is not empty (an eager
+        # tape), the others -- or all (a compiled tape) -- in ``packed``, each in slot order
+        scalars_base = scalars.ctypes.data
+        split = scalars.size > 0
+        packed_at = 0
+        scalar_at = 0
+        for s in range(n_slots):
+            if flags[s] & BIG == 0:
+                size = offs[s + 1] - offs[s]
+                if split and size == 1:
+                    value_addr[s] = scalars_base + 8 * scalar_at
+                    scalar_at += 1
+                else:
+                    value_addr[s] = packed_base + 8 * packed_at
+                    packed_at += size
+    for i in range(n_big):
+        # a value the tape did not keep (no VJP reads it) gets a harmless address: its
+        # own gradient region, so even an op wrongly declaring its reads could not crash
+        address = aux[2 + n_big + i]
+        value_addr[aux[2 + i]] = address if address != 0 else grad_addr[aux[2 + i]]
+    for i in range(2 + 2 * n_big, 2 + 2 * n_big + n_const):
+        flags[aux[i]] &= ~NEED
+    for i in range(2 + 2 * n_big + n_const, aux.size):
+        flags[aux[i]] |= STALE_FLAG
+    # a large intermediate gradient is dead once the last record writing its slot (the
+    # lowest-numbered: the sweep runs downwards) has been swept; its memory is then reused
+    for s in range(n_slots):
+        last_use[s] = -1
+    if n_big > 0:
+        for r in range(recs.shape[0] - 1, -1, -1):
+            y = recs[r, OUT]
+            if offs[y + 1] - offs[y] >= LARGE:
+                last_use[y] = r
+        for i in range(keep.size):
+            last_use[keep[i]] = -1
+    pool[0] = 0  # free regions, as (address, size) pairs after the count
+    # no slot is zeroed up front: a gradient slot is cleared when its first contribution
+    # arrives (see the sweep), while it is about to be in cache anyway; slots that get
+    # none are never touched -- on a 100,000-element chain the grads buffer is 160 MB
+    if out >= 0:
+        flags[out] |= HAS_GRAD
+        o = offs[out]
+        for i in range(seed.size):
+            grads[o + i] = seed[i]
+    else:  # several seeds (a tape other tapes link to): [k, k slots, their values]
+        k = int(seed[0])
+        at = 1 + k
+        for j in range(k):
+            s = int(seed[1 + j])
+            flags[s] |= HAS_GRAD
+            o = offs[s]
+            for i in range(offs[s + 1] - o):
+                grads[o + i] = seed[at + i]
+            at += offs[s + 1] - o
+    return True
 
 
 @kernel
@@ -347,14 +361,17 @@ def _region(pool, size, own):
     return own
 
 
-def make_entry(sweep):
+def make_entry(sweep, N_OPS):
     """The sweep behind a one-argument entry point that reads everything from a call frame
-    (layout in ``abi.py``), writing the record and slot of its result back into the frame."""
+    (layout in ``abi.py``), writing the record and slot of its result back into the frame.
 
-    @kernel
+    Inlined by numba into the C callback that calls it (``_dispatch.backward_entry``): numba
+    optimises a callee's machine code again inside each caller, and the sweep is large."""
+
+    @jit(error_model="numpy", inline="always")
     def entry(frame_address):
         head = int_view(frame_address, HEADER)
-        recs = int_table(head[abi.RECS], head[abi.N_RECS])
+        recs = int_table(head[abi.RECS], head[abi.N_RECS], N_COLUMNS)
         offs = int_view(head[abi.OFFS], head[abi.N_SLOTS] + 1)
         code, record, slot = sweep(
             recs, offs,
@@ -371,7 +388,8 @@ def make_entry(sweep):
             slot_view(head[abi.GRADS], head[abi.N_GRADS]),
             int_view(head[abi.SCRATCH], head[abi.N_SCRATCH]),
             byte_view(head[abi.FREED_FLAGS], head[abi.N_FREED]),
-            head[abi.RETAIN] != 0, head[abi.START], head[abi.BLAS_MIN])
+            head[abi.RETAIN] != 0, head[abi.START], head[abi.BLAS_MIN],
+            int_view(head[abi.VJP_TABLE], N_OPS))
         head[abi.RESULT_RECORD] = record
         head[abi.RESULT_SLOT] = slot
         return code
@@ -379,26 +397,52 @@ def make_entry(sweep):
     return entry
 
 
-def make_forward(dispatch):
-    """The forward replay of a compiled tape, compiled around the op table's forward dispatch.
+def make_forward():
+    """The forward replay of a compiled tape, each record through its op's forward at the
+    address ``fwd_table[opcode]``.
 
     Every slot lives in one float64 buffer (``buf[offs[s]:offs[s+1]]``); inputs and constants
     are already in place, and records run in order, each writing its output slot.
     """
 
     @kernel
-    def forward(recs, offs, buf, I, F):
+    def forward(recs, offs, buf, I, F, fwd_table):
+        """False, with nothing done past it, at a record whose op is not in the table."""
         base = buf.ctypes.data
         for r in range(recs.shape[0]):
-            y = recs[r, OUT]
-            a = recs[r, A]
-            b = recs[r, B]
-            bslot = b if b >= 0 else a
-            bsize = offs[b + 1] - offs[b] if b >= 0 else 0
-            dispatch(recs[r, OP],
-                     slot_view(base + 8 * offs[y], offs[y + 1] - offs[y]),
-                     slot_view(base + 8 * offs[a], offs[a + 1] - offs[a]),
-                     slot_view(base + 8 * offs[bslot], bsize),
-                     I, F, recs[r, IP], recs[r, FP])
+            fn = fwd_table[recs[r, OP]]
+            if fn == 0:
+                return False
+            call_fwd(fn, recs, r, offs, base, I, F)
+        return True
 
     return forward
+
+
+@kernel
+def call_fwd(fn, recs, r, offs, base, I, F):
+    """Record ``r``'s forward, by the op kernel at ``fn``, on the slots in the buffer at
+    ``base``."""
+    y = recs[r, OUT]
+    a = recs[r, A]
+    b = recs[r, B]
+    bslot = b if b >= 0 else a
+    bsize = offs[b + 1] - offs[b] if b >= 0 else 0
+    call_address(fn, (base + 8 * offs[y], base + 8 * offs[a], base + 8 * offs[bslot],
+                      offs[y + 1] - offs[y], offs[a + 1] - offs[a], bsize, I.ctypes.data,
+                      I.size, F.ctypes.data, F.size, recs[r, IP], recs[r, FP]))
+
+
+@kernel
+def call_vjp(fn, recs, r, offs, base, gbase, I, F, need_a, need_b):
+    """Record ``r``'s VJP, by the op kernel at ``fn``, on the values in the buffer at ``base``
+    and the gradients in the one at ``gbase`` (laid out alike)."""
+    y = recs[r, OUT]
+    a = recs[r, A]
+    b = recs[r, B]
+    bslot = b if b >= 0 else a
+    bsize = offs[b + 1] - offs[b] if b >= 0 else 0
+    call_address(fn, (gbase + 8 * offs[y], base + 8 * offs[a], base + 8 * offs[bslot],
+                      base + 8 * offs[y], gbase + 8 * offs[a], gbase + 8 * offs[bslot],
+                      offs[y + 1] - offs[y], offs[a + 1] - offs[a], bsize, need_a, need_b,
+                      I.ctypes.data, I.size, F.ctypes.data, F.size, recs[r, IP], recs[r, FP]))

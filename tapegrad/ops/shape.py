@@ -26,7 +26,8 @@ def _copy_fwd(y, a, b, I, F, ip, fp):
 @kernel
 def _copy_vjp(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp):
     if need_a == ASSIGN:
-        ga[:] = g
+        for i in range(g.size):  # (a loop: numba's array-to-slice assignment compiles its
+            ga[i] = g[i]  # shape-mismatch message, seconds of compile for a copy)
         return
     for i in range(g.size):
         ga[i] += g[i]
@@ -124,7 +125,8 @@ def _strided_vjp(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp):
         if nd == 1 and st[0] == 1:  # one run (x[1:]): clear around it, overwrite it
             ga[:src] = 0.0
             ga[src + g.size:] = 0.0
-            ga[src:src + g.size] = g
+            for i in range(g.size):  # (a loop: see _copy_vjp)
+                ga[src + i] = g[i]
             return
         ga[:] = 0.0
     if nd == 0 or g.size == 0:

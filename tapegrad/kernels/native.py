@@ -41,8 +41,10 @@ _MAGIC = b"tapegrad-kernel-3\n"  # then the name, a SHA-256 and the object code
 _SIGNATURE = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_void_p)
 
 #: whether object files are written and linked here: numba makes ELF objects on Linux and the
-#: BSDs, which ``_undefined_symbols`` can check before LLVM links them
-NATIVE = sys.platform.startswith(("linux", "freebsd"))
+#: BSDs, which ``_undefined_symbols`` can check before LLVM links them.  ``TAPEGRAD_NATIVE=0``
+#: takes the numba route everywhere (CI runs the backward path's tests so too)
+NATIVE = sys.platform.startswith(("linux", "freebsd")) and \
+    os.environ.get("TAPEGRAD_NATIVE") != "0"
 
 _engines: list = []  # llvmlite execution engines: the loaded code lives as long as they do
 

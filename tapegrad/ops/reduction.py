@@ -173,6 +173,9 @@ def _np_mean_dims(a, dims, keepdim):
 _F64 = np.dtype(np.float64)
 
 
+_f64, _sqrt = np.float64, math.sqrt
+
+
 def _np_norm(a):
     # the 2-norm of everything: below 16 float64 elements, in Python (faster than any NumPy
     # call there); else one dot (much faster than np.sum(a * a) on small vectors).  A float64
@@ -181,7 +184,7 @@ def _np_norm(a):
         squares = 0.0
         for x in (a if a.ndim == 1 else a.reshape(-1)).tolist():
             squares += x * x
-        return np.float64(math.sqrt(squares))
+        return _f64(_sqrt(squares))
     flat = a if a.ndim == 1 else a.reshape(-1)
     squares = flat.dot(flat)
     return np.float64(math.sqrt(squares)) if squares.__class__ is np.float64 else \

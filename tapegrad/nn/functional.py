@@ -3,7 +3,7 @@ imported here), with torch's names, signatures, defaults, ``reduction=`` modes a
 
 Each function is a composition of tapegrad's differentiable ops, so its gradient (and its higher
 derivatives) is whatever those ops give; nothing here adds a record type.  Where torch uses a
-special function the op table lacks (``log1p``, ``expm1``, ``erf``), a value-exact composition is
+special function the op table lacks (``log1p``, ``expm1``), a value-exact composition is
 used: the differentiable part carries the derivative and a detached correction the last bits of
 the value (see ``_log1p``).
 
@@ -62,45 +62,6 @@ def _expm1_nonpositive(x: Tensor) -> Tensor:
     safe_log = where(special, 2.0, u).log()
     exact = where(u == 1.0, x, where(u == 0.0, -1.0, um1 * (x / safe_log)))
     return um1 + (exact - um1).detach()
-
-
-# Cephes' (S. Moshier, public domain) rational approximations of erf and erfc, as in scipy
-_ERF_T = (9.60497373987051638749E0, 9.00260197203842689217E1, 2.23200534594684319226E3,
-          7.00332514112805075473E3, 5.55923013010394962768E4)
-_ERF_U = (1.0, 3.35617141647503099647E1, 5.21357949780152679795E2, 4.59432382970980127987E3,
-          2.26290000613890934246E4, 4.92673942608635921086E4)
-_ERFC_P = (2.46196981473530512524E-10, 5.64189564831068821977E-1, 7.46321056442269912687E0,
-           4.86371970985681366614E1, 1.96520832956077098242E2, 5.26445194995477358631E2,
-           9.34528527171957607540E2, 1.02755188689515710272E3, 5.57535335369399327526E2)
-_ERFC_Q = (1.0, 1.32281951154744992508E1, 8.67072140885989742329E1, 3.54937778887819891062E2,
-           9.75708501743205489753E2, 1.82390916687909736289E3, 2.24633760818710981792E3,
-           1.65666309194161350182E3, 5.57535340817727675546E2)
-_ERFC_R = (5.64189583547755073984E-1, 1.27536670759978104416E0, 5.01905042251180477414E0,
-           6.16021097993053585195E0, 7.40974269950448939160E0, 2.97886665372100240670E0)
-_ERFC_S = (1.0, 2.26052863220117276590E0, 9.39603524938001434673E0, 1.20489539808096656605E1,
-           1.70814450747565897222E1, 9.60896809063285878198E0, 3.36907645100081516050E0)
-
-
-def _poly(x: Tensor, coefs: tuple) -> Tensor:
-    out = x * coefs[0] + coefs[1]
-    for c in coefs[2:]:
-        out = out * x + c
-    return out
-
-
-def _erf(x: Tensor) -> Tensor:
-    """erf from differentiable ops, piecewise as Cephes computes it (each piece's input is
-    clamped to its interval, so a piece not taken stays finite and passes no NaN back)."""
-    a = x.abs()
-    small = x.clamp(-1.0, 1.0)
-    z = small * small
-    inner = small * _poly(z, _ERF_T) / _poly(z, _ERF_U)
-    mid = a.clamp(1.0, 8.0)
-    erfc_mid = (-(mid * mid)).exp() * _poly(mid, _ERFC_P) / _poly(mid, _ERFC_Q)
-    far = a.clamp(8.0, 27.0)
-    erfc_far = (-(far * far)).exp() * _poly(far, _ERFC_R) / _poly(far, _ERFC_S)
-    outer = 1.0 - where(a < 8.0, erfc_mid, erfc_far)
-    return where(a <= 1.0, inner, where(x > 0, outer, -outer))
 
 
 def _write_back(input: Tensor, out: Tensor, name: str) -> Tensor:
@@ -219,7 +180,7 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
         return _named(input * 0.5 * (inner.tanh() + 1.0), "GeluBackward0")
     if approximate != "none":
         raise RuntimeError("approximate argument must be either none or tanh.")
-    return _named(input * 0.5 * (_erf(input * math.sqrt(0.5)) + 1.0), "GeluBackward0")
+    return _named(input * 0.5 * ((input * math.sqrt(0.5)).erf() + 1.0), "GeluBackward0")
 
 
 def sigmoid(input: Tensor) -> Tensor:

@@ -77,8 +77,9 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    # tg.nn and tg.optim are imported on first use: ``import tapegrad`` does not pay for them
-    if name in ("nn", "optim"):
+    # tg.nn, tg.optim and tg.autograd are imported on first use: ``import tapegrad`` does not
+    # pay for them
+    if name in ("nn", "optim", "autograd"):
         import importlib
 
         return importlib.import_module(f"{__name__}.{name}")

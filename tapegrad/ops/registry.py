@@ -16,6 +16,15 @@ An :class:`Op` holds everything tapegrad knows about one operation, side by side
                 an input that needs a gradient are checked for in-place changes, as in torch;
 * ``saves``  -- whether torch's node keeps saved values (so a second backward through it, after
                 they were freed, is an error).  Defaults to "reads anything";
+* ``graph``  -- the VJP written with tensor operations, so that it is recorded like any other
+                computation and can be differentiated again (``create_graph=True``; see
+                ``tapegrad/autograd/graph.py``): ``graph(g, a, b, y, r) -> (ga, gb)`` where ``g``
+                is the output's gradient and ``a``, ``b``, ``y`` the record's values (tensors on
+                the tape, or None where the record has no such input), ``r`` the record's
+                :class:`Record`; ``ga``/``gb`` are the inputs' gradients (None: no gradient).
+                An elementwise op's is made from its scalar rules where they are plain
+                arithmetic; ``tests/test_higher_order.py`` checks every op's against its
+                numba VJP;
 * ``surface`` -- how users reach the op, in torch's names (:class:`Surface`): the ``Tensor``
                 method, the ``tapegrad.`` function, the operators.  ``tapegrad/surface.py`` makes
                 them from the table, so a new elementwise op is one ``register`` call.
@@ -46,6 +55,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 READS_A, READS_B, READS_Y = 1, 2, 4
 # what a VJP does with an input's gradient accumulator (``need_a``/``need_b``; 0: nothing)
@@ -78,6 +88,23 @@ def exposed(key: str, *operators: str, params: tuple[str, ...] = ("input",)) -> 
     return Surface(key, key, operators, params)
 
 
+class Record(NamedTuple):
+    """What a graph rule (``Op.graph``) reads of its record besides the values: the tape's int
+    and float pools and the record's offsets into them (-1: none), its tape and its index.
+
+    A value's *shape* is known to the rule only from these params and from ``g``: the tape
+    keeps a one-element value as a number (a rule sees it 0-d, whatever its shape) and keeps
+    no value that no VJP reads (``Op.keeps``): a rule reads only the values its op keeps and
+    returns gradients of its inputs' sizes (the sweep gives them their shapes)."""
+
+    I: Any  # the tape's int pool (array('q'))
+    ip: int
+    F: Any  # the tape's float pool (array('d'))
+    fp: int
+    tape: Any
+    index: int
+
+
 @dataclass(frozen=True)
 class Op:
     key: str
@@ -106,6 +133,7 @@ class Op:
     # every value, for any other op
     keeps: int = READS_A | READS_B | READS_Y
     surface: Surface | None = None  # how users reach it (None: only through other ops)
+    graph: Callable | None = None  # the VJP in tensor operations (see the module's docstring)
 
     def __repr__(self) -> str:
         return f"<op {self.code} {self.key} ({self.name})>"
@@ -119,7 +147,8 @@ def register(key: str, name: str, arity: int, eager: Callable | None, fwd: Calla
              reads_a: int, reads_b: int = 0, saves: bool | None = None,
              next_none: bool = False, next_b: bool = True, matmul: int = 0,
              py: Callable | None = None, rules: tuple = (),
-             assigns: int = 0, surface: Surface | None = None) -> Op:
+             assigns: int = 0, surface: Surface | None = None,
+             graph: Callable | None = None) -> Op:
     """Add an op to the table and give it the next opcode."""
     if key in BY_KEY:
         raise ValueError(f"op {key!r} is defined twice")
@@ -127,7 +156,24 @@ def register(key: str, name: str, arity: int, eager: Callable | None, fwd: Calla
         saves = (reads_a | reads_b) != 0
     keeps = (reads_a | reads_b) if rules else READS_A | READS_B | READS_Y
     op = Op(key, name, len(OPS), arity, eager, fwd, vjp, reads_a, reads_b, saves, next_none,
-            next_b, matmul, py, rules, assigns, keeps, surface)
+            next_b, matmul, py, rules, assigns, keeps, surface, graph)
     OPS.append(op)
     BY_KEY[key] = op
     return op
+
+
+def defgraph(*ops: Op) -> Callable:
+    """Attach the decorated function as these ops' graph rule (``Op.graph``), written next to
+    the ops' ``register`` calls as HIPS autograd writes ``defvjp``::
+
+        @defgraph(SUM)
+        def _sum_graph(g, a, b, y, r):
+            return g.expand(...), None
+    """
+
+    def attach(rule: Callable) -> Callable:
+        for op in ops:
+            object.__setattr__(op, "graph", rule)  # (Op is frozen: set once, here)
+        return rule
+
+    return attach

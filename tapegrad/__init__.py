@@ -51,10 +51,17 @@ from .dtypes import (
     short,
     uint8,
 )
-from .functional import grad, jacobian, value_and_grad, vjp
+from .functional import grad, hessian, hvp, jacobian, jvp, value_and_grad, vjp
 from .functions import FUNCTIONS as _FUNCTIONS
 from .functions import is_tensor
-from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .grad_mode import (
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    is_inference_mode_enabled,
+    no_grad,
+    set_grad_enabled,
+)
 from .gradcheck import GradcheckError, gradcheck
 from .printing import set_printoptions
 from .tensor import Size, Tensor
@@ -66,10 +73,11 @@ __version__ = "0.1.0"
 
 __all__ = [
     "gradcheck", "GradcheckError", "compile", "CompiledTape", "GuardError", "grad",
-    "value_and_grad", "vjp", "jacobian",
+    "value_and_grad", "vjp", "jacobian", "hvp", "hessian", "jvp",
     "Tensor", "Size", "dtype", "device", "tensor", "from_numpy", "zeros", "ones", "empty", "full",
     "arange", "linspace", "eye", "randn", "rand", "zeros_like", "ones_like", "full_like",
     "randn_like", "manual_seed", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
+    "inference_mode", "is_inference_mode_enabled",
     "set_printoptions", "float64", "double", "float32", "float", "float16", "half", "int64",
     "long", "int32", "int", "int16", "short", "int8", "uint8", "bool", "is_tensor",
     *_FUNCTIONS,

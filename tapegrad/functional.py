@@ -1,4 +1,5 @@
-"""The functional API: ``grad``, ``value_and_grad``, ``vjp`` and ``jacobian`` (DESIGN.md §4).
+"""The functional API: ``grad``, ``value_and_grad``, ``vjp``, ``jacobian``, and the second-order
+``hvp``, ``hessian`` and ``jvp`` (DESIGN.md §4).
 
 These turn a function of tensors into a function that returns derivatives, in the style of
 ``jax.grad`` / ``torch.func.grad``, on top of the ordinary tape:
@@ -45,7 +46,7 @@ import numpy as np
 from .grad_mode import enable_grad
 from .tensor import Tensor
 
-__all__ = ["grad", "value_and_grad", "vjp", "jacobian"]
+__all__ = ["grad", "value_and_grad", "vjp", "jacobian", "hvp", "hessian", "jvp"]
 
 Argnums = int | tuple[int, ...]
 
@@ -185,6 +186,127 @@ def jacobian(f: Callable[..., Tensor], argnums: Argnums = 0) -> Callable[..., An
         return result if as_tuple else result[0]
 
     return _named(jacobian_f, f, "jacobian")
+
+
+def hvp(f: Callable[..., Tensor], argnums: Argnums = 0) -> Callable[..., Any]:
+    """The Hessian-vector product of scalar-valued ``f``: ``hvp(f)(*args, v)`` is ``H v``.
+
+    The returned function takes ``f``'s positional arguments followed by ``v``; with an int
+    ``argnums``, ``v`` is shaped like that argument and so is the result; with a tuple, ``v``
+    is a tuple of tangents (one per argument in ``argnums``) and the result is the tuple of
+    the blocks ``sum_j H[i][j] v[j]``.  This is ``jax.jvp(jax.grad(f), args, v)[1]``, computed
+    by two reverse sweeps (the second over the recorded gradient, seeded with ``v``), which
+    equals it wherever ``f`` is twice continuously differentiable.  Types follow the
+    arguments as in :func:`grad`.
+
+    >>> import numpy as np
+    >>> from tapegrad.functional import hvp
+    >>> hvp(lambda x: (x ** 3).sum())(np.array([1.0, 2.0]), np.array([1.0, 1.0]))
+    array([ 6., 12.])
+    """
+    nums, as_tuple = _check_argnums(argnums, "hvp")
+
+    def hvp_f(*args_and_v: Any, **kwargs: Any) -> Any:
+        if not args_and_v:
+            raise TypeError("hvp(f) must be called with f's arguments followed by v")
+        *args, v = args_and_v
+        positions = _positions(nums, len(args), "hvp")
+        tangents = _tangents(v if as_tuple else (v,), [args[i] for i in positions], "hvp",
+                             as_tuple)
+        leaves, tensor_in = _leaves(args, positions)
+        out = _call(f, leaves, args, positions, kwargs, "hvp")
+        _check_scalar(out, "hvp")
+        products = _second_sweep(out, leaves, None, tangents)
+        result = tuple(_export(p, t) for p, t in zip(products, tensor_in, strict=True))
+        return result if as_tuple else result[0]
+
+    return _named(hvp_f, f, "hvp")
+
+
+def hessian(f: Callable[..., Tensor], argnums: Argnums = 0) -> Callable[..., Any]:
+    """The Hessian of ``f`` with respect to positional argument(s) ``argnums``, as
+    ``jax.hessian``: for an output of shape ``S`` and an argument of shape ``A``, shape
+    ``S + A + A``; with a tuple ``argnums``, the nested tuple ``H[i][j]`` of shape
+    ``S + A_i + A_j``.
+
+    ``f`` is recorded once; each output element's gradient is recorded on the tape
+    (``create_graph``), then differentiated once per element of the gradient.
+
+    >>> import numpy as np
+    >>> from tapegrad.functional import hessian
+    >>> hessian(lambda x: (x[0] * x[1] ** 2))(np.array([1.0, 2.0]))
+    array([[0., 4.],
+           [4., 2.]])
+    """
+    nums, as_tuple = _check_argnums(argnums, "hessian")
+
+    def hessian_f(*args: Any, **kwargs: Any) -> Any:
+        from .autograd.api import grad as autograd_grad
+
+        positions = _positions(nums, len(args), "hessian")
+        leaves, tensor_in = _leaves(args, positions)
+        out = _call(f, leaves, args, positions, kwargs, "hessian")
+        out_shape = tuple(out.shape)
+        shapes = [tuple(leaf.shape) for leaf in leaves]
+        dtypes = [leaf.detach().numpy().dtype for leaf in leaves]
+        blocks = [[np.zeros((out.numel(), int(np.prod(a, dtype=np.int64)),
+                             int(np.prod(b, dtype=np.int64))), dtype=dt)
+                   for b in shapes] for a, dt in zip(shapes, dtypes, strict=True)]
+        if out.requires_grad and out.numel():
+            with enable_grad():
+                for o, seed in enumerate(_unit_seeds(out_shape)):
+                    firsts = autograd_grad((out,), leaves, (seed,), retain_graph=True,
+                                           create_graph=True, allow_unused=True)
+                    for i, g in enumerate(firsts):
+                        if g is None or not g.requires_grad:
+                            continue  # a gradient that does not depend on the arguments
+                        for r, row_seed in enumerate(_unit_seeds(shapes[i])):
+                            seconds = autograd_grad((g,), leaves, (row_seed,), retain_graph=True,
+                                                    allow_unused=True)
+                            for j, h in enumerate(seconds):
+                                if h is not None:
+                                    blocks[i][j][o, r] = h.numpy().reshape(-1)
+        result = tuple(
+            tuple(_export_array(blocks[i][j].reshape(out_shape + shapes[i] + shapes[j]),
+                                tensor_in[i]) for j in range(len(leaves)))
+            for i in range(len(leaves)))
+        return result if as_tuple else result[0][0]
+
+    return _named(hessian_f, f, "hessian")
+
+
+def jvp(f: Callable[..., Tensor], primals: Sequence[Any],
+        tangents: Sequence[Any]) -> tuple[Any, Any]:
+    """``(f(*primals), J t)``: the Jacobian-vector product, as ``jax.jvp``.
+
+    ``primals`` and ``tangents`` are tuples (or lists) of the same length, a tangent per
+    argument, shaped like it; every argument is differentiated.  The product has ``f``'s output
+    shape.  tapegrad has no forward mode: ``J t`` is computed by the double-backward trick (the
+    backward with respect to a recorded cotangent ``u`` is linear in ``u``; its vector-Jacobian
+    product with ``t`` is ``J t``), as ``torch.autograd.functional.jvp`` does.  Types follow
+    the primals as in :func:`grad`.
+
+    >>> import numpy as np
+    >>> from tapegrad.functional import jvp
+    >>> jvp(lambda x, y: x * y, (np.array([1.0, 2.0]), np.array([3.0, 4.0])),
+    ...     (np.array([1.0, 0.0]), np.array([0.0, 1.0])))
+    (array([3., 8.]), array([3., 2.]))
+    """
+    if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
+        raise TypeError(
+            "primal and tangent arguments to jvp must be tuples or lists; found "
+            f"{type(primals).__name__} and {type(tangents).__name__}.")
+    if len(primals) != len(tangents):
+        raise TypeError(
+            "primal and tangent arguments to jvp must have equal types and lengths; got "
+            f"{len(primals)} primals and {len(tangents)} tangents.")
+    positions = range(len(primals))
+    ts = _tangents(tuple(tangents), list(primals), "jvp", True)
+    leaves, tensor_in = _leaves(primals, positions)
+    out = _call(f, leaves, primals, positions, {}, "jvp")
+    tensor_mode = any(tensor_in)
+    value = _export(out, tensor_mode)
+    return value, _export(_forward_product(out, leaves, ts), tensor_mode)
 
 
 # --------------------------------------------------------------------------- machinery
@@ -365,3 +487,80 @@ def _named(wrapper: Callable, f: Callable, api: str) -> Callable:
 
 def _size(shape: tuple[int, ...]) -> str:
     return f"tapegrad.Size([{', '.join(map(str, shape))}])"
+
+
+# --------------------------------------------------------------------------- second order
+
+
+def _tangents(v: Any, like: Sequence[Any], api: str, as_tuple: bool) -> list[Tensor]:
+    """Tangent vectors as float tensors, one per argument in ``like`` and shaped like it."""
+    if not isinstance(v, (tuple, list)):
+        raise TypeError(f"{api}: with a tuple argnums, v must be a tuple of tangents, one per "
+                        f"differentiated argument, got {type(v).__name__}")
+    if len(v) != len(like):
+        raise ValueError(f"{api}: expected {len(like)} tangents, one per differentiated "
+                         f"argument, got {len(v)}")
+    out = []
+    for k, (t, arg) in enumerate(zip(v, like, strict=True)):
+        value = t.detach().numpy() if isinstance(t, Tensor) else np.asarray(t)
+        shape = tuple(arg.shape) if isinstance(arg, Tensor) else np.shape(arg)
+        if value.shape != shape:
+            which = f"tangent {k}" if as_tuple else "v"
+            raise ValueError(
+                f"{api}: {which} has shape {value.shape} but the argument it goes with has "
+                f"shape {shape}")
+        if value.dtype.kind not in "fiub":
+            raise TypeError(f"{api}: tangents must be real numbers, got dtype {value.dtype}")
+        out.append(Tensor(value, dtype=value.dtype if value.dtype.kind == "f" else np.float64))
+    return out
+
+
+def _check_scalar(out: Tensor, api: str) -> None:
+    if out.numel() != 1:
+        raise RuntimeError(
+            f"grad can be implicitly created only for scalar outputs: {api}(f) needs f to "
+            f"return a one-element tensor, but it returned a tensor of shape "
+            f"{list(out.shape)}.")
+
+
+def _zeros(t: Tensor) -> Tensor:
+    return Tensor(np.zeros(tuple(t.shape), dtype=t.detach().numpy().dtype))
+
+
+def _second_sweep(out: Tensor, leaves: Sequence[Tensor], seed: Tensor | None,
+                  tangents: Sequence[Tensor]) -> list[Tensor]:
+    """``v^T d(grad)/d leaves``: the gradient of ``out`` recorded (``create_graph``), then swept
+    back seeded with the tangents.  Zeros where a leaf is not reached."""
+    from .autograd.api import grad as autograd_grad
+
+    zeros = [_zeros(leaf) for leaf in leaves]
+    if not out.requires_grad:
+        return zeros
+    with enable_grad():
+        firsts = autograd_grad((out,), leaves, None if seed is None else (seed,),
+                               retain_graph=True, create_graph=True, allow_unused=True)
+        pairs = [(g, t) for g, t in zip(firsts, tangents, strict=True)
+                 if g is not None and g.requires_grad]
+        if not pairs:
+            return zeros
+        seconds = autograd_grad(tuple(g for g, _ in pairs), leaves,
+                                tuple(t.to(g.dtype) for g, t in pairs), allow_unused=True)
+    return [z if h is None else h for h, z in zip(seconds, zeros, strict=True)]
+
+
+def _forward_product(out: Tensor, leaves: Sequence[Tensor], tangents: Sequence[Tensor]) -> Tensor:
+    """``J t`` by the double-backward trick; zeros when ``out`` does not depend on the leaves."""
+    from .autograd.api import grad as autograd_grad
+
+    if not out.requires_grad:
+        return _zeros(out)
+    with enable_grad():
+        u = _zeros(out).requires_grad_(True)
+        firsts = autograd_grad((out,), leaves, (u,), create_graph=True, allow_unused=True)
+        pairs = [(g, t) for g, t in zip(firsts, tangents, strict=True)
+                 if g is not None and g.requires_grad]
+        if not pairs:
+            return _zeros(out)
+        (product,) = autograd_grad(tuple(g for g, _ in pairs), (u,),
+                                   tuple(t.to(g.dtype) for g, t in pairs), allow_unused=True)
+    return _zeros(out) if product is None else product

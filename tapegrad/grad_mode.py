@@ -45,6 +45,9 @@ class _ThreadState(threading.local):
         self.share = _Share()
 
     _grad_enabled = True
+    # inside inference_mode(): only what is_inference_mode_enabled() reports (tapegrad's
+    # inference mode is no_grad)
+    inference = False
     # a weak reference to the open Tape that the next graph started from leaves is recorded
     # on: weak, so that a tape dies with its last tensor
     tape_ref = None
@@ -86,6 +89,17 @@ def is_grad_enabled() -> bool:
     True
     """
     return STATE.grad_enabled
+
+
+def is_inference_mode_enabled() -> bool:
+    """Whether this thread is inside :class:`inference_mode` (torch's name).
+
+    >>> import tapegrad as tg
+    >>> with tg.inference_mode():
+    ...     print(tg.is_inference_mode_enabled())
+    True
+    """
+    return STATE.inference
 
 
 def _decorate(fn: Callable, make_mode: Callable[[], Any]) -> Callable:
@@ -189,3 +203,53 @@ class set_grad_enabled(_GradMode):
         STATE.grad_enabled = self._prev  # a decorator does not switch mode at definition
         mode = self.enabled
         return _decorate(fn, lambda: set_grad_enabled(mode))
+
+
+class inference_mode(_GradMode):
+    """torch's ``inference_mode(mode=True)``: a context manager and a decorator (with or without
+    parentheses) that stops recording, as :class:`no_grad` does.
+
+    torch's inference mode additionally skips view and version-counter bookkeeping and forbids
+    using the tensors it makes in recorded computations later; tapegrad has no such bookkeeping
+    to skip, so its tensors made here are ordinary tensors that do not require grad.
+    ``inference_mode(False)`` leaves inference mode and, as in torch, turns recording on.
+
+    >>> import tapegrad as tg
+    >>> x = tg.ones(2, requires_grad=True)
+    >>> with tg.inference_mode():
+    ...     y = x * x
+    >>> y.requires_grad
+    False
+    >>> @tg.inference_mode
+    ... def doubler(x):
+    ...     return x * 2
+    >>> doubler(x).requires_grad
+    False
+    """
+
+    def __new__(cls, mode: Any = True):
+        if isinstance(mode, bool):
+            return object.__new__(cls)
+        return cls()(mode)  # @inference_mode without parentheses: mode is the function
+
+    def __init__(self, mode: bool = True) -> None:
+        self.mode = mode
+        self.enabled = not mode
+
+    def __enter__(self) -> None:
+        self._prev = STATE.grad_enabled
+        self._prev_inference = STATE.inference
+        STATE.grad_enabled = self.enabled
+        STATE.inference = self.mode
+
+    def __exit__(self, *exc: Any) -> None:
+        STATE.grad_enabled = self._prev
+        STATE.inference = self._prev_inference
+
+    def __call__(self, fn: Callable) -> Callable:
+        mode = self.mode
+        return _decorate(fn, lambda: inference_mode(mode))
+
+    def clone(self) -> inference_mode:
+        """A new context manager with the same mode (torch's method)."""
+        return self.__class__(self.mode)

@@ -1,4 +1,4 @@
-"""The functional API (DESIGN.md §4): grad, value_and_grad, vjp, jacobian.
+"""The functional API (DESIGN.md §4): grad, value_and_grad, vjp, jacobian, hvp, hessian, jvp.
 
 Oracles: closed-form derivatives and central finite differences (``helpers.numeric_grad``).
 """
@@ -14,7 +14,7 @@ from helpers import numeric_grad
 
 import tapegrad as tg
 import tapegrad.functional as functional
-from tapegrad.functional import grad, jacobian, value_and_grad, vjp
+from tapegrad.functional import grad, hessian, hvp, jacobian, jvp, value_and_grad, vjp
 
 RNG = np.random.default_rng(1234)
 
@@ -605,3 +605,149 @@ def test_value_and_grad_drives_scipy_bfgs_on_rosenbrock_10d():
     np.testing.assert_allclose(result.x, np.ones(10), atol=1e-6)
     assert result.fun < 1e-12
     np.testing.assert_allclose(result.jac, optimize.rosen_der(result.x), atol=1e-12)
+
+
+# --------------------------------------------------------------------------- second order
+
+
+def d2f_scalar(x: np.ndarray) -> np.ndarray:
+    """The Hessian's diagonal of sum(sin(x) * x) (it is diagonal): 2 cos(x) - x sin(x)."""
+    return 2 * np.cos(x) - x * np.sin(x)
+
+
+def hessian_two(x: np.ndarray, y: np.ndarray) -> tuple[tuple[np.ndarray, ...], ...]:
+    """f_two's Hessian blocks: Hxx = 0, Hxy = I + 2 e_0 y^T, Hyy = 2 x[0] I."""
+    n = x.size
+    hxy = np.eye(n)
+    hxy[0] += 2 * y
+    return (np.zeros((n, n)), hxy), (hxy.T, 2 * x[0] * np.eye(n))
+
+
+def test_hvp_closed_form_and_types():
+    x, v = RNG.standard_normal(5), RNG.standard_normal(5)
+    hv = hvp(f_scalar)(x, v)
+    assert isinstance(hv, np.ndarray) and hv.shape == (5,)
+    np.testing.assert_allclose(hv, d2f_scalar(x) * v, rtol=1e-12)
+    t = hvp(f_scalar)(tg.tensor(x), v)
+    assert isinstance(t, tg.Tensor) and not t.requires_grad
+    np.testing.assert_allclose(t.numpy(), d2f_scalar(x) * v, rtol=1e-12)
+
+
+def test_hvp_tuple_argnums_blocks():
+    x, y = RNG.standard_normal(3), RNG.standard_normal(3)
+    vx, vy = RNG.standard_normal(3), RNG.standard_normal(3)
+    (hxx, hxy), (hyx, hyy) = hessian_two(x, y)
+    hx, hy = hvp(f_two, argnums=(0, 1))(x, y, (vx, vy))
+    np.testing.assert_allclose(hx, hxx @ vx + hxy @ vy, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(hy, hyx @ vx + hyy @ vy, rtol=1e-12)
+    # one argument differentiated, the other a constant
+    np.testing.assert_allclose(hvp(f_two, argnums=1)(x, y, vy), hyy @ vy, rtol=1e-12)
+
+
+def test_hvp_float32_and_unused_argument_and_linear_function():
+    x = np.array([0.5, -1.0], dtype=np.float32)
+    hv = hvp(f_scalar)(x, np.ones(2, dtype=np.float32))
+    assert hv.dtype == np.float32
+    np.testing.assert_allclose(hv, d2f_scalar(x.astype(np.float64)), rtol=1e-6)
+    # a linear function has a zero Hessian, an unused argument a zero block
+    np.testing.assert_array_equal(hvp(lambda x: (3 * x).sum())(np.ones(3), np.ones(3)),
+                                  np.zeros(3))
+    np.testing.assert_array_equal(
+        hvp(lambda x, y: (y ** 2).sum(), argnums=0)(np.ones(2), np.ones(3), np.ones(2)),
+        np.zeros(2))
+
+
+def test_hvp_errors():
+    with pytest.raises(RuntimeError, match="one-element tensor"):
+        hvp(lambda x: x ** 2)(np.ones(2), np.ones(2))
+    with pytest.raises(ValueError, match="shape"):
+        hvp(f_scalar)(np.ones(2), np.ones(3))
+    with pytest.raises(TypeError, match="tuple of tangents"):
+        hvp(f_two, argnums=(0, 1))(np.ones(2), np.ones(2), np.ones(2))
+    with pytest.raises(TypeError, match="argnums"):
+        hvp(f_scalar, argnums="0")
+
+
+def test_hessian_closed_form():
+    x, y = RNG.standard_normal(4), RNG.standard_normal(4)
+    np.testing.assert_allclose(hessian(f_scalar)(x), np.diag(d2f_scalar(x)), rtol=1e-12,
+                               atol=1e-15)
+    blocks = hessian(f_two, argnums=(0, 1))(x, y)
+    for got_row, want_row in zip(blocks, hessian_two(x, y), strict=True):
+        for got, want in zip(got_row, want_row, strict=True):
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+    t = hessian(f_scalar)(tg.tensor(x))
+    assert isinstance(t, tg.Tensor) and tuple(t.shape) == (4, 4)
+
+
+def test_hessian_of_a_vector_output_against_finite_differences():
+    """jax.hessian's shape for an output of shape S: S + A + A."""
+    x = RNG.standard_normal(3)
+
+    def f(x):
+        return tg.stack([(x ** 3).sum(), (x[0] * x[1] * x[2]).sin()])
+
+    h = hessian(f)(x)
+    assert h.shape == (2, 3, 3)
+    eps = 1e-5
+    num = np.zeros((2, 3, 3))
+    for j in range(3):
+        step = np.zeros(3)
+        step[j] = eps
+        num[:, :, j] = (jacobian(f)(x + step) - jacobian(f)(x - step)) / (2 * eps)
+    np.testing.assert_allclose(h, num, rtol=1e-6, atol=1e-8)
+
+
+def test_hessian_drives_scipy_newton_on_rosenbrock():
+    """scipy's closed forms are the oracle: rosen_hess and rosen_hess_prod."""
+    optimize = pytest.importorskip("scipy.optimize")
+    x0 = np.array([1.3, 0.7, 0.8, 1.9, 1.2])
+    np.testing.assert_allclose(hessian(rosenbrock)(x0), optimize.rosen_hess(x0), rtol=1e-12)
+    v = RNG.standard_normal(5)
+    np.testing.assert_allclose(hvp(rosenbrock)(x0, v), optimize.rosen_hess_prod(x0, v),
+                               rtol=1e-12)
+    result = optimize.minimize(rosenbrock, x0, jac=grad(rosenbrock), method="Newton-CG",
+                               hessp=hvp(rosenbrock), options={"xtol": 1e-10})
+    assert result.success, result.message
+    np.testing.assert_allclose(result.x, np.ones(5), atol=1e-6)
+
+
+def test_jvp_closed_form_and_types():
+    x, y = RNG.standard_normal(3), RNG.standard_normal(3)
+    tx, ty = RNG.standard_normal(3), RNG.standard_normal(3)
+    out, tangent = jvp(lambda x, y: x.sin() * y, (x, y), (tx, ty))
+    np.testing.assert_allclose(out, np.sin(x) * y, rtol=1e-14)
+    np.testing.assert_allclose(tangent, np.cos(x) * y * tx + np.sin(x) * ty, rtol=1e-12)
+    out, tangent = jvp(lambda x: x.exp(), [tg.tensor(x)], [tx])
+    assert isinstance(out, tg.Tensor) and isinstance(tangent, tg.Tensor)
+    assert not tangent.requires_grad
+    np.testing.assert_allclose(tangent.numpy(), np.exp(x) * tx, rtol=1e-12)
+
+
+def test_jvp_against_jacobian():
+    A = RNG.standard_normal((4, 3))
+    x, t = RNG.standard_normal(3), RNG.standard_normal(3)
+
+    def f(x):
+        return (tg.tensor(A) @ x).tanh()
+
+    np.testing.assert_allclose(jvp(f, (x,), (t,))[1], jacobian(f)(x) @ t, rtol=1e-12)
+
+
+def test_jvp_constant_output_and_errors():
+    out, tangent = jvp(lambda x: tg.ones(2), (np.ones(3),), (np.ones(3),))
+    np.testing.assert_array_equal(tangent, np.zeros(2))
+    with pytest.raises(TypeError, match="tuples or lists"):
+        jvp(f_scalar, np.ones(2), np.ones(2))
+    with pytest.raises(TypeError, match="lengths"):
+        jvp(f_two, (np.ones(2), np.ones(2)), (np.ones(2),))
+    with pytest.raises(ValueError, match="shape"):
+        jvp(f_scalar, (np.ones(2),), (np.ones(3),))
+
+
+def test_second_order_inside_no_grad_and_exports():
+    x = RNG.standard_normal(3)
+    with tg.no_grad():
+        np.testing.assert_allclose(hvp(f_scalar)(x, np.ones(3)), d2f_scalar(x), rtol=1e-12)
+        np.testing.assert_allclose(jvp(lambda x: x * x, (x,), (np.ones(3),))[1], 2 * x)
+    assert tg.hvp is hvp and tg.hessian is hessian and tg.jvp is jvp

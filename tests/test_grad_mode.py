@@ -484,3 +484,75 @@ def test_a_thread_left_in_no_grad_does_not_change_other_threads():
     np.testing.assert_allclose(values(x.grad), [2.0, 4.0], rtol=RTOL)
     with tg.no_grad():
         assert not records(x * 2.0)
+
+
+# --------------------------------------------------------------------------- inference_mode
+
+
+class TestInferenceMode:
+    """torch 2.13: ``inference_mode()`` turns grad mode off and ``is_inference_mode_enabled()``
+    on; ``inference_mode(False)`` inside it turns grad mode back on (even inside no_grad);
+    both are restored on exit; it decorates with or without parentheses."""
+
+    def test_context_manager(self):
+        x = leaf([1.0, 2.0])
+        with tg.inference_mode():
+            assert not tg.is_grad_enabled() and tg.is_inference_mode_enabled()
+            y = x * x
+            with tg.inference_mode(False):
+                assert tg.is_grad_enabled() and not tg.is_inference_mode_enabled()
+                assert (x * x).requires_grad
+            assert not tg.is_grad_enabled() and tg.is_inference_mode_enabled()
+        assert not y.requires_grad
+        assert tg.is_grad_enabled() and not tg.is_inference_mode_enabled()
+
+    def test_false_inside_no_grad_enables_grad(self):
+        with tg.no_grad(), tg.inference_mode(False):
+            assert tg.is_grad_enabled()
+        assert tg.is_grad_enabled()
+
+    def test_restored_after_an_exception(self):
+        with pytest.raises(KeyError), tg.inference_mode():
+            raise KeyError("x")
+        assert tg.is_grad_enabled() and not tg.is_inference_mode_enabled()
+
+    def test_decorators(self):
+        @tg.inference_mode
+        def bare():
+            return tg.is_inference_mode_enabled(), tg.is_grad_enabled()
+
+        @tg.autograd.inference_mode()
+        def called():
+            return tg.is_inference_mode_enabled(), tg.is_grad_enabled()
+
+        @tg.autograd.grad_mode.inference_mode(False)
+        def off():
+            return tg.is_inference_mode_enabled(), tg.is_grad_enabled()
+
+        assert bare() == (True, False) and called() == (True, False)
+        with tg.no_grad():
+            assert off() == (False, True)
+        assert tg.is_grad_enabled() and not tg.is_inference_mode_enabled()
+
+    def test_generator(self):
+        @tg.inference_mode()
+        def gen():
+            yield tg.is_inference_mode_enabled()
+            yield tg.is_inference_mode_enabled()
+
+        assert list(gen()) == [True, True]
+        assert not tg.is_inference_mode_enabled()
+
+    def test_is_thread_local(self):
+        seen = []
+        with tg.inference_mode():
+            t = threading.Thread(target=lambda: seen.append(tg.is_inference_mode_enabled()))
+            t.start()
+            t.join()
+        assert seen == [False]
+
+    def test_names(self):
+        assert tg.autograd.inference_mode is tg.inference_mode
+        assert tg.autograd.grad_mode.is_inference_mode_enabled is tg.is_inference_mode_enabled
+        assert tg.inference_mode(False).mode is False
+        assert tg.inference_mode().clone().mode is True

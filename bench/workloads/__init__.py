@@ -10,7 +10,8 @@ import importlib
 
 from .base import Workload
 
-MODULES = ("seed", "chain", "vjp_doubling", "rosenbrock", "mlp", "scalar_mlp", "train_mlp")
+MODULES = ("seed", "chain", "vjp_doubling", "rosenbrock", "mlp", "scalar_mlp", "train_mlp",
+           "hvp_rosenbrock", "hvp_scalar_mlp")
 
 
 def all_workloads() -> list[Workload]:

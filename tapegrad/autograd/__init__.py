@@ -13,7 +13,7 @@ adds an operation whose backward is Python, ``functional`` has torch.autograd.fu
 (12.0, 12.0)
 """
 
-from ..grad_mode import enable_grad, no_grad, set_grad_enabled
+from ..grad_mode import enable_grad, inference_mode, no_grad, set_grad_enabled
 from . import functional, grad_mode
 from .api import backward, grad
 from .function import Function, FunctionCtx, once_differentiable
@@ -21,5 +21,6 @@ from .gradcheck import gradcheck, gradgradcheck
 
 __all__ = [
     "backward", "grad", "Function", "FunctionCtx", "once_differentiable", "gradcheck",
-    "gradgradcheck", "no_grad", "enable_grad", "set_grad_enabled", "grad_mode", "functional",
+    "gradgradcheck", "no_grad", "enable_grad", "set_grad_enabled", "inference_mode", "grad_mode",
+    "functional",
 ]

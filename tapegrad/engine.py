@@ -169,12 +169,15 @@ def _load_kernel():
 
 
 def backward(t: Tensor, gradient: Any = None, retain_graph: bool | None = None,
-             _link: tuple | None = None) -> None:
+             create_graph: bool = False, inputs: Any = None, *, _link: tuple | None = None,
+             _capture: dict | None = None) -> None:
     """Accumulate the gradient of this tensor into the ``.grad`` of the leaves it depends on.
 
     ``Tensor.backward`` itself (one Python call less per step than a method calling this).  A
     scalar needs no ``gradient``; a vector output computes the vector-Jacobian product with
-    ``gradient`` (same shape as the output).
+    ``gradient`` (same shape as the output).  With ``create_graph=True`` the gradients are
+    recorded, so they can be differentiated again (``autograd/graph.py``); ``inputs`` limits
+    which tensors' ``.grad`` receive them.
 
     >>> import tapegrad as tg
     >>> x = tg.tensor([1.0, 2.0], requires_grad=True)
@@ -183,7 +186,12 @@ def backward(t: Tensor, gradient: Any = None, retain_graph: bool | None = None,
     tensor([2., 2.])
     """
     # (``_link``: ``(tape, slot, seed, found)`` when the sweep continues on an older tape that
-    # a swept one links to: see _continue)
+    # a swept one links to: see _continue.  ``_capture``: ``{id(leaf): None}`` -- autograd.grad:
+    # the leaves' gradients are stored there instead of into their ``.grad``)
+    if create_graph or inputs is not None:  # a recorded backward, or only some leaves' .grad
+        from .autograd.api import backward as recorded
+
+        return recorded(t, gradient, retain_graph, create_graph, inputs=inputs)
     if _link is None:
         tape = t._tape
         if gradient is None and tape is not None and not t._stop and t._v.size == 1:
@@ -301,7 +309,9 @@ def backward(t: Tensor, gradient: Any = None, retain_graph: bool | None = None,
         _raise_stale(tape, int(frame[abi.RESULT_RECORD]), int(frame[abi.RESULT_SLOT]))
 
     flags = FLAGS * n_slots  # (where the slot flags start in scratch)
-    for slot, leaf in tape.leaves:
+    if _capture is not None:
+        _captured(tape, _capture, grads, scratch, flags)
+    for slot, leaf in tape.leaves if _capture is None else ():
         if scratch.item(flags + slot) & HAS_GRAD:
             start, end = offs[slot], offs[slot + 1]
             if leaf._grad is None and end - start < LEND_MIN and leaf._v.dtype is _F64:
@@ -315,7 +325,7 @@ def backward(t: Tensor, gradient: Any = None, retain_graph: bool | None = None,
             else:  # (lent only when no other tape's sweep follows: it reuses the workspace)
                 _deliver(leaf, grads, start, end,
                          work if _link is None and not tape.links else None)
-    for slot, ref in tape.retained:
+    for slot, ref in tape.retained if _capture is None else ():
         kept = ref()
         if kept is not None and scratch.item(flags + slot) & HAS_GRAD:
             kept._accumulate(grads[offs[slot]:offs[slot + 1]].reshape(kept._v.shape))
@@ -330,7 +340,7 @@ def backward(t: Tensor, gradient: Any = None, retain_graph: bool | None = None,
                 seed[2:] = grads[start:end]
                 seeds.append((there, slot_there, seed))
         if _link is None:
-            _continue(tape, seeds, retain_graph)
+            _continue(tape, seeds, retain_graph, _capture)
         else:
             _link[3].extend(seeds)
 
@@ -365,7 +375,18 @@ def _sweep_packed(tape, work: _Workspace, n_slots: int) -> int:
     return _kernel(work.frame_address)
 
 
-def _continue(start, seeds: list, retain_graph: bool | None) -> None:
+def _captured(tape, capture: dict, grads: np.ndarray, scratch: np.ndarray, flags: int) -> None:
+    """Add the gradients of the leaves ``capture`` asks for into it (copies: the workspace is
+    reused by the next backward)."""
+    offs = tape.offs
+    for slot, leaf in tape.leaves:
+        if id(leaf) in capture and scratch.item(flags + slot) & HAS_GRAD:
+            g = grads[offs[slot]:offs[slot + 1]]
+            old = capture[id(leaf)]
+            capture[id(leaf)] = g.copy() if old is None else old + g
+
+
+def _continue(start, seeds: list, retain_graph: bool | None, capture: dict | None) -> None:
     """Sweep the tapes ``start`` links to, each once all tapes linking to it are done, from
     all the seeds it received (one sweep, ``seed`` packed as the kernel's several-seed form)."""
     pending: dict[int, dict[int, np.ndarray]] = {}
@@ -388,7 +409,7 @@ def _continue(start, seeds: list, retain_graph: bool | None) -> None:
             else:
                 seed = np.concatenate([[len(at)], list(at), *(g[2:] for g in at.values())])
             found: list = []
-            backward(None, None, retain_graph, (tape, -1, seed, found))
+            backward(None, None, retain_graph, _link=(tape, -1, seed, found), _capture=capture)
             receive(found)
     if pending:  # (tapes linking both ways: only threads sharing open tapes can make that)
         raise RuntimeError(

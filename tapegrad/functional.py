@@ -199,10 +199,11 @@ def hvp(f: Callable[..., Tensor], argnums: Argnums = 0) -> Callable[..., Any]:
     equals it wherever ``f`` is twice continuously differentiable.  Types follow the
     arguments as in :func:`grad`.
 
-    >>> import numpy as np
     >>> from tapegrad.functional import hvp
-    >>> hvp(lambda x: (x ** 3).sum())(np.array([1.0, 2.0]), np.array([1.0, 1.0]))
-    array([ 6., 12.])
+    >>> hvp(lambda x: x ** 3)(2.0, 1.0)
+    array(12.)
+    >>> hvp(lambda x, y: x * y ** 2, argnums=(0, 1))(1.0, 2.0, (1.0, 0.0))  # H = [[0, 4], [4, 2]]
+    (array(0.), array(4.))
     """
     nums, as_tuple = _check_argnums(argnums, "hvp")
 
@@ -232,11 +233,11 @@ def hessian(f: Callable[..., Tensor], argnums: Argnums = 0) -> Callable[..., Any
     ``f`` is recorded once; each output element's gradient is recorded on the tape
     (``create_graph``), then differentiated once per element of the gradient.
 
-    >>> import numpy as np
     >>> from tapegrad.functional import hessian
-    >>> hessian(lambda x: (x[0] * x[1] ** 2))(np.array([1.0, 2.0]))
-    array([[0., 4.],
-           [4., 2.]])
+    >>> hessian(lambda x: x ** 3)(2.0)
+    array(12.)
+    >>> hessian(lambda x, y: x * y ** 2, argnums=(0, 1))(1.0, 2.0)
+    ((array(0.), array(4.)), (array(4.), array(2.)))
     """
     nums, as_tuple = _check_argnums(argnums, "hessian")
 

@@ -347,7 +347,7 @@ def jacobian(func: Callable[..., Tensors], inputs: Tensors, create_graph: bool =
             raise NotImplementedError(
                 "Computing Jacobian using forward-AD or forward-over-reverse Hessian is"
                 "only implemented for `vectorize=True`.")
-        # torch computes these numbers by forward mode; tapegrad by reverse mode, below
+    forward = strategy == "forward-mode"  # (torch's numbers, computed by reverse mode)
     with enable_grad():
         is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "jacobian")
         inputs = _grad_preprocess(inputs, create_graph=create_graph, need_graph=True)
@@ -384,6 +384,8 @@ def jacobian(func: Callable[..., Tensors], inputs: Tensors, create_graph: bool =
             result += (tuple(_stack(row, out, inp)
                              for row, inp in zip(rows, inputs, strict=True)),)
         result = _grad_postprocess(result, create_graph)
+        if forward:  # torch's forward mode nests in lists where its reverse mode has tuples
+            result = [list(row) for row in result]
         return _tuple_postprocess(result, (is_outputs_tuple, is_inputs_tuple))
 
 
@@ -401,6 +403,10 @@ def _stack(rows: list[Tensor], out: Tensor, inp: Tensor) -> Tensor:
     shape = tuple(out.shape) + tuple(inp.shape)
     if not rows:  # an empty output: no rows to stack
         return Tensor(np.zeros(shape, dtype=inp.detach().numpy().dtype))
+    if len(rows) == 1 and tuple(rows[0].shape) == shape:
+        # a 0-d output's one row is its Jacobian already (hessian's inner Jacobian, always):
+        # torch's stack and view of it would add two records to differentiate through
+        return rows[0]
     from ..functions import FUNCTIONS
 
     return FUNCTIONS["stack"](rows, dim=0).view(shape)
@@ -430,7 +436,8 @@ def hessian(func: Callable[..., Tensor], inputs: Tensors, create_graph: bool = F
         is_out_tuple, t_out = _as_tuple(out, "outputs of the user-provided function", "hessian")
         _check_requires_grad(t_out, "outputs", strict=strict)
         _single_output(t_out, is_out_tuple, "hessian")
-        return out.squeeze()
+        # (squeezing a 0-d tensor changes nothing but would record an op)
+        return out if out.dim() == 0 else out.squeeze()
 
     def jac_func(*inp: Tensor) -> tuple:
         if outer_jacobian_strategy == "forward-mode":

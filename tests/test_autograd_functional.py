@@ -368,6 +368,8 @@ ERROR_CASES = [
     ("jacobian", lambda x: x, rand(2), (), {"strategy": "forward-mode"}),
     ("jacobian", lambda x: x, rand(2), (), {"vectorize": True, "strict": True}),
     ("hessian", lambda x: x.sum(), rand(2), (), {"outer_jacobian_strategy": "forward-mode"}),
+    ("jacobian", lambda x: x[:0], rand(2), (), {}),  # an empty output
+    ("jacobian", lambda x: x * 2, rand(0), (), {}),
 ]
 
 
@@ -426,3 +428,14 @@ class TestElementwiseScalars:
         same_call("hvp", lambda x, y: x.exp(), (rand(), rand()), (rand(), rand()))
         same_call("vhp", lambda x: 3 * x + 1, rand(), rand())
         same_call("jvp", lambda x, y: x.exp(), (rand(), rand()), (rand(), rand()))
+
+
+@needs_graph_rules
+def test_docstring_examples():
+    import doctest
+    import importlib
+
+    finder, runner = doctest.DocTestFinder(), doctest.DocTestRunner()
+    for test in finder.find(importlib.import_module("tapegrad.autograd.functional")):
+        runner.run(test)
+    assert runner.failures == 0 and runner.tries >= 20

@@ -144,3 +144,14 @@ def test_torchs_assertions():
 def test_no_input_requires_grad():
     with pytest.raises(ValueError, match="at least one input tensor to require gradient"):
         gradgradcheck(lambda x: x * 2, (tg.ones(2),))
+
+
+def test_docstring_examples():
+    import doctest
+    import importlib
+
+    finder, runner = doctest.DocTestFinder(), doctest.DocTestRunner()
+    for name in ("tapegrad.autograd.gradcheck", "tapegrad.grad_mode"):
+        for test in finder.find(importlib.import_module(name)):
+            runner.run(test)
+    assert runner.failures == 0 and runner.tries >= 12

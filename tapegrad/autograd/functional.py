@@ -401,8 +401,8 @@ def _unit_seeds(out: Tensor):
 
 def _stack(rows: list[Tensor], out: Tensor, inp: Tensor) -> Tensor:
     shape = tuple(out.shape) + tuple(inp.shape)
-    if not rows:  # an empty output: no rows to stack
-        return Tensor(np.zeros(shape, dtype=inp.detach().numpy().dtype))
+    if not rows:  # an empty output: torch stacks its empty list of rows, and raises
+        raise RuntimeError("stack expects a non-empty TensorList")
     if len(rows) == 1 and tuple(rows[0].shape) == shape:
         # a 0-d output's one row is its Jacobian already (hessian's inner Jacobian, always):
         # torch's stack and view of it would add two records to differentiate through

@@ -544,8 +544,10 @@ def _second_sweep(out: Tensor, leaves: Sequence[Tensor], seed: Tensor | None,
                  if g is not None and g.requires_grad]
         if not pairs:
             return zeros
+        # retained, as in _sweep: f's graph may share records with one of the caller's
         seconds = autograd_grad(tuple(g for g, _ in pairs), leaves,
-                                tuple(t.to(g.dtype) for g, t in pairs), allow_unused=True)
+                                tuple(t.to(g.dtype) for g, t in pairs), retain_graph=True,
+                                allow_unused=True)
     return [z if h is None else h for h, z in zip(seconds, zeros, strict=True)]
 
 
@@ -557,11 +559,13 @@ def _forward_product(out: Tensor, leaves: Sequence[Tensor], tangents: Sequence[T
         return _zeros(out)
     with enable_grad():
         u = _zeros(out).requires_grad_(True)
-        firsts = autograd_grad((out,), leaves, (u,), create_graph=True, allow_unused=True)
+        firsts = autograd_grad((out,), leaves, (u,), retain_graph=True, create_graph=True,
+                               allow_unused=True)
         pairs = [(g, t) for g, t in zip(firsts, tangents, strict=True)
                  if g is not None and g.requires_grad]
         if not pairs:
             return _zeros(out)
         (product,) = autograd_grad(tuple(g for g, _ in pairs), (u,),
-                                   tuple(t.to(g.dtype) for g, t in pairs), allow_unused=True)
+                                   tuple(t.to(g.dtype) for g, t in pairs), retain_graph=True,
+                                   allow_unused=True)
     return _zeros(out) if product is None else product

@@ -768,3 +768,18 @@ def test_second_order_inside_no_grad_and_exports():
         np.testing.assert_allclose(hvp(f_scalar)(x, np.ones(3)), d2f_scalar(x), rtol=1e-12)
         np.testing.assert_allclose(jvp(lambda x: x * x, (x,), (np.ones(3),))[1], 2 * x)
     assert tg.hvp is hvp and tg.hessian is hessian and tg.jvp is jvp
+
+
+def test_second_order_keeps_the_callers_graph():
+    """f closes over a non-leaf of the caller's graph: hvp and jvp leave that graph usable."""
+    w = tg.tensor(2.0, requires_grad=True)
+    h = w * w.sin()
+    hv = hvp(lambda x: x ** 3 * h)(1.5, 1.0)
+    np.testing.assert_allclose(hv, 6 * 1.5 * h.item(), rtol=1e-14)
+    _, t = jvp(lambda x: x ** 3 * h, (1.5,), (1.0,))
+    np.testing.assert_allclose(t, 3 * 1.5 ** 2 * h.item(), rtol=1e-14)
+    np.testing.assert_allclose(hessian(lambda x: x ** 3 * h)(1.5), 6 * 1.5 * h.item(),
+                               rtol=1e-14)
+    assert w.grad is None  # a closed-over leaf's .grad is not touched
+    h.backward()
+    np.testing.assert_allclose(w.grad.item(), np.sin(2.0) + 2.0 * np.cos(2.0), rtol=1e-14)

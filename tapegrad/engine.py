@@ -10,6 +10,7 @@ a frame holding everything else (``kernels/abi.py``), and is loaded by ``kernels
 from __future__ import annotations
 
 import ctypes
+import inspect
 import struct
 import threading
 import time
@@ -343,6 +344,14 @@ def backward(t: Tensor, gradient: Any = None, retain_graph: bool | None = None,
             _continue(tape, seeds, retain_graph, _capture)
         else:
             _link[3].extend(seeds)
+
+
+# (what users see: torch's parameters, not the private ones the sweep passes itself)
+backward.__signature__ = inspect.Signature([
+    inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+    *(inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default)
+      for name, default in (("gradient", None), ("retain_graph", None), ("create_graph", False),
+                            ("inputs", None)))])
 
 
 def _sweep_packed(tape, work: _Workspace, n_slots: int) -> int:

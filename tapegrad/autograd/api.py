@@ -71,6 +71,25 @@ def _records_gradient(create_graph: bool) -> bool:
     return create_graph or STATE.compile_tape is not None
 
 
+def _swept(outputs: tuple, seeds: list, retain_graph: bool, inputs: tuple,
+           create_graph: bool = False) -> graph.Found | None:
+    """The gradients of the leaves ``inputs`` by the numba sweep (captured, not stored in
+    ``.grad``), or None where it cannot give them: a recorded gradient, several outputs, an
+    input that is no leaf."""
+    out = outputs[0]
+    if _records_gradient(create_graph) or len(outputs) != 1 or out._tape is None or \
+            out._stop or not all(t._tape is None for t in inputs):
+        return None
+    captured = dict.fromkeys(map(id, inputs))
+    engine_backward(out, seeds[0], retain_graph, _capture=captured)
+    found = graph.Found()
+    for t in inputs:
+        g = captured[id(t)]
+        if g is not None:
+            found.leaves[id(t)] = (t, _wrap(g.reshape(t._v.shape)))
+    return found
+
+
 def _run(outputs: tuple, seeds: list, create_graph: bool, retain_graph: bool,
          targets: tuple | None) -> graph.Found:
     record = _records_gradient(create_graph)
@@ -87,6 +106,8 @@ def _result(found: graph.Found, t: Tensor, create_graph: bool):
     g = found.of(t)
     if g is None:
         return None
+    if g._v.shape != t._v.shape:  # (a one-element value's slot keeps no shape)
+        g = g.reshape(t._v.shape)
     if g._v.dtype != t._v.dtype and t._v.dtype.kind == "f":
         g = g.to(t.dtype)
     if not create_graph and g._tape is not None:
@@ -134,19 +155,8 @@ def grad(outputs: _TensorOrTensors, inputs: _TensorOrTensors,
     seeds = _seeds(outputs, grad_outputs, create_graph)
     if retain_graph is None:
         retain_graph = create_graph
-    out = outputs[0]
-    if not _records_gradient(create_graph) and len(outputs) == 1 and out._tape is not None \
-            and not out._stop and all(t._tape is None for t in inputs):
-        # the numba sweep, its leaves' gradients captured instead of stored in .grad
-        captured = dict.fromkeys(map(id, inputs))
-        engine_backward(out, seeds[0], retain_graph, _capture=captured)
-        found = graph.Found()
-        for t in inputs:
-            g = captured[id(t)]
-            if g is not None:
-                found.leaves[id(t)] = (t, _wrap(g.reshape(t._v.shape)))
-    else:
-        found = _run(outputs, seeds, create_graph, retain_graph, inputs)
+    found = _swept(outputs, seeds, retain_graph, inputs, create_graph) or \
+        _run(outputs, seeds, create_graph, retain_graph, inputs)
     result = []
     for i, t in enumerate(inputs):
         g = _result(found, t, create_graph)
@@ -189,7 +199,9 @@ def backward(tensors: _TensorOrTensors, grad_tensors: _TensorOrTensors | None = 
     seeds = _seeds(tensors, grad_tensors, create_graph)
     if retain_graph is None:
         retain_graph = create_graph
-    found = _run(tensors, seeds, create_graph, retain_graph, inputs)
+    found = inputs is not None and _swept(tensors, seeds, retain_graph, inputs,
+                                          create_graph) or \
+        _run(tensors, seeds, create_graph, retain_graph, inputs)
     deliver(found, inputs, create_graph)
 
 

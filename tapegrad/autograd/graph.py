@@ -38,11 +38,18 @@ class _TapeView:
     rules may append to the same tape), each slot's value as a tensor, which slots need a
     gradient."""
 
-    def __init__(self, tape: Tape, record: bool) -> None:
+    def __init__(self, tape: Tape, record: bool, last_slot: int | None = None) -> None:
         self.tape = tape
         self.record = record  # whether handles are tensors on the tape (create_graph)
-        self.n_recs = len(tape.recs) // 6
-        self.recs = tape.recs[:6 * self.n_recs].tolist()
+        n_recs = len(tape.recs) // 6
+        if last_slot is not None and n_recs:
+            # records making later slots than the outputs' cannot lead to them (an open tape
+            # holds every graph recorded since its last backward)
+            outs = np.frombuffer(tape.recs, np.int64)[1:6 * n_recs:6]
+            n_recs = int(np.searchsorted(outs, last_slot, side="right"))
+            del outs  # (a live view would stop the tape's array from growing)
+        self.n_recs = n_recs
+        self.recs = tape.recs[:6 * n_recs].tolist()
         offs = tape.offs
         self.n_slots = n_slots = len(offs) - 1
         self.sizes = sizes = np.diff(np.array(offs[:n_slots + 1], dtype=np.int64))
@@ -126,10 +133,10 @@ _UNKEPT = ("a value needed to differentiate the gradient was not kept by the tap
            "graph again")
 
 
-def _view(tape: Tape, views: dict, record: bool) -> _TapeView:
+def _view(tape: Tape, views: dict, record: bool, last_slot: int | None = None) -> _TapeView:
     view = views.get(id(tape))
     if view is None:
-        view = views[id(tape)] = _TapeView(tape, record)
+        view = views[id(tape)] = _TapeView(tape, record, last_slot)
     return view
 
 
@@ -205,8 +212,12 @@ def sweep(outputs: list[Tensor], seeds: list[Tensor], record: bool, retain_graph
             roots.append(t._tape)
     wanted = {(id(t._tape), t._slot) for t in targets or () if t._tape is not None}
     views: dict = {}
+    last = {}  # id(tape) -> the latest output slot there
+    for t in outputs:
+        if t._tape is not None and not t._stop:
+            last[id(t._tape)] = max(last.get(id(t._tape), -1), t._slot)
     for tape in _order(roots):
-        view = _view(tape, views, record)
+        view = _view(tape, views, record, last.get(id(tape)))
         tid = id(tape)
         recs, need = view.recs, view.need
         stale = {slot for box, version, slot, _ in tape.watch if box[0] != version}

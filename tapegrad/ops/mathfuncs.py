@@ -66,8 +66,11 @@ ATANH = unary("atanh", "AtanhBackward0", np.arctanh, lambda x: math.atanh(x),
 
 LOG1P = unary("log1p", "Log1PBackward0", np.log1p, lambda x: math.log1p(x),
               lambda g, x, y: g / (1.0 + x), READS_A)
+# (torch's derivative is ``grad * (result + 1)``, which cancels where the result nears -1: exp
+# itself keeps full precision, and elu/celu's gradients with it)
 EXPM1 = unary("expm1", "Expm1Backward0", np.expm1, lambda x: math.expm1(x),
-              lambda g, x, y: g * (y + 1.0), READS_Y)
+              lambda g, x, y: g * math.exp(x), READS_A,
+              graph=lambda g, a, b, y, r: (g * a.exp(), None))
 LOG2 = unary("log2", "Log2Backward0", np.log2, lambda x: math.log2(x),
              lambda g, x, y: g / (x * _LN2), READS_A)
 LOG10 = unary("log10", "Log10Backward0", np.log10, lambda x: math.log10(x),

@@ -201,7 +201,7 @@ def _outputs(cls, ctx, args: tuple, output, record: bool):
             continue
         if any(o is d for d in dirty):
             if record and o._tape is None and o._rg:
-                raise RuntimeError("a leaf Variable that requires grad is being used in an "
+                raise RuntimeError("a leaf Variable that requires grad has been used in an "
                                    "in-place operation.")
             continue
         if any(o is t for t in inputs) or o._tape is not None or o._rg:

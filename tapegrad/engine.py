@@ -10,6 +10,7 @@ a frame holding everything else (``kernels/abi.py``), and is loaded by ``kernels
 from __future__ import annotations
 
 import ctypes
+import inspect
 import struct
 import threading
 import time
@@ -174,12 +175,15 @@ def _load_kernel():
 
 
 def backward(t: Tensor, gradient: Any = None, retain_graph: bool | None = None,
-             _link: tuple | None = None) -> None:
+             create_graph: bool = False, inputs: Any = None, *, _link: tuple | None = None,
+             _capture: dict | None = None) -> None:
     """Accumulate the gradient of this tensor into the ``.grad`` of the leaves it depends on.
 
     ``Tensor.backward`` itself (one Python call less per step than a method calling this).  A
     scalar needs no ``gradient``; a vector output computes the vector-Jacobian product with
-    ``gradient`` (same shape as the output).
+    ``gradient`` (same shape as the output).  With ``create_graph=True`` the gradients are
+    recorded, so they can be differentiated again (``autograd/graph.py``); ``inputs`` limits
+    which tensors' ``.grad`` receive them.
 
     >>> import tapegrad as tg
     >>> x = tg.tensor([1.0, 2.0], requires_grad=True)
@@ -188,7 +192,12 @@ def backward(t: Tensor, gradient: Any = None, retain_graph: bool | None = None,
     tensor([2., 2.])
     """
     # (``_link``: ``(tape, slot, seed, found)`` when the sweep continues on an older tape that
-    # a swept one links to: see _continue)
+    # a swept one links to: see _continue.  ``_capture``: ``{id(leaf): None}`` -- autograd.grad:
+    # the leaves' gradients are stored there instead of into their ``.grad``)
+    if create_graph or inputs is not None:  # a recorded backward, or only some leaves' .grad
+        from .autograd.api import backward as recorded
+
+        return recorded(t, gradient, retain_graph, create_graph, inputs=inputs)
     if _link is None:
         tape = t._tape
         if gradient is None and tape is not None and not t._stop and t._v.size == 1:
@@ -314,8 +323,11 @@ def backward(t: Tensor, gradient: Any = None, retain_graph: bool | None = None,
 
     flags = FLAGS * n_slots  # (where the slot flags start in scratch)
     if _leaf_hooks:  # (hooks on leaves: run on the gradients before they are delivered)
-        _leaf_hand_off(tape, work, grads, scratch, n_slots, False)
-    for slot, leaf in tape.leaves:
+        _leaf_hand_off(tape, work, grads, scratch, n_slots, False, _capture,
+                       None if _link is not None else {} if tape.links else False)
+    if _capture is not None:
+        _captured(tape, _capture, grads, scratch, flags)
+    for slot, leaf in tape.leaves if _capture is None else ():
         if scratch.item(flags + slot) & HAS_GRAD:
             start, end = offs[slot], offs[slot + 1]
             if leaf._grad is None and end - start < LEND_MIN and leaf._v.dtype is _F64:
@@ -329,9 +341,9 @@ def backward(t: Tensor, gradient: Any = None, retain_graph: bool | None = None,
             else:  # (lent only when no other tape's sweep follows: it reuses the workspace)
                 _deliver(leaf, grads, start, end,
                          work if _link is None and not tape.links else None)
-    if _leaf_hooks:
+    if _leaf_hooks and _capture is None:
         _leaf_hand_off(tape, work, grads, scratch, n_slots, True)
-    for slot, ref in tape.retained:
+    for slot, ref in tape.retained if _capture is None else ():
         kept = ref()
         if kept is not None and scratch.item(flags + slot) & HAS_GRAD:
             kept._accumulate(grads[offs[slot]:offs[slot + 1]].reshape(kept._v.shape))
@@ -346,9 +358,19 @@ def backward(t: Tensor, gradient: Any = None, retain_graph: bool | None = None,
                 seed[2:] = grads[start:end]
                 seeds.append((there, slot_there, seed))
         if _link is None:
-            _continue(tape, seeds, retain_graph)
+            _continue(tape, seeds, retain_graph, _capture)
+            if _leaf_hooks:
+                _pending_hand_off(work, _capture)
         else:
             _link[3].extend(seeds)
+
+
+# (what users see: torch's parameters, not the private ones the sweep passes itself)
+backward.__signature__ = inspect.Signature([
+    inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+    *(inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default)
+      for name, default in (("gradient", None), ("retain_graph", None), ("create_graph", False),
+                            ("inputs", None)))])
 
 
 def _python_hand_off(code: int, tape, work: _Workspace, n_slots: int, rec: int,
@@ -379,17 +401,38 @@ def _python_hand_off(code: int, tape, work: _Workspace, n_slots: int, rec: int,
 
 
 def _leaf_hand_off(tape, work: _Workspace, grads: np.ndarray, scratch: np.ndarray,
-                   n_slots: int, post: bool) -> None:
+                   n_slots: int, post: bool, capture: dict | None = None,
+                   pending: dict | bool | None = None) -> None:
     """The hooks of ``tape``'s leaves that received a gradient: before delivery (in place in
-    ``grads``), or the post-accumulate-grad hooks after it (``post``)."""
+    ``grads``; of the ``capture``d leaves only, for autograd.grad), or the post-accumulate-grad
+    hooks after it (``post``).
+
+    A backward that sweeps several linked tapes delivers a leaf's gradient once per tape; its
+    hooks must see the sum (torch calls them once).  So the first tape's sweep (``pending``: a
+    new dict; False: no linked tapes) and the linked ones (None: this thread's) set the hooked
+    leaves' gradients aside, and :func:`_pending_hand_off` runs their hooks once all are in."""
     from . import hooks
 
     flags = scratch[FLAGS * n_slots:(FLAGS + 1) * n_slots]
     run = _with_own_workspace(work)
     if post:
         hooks.sweep_post_hooks(tape, flags, run)
+        return
+    if pending is None:
+        pending = _threads.__dict__.get("pending")
     else:
-        hooks.sweep_leaf_hooks(tape, grads, tape.offs, flags, run)
+        _threads.pending = pending = pending if pending is not False else None
+    hooks.sweep_leaf_hooks(tape, grads, tape.offs, flags, run, capture, pending)
+
+
+def _pending_hand_off(work: _Workspace, capture: dict | None) -> None:
+    """The hooks of the leaves set aside by the sweeps of linked tapes, on their summed
+    gradients, then their delivery (into ``.grad``, or ``capture``)."""
+    from . import hooks
+
+    pending = _threads.__dict__.pop("pending", None)
+    if pending:
+        hooks.deliver_pending(pending, capture, _with_own_workspace(work))
 
 
 def _with_own_workspace(work: _Workspace):
@@ -398,10 +441,12 @@ def _with_own_workspace(work: _Workspace):
 
     def run(fn, *args):
         del _threads.work  # (a backward makes one when it finds none)
+        pending = _threads.__dict__.pop("pending", None)  # (see _leaf_hand_off)
         try:
             return fn(*args)
         finally:
             _threads.work = work
+            _threads.pending = pending
 
     return run
 
@@ -436,7 +481,18 @@ def _sweep_packed(tape, work: _Workspace, n_slots: int) -> int:
     return _kernel(work.frame_address)
 
 
-def _continue(start, seeds: list, retain_graph: bool | None) -> None:
+def _captured(tape, capture: dict, grads: np.ndarray, scratch: np.ndarray, flags: int) -> None:
+    """Add the gradients of the leaves ``capture`` asks for into it (copies: the workspace is
+    reused by the next backward)."""
+    offs = tape.offs
+    for slot, leaf in tape.leaves:
+        if id(leaf) in capture and scratch.item(flags + slot) & HAS_GRAD:
+            g = grads[offs[slot]:offs[slot + 1]]
+            old = capture[id(leaf)]
+            capture[id(leaf)] = g.copy() if old is None else old + g
+
+
+def _continue(start, seeds: list, retain_graph: bool | None, capture: dict | None) -> None:
     """Sweep the tapes ``start`` links to, each once all tapes linking to it are done, from
     all the seeds it received (one sweep, ``seed`` packed as the kernel's several-seed form)."""
     pending: dict[int, dict[int, np.ndarray]] = {}
@@ -459,7 +515,7 @@ def _continue(start, seeds: list, retain_graph: bool | None) -> None:
             else:
                 seed = np.concatenate([[len(at)], list(at), *(g[2:] for g in at.values())])
             found: list = []
-            backward(None, None, retain_graph, (tape, -1, seed, found))
+            backward(None, None, retain_graph, _link=(tape, -1, seed, found), _capture=capture)
             receive(found)
     if pending:  # (tapes linking both ways: only threads sharing open tapes can make that)
         raise RuntimeError(

@@ -191,13 +191,36 @@ def sweep_slot_hooks(tape, slot: int, region: np.ndarray, run: Callable) -> None
         _in_region(hooks, region, hooks.shape, hooks.dtype, run)
 
 
-def sweep_leaf_hooks(tape, grads: np.ndarray, offs, flags: np.ndarray, run: Callable) -> None:
-    """Run the hooks of ``tape``'s leaves that received a gradient, before it is delivered."""
+def sweep_leaf_hooks(tape, grads: np.ndarray, offs, flags: np.ndarray, run: Callable,
+                     capture: dict | None = None, pending: dict | None = None) -> None:
+    """Run the hooks of ``tape``'s leaves that received a gradient (of those in ``capture``
+    only, if given), before it is delivered; or, given ``pending``, set those gradients aside
+    there (``{id(leaf): (leaf, gradient)}``, summed) and clear their flags: they are delivered
+    by :func:`deliver_pending`, once every linked tape is swept."""
     for slot, leaf in tape.leaves:
         hooks = leaf.__dict__.get("_hooks")
-        if hooks and flags[slot] & HAS_GRAD:
-            _in_region(hooks, grads[offs[slot]:offs[slot + 1]], leaf._v.shape, leaf._v.dtype,
-                       run)
+        if hooks and flags[slot] & HAS_GRAD and (capture is None or id(leaf) in capture):
+            region = grads[offs[slot]:offs[slot + 1]]
+            if pending is None:
+                _in_region(hooks, region, leaf._v.shape, leaf._v.dtype, run)
+                continue
+            old = pending.get(id(leaf))
+            pending[id(leaf)] = (leaf, region.copy() if old is None else old[1] + region)
+            flags[slot] &= ~HAS_GRAD
+
+
+def deliver_pending(pending: dict, capture: dict | None, run: Callable) -> None:
+    """The leaves' gradients set aside by :func:`sweep_leaf_hooks`: their hooks, each on its
+    sum, then accumulated into ``.grad`` (and the post-accumulate hooks), or into ``capture``."""
+    for leaf, g in pending.values():
+        _in_region(leaf.__dict__["_hooks"], g, leaf._v.shape, leaf._v.dtype, run)
+        if capture is not None:
+            old = capture[id(leaf)]
+            capture[id(leaf)] = g if old is None else old + g
+        else:
+            leaf._accumulate(g.reshape(leaf._v.shape))
+            if leaf.__dict__.get("_post_hooks"):
+                run(run_post_accumulate_hooks, leaf)
 
 
 def sweep_post_hooks(tape, flags: np.ndarray, run: Callable) -> None:

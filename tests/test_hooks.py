@@ -318,3 +318,24 @@ def test_the_python_sweep_interface():
     assert hooks.run_leaf_hooks(x, g).tolist() == [4.0, 4.0]
     hooks.run_post_accumulate_hooks(x)
     assert seen == [x]
+
+
+def test_a_leaf_on_linked_tapes_gets_one_call_with_the_sum():
+    """``y``'s tape is closed by the first backward, so ``z`` is recorded on a new tape that
+    links to it; ``x`` is read on both: its hook still sees its whole gradient, once."""
+
+    def program(lib):
+        calls = []
+        x = lib.tensor([1.0, -2.0], requires_grad=True)
+        y = x * x
+        y.sum().backward(retain_graph=True)
+        x.grad = None
+        x.register_hook(lambda g: calls.append(g.clone()) or g.clamp(-3.0, 3.0))
+        x.register_post_accumulate_grad_hook(lambda t: calls.append(t.grad.clone()))
+        z = (y * x).sum()
+        z.backward(retain_graph=True)
+        assert len(calls) == 2
+        (g,) = lib.autograd.grad(z, x)
+        return calls + [x.grad, g]
+
+    assert_same(program)

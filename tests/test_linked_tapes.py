@@ -60,9 +60,9 @@ def test_several_tensors_of_one_tape_seed_one_sweep(monkeypatch):
     sweeps = []
     real = engine.backward
 
-    def counting(t, gradient=None, retain_graph=None, _link=None):
+    def counting(t, gradient=None, retain_graph=None, *, _link=None, _capture=None):
         sweeps.append(_link is not None)
-        return real(t, gradient, retain_graph, _link)
+        return real(t, gradient, retain_graph, _link=_link, _capture=_capture)
     monkeypatch.setattr(engine, "backward", counting)  # (what _continue calls)
     counting(out)
     assert sweeps == [False, True]  # the output's tape, then the linked one once

@@ -21,6 +21,52 @@ from ..kernels.jit import elementwise, kernel, named
 from . import vmath
 from .registry import ASSIGN, READS_A, READS_B, READS_Y, Surface, exposed, register
 
+# --------------------------------------------------------------------------- graph rules
+# (``Op.graph``: the VJP in tensor operations, for create_graph.  Where an op's scalar
+# derivative is plain arithmetic it is the rule itself, run on tensors; the others pass their
+# own, written beside the op.)
+
+
+def _unary_graph(df):
+    def graph(g, a, b, y, r):
+        return df(g, a, y), None
+
+    return graph
+
+
+def _scalar_graph(df):
+    def graph(g, a, b, y, r):
+        return df(g, a, y, r.F[r.fp]), None
+
+    return graph
+
+
+def _sum_to(grad, I, ip: int, at: int):
+    """``grad`` (the output's shape) summed over the dims a broadcast input was expanded along;
+    the input's padded shape is ``I[ip + 1 + at * nd:][:nd]`` (see ``broadcast_params``)."""
+    nd = I[ip]
+    shape = tuple(I[ip + 1 + at * nd: ip + 1 + (at + 1) * nd])
+    out = tuple(I[ip + 1 + 2 * nd: ip + 1 + 3 * nd])
+    dims = tuple(d for d in range(nd) if shape[d] == 1 and out[d] != 1)
+    if dims:
+        grad = grad.sum(dims, keepdim=True)
+    return grad.reshape(shape) if grad.shape != shape else grad
+
+
+def _binary_graph(da, db):
+    """From each input's derivative rule ``d(g, a, b, y)`` (the output's shape)."""
+
+    def graph(g, a, b, y, r):
+        ga = da(g, a, b, y) if r.need_a else None
+        gb = db(g, a, b, y) if r.need_b else None
+        if r.ip >= 0:  # broadcast: each input's gradient summed back to its shape
+            ga = _sum_to(ga, r.I, r.ip, 0) if r.need_a else None
+            gb = _sum_to(gb, r.I, r.ip, 1) if r.need_b else None
+        return ga, gb
+
+    return graph
+
+
 # --------------------------------------------------------------------------- factories
 
 
@@ -30,11 +76,13 @@ def _compile(kernel_fn, key: str):
 
 
 
-def unary(key, name, eager, f, df, reads, kernel_f=None, operators: tuple = ()):
+def unary(key, name, eager, f, df, reads, kernel_f=None, operators: tuple = (), graph=None):
     """``kernel_f``: the forward rule numba compiles, when it must differ from the Python one
     (``f``), e.g. to let LLVM vectorise it (``vmath.py``).  Users reach the op as ``x.<key>()``
-    and ``tapegrad.<key>(x)``, and through ``operators`` if given."""
+    and ``tapegrad.<key>(x)``, and through ``operators`` if given.  ``graph``: the VJP in
+    tensor operations, when ``df`` is not plain arithmetic (which runs on tensors as it is)."""
     py = f
+    graph = graph or _unary_graph(df)
     f = kernel_f if kernel_f is not None else elementwise(named(f, f"{key}_f"))
     df = elementwise(named(df, f"{key}_df"))
 
@@ -51,11 +99,13 @@ def unary(key, name, eager, f, df, reads, kernel_f=None, operators: tuple = ()):
                 ga[i] += df(g[i], a[i], y[i])
 
     return register(key, name, 1, eager, _compile(fwd, key), _compile(vjp, key), reads, py=py,
-                    rules=("unary", f, df), assigns=True, surface=exposed(key, *operators))
+                    rules=("unary", f, df), assigns=True, surface=exposed(key, *operators),
+                    graph=graph)
 
 
-def scalar(key, name, eager, f, df, reads, next_none=True, saves=None):
+def scalar(key, name, eager, f, df, reads, next_none=True, saves=None, graph=None):
     py = f
+    graph = graph or _scalar_graph(df)
     f, df = elementwise(named(f, f"{key}_f")), elementwise(named(df, f"{key}_df"))
 
     def fwd(y, a, b, I, F, ip, fp):
@@ -73,7 +123,7 @@ def scalar(key, name, eager, f, df, reads, next_none=True, saves=None):
                 ga[i] += df(g[i], a[i], y[i], c)
 
     return register(key, name, 1, eager, _compile(fwd, key), _compile(vjp, key), reads, 0, saves,
-                    next_none, py=py, rules=("scalar", f, df), assigns=True)
+                    next_none, py=py, rules=("scalar", f, df), assigns=True, graph=graph)
 
 
 @elementwise
@@ -125,9 +175,12 @@ def broadcast_params(av, bv, value) -> tuple | None:
 
 
 def binary(key, name, eager, f, da, db, reads_a, reads_b, scalar_forward=True, py=None,
-           surface: Surface | None = None):
-    """``py``: the Python forward rule, when it must differ from ``f``."""
+           surface: Surface | None = None, graph=None):
+    """``py``: the Python forward rule, when it must differ from ``f``.  ``graph``: the
+    inputs' derivatives in tensor operations, ``(da, db)`` each ``d(g, a, b, y)`` shaped as
+    ``y`` (summed to the inputs' shapes here), when ``da``/``db`` are not plain arithmetic."""
     py = (py or f) if scalar_forward else None
+    graph = _binary_graph(*(graph or (da, db)))
     f = elementwise(named(f, f"{key}_f"))
     da, db = elementwise(named(da, f"{key}_da")), elementwise(named(db, f"{key}_db"))
 
@@ -203,7 +256,8 @@ def binary(key, name, eager, f, da, db, reads_a, reads_b, scalar_forward=True, p
             ia, ib = _odometer_step(idx, shape, sa, sb, nd - 1, ia, ib)
 
     return register(key, name, 2, eager, _compile(fwd, key), _compile(vjp, key), reads_a,
-                    reads_b, py=py, rules=("binary", f, da, db), assigns=True, surface=surface)
+                    reads_b, py=py, rules=("binary", f, da, db), assigns=True, surface=surface,
+                    graph=graph)
 
 
 # --------------------------------------------------------------------------- scalar helpers
@@ -322,6 +376,34 @@ _pow_grad_base_jit = elementwise(_pow_grad_base)
 _pow_grad_exponent_jit = elementwise(_pow_grad_exponent)
 
 
+def _where(condition, x, y):
+    from ..structural import where  # (the front end's: tensors and numbers)
+
+    return where(condition, x, y)
+
+
+def _pow_base_graph(g, x, c: float):
+    # _pow_grad_base in tensor operations (``c`` is the record's constant, not a value)
+    if c == 0.0:
+        return _zeros_like(g)
+    if c == 2.0:
+        return g * c * x
+    return g * c * x ** (c - 1.0)
+
+
+def _rpow_graph(g, x, y, c: float):
+    # _pow_grad_exponent for the base ``c``, a constant
+    if c == 0.0:
+        return _where(x >= 0.0, 0.0, g * y * -math.inf)
+    return g * y * math.log(c)
+
+
+def _zeros_like(t):
+    from ..creation import zeros_like
+
+    return zeros_like(t)
+
+
 # --------------------------------------------------------------------------- the ops
 
 NEG = unary("neg", "NegBackward0", np.negative, lambda x: -x, lambda g, x, y: -g, 0,
@@ -331,24 +413,27 @@ LOG = unary("log", "LogBackward0", np.log,
             lambda x: math.log(x) if x > 0.0 else (-math.inf if x == 0.0 else math.nan),
             lambda g, x, y: g / x, READS_A)
 SIN = unary("sin", "SinBackward0", np.sin, lambda x: math.sin(x), lambda g, x, y: g * math.cos(x),
-            READS_A)
+            READS_A, graph=lambda g, a, b, y, r: (g * a.cos(), None))
 COS = unary("cos", "CosBackward0", np.cos, lambda x: math.cos(x), lambda g, x, y: -g * math.sin(x),
-            READS_A)
+            READS_A, graph=lambda g, a, b, y, r: (-g * a.sin(), None))
 TANH = unary("tanh", "TanhBackward0", np.tanh, lambda x: math.tanh(x),
              lambda g, x, y: g * (1.0 - y * y), READS_Y, kernel_f=vmath.tanh)
 SIGMOID = unary("sigmoid", "SigmoidBackward0", _np_sigmoid, _sigmoid,
                 lambda g, x, y: g * y * (1.0 - y), READS_Y)
 RELU = unary("relu", "ReluBackward0", lambda x: np.maximum(x, 0.0),
              lambda x: x if x > 0.0 else (x if x != x else 0.0),
-             lambda g, x, y: 0.0 if y <= 0.0 else g, READS_Y)  # torch: NaN passes g
+             lambda g, x, y: 0.0 if y <= 0.0 else g, READS_Y,  # torch: NaN passes g
+             graph=lambda g, a, b, y, r: (_where(y <= 0.0, 0.0, g), None))
 SQRT = unary("sqrt", "SqrtBackward0", np.sqrt,
              lambda x: math.sqrt(x) if x >= 0.0 else math.nan,
              lambda g, x, y: g / (2.0 * y), READS_Y)
 ABS = unary("abs", "AbsBackward0", np.abs, lambda x: abs(x),
             lambda g, x, y: g * (1.0 if x > 0.0 else (-1.0 if x < 0.0 else 0.0)), READS_A,
-            operators=("__abs__",))
+            operators=("__abs__",),
+            graph=lambda g, a, b, y, r: (_where(a > 0.0, g, _where(a < 0.0, -g, 0.0)), None))
 ERF = unary("erf", "ErfBackward0", _np_erf, lambda x: math.erf(x),
-            lambda g, x, y: _TWO_OVER_SQRT_PI * math.exp(-(x * x)) * g, READS_A)
+            lambda g, x, y: _TWO_OVER_SQRT_PI * math.exp(-(x * x)) * g, READS_A,
+            graph=lambda g, a, b, y, r: (_TWO_OVER_SQRT_PI * (-(a * a)).exp() * g, None))
 
 ADD_SCALAR = scalar("add_scalar", "AddBackward0", np.add, lambda x, c: x + c,
                     lambda g, x, y, c: g, 0)
@@ -369,11 +454,13 @@ RECIPROCAL = unary("reciprocal", "ReciprocalBackward0",
                    lambda x: 1.0 / x, lambda g, x, y: g * -(y * y), READS_Y,
                    operators=("__rtruediv__",))
 POW_SCALAR = scalar("pow_scalar", "PowBackward0", _np_pow_scalar, _fpow,
-                    lambda g, x, y, c: _pow_grad_base_jit(g, x, c), READS_A, next_none=False)
+                    lambda g, x, y, c: _pow_grad_base_jit(g, x, c), READS_A, next_none=False,
+                    graph=lambda g, a, b, y, r: (_pow_base_graph(g, a, r.F[r.fp]), None))
 RPOW_SCALAR = scalar("rpow_scalar", "PowBackward2", lambda x, c: np.power(c, x),
                      lambda x, c: c ** x,
                      lambda g, x, y, c: _pow_grad_exponent_jit(g, c, x, y), READS_A | READS_Y,
-                     next_none=False)
+                     next_none=False,
+                     graph=lambda g, a, b, y, r: (_rpow_graph(g, a, y, r.F[r.fp]), None))
 
 # (each binary arithmetic op's operators take a Python number through its ``<key>_scalar``
 # op, or through ``r<key>_scalar`` for a reflected one if there is such an op)
@@ -399,4 +486,6 @@ POW = binary("pow", "PowBackward1", np.power, _fpow,
              lambda g, a, b, y: _pow_grad_base_jit(g, a, b),
              lambda g, a, b, y: _pow_grad_exponent_jit(g, a, b, y),
              READS_A | READS_B, READS_A | READS_B | READS_Y, py=math.pow,
-             surface=exposed("pow", "__pow__", "__rpow__", params=("input", "exponent")))
+             surface=exposed("pow", "__pow__", "__rpow__", params=("input", "exponent")),
+             graph=(lambda g, a, b, y: _where(b == 0.0, 0.0, g * b * a ** (b - 1.0)),
+                    lambda g, a, b, y: _where((a == 0.0) & (b >= 0.0), 0.0, g * y * a.log())))

@@ -103,6 +103,8 @@ class Record(NamedTuple):
     fp: int
     tape: Any
     index: int
+    need_a: bool = True  # whether the sweep uses ``ga`` (a rule may skip computing it)
+    need_b: bool = True
 
 
 @dataclass(frozen=True)

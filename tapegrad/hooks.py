@@ -160,7 +160,11 @@ def run_slot_hooks(tape, slot: int, grad: Tensor) -> Tensor:
     gradient to use from here on."""
     table = getattr(tape, "hooks", None)
     hooks = table.get(slot) if table else None
-    return _call_hooks(hooks, grad) if hooks else grad
+    if not hooks:
+        return grad
+    if tuple(grad.shape) != hooks.shape:  # (a sweep may hold it flat)
+        grad = grad.reshape(hooks.shape)
+    return _call_hooks(hooks, grad)
 
 
 def run_leaf_hooks(leaf: Tensor, grad: Tensor) -> Tensor:

@@ -577,11 +577,52 @@ def test_threads_run_their_own_functions():
 def test_custom_backward_differentiated_twice():
     """Under create_graph the custom backward is recorded, so it can be differentiated again:
     d2/dx2 of P3(x) is 15x."""
-    try:
-        x = tg.tensor([0.5, -1.0], requires_grad=True)
-        (g,) = tg.autograd.grad(legendre(tg).apply(x).sum(), x, create_graph=True)
-    except NotImplementedError as e:
-        pytest.skip(f"create_graph not wired yet: {e}")
+    x = tg.tensor([0.5, -1.0], requires_grad=True)
+    (g,) = tg.autograd.grad(legendre(tg).apply(x), x, tg.ones(2), create_graph=True)
+    assert g.grad_fn is not None
     np.testing.assert_allclose(g.detach().numpy(), 1.5 * (5 * np.array([0.5, -1.0]) ** 2 - 1))
-    g.sum().backward()
+    g.backward(tg.ones(2))
     np.testing.assert_allclose(x.grad.numpy(), 15 * np.array([0.5, -1.0]))
+
+
+def test_create_graph_through_functions_and_hooks_as_torch():
+    def program(lib):
+        x = lib.tensor([0.5, -1.0, 2.0], requires_grad=True)
+        w = lib.tensor([1.5, 0.5, -0.25], requires_grad=True)
+        s, p = two_outputs(lib).apply(x * w, x.sin())
+        p.register_hook(lambda g: g * 2)
+        q = legendre(lib).apply(s)
+        gx, gw = lib.autograd.grad(q * p, (x, w), lib.ones(3), create_graph=True)
+        (gx * gx).backward(lib.tensor([1.0, 2.0, 3.0]))  # (no sum: its graph rule is not here)
+        return [gx, gw, x.grad, w.grad]
+
+    assert_same(program)
+
+
+def test_once_differentiable_under_create_graph():
+    from tapegrad.autograd.function import once_differentiable
+
+    def program(lib):
+        from torch.autograd.function import once_differentiable as torch_once
+
+        decorate = torch_once if lib is torch else once_differentiable
+
+        class Square(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                ctx.save_for_backward(x)
+                return x ** 2
+
+            @staticmethod
+            @decorate
+            def backward(ctx, g):
+                (x,) = ctx.saved_tensors
+                return 2 * x * g
+
+        x = lib.tensor([1.0, 3.0], requires_grad=True)
+        y = Square.apply(x * 1.0)
+        (g,) = lib.autograd.grad(y, x, lib.ones(2, requires_grad=True), create_graph=True)
+        assert g.requires_grad
+        g.backward(lib.ones(2))
+
+    assert_same_error(program)

@@ -339,3 +339,19 @@ def test_a_leaf_on_linked_tapes_gets_one_call_with_the_sum():
         return calls + [x.grad, g]
 
     assert_same(program)
+
+
+def test_hooks_under_create_graph():
+    def program(lib):
+        calls = []
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        y = x * x
+        y.register_hook(lambda g: g * 3)
+        x.register_hook(lambda g: calls.append(g.detach().clone()) or g + 1)
+        x.register_post_accumulate_grad_hook(lambda t: calls.append(t.grad.detach().clone()))
+        y.backward(lib.ones(2), create_graph=True)
+        assert x.grad.requires_grad
+        (g,) = lib.autograd.grad(y, x, lib.ones(2), create_graph=True)
+        return calls + [x.grad, g]
+
+    assert_same(program)

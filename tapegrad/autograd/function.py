@@ -30,6 +30,7 @@ the sweep's buffer; the sweep then resumes below the group.  The Python sweep of
 from __future__ import annotations
 
 import functools
+from array import array
 from collections.abc import Callable
 from typing import Any
 
@@ -370,6 +371,11 @@ def sweep_call(tape, rec: int, gradient_of: Callable, flags: np.ndarray, retain:
 
 
 def _free(tape, call: _Call) -> None:
+    n_recs = len(tape.recs) // 6
+    if tape.freed is None:  # (the Python sweep may be the first to free records here)
+        tape.freed = array("B", bytes(n_recs))
+    elif len(tape.freed) < n_recs:
+        tape.freed.frombytes(bytes(n_recs - len(tape.freed)))
     freed = tape.freed
     for r in range(call.first, call.first + call.n_recs):
         freed[r] = 1
@@ -398,11 +404,13 @@ class _DelayedError(Function):
     _node_name = "DelayedError"
 
     @staticmethod
-    def forward(ctx, *tensors):
+    def forward(ctx, n, *tensors):
+        """Copies of the first ``n`` tensors (the backward's results), made to depend on the
+        others (its inputs that require grad)."""
         from ..recording import _wrap
 
-        out = tuple(_wrap(np.array(t._v, copy=True)) for t in tensors)
-        return out[0] if len(out) == 1 else out
+        out = tuple(_wrap(np.array(t._v, copy=True)) for t in tensors[:n])
+        return out[0] if n == 1 else out
 
     @staticmethod
     def backward(ctx, *grads):
@@ -427,7 +435,8 @@ def once_differentiable(fn: Callable) -> Callable:
         at = [i for i, g in enumerate(items) if isinstance(g, Tensor) and
               g._v.dtype.kind == "f"]
         if at:
-            marked = _DelayedError.apply(*[items[i] for i in at])
+            marked = _DelayedError.apply(len(at), *[items[i] for i in at], *[
+                a for a in args if isinstance(a, Tensor) and a.requires_grad])
             marked = marked if isinstance(marked, tuple) else (marked,)
             for i, g in zip(at, marked, strict=True):
                 items[i] = g

@@ -15,7 +15,7 @@ kernels below exist only because every op has both; nothing calls them.)
 """
 
 from ..kernels.jit import kernel
-from .registry import register
+from .registry import defgraph, register
 
 
 @kernel
@@ -32,3 +32,11 @@ FUNCTION = register("function", "FunctionBackward0", 2, None, _function_fwd, _fu
                     0, 0, saves=False)
 #: the opcodes whose VJP is Python: ``kernels/optable.py`` never fills their table entry
 PYTHON_CODES = frozenset({FUNCTION.code})
+
+
+@defgraph(FUNCTION)
+def _function_graph(g, a, b, y, r):
+    # (never called: the Python sweep runs a Function's records itself, through
+    # autograd.function.graph_call, since one call spans several records)
+    raise NotImplementedError("a custom Function's records are swept by "
+                              "tapegrad.autograd.function.graph_call, not by a graph rule")

@@ -341,6 +341,7 @@ def test_a_leaf_on_linked_tapes_gets_one_call_with_the_sum():
     assert_same(program)
 
 
+@pytest.mark.filterwarnings("ignore:Using backward\\(\\) with create_graph=True")
 def test_hooks_under_create_graph():
     def program(lib):
         calls = []

@@ -245,7 +245,7 @@ def _record(cls, ctx, args: tuple, outs: list, dirty, non_diff) -> None:
             if o._v.dtype.kind != "f" or any(o is t for t in non_diff):
                 outputs.append((-1, tuple(o._v.shape), o._v.dtype))
                 continue
-            slot = tape.new_slot(o._v)
+            slot = tape.new_slot(o._v, keep=False)  # (its backward reads no tape value)
             outputs.append((slot, tuple(o._v.shape), o._v.dtype))
             differentiable.append((o, slot))
         pairs = [(slots[k], slots[k + 1] if k + 1 < len(slots) else -1)

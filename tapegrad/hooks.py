@@ -239,8 +239,9 @@ def _in_region(hooks: _Hooks, region: np.ndarray, shape, dtype, run: Callable) -
 
     grad = _wrap(region.reshape(shape).astype(dtype))  # (a copy: a hook may keep it)
     new = run(_without_grad, hooks, grad)
-    if new is not grad:
-        region[:] = np.asarray(new._v, dtype=np.float64).reshape(-1)
+    # (written back even if no hook returned a tensor: one may have changed ``grad`` in place,
+    # which in torch changes the gradient itself)
+    region[:] = np.asarray(new._v, dtype=np.float64).reshape(-1)
 
 
 def _without_grad(hooks: _Hooks, grad: Tensor) -> Tensor:

@@ -356,3 +356,21 @@ def test_hooks_under_create_graph():
         return calls + [x.grad, g]
 
     assert_same(program)
+
+
+def test_a_hook_that_changes_the_gradient_in_place():
+    def program(lib):
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        y = x * 3
+        def double(g):
+            g.mul_(2)  # (returns None: the gradient itself was changed)
+
+        def add_one(g):
+            g.add_(1)
+
+        y.register_hook(double)
+        x.register_hook(add_one)
+        (y * y).sum().backward()
+        return [x.grad]
+
+    assert_same(program)

@@ -53,7 +53,7 @@ from .dtypes import (
 )
 from .functional import grad, jacobian, value_and_grad, vjp
 from .functions import FUNCTIONS as _FUNCTIONS
-from .functions import is_tensor
+from .functions import is_tensor, lerp
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .gradcheck import GradcheckError, gradcheck
 from .printing import set_printoptions
@@ -71,7 +71,7 @@ __all__ = [
     "arange", "linspace", "eye", "randn", "rand", "zeros_like", "ones_like", "full_like",
     "randn_like", "manual_seed", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
     "set_printoptions", "float64", "double", "float32", "float", "float16", "half", "int64",
-    "long", "int32", "int", "int16", "short", "int8", "uint8", "bool", "is_tensor",
+    "long", "int32", "int", "int16", "short", "int8", "uint8", "bool", "is_tensor", "lerp",
     *_FUNCTIONS,
 ]
 

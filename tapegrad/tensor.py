@@ -435,6 +435,18 @@ class Tensor:
 
     clip = clamp
 
+    def lerp(self, end: Tensor, weight) -> Tensor:
+        """``self + weight * (end - self)``, computed as torch does (from the nearer end)."""
+        from .node import rename
+
+        diff = end - self
+        if isinstance(weight, Tensor):
+            out = where(weight < 0.5, self + weight * diff, end - diff * (1.0 - weight))
+            return rename(out, "LerpBackward1")
+        weight = float(weight)
+        out = self + diff * weight if weight < 0.5 else end - diff * (1.0 - weight)
+        return rename(out, "LerpBackward0")
+
     def softmax(self, dim: int):
         return _along(self, dim, "softmax", lambda v, d: _OP["softmax"].eager(v, d))
 
@@ -717,7 +729,7 @@ from .structural import (  # noqa: E402
     cat,  # noqa: F401 -- (tapegrad.tensor's own names, as other modules import them)
     matmul,
     stack,  # noqa: F401
-    where,  # noqa: F401
+    where,
 )
 
 Tensor.__getitem__ = getitem

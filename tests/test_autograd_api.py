@@ -236,3 +236,28 @@ def test_against_torch_on_a_mixed_graph():
         results.append([t.detach().numpy() for t in (gx, gw, hx, hw)])
     for ours, theirs in zip(*results, strict=True):
         np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(), (1,), (1, 1)])
+def test_one_element_values_keep_their_shapes(shape):
+    x = tg.tensor(np.full(shape, 0.7), requires_grad=True)
+    h = (x * 2.0).sin()  # a one-element intermediate
+    y = h * h * x
+    gh, gx = tg.autograd.grad(y, [h, x], create_graph=True)
+    assert gh.shape == shape and gx.shape == shape
+    (second,) = tg.autograd.grad(gx, x)
+    assert second.shape == shape
+    # y = sin(2x)^2 x: y' = 2 sin(2x) cos(2x) 2 x + sin(2x)^2 = 2 x sin(4x) + sin(2x)^2
+    xv = 0.7
+    assert gx.item() == pytest.approx(2 * xv * math.sin(4 * xv) + math.sin(2 * xv) ** 2)
+    assert second.item() == pytest.approx(2 * math.sin(4 * xv) + 8 * xv * math.cos(4 * xv)
+                                          + 2 * math.sin(4 * xv))
+
+
+def test_variable_is_a_tensor_as_in_torch():
+    x = tg.ones(2)
+    v = tg.autograd.Variable(x, requires_grad=True)
+    assert v is not x and v.requires_grad and v.is_leaf and not x.requires_grad
+    assert isinstance(x * 2, tg.autograd.Variable)
+    v.data[0] = 5.0  # (shares x's storage)
+    assert x[0].item() == 5.0

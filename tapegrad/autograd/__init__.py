@@ -18,8 +18,10 @@ from . import functional, grad_mode
 from .api import backward, grad
 from .function import Function, FunctionCtx, once_differentiable
 from .gradcheck import gradcheck, gradgradcheck
+from .variable import Variable
 
 __all__ = [
     "backward", "grad", "Function", "FunctionCtx", "once_differentiable", "gradcheck",
     "gradgradcheck", "no_grad", "enable_grad", "set_grad_enabled", "grad_mode", "functional",
+    "Variable",
 ]

@@ -107,6 +107,8 @@ def _result(found: graph.Found, t: Tensor, create_graph: bool):
     g = found.of(t)
     if g is None:
         return None
+    if g._v.shape != t._v.shape:  # (a one-element value's slot keeps no shape)
+        g = g.reshape(t._v.shape)
     if g._v.dtype != t._v.dtype and t._v.dtype.kind == "f":
         g = g.to(t.dtype)
     if not create_graph and g._tape is not None:

@@ -214,6 +214,19 @@ class Tensor:
                 return  # retained already: torch's second call does nothing
         tape.retained = appended(tape.retained, (self._slot, weakref.ref(self)))
 
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` with this tensor's gradient when a backward computes it; a
+        tensor it returns replaces the gradient.  Returns a handle (``.remove()``)."""
+        from .hooks import register_hook
+
+        return register_hook(self, hook)
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call ``hook(self)`` (a leaf) once a backward has accumulated into ``.grad``."""
+        from .hooks import register_post_accumulate_grad_hook
+
+        return register_post_accumulate_grad_hook(self, hook)
+
     def detach(self) -> Tensor:
         """A tensor with the same storage (and version counter) and no history."""
         if _NON_DEFAULT[0] and STATE.compile_tape is not None and self._tape is not None:

@@ -231,8 +231,12 @@ COMPILE_CASES["any"] = [("any", lambda x: x * (x > 10.0).any(), [r(4)])]
 ALL = [(key, desc, fn, arrays) for key, cases in CASES.items() for desc, fn, arrays in cases]
 
 
+#: ops whose backward is the user's Python: tested in tests/test_function.py
+PYTHON_OPS = {"function"}
+
+
 def test_every_op_has_a_case():
-    covered = set(CASES) | set(COMPILE_CASES)
+    covered = set(CASES) | set(COMPILE_CASES) | PYTHON_OPS
     assert covered == set(BY_KEY), (
         f"ops without a test case: {sorted(set(BY_KEY) - covered)}; "
         f"cases without an op: {sorted(covered - set(BY_KEY))}")
@@ -260,7 +264,8 @@ def test_compile_only_op_is_recorded_and_replays(key, desc, fn, arrays):
 
 
 NO_EAGER = {"view", "clone", "transpose", "permute", "t", "select", "slice", "expand", "squeeze",
-            "squeeze_dim", "unsqueeze", "setitem_keep", "setitem_put", "fill", "zero"}
+            "squeeze_dim", "unsqueeze", "setitem_keep", "setitem_put", "fill", "zero",
+            "function"}  # (function: a custom autograd.Function, whose forward is the user's)
 
 
 def test_every_op_has_all_parts():

@@ -16,18 +16,18 @@ from tapegrad.kernels.replay import make_batch_gradients, make_replay
 from tapegrad.kernels.sweep import make_entry, make_forward, make_sweep
 from tapegrad.ops import OPS
 
-SOURCE_HASH = "d7e785c0ad7a95b2"
-N_OPS = 79
+SOURCE_HASH = "6d59b5a444a1aae0"
+N_OPS = 80
 
 # per opcode: saved values read for the first / second input's gradient
 # (bit 1: a, 2: b, 4: output), and whether torch's node saves values at all
-READS_A = (0, 4, 1, 1, 1, 4, 4, 4, 4, 1, 1, 0, 0, 0, 0, 0, 4, 1, 5, 0, 0, 2, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 0, 0, 0, 0, 5, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 3, 3, 5, 5, 0, 0, 1, 1, 1, 5, 4, 4, 0, 0,)
-READS_B = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 3, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,)
-SAVES = (0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0,)
-MATMUL = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,)
-ASSIGNS = (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 1, 1, 1, 0, 0, 0, 2, 2, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1,)
+READS_A = (0, 4, 1, 1, 1, 4, 4, 4, 4, 1, 1, 0, 0, 0, 0, 0, 4, 1, 5, 0, 0, 2, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 0, 0, 0, 0, 5, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 3, 3, 5, 5, 0, 0, 1, 1, 1, 5, 4, 4, 0, 0,)
+READS_B = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 3, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,)
+SAVES = (0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0,)
+MATMUL = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,)
+ASSIGNS = (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 1, 1, 1, 0, 0, 0, 2, 2, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1,)
 # per opcode: whether small records run inline, by scalar rules compiled into the core
-INLINE = (0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 1, 1, 1, 1, 1, 0, 1, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,)
+INLINE = (0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 1, 1, 1, 1, 1, 0, 1, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,)
 
 
 _f_19 = built(OPS[19].rules[1])  # add
@@ -1235,7 +1235,7 @@ def fwd_62(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
     return 0
 
 
-_vjp_63 = OPS[63].vjp  # where_x (made a numba function on first use)
+_vjp_63 = OPS[63].vjp  # scatter_add (made a numba function on first use)
 _fwd_63 = OPS[63].fwd
 
 
@@ -1252,7 +1252,7 @@ def fwd_63(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
     return 0
 
 
-_vjp_64 = OPS[64].vjp  # where_y (made a numba function on first use)
+_vjp_64 = OPS[64].vjp  # where_x (made a numba function on first use)
 _fwd_64 = OPS[64].fwd
 
 
@@ -1269,7 +1269,7 @@ def fwd_64(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
     return 0
 
 
-_vjp_65 = OPS[65].vjp  # maximum (made a numba function on first use)
+_vjp_65 = OPS[65].vjp  # where_y (made a numba function on first use)
 _fwd_65 = OPS[65].fwd
 
 
@@ -1286,7 +1286,7 @@ def fwd_65(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
     return 0
 
 
-_vjp_66 = OPS[66].vjp  # minimum (made a numba function on first use)
+_vjp_66 = OPS[66].vjp  # maximum (made a numba function on first use)
 _fwd_66 = OPS[66].fwd
 
 
@@ -1303,7 +1303,7 @@ def fwd_66(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
     return 0
 
 
-_vjp_67 = OPS[67].vjp  # max_all (made a numba function on first use)
+_vjp_67 = OPS[67].vjp  # minimum (made a numba function on first use)
 _fwd_67 = OPS[67].fwd
 
 
@@ -1320,7 +1320,7 @@ def fwd_67(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
     return 0
 
 
-_vjp_68 = OPS[68].vjp  # min_all (made a numba function on first use)
+_vjp_68 = OPS[68].vjp  # max_all (made a numba function on first use)
 _fwd_68 = OPS[68].fwd
 
 
@@ -1337,7 +1337,7 @@ def fwd_68(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
     return 0
 
 
-_vjp_69 = OPS[69].vjp  # max_dim (made a numba function on first use)
+_vjp_69 = OPS[69].vjp  # min_all (made a numba function on first use)
 _fwd_69 = OPS[69].fwd
 
 
@@ -1354,7 +1354,7 @@ def fwd_69(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
     return 0
 
 
-_vjp_70 = OPS[70].vjp  # min_dim (made a numba function on first use)
+_vjp_70 = OPS[70].vjp  # max_dim (made a numba function on first use)
 _fwd_70 = OPS[70].fwd
 
 
@@ -1371,7 +1371,7 @@ def fwd_70(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
     return 0
 
 
-_vjp_71 = OPS[71].vjp  # clamp (made a numba function on first use)
+_vjp_71 = OPS[71].vjp  # min_dim (made a numba function on first use)
 _fwd_71 = OPS[71].fwd
 
 
@@ -1388,7 +1388,7 @@ def fwd_71(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
     return 0
 
 
-_vjp_72 = OPS[72].vjp  # clamp_min (made a numba function on first use)
+_vjp_72 = OPS[72].vjp  # clamp (made a numba function on first use)
 _fwd_72 = OPS[72].fwd
 
 
@@ -1405,7 +1405,7 @@ def fwd_72(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
     return 0
 
 
-_vjp_73 = OPS[73].vjp  # clamp_max (made a numba function on first use)
+_vjp_73 = OPS[73].vjp  # clamp_min (made a numba function on first use)
 _fwd_73 = OPS[73].fwd
 
 
@@ -1422,7 +1422,7 @@ def fwd_73(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
     return 0
 
 
-_vjp_74 = OPS[74].vjp  # logsumexp (made a numba function on first use)
+_vjp_74 = OPS[74].vjp  # clamp_max (made a numba function on first use)
 _fwd_74 = OPS[74].fwd
 
 
@@ -1439,7 +1439,7 @@ def fwd_74(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
     return 0
 
 
-_vjp_75 = OPS[75].vjp  # softmax (made a numba function on first use)
+_vjp_75 = OPS[75].vjp  # logsumexp (made a numba function on first use)
 _fwd_75 = OPS[75].fwd
 
 
@@ -1456,7 +1456,7 @@ def fwd_75(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
     return 0
 
 
-_vjp_76 = OPS[76].vjp  # log_softmax (made a numba function on first use)
+_vjp_76 = OPS[76].vjp  # softmax (made a numba function on first use)
 _fwd_76 = OPS[76].fwd
 
 
@@ -1473,7 +1473,7 @@ def fwd_76(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
     return 0
 
 
-_vjp_77 = OPS[77].vjp  # fill (made a numba function on first use)
+_vjp_77 = OPS[77].vjp  # log_softmax (made a numba function on first use)
 _fwd_77 = OPS[77].fwd
 
 
@@ -1490,7 +1490,7 @@ def fwd_77(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
     return 0
 
 
-_vjp_78 = OPS[78].vjp  # zero (made a numba function on first use)
+_vjp_78 = OPS[78].vjp  # fill (made a numba function on first use)
 _fwd_78 = OPS[78].fwd
 
 
@@ -1503,5 +1503,22 @@ def vjp_78(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_f
 
 def fwd_78(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
     _fwd_78(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+_vjp_79 = OPS[79].vjp  # zero (made a numba function on first use)
+_fwd_79 = OPS[79].fwd
+
+
+def vjp_79(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_f, ip, fp):
+    _vjp_79(slot_view(g, n_y), slot_view(a, n_a), slot_view(b, n_b), slot_view(y, n_y),
+        slot_view(ga, n_a), slot_view(gb, n_b), need_a, need_b, int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+def fwd_79(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
+    _fwd_79(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
         slot_view(p_f, n_f), ip, fp)
     return 0

@@ -556,3 +556,62 @@ def test_setitem_keep_passes_zero_not_nan_at_assigned_positions_of_an_inf_gradie
     (op, r, _, _), = [rec for rec in records_of(x) if rec[0] is BY_KEY["setitem_keep"]]
     ga, _ = op.graph(tg.tensor([inf := math.inf, inf, inf]), a, None, x, r)
     np.testing.assert_array_equal(ga.numpy(), [inf, 0.0, inf])
+
+
+COMPILED = ["where-scalar", "maximum-broadcast", "minimum", "max_all", "clamp",
+            "norm_p-inf-1-False", "norm_p-0.5-1-False", "norm_p-3.0-(0, 1)-True", "norm",
+            "softmax", "log_softmax", "logsumexp-keep", "setitem-repeat", "index",
+            "slice-step", "bmm-broadcast", "mean_dim-keep", "expand", "cat-dim1", "max_dim",
+            "permute"]
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.id in COMPILED], ids=lambda c: c.id)
+def test_rules_replay_under_compile(case):
+    """tg.compile records a rule once and replays it in numba: the rules branch on no value
+    (masks are recorded comparisons), so the replay on new inputs equals the eager rules (the
+    value; and the gradient, where the rules' result depends on the inputs beyond masks)."""
+    rng = np.random.default_rng(5)
+    shapes = [x.shape for x in case.inputs]
+    gv, weights = None, None
+
+    def f(*leaves):
+        nonlocal gv, weights
+        with spy() as made:
+            out = case.tg_fn(*leaves)
+        y, extra = out if isinstance(out, tuple) else (out, [])
+        if gv is None:
+            gv = rng.standard_normal(y.shape)
+            weights = [rng.standard_normal(s) for s in shapes]
+        grads, _ = graph_sweep(y, tg.tensor(gv), [*leaves, *extra, *made])
+        total = None
+        for t, w in zip(leaves, weights, strict=True):
+            grad = grads.get(slot_in(t, y._tape))
+            if grad is not None:
+                term = (grad * tg.tensor(w)).sum()
+                total = term if total is None else total + term
+        return total
+
+    tape = tg.compile(f, *case.inputs)
+    for _ in range(3):
+        xs = [rng.standard_normal(s) for s in shapes]
+        leaves = [tg.tensor(x, requires_grad=True) for x in xs]
+        eager = f(*leaves)
+        np.testing.assert_allclose(tape(*xs), eager.item(), rtol=1e-12, atol=1e-12)
+        if not eager.requires_grad:  # (a linear map of g: routed by masks, or fixed)
+            continue
+        eager.backward()
+        got = tape.gradient(*xs)
+        got = got if isinstance(got, tuple) else (got,)
+        for t, grad in zip(leaves, got, strict=True):
+            np.testing.assert_allclose(grad, _values(t.grad, t), rtol=1e-10, atol=1e-12)
+
+
+def test_where_of_constants_on_a_condition_from_the_inputs_replays_under_compile():
+    """A rule routes a constant gradient (backward's seed) by a mask of the inputs: while
+    compiling, where must be recorded when only its condition depends on the inputs."""
+    def f(x):
+        return tg.where(x > 0, tg.tensor([2.0, 3.0, 4.0]), tg.tensor(-1.0)).sum()
+
+    tape = tg.compile(f, np.array([1.0, -1.0, 2.0]))
+    for x in (np.array([-1.0, 1.0, -2.0]), np.array([3.0, 1.0, 2.0])):
+        assert tape(x) == f(tg.tensor(x)).item()

@@ -77,7 +77,6 @@ COMPARISONS = frozenset(op.key for op in (EQ, NE, LT, LE, GT, GE, LOGICAL_AND, L
                                           LOGICAL_XOR, ALL, ANY, LOGICAL_NOT))
 
 
-
 @defgraph(EQ, NE, LT, LE, GT, GE, LOGICAL_AND, LOGICAL_OR, LOGICAL_XOR, ALL, ANY, LOGICAL_NOT)
 def _no_graph(g, a, b, y, r):
     return None, None  # (no gradient, as torch's)

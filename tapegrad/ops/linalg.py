@@ -119,14 +119,16 @@ def _dot_graph(g, a, b, y, r):
 def _mv_graph(g, a, b, y, r):
     m, k = r.I[r.ip], r.I[r.ip + 1]
     g = as_shape(g, (m,))
-    return g.reshape(m, 1) * as_shape(b, (1, k)), as_shape(a, (m, k)).t() @ g
+    ga, gb = g.reshape(m, 1) * as_shape(b, (1, k)), as_shape(a, (m, k)).t() @ g
+    return as_shape(ga, _shape(a, ga)), as_shape(gb, _shape(b, gb))
 
 
 @defgraph(MM)
 def _mm_graph(g, a, b, y, r):
     m, k, n = r.I[r.ip], r.I[r.ip + 1], r.I[r.ip + 2]
-    g = as_shape(g, (m, n))
-    return g @ as_shape(b, (k, n)).t(), as_shape(a, (m, k)).t() @ g
+    g = as_shape(g, (m, n))  # (a 1-D operand is a row or a column: back in its own shape)
+    ga, gb = g @ as_shape(b, (k, n)).t(), as_shape(a, (m, k)).t() @ g
+    return as_shape(ga, _shape(a, ga)), as_shape(gb, _shape(b, gb))
 
 
 @defgraph(BMM)

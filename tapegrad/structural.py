@@ -486,7 +486,9 @@ def where(condition, input, other) -> Tensor:
     """
     c, xt, yt = _as_tensor(condition), _as_tensor(input), _as_tensor(other)
     value = np.asarray(_OP["where_x"].eager(c._v, xt._v, yt._v))
-    if not (_recording(xt, yt)):
+    # while compiling, a condition computed from the inputs is recorded too (it passes no
+    # gradient): the replay must route constants by it (a graph rule's seed gradient)
+    if not (_recording(xt, yt) or (STATE.compile_tape is not None and c._tape is not None)):
         return _wrap(value)
     shape = value.shape
     # the condition stays the tensor it is: while compiling it may be a recorded comparison

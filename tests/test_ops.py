@@ -12,6 +12,7 @@ from helpers import check_gradients
 
 import tapegrad as tg
 from tapegrad.ops import BY_KEY, OPS
+from tapegrad.ops.graphs import scatter_add
 
 rng = np.random.default_rng(0)
 
@@ -140,6 +141,9 @@ CASES: dict[str, list] = {
             ("dim1", lambda a, b: tg.cat([a, b, a], dim=1), [r(2, 3), r(2, 2)])],
     "stack": [("dim0", lambda a, b: tg.stack([a, b]), [r(3), r(3)]),
               ("dim1", lambda a, b: tg.stack([a, b], dim=1), [r(2, 3), r(2, 3)])],
+    # (recorded by graph rules only: the gradient of a gather)
+    "scatter_add": [("repeated", lambda x: scatter_add(x, np.array([0, 2, 2, 3, 0]), 4, (2, 2)),
+                     [r(5)])],
     "setitem_keep": [("slice", _setitem_slice, [r(4, 2), r(3, 2)])],
     "setitem_put": [("index array + broadcast", _setitem_index, [r(4, 3), r(3)])],
     "where_x": [("same", lambda a, b: tg.where(a.detach() > 0, a, b), [r(5), r(5)])],

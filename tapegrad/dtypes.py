@@ -33,7 +33,16 @@ int8 = dtype("int8", np.int8)
 uint8 = dtype("uint8", np.uint8)
 bool = dtype("bool", np.bool_)  # noqa: A001
 
+#: [the dtype of new float tensors]: creation.set_default_dtype sets it (and the module globals
+#: the creation paths read)
+DEFAULT = [float64]
+
 _BY_NP = {d.np: d for d in (float64, float32, float16, int64, int32, int16, int8, uint8, bool)}
+
+#: torch's names of the scalar types, as its messages show them ("result type Float ...")
+SCALAR_NAMES = {float64.np: "Double", float32.np: "Float", float16.np: "Half", int64.np: "Long",
+                int32.np: "Int", int16.np: "Short", int8.np: "Char", uint8.np: "Byte",
+                bool.np: "Bool"}
 
 
 def _by_name(name: str) -> dtype:

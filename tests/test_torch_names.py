@@ -662,3 +662,39 @@ def test_method_signatures_hide_the_numpy_aliases():
     assert list(inspect.signature(tg.Tensor.add).parameters) == ["self", "other", "alpha"]
     assert list(inspect.signature(tg.Tensor.new_zeros).parameters) == \
         ["self", "size", "dtype", "device", "requires_grad"]
+
+
+def test_float32_default_makes_float32_parameters(float32_default):
+    made, want = tg.nn.Linear(2, 3), torch.nn.Linear(2, 3)
+    assert _name(made.weight.dtype) == _name(want.weight.dtype) == "float32"
+    assert _name(made.bias.dtype) == _name(want.bias.dtype)
+
+
+def _positional(name):
+    return [p.name for p in inspect.signature(tg._FUNCTIONS[name]).parameters.values()
+            if p.default is inspect.Parameter.empty and p.kind is p.POSITIONAL_OR_KEYWORD]
+
+
+@pytest.mark.parametrize("name", sorted(n for n in tg._FUNCTIONS
+                                        if _positional(n) in (["input"], ["input", "other"])))
+def test_every_function_takes_its_operands_by_torchs_keywords(name):
+    f = tg._FUNCTIONS[name]
+    x, y = tg.tensor([0.25, 0.5]), tg.tensor([0.75, 0.5])
+    tx, ty = torch.tensor([0.25, 0.5]), torch.tensor([0.75, 0.5])
+
+    def outcome(call):  # (a result's values, or the error: clamp(x) refuses, as torch's)
+        try:
+            return call().tolist()
+        except Exception as e:  # noqa: BLE001
+            return type(e)
+
+    if _positional(name) == ["input"]:
+        by_keyword, by_position = outcome(lambda: f(input=x)), outcome(lambda: f(x))
+        if hasattr(torch, name):  # (torch takes the same keyword)
+            assert type(outcome(lambda: getattr(torch, name)(input=tx))) is type(by_keyword)
+    else:
+        by_keyword, by_position = outcome(lambda: f(input=x, other=y)), outcome(lambda: f(x, y))
+        if hasattr(torch, name):
+            assert type(outcome(lambda: getattr(torch, name)(input=tx, other=ty))) is \
+                type(by_keyword)
+    assert by_keyword == by_position

@@ -751,7 +751,6 @@ Tensor.__getitem__ = getitem
 Tensor.__setitem__ = setitem
 
 
-
 def _torch_signatures() -> None:
     """The methods taking ``axis=``/``keepdims=`` show torch's documented parameters only
     (set before ``install``, which gives the ``tapegrad.`` functions the methods' signatures)."""

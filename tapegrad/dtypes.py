@@ -43,6 +43,10 @@ _BY_NP = {d.np: d for d in (float64, float32, float16, int64, int32, int16, int8
 SCALAR_NAMES = {float64.np: "Double", float32.np: "Float", float16.np: "Half", int64.np: "Long",
                 int32.np: "Int", int16.np: "Short", int8.np: "Char", uint8.np: "Byte",
                 bool.np: "Bool"}
+#: their C++ names, as other messages show them ("Expected out tensor to have dtype float ...")
+CPP_NAMES = {float64.np: "double", float32.np: "float", float16.np: "c10::Half",
+             int64.np: "long int", int32.np: "int", int16.np: "short int", int8.np: "signed char",
+             uint8.np: "unsigned char", bool.np: "bool"}
 
 
 def _by_name(name: str) -> dtype:

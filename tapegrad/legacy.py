@@ -20,11 +20,6 @@ from .creation import _sizes, empty, full, tensor
 from .device import check as _check_device
 from .tensor import Size, Tensor
 
-# the C++ names torch's TensorOptions messages give each dtype
-_CPP_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half",
-              "int64": "long int", "int32": "int", "int16": "short int",
-              "int8": "signed char", "uint8": "unsigned char", "bool": "bool"}
-
 _NEW_OVERLOADS = (
     "new() received an invalid combination of arguments - got ({}), but expected one of:\n"
     " * (*, torch.device device = None)\n"
@@ -35,7 +30,7 @@ _NEW_OVERLOADS = (
 
 
 def _options(dtype: dtypes.dtype) -> str:
-    return (f"TensorOptions(dtype={_CPP_NAMES[dtype.name]}, device=cpu, layout=Strided, "
+    return (f"TensorOptions(dtype={dtypes.CPP_NAMES[dtype.np]}, device=cpu, layout=Strided, "
             "requires_grad=false (default), pinned_memory=false (default), "
             "memory_format=(nullopt))")
 

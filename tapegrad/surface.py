@@ -80,11 +80,12 @@ def with_out(name: str, out, inputs: tuple, compute: Callable, *args, **kwargs) 
     if STATE.grad_enabled and (out.requires_grad or _requires_grad(inputs)):
         raise RuntimeError(f"{name}(): functions with out=... arguments don't support "
                            "automatic differentiation, but one of the arguments requires grad.")
+    if name == "sum" and kwargs.get("dtype") is None:
+        kwargs["dtype"] = out.dtype  # (torch sums in out's dtype: the input is cast first)
     result = compute(*args, **kwargs)
     r, o = np.asarray(result._v), out._v
-    if not np.can_cast(r.dtype, o.dtype, "same_kind"):
-        raise RuntimeError(f"result type {dtypes.SCALAR_NAMES[r.dtype]} can't be cast to the "
-                           f"desired output type {dtypes.SCALAR_NAMES[o.dtype]}")
+    if r.dtype != o.dtype:
+        _check_out_dtype(name, r.dtype, o.dtype)
     if o.shape == r.shape:
         out[...] = result  # (in place: views of ``out`` see it, its version counts it)
     else:
@@ -104,6 +105,27 @@ def with_out(name: str, out, inputs: tuple, compute: Callable, *args, **kwargs) 
             new = r.astype(o.dtype)
         out.data = new
     return out
+
+
+def _check_out_dtype(name: str, result: np.dtype, out: np.dtype) -> None:
+    """torch's rule for writing a result into an ``out`` of another dtype: ``sum`` casts to
+    any, ``matmul`` to none, the others within a kind (float64 to float32, int to float),
+    each refusing with its own message."""
+    if name == "sum":
+        return
+    if name == "matmul":
+        raise RuntimeError(f"Expected out tensor to have dtype {dtypes.CPP_NAMES[result]}, but "
+                           f"got {dtypes.CPP_NAMES[out]} instead")
+    if np.can_cast(result, out, "same_kind"):
+        return
+    if name in ("cat", "stack"):
+        raise TypeError("torch.cat(): input types can't be cast to the desired output type "
+                        f"{dtypes.SCALAR_NAMES[out]}")
+    if name == "clamp":
+        raise RuntimeError(f"Found dtype {dtypes.SCALAR_NAMES[out]} but expected "
+                           f"{dtypes.SCALAR_NAMES[result]}")
+    raise RuntimeError(f"result type {dtypes.SCALAR_NAMES[result]} can't be cast to the "
+                       f"desired output type {dtypes.SCALAR_NAMES[out]}")
 
 
 def _alpha(input, other, alpha):

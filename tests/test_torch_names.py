@@ -507,6 +507,37 @@ def test_out_casts_where_torch_casts():
                 lambda: torch.add(torch.ones(2), 1.5, out=torch.zeros(2, dtype=torch.long)))
 
 
+OUT_DTYPES = {
+    "add_bool": lambda m: m.add(m.ones(2, dtype=m.float32), 1, out=m.zeros(2, dtype=m.bool)),
+    "cat_long": lambda m: m.cat([m.ones(2)] * 2, out=m.zeros(4, dtype=m.int64)),
+    "stack_long": lambda m: m.stack([m.ones(2)] * 2, out=m.zeros(2, 2, dtype=m.int64)),
+    "matmul_double": lambda m: m.matmul(m.ones(2, 2, dtype=m.float32),
+                                        m.ones(2, 2, dtype=m.float32),
+                                        out=m.zeros(2, 2, dtype=m.float64)),
+    "clamp_long": lambda m: m.clamp(m.ones(2, dtype=m.float32), 0, out=m.zeros(2, dtype=m.int64)),
+    "sum_long": lambda m: m.sum(m.tensor([1.5, 1.5]), 0, out=m.zeros((), dtype=m.int64)),
+    "sum_float": lambda m: m.sum(m.tensor([1.5, 1.25], dtype=m.float64), 0,
+                                 out=m.zeros((), dtype=m.float32)),
+    "mean_float": lambda m: m.mean(m.tensor([1.5, 1.25], dtype=m.float64), 0,
+                                   out=m.zeros((), dtype=m.float32)),
+    "eq_long": lambda m: m.eq(m.ones(2), 1, out=m.zeros(2, dtype=m.int64)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(OUT_DTYPES))
+def test_out_of_another_dtype_as_torch(case):
+    made, want = _outcome(lambda: OUT_DTYPES[case](tg)), _outcome(lambda: OUT_DTYPES[case](torch))
+    assert made == want
+
+
+def _outcome(call):
+    try:
+        result = call()
+    except Exception as e:  # noqa: BLE001 -- the error is the outcome
+        return type(e), str(e)
+    return _name(result.dtype), result.tolist()
+
+
 OUT_ERRORS = {
     "input_requires_grad": lambda m: m.add(m.ones(2, requires_grad=True), 1.0, out=m.zeros(2)),
     "out_requires_grad": lambda m: m.mul(m.ones(2), 2.0, out=m.zeros(2, requires_grad=True)),

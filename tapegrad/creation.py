@@ -101,7 +101,16 @@ def _filled(size: tuple, fill, dtype, requires_grad: bool, device) -> Tensor:
         size = _shape_arg(size)
     value = _empty(size, _DEFAULT if dtype is None else dtypes.to_numpy_dtype(dtype))
     value.fill(fill)
-    return _make(value, None, requires_grad, device)
+    # (_make's work, inlined: a call less pays for the ``size=`` keyword ones/zeros take)
+    if device is not None:
+        _check_device(device)
+    t = _wrap(value)
+    if requires_grad:
+        if value.dtype.kind == "f":
+            t._rg = True
+        else:
+            t.requires_grad_(True)  # (which refuses)
+    return t
 
 
 def tensor(data: Any, dtype=None, requires_grad: bool = False, device=None) -> Tensor:

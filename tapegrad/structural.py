@@ -518,3 +518,20 @@ def permute(input, dims) -> Tensor:
     tapegrad.Size([3, 2])
     """
     return _as_tensor(input).permute(tuple(dims))
+
+
+def _numpy_aliases(a: Tensor, name: str, dim, keepdim, dtype, axis, keepdims):
+    """torch's NumPy spellings ``axis=`` (for ``dim``) and ``keepdims=`` (for ``keepdim``),
+    and ``dtype=`` (the input cast first), resolved off the common path: a method calls this
+    only when one of them is given."""
+    if axis is not None:
+        if dim is not None:
+            raise TypeError(f"{name}() got an unexpected keyword argument 'axis'")
+        dim = axis
+    if keepdims is not None:
+        if keepdim:
+            raise TypeError(f"{name}() got an unexpected keyword argument 'keepdims'")
+        keepdim = keepdims
+    if dtype is not None:
+        a = a.to(dtype)
+    return a, dim, bool(keepdim)

@@ -728,4 +728,7 @@ def test_every_function_takes_its_operands_by_torchs_keywords(name):
         if hasattr(torch, name):
             assert type(outcome(lambda: getattr(torch, name)(input=tx, other=ty))) is \
                 type(by_keyword)
-    assert by_keyword == by_position
+    if isinstance(by_keyword, list):  # (NaN where the op is undefined, acosh(0.25): equal)
+        np.testing.assert_array_equal(by_keyword, by_position)
+    else:
+        assert by_keyword == by_position

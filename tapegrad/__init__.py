@@ -11,6 +11,7 @@ tensor([[3., 3.],
         [3., 3.]], grad_fn=<AddBackward0>)
 """
 
+import math as _math
 import warnings as _warnings
 
 from .compiled import CompiledTape, GuardError, compile
@@ -53,7 +54,7 @@ from .dtypes import (
 )
 from .functional import grad, hessian, hvp, jacobian, jvp, value_and_grad, vjp
 from .functions import FUNCTIONS as _FUNCTIONS
-from .functions import is_tensor
+from .functions import is_tensor, lerp
 from .grad_mode import (
     enable_grad,
     inference_mode,
@@ -69,6 +70,34 @@ from .tensor import Size, Tensor
 # tapegrad.exp, tapegrad.sum, tapegrad.where ...: every function the op table names
 globals().update(_FUNCTIONS)
 
+# -- the names torch programs use in their first lines (issue 19): constants, default
+# dtype/device, random creation, the legacy tensor types (tg.FloatTensor ...)
+from .creation import (  # noqa: E402
+    empty_like,
+    get_default_device,
+    get_default_dtype,
+    normal,
+    rand_like,
+    randint,
+    randint_like,
+    randperm,
+    set_default_device,
+    set_default_dtype,
+)
+from .legacy import (  # noqa: E402
+    BoolTensor,
+    ByteTensor,
+    CharTensor,
+    DoubleTensor,
+    FloatTensor,
+    HalfTensor,
+    IntTensor,
+    LongTensor,
+    ShortTensor,
+)
+
+pi, e, inf, nan = _math.pi, _math.e, _math.inf, _math.nan
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -79,15 +108,20 @@ __all__ = [
     "randn_like", "manual_seed", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
     "inference_mode", "is_inference_mode_enabled",
     "set_printoptions", "float64", "double", "float32", "float", "float16", "half", "int64",
-    "long", "int32", "int", "int16", "short", "int8", "uint8", "bool", "is_tensor",
+    "long", "int32", "int", "int16", "short", "int8", "uint8", "bool", "is_tensor", "lerp",
     *_FUNCTIONS,
+    # (issue 19's torch names)
+    "empty_like", "get_default_device", "get_default_dtype", "normal", "rand_like", "randint",
+    "randint_like", "randperm", "set_default_device", "set_default_dtype", "BoolTensor",
+    "ByteTensor", "CharTensor", "DoubleTensor", "FloatTensor", "HalfTensor", "IntTensor",
+    "LongTensor", "ShortTensor", "pi", "e", "inf", "nan", "cuda", "backends",
 ]
 
 
 def __getattr__(name: str):
     # tg.nn, tg.optim and tg.autograd are imported on first use: ``import tapegrad`` does not
     # pay for them
-    if name in ("nn", "optim", "autograd"):
+    if name in ("nn", "optim", "autograd", "cuda", "backends"):
         import importlib
 
         return importlib.import_module(f"{__name__}.{name}")

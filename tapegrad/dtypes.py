@@ -33,7 +33,20 @@ int8 = dtype("int8", np.int8)
 uint8 = dtype("uint8", np.uint8)
 bool = dtype("bool", np.bool_)  # noqa: A001
 
+#: [the dtype of new float tensors]: creation.set_default_dtype sets it (and the module globals
+#: the creation paths read)
+DEFAULT = [float64]
+
 _BY_NP = {d.np: d for d in (float64, float32, float16, int64, int32, int16, int8, uint8, bool)}
+
+#: torch's names of the scalar types, as its messages show them ("result type Float ...")
+SCALAR_NAMES = {float64.np: "Double", float32.np: "Float", float16.np: "Half", int64.np: "Long",
+                int32.np: "Int", int16.np: "Short", int8.np: "Char", uint8.np: "Byte",
+                bool.np: "Bool"}
+#: their C++ names, as other messages show them ("Expected out tensor to have dtype float ...")
+CPP_NAMES = {float64.np: "double", float32.np: "float", float16.np: "c10::Half",
+             int64.np: "long int", int32.np: "int", int16.np: "short int", int8.np: "signed char",
+             uint8.np: "unsigned char", bool.np: "bool"}
 
 
 def _by_name(name: str) -> dtype:

@@ -28,6 +28,8 @@ from .kernels.abi import (
     FREED,
     HAS_GRAD,
     HEADER,
+    HOOK,
+    HOOKED,
     MISSING,
     NEED,
     OBJECT_LAYOUT,
@@ -41,6 +43,7 @@ from .kernels.abi import (
 )
 from .ops import OPS
 from .ops.linalg import blas_vjp, product_params
+from .ops.pyfunction import PYTHON_CODES
 from .ops.registry import ADD, ASSIGN
 from .tape import BUSY
 
@@ -152,6 +155,8 @@ _provide_vjp = None  # optable.provide_vjp, set with the kernel
 _F64 = np.dtype(np.float64)
 _tobytes = np.ndarray.tobytes
 _NONE_FREED = array("B", bytes(4096))  # (a slice copies it: a third of array("B", bytes(n)))
+#: whether any leaf ever had a hook (set by hooks.py): then backward looks for leaf hooks
+_leaf_hooks = False
 
 
 def _load_kernel():
@@ -232,6 +237,8 @@ def backward(t: Tensor, gradient: Any = None, retain_graph: bool | None = None,
     elif len(freed) < n_recs:
         freed.frombytes(bytes(n_recs - len(freed)))
     stale = None  # (a loop, not a comprehension: most tapes watch one or two values)
+    # (a slot with tensor hooks has an entry here that always reads as changed, slot
+    # -(slot + 1): the sweep flags it HOOKED; see hooks.py)
     for box, version, slot, _ in tape.watch:
         if box[0] != version:
             stale = stale or []
@@ -283,8 +290,13 @@ def backward(t: Tensor, gradient: Any = None, retain_graph: bool | None = None,
             0, 0)
         code = _sweep_packed(tape, work, n_slots)
     frame = work.frame  # (grown, maybe, by _sweep_packed)
-    while code == BLAS or code == MISSING:
+    while code == BLAS or code == MISSING or code == HOOK:
         rec = int(frame[abi.RESULT_RECORD])
+        if code == HOOK or (code == MISSING and int(frame[abi.RESULT_SLOT]) in PYTHON_CODES):
+            # Python where it sits on the tape: a slot's tensor hooks, or a custom Function's
+            # backward (see hooks.py, autograd/function.py); the sweep resumes after it
+            code = _python_hand_off(code, tape, work, n_slots, rec, retain_graph, sweep)
+            continue
         if code == MISSING:  # an op whose VJP this process has not needed yet: compiled
             # (or loaded) now, and the sweep resumes at that record, untouched so far
             _provide_vjp(int(frame[abi.RESULT_SLOT]), recs, offs)
@@ -310,6 +322,9 @@ def backward(t: Tensor, gradient: Any = None, retain_graph: bool | None = None,
         _raise_stale(tape, int(frame[abi.RESULT_RECORD]), int(frame[abi.RESULT_SLOT]))
 
     flags = FLAGS * n_slots  # (where the slot flags start in scratch)
+    if _leaf_hooks:  # (hooks on leaves: run on the gradients before they are delivered)
+        _leaf_hand_off(tape, work, grads, scratch, n_slots, False, _capture,
+                       None if _link is not None else {} if tape.links else False)
     if _capture is not None:
         _captured(tape, _capture, grads, scratch, flags)
     for slot, leaf in tape.leaves if _capture is None else ():
@@ -326,6 +341,8 @@ def backward(t: Tensor, gradient: Any = None, retain_graph: bool | None = None,
             else:  # (lent only when no other tape's sweep follows: it reuses the workspace)
                 _deliver(leaf, grads, start, end,
                          work if _link is None and not tape.links else None)
+    if _leaf_hooks and _capture is None:
+        _leaf_hand_off(tape, work, grads, scratch, n_slots, True)
     for slot, ref in tape.retained if _capture is None else ():
         kept = ref()
         if kept is not None and scratch.item(flags + slot) & HAS_GRAD:
@@ -342,6 +359,8 @@ def backward(t: Tensor, gradient: Any = None, retain_graph: bool | None = None,
                 seeds.append((there, slot_there, seed))
         if _link is None:
             _continue(tape, seeds, retain_graph, _capture)
+            if _leaf_hooks:
+                _pending_hand_off(work, _capture)
         else:
             _link[3].extend(seeds)
 
@@ -352,6 +371,84 @@ backward.__signature__ = inspect.Signature([
     *(inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default)
       for name, default in (("gradient", None), ("retain_graph", None), ("create_graph", False),
                             ("inputs", None)))])
+
+
+def _python_hand_off(code: int, tape, work: _Workspace, n_slots: int, rec: int,
+                     retain_graph: bool | None, sweep) -> int:
+    """Run the Python the sweep stopped at -- ``HOOK``: slot ``RESULT_SLOT``'s hooks on its
+    complete gradient; ``MISSING`` of a Python op: the Function call at record ``rec`` -- then
+    resume the sweep (``sweep``: the kernel it ran on) and return its new status."""
+    from . import hooks
+    from .autograd import function
+
+    frame, scratch = work.frame, work.scratch
+    flags = scratch[FLAGS * n_slots:(FLAGS + 1) * n_slots]
+    regions = _GradientRegions(work.grads, scratch, n_slots, work)
+    run = _with_own_workspace(work)
+    if code == HOOK:
+        slot = int(frame[abi.RESULT_SLOT])
+        hooks.sweep_slot_hooks(tape, slot, regions(slot, tape.offs[slot + 1] - tape.offs[slot]),
+                               run)
+        flags[slot] &= ~HOOKED
+        start = rec  # (that record is untouched: it runs now)
+    else:
+        start = function.sweep_call(tape, rec, regions, flags, bool(retain_graph), run) - 1
+    if start < 0:
+        return OK
+    frame[abi.START] = start
+    work.common = False
+    return sweep(work.frame_address)
+
+
+def _leaf_hand_off(tape, work: _Workspace, grads: np.ndarray, scratch: np.ndarray,
+                   n_slots: int, post: bool, capture: dict | None = None,
+                   pending: dict | bool | None = None) -> None:
+    """The hooks of ``tape``'s leaves that received a gradient: before delivery (in place in
+    ``grads``; of the ``capture``d leaves only, for autograd.grad), or the post-accumulate-grad
+    hooks after it (``post``).
+
+    A backward that sweeps several linked tapes delivers a leaf's gradient once per tape; its
+    hooks must see the sum (torch calls them once).  So the first tape's sweep (``pending``: a
+    new dict; False: no linked tapes) and the linked ones (None: this thread's) set the hooked
+    leaves' gradients aside, and :func:`_pending_hand_off` runs their hooks once all are in."""
+    from . import hooks
+
+    flags = scratch[FLAGS * n_slots:(FLAGS + 1) * n_slots]
+    run = _with_own_workspace(work)
+    if post:
+        hooks.sweep_post_hooks(tape, flags, run)
+        return
+    if pending is None:
+        pending = _threads.__dict__.get("pending")
+    else:
+        _threads.pending = pending = pending if pending is not False else None
+    hooks.sweep_leaf_hooks(tape, grads, tape.offs, flags, run, capture, pending)
+
+
+def _pending_hand_off(work: _Workspace, capture: dict | None) -> None:
+    """The hooks of the leaves set aside by the sweeps of linked tapes, on their summed
+    gradients, then their delivery (into ``.grad``, or ``capture``)."""
+    from . import hooks
+
+    pending = _threads.__dict__.pop("pending", None)
+    if pending:
+        hooks.deliver_pending(pending, capture, _with_own_workspace(work))
+
+
+def _with_own_workspace(work: _Workspace):
+    """``run(fn, *args)``: call user code (a hook, a Function's backward) in the middle of a
+    backward; a backward it runs itself takes a workspace of its own, not this one's buffers."""
+
+    def run(fn, *args):
+        del _threads.work  # (a backward makes one when it finds none)
+        pending = _threads.__dict__.pop("pending", None)  # (see _leaf_hand_off)
+        try:
+            return fn(*args)
+        finally:
+            _threads.work = work
+            _threads.pending = pending
+
+    return run
 
 
 def _sweep_packed(tape, work: _Workspace, n_slots: int) -> int:

@@ -17,4 +17,14 @@ def is_tensor(x) -> bool:
     return isinstance(x, Tensor)
 
 
-__all__ = [*FUNCTIONS, "is_tensor"]
+def lerp(input: Tensor, end: Tensor, weight) -> Tensor:
+    """``input + weight * (end - input)``, as ``torch.lerp``.
+
+    >>> import tapegrad as tg
+    >>> tg.lerp(tg.zeros(2), tg.ones(2), 0.25)
+    tensor([0.2500, 0.2500])
+    """
+    return input.lerp(end, weight)
+
+
+__all__ = [*FUNCTIONS, "is_tensor", "lerp"]

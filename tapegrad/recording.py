@@ -285,6 +285,10 @@ def _share_version(out: Tensor, src: Tensor) -> None:
 
 # --------------------------------------------------------------------------- helpers
 
+# the dtype float data becomes (``tg.set_default_dtype``, which sets it here and in creation.py):
+# a module global, read once per call
+_DEFAULT_FLOAT = _F64
+
 
 def _as_array(data: Any, dtype) -> np.ndarray:
     np_dtype = dtypes.to_numpy_dtype(dtype)
@@ -294,7 +298,7 @@ def _as_array(data: Any, dtype) -> np.ndarray:
         probe = np.asarray(data)
         if probe.dtype.kind == "c":  # (a cast to float64 would drop the imaginary parts)
             raise dtypes.complex_error(probe.dtype)
-        np_dtype = np.float64 if probe.dtype.kind == "f" else None
+        np_dtype = _DEFAULT_FLOAT if probe.dtype.kind == "f" else None
         arr = np.array(probe, dtype=np_dtype, copy=True)
     else:
         if isinstance(data, np.ndarray) and data.dtype.kind == "c":

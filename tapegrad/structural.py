@@ -486,7 +486,9 @@ def where(condition, input, other) -> Tensor:
     """
     c, xt, yt = _as_tensor(condition), _as_tensor(input), _as_tensor(other)
     value = np.asarray(_OP["where_x"].eager(c._v, xt._v, yt._v))
-    if not (_recording(xt, yt)):
+    # while compiling, a condition computed from the inputs is recorded too (it passes no
+    # gradient): the replay must route constants by it (a graph rule's seed gradient)
+    if not (_recording(xt, yt) or (STATE.compile_tape is not None and c._tape is not None)):
         return _wrap(value)
     shape = value.shape
     # the condition stays the tensor it is: while compiling it may be a recorded comparison
@@ -516,3 +518,20 @@ def permute(input, dims) -> Tensor:
     tapegrad.Size([3, 2])
     """
     return _as_tensor(input).permute(tuple(dims))
+
+
+def _numpy_aliases(a: Tensor, name: str, dim, keepdim, dtype, axis, keepdims):
+    """torch's NumPy spellings ``axis=`` (for ``dim``) and ``keepdims=`` (for ``keepdim``),
+    and ``dtype=`` (the input cast first), resolved off the common path: a method calls this
+    only when one of them is given."""
+    if axis is not None:
+        if dim is not None:
+            raise TypeError(f"{name}() got an unexpected keyword argument 'axis'")
+        dim = axis
+    if keepdims is not None:
+        if keepdim:
+            raise TypeError(f"{name}() got an unexpected keyword argument 'keepdims'")
+        keepdim = keepdims
+    if dtype is not None:
+        a = a.to(dtype)
+    return a, dim, bool(keepdim)

@@ -118,7 +118,9 @@ class Tape:
     __slots__ = ("recs", "offs", "scalars", "shared_scalars", "arrays", "bigs", "big_slots",
                  "big_addrs", "unkept", "consts", "leaves", "links", "watch", "retained",
                  "ints", "floats", "freed", "closed", "serial", "guards", "mixed",
-                 "__weakref__")
+                 "calls", "hooks", "__weakref__")
+    # ``calls`` (autograd/function.py) and ``hooks`` (hooks.py) are set only on the tapes that
+    # use them: read them with getattr(tape, name, None)
 
     def __init__(self) -> None:
         self.recs = _NO_INTS[:]  # (copies of empty arrays: half the time of array("q"))

@@ -144,7 +144,14 @@ class Tensor:
         return Size(self._v.shape)
 
     def size(self, dim: int | None = None):
-        return Size(self._v.shape) if dim is None else self._v.shape[dim]
+        if dim is None:
+            return Size(self._v.shape)
+        n = self._v.ndim
+        if not -n <= dim < n:
+            raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, "
+                             f"{n - 1}], but got {dim})" if n else f"Dimension specified as "
+                             f"{dim} but tensor has no dimensions")
+        return self._v.shape[dim]
 
     @property
     def device(self):
@@ -214,6 +221,19 @@ class Tensor:
                 return  # retained already: torch's second call does nothing
         tape.retained = appended(tape.retained, (self._slot, weakref.ref(self)))
 
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` with this tensor's gradient when a backward computes it; a
+        tensor it returns replaces the gradient.  Returns a handle (``.remove()``)."""
+        from .hooks import register_hook
+
+        return register_hook(self, hook)
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call ``hook(self)`` (a leaf) once a backward has accumulated into ``.grad``."""
+        from .hooks import register_post_accumulate_grad_hook
+
+        return register_post_accumulate_grad_hook(self, hook)
+
     def detach(self) -> Tensor:
         """A tensor with the same storage (and version counter) and no history."""
         if _NON_DEFAULT[0] and STATE.compile_tape is not None and self._tape is not None:
@@ -269,10 +289,10 @@ class Tensor:
         _guard(self, "tolist()")
         return self._v.tolist()
 
-    def numpy(self) -> np.ndarray:
+    def numpy(self, *, force: bool = False) -> np.ndarray:
         if _NON_DEFAULT[0]:  # (only while compiling can it be a guard: _guard's test first)
             _guard(self, "numpy()")
-        if self._rg or (self._tape is not None and not self._stop):  # (requires_grad)
+        if (self._rg or (self._tape is not None and not self._stop)) and not force:
             raise RuntimeError(
                 "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
                 "instead.")
@@ -322,7 +342,7 @@ class Tensor:
 
     def __repr__(self) -> str:
         suffixes = []
-        if needs_dtype_suffix(self._v, np.float64):
+        if needs_dtype_suffix(self._v, dtypes.DEFAULT[0].np):
             suffixes.append(f"dtype={self.dtype}")
         if self._tape is not None:
             suffixes.append(f"grad_fn=<{self.grad_fn.name()}>")
@@ -422,28 +442,66 @@ class Tensor:
 
     clip = clamp
 
-    def softmax(self, dim: int):
+    def lerp(self, end: Tensor, weight) -> Tensor:
+        """``self + weight * (end - self)``, computed as torch does (from the nearer end)."""
+        from .node import rename
+
+        diff = end - self
+        if isinstance(weight, Tensor):
+            out = where(weight < 0.5, self + weight * diff, end - diff * (1.0 - weight))
+            return rename(out, "LerpBackward1")
+        weight = float(weight)
+        out = self + diff * weight if weight < 0.5 else end - diff * (1.0 - weight)
+        return rename(out, "LerpBackward0")
+
+    # (each method taking ``dim`` also takes torch's NumPy spellings ``axis=``/``keepdims=``,
+    # and ``dtype=`` where torch's does: positional defaults, free on a call that does not give
+    # them, hidden from the signatures -- see _torch_signatures below the class)
+
+    def softmax(self, dim=None, dtype=None, axis=None):
+        if axis is not None or dtype is not None or dim is None:
+            self, dim, _ = _numpy_aliases(self, "softmax", dim, False, dtype, axis, None)
+            if dim is None:
+                raise TypeError("softmax() missing 1 required positional argument: 'dim'")
         return _along(self, dim, "softmax", lambda v, d: _OP["softmax"].eager(v, d))
 
-    def log_softmax(self, dim: int):
+    def log_softmax(self, dim=None, dtype=None, axis=None):
+        if axis is not None or dtype is not None or dim is None:
+            self, dim, _ = _numpy_aliases(self, "log_softmax", dim, False, dtype, axis, None)
+            if dim is None:
+                raise TypeError("log_softmax() missing 1 required positional argument: 'dim'")
         return _along(self, dim, "log_softmax", lambda v, d: _OP["log_softmax"].eager(v, d))
 
-    def logsumexp(self, dim, keepdim: bool = False):
+    def logsumexp(self, dim=None, keepdim: bool = False, axis=None, keepdims=None):
+        if axis is not None or keepdims is not None or dim is None:
+            self, dim, keepdim = _numpy_aliases(self, "logsumexp", dim, keepdim, None, axis,
+                                                keepdims)
+            if dim is None:
+                raise TypeError("logsumexp() missing 1 required positional argument: 'dim'")
         return _along(self, dim, "logsumexp",
                       lambda v, d: _OP["logsumexp"].eager(v, d, keepdim))
 
-    def max(self, dim=None, keepdim: bool = False):
+    def max(self, dim=None, keepdim: bool = False, axis=None, keepdims=None):
+        if axis is not None or keepdims is not None:
+            self, dim, keepdim = _numpy_aliases(self, "max", dim, keepdim, None, axis, keepdims)
         return _extreme(self, dim, keepdim, "max")
 
-    def min(self, dim=None, keepdim: bool = False):
+    def min(self, dim=None, keepdim: bool = False, axis=None, keepdims=None):
+        if axis is not None or keepdims is not None:
+            self, dim, keepdim = _numpy_aliases(self, "min", dim, keepdim, None, axis, keepdims)
         return _extreme(self, dim, keepdim, "min")
 
     # -- reductions ----------------------------------------------------------------------------
 
-    def sum(self, dim=None, keepdim: bool = False):
+    def sum(self, dim=None, keepdim: bool = False, dtype=None, axis=None, keepdims=None):
+        if axis is not None or keepdims is not None or dtype is not None:
+            self, dim, keepdim = _numpy_aliases(self, "sum", dim, keepdim, dtype, axis, keepdims)
         return _reduce(self, dim, keepdim, "sum", "sum_dim")
 
-    def mean(self, dim=None, keepdim: bool = False):
+    def mean(self, dim=None, keepdim: bool = False, dtype=None, axis=None, keepdims=None):
+        if axis is not None or keepdims is not None or dtype is not None:
+            self, dim, keepdim = _numpy_aliases(self, "mean", dim, keepdim, dtype, axis,
+                                                keepdims)
         if self._v.dtype.kind != "f":
             raise RuntimeError(
                 "mean(): could not infer output dtype. Input dtype must be either a floating "
@@ -648,7 +706,9 @@ class Tensor:
     def expand_as(self, other: Tensor):
         return self.expand(tuple(other.shape))
 
-    def squeeze(self, dim=None):
+    def squeeze(self, dim=None, axis=None):
+        if axis is not None:
+            dim = _numpy_aliases(self, "squeeze", dim, False, None, axis, None)[1]
         v = _storage(self)
         if dim is None:
             return _view(_OP["squeeze"], self, v.reshape([n for n in v.shape if n != 1]))
@@ -656,7 +716,11 @@ class Tensor:
         shape = [n for d, n in enumerate(v.shape) if not (d in dims and n == 1)]
         return _view(_OP["squeeze_dim"], self, v.reshape(shape))
 
-    def unsqueeze(self, dim: int):
+    def unsqueeze(self, dim=None, axis=None):
+        if axis is not None or dim is None:
+            dim = _numpy_aliases(self, "unsqueeze", dim, False, None, axis, None)[1]
+            if dim is None:
+                raise TypeError("unsqueeze() missing 1 required positional argument: 'dim'")
         v = _storage(self)
         d = dim if dim >= 0 else dim + v.ndim + 1
         if not 0 <= d <= v.ndim:
@@ -695,6 +759,7 @@ from .structural import (  # noqa: E402
     _norm_order,
     _norm_p,
     _normalize_dims,
+    _numpy_aliases,
     _rearrange,
     _reduce,
     _reshape_without_copy,
@@ -704,11 +769,40 @@ from .structural import (  # noqa: E402
     cat,  # noqa: F401 -- (tapegrad.tensor's own names, as other modules import them)
     matmul,
     stack,  # noqa: F401
-    where,  # noqa: F401
+    where,
 )
 
 Tensor.__getitem__ = getitem
 Tensor.__setitem__ = setitem
+
+
+def _torch_signatures() -> None:
+    """The methods taking ``axis=``/``keepdims=`` show torch's documented parameters only
+    (set before ``install``, which gives the ``tapegrad.`` functions the methods' signatures)."""
+    import inspect
+
+    p = inspect.Parameter
+
+    def sig(*params):
+        return inspect.Signature([p("self", p.POSITIONAL_OR_KEYWORD), *params])
+
+    dim, dim_none = p("dim", p.POSITIONAL_OR_KEYWORD), p("dim", p.POSITIONAL_OR_KEYWORD,
+                                                          default=None)
+    keepdim = p("keepdim", p.POSITIONAL_OR_KEYWORD, default=False)
+    dtype_kw = p("dtype", p.KEYWORD_ONLY, default=None)
+    for name in ("sum", "mean"):
+        Tensor.__dict__[name].__signature__ = sig(dim_none, keepdim, dtype_kw)
+    for name in ("max", "min"):
+        Tensor.__dict__[name].__signature__ = sig(dim_none, keepdim)
+    for name in ("softmax", "log_softmax"):
+        Tensor.__dict__[name].__signature__ = sig(
+            dim, p("dtype", p.POSITIONAL_OR_KEYWORD, default=None))
+    Tensor.logsumexp.__signature__ = sig(dim, keepdim)
+    Tensor.squeeze.__signature__ = sig(dim_none)
+    Tensor.unsqueeze.__signature__ = sig(dim)
+
+
+_torch_signatures()
 
 from .surface import install  # noqa: E402
 

@@ -165,7 +165,7 @@ def test_extra_arguments_to_math_and_arithmetic_methods_are_refused():
     with pytest.raises(TypeError):
         x.mul(2, 3)
     with pytest.raises(TypeError):
-        x.add(x, alpha=2)
+        x.add(x, 2)  # (alpha is keyword-only, as torch's)
     assert x.mul(3).tolist() == [3.0, 6.0] and x.sub(x).tolist() == [0.0, 0.0]
 
 

@@ -38,7 +38,9 @@ WITH_NUMBER = {
     "rpow_scalar": [lambda t, c: c ** t],
 }
 BINARY = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
-          "div": lambda a, b: a / b, "pow": lambda a, b: a ** b}
+          "div": lambda a, b: a / b, "pow": lambda a, b: a ** b,
+          **{key: getattr(tg, key) for key in ("atan2", "hypot", "fmod", "remainder", "xlogy",
+                                               "logaddexp")}}
 
 
 def _one_float(value: float, requires_grad: bool = True):

@@ -12,6 +12,7 @@ from helpers import check_gradients
 
 import tapegrad as tg
 from tapegrad.ops import BY_KEY, OPS
+from tapegrad.ops.graphs import scatter_add
 
 rng = np.random.default_rng(0)
 
@@ -140,6 +141,9 @@ CASES: dict[str, list] = {
             ("dim1", lambda a, b: tg.cat([a, b, a], dim=1), [r(2, 3), r(2, 2)])],
     "stack": [("dim0", lambda a, b: tg.stack([a, b]), [r(3), r(3)]),
               ("dim1", lambda a, b: tg.stack([a, b], dim=1), [r(2, 3), r(2, 3)])],
+    # (recorded by graph rules only: the gradient of a gather)
+    "scatter_add": [("repeated", lambda x: scatter_add(x, np.array([0, 2, 2, 3, 0]), 4, (2, 2)),
+                     [r(5)])],
     "setitem_keep": [("slice", _setitem_slice, [r(4, 2), r(3, 2)])],
     "setitem_put": [("index array + broadcast", _setitem_index, [r(4, 3), r(3)])],
     "where_x": [("same", lambda a, b: tg.where(a.detach() > 0, a, b), [r(5), r(5)])],
@@ -167,6 +171,45 @@ CASES: dict[str, list] = {
             ("2-d@3-d", lambda a, b: a @ b, [r(3, 4), r(2, 4, 2)]),
             ("4-d broadcast", lambda a, b: tg.matmul(a, b), [r(2, 1, 3, 4), r(3, 4, 2)]),
             ("1-d@3-d", lambda a, b: a @ b, [r(4), r(2, 4, 3)])],
+    # -- torch's math beyond the core (ops/mathfuncs.py)
+    "tan": [("vec", lambda x: x.tan(), [r(4, low=-1.2, high=1.2)]), ("0-d", tg.tan, [r()])],
+    "asin": [("vec", lambda x: x.asin(), [r(4, low=-0.9, high=0.9)])],
+    "acos": [("mat", lambda x: tg.acos(x), [r(2, 2, low=-0.9, high=0.9)])],
+    "atan": [("vec", lambda x: x.atan(), [r(5)]), ("0-d", tg.atan, [r()])],
+    "sinh": [("vec", lambda x: x.sinh(), [r(4)])],
+    "cosh": [("vec", lambda x: tg.cosh(x), [r(4)]), ("0-d", tg.cosh, [r()])],
+    "asinh": [("vec", lambda x: x.asinh(), [r(4)])],
+    "acosh": [("vec", lambda x: x.acosh(), [r(4, low=1.2, high=3.0)])],
+    "atanh": [("vec", lambda x: x.atanh(), [r(4, low=-0.9, high=0.9)])],
+    "log1p": [("vec", lambda x: x.log1p(), [r(4, low=-0.7, high=2.0)])],
+    "expm1": [("vec", lambda x: x.expm1(), [r(4)]), ("0-d", tg.expm1, [r()])],
+    "log2": [("vec", lambda x: x.log2(), [pos(4)])],
+    "log10": [("vec", lambda x: tg.log10(x), [pos(4)])],
+    "exp2": [("vec", lambda x: x.exp2(), [r(4)])],
+    "erfc": [("vec", lambda x: x.erfc(), [r(5, low=-3, high=3)]), ("0-d", tg.erfc, [r()])],
+    "erfinv": [("vec", lambda x: x.erfinv(), [r(5, low=-0.95, high=0.95)]),
+               ("0-d", tg.erfinv, [r(low=-0.9, high=0.9)])],
+    "sign": [("vec", lambda x: x.sign() * x, [_away(r(5), (0.0,))])],
+    "floor": [("vec", lambda x: x.floor() + x, [_away(r(5), (-1.0, 0.0, 1.0))])],
+    "ceil": [("vec", lambda x: x.ceil() * x, [_away(r(5), (-1.0, 0.0, 1.0))])],
+    "round": [("vec", lambda x: x.round() * x, [_away(r(5), (-0.5, 0.5))])],
+    "trunc": [("vec", lambda x: x.trunc() + x * x, [_away(r(5), (-1.0, 0.0, 1.0))])],
+    "frac": [("vec", lambda x: x.frac() * x, [_away(r(5), (-1.0, 0.0, 1.0))])],
+    "rsqrt": [("vec", lambda x: x.rsqrt(), [pos(4)]), ("0-d", tg.rsqrt, [pos()])],
+    "square": [("vec", lambda x: x.square(), [r(4)]), ("0-d", tg.square, [r()])],
+    "atan2": [("same", lambda a, b: tg.atan2(a, b), [r(4), r(4)]),
+              ("broadcast", lambda a, b: a.atan2(b), [r(2, 3), pos(3)])],
+    "hypot": [("same", lambda a, b: tg.hypot(a, b), [r(4), r(4)]),
+              ("0-d", lambda a, b: a.hypot(b), [r(), r(3)])],
+    "fmod": [("same", lambda a, b: tg.fmod(a, b), [r(4, low=-3, high=3), pos(4)]),
+             ("number", lambda a: a.fmod(0.7), [r(4, low=-3, high=3)])],
+    "remainder": [("same", lambda a, b: tg.remainder(a, b), [r(4, low=-3, high=3), pos(4)]),
+                  ("broadcast", lambda a, b: a.remainder(b), [r(2, 3, low=-3, high=3),
+                                                               pos(3)])],
+    "xlogy": [("same", lambda a, b: tg.xlogy(a, b), [r(4), pos(4)]),
+              ("broadcast", lambda a, b: a.xlogy(b), [r(2, 3), pos(3)])],
+    "logaddexp": [("same", lambda a, b: tg.logaddexp(a, b), [r(4), r(4)]),
+                  ("broadcast", lambda a, b: a.logaddexp(b), [r(3, 1), r(4)])],
     "fill": [("fill_", _fill_case, [r(3)]), ("0-d", _fill_case, [r()])],
     "zero": [("zero_", _zero_case, [r(2, 2)]), ("(1,)", _zero_case, [r(1)])],
 }
@@ -192,8 +235,12 @@ COMPILE_CASES["any"] = [("any", lambda x: x * (x > 10.0).any(), [r(4)])]
 ALL = [(key, desc, fn, arrays) for key, cases in CASES.items() for desc, fn, arrays in cases]
 
 
+#: ops whose backward is the user's Python: tested in tests/test_function.py
+PYTHON_OPS = {"function"}
+
+
 def test_every_op_has_a_case():
-    covered = set(CASES) | set(COMPILE_CASES)
+    covered = set(CASES) | set(COMPILE_CASES) | PYTHON_OPS
     assert covered == set(BY_KEY), (
         f"ops without a test case: {sorted(set(BY_KEY) - covered)}; "
         f"cases without an op: {sorted(covered - set(BY_KEY))}")
@@ -221,7 +268,8 @@ def test_compile_only_op_is_recorded_and_replays(key, desc, fn, arrays):
 
 
 NO_EAGER = {"view", "clone", "transpose", "permute", "t", "select", "slice", "expand", "squeeze",
-            "squeeze_dim", "unsqueeze", "setitem_keep", "setitem_put", "fill", "zero"}
+            "squeeze_dim", "unsqueeze", "setitem_keep", "setitem_put", "fill", "zero",
+            "function"}  # (function: a custom autograd.Function, whose forward is the user's)
 
 
 def test_every_op_has_all_parts():

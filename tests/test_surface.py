@@ -62,10 +62,11 @@ def test_generated_signatures_are_the_tables():
     assert str(inspect.signature(tg.Tensor.tanh)) == "(self)"
     assert str(inspect.signature(tg.tanh)) == "(input)"
     assert str(inspect.signature(tg.Tensor.__add__)) == "(self, other)"
-    assert str(inspect.signature(tg.pow)) == "(input, exponent)"
+    assert str(inspect.signature(tg.pow)) == "(input, exponent, *, out=None)"
     assert str(inspect.signature(tg.Tensor.pow)) == "(self, exponent)"
-    assert str(inspect.signature(tg.maximum)) == "(input, other)"
-    assert list(inspect.signature(tg.sum).parameters) == ["input", "dim", "keepdim"]
+    assert str(inspect.signature(tg.maximum)) == "(input, other, *, out=None)"
+    assert list(inspect.signature(tg.sum).parameters) == ["input", "dim", "keepdim", "dtype",
+                                                          "out"]
 
 
 def test_torchs_keyword_names_are_taken():

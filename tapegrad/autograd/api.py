@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .. import hooks
 from ..engine import backward as engine_backward
 from ..grad_mode import STATE, set_grad_enabled
 from ..recording import _wrap
@@ -213,11 +214,14 @@ def deliver(found: graph.Found, inputs: tuple | None, create_graph: bool) -> Non
             _accumulate(kept, g, create_graph)
         for leaf, g in found.leaves.values():
             _accumulate(leaf, g, create_graph)
+            hooks.run_post_accumulate_hooks(leaf)
         return
     for t in inputs:
         g = found.of(t)
         if g is not None:
             _accumulate(t, g, create_graph)
+            if t.is_leaf:
+                hooks.run_post_accumulate_hooks(t)
 
 
 def _accumulate(t: Tensor, g: Tensor, create_graph: bool) -> None:

@@ -21,10 +21,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .. import engine, hooks
 from ..ops import OPS
+from ..ops.pyfunction import FUNCTION
 from ..ops.registry import READS_A, READS_B, READS_Y, Record
 from ..recording import _wrap
 from ..tensor import Tensor
+from . import function
 
 if TYPE_CHECKING:
     from ..tape import Tape
@@ -222,15 +225,26 @@ def sweep(outputs: list[Tensor], seeds: list[Tensor], record: bool, retain_graph
         recs, need = view.recs, view.need
         stale = {slot for box, version, slot, _ in tape.watch if box[0] != version}
         freed = tape.freed
+        hooked = _Hooked(tape, tid, grads)
+        below = view.n_recs  # (records from here up belong to a Function call already run)
         for r in range(view.n_recs - 1, -1, -1):
             i = 6 * r
             code, out, a, b, ip, fp = recs[i:i + 6]
             g = grads.get((tid, out))
-            if g is None:
+            if g is None or r >= below:
                 continue
+            if hooked.slots:  # (tensor hooks, on a slot's gradient once it is complete)
+                g = hooked.gradient(out)
             need_a = a >= 0 and need[a] == 1
             need_b = b >= 0 and need[b] == 1
             if not (need_a or need_b):
+                continue
+            if code == FUNCTION.code:  # a custom Function: its backward, for the whole call
+                below, found_in = function.graph_call(tape, r, hooked.gradient, record,
+                                                      retain_graph)
+                for slot, gi in found_in:
+                    if gi is not None and need[slot] == 1:
+                        _add(grads, (tid, slot), gi, view.shape(slot))
                 continue
             op = OPS[code]
             if freed is not None and r < len(freed) and freed[r] and op.saves:
@@ -279,7 +293,29 @@ def sweep(outputs: list[Tensor], seeds: list[Tensor], record: bool, retain_graph
             g = grads.get((tid, slot))
             if kept is not None and g is not None:
                 found.retained.append((kept, g))
+    if engine._leaf_hooks:  # (each leaf's hooks once, on its gradient summed over all tapes)
+        for key, (leaf, g) in found.leaves.items():
+            if targets is None or any(t is leaf for t in targets):
+                found.leaves[key] = (leaf, hooks.run_leaf_hooks(leaf, g))
     return found
+
+
+class _Hooked:
+    """A tape's slot gradients as the tensor hooks leave them: each hooked slot's hooks run
+    once, when its gradient is first read (complete: the sweep is at its topmost writer)."""
+
+    def __init__(self, tape, tid: int, grads: dict) -> None:
+        table = getattr(tape, "hooks", None)
+        self.slots = {slot for slot, h in table.items() if h} if table else ()
+        self.tape, self.tid, self.grads = tape, tid, grads
+
+    def gradient(self, slot: int) -> Tensor | None:
+        key = (self.tid, slot)
+        g = self.grads.get(key)
+        if g is not None and slot in self.slots:
+            self.slots.discard(slot)
+            g = self.grads[key] = hooks.run_slot_hooks(self.tape, slot, g)
+        return g
 
 
 def _check_size(g: Tensor, view: _TapeView, slot: int, op) -> None:

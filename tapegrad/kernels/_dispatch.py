@@ -16,18 +16,18 @@ from tapegrad.kernels.replay import make_batch_gradients, make_replay
 from tapegrad.kernels.sweep import make_entry, make_forward, make_sweep
 from tapegrad.ops import OPS
 
-SOURCE_HASH = "d7e785c0ad7a95b2"
-N_OPS = 79
+SOURCE_HASH = "a9b724e8cbc3a752"
+N_OPS = 111
 
 # per opcode: saved values read for the first / second input's gradient
 # (bit 1: a, 2: b, 4: output), and whether torch's node saves values at all
-READS_A = (0, 4, 1, 1, 1, 4, 4, 4, 4, 1, 1, 0, 0, 0, 0, 0, 4, 1, 5, 0, 0, 2, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 0, 0, 0, 0, 5, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 3, 3, 5, 5, 0, 0, 1, 1, 1, 5, 4, 4, 0, 0,)
-READS_B = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 3, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,)
-SAVES = (0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0,)
-MATMUL = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,)
-ASSIGNS = (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 1, 1, 1, 0, 0, 0, 2, 2, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1,)
+READS_A = (0, 4, 1, 1, 1, 4, 4, 4, 4, 1, 1, 0, 0, 0, 0, 0, 4, 1, 5, 0, 0, 2, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 0, 0, 0, 0, 5, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 3, 3, 5, 5, 0, 0, 1, 1, 1, 5, 4, 4, 0, 0, 4, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 4, 4, 1, 1, 4, 0, 0, 0, 0, 0, 0, 3, 5, 0, 0, 3, 3, 0,)
+READS_B = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 3, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 6, 3, 3, 3, 3, 0,)
+SAVES = (0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 0,)
+MATMUL = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,)
+ASSIGNS = (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 1, 1, 1, 0, 0, 0, 2, 2, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0,)
 # per opcode: whether small records run inline, by scalar rules compiled into the core
-INLINE = (0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 1, 1, 1, 1, 1, 0, 1, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,)
+INLINE = (0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 1, 1, 1, 1, 1, 0, 1, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,)
 
 
 _f_19 = built(OPS[19].rules[1])  # add
@@ -1235,7 +1235,7 @@ def fwd_62(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
     return 0
 
 
-_vjp_63 = OPS[63].vjp  # where_x (made a numba function on first use)
+_vjp_63 = OPS[63].vjp  # scatter_add (made a numba function on first use)
 _fwd_63 = OPS[63].fwd
 
 
@@ -1252,7 +1252,7 @@ def fwd_63(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
     return 0
 
 
-_vjp_64 = OPS[64].vjp  # where_y (made a numba function on first use)
+_vjp_64 = OPS[64].vjp  # where_x (made a numba function on first use)
 _fwd_64 = OPS[64].fwd
 
 
@@ -1269,7 +1269,7 @@ def fwd_64(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
     return 0
 
 
-_vjp_65 = OPS[65].vjp  # maximum (made a numba function on first use)
+_vjp_65 = OPS[65].vjp  # where_y (made a numba function on first use)
 _fwd_65 = OPS[65].fwd
 
 
@@ -1286,7 +1286,7 @@ def fwd_65(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
     return 0
 
 
-_vjp_66 = OPS[66].vjp  # minimum (made a numba function on first use)
+_vjp_66 = OPS[66].vjp  # maximum (made a numba function on first use)
 _fwd_66 = OPS[66].fwd
 
 
@@ -1303,7 +1303,7 @@ def fwd_66(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
     return 0
 
 
-_vjp_67 = OPS[67].vjp  # max_all (made a numba function on first use)
+_vjp_67 = OPS[67].vjp  # minimum (made a numba function on first use)
 _fwd_67 = OPS[67].fwd
 
 
@@ -1320,7 +1320,7 @@ def fwd_67(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
     return 0
 
 
-_vjp_68 = OPS[68].vjp  # min_all (made a numba function on first use)
+_vjp_68 = OPS[68].vjp  # max_all (made a numba function on first use)
 _fwd_68 = OPS[68].fwd
 
 
@@ -1337,7 +1337,7 @@ def fwd_68(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
     return 0
 
 
-_vjp_69 = OPS[69].vjp  # max_dim (made a numba function on first use)
+_vjp_69 = OPS[69].vjp  # min_all (made a numba function on first use)
 _fwd_69 = OPS[69].fwd
 
 
@@ -1354,7 +1354,7 @@ def fwd_69(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
     return 0
 
 
-_vjp_70 = OPS[70].vjp  # min_dim (made a numba function on first use)
+_vjp_70 = OPS[70].vjp  # max_dim (made a numba function on first use)
 _fwd_70 = OPS[70].fwd
 
 
@@ -1371,7 +1371,7 @@ def fwd_70(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
     return 0
 
 
-_vjp_71 = OPS[71].vjp  # clamp (made a numba function on first use)
+_vjp_71 = OPS[71].vjp  # min_dim (made a numba function on first use)
 _fwd_71 = OPS[71].fwd
 
 
@@ -1388,7 +1388,7 @@ def fwd_71(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
     return 0
 
 
-_vjp_72 = OPS[72].vjp  # clamp_min (made a numba function on first use)
+_vjp_72 = OPS[72].vjp  # clamp (made a numba function on first use)
 _fwd_72 = OPS[72].fwd
 
 
@@ -1405,7 +1405,7 @@ def fwd_72(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
     return 0
 
 
-_vjp_73 = OPS[73].vjp  # clamp_max (made a numba function on first use)
+_vjp_73 = OPS[73].vjp  # clamp_min (made a numba function on first use)
 _fwd_73 = OPS[73].fwd
 
 
@@ -1422,7 +1422,7 @@ def fwd_73(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
     return 0
 
 
-_vjp_74 = OPS[74].vjp  # logsumexp (made a numba function on first use)
+_vjp_74 = OPS[74].vjp  # clamp_max (made a numba function on first use)
 _fwd_74 = OPS[74].fwd
 
 
@@ -1439,7 +1439,7 @@ def fwd_74(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
     return 0
 
 
-_vjp_75 = OPS[75].vjp  # softmax (made a numba function on first use)
+_vjp_75 = OPS[75].vjp  # logsumexp (made a numba function on first use)
 _fwd_75 = OPS[75].fwd
 
 
@@ -1456,7 +1456,7 @@ def fwd_75(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
     return 0
 
 
-_vjp_76 = OPS[76].vjp  # log_softmax (made a numba function on first use)
+_vjp_76 = OPS[76].vjp  # softmax (made a numba function on first use)
 _fwd_76 = OPS[76].fwd
 
 
@@ -1473,7 +1473,7 @@ def fwd_76(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
     return 0
 
 
-_vjp_77 = OPS[77].vjp  # fill (made a numba function on first use)
+_vjp_77 = OPS[77].vjp  # log_softmax (made a numba function on first use)
 _fwd_77 = OPS[77].fwd
 
 
@@ -1490,7 +1490,7 @@ def fwd_77(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
     return 0
 
 
-_vjp_78 = OPS[78].vjp  # zero (made a numba function on first use)
+_vjp_78 = OPS[78].vjp  # fill (made a numba function on first use)
 _fwd_78 = OPS[78].fwd
 
 
@@ -1503,5 +1503,549 @@ def vjp_78(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_f
 
 def fwd_78(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
     _fwd_78(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+_vjp_79 = OPS[79].vjp  # zero (made a numba function on first use)
+_fwd_79 = OPS[79].fwd
+
+
+def vjp_79(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_f, ip, fp):
+    _vjp_79(slot_view(g, n_y), slot_view(a, n_a), slot_view(b, n_b), slot_view(y, n_y),
+        slot_view(ga, n_a), slot_view(gb, n_b), need_a, need_b, int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+def fwd_79(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
+    _fwd_79(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+_vjp_80 = OPS[80].vjp  # tan (made a numba function on first use)
+_fwd_80 = OPS[80].fwd
+
+
+def vjp_80(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_f, ip, fp):
+    _vjp_80(slot_view(g, n_y), slot_view(a, n_a), slot_view(b, n_b), slot_view(y, n_y),
+        slot_view(ga, n_a), slot_view(gb, n_b), need_a, need_b, int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+def fwd_80(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
+    _fwd_80(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+_vjp_81 = OPS[81].vjp  # asin (made a numba function on first use)
+_fwd_81 = OPS[81].fwd
+
+
+def vjp_81(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_f, ip, fp):
+    _vjp_81(slot_view(g, n_y), slot_view(a, n_a), slot_view(b, n_b), slot_view(y, n_y),
+        slot_view(ga, n_a), slot_view(gb, n_b), need_a, need_b, int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+def fwd_81(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
+    _fwd_81(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+_vjp_82 = OPS[82].vjp  # acos (made a numba function on first use)
+_fwd_82 = OPS[82].fwd
+
+
+def vjp_82(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_f, ip, fp):
+    _vjp_82(slot_view(g, n_y), slot_view(a, n_a), slot_view(b, n_b), slot_view(y, n_y),
+        slot_view(ga, n_a), slot_view(gb, n_b), need_a, need_b, int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+def fwd_82(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
+    _fwd_82(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+_vjp_83 = OPS[83].vjp  # atan (made a numba function on first use)
+_fwd_83 = OPS[83].fwd
+
+
+def vjp_83(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_f, ip, fp):
+    _vjp_83(slot_view(g, n_y), slot_view(a, n_a), slot_view(b, n_b), slot_view(y, n_y),
+        slot_view(ga, n_a), slot_view(gb, n_b), need_a, need_b, int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+def fwd_83(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
+    _fwd_83(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+_vjp_84 = OPS[84].vjp  # sinh (made a numba function on first use)
+_fwd_84 = OPS[84].fwd
+
+
+def vjp_84(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_f, ip, fp):
+    _vjp_84(slot_view(g, n_y), slot_view(a, n_a), slot_view(b, n_b), slot_view(y, n_y),
+        slot_view(ga, n_a), slot_view(gb, n_b), need_a, need_b, int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+def fwd_84(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
+    _fwd_84(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+_vjp_85 = OPS[85].vjp  # cosh (made a numba function on first use)
+_fwd_85 = OPS[85].fwd
+
+
+def vjp_85(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_f, ip, fp):
+    _vjp_85(slot_view(g, n_y), slot_view(a, n_a), slot_view(b, n_b), slot_view(y, n_y),
+        slot_view(ga, n_a), slot_view(gb, n_b), need_a, need_b, int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+def fwd_85(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
+    _fwd_85(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+_vjp_86 = OPS[86].vjp  # asinh (made a numba function on first use)
+_fwd_86 = OPS[86].fwd
+
+
+def vjp_86(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_f, ip, fp):
+    _vjp_86(slot_view(g, n_y), slot_view(a, n_a), slot_view(b, n_b), slot_view(y, n_y),
+        slot_view(ga, n_a), slot_view(gb, n_b), need_a, need_b, int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+def fwd_86(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
+    _fwd_86(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+_vjp_87 = OPS[87].vjp  # acosh (made a numba function on first use)
+_fwd_87 = OPS[87].fwd
+
+
+def vjp_87(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_f, ip, fp):
+    _vjp_87(slot_view(g, n_y), slot_view(a, n_a), slot_view(b, n_b), slot_view(y, n_y),
+        slot_view(ga, n_a), slot_view(gb, n_b), need_a, need_b, int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+def fwd_87(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
+    _fwd_87(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+_vjp_88 = OPS[88].vjp  # atanh (made a numba function on first use)
+_fwd_88 = OPS[88].fwd
+
+
+def vjp_88(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_f, ip, fp):
+    _vjp_88(slot_view(g, n_y), slot_view(a, n_a), slot_view(b, n_b), slot_view(y, n_y),
+        slot_view(ga, n_a), slot_view(gb, n_b), need_a, need_b, int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+def fwd_88(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
+    _fwd_88(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+_vjp_89 = OPS[89].vjp  # log1p (made a numba function on first use)
+_fwd_89 = OPS[89].fwd
+
+
+def vjp_89(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_f, ip, fp):
+    _vjp_89(slot_view(g, n_y), slot_view(a, n_a), slot_view(b, n_b), slot_view(y, n_y),
+        slot_view(ga, n_a), slot_view(gb, n_b), need_a, need_b, int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+def fwd_89(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
+    _fwd_89(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+_vjp_90 = OPS[90].vjp  # expm1 (made a numba function on first use)
+_fwd_90 = OPS[90].fwd
+
+
+def vjp_90(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_f, ip, fp):
+    _vjp_90(slot_view(g, n_y), slot_view(a, n_a), slot_view(b, n_b), slot_view(y, n_y),
+        slot_view(ga, n_a), slot_view(gb, n_b), need_a, need_b, int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+def fwd_90(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
+    _fwd_90(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+_vjp_91 = OPS[91].vjp  # log2 (made a numba function on first use)
+_fwd_91 = OPS[91].fwd
+
+
+def vjp_91(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_f, ip, fp):
+    _vjp_91(slot_view(g, n_y), slot_view(a, n_a), slot_view(b, n_b), slot_view(y, n_y),
+        slot_view(ga, n_a), slot_view(gb, n_b), need_a, need_b, int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+def fwd_91(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
+    _fwd_91(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+_vjp_92 = OPS[92].vjp  # log10 (made a numba function on first use)
+_fwd_92 = OPS[92].fwd
+
+
+def vjp_92(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_f, ip, fp):
+    _vjp_92(slot_view(g, n_y), slot_view(a, n_a), slot_view(b, n_b), slot_view(y, n_y),
+        slot_view(ga, n_a), slot_view(gb, n_b), need_a, need_b, int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+def fwd_92(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
+    _fwd_92(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+_vjp_93 = OPS[93].vjp  # exp2 (made a numba function on first use)
+_fwd_93 = OPS[93].fwd
+
+
+def vjp_93(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_f, ip, fp):
+    _vjp_93(slot_view(g, n_y), slot_view(a, n_a), slot_view(b, n_b), slot_view(y, n_y),
+        slot_view(ga, n_a), slot_view(gb, n_b), need_a, need_b, int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+def fwd_93(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
+    _fwd_93(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+_vjp_94 = OPS[94].vjp  # rsqrt (made a numba function on first use)
+_fwd_94 = OPS[94].fwd
+
+
+def vjp_94(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_f, ip, fp):
+    _vjp_94(slot_view(g, n_y), slot_view(a, n_a), slot_view(b, n_b), slot_view(y, n_y),
+        slot_view(ga, n_a), slot_view(gb, n_b), need_a, need_b, int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+def fwd_94(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
+    _fwd_94(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+_vjp_95 = OPS[95].vjp  # square (made a numba function on first use)
+_fwd_95 = OPS[95].fwd
+
+
+def vjp_95(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_f, ip, fp):
+    _vjp_95(slot_view(g, n_y), slot_view(a, n_a), slot_view(b, n_b), slot_view(y, n_y),
+        slot_view(ga, n_a), slot_view(gb, n_b), need_a, need_b, int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+def fwd_95(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
+    _fwd_95(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+_vjp_96 = OPS[96].vjp  # erfc (made a numba function on first use)
+_fwd_96 = OPS[96].fwd
+
+
+def vjp_96(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_f, ip, fp):
+    _vjp_96(slot_view(g, n_y), slot_view(a, n_a), slot_view(b, n_b), slot_view(y, n_y),
+        slot_view(ga, n_a), slot_view(gb, n_b), need_a, need_b, int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+def fwd_96(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
+    _fwd_96(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+_vjp_97 = OPS[97].vjp  # erfinv (made a numba function on first use)
+_fwd_97 = OPS[97].fwd
+
+
+def vjp_97(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_f, ip, fp):
+    _vjp_97(slot_view(g, n_y), slot_view(a, n_a), slot_view(b, n_b), slot_view(y, n_y),
+        slot_view(ga, n_a), slot_view(gb, n_b), need_a, need_b, int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+def fwd_97(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
+    _fwd_97(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+_vjp_98 = OPS[98].vjp  # sign (made a numba function on first use)
+_fwd_98 = OPS[98].fwd
+
+
+def vjp_98(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_f, ip, fp):
+    _vjp_98(slot_view(g, n_y), slot_view(a, n_a), slot_view(b, n_b), slot_view(y, n_y),
+        slot_view(ga, n_a), slot_view(gb, n_b), need_a, need_b, int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+def fwd_98(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
+    _fwd_98(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+_vjp_99 = OPS[99].vjp  # floor (made a numba function on first use)
+_fwd_99 = OPS[99].fwd
+
+
+def vjp_99(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_f, ip, fp):
+    _vjp_99(slot_view(g, n_y), slot_view(a, n_a), slot_view(b, n_b), slot_view(y, n_y),
+        slot_view(ga, n_a), slot_view(gb, n_b), need_a, need_b, int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+def fwd_99(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
+    _fwd_99(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+_vjp_100 = OPS[100].vjp  # ceil (made a numba function on first use)
+_fwd_100 = OPS[100].fwd
+
+
+def vjp_100(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_f, ip, fp):
+    _vjp_100(slot_view(g, n_y), slot_view(a, n_a), slot_view(b, n_b), slot_view(y, n_y),
+        slot_view(ga, n_a), slot_view(gb, n_b), need_a, need_b, int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+def fwd_100(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
+    _fwd_100(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+_vjp_101 = OPS[101].vjp  # round (made a numba function on first use)
+_fwd_101 = OPS[101].fwd
+
+
+def vjp_101(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_f, ip, fp):
+    _vjp_101(slot_view(g, n_y), slot_view(a, n_a), slot_view(b, n_b), slot_view(y, n_y),
+        slot_view(ga, n_a), slot_view(gb, n_b), need_a, need_b, int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+def fwd_101(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
+    _fwd_101(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+_vjp_102 = OPS[102].vjp  # trunc (made a numba function on first use)
+_fwd_102 = OPS[102].fwd
+
+
+def vjp_102(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_f, ip, fp):
+    _vjp_102(slot_view(g, n_y), slot_view(a, n_a), slot_view(b, n_b), slot_view(y, n_y),
+        slot_view(ga, n_a), slot_view(gb, n_b), need_a, need_b, int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+def fwd_102(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
+    _fwd_102(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+_vjp_103 = OPS[103].vjp  # frac (made a numba function on first use)
+_fwd_103 = OPS[103].fwd
+
+
+def vjp_103(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_f, ip, fp):
+    _vjp_103(slot_view(g, n_y), slot_view(a, n_a), slot_view(b, n_b), slot_view(y, n_y),
+        slot_view(ga, n_a), slot_view(gb, n_b), need_a, need_b, int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+def fwd_103(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
+    _fwd_103(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+_vjp_104 = OPS[104].vjp  # atan2 (made a numba function on first use)
+_fwd_104 = OPS[104].fwd
+
+
+def vjp_104(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_f, ip, fp):
+    _vjp_104(slot_view(g, n_y), slot_view(a, n_a), slot_view(b, n_b), slot_view(y, n_y),
+        slot_view(ga, n_a), slot_view(gb, n_b), need_a, need_b, int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+def fwd_104(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
+    _fwd_104(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+_vjp_105 = OPS[105].vjp  # hypot (made a numba function on first use)
+_fwd_105 = OPS[105].fwd
+
+
+def vjp_105(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_f, ip, fp):
+    _vjp_105(slot_view(g, n_y), slot_view(a, n_a), slot_view(b, n_b), slot_view(y, n_y),
+        slot_view(ga, n_a), slot_view(gb, n_b), need_a, need_b, int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+def fwd_105(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
+    _fwd_105(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+_vjp_106 = OPS[106].vjp  # fmod (made a numba function on first use)
+_fwd_106 = OPS[106].fwd
+
+
+def vjp_106(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_f, ip, fp):
+    _vjp_106(slot_view(g, n_y), slot_view(a, n_a), slot_view(b, n_b), slot_view(y, n_y),
+        slot_view(ga, n_a), slot_view(gb, n_b), need_a, need_b, int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+def fwd_106(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
+    _fwd_106(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+_vjp_107 = OPS[107].vjp  # remainder (made a numba function on first use)
+_fwd_107 = OPS[107].fwd
+
+
+def vjp_107(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_f, ip, fp):
+    _vjp_107(slot_view(g, n_y), slot_view(a, n_a), slot_view(b, n_b), slot_view(y, n_y),
+        slot_view(ga, n_a), slot_view(gb, n_b), need_a, need_b, int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+def fwd_107(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
+    _fwd_107(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+_vjp_108 = OPS[108].vjp  # xlogy (made a numba function on first use)
+_fwd_108 = OPS[108].fwd
+
+
+def vjp_108(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_f, ip, fp):
+    _vjp_108(slot_view(g, n_y), slot_view(a, n_a), slot_view(b, n_b), slot_view(y, n_y),
+        slot_view(ga, n_a), slot_view(gb, n_b), need_a, need_b, int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+def fwd_108(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
+    _fwd_108(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+_vjp_109 = OPS[109].vjp  # logaddexp (made a numba function on first use)
+_fwd_109 = OPS[109].fwd
+
+
+def vjp_109(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_f, ip, fp):
+    _vjp_109(slot_view(g, n_y), slot_view(a, n_a), slot_view(b, n_b), slot_view(y, n_y),
+        slot_view(ga, n_a), slot_view(gb, n_b), need_a, need_b, int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+def fwd_109(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
+    _fwd_109(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+_vjp_110 = OPS[110].vjp  # function (made a numba function on first use)
+_fwd_110 = OPS[110].fwd
+
+
+def vjp_110(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_f, ip, fp):
+    _vjp_110(slot_view(g, n_y), slot_view(a, n_a), slot_view(b, n_b), slot_view(y, n_y),
+        slot_view(ga, n_a), slot_view(gb, n_b), need_a, need_b, int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+def fwd_110(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
+    _fwd_110(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
         slot_view(p_f, n_f), ip, fp)
     return 0

@@ -23,11 +23,14 @@ import numpy as np
 # C-contiguous float64 array or float; nothing was done, the caller packs the values instead.
 # ``MISSING``: the record ``RESULT_RECORD`` needs the VJP of opcode ``RESULT_SLOT``, whose
 # address is not in the table yet; nothing was done to that record, and the caller resumes
-# there (``START``) once it is)
-OK, FREED, STALE, BLAS, REPACK, MISSING = 0, 1, 2, 3, 4, 5
+# there (``START``) once it is.  ``HOOK``: the gradient of slot ``RESULT_SLOT``, which has
+# tensor hooks (flag ``HOOKED``), is complete at record ``RESULT_RECORD``, untouched so far; the
+# caller runs the hooks and resumes there.  A custom ``autograd.Function``'s records come back
+# as ``MISSING`` too: its op has no VJP in the table, ever -- see ``ops/pyfunction.py``)
+OK, FREED, STALE, BLAS, REPACK, MISSING, HOOK = 0, 1, 2, 3, 4, 5, 6
 
 # per-slot flag bits in the scratch array (the replay uses NEED and HAS_GRAD too)
-NEED, HAS_GRAD, STALE_FLAG, BIG = 1, 2, 4, 8
+NEED, HAS_GRAD, STALE_FLAG, BIG, HOOKED = 1, 2, 4, 8, 16
 
 # columns of the int64 record array (six per record, as ``tape.recs`` holds them)
 OP, OUT, A, B, IP, FP = range(6)

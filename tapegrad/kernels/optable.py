@@ -22,6 +22,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from ..ops import OPS
+from ..ops.pyfunction import PYTHON_CODES
 from .abi import INLINE_KEYS, INLINE_MAX, N_COLUMNS, OP, OUT, A, B, address_of
 
 #: per opcode: the address of the op's VJP (``vjp``) and forward (``fwd``), or 0
@@ -39,7 +40,8 @@ def provide(kind: str, codes: Iterable[int]) -> None:
     loaded from its object file, or else made through numba -- compiled (and cached), or loaded
     from numba's cache -- all of those under one note on stderr if that takes long."""
     table = TABLES[kind]
-    missing = sorted({int(c) for c in codes if table[c] == 0})
+    # (a Function's records must keep coming back as MISSING: their backward is Python)
+    missing = sorted({int(c) for c in codes if table[c] == 0 and int(c) not in PYTHON_CODES})
     if not missing:
         return
     from . import native

@@ -35,6 +35,8 @@ from .abi import (
     GRAD_ADDRS,
     HAS_GRAD,
     HEADER,
+    HOOK,
+    HOOKED,
     INLINE_MAX,
     IP,
     LARGE,
@@ -95,7 +97,9 @@ def make_sweep(READS_A, READS_B, SAVES, MATMUL, ASSIGNS, scalar_vjp, INLINE):
         ``grads[offs[s]:offs[s+1]]`` for a slot no record writes (a leaf) and for the slots in
         ``keep`` (retained gradients); a large intermediate slot's gradient may live in the
         region of another, dead one (see the loop below).
-        ``aux`` is ``[n_big, n_const, big slots, big addresses, const slots, stale slots]``.
+        ``aux`` is ``[n_big, n_const, big slots, big addresses, const slots, stale slots]``;
+        a "stale slot" ``-(s + 1)`` is slot ``s`` with tensor hooks (returned as ``HOOK``
+        when its gradient is complete: see ``tapegrad/hooks.py``).
         ``scratch`` (at least 6n + 1 ints) is reused across calls: allocating in numba costs
         ~1 us per array, more than this whole set-up for a small tape.
         """
@@ -122,8 +126,12 @@ def make_sweep(READS_A, READS_B, SAVES, MATMUL, ASSIGNS, scalar_vjp, INLINE):
         # VJP.
         for r in range(start, -1, -1):
             y = recs[r, OUT]
-            if not flags[y] & HAS_GRAD:
+            fy = flags[y]
+            if not fy & HAS_GRAD:
                 continue
+            if fy & HOOKED:  # tensor hooks on y, whose gradient is complete here (every
+                # record reading y is above): the caller runs them, clears the flag, resumes
+                return HOOK, r, y
             op = recs[r, OP]
             a = recs[r, A]
             b = recs[r, B]
@@ -245,7 +253,11 @@ def _set_up(recs, offs, scalars, packed, arrays_list, scalars_list, layout, aux,
     for i in range(2 + 2 * n_big, 2 + 2 * n_big + n_const):
         flags[aux[i]] &= ~NEED
     for i in range(2 + 2 * n_big + n_const, aux.size):
-        flags[aux[i]] |= STALE_FLAG
+        s = aux[i]
+        if s >= 0:
+            flags[s] |= STALE_FLAG
+        else:  # (a slot with tensor hooks, -(slot + 1): see the sweep's HOOK)
+            flags[-s - 1] |= HOOKED
     # a large intermediate gradient is dead once the last record writing its slot (the
     # lowest-numbered: the sweep runs downwards) has been swept; its memory is then reused
     for s in range(n_slots):

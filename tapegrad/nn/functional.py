@@ -2,10 +2,7 @@
 imported here), with torch's names, signatures, defaults, ``reduction=`` modes and error messages.
 
 Each function is a composition of tapegrad's differentiable ops, so its gradient (and its higher
-derivatives) is whatever those ops give; nothing here adds a record type.  Where torch uses a
-special function the op table lacks (``log1p``, ``expm1``), a value-exact composition is
-used: the differentiable part carries the derivative and a detached correction the last bits of
-the value (see ``_log1p``).
+derivatives) is whatever those ops give; nothing here adds a record type.
 
 >>> import tapegrad as tg
 >>> import tapegrad.nn.functional as F
@@ -40,28 +37,6 @@ __all__ = [
 
 def _t(x: Any) -> Tensor:
     return x if isinstance(x, Tensor) else _as_tensor(x)
-
-
-def _log1p(u: Tensor) -> Tensor:
-    """log(1 + u) to full precision for small ``u``: the derivative comes from log(1 + u) (exact
-    but for the rounding of 1 + u), the value is corrected by Goldberg's factor u / ((1+u) - 1),
-    detached.  (A differentiable correction factor would give a gradient wrong by ~1e-16/u.)"""
-    w = 1.0 + u
-    same = w == 1.0
-    safe = where(same, 2.0, w)  # (the branch not taken must stay finite: no 0 * inf in backward)
-    exact = where(same, u, safe.log() * (u / (safe - 1.0)))
-    lw = w.log()  # (0 exactly where 1 + u rounds to 1, so that the sum below is ``u`` there)
-    return lw + (exact - lw).detach()
-
-
-def _expm1_nonpositive(x: Tensor) -> Tensor:
-    """exp(x) - 1 to full precision for ``x <= 0`` (Kahan's correction, detached, as _log1p)."""
-    u = x.exp()
-    um1 = u - 1.0
-    special = (u == 1.0) | (u == 0.0)
-    safe_log = where(special, 2.0, u).log()
-    exact = where(u == 1.0, x, where(u == 0.0, -1.0, um1 * (x / safe_log)))
-    return um1 + (exact - um1).detach()
 
 
 def _write_back(input: Tensor, out: Tensor, name: str) -> Tensor:
@@ -148,7 +123,7 @@ def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """x for x > 0, else alpha * (exp(x) - 1)."""
     if inplace:
         return _write_back(input, elu(input.clone(), alpha), "EluBackward1")
-    return _named(where(input > 0, input, _expm1_nonpositive(input.clamp(max=0.0)) * alpha),
+    return _named(where(input > 0, input, input.clamp(max=0.0).expm1() * alpha),
                   "EluBackward0")
 
 
@@ -170,7 +145,7 @@ def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     if inplace:
         return _write_back(input, celu(input.clone(), alpha), "CeluBackward1")
     return _named(where(input > 0, input,
-                        _expm1_nonpositive(input.clamp(max=0.0) / alpha) * alpha), "CeluBackward0")
+                        (input.clamp(max=0.0) / alpha).expm1() * alpha), "CeluBackward0")
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
@@ -203,7 +178,7 @@ def silu(input: Tensor, inplace: bool = False) -> Tensor:
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """log(1 + exp(beta * x)) / beta, and x itself where beta * x > threshold."""
     scaled = input * beta
-    soft = _log1p(scaled.clamp(max=float(threshold)).exp()) / beta
+    soft = scaled.clamp(max=float(threshold)).exp().log1p() / beta
     return _named(where(scaled > threshold, input, soft), "SoftplusBackward0")
 
 
@@ -223,7 +198,7 @@ def logsigmoid(input: Tensor) -> Tensor:
     """log(sigmoid(x)), without overflow for either sign of x."""
     pos = input.clamp(min=0.0)
     neg = input.clamp(max=0.0)
-    return _named(where(input >= 0, -_log1p((-pos).exp()), neg - _log1p(neg.exp())),
+    return _named(where(input >= 0, -(-pos).exp().log1p(), neg - neg.exp().log1p()),
                   "LogSigmoidBackward0")
 
 

@@ -27,7 +27,7 @@ __all__ = [
 
 
 def _empty(shape: tuple, dtype) -> Tensor:
-    np_dtype = np.float64 if dtype is None else dtypes.to_numpy_dtype(dtype)
+    np_dtype = dtypes.DEFAULT[0].np if dtype is None else dtypes.to_numpy_dtype(dtype)
     return _wrap(np.empty(shape, dtype=np_dtype))
 
 

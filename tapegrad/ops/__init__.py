@@ -4,7 +4,13 @@
 from . import compare, elementwise, linalg, reduction, selection, shape, softmax  # noqa: F401
 
 # isort: split
-from . import fill  # noqa: F401  (last: its opcodes follow all the others)
+from . import fill  # noqa: F401  (its opcodes follow all the ones above)
+
+# isort: split
+from . import mathfuncs  # noqa: F401  (torch's math beyond the core, added later: new opcodes)
+
+# isort: split
+from . import pyfunction  # noqa: F401  (last: the opcodes before it do not move)
 
 # isort: split
 from .registry import BY_KEY, OPS, READS_A, READS_B, READS_Y, Op

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..kernels.jit import kernel
 from .elementwise import binary
-from .registry import exposed, register
+from .registry import defgraph, exposed, register
 
 
 def _compare(key, eager, test, operator=None):
@@ -75,3 +75,8 @@ LOGICAL_NOT = register("logical_not", "LogicalNotBackward0", 1, np.logical_not, 
 # the ops whose result is a bool tensor with no history (surface.py makes their methods so)
 COMPARISONS = frozenset(op.key for op in (EQ, NE, LT, LE, GT, GE, LOGICAL_AND, LOGICAL_OR,
                                           LOGICAL_XOR, ALL, ANY, LOGICAL_NOT))
+
+
+@defgraph(EQ, NE, LT, LE, GT, GE, LOGICAL_AND, LOGICAL_OR, LOGICAL_XOR, ALL, ANY, LOGICAL_NOT)
+def _no_graph(g, a, b, y, r):
+    return None, None  # (no gradient, as torch's)

@@ -7,8 +7,11 @@ Registered last, so the opcodes of the other ops do not move.
 
 import dataclasses
 
+import numpy as np
+
 from .elementwise import scalar
-from .registry import BY_KEY, OPS
+from .graphs import constant, dtype_of
+from .registry import BY_KEY, OPS, defgraph
 
 
 def _fill_op(key: str, name: str):
@@ -23,3 +26,9 @@ def _fill_op(key: str, name: str):
 
 FILL = _fill_op("fill", "FillBackward2")
 ZERO = _fill_op("zero", "ZeroBackward0")
+
+
+@defgraph(FILL, ZERO)
+def _fill_graph(g, a, b, y, r):
+    # torch's zeros_like(grad): a zero, with no history
+    return constant(np.zeros(g.shape, dtype_of(g))), None

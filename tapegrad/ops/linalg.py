@@ -8,7 +8,8 @@ innermost index contiguous in every array they touch.
 import numpy as np
 
 from ..kernels.jit import kernel
-from .registry import ASSIGN, READS_A, READS_B, exposed, register
+from .graphs import as_shape
+from .registry import ASSIGN, READS_A, READS_B, defgraph, exposed, register
 
 
 @kernel
@@ -103,6 +104,47 @@ def _bmm_vjp(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp):
 
 BMM = register("bmm", "BmmBackward0", 2, np.matmul, _bmm_fwd, _bmm_vjp, READS_B, READS_A,
                matmul=2)
+
+
+# -- graph rules (see registry.py): the products above as products of tensors, as torch's.
+# -- The operands' shapes are taken from the int params (a one-element value may be held 0-d).
+
+
+@defgraph(DOT)
+def _dot_graph(g, a, b, y, r):
+    return g * b, g * a
+
+
+@defgraph(MV)
+def _mv_graph(g, a, b, y, r):
+    m, k = r.I[r.ip], r.I[r.ip + 1]
+    g = as_shape(g, (m,))
+    ga, gb = g.reshape(m, 1) * as_shape(b, (1, k)), as_shape(a, (m, k)).t() @ g
+    return as_shape(ga, _shape(a, ga)), as_shape(gb, _shape(b, gb))
+
+
+@defgraph(MM)
+def _mm_graph(g, a, b, y, r):
+    m, k, n = r.I[r.ip], r.I[r.ip + 1], r.I[r.ip + 2]
+    g = as_shape(g, (m, n))  # (a 1-D operand is a row or a column: back in its own shape)
+    ga, gb = g @ as_shape(b, (k, n)).t(), as_shape(a, (m, k)).t() @ g
+    return as_shape(ga, _shape(a, ga)), as_shape(gb, _shape(b, gb))
+
+
+@defgraph(BMM)
+def _bmm_graph(g, a, b, y, r):
+    # the operands were expanded to one batch shape before the product (their expand records
+    # sum the gradient over broadcast batch dims): a batch of mm gradients
+    batch, m, k, n = (r.I[r.ip + i] for i in range(4))
+    g = g.reshape(batch, m, n)
+    ga = g @ b.reshape(batch, k, n).transpose(1, 2)
+    gb = a.reshape(batch, m, k).transpose(1, 2) @ g
+    return as_shape(ga, _shape(a, ga)), as_shape(gb, _shape(b, gb))
+
+
+def _shape(x, grad) -> tuple:
+    """``x``'s shape, or ``grad``'s for a one-element value (which may be held 0-d)."""
+    return tuple(x.shape) if x.numel() != 1 else tuple(grad.shape)
 
 
 # -- large products, in NumPy's BLAS: the backward sweep and a compiled tape's replay hand them

@@ -10,7 +10,8 @@ import math
 import numpy as np
 
 from ..kernels.jit import elementwise, kernel
-from .registry import ASSIGN, READS_A, READS_Y, exposed, register
+from .graphs import as_shape, constant, dtype_of, group_sum, reduced_shapes, sgn, where, zero_like
+from .registry import ASSIGN, READS_A, READS_Y, defgraph, exposed, register
 
 
 def dims_params(shape: tuple, dims: tuple) -> tuple:
@@ -337,3 +338,72 @@ def np_norm_p(a, dims: tuple, keepdim: bool, p: float):
 
 NORM_P = register("norm_p", "LinalgVectorNormBackward0", 1, np_norm_p, _norm_p_fwd, _norm_p_vjp,
                   READS_A | READS_Y)
+
+
+# -- graph rules (see registry.py), as torch's formulas -----------------------------------------
+
+
+def _spread(g, a):
+    """A whole reduction's gradient ``g`` expanded over ``a`` (a one-element value may be held
+    0-d: then ``g`` itself, of the same one element)."""
+    return g if a.numel() == 1 else g.expand(a.shape)
+
+
+@defgraph(SUM)
+def _sum_graph(g, a, b, y, r):
+    return _spread(g, a), None
+
+
+@defgraph(MEAN)
+def _mean_graph(g, a, b, y, r):
+    n = a.numel()
+    return _spread(g / n if n else g, a), None
+
+
+def _dims_graph(mean: bool):
+    def rule(g, a, b, y, r):
+        shape, dims, kept = reduced_shapes(r)
+        count = math.prod(shape[d] for d in dims)
+        if mean and count and g.numel():
+            g = g * (1.0 / count)  # (the VJP's scale: a reciprocal)
+        return as_shape(g, kept).expand(shape), None
+
+    return rule
+
+
+defgraph(SUM_DIM)(_dims_graph(False))
+defgraph(MEAN_DIM)(_dims_graph(True))
+
+
+@defgraph(NORM)
+def _norm_graph(g, a, b, y, r):
+    # torch: grad * (self / norm).masked_fill_(norm == 0, 0)
+    return g * where(y == 0, zero_like(y), a / y), None
+
+
+@defgraph(NORM_P)
+def _norm_p_graph(g, a, b, y, r):
+    # torch's norm_backward, case by case (what the numba VJP computes)
+    p = r.F[r.fp]
+    shape, dims, kept = reduced_shapes(r)
+    if p == 0.0:  # a count: a zero gradient
+        return constant(np.zeros(shape, dtype_of(g))), None
+    g, n = as_shape(g, kept), as_shape(y, kept)
+    zero = zero_like(g)
+    if p == 1.0:
+        return sgn(a) * g, None
+    if p == 2.0:
+        return g * where(n == 0, zero, a / n), None
+    if math.isinf(p):
+        # the extreme |x| of each group (and any NaN) shares the group's gradient
+        size = a.abs()
+        mask = ((size == n) | (size != size)).to(a.dtype)
+        count = group_sum(mask, dims)
+        return sgn(a) * ((g / count) * mask), None
+    if p < 1.0:
+        scaled = sgn(a) * where(a == 0, zero, a.abs() ** (p - 1.0))
+        return scaled * g * n ** (1.0 - p), None
+    scale = where(n == 0, zero, g / n ** (p - 1.0))
+    if p < 2.0:
+        return sgn(a) * a.abs() ** (p - 1.0) * scale, None
+    return a * a.abs() ** (p - 2.0) * scale, None

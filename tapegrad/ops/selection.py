@@ -9,7 +9,8 @@ import numpy as np
 
 from ..kernels.jit import elementwise, kernel
 from .elementwise import binary
-from .registry import READS_A, READS_B, READS_Y, Surface, exposed, register
+from .graphs import as_shape, int_params, scatter_add, sum_to, where, zero_like
+from .registry import READS_A, READS_B, READS_Y, Surface, defgraph, exposed, register
 from .shape import _gather_fwd, _gather_vjp
 
 # -- where(cond, x, y): one record per branch, both writing the output; cond is input b -------
@@ -186,3 +187,67 @@ CLAMP_MIN = register("clamp_min", "ClampMinBackward0", 1, _np_clamp, _clamp_fwd,
                      READS_A)
 CLAMP_MAX = register("clamp_max", "ClampMaxBackward0", 1, _np_clamp, _clamp_fwd, _clamp_vjp,
                      READS_A)
+
+
+# -- graph rules (see registry.py): the routing above, with tapegrad.where (g may be inf: a
+# -- gradient is selected, never multiplied by a 0/1 mask)
+
+
+@defgraph(WHERE_X)
+def _where_x_graph(g, a, b, y, r):
+    return where(b != 0, g, zero_like(g)), None
+
+
+@defgraph(WHERE_Y)
+def _where_y_graph(g, a, b, y, r):
+    return where(b != 0, zero_like(g), g), None
+
+
+def _broadcast_shapes(r, g) -> tuple:
+    """A binary record's operand shapes (padded to the output's dims) and ``g`` in the
+    output's shape; ``(None, None, g)`` when the operands' shapes agree (no int params)."""
+    if r.ip < 0:
+        return None, None, g
+    nd = r.I[r.ip]
+    a_shape, b_shape, out = (tuple(int_params(r, nd, 1 + k * nd).tolist()) for k in range(3))
+    return a_shape, b_shape, as_shape(g, out)
+
+
+def _extreme_pair_graph(larger: bool):
+    # torch's tie rule, as the scalar rule ``_share``: the strictly selected operand (or a NaN
+    # one) takes g, equal operands half of it each
+    def rule(g, a, b, y, r):
+        a_shape, b_shape, g = _broadcast_shapes(r, g)
+        zero = zero_like(g)
+        half = where(a == b, g * 0.5, zero)
+        ga = where(((a > b) if larger else (a < b)) | (a != a), g, half)
+        gb = where(((b > a) if larger else (b < a)) | (b != b), g, half)
+        if a_shape is not None:
+            ga, gb = sum_to(ga, a_shape), sum_to(gb, b_shape)
+        return ga, gb
+
+    return rule
+
+
+defgraph(MAXIMUM)(_extreme_pair_graph(True))
+defgraph(MINIMUM)(_extreme_pair_graph(False))
+
+
+@defgraph(MAX_ALL, MIN_ALL)
+def _extreme_all_graph(g, a, b, y, r):
+    # evenly over every element equal to the result (every NaN, when it is NaN)
+    mask = (a == y) | ((y != y) & (a != a))
+    count = mask.to(g.dtype).sum()
+    return where(mask, g / count, zero_like(g)), None
+
+
+@defgraph(MAX_DIM, MIN_DIM)
+def _extreme_dim_graph(g, a, b, y, r):
+    return scatter_add(g, int_params(r, g.numel()), a.numel(), a.shape), None
+
+
+@defgraph(CLAMP, CLAMP_MIN, CLAMP_MAX)
+def _clamp_graph(g, a, b, y, r):
+    # the bounds pass the gradient (torch's clamp_backward); NaN does not
+    lo, hi = r.F[r.fp], r.F[r.fp + 1]
+    return where((a >= lo) & (a <= hi), g, zero_like(g)), None

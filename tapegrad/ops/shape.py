@@ -14,7 +14,8 @@ import numpy as np
 
 from ..kernels.jit import elementwise, kernel
 from .elementwise import _odometer_step
-from .registry import ANY_RECORD, ASSIGN, Surface, exposed, register
+from .graphs import constant, gather, int_params, np_scatter, scatter_add, sum_to, where, zero_like
+from .registry import ANY_RECORD, ASSIGN, Surface, defgraph, exposed, register
 
 
 @kernel
@@ -328,3 +329,132 @@ def _put_vjp(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp):
 # the new value is written into x's storage (indexing.py), no forward of its own
 SETITEM_KEEP = register("setitem_keep", "CopySlices", 1, None, _copy_fwd, _keep_vjp, 0)
 SETITEM_PUT = register("setitem_put", "CopySlices", 1, None, _put_fwd, _put_vjp, 0)
+
+
+# -- scatter-add by a flat map: the transpose of the gather above (``y[map[i]] += a[i]``), what a
+# -- gather's gradient is as a recorded op (graph rules).  int params: the map, one per element
+# -- of ``a``; the output's size is the record's.
+
+
+@kernel
+def _scatter_fwd(y, a, b, I, F, ip, fp):
+    for i in range(y.size):
+        y[i] = 0.0
+    for i in range(a.size):
+        y[I[ip + i]] += a[i]
+
+
+@kernel
+def _scatter_vjp(g, a, b, y, ga, gb, need_a, need_b, I, F, ip, fp):
+    for i in range(ga.size):
+        ga[i] += g[I[ip + i]]
+
+
+# (torch's name for the node of an accumulating index_put, what its index backward records)
+SCATTER = register("scatter_add", "IndexPutImplBackward0", 1, np_scatter, _scatter_fwd,
+                   _scatter_vjp, 0)
+
+
+# -- graph rules (see registry.py): the VJPs above as recorded tensor operations ------------
+
+
+def _value_shape(a, g) -> tuple:
+    """A permuted input's shape: ``a``'s, except that a one-element value may be held 0-d; a
+    permuted one-element input has ``g``'s (all ones, as many)."""
+    return tuple(a.shape) if a.numel() != 1 else tuple(g.shape)
+
+
+@defgraph(VIEW, SQUEEZE, SQUEEZE_DIM, UNSQUEEZE)
+def _reshape_graph(g, a, b, y, r):
+    return g.reshape(a.shape), None
+
+
+@defgraph(CLONE)
+def _clone_graph(g, a, b, y, r):
+    return g, None
+
+
+@defgraph(CAST)
+def _cast_graph(g, a, b, y, r):
+    # the gradient goes back in the input's dtype (torch's ToCopyBackward0); a cast to an int
+    # or bool dtype, or from one, passes none
+    if CAST_TO[r.I[r.ip]].kind != "f" or not a.is_floating_point():
+        return None, None
+    return g.to(a.dtype), None
+
+
+def _permutation_graph(op):
+    def rule(g, a, b, y, r):
+        # the map is a permutation: its inverse gathers the gradient back, recorded as the op
+        inverse = np.argsort(int_params(r, g.numel()), kind="stable")
+        return gather(op, g, inverse, _value_shape(a, g)), None
+
+    return rule
+
+
+for _op in (TRANSPOSE, PERMUTE, T):
+    defgraph(_op)(_permutation_graph(_op))
+
+
+def strided_map(r) -> np.ndarray:
+    """The flat offsets a select/slice record picks (its strided block), in order."""
+    nd, offset = r.I[r.ip], r.I[r.ip + 1]
+    shape, strides = int_params(r, nd, 2), int_params(r, nd, 2 + nd)
+    offsets = np.full((), offset, dtype=np.int64)
+    for d in range(nd):
+        offsets = offsets[..., None] + np.arange(shape[d], dtype=np.int64) * strides[d]
+    return offsets.reshape(-1)
+
+
+@defgraph(SELECT, SLICE)
+def _strided_graph(g, a, b, y, r):
+    return scatter_add(g, strided_map(r), a.numel(), a.shape), None
+
+
+@defgraph(INDEX)
+def _gather_graph(g, a, b, y, r):
+    return scatter_add(g, int_params(r, g.numel()), a.numel(), a.shape), None
+
+
+@defgraph(SCATTER)
+def _scatter_graph(g, a, b, y, r):
+    return gather(INDEX, g, int_params(r, a.numel()), a.shape), None
+
+
+@defgraph(EXPAND)
+def _expand_graph(g, a, b, y, r):
+    # torch's sum_to: summed over the leading and the broadcast dims (a one-element input,
+    # whose shape the value may not tell: over everything)
+    if a.numel() == 1:
+        return g.sum(), None
+    return sum_to(g, tuple(a.shape)), None
+
+
+@defgraph(CAT, STACK)
+def _join_graph(g, a, b, y, r):
+    outer, row, col, width = (r.I[r.ip + i] for i in range(4))
+    return g.reshape(outer, row)[:, col:col + width].reshape(a.shape), None
+
+
+@defgraph(SETITEM_KEEP)
+def _keep_graph(g, a, b, y, r):
+    # the assigned positions get no gradient: selected away, not multiplied by 0 (g may be inf)
+    assigned = np.zeros(g.numel(), dtype=bool)
+    assigned[int_params(r, r.I[r.ip], 1)] = True
+    return where(constant(assigned.reshape(g.shape)), zero_like(g), g), None
+
+
+@defgraph(SETITEM_PUT)
+def _put_graph(g, a, b, y, r):
+    n = r.I[r.ip]
+    positions, sources = int_params(r, n, 1), int_params(r, n, 1 + n)
+    # the last write to a position wins: only it takes that position's gradient
+    _, last_reversed = np.unique(positions[::-1], return_index=True)
+    kept = np.sort(n - 1 - last_reversed)
+    positions, sources = positions[kept], sources[kept]
+    size = a.numel()
+    if positions.size == size and np.array_equal(np.sort(sources), np.arange(size)):
+        # each element of v written once (no broadcast): a gather
+        return gather(INDEX, g, positions[np.argsort(sources)], a.shape), None
+    picked = gather(INDEX, g, positions, positions.shape)
+    return scatter_add(picked, sources, size, a.shape), None

@@ -11,8 +11,9 @@ import math
 import numpy as np
 
 from ..kernels.jit import elementwise, kernel
+from .graphs import as_shape, group_sum, reduced_shapes
 from .reduction import _next_offset, _reduced_strides
-from .registry import READS_A, READS_Y, exposed, register
+from .registry import READS_A, READS_Y, defgraph, exposed, register
 
 
 @elementwise
@@ -160,3 +161,24 @@ SOFTMAX = register("softmax", "SoftmaxBackward0", 1, np_softmax, _softmax_fwd, _
 LOG_SOFTMAX = register("log_softmax", "LogSoftmaxBackward0", 1, np_log_softmax,
                        _log_softmax_fwd, _log_softmax_vjp, READS_Y,
                        surface=exposed("log_softmax"))
+
+
+# -- graph rules (see registry.py): the VJPs above in tensor operations, as torch's formulas
+
+
+@defgraph(LOGSUMEXP)
+def _logsumexp_graph(g, a, b, y, r):
+    _, _, kept = reduced_shapes(r)
+    return as_shape(g, kept) * (a - as_shape(y, kept)).exp(), None
+
+
+@defgraph(SOFTMAX)
+def _softmax_graph(g, a, b, y, r):
+    _, dims, _ = reduced_shapes(r)
+    return y * (g - group_sum(g * y, dims)), None
+
+
+@defgraph(LOG_SOFTMAX)
+def _log_softmax_graph(g, a, b, y, r):
+    _, dims, _ = reduced_shapes(r)
+    return g - y.exp() * group_sum(g, dims), None

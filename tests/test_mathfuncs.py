@@ -1,0 +1,133 @@
+"""torch's math beyond the core (ops/mathfuncs.py) against torch itself: values (edges
+included), gradients, dtypes, broadcasting, 0-d, grad_fn names.  Finite differences and second
+derivatives of the same ops run in test_ops.py and test_higher_order.py (they walk the table)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tapegrad as tg
+from tapegrad.ops import mathfuncs
+from tapegrad.ops.registry import Op
+
+torch = pytest.importorskip("torch")
+
+OPS = [op for op in vars(mathfuncs).values() if isinstance(op, Op)]
+UNARY = [op for op in OPS if op.arity == 1]
+BINARY = [op for op in OPS if op.arity == 2]
+EDGES = [0.0, -0.0, 0.5, -0.5, 1.5, -2.5, 2.5, 1.0, -1.0, 0.999, -0.3, 3.0, 100.0, -100.0,
+         1e-300, float("inf"), float("-inf"), float("nan"), 4503599627370497.0]
+# inputs where each op is differentiable (away from kinks and domain edges)
+DOMAIN = {"asin": (-0.9, 0.9), "acos": (-0.9, 0.9), "atanh": (-0.9, 0.9), "erfinv": (-0.9, 0.9),
+          "acosh": (1.2, 3.0), "log1p": (-0.5, 2.0), "log2": (0.2, 3.0), "log10": (0.2, 3.0),
+          "rsqrt": (0.2, 3.0)}
+
+
+def _inputs(key: str, shape, seed: int = 0) -> np.ndarray:
+    low, high = DOMAIN.get(key, (-1.4, 1.4))
+    return np.random.default_rng(seed).uniform(low, high, shape)
+
+
+def test_every_op_of_the_module_is_tested_here():
+    assert {op.key for op in OPS} == {
+        "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh", "log1p",
+        "expm1", "log2", "log10", "exp2", "erfc", "erfinv", "sign", "floor", "ceil", "round",
+        "trunc", "frac", "rsqrt", "square", "atan2", "hypot", "fmod", "remainder", "xlogy",
+        "logaddexp"}
+
+
+@pytest.mark.parametrize("op", UNARY, ids=lambda op: op.key)
+def test_unary_values_at_the_edges_equal_torchs(op):
+    x = np.array(EDGES)
+    want = getattr(torch, op.key)(torch.tensor(x)).numpy()
+    got = getattr(tg, op.key)(tg.tensor(x)).numpy()
+    np.testing.assert_allclose(got, want, rtol=2e-15, atol=0, equal_nan=True)
+    # 0-d tensors take the scalar rule (Python), not NumPy
+    scalars = [getattr(tg, op.key)(tg.tensor(v) * 1.0).item() for v in EDGES]
+    np.testing.assert_allclose(scalars, want, rtol=2e-15, atol=0, equal_nan=True)
+    signed = ~np.isnan(want)  # (zeros' signs too; a NaN's sign means nothing)
+    assert np.array_equal(np.signbit(got[signed]), np.signbit(want[signed]))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("op", UNARY, ids=lambda op: op.key)
+def test_unary_gradients_equal_torchs(op, dtype):
+    x = _inputs(op.key, (3, 4)).astype(dtype)
+    w = _inputs("w", (3, 4), 1).astype(dtype)
+    ours = tg.tensor(x, requires_grad=True)
+    y = getattr(ours, op.key)()
+    y.backward(tg.tensor(w))
+    theirs = torch.tensor(x, requires_grad=True)
+    yt = getattr(theirs, op.key)()
+    yt.backward(torch.tensor(w))
+    assert y.dtype == getattr(tg, dtype) and ours.grad.dtype == getattr(tg, dtype)
+    assert y.grad_fn.name() == yt.grad_fn.name()
+    tol = 1e-13 if dtype == "float64" else 2e-6
+    np.testing.assert_allclose(y.detach().numpy(), yt.detach().numpy(), rtol=tol, atol=tol)
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("op", BINARY, ids=lambda op: op.key)
+def test_binary_values_at_the_edges_equal_torchs(op):
+    a, b = np.meshgrid(np.array(EDGES[:-1]), np.array(EDGES[:-1]))
+    want = getattr(torch, op.key)(torch.tensor(a), torch.tensor(b)).numpy()
+    got = getattr(tg, op.key)(tg.tensor(a), tg.tensor(b)).numpy()
+    np.testing.assert_allclose(got, want, rtol=2e-15, atol=0, equal_nan=True)
+    scalars = [getattr(tg, op.key)(tg.tensor(p) * 1.0, tg.tensor(q) * 1.0).item()
+               for p, q in zip(a.ravel(), b.ravel(), strict=True)]
+    np.testing.assert_allclose(scalars, want.ravel(), rtol=2e-15, atol=0, equal_nan=True)
+
+
+@pytest.mark.parametrize("shapes", [((3, 4), (3, 4)), ((2, 3), (3,)), ((), (4,)), ((3, 1), (4,))])
+@pytest.mark.parametrize("op", BINARY, ids=lambda op: op.key)
+def test_binary_gradients_equal_torchs(op, shapes):
+    a = _inputs("a", shapes[0], 2)
+    b = _inputs("b", shapes[1], 3) + (2.0 if op.key in ("xlogy", "fmod", "remainder") else 0.0)
+    ours = [tg.tensor(v, requires_grad=True) for v in (a, b)]
+    theirs = [torch.tensor(v, requires_grad=True) for v in (a, b)]
+    y = getattr(tg, op.key)(*ours)
+    yt = getattr(torch, op.key)(*theirs)
+    w = _inputs("w", yt.shape, 4)
+    y.backward(tg.tensor(w))
+    yt.backward(torch.tensor(w))
+    assert y.grad_fn.name() == yt.grad_fn.name()
+    np.testing.assert_allclose(y.detach().numpy(), yt.detach().numpy(), rtol=1e-13)
+    for o, t in zip(ours, theirs, strict=True):
+        np.testing.assert_allclose(o.grad.numpy(), t.grad.numpy(), rtol=1e-12, atol=1e-14)
+
+
+def test_atan2_has_no_gradient_at_the_origin_as_torch():
+    a = tg.tensor([0.0, 1.0], requires_grad=True)
+    b = tg.tensor([0.0, 0.0], requires_grad=True)
+    tg.atan2(a, b).sum().backward()
+    np.testing.assert_array_equal(a.grad.numpy(), [0.0, 0.0])
+    np.testing.assert_array_equal(b.grad.numpy(), [0.0, -1.0])
+
+
+def test_erfinv_is_exact_to_rounding_in_the_tails():
+    y = np.array([1 - 1e-12, -1 + 1e-15, 1 - 2 ** -53, 1e-300, 0.4999, 0.5, 0.9999999])
+    want = torch.erfinv(torch.tensor(y)).numpy()
+    np.testing.assert_allclose(tg.erfinv(tg.tensor(y)).numpy(), want, rtol=1e-15)
+    many = np.random.default_rng(5).uniform(-1, 1, 10000)
+    np.testing.assert_allclose(tg.erfinv(tg.tensor(many)).numpy(),
+                               torch.erfinv(torch.tensor(many)).numpy(), rtol=5e-15, atol=0)
+
+
+@pytest.mark.parametrize("weight", [0.3, 0.8, "tensor"])
+def test_lerp_equals_torchs(weight):
+    a, b = _inputs("a", (3,), 5), _inputs("b", (3,), 6)
+    wv = np.array([0.2, 0.6, 0.9])
+    grads = []
+    for lib in (tg, torch):
+        start, end = lib.tensor(a, requires_grad=True), lib.tensor(b, requires_grad=True)
+        w = lib.tensor(wv, requires_grad=True) if weight == "tensor" else weight
+        y = lib.lerp(start, end, w)
+        y.sum().backward()
+        grads.append((y.detach().numpy(), start.grad.numpy(), end.grad.numpy(),
+                      w.grad.numpy() if weight == "tensor" else 0.0, y.grad_fn.name()))
+    for ours, theirs in zip(*grads, strict=True):
+        if isinstance(ours, str):
+            assert ours == theirs
+        else:
+            np.testing.assert_allclose(ours, theirs, rtol=1e-15)

@@ -11,21 +11,12 @@ import pytest
 
 import tapegrad as tg
 from tapegrad.autograd import functional as F
-from tapegrad.ops import OPS
 
 torch = pytest.importorskip("torch")
 TF = torch.autograd.functional
 
 RNG = np.random.default_rng(18)
 
-
-# the graph rules (create_graph) of these ops come with issue 18's other half: until they are in
-# the op table, the tests that differentiate through them twice are skipped, saying which
-_RULES_USED = {"SumBackward0", "SumBackward1", "ViewBackward0", "SqueezeBackward0",
-               "SelectBackward0", "StackBackward0", "MvBackward0", "MmBackward0", "TBackward0"}
-MISSING_RULES = sorted({op.name for op in OPS if op.graph is None} & _RULES_USED)
-needs_graph_rules = pytest.mark.skipif(
-    bool(MISSING_RULES), reason=f"no graph rule (create_graph) yet for {MISSING_RULES}")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -134,7 +125,6 @@ def ignores_y(x, y):
 # --------------------------------------------------------------------------- docstring examples
 
 
-@needs_graph_rules
 class TestDocstringExamples:
     """torch's own examples, on fixed random inputs, compared with torch's outputs."""
 
@@ -191,7 +181,6 @@ class TestDocstringExamples:
 # --------------------------------------------------------------------------- values and nesting
 
 
-@needs_graph_rules
 @pytest.mark.parametrize("create_graph", [False, True])
 @pytest.mark.parametrize("requires_grad", [False, True])
 class TestAgainstTorch:
@@ -230,7 +219,6 @@ class TestAgainstTorch:
             same_call(api, ignores_y, (x, y), (rand(3), rand(3)), create_graph=create_graph)
 
 
-@needs_graph_rules
 @pytest.mark.parametrize("api", ["vjp", "jvp", "vhp", "hvp"])
 def test_results_made_with_create_graph_differentiate_as_torchs(api):
     """The product is connected to the inputs: its own gradient equals torch's."""
@@ -246,7 +234,6 @@ def test_results_made_with_create_graph_differentiate_as_torchs(api):
     np.testing.assert_allclose(dgot.numpy(), dwant.numpy(), rtol=1e-12)
 
 
-@needs_graph_rules
 def test_hessian_with_create_graph_differentiates_as_torchs():
     x = rand(3, requires_grad=True)
     xt = to_torch(x)
@@ -257,7 +244,6 @@ def test_hessian_with_create_graph_differentiates_as_torchs():
     np.testing.assert_allclose(dgot.numpy(), dwant.numpy(), rtol=1e-12)
 
 
-@needs_graph_rules
 def test_hvp_against_closed_form():
     """An oracle independent of torch: f = sum(x^3) * y, H = [[6 x y diag, 3x^2], [3x^2^T, 0]]."""
     x, y = rand(4), rand()
@@ -268,14 +254,12 @@ def test_hvp_against_closed_form():
     np.testing.assert_allclose(hy.numpy(), np.dot(3 * xn ** 2, vxn), rtol=1e-12)
 
 
-@needs_graph_rules
 def test_float32_inputs_keep_their_dtype():
     x = tg.tensor(RNG.uniform(size=3), dtype=tg.float32)
     same_call("jacobian", lambda x: x.sin() * x, x)
     same_call("hvp", lambda x: (x.sin() * x).sum(), x, tg.ones(3, dtype=tg.float32))
 
 
-@needs_graph_rules
 def test_inputs_are_not_touched():
     x = rand(3, requires_grad=True)
     before = x.detach().numpy().copy()
@@ -295,7 +279,6 @@ def test_closed_over_tensor_is_not_an_input():
     assert_same(*same_call_pair)
 
 
-@needs_graph_rules
 @pytest.mark.parametrize("create_graph", [False, True])
 def test_under_no_grad(create_graph):
     x = rand(3, requires_grad=True)
@@ -329,14 +312,12 @@ STRICT_CASES = [
 ]
 
 
-@needs_graph_rules
 @pytest.mark.parametrize("case", range(len(STRICT_CASES)))
 def test_strict_mode_as_torch(case):
     api, func, inputs, args, kwargs = STRICT_CASES[case]
     same_call(api, func, inputs, *args, strict=True, **kwargs)
 
 
-@needs_graph_rules
 @pytest.mark.parametrize("api", ["vjp", "jvp", "jacobian", "vhp", "hvp"])
 def test_not_strict_gives_zeros_for_unused_inputs(api):
     inputs = (rand(2), rand(2))
@@ -383,7 +364,6 @@ def test_errors_as_torch(case):
     same_call(api, func, inputs, *args, **kwargs)
 
 
-@needs_graph_rules
 def test_forward_mode_with_vectorize_gives_torchs_numbers():
     """The numbers and the nesting (lists) of torch's forward mode.  torch's forward-over-reverse
     hessian sets requires_grad on the caller's own input tensors and returns results connected
@@ -405,7 +385,7 @@ def elementwise(x, y):
 
 
 class TestElementwiseScalars:
-    """0-d inputs and elementwise ops only (whose graph rules every branch has)."""
+    """0-d inputs and elementwise ops only."""
 
     @pytest.mark.parametrize("create_graph", [False, True])
     def test_every_function(self, create_graph):
@@ -438,7 +418,6 @@ class TestElementwiseScalars:
         same_call("jvp", lambda x, y: x.exp(), (rand(), rand()), (rand(), rand()))
 
 
-@needs_graph_rules
 def test_docstring_examples():
     import doctest
     import importlib

@@ -15,18 +15,9 @@ from helpers import numeric_grad
 import tapegrad as tg
 import tapegrad.functional as functional
 from tapegrad.functional import grad, hessian, hvp, jacobian, jvp, value_and_grad, vjp
-from tapegrad.ops import OPS
 
 RNG = np.random.default_rng(1234)
 
-
-# the graph rules (create_graph) of these ops come with issue 18's other half: until they are in
-# the op table, the tests that differentiate through them twice are skipped, saying which
-_RULES_USED = {"SumBackward0", "SumBackward1", "ViewBackward0", "SqueezeBackward0",
-               "SelectBackward0", "StackBackward0", "MvBackward0", "MmBackward0", "TBackward0"}
-MISSING_RULES = sorted({op.name for op in OPS if op.graph is None} & _RULES_USED)
-needs_graph_rules = pytest.mark.skipif(
-    bool(MISSING_RULES), reason=f"no graph rule (create_graph) yet for {MISSING_RULES}")
 
 
 def f_scalar(x):
@@ -633,7 +624,6 @@ def hessian_two(x: np.ndarray, y: np.ndarray) -> tuple[tuple[np.ndarray, ...], .
     return (np.zeros((n, n)), hxy), (hxy.T, 2 * x[0] * np.eye(n))
 
 
-@needs_graph_rules
 def test_hvp_closed_form_and_types():
     x, v = RNG.standard_normal(5), RNG.standard_normal(5)
     hv = hvp(f_scalar)(x, v)
@@ -644,7 +634,6 @@ def test_hvp_closed_form_and_types():
     np.testing.assert_allclose(t.numpy(), d2f_scalar(x) * v, rtol=1e-12)
 
 
-@needs_graph_rules
 def test_hvp_tuple_argnums_blocks():
     x, y = RNG.standard_normal(3), RNG.standard_normal(3)
     vx, vy = RNG.standard_normal(3), RNG.standard_normal(3)
@@ -656,7 +645,6 @@ def test_hvp_tuple_argnums_blocks():
     np.testing.assert_allclose(hvp(f_two, argnums=1)(x, y, vy), hyy @ vy, rtol=1e-12)
 
 
-@needs_graph_rules
 def test_hvp_float32_and_unused_argument_and_linear_function():
     x = np.array([0.5, -1.0], dtype=np.float32)
     hv = hvp(f_scalar)(x, np.ones(2, dtype=np.float32))
@@ -681,7 +669,6 @@ def test_hvp_errors():
         hvp(f_scalar, argnums="0")
 
 
-@needs_graph_rules
 def test_hessian_closed_form():
     x, y = RNG.standard_normal(4), RNG.standard_normal(4)
     np.testing.assert_allclose(hessian(f_scalar)(x), np.diag(d2f_scalar(x)), rtol=1e-12,
@@ -694,7 +681,6 @@ def test_hessian_closed_form():
     assert isinstance(t, tg.Tensor) and tuple(t.shape) == (4, 4)
 
 
-@needs_graph_rules
 def test_hessian_of_a_vector_output_against_finite_differences():
     """jax.hessian's shape for an output of shape S: S + A + A."""
     x = RNG.standard_normal(3)
@@ -739,7 +725,6 @@ def test_jvp_closed_form_and_types():
     np.testing.assert_allclose(tangent.numpy(), np.exp(x) * tx, rtol=1e-12)
 
 
-@needs_graph_rules
 def test_jvp_against_jacobian():
     A = RNG.standard_normal((4, 3))
     x, t = RNG.standard_normal(3), RNG.standard_normal(3)
@@ -761,7 +746,6 @@ def test_jvp_constant_output_and_errors():
         jvp(f_scalar, (np.ones(2),), (np.ones(3),))
 
 
-@needs_graph_rules
 def test_second_order_inside_no_grad_and_exports():
     x = RNG.standard_normal(3)
     with tg.no_grad():

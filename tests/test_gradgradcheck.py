@@ -13,18 +13,9 @@ import pytest
 import tapegrad as tg
 from tapegrad.autograd import gradcheck, gradgradcheck
 from tapegrad.autograd.gradcheck import GradcheckError
-from tapegrad.ops import OPS
 
 RNG = np.random.default_rng(7)
 
-
-# the graph rules (create_graph) of these ops come with issue 18's other half: until they are in
-# the op table, the tests that differentiate through them twice are skipped, saying which
-_RULES_USED = {"SumBackward0", "SumBackward1", "ViewBackward0", "SqueezeBackward0",
-               "SelectBackward0", "StackBackward0", "MvBackward0", "MmBackward0", "TBackward0"}
-MISSING_RULES = sorted({op.name for op in OPS if op.graph is None} & _RULES_USED)
-needs_graph_rules = pytest.mark.skipif(
-    bool(MISSING_RULES), reason=f"no graph rule (create_graph) yet for {MISSING_RULES}")
 
 
 def leaf(*shape):
@@ -49,12 +40,11 @@ def test_signature_is_torchs(name):
 
 
 SMOOTH = [
-    pytest.param(lambda x: (x.sin() * x).sum(), lambda: (leaf(3),), marks=needs_graph_rules),
+    (lambda x: (x.sin() * x).sum(), lambda: (leaf(3),)),
     (lambda x: x.exp() * x.pow(2), lambda: (leaf(2, 2),)),
     (lambda x, y: (x * y.tanh(), x ** 2 * y / (1 + x * x)), lambda: (leaf(3), leaf(3))),
-    pytest.param(lambda x, y: (x * y.tanh(), (x ** 2 * y).sum()), lambda: (leaf(3), leaf(3)),
-                 marks=needs_graph_rules),
-    pytest.param(lambda x, y: x @ y, lambda: (leaf(2, 3), leaf(3)), marks=needs_graph_rules),
+    (lambda x, y: (x * y.tanh(), (x ** 2 * y).sum()), lambda: (leaf(3), leaf(3))),
+    (lambda x, y: x @ y, lambda: (leaf(2, 3), leaf(3))),
     # an input that is not differentiated, and one the output does not depend on
     (lambda x, c, z: (x * c).sin(), lambda: (leaf(3), tg.tensor([1.0, 2.0, 3.0]), leaf(2))),
 ]

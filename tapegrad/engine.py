@@ -494,7 +494,27 @@ def _captured(tape, capture: dict, grads: np.ndarray, scratch: np.ndarray, flags
 
 def _continue(start, seeds: list, retain_graph: bool | None, capture: dict | None) -> None:
     """Sweep the tapes ``start`` links to, each once all tapes linking to it are done, from
-    all the seeds it received (one sweep, ``seed`` packed as the kernel's several-seed form)."""
+    all the seeds it received."""
+    _sweep_seeds(start.reachable()[1:], seeds, retain_graph, capture)
+
+
+def backward_several(seeds: list, order: list, retain_graph: bool | None,
+                     capture: dict | None) -> None:
+    """The numba sweep from several outputs (``autograd.grad`` of a list): ``seeds`` holds
+    ``(tape, slot, gradient)`` (float64, flat), ``order`` every tape reachable from theirs,
+    each after the tapes that link to it."""
+    packed = []
+    for tape, slot, g in seeds:
+        seed = np.empty(2 + g.size)  # (two free elements, then the gradient: see below)
+        seed[2:] = g
+        packed.append((tape, slot, seed))
+    _sweep_seeds(order, packed, retain_graph, capture)
+
+
+def _sweep_seeds(order: list, seeds: list, retain_graph: bool | None,
+                 capture: dict | None) -> None:
+    """Sweep each tape of ``order`` once, from all the seeds it received (packed as the
+    kernel's several-seed form), passing on the seeds its links give older tapes."""
     pending: dict[int, dict[int, np.ndarray]] = {}
 
     def receive(seeds):  # (each seed: two free elements, then the gradient)
@@ -506,7 +526,7 @@ def _continue(start, seeds: list, retain_graph: bool | None, capture: dict | Non
                 at[slot] = seed
 
     receive(seeds)
-    for tape in start.reachable()[1:]:
+    for tape in order:
         at = pending.pop(id(tape), None)
         if at:
             if len(at) == 1:

@@ -296,6 +296,9 @@ class Tape:
             return
         # some records are still to be swept (another output of this tape, say): keep what
         # they read (conservatively, every slot they touch)
+        if len(self.offs) <= 257:
+            self._release_small(n_recs)
+            return
         recs = np.array(self.recs, dtype=np.int64).reshape(-1, 6)
         live = recs[np.frombuffer(freed, np.uint8)[:n_recs] == 0][:, 1:4].ravel()
         keep = np.zeros(len(self.offs) - 1, dtype=bool)
@@ -316,6 +319,34 @@ class Tape:
                 self.big_addrs[i] = 0
         if self.shared_scalars:
             self.shared_scalars = [(slot, v) for slot, v in self.shared_scalars if keep[slot]]
+
+    def _release_small(self, n_recs: int) -> None:
+        """``release`` of some slots of a tape of few slots: Python's loops beat NumPy's calls
+        there (a Hessian-vector product's second sweep leaves some of the first's records)."""
+        freed, recs = self.freed, self.recs
+        live = set()
+        for r in range(n_recs):
+            if not freed[r]:
+                live.update(recs[6 * r + 1:6 * r + 4])
+        offs, scalars, arrays = self.offs, self.scalars, self.arrays
+        big = set(self.big_slots) if self.big_slots else ()
+        n_one = n_array = 0
+        for slot in range(len(offs) - 1):
+            if big and slot in big:
+                if slot not in live:
+                    i = self.big_slots.index(slot)
+                    self.bigs[i] = _EMPTY
+                    self.big_addrs[i] = 0
+            elif offs[slot + 1] - offs[slot] == 1:
+                if slot not in live:
+                    scalars[n_one] = 0.0
+                n_one += 1
+            else:
+                if slot not in live:
+                    arrays[n_array] = _zeros(arrays[n_array].size)
+                n_array += 1
+        if self.shared_scalars:
+            self.shared_scalars = [(slot, v) for slot, v in self.shared_scalars if slot in live]
 
     def share_last(self, slot: int, storage: np.ndarray) -> None:
         """Read slot ``slot`` -- the latest slot made -- from ``storage`` from now on: the array

@@ -261,3 +261,19 @@ def test_variable_is_a_tensor_as_in_torch():
     assert isinstance(x * 2, tg.autograd.Variable)
     v.data[0] = 5.0  # (shares x's storage)
     assert x[0].item() == 5.0
+
+
+def test_several_outputs_on_linked_tapes_take_one_numba_sweep_each():
+    x = tg.tensor([0.5, 1.5], requires_grad=True)
+    h = x.exp()
+    (h * 1.0).backward(tg.ones(2), retain_graph=True)  # closes h's tape
+    a = h * x  # on a new tape, linked to h's
+    b = h.sin()  # (the same new tape)
+    c = x * 3.0
+    grads = tg.autograd.grad([a, b, c, a], x, [tg.ones(2)] * 4, retain_graph=True)
+    xv = np.array([0.5, 1.5])
+    want = 2 * np.exp(xv) * (xv + 1) + np.cos(np.exp(xv)) * np.exp(xv) + 3.0
+    np.testing.assert_allclose(grads[0].numpy(), want, rtol=1e-14)
+    (recorded,) = tg.autograd.grad([h * x, h.sin(), x * 3.0, h * x], x, [tg.ones(2)] * 4,
+                                   create_graph=True)
+    np.testing.assert_allclose(recorded.detach().numpy(), want, rtol=1e-14)

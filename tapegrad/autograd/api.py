@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .. import hooks
+from .. import engine, hooks
 from ..engine import backward as engine_backward
 from ..grad_mode import STATE, set_grad_enabled
 from ..recording import _wrap
@@ -75,14 +75,22 @@ def _records_gradient(create_graph: bool) -> bool:
 def _swept(outputs: tuple, seeds: list, retain_graph: bool, inputs: tuple,
            create_graph: bool = False) -> graph.Found | None:
     """The gradients of the leaves ``inputs`` by the numba sweep (captured, not stored in
-    ``.grad``), or None where it cannot give them: a recorded gradient, several outputs, an
-    input that is no leaf."""
-    out = outputs[0]
-    if _records_gradient(create_graph) or len(outputs) != 1 or out._tape is None or \
-            out._stop or not all(t._tape is None for t in inputs):
+    ``.grad``), or None where it cannot give them: a recorded gradient, an output that is a
+    leaf, an input that is not."""
+    if _records_gradient(create_graph) or not all(t._tape is None for t in inputs) or \
+            any(out._tape is None or out._stop for out in outputs):
         return None
     captured = dict.fromkeys(map(id, inputs))
-    engine_backward(out, seeds[0], retain_graph, _capture=captured)
+    if len(outputs) == 1:
+        engine_backward(outputs[0], seeds[0], retain_graph, _capture=captured)
+    else:  # (one sweep of each tape, from all the outputs on it)
+        order = graph._order([out._tape for out in outputs])
+        for tape in order:  # (as backward does: closed for good before it is read)
+            if tape.closed is not True:
+                engine._freeze(tape)
+        engine.backward_several(
+            [(out._tape, out._slot, np.asarray(g._v, np.float64).ravel())
+             for out, g in zip(outputs, seeds, strict=True)], order, retain_graph, captured)
     found = graph.Found()
     for t in inputs:
         g = captured[id(t)]
@@ -94,8 +102,11 @@ def _swept(outputs: tuple, seeds: list, retain_graph: bool, inputs: tuple,
 def _run(outputs: tuple, seeds: list, create_graph: bool, retain_graph: bool,
          targets: tuple | None) -> graph.Found:
     record = _records_gradient(create_graph)
-    with set_grad_enabled(record):
+    if STATE.grad_enabled == record:  # (the common case: no mode to switch)
         found = graph.sweep(list(outputs), seeds, record, retain_graph, targets)
+    else:
+        with set_grad_enabled(record):
+            found = graph.sweep(list(outputs), seeds, record, retain_graph, targets)
     if not retain_graph:
         for out in outputs:
             if out._tape is not None:

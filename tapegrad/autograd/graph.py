@@ -16,6 +16,7 @@ inside replays, forward and reverse, in numba.
 
 from __future__ import annotations
 
+import functools
 from array import array
 from typing import TYPE_CHECKING
 
@@ -55,14 +56,7 @@ class _TapeView:
         self.recs = tape.recs[:6 * n_recs].tolist()
         offs = tape.offs
         self.n_slots = n_slots = len(offs) - 1
-        self.sizes = sizes = np.diff(np.array(offs[:n_slots + 1], dtype=np.int64))
-        big = np.zeros(n_slots, dtype=bool)
-        big[[s for s in tape.big_slots if s < n_slots]] = True
-        one = (sizes == 1) & ~big
-        self.scalar_index = np.cumsum(one) - 1
-        self.array_index = np.cumsum(~one & ~big) - 1
-        self.one, self.big = one, big
-        self.big_index = {slot: i for i, slot in enumerate(tape.big_slots)}
+        self.sizes, self.kinds, self.index = _places(offs, n_slots, tape.big_slots)
         self.shared = dict(tape.shared_scalars) if tape.shared_scalars else {}
         self.leaves = dict(tape.leaves)
         self.links = {slot: (there, at) for slot, there, at in tape.links}
@@ -70,6 +64,7 @@ class _TapeView:
         # one-element inputs' shapes (the tape keeps their values as numbers)
         self.input_shapes = {slot: shape for _, _, slot, shape in tape.watch}
         self.handles: dict[int, Tensor] = {}
+        self.shapes: dict[int, tuple | None] = {}
         need = bytearray(n_slots)
         for slot in self.leaves:
             need[slot] = 1
@@ -87,18 +82,19 @@ class _TapeView:
 
     def value(self, slot: int) -> np.ndarray:
         tape = self.tape
-        if self.one[slot]:
+        kind = self.kinds[slot]
+        if kind == _ONE:
             storage = self.shared.get(slot)
-            v = storage if storage is not None else tape.scalars[self.scalar_index[slot]]
+            v = storage if storage is not None else tape.scalars[self.index[slot]]
             v = np.array(v, dtype=v.dtype if hasattr(v, "dtype") else _F64)
             shape = self.input_shapes.get(slot)
             return v.reshape(shape) if shape is not None else v.reshape(())
-        if self.big[slot]:
-            v = tape.bigs[self.big_index[slot]]
+        if kind == _BIG:
+            v = tape.bigs[self.index[slot]]
             if v.size == 0 and self.sizes[slot]:
                 raise RuntimeError(_UNKEPT)
             return v
-        return tape.arrays[self.array_index[slot]]
+        return tape.arrays[self.index[slot]]
 
     def handle(self, slot: int, views: dict) -> Tensor:
         """Slot ``slot``'s value as a tensor: the leaf itself, the linked tape's handle, or a
@@ -124,14 +120,60 @@ class _TapeView:
 
     def shape(self, slot: int) -> tuple | None:
         """The shape a gradient of ``slot`` takes (None: any, a value the tape did not keep)."""
-        if self.one[slot]:
+        shape = self.shapes.get(slot, _UNKNOWN)
+        if shape is _UNKNOWN:
+            shape = self.shapes[slot] = self._shape(slot)
+        return shape
+
+    def _shape(self, slot: int) -> tuple | None:
+        kind = self.kinds[slot]
+        if kind == _ONE:
             return self.input_shapes.get(slot, ())
-        if self.big[slot]:
-            v = self.tape.bigs[self.big_index[slot]]
+        if kind == _BIG:
+            v = self.tape.bigs[self.index[slot]]
             return v.shape if v.size else None
-        return self.tape.arrays[self.array_index[slot]].shape
+        return self.tape.arrays[self.index[slot]].shape
 
 
+#: where a tape keeps a slot's value: ``scalars``, ``arrays`` or ``bigs`` (see tape.py)
+_ONE, _ARRAY, _BIG = 0, 1, 2
+
+
+def _places(offs: list, n_slots: int, big_slots) -> tuple[list, list, list]:
+    """Per slot: its size, where its value is kept (``_ONE``...) and its index there."""
+    big_index = {slot: i for i, slot in enumerate(big_slots)} if big_slots else {}
+    if n_slots > 4096:  # (NumPy's passes beat Python's loop on long tapes)
+        sizes = np.diff(np.array(offs[:n_slots + 1], dtype=np.int64))
+        big = np.zeros(n_slots, dtype=bool)
+        big[[s for s in big_index if s < n_slots]] = True
+        one = (sizes == 1) & ~big
+        kinds = np.where(big, _BIG, np.where(one, _ONE, _ARRAY))
+        index = np.where(one, np.cumsum(one) - 1, np.cumsum(~one & ~big) - 1)
+        for slot, i in big_index.items():
+            if slot < n_slots:
+                index[slot] = i
+        return sizes.tolist(), kinds.tolist(), index.tolist()
+    sizes = [offs[s + 1] - offs[s] for s in range(n_slots)]
+    kinds, index = [], []
+    n_one = n_array = 0
+    for slot, n in enumerate(sizes):
+        if big_index and slot in big_index:
+            kinds.append(_BIG)
+            index.append(big_index[slot])
+        elif n == 1:
+            kinds.append(_ONE)
+            index.append(n_one)
+            n_one += 1
+        else:
+            kinds.append(_ARRAY)
+            index.append(n_array)
+            n_array += 1
+    return sizes, kinds, index
+
+
+_FUNCTION = FUNCTION.code
+_UNKNOWN = object()
+_record_of = functools.partial(tuple.__new__, Record)
 _UNKEPT = ("a value needed to differentiate the gradient was not kept by the tape; record the "
            "graph again")
 
@@ -227,19 +269,22 @@ def sweep(outputs: list[Tensor], seeds: list[Tensor], record: bool, retain_graph
         freed = tape.freed
         hooked = _Hooked(tape, tid, grads)
         below = view.n_recs  # (records from here up belong to a Function call already run)
+        handles, handle, sizes, ints, floats = view.handles, view.handle, view.sizes, \
+            tape.ints, tape.floats
         for r in range(view.n_recs - 1, -1, -1):
             i = 6 * r
-            code, out, a, b, ip, fp = recs[i:i + 6]
+            out = recs[i + 1]
             g = grads.get((tid, out))
             if g is None or r >= below:
                 continue
+            code, _, a, b, ip, fp = recs[i:i + 6]
             if hooked.slots:  # (tensor hooks, on a slot's gradient once it is complete)
                 g = hooked.gradient(out)
             need_a = a >= 0 and need[a] == 1
             need_b = b >= 0 and need[b] == 1
             if not (need_a or need_b):
                 continue
-            if code == FUNCTION.code:  # a custom Function: its backward, for the whole call
+            if code == _FUNCTION:  # a custom Function: its backward, for the whole call
                 below, found_in = function.graph_call(tape, r, hooked.gradient, record,
                                                       retain_graph)
                 for slot, gi in found_in:
@@ -260,15 +305,29 @@ def sweep(outputs: list[Tensor], seeds: list[Tensor], record: bool, retain_graph
                     f"tapegrad cannot differentiate the backward of {op.name} yet "
                     "(create_graph=True)")
             keeps = op.keeps  # (the values the tape holds for this op; a rule reads no other)
-            ga, gb = rule(g, view.handle(a, views) if a >= 0 and keeps & READS_A else None,
-                          view.handle(b, views) if b >= 0 and keeps & READS_B else None,
-                          view.handle(out, views) if keeps & READS_Y else None,
-                          Record(tape.ints, ip, tape.floats, fp, tape, r, need_a, need_b))
+            # (the handles' lookups inlined: this loop is the create_graph path's own cost)
+            ha = hb = hy = None
+            if a >= 0 and keeps & READS_A:
+                ha = handles.get(a)
+                if ha is None:
+                    ha = handle(a, views)
+            if b >= 0 and keeps & READS_B:
+                hb = handles.get(b)
+                if hb is None:
+                    hb = handle(b, views)
+            if keeps & READS_Y:
+                hy = handles.get(out)
+                if hy is None:
+                    hy = handle(out, views)
+            ga, gb = rule(g, ha, hb, hy,  # (Record's fields, without its Python __new__)
+                          _record_of((ints, ip, floats, fp, tape, r, need_a, need_b)))
             if need_a and ga is not None:
-                _check_size(ga, view, a, op)
+                if ga._v.size != sizes[a]:
+                    _wrong_size(ga, sizes[a], op)
                 _add(grads, (tid, a), ga, view.shape(a))
             if need_b and gb is not None:
-                _check_size(gb, view, b, op)
+                if gb._v.size != sizes[b]:
+                    _wrong_size(gb, sizes[b], op)
                 _add(grads, (tid, b), gb, view.shape(b))
             if not retain_graph:
                 if tape.freed is None:
@@ -318,10 +377,7 @@ class _Hooked:
         return g
 
 
-def _check_size(g: Tensor, view: _TapeView, slot: int, op) -> None:
+def _wrong_size(g: Tensor, size: int, op) -> None:
     # a rule's result of another size would broadcast silently in the sums that follow
-    if g._v.size != view.sizes[slot]:
-        raise AssertionError(
-            f"the graph rule of {op.name} gave a gradient of {g._v.size} elements for an input "
-            f"of {view.sizes[slot]}")
-
+    raise AssertionError(f"the graph rule of {op.name} gave a gradient of {g._v.size} elements "
+                         f"for an input of {size}")

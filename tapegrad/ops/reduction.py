@@ -346,7 +346,17 @@ NORM_P = register("norm_p", "LinalgVectorNormBackward0", 1, np_norm_p, _norm_p_f
 def _spread(g, a):
     """A whole reduction's gradient ``g`` expanded over ``a`` (a one-element value may be held
     0-d: then ``g`` itself, of the same one element)."""
-    return g if a.numel() == 1 else g.expand(a.shape)
+    if a.numel() == 1:
+        return g
+    if not g.requires_grad:  # (a constant, the seed most often: a new array is cheaper to make
+        return _filled(a.shape, g)  # than NumPy's broadcast view)
+    return g.expand(a.shape)
+
+
+def _filled(shape: tuple, g):
+    from ..recording import _wrap
+
+    return _wrap(np.full(shape, g._v, dtype=np.asarray(g._v).dtype))
 
 
 @defgraph(SUM)

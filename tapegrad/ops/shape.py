@@ -8,6 +8,7 @@ torch's do.  Basic indexing (ints, slices, None, Ellipsis) picks a strided block
 by its offset, shape and strides.
 """
 
+import functools
 import math
 
 import numpy as np
@@ -398,17 +399,26 @@ for _op in (TRANSPOSE, PERMUTE, T):
 
 def strided_map(r) -> np.ndarray:
     """The flat offsets a select/slice record picks (its strided block), in order."""
-    nd, offset = r.I[r.ip], r.I[r.ip + 1]
-    shape, strides = int_params(r, nd, 2), int_params(r, nd, 2 + nd)
+    nd = r.I[r.ip]
+    return _strided_map(tuple(r.I[r.ip:r.ip + 2 + 2 * nd]))
+
+
+@functools.lru_cache(maxsize=256)
+def _strided_map(params: tuple) -> np.ndarray:
+    # (a loop differentiates the same slices step after step: each map made once)
+    nd, offset = params[0], params[1]
+    shape, strides = params[2:2 + nd], params[2 + nd:2 + 2 * nd]
     offsets = np.full((), offset, dtype=np.int64)
     for d in range(nd):
         offsets = offsets[..., None] + np.arange(shape[d], dtype=np.int64) * strides[d]
-    return offsets.reshape(-1)
+    offsets = offsets.reshape(-1)
+    offsets.flags.writeable = False
+    return offsets
 
 
 @defgraph(SELECT, SLICE)
 def _strided_graph(g, a, b, y, r):
-    return scatter_add(g, strided_map(r), a.numel(), a.shape), None
+    return scatter_add(g, strided_map(r), a.numel(), a.shape, unique=True), None
 
 
 @defgraph(INDEX)

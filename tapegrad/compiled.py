@@ -79,6 +79,20 @@ def compile(f: Callable, *example_args, on_guard: str = "retape",  # noqa: A001
     return CompiledTape(f, example_args, on_guard, int(max_variants))
 
 
+def _live(recs: np.ndarray, roots: list[int]) -> np.ndarray:
+    """The records that ``roots``' values depend on (every record writing a needed slot: an
+    output assembled by several records needs them all), in tape order."""
+    needed = set(roots)
+    keep = np.zeros(len(recs), dtype=bool)
+    for r in range(len(recs) - 1, -1, -1):
+        _, out, a, b = recs[r, :4].tolist()
+        if out in needed:
+            keep[r] = True
+            needed.add(a)
+            needed.add(b)
+    return recs if keep.all() else recs[keep]
+
+
 class _Variant:
     """One recording of ``f``: the tape as arrays, ready for the kernels."""
 
@@ -132,6 +146,9 @@ class _Variant:
             self.recs[:, 1].tolist())
         self.captured = [(box, version) for box, version, slot, _ in tape.watch
                          if slot in inputs]
+        # records the output and the guards do not depend on are never replayed (a gradient
+        # recorded inside f leaves the first sweep's own sums dead, say)
+        self.recs = _live(self.recs, [self.out_slot, *(g[2] for g in self.guards)])
         self.op_counts = Counter(OPS[c].key for c in self.recs[:, 0])
         self.arg_array = np.array(self.arg_slots, dtype=np.int64)
         self.arg_width = sum(int(self.offs[s + 1] - self.offs[s]) for s in self.arg_slots)

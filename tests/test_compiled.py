@@ -501,3 +501,18 @@ def test_in_place_changes_inside_f_do_not_force_retapes():
         x = RNG.normal(size=4)
         np.testing.assert_allclose(tape.gradient(x), eager_value_and_grad(f, x)[1], rtol=1e-13)
     assert tape.retapes == 0
+
+
+def test_records_the_output_does_not_need_are_not_replayed_but_guards_are_kept():
+    def f(x):
+        unused = (x * 3.0).exp()  # noqa: F841 -- recorded, never needed
+        if float(x.sum()) > 0:  # a guard: its value must be replayed to be checked
+            return (x * x).sum()
+        return x.sin().sum()
+
+    tape = tg.compile(f, np.array([1.0, 2.0]))
+    counts = tape._variants[-1].op_counts
+    assert "exp" not in counts and "sum" in counts
+    np.testing.assert_allclose(tape.gradient(np.array([0.5, 1.5])), [1.0, 3.0])
+    np.testing.assert_allclose(tape.gradient(np.array([-1.0, -2.0])), np.cos([-1.0, -2.0]))
+    assert tape.retapes == 1

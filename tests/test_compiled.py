@@ -506,7 +506,7 @@ def test_in_place_changes_inside_f_do_not_force_retapes():
 def test_records_the_output_does_not_need_are_not_replayed_but_guards_are_kept():
     def f(x):
         unused = (x * 3.0).exp()  # noqa: F841 -- recorded, never needed
-        if float(x.sum()) > 0:  # a guard: its value must be replayed to be checked
+        if x.sum() > 0:  # a guard: its value must be replayed to be checked
             return (x * x).sum()
         return x.sin().sum()
 

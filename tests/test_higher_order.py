@@ -89,3 +89,13 @@ def test_second_derivative_matches_finite_differences(key, desc, fn, arrays):
             expected[idx] = (h_value(*plus) - h_value(*minus)) / (2 * eps)
         np.testing.assert_allclose(second[i].numpy(), expected, rtol=1e-5, atol=1e-6,
                                    err_msg=f"second derivative, input {i}")
+
+
+@pytest.mark.parametrize("key,desc,fn,arrays", ALL, ids=IDS)
+def test_gradgradcheck_passes(key, desc, fn, arrays):
+    """torch's own second-order check, ``gradgradcheck`` (finite differences of the recorded
+    gradient, in the inputs and in the output's gradient), on every op's case."""
+    if any(np.asarray(a).dtype.kind != "f" for a in arrays):
+        pytest.skip("integer inputs")
+    inputs = tuple(tg.tensor(np.array(a, dtype=np.float64), requires_grad=True) for a in arrays)
+    assert tg.autograd.gradgradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3)

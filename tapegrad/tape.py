@@ -457,9 +457,19 @@ class Tape:
     def reachable(self) -> list[Tape]:
         """This tape and every tape its links lead to, each after all tapes that link to it
         (the order a backward sweeps them in)."""
-        order: list[Tape] = []
-        seen = {id(self)}
-        stack = [(self, iter(self.links))]
+        return sweep_order([self])
+
+
+def sweep_order(roots: list[Tape]) -> list[Tape]:
+    """The tapes reachable from ``roots`` along their links, each after every tape that links
+    to it: the order a backward sweeps them in."""
+    order: list[Tape] = []
+    seen: set[int] = set()
+    for root in roots:
+        if id(root) in seen:
+            continue
+        seen.add(id(root))
+        stack = [(root, iter(root.links))]
         while stack:  # (a depth-first walk; its post-order, reversed, is the order)
             tape, links = stack[-1]
             for _, there, _ in links:
@@ -470,8 +480,8 @@ class Tape:
             else:
                 stack.pop()
                 order.append(tape)
-        order.reverse()
-        return order
+    order.reverse()
+    return order
 
 
 def open_tape() -> Tape:

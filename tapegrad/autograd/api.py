@@ -15,6 +15,7 @@ from .. import engine, hooks
 from ..engine import backward as engine_backward
 from ..grad_mode import STATE, set_grad_enabled
 from ..recording import _wrap
+from ..tape import sweep_order
 from ..tensor import Tensor
 from . import graph
 
@@ -84,7 +85,7 @@ def _swept(outputs: tuple, seeds: list, retain_graph: bool, inputs: tuple,
     if len(outputs) == 1:
         engine_backward(outputs[0], seeds[0], retain_graph, _capture=captured)
     else:  # (one sweep of each tape, from all the outputs on it)
-        order = graph._order([out._tape for out in outputs])
+        order = sweep_order([out._tape for out in outputs])
         for tape in order:  # (as backward does: closed for good before it is read)
             if tape.closed is not True:
                 engine._freeze(tape)

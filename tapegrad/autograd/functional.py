@@ -464,21 +464,34 @@ def vhp(func: Callable[..., Tensor], inputs: Tensors, v: Tensors | None = None,
     (tensor([0., 0.]), tensor([6., 6.]))
     """
     with enable_grad():
-        is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "vhp")
-        inputs = _grad_preprocess(inputs, create_graph=create_graph, need_graph=True)
-        if v is None and (len(inputs) != 1 or inputs[0].numel() != 1):
-            raise RuntimeError(_V_NONE_INPUT)
-        v = _prepare_v(v, inputs, is_inputs_tuple, create_graph, "vhp")
-        outputs = func(*inputs)
-        is_outputs_tuple, outputs = _as_tuple(
-            outputs, "outputs of the user-provided function", "vhp")
-        _check_requires_grad(outputs, "outputs", strict=strict)
-        _single_output(outputs, is_outputs_tuple, "vhp")
-        jac = _autograd_grad(outputs, inputs, create_graph=True)
-        _check_requires_grad(jac, "jacobian", strict=strict)
+        inputs, v, outputs, jac, tuples = _first_derivative(func, inputs, v, create_graph,
+                                                            strict, "vhp")
     with set_grad_enabled(True if create_graph else is_grad_enabled()):
         grad_res = _autograd_grad(jac, inputs, v, create_graph=create_graph)
         result = _fill_in_zeros(grad_res, inputs, strict, create_graph, "double_back")
+    return _second_order_result(outputs, result, create_graph, tuples)
+
+
+def _first_derivative(func, inputs, v, create_graph: bool, strict: bool, name: str) -> tuple:
+    """vhp's and hvp's common start (under enable_grad): the inputs and ``v`` checked and
+    prepared, ``func``'s single output and its gradient recorded, whether inputs and outputs
+    came as tuples."""
+    is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", name)
+    inputs = _grad_preprocess(inputs, create_graph=create_graph, need_graph=True)
+    if v is None and (len(inputs) != 1 or inputs[0].numel() != 1):
+        raise RuntimeError(_V_NONE_INPUT)
+    v = _prepare_v(v, inputs, is_inputs_tuple, create_graph, name)
+    outputs = func(*inputs)
+    is_outputs_tuple, outputs = _as_tuple(outputs, "outputs of the user-provided function", name)
+    _check_requires_grad(outputs, "outputs", strict=strict)
+    _single_output(outputs, is_outputs_tuple, name)
+    jac = _autograd_grad(outputs, inputs, create_graph=True)
+    _check_requires_grad(jac, "jacobian", strict=strict)
+    return inputs, v, outputs, jac, (is_inputs_tuple, is_outputs_tuple)
+
+
+def _second_order_result(outputs, result, create_graph: bool, tuples: tuple) -> tuple:
+    is_inputs_tuple, is_outputs_tuple = tuples
     outputs = _grad_postprocess(outputs, create_graph)
     result = _grad_postprocess(result, create_graph)
     return (_tuple_postprocess(outputs, is_outputs_tuple),
@@ -499,25 +512,12 @@ def hvp(func: Callable[..., Tensor], inputs: Tensors, v: Tensors | None = None,
     (tensor([0., 0.]), tensor([6., 6.]))
     """
     with enable_grad():
-        is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "hvp")
-        inputs = _grad_preprocess(inputs, create_graph=create_graph, need_graph=True)
-        if v is None and (len(inputs) != 1 or inputs[0].numel() != 1):
-            raise RuntimeError(_V_NONE_INPUT)
-        v = _prepare_v(v, inputs, is_inputs_tuple, create_graph, "hvp")
-        outputs = func(*inputs)
-        is_outputs_tuple, outputs = _as_tuple(
-            outputs, "outputs of the user-provided function", "hvp")
-        _check_requires_grad(outputs, "outputs", strict=strict)
-        _single_output(outputs, is_outputs_tuple, "hvp")
-        jac = _autograd_grad(outputs, inputs, create_graph=True)
-        _check_requires_grad(jac, "jacobian", strict=strict)
+        inputs, v, outputs, jac, tuples = _first_derivative(func, inputs, v, create_graph,
+                                                            strict, "hvp")
         grad_jac = tuple(_zeros_like(inp).requires_grad_(True) for inp in inputs)
         double_back = _autograd_grad(jac, inputs, grad_jac, create_graph=True)
         _check_requires_grad(jac, "hessian", strict=strict)
     with set_grad_enabled(True if create_graph else is_grad_enabled()):
         grad_res = _autograd_grad(double_back, grad_jac, v, create_graph=create_graph)
         result = _fill_in_zeros(grad_res, inputs, strict, create_graph, "double_back_trick")
-    outputs = _grad_postprocess(outputs, create_graph)
-    result = _grad_postprocess(result, create_graph)
-    return (_tuple_postprocess(outputs, is_outputs_tuple),
-            _tuple_postprocess(result, is_inputs_tuple))
+    return _second_order_result(outputs, result, create_graph, tuples)

@@ -27,6 +27,7 @@ from ..ops import OPS
 from ..ops.pyfunction import FUNCTION
 from ..ops.registry import READS_A, READS_B, READS_Y, Record
 from ..recording import _wrap
+from ..tape import sweep_order
 from ..tensor import Tensor
 from . import function
 
@@ -185,29 +186,6 @@ def _view(tape: Tape, views: dict, record: bool, last_slot: int | None = None) -
     return view
 
 
-def _order(roots: list[Tape]) -> list[Tape]:
-    """The tapes reachable from ``roots``, each after every tape that links to it."""
-    order: list[Tape] = []
-    seen: set[int] = set()
-    for root in roots:
-        if id(root) in seen:
-            continue
-        seen.add(id(root))
-        stack = [(root, iter(root.links))]
-        while stack:
-            tape, links = stack[-1]
-            for _, there, _ in links:
-                if id(there) not in seen:
-                    seen.add(id(there))
-                    stack.append((there, iter(there.links)))
-                    break
-            else:
-                stack.pop()
-                order.append(tape)
-    order.reverse()
-    return order
-
-
 def _add(grads: dict, key, g: Tensor, shape: tuple | None) -> None:
     if shape is not None and g._v.shape != shape:
         g = g.reshape(shape)
@@ -261,7 +239,7 @@ def sweep(outputs: list[Tensor], seeds: list[Tensor], record: bool, retain_graph
     for t in outputs:
         if t._tape is not None and not t._stop:
             last[id(t._tape)] = max(last.get(id(t._tape), -1), t._slot)
-    for tape in _order(roots):
+    for tape in sweep_order(roots):
         view = _view(tape, views, record, last.get(id(tape)))
         tid = id(tape)
         recs, need = view.recs, view.need

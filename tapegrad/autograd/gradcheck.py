@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..grad_mode import enable_grad
-from ..gradcheck import DEFAULT_SEED, GradcheckError
+from ..gradcheck import DEFAULT_SEED, GradcheckError, _as_tuple
 from ..gradcheck import gradcheck as _gradcheck
 from ..tensor import Tensor
 
@@ -163,14 +163,6 @@ def gradgradcheck(
                      rtol=rtol, raise_exception=raise_exception, nondet_tol=nondet_tol,
                      check_undefined_grad=check_undefined_grad,
                      check_grad_dtypes=check_grad_dtypes, fast_mode=fast_mode, masked=masked)
-
-
-def _as_tuple(x: Any) -> tuple:
-    if isinstance(x, tuple):
-        return x
-    if isinstance(x, list):
-        return tuple(x)
-    return (x,)
 
 
 def _differentiable_outputs(x: Any) -> tuple[Tensor, ...]:

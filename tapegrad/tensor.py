@@ -45,6 +45,10 @@ _ndarray = np.ndarray
 _ACCUMULATING = threading.Lock()  # (one for all leaves: backwards meet rarely)
 
 
+def _all_ints(args: tuple) -> bool:
+    return all(isinstance(a, int) and not isinstance(a, bool) for a in args)
+
+
 class Size(tuple):
     """A shape, printed as torch prints ``torch.Size``."""
 
@@ -89,8 +93,23 @@ class Tensor:
     __array_ufunc__ = None  # NumPy defers to our reflected operators
     __hash__ = object.__hash__
 
-    def __init__(self, data: Any, dtype=None, requires_grad: bool = False) -> None:
-        self._v = _as_array(data, dtype)
+    def __init__(self, *args: Any, dtype=None, requires_grad: bool = False) -> None:
+        if len(args) == 1 and not _all_ints(args):
+            data = args[0]
+            if isinstance(data, (float, complex, bool)):
+                raise TypeError(f"new(): data must be a sequence (got {type(data).__name__})")
+            if isinstance(data, Size):  # torch.Tensor(x.shape): uninitialised, that shape
+                value = np.empty(tuple(data), recording._DEFAULT_FLOAT)
+            elif dtype is None and isinstance(data, (list, tuple)):
+                # torch.Tensor(data) is of the default float dtype, whatever the numbers
+                value = _as_array(data, None).astype(recording._DEFAULT_FLOAT, copy=False)
+            else:
+                value = _as_array(data, dtype)
+        elif _all_ints(args):  # torch.Tensor(2, 3), torch.Tensor(): uninitialised
+            value = np.empty(args if args else (0,), recording._DEFAULT_FLOAT)
+        else:
+            raise TypeError("new(): invalid arguments: Tensor takes data, or sizes as ints")
+        self._v = value
         self._tape = None
         self._slot = -1
         self._vc = None
@@ -733,6 +752,7 @@ class Tensor:
 
 # The rooms: each imports ``Tensor`` from this module, so they are imported once it exists.
 # (``import tapegrad`` imports this module first, so no room is ever imported on its own.)
+from . import recording  # noqa: E402  (its default float dtype, read at call time)
 from .fastpath import _storage, _unary  # noqa: E402
 from .indexing import _check_real_fill, _inplace, getitem, setitem  # noqa: E402
 from .recording import (  # noqa: E402

@@ -732,3 +732,19 @@ def test_every_function_takes_its_operands_by_torchs_keywords(name):
         np.testing.assert_array_equal(by_keyword, by_position)
     else:
         assert by_keyword == by_position
+
+
+def test_the_tensor_constructor_as_old_torch_programs_call_it():
+    assert tg.Tensor(2, 3).shape == (2, 3) and tg.Tensor(2, 3).dtype == tg.get_default_dtype()
+    assert tg.Tensor().shape == (0,)
+    assert tg.Tensor(tg.Size([4])).shape == (4,)
+    ints = tg.Tensor([1, 2])
+    assert ints.dtype == tg.get_default_dtype() and ints.tolist() == [1.0, 2.0]
+    assert tg.Tensor((2, 3)).tolist() == [2.0, 3.0]  # (a tuple is data, as in torch)
+    with pytest.raises(TypeError, match="data must be a sequence"):
+        tg.Tensor(2.5)
+    from tapegrad import nn
+    weight = nn.Parameter(tg.Tensor(3, 2))
+    assert weight.shape == (3, 2) and weight.requires_grad
+    assert tuple(torch.Tensor(2, 3).shape) == (2, 3)  # (the oracle's own behaviour)
+    assert torch.Tensor([1, 2]).dtype.is_floating_point

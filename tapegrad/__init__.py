@@ -58,6 +58,7 @@ from .functions import is_tensor, lerp
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .gradcheck import GradcheckError, gradcheck
 from .printing import set_printoptions
+from .products import bmm, dot, einsum, ger, inner, kron, mm, mv, outer, tensordot
 from .tensor import Size, Tensor
 
 # tapegrad.exp, tapegrad.sum, tapegrad.where ...: every function the op table names
@@ -107,6 +108,7 @@ __all__ = [
     "randint_like", "randperm", "set_default_device", "set_default_dtype", "BoolTensor",
     "ByteTensor", "CharTensor", "DoubleTensor", "FloatTensor", "HalfTensor", "IntTensor",
     "LongTensor", "ShortTensor", "pi", "e", "inf", "nan", "cuda", "backends",
+    "dot", "mv", "mm", "bmm", "outer", "ger", "inner", "tensordot", "kron", "einsum",
 ]
 
 

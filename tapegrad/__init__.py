@@ -59,6 +59,19 @@ from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .gradcheck import GradcheckError, gradcheck
 from .printing import set_printoptions
 from .products import bmm, dot, einsum, ger, inner, kron, mm, mv, outer, tensordot
+from .reductions import (
+    amax,
+    amin,
+    aminmax,
+    argmax,
+    argmin,
+    cumprod,
+    cumsum,
+    logcumsumexp,
+    prod,
+    std,
+    var,
+)
 from .tensor import Size, Tensor
 
 # tapegrad.exp, tapegrad.sum, tapegrad.where ...: every function the op table names
@@ -109,6 +122,8 @@ __all__ = [
     "ByteTensor", "CharTensor", "DoubleTensor", "FloatTensor", "HalfTensor", "IntTensor",
     "LongTensor", "ShortTensor", "pi", "e", "inf", "nan", "cuda", "backends",
     "dot", "mv", "mm", "bmm", "outer", "ger", "inner", "tensordot", "kron", "einsum",
+    "prod", "cumsum", "cumprod", "logcumsumexp", "amax", "amin", "argmax", "argmin", "aminmax",
+    "var", "std",
 ]
 
 

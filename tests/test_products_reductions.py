@@ -265,3 +265,218 @@ def test_einsum_errors_match_torch(eq, shapes):
 def test_einsum_diagonal_is_refused_clearly():
     with pytest.raises(NotImplementedError, match="diagonal"):
         tg.einsum("ii->i", tg.ones(2, 2))
+
+
+# -- reductions and scans ----------------------------------------------------------------------
+
+
+def _both(name, *args, **kwargs):
+    """``tg.<name>`` and ``torch.<name>`` with the same extra arguments."""
+    return (lambda x: getattr(tg, name)(x, *args, **kwargs),
+            lambda x: getattr(torch, name)(x, *args, **kwargs))
+
+
+REDUCTIONS = [
+    ("prod", (), [(2, 3)]), ("prod", (), [()]), ("prod", (), [(1,)]), ("prod", (), [(0, 3)]),
+    ("prod", (1,), [(2, 3)]), ("prod", (-1, True), [(2, 3, 2)]), ("prod", (0,), [()]),
+    ("prod", (0,), [(0, 3)]), ("prod", (1,), [(0, 3)]),
+    ("cumsum", (1,), [(2, 3)]), ("cumsum", (-1,), [(2, 3, 4)]), ("cumsum", (0,), [()]),
+    ("cumsum", (0,), [(1,)]), ("cumsum", (0,), [(0, 2)]),
+    ("cumprod", (0,), [(4, 2)]), ("cumprod", (-2,), [(2, 3, 2)]), ("cumprod", (0,), [()]),
+    ("cumprod", (1,), [(2, 0)]),
+    ("logcumsumexp", (1,), [(2, 3)]), ("logcumsumexp", (0,), [()]),
+    ("logcumsumexp", (-3,), [(3, 2, 2)]),
+    ("amax", (), [(2, 3)]), ("amax", (1,), [(2, 3)]), ("amax", ((0, 2), True), [(2, 3, 2)]),
+    ("amax", ((),), [(2, 3)]), ("amax", (0,), [()]), ("amax", (1,), [(0, 3)]),
+    ("amin", (-1,), [(2, 3)]), ("amin", (), [()]), ("amin", ((0, 1),), [(3, 2)]),
+    ("var", (), [(2, 3)]), ("var", (1,), [(2, 3)]), ("var", (1, True, True), [(2, 3)]),
+    ("var", (False,), [(4,)]), ("var", ((0, 2),), [(2, 3, 2)]), ("var", (None,), [(3, 2)]),
+    ("std", (), [(2, 3)]), ("std", (0,), [(3, 2)]), ("std", (-1, False, True), [(2, 3)]),
+    ("std", ((0, 1),), [(2, 2, 3)]),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name,args,shapes", REDUCTIONS, ids=[f"{n}{a}{s}" for n, a, s in
+                                                               REDUCTIONS])
+def test_reductions_match_torch(name, args, shapes, dtype):
+    _compare(*_both(name, *args), shapes, dtype)
+
+
+@pytest.mark.parametrize("name,kwargs", [
+    ("var", dict(correction=0)), ("var", dict(dim=1, correction=2)),
+    ("var", dict(dim=0, keepdim=True, correction=0.5)), ("std", dict(correction=0)),
+    ("std", dict(dim=(0, 1), correction=3)), ("var", dict(dim=1, unbiased=False)),
+    ("prod", dict(dim=1, keepdim=True)), ("cumsum", dict(dim=0)), ("amax", dict(dim=[0, 1])),
+])
+def test_reduction_keywords_match_torch(name, kwargs):
+    _compare(*_both(name, **kwargs), [(3, 4)])
+
+
+@pytest.mark.parametrize("name", ["prod", "cumsum", "cumprod", "logcumsumexp", "amax", "amin",
+                                  "var", "std"])
+def test_reduction_methods(name):
+    args = () if name in ("prod", "amax", "amin", "var", "std") else (1,)
+    _compare(lambda x: getattr(x, name)(*args), lambda x: getattr(x, name)(*args), [(2, 3)])
+
+
+ZEROS = [
+    np.array([0.5, 0.0, -1.2, 2.0]), np.array([0.0, 0.7, 0.0, 1.3]), np.array([0.0]),
+    np.array([[0.5, 0.0, 1.5], [1.1, -0.8, 0.9], [0.0, 0.0, 2.0]]),
+    np.array([[0.0, 2.0, 0.0, 3.0], [1.5, 0.0, 2.0, 0.5]]),
+]
+
+
+@pytest.mark.parametrize("x", ZEROS, ids=range(len(ZEROS)))
+@pytest.mark.parametrize("name,args", [("prod", ()), ("prod", (-1,)), ("prod", (0,)),
+                                       ("cumprod", (-1,)), ("cumprod", (0,))])
+def test_zeros_in_products_and_cumprod_exact_as_torch(name, args, x):
+    tt, gt = torch.tensor(x, requires_grad=True), tg.tensor(x, requires_grad=True)
+    yt, yg = getattr(torch, name)(tt, *args), getattr(tg, name)(gt, *args)
+    w = RNG.uniform(0.5, 1.5, tuple(yt.shape))
+    (dt,) = torch.autograd.grad(yt, tt, torch.tensor(w), create_graph=True)
+    (dg,) = tg.autograd.grad(yg, gt, tg.tensor(w), create_graph=True)
+    np.testing.assert_allclose(dg.detach().numpy(), dt.detach().numpy(), rtol=1e-12, atol=0)
+    assert np.all(np.isfinite(dg.detach().numpy()))
+    if not dt.requires_grad:  # (one element: a gradient that does not depend on x)
+        return
+    v = RNG.uniform(0.5, 1.5, x.shape)
+    (d2t,) = torch.autograd.grad((dt * torch.tensor(v)).sum(), tt, allow_unused=True)
+    (d2g,) = tg.autograd.grad((dg * tg.tensor(v)).sum(), gt, allow_unused=True)
+    want = np.zeros(x.shape) if d2t is None else d2t.numpy()
+    got = np.zeros(x.shape) if d2g is None else d2g.numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("name,args", [("amax", ()), ("amax", (1,)), ("amin", (0,)),
+                                       ("amin", ((0, 1),))])
+def test_amax_amin_ties_split_evenly_as_torch(name, args):
+    x = np.array([[1.0, 3.0, 3.0], [2.0, 2.0, -1.0], [3.0, 0.5, -1.0]])
+    tt, gt = torch.tensor(x, requires_grad=True), tg.tensor(x, requires_grad=True)
+    yt, yg = getattr(torch, name)(tt, *args), getattr(tg, name)(gt, *args)
+    w = RNG.uniform(0.5, 1.5, tuple(yt.shape))
+    yt.backward(torch.tensor(w))
+    yg.backward(tg.tensor(w))
+    np.testing.assert_allclose(gt.grad.numpy(), tt.grad.numpy(), rtol=1e-15)
+    (dg,) = tg.autograd.grad(getattr(tg, name)(gt, *args), gt, tg.tensor(w), create_graph=True)
+    np.testing.assert_allclose(dg.detach().numpy(), tt.grad.numpy(), rtol=1e-15)
+
+
+def test_nan_propagates_as_torch():
+    x = np.array([[1.0, np.nan, 2.0], [0.5, 0.2, 0.1]])
+    for name, args in [("amax", (1,)), ("amin", (1,)), ("prod", (1,)), ("cumsum", (1,)),
+                       ("logcumsumexp", (1,))]:
+        yt = getattr(torch, name)(torch.tensor(x), *args).numpy()
+        yg = getattr(tg, name)(tg.tensor(x), *args).numpy()
+        np.testing.assert_array_equal(np.isnan(yg), np.isnan(yt), err_msg=name)
+        np.testing.assert_allclose(yg, yt, rtol=1e-15, err_msg=name)
+
+
+def test_logcumsumexp_of_infinities_as_torch():
+    x = np.array([-np.inf, -np.inf, 0.0, np.inf, 1.0])
+    np.testing.assert_array_equal(tg.logcumsumexp(tg.tensor(x), 0).numpy(),
+                                  torch.logcumsumexp(torch.tensor(x), 0).numpy())
+
+
+def test_std_at_zero_has_torch_gradient():
+    x = np.full((2, 3), 0.75)
+    tt, gt = torch.tensor(x, requires_grad=True), tg.tensor(x, requires_grad=True)
+    torch.std(tt, 1).sum().backward()
+    tg.std(gt, 1).sum().backward()
+    np.testing.assert_array_equal(gt.grad.numpy(), tt.grad.numpy())
+
+
+def test_var_degrees_of_freedom_warns_as_torch():
+    with pytest.warns(UserWarning, match="degrees of freedom is <= 0"):
+        y = tg.var(tg.tensor([1.0, 2.0]), correction=2)
+    assert np.isinf(y.item()) or np.isnan(y.item())
+    with pytest.warns(UserWarning, match="std"):
+        tg.std(tg.tensor(1.0))
+
+
+@pytest.mark.parametrize("name", ["argmax", "argmin"])
+@pytest.mark.parametrize("args,kwargs,shape", [
+    ((), {}, (2, 3)), ((1,), {}, (2, 3)), ((0,), dict(keepdim=True), (2, 3)),
+    ((), dict(keepdim=True), (2, 3)), ((0,), {}, ()), ((), {}, ()), ((-1,), {}, (2, 3, 4)),
+    ((1,), {}, (0, 3)),
+])
+def test_argmax_argmin_match_torch(name, args, kwargs, shape):
+    x = RNG.standard_normal(shape)
+    want = getattr(torch, name)(torch.tensor(x), *args, **kwargs)
+    got = getattr(tg, name)(tg.tensor(x, requires_grad=True), *args, **kwargs)
+    assert got.dtype == tg.int64 and not got.requires_grad and got.grad_fn is None
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+    np.testing.assert_array_equal(getattr(tg.tensor(x), name)(*args, **kwargs).numpy(),
+                                  want.numpy())
+
+
+def test_argmax_ties_and_nan_as_torch():
+    x = np.array([[1.0, 3.0, 3.0], [np.nan, 2.0, np.nan]])
+    for name in ("argmax", "argmin"):
+        for args in ((), (1,), (0,)):
+            np.testing.assert_array_equal(getattr(tg, name)(tg.tensor(x), *args).numpy(),
+                                          getattr(torch, name)(torch.tensor(x), *args).numpy())
+
+
+@pytest.mark.parametrize("kwargs,shape", [({}, (2, 3)), (dict(dim=1), (2, 3)),
+                                          (dict(dim=0, keepdim=True), (2, 3)),
+                                          (dict(keepdim=True), (2, 3)), ({}, ()),
+                                          (dict(dim=1), (0, 3))])
+def test_aminmax_matches_torch(kwargs, shape):
+    x = RNG.standard_normal(shape)
+    tt, gt = torch.tensor(x, requires_grad=True), tg.tensor(x, requires_grad=True)
+    want, got = torch.aminmax(tt, **kwargs), tg.aminmax(gt, **kwargs)
+    assert got.min.shape == tuple(want.min.shape) and got.max.shape == tuple(want.max.shape)
+    np.testing.assert_allclose(got.min.detach().numpy(), want.min.detach().numpy())
+    np.testing.assert_allclose(got.max.detach().numpy(), want.max.detach().numpy())
+    if x.size:
+        (want.min.sum() + 2 * want.max.sum()).backward()
+        (got.min.sum() + 2 * got.max.sum()).backward()
+        np.testing.assert_allclose(gt.grad.numpy(), tt.grad.numpy())
+    lo, hi = gt.aminmax(**kwargs)
+    np.testing.assert_allclose(hi.detach().numpy(), want.max.detach().numpy())
+
+
+def test_reduction_dtypes_as_torch():
+    for name, args in [("prod", ()), ("prod", (0,)), ("cumsum", (0,)), ("cumprod", (0,)),
+                       ("amax", ()), ("argmax", ())]:
+        for dtype in ("int32", "int64", "bool")[:2 if name == "argmax" else 3]:
+            x = np.array([1, 0, 3]).astype(dtype)
+            want = getattr(torch, name)(torch.tensor(x), *args)
+            got = getattr(tg, name)(tg.tensor(x), *args)
+            assert str(got.dtype).split(".")[-1] == str(want.dtype).split(".")[-1], \
+                (name, dtype)
+            np.testing.assert_array_equal(got.numpy(), want.numpy())
+    want = torch.cumsum(torch.tensor([1.0, 2.0], dtype=torch.float32), 0, dtype=torch.float64)
+    got = tg.cumsum(tg.tensor([1.0, 2.0], dtype=tg.float32), 0, dtype=tg.float64)
+    assert got.dtype == tg.float64 and want.dtype == torch.float64
+    assert tg.prod(tg.tensor([1.0, 2.0]), dtype=tg.float32).dtype == tg.float32
+
+
+def test_reduction_grad_fn_names():
+    x = tg.randn(2, 3, requires_grad=True)
+    assert x.prod().grad_fn.name() == "ProdBackward0"
+    assert x.prod(1).grad_fn.name() == "ProdBackward1"
+    assert x.cumsum(1).grad_fn.name() == "CumsumBackward0"
+    assert x.cumprod(1).grad_fn.name() == "CumprodBackward0"
+    assert x.logcumsumexp(1).grad_fn.name() == "LogcumsumexpBackward0"
+    assert x.amax(1).grad_fn.name() == "AmaxBackward0"
+    assert x.amin().grad_fn.name() == "AminBackward0"
+
+
+@pytest.mark.parametrize("tg_fn,torch_fn,shape", [
+    (lambda x: tg.amax(x, 0), lambda x: torch.amax(x, 0), (0, 3)),
+    (lambda x: tg.amax(x), lambda x: torch.amax(x), (0, 3)),
+    (lambda x: tg.amin(x, (0, 0)), lambda x: torch.amin(x, (0, 0)), (2, 3)),
+    (lambda x: tg.argmax(x), lambda x: torch.argmax(x), (0, 3)),
+    (lambda x: tg.argmax(x > 0), lambda x: torch.argmax(x > 0), (2, 3)),
+    (lambda x: tg.argmin(x, 0), lambda x: torch.argmin(x, 0), (0, 3)),
+    (lambda x: tg.aminmax(x), lambda x: torch.aminmax(x), (0, 3)),
+    (lambda x: tg.aminmax(x, dim=0), lambda x: torch.aminmax(x, dim=0), (0, 3)),
+    (lambda x: tg.cumsum(x, 2), lambda x: torch.cumsum(x, 2), (2, 3)),
+    (lambda x: tg.prod(x, 2), lambda x: torch.prod(x, 2), (2, 3)),
+    (lambda x: tg.var(x.long()), lambda x: torch.var(x.long()), (2, 3)),
+    (lambda x: tg.logcumsumexp(x.long(), 0), lambda x: torch.logcumsumexp(x.long(), 0), (3,)),
+])
+def test_reduction_errors_match_torch(tg_fn, torch_fn, shape):
+    _errors(tg_fn, torch_fn, [shape])

@@ -7,6 +7,7 @@ their ``grad_fn`` names may differ from torch's.
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 
@@ -184,9 +185,10 @@ def kron(input, other) -> Tensor:
 
 
 def einsum(equation: str, *operands) -> Tensor:
-    """``torch.einsum`` for equations without a subscript repeated within one operand
-    (matrix products, batches, contractions, outer products, sums, permutations; ``...``
-    included), as sums, expands, permutes and batched matrix products.
+    """``torch.einsum``: matrix products, batches, contractions, outer products, sums,
+    permutations, diagonals and traces (a subscript repeated within an operand), ``...``
+    included -- as diagonals (reshape and index), sums, expands, permutes and batched matrix
+    products.
 
     >>> import tapegrad as tg
     >>> tg.einsum("ij,jk->ik", tg.ones(2, 3), tg.ones(3, 2))
@@ -231,10 +233,6 @@ def einsum(equation: str, *operands) -> Tensor:
                                    f"({len(term)}) does not match the number of dimensions "
                                    f"({_dims(t)}) for operand {i} and no ellipsis was given")
             labels.append(list(term))
-        if len(set(labels[-1])) != len(labels[-1]):
-            raise NotImplementedError(
-                "einsum(): a subscript repeated within one operand (a diagonal or trace) is not "
-                "supported yet")
     seen = [c for ls in labels for c in ls]
     if arrow:
         if "..." in rhs:
@@ -252,6 +250,12 @@ def einsum(equation: str, *operands) -> Tensor:
     else:  # torch's implicit output: the broadcast dims, then the labels seen once, sorted
         out = ell_labels + sorted(c for c in set(seen) if c not in ell_labels
                                   and seen.count(c) == 1)
+    # a subscript repeated within an operand takes its diagonal (then summed: a trace, or kept)
+    for i, ls in enumerate(labels):
+        for c in dict.fromkeys(ls):
+            if ls.count(c) > 1:
+                tensors[i], labels[i] = _diagonal(tensors[i], ls, c, i)
+                ls = labels[i]
     sizes: dict = {}
     for i, (ls, t) in enumerate(zip(labels, tensors, strict=True)):
         for c, s in zip(ls, t._v.shape, strict=True):
@@ -293,6 +297,22 @@ def einsum(equation: str, *operands) -> Tensor:
     return _arranged(t, ls, out)
 
 
+def _diagonal(t: Tensor, labels: list, c: str, operand: int) -> tuple:
+    """The diagonal of ``t`` over every dim labelled ``c``, as its first dim, and the labels
+    left: ``t`` with those dims first, flattened, and the diagonal's rows picked."""
+    where_c = [d for d, x in enumerate(labels) if x == c]
+    shape = t._v.shape
+    for d in where_c[1:]:
+        if shape[d] != shape[where_c[0]]:
+            raise RuntimeError(f"einsum(): subscript {c} is repeated for operand {operand} but "
+                               f"the sizes don't match, {shape[d]} != {shape[where_c[0]]}")
+    rest = [d for d in range(len(labels)) if d not in where_c]
+    n, k = shape[where_c[0]], len(where_c)
+    flat = _permuted(t, where_c + rest).reshape(n ** k, *(shape[d] for d in rest))
+    step = sum(n ** m for m in range(k))
+    return flat[[j * step for j in range(n)]], [c] + [labels[d] for d in rest]
+
+
 def _pair(t: Tensor, lt: list, u: Tensor, lu: list, batch: list, contract: list, only_t: list,
           only_u: list, sizes: dict) -> Tensor:
     """``t`` and ``u`` (dims labelled ``lt``, ``lu``) multiplied: ``batch`` labels kept,
@@ -315,6 +335,13 @@ def _permuted(t: Tensor, perm: list) -> Tensor:
     return t if perm == list(range(len(perm))) else t.permute(*perm)
 
 
+def method_signature(f, first: str = "self") -> inspect.Signature:
+    """``f``'s signature with its first parameter named ``first`` (a method's ``self``)."""
+    signature = inspect.signature(f)
+    head, *rest = signature.parameters.values()
+    return signature.replace(parameters=[head.replace(name=first), *rest])
+
+
 def _methods() -> None:
     """``Tensor.dot``, ``mv``, ``mm``, ``bmm``, ``outer``, ``ger``, ``inner``, ``kron``."""
     for f in (dot, mv, mm, bmm, outer, ger, inner, kron):
@@ -323,6 +350,7 @@ def _methods() -> None:
 
         method.__name__ = method.__qualname__ = f.__name__
         method.__doc__ = f.__doc__
+        method.__signature__ = method_signature(f)
         setattr(Tensor, f.__name__, method)
 
 

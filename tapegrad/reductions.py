@@ -6,6 +6,7 @@ and elementwise ops: their gradients are torch's, their ``grad_fn`` names are no
 
 from __future__ import annotations
 
+import inspect
 import numbers
 import warnings
 
@@ -13,6 +14,7 @@ import numpy as np
 
 from .ops.cumulative import line_params
 from .ops.reduction import dims_params
+from .products import method_signature
 from .recording import _F64, _OP, _as_tensor, _record, _recording, _wrap
 from .structural import _c_order, _normalize_dims, _reduced_dims, where
 from .tensor import Tensor
@@ -63,6 +65,8 @@ def prod(input, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
 
 def _scan(key: str, name: str):
     def scan(input, dim, *, dtype=None) -> Tensor:
+        if dtype is not None and key == "logcumsumexp":  # (torch's takes none)
+            raise TypeError("logcumsumexp() got an unexpected keyword argument 'dtype'")
         a = _cast(_as_tensor(input), dtype)
         v = a._v
         if key == "logcumsumexp" and v.dtype.kind != "f":
@@ -75,6 +79,10 @@ def _scan(key: str, name: str):
 
     scan.__name__ = scan.__qualname__ = name
     scan.__doc__ = f"``torch.{name}`` along ``dim``."
+    if key == "logcumsumexp":
+        signature = inspect.signature(scan)
+        scan.__signature__ = signature.replace(parameters=[
+            p for p in signature.parameters.values() if p.name != "dtype"])
     return scan
 
 
@@ -241,6 +249,7 @@ def _methods() -> None:
 
         method.__name__ = method.__qualname__ = f.__name__
         method.__doc__ = f.__doc__
+        method.__signature__ = method_signature(f)
         setattr(Tensor, f.__name__, method)
 
     def aminmax_method(self, *, dim=None, keepdim: bool = False):

@@ -262,9 +262,18 @@ def test_einsum_errors_match_torch(eq, shapes):
     _errors(lambda *xs: tg.einsum(eq, *xs), lambda *xs: torch.einsum(eq, *xs), shapes)
 
 
-def test_einsum_diagonal_is_refused_clearly():
-    with pytest.raises(NotImplementedError, match="diagonal"):
-        tg.einsum("ii->i", tg.ones(2, 2))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("eq,shapes", [
+    ("ii->i", [(3, 3)]), ("ii", [(3, 3)]), ("ii->", [(2, 2)]), ("iij->j", [(2, 2, 3)]),
+    ("iji->j", [(2, 3, 2)]), ("ij,jj->i", [(2, 3), (3, 3)]), ("iii->i", [(2, 2, 2)]),
+    ("bii->bi", [(2, 3, 3)]), ("...ii->...i", [(2, 3, 3)]), ("ii,i->i", [(1, 1), (3,)]),
+])
+def test_einsum_diagonals_and_traces_match_torch(eq, shapes, dtype):
+    _compare(lambda *xs: tg.einsum(eq, *xs), lambda *xs: torch.einsum(eq, *xs), shapes, dtype)
+
+
+def test_einsum_repeated_subscript_sizes_error_as_torch():
+    _errors(lambda x: tg.einsum("ii->i", x), lambda x: torch.einsum("ii->i", x), [(2, 3)])
 
 
 # -- reductions and scans ----------------------------------------------------------------------

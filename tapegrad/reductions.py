@@ -12,11 +12,13 @@ import warnings
 
 import numpy as np
 
+from .grad_mode import STATE
 from .ops.cumulative import line_params
 from .ops.reduction import dims_params
 from .products import method_signature
-from .recording import _F64, _OP, _as_tensor, _record, _recording, _wrap
+from .recording import _F64, _OP, _as_tensor, _record, _recording, _user_frame, _wrap
 from .structural import _c_order, _normalize_dims, _reduced_dims, where
+from .tape import appended
 from .tensor import Tensor
 
 
@@ -131,7 +133,8 @@ amin = _amax_amin("amin")
 
 def _arg(name: str, np_arg):
     def arg(input, dim=None, keepdim: bool = False) -> Tensor:
-        v = _as_tensor(input)._v
+        a = _as_tensor(input)
+        v = a._v
         if v.dtype.kind == "b":
             raise RuntimeError(f"{name}(): does not support bool input")
         if dim is None:
@@ -139,18 +142,31 @@ def _arg(name: str, np_arg):
                 raise IndexError(f"{name}(): Expected reduction dim to be specified for "
                                  "input.numel() == 0.")
             index = np.asarray(np_arg(v), dtype=np.int64)
+            _guard_choice(a, name, dim, (v.size,), 0, index)
             return _wrap(index.reshape((1,) * v.ndim) if keepdim else index)
         d = _one_dim(dim, v.ndim)
         if v.ndim == 0:
             return _wrap(np.zeros((), np.int64))
         if v.shape[d] == 0:
             raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
-        return _wrap(np.asarray(np_arg(v, axis=d, keepdims=keepdim), dtype=np.int64))
+        index = np.asarray(np_arg(v, axis=d), dtype=np.int64)
+        _guard_choice(a, name, dim, v.shape, d, index)
+        return _wrap(np.expand_dims(index, d) if keepdim else index)
 
     arg.__name__ = arg.__qualname__ = name
     arg.__doc__ = (f"``torch.{name}``: the index of the first extreme element (NaN counts as "
                    "the extreme), int64, without gradient.")
     return arg
+
+
+def _guard_choice(a: Tensor, name: str, dim, shape: tuple, d: int, index: np.ndarray) -> None:
+    """While compiling: the index chosen from a value the tape computes is a constant of the
+    recording, so a replay must choose the same (as ``max(dim)``'s guard; tg.compile
+    retapes, or raises, when it does not)."""
+    if STATE.compile_tape is not None and _recording(a):
+        tape = STATE.compile_tape
+        tape.guards = appended(tape.guards, (name, f"{name}(dim={dim})", tape.slot_of(a),
+                                             (shape, d, index.copy()), _user_frame()))
 
 
 argmax = _arg("argmax", np.argmax)

@@ -489,3 +489,25 @@ def test_reduction_grad_fn_names():
 ])
 def test_reduction_errors_match_torch(tg_fn, torch_fn, shape):
     _errors(tg_fn, torch_fn, [shape])
+
+
+def _compiled_uses_of_new_names(x):
+    v = x.reshape(2, 3)
+    i = v.argmax(1)  # (an index chosen from the input: a compiled replay must see it again)
+    j = tg.argmin(x)
+    picked = v[[0, 1], i]
+    return (picked.sum() + x[j] * 2.0 + v.prod(1).sum() + v.cumsum(1).sum() + v.amax(0).sum()
+            + tg.var(v, 1).sum() + tg.std(x) + tg.einsum("ij,ij->", v, v)
+            + tg.logcumsumexp(x, 0).sum() + tg.cumprod(x, 0).sum())
+
+
+def test_compiled_replay_equals_eager_with_the_new_names():
+    rng = np.random.default_rng(5)
+    tape = tg.compile(_compiled_uses_of_new_names, rng.normal(size=6))
+    for _ in range(20):
+        x = rng.normal(size=6)
+        t = tg.tensor(x, requires_grad=True)
+        out = _compiled_uses_of_new_names(t)
+        out.backward()
+        np.testing.assert_allclose(tape(x), out.item(), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(tape.gradient(x), t.grad.numpy(), rtol=1e-12, atol=1e-12)

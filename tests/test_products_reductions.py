@@ -511,3 +511,23 @@ def test_compiled_replay_equals_eager_with_the_new_names():
         out.backward()
         np.testing.assert_allclose(tape(x), out.item(), rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(tape.gradient(x), t.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def _second_order_of_products(x):
+    y = x.reshape(2, 3)
+    (g,) = tg.autograd.grad(y.prod(1).sum() + y.cumprod(1).sum() + x.prod()
+                            + (y * y).amax(1).sum() + y.amin(), x, create_graph=True)
+    return (g * g).sum()
+
+
+def test_compiled_graph_rules_hold_for_other_values():
+    # recorded on an input without zeros, replayed on inputs with them: the rules must not
+    # have chosen torch's y / x shortcut from the recorded values, nor amax/amin's mask
+    tape = tg.compile(_second_order_of_products, np.array([0.5, 1.5, -0.7, 1.2, 0.9, 2.0]))
+    for x in [np.array([0.5, 0.0, -0.7, 1.2, 0.9, 2.0]), np.array([0.0, 0.0, -0.7, 0.0, 0.9, 2.0]),
+              np.array([1.5, 0.3, -0.7, 1.1, 0.9, 2.0])]:
+        t = tg.tensor(x, requires_grad=True)
+        eager = _second_order_of_products(t)
+        np.testing.assert_allclose(tape(x), eager.item(), rtol=1e-12)
+        eager.backward()
+        np.testing.assert_allclose(tape.gradient(x), t.grad.numpy(), rtol=1e-12, atol=1e-12)

@@ -287,8 +287,13 @@ def _reversed_cumsum(t):
     return _flip(_flip(t).cumsum(1))
 
 
-def _has_zero(a) -> bool:
-    return bool(np.any(np.asarray(a._v) == 0))
+def _shortcut(a) -> bool:
+    """Whether a rule may take torch's shortcut for an input without zeros (``y / x``): not
+    while tg.compile records -- a rule branches on no value there, as its replay runs on
+    other values -- and the exact form holds for any input."""
+    from ..grad_mode import STATE
+
+    return STATE.compile_tape is None and not np.any(np.asarray(a._v) == 0)
 
 
 @defgraph(PROD, PROD_DIM)
@@ -296,7 +301,7 @@ def _prod_graph(g, a, b, y, r):
     outer, n, inner = _line(r)
     a3 = a.reshape(outer, n, inner)
     g3, y3 = g.reshape(outer, 1, inner), y.reshape(outer, 1, inner)
-    if not _has_zero(a):
+    if _shortcut(a):
         return g3 * (y3 / a3), None
     # torch's prod_safe_zeros_backward: the products before and after each element
     from ..structural import cat
@@ -317,7 +322,7 @@ def _cumsum_graph(g, a, b, y, r):
 def _cumprod_graph(g, a, b, y, r):
     outer, n, inner = _line(r)
     a3, g3, y3 = (t.reshape(outer, n, inner) for t in (a, g, y))
-    if not _has_zero(a):
+    if _shortcut(a):
         return _reversed_cumsum(g3 * y3) / a3, None
     # with zeros: d y_k / d x_j is the product of x_0..x_k but x_j (k >= j): row j of a
     # (n, n) cumprod of the inputs with x_j replaced by 1 -- exact and differentiable
@@ -346,9 +351,8 @@ def _logcumsumexp_graph(g, a, b, y, r):
 
 @defgraph(AMAX, AMIN)
 def _extreme_dims_graph(g, a, b, y, r):
+    # (the mask a recorded comparison: a compiled replay computes it from its own values)
     shape, dims, kept = reduced_shapes(r)
-    a = as_shape(a, shape)
-    mask = constant((np.asarray(a._v) == np.asarray(y._v).reshape(kept)).astype(
-        np.asarray(a._v).dtype))
+    mask = (as_shape(a, shape) == as_shape(y, kept)).to(g.dtype)
     count = group_sum(mask, dims)
     return (as_shape(g, kept) / count) * mask, None

@@ -356,4 +356,32 @@ def _methods() -> None:
 
 _methods()
 
+
+def takes_out(f):
+    """``f`` as a ``tapegrad.`` function that also takes torch's ``out=`` (surface.with_out:
+    refused while an argument requires grad, ``out`` resized as torch resizes it)."""
+    name = f.__name__
+
+    def function(*args, out=None, **kwargs):
+        if out is None:
+            return f(*args, **kwargs)
+        from .surface import with_out
+
+        return with_out(name, out, (*args, *kwargs.values()), f, *args, **kwargs)
+
+    function.__name__ = function.__qualname__ = name
+    function.__module__ = "tapegrad"
+    function.__doc__ = f.__doc__
+    signature = inspect.signature(f)
+    function.__signature__ = signature.replace(parameters=[
+        *signature.parameters.values(), inspect.Parameter("out", inspect.Parameter.KEYWORD_ONLY,
+                                                          default=None)])
+    return function
+
+
+# (the functions take out=, as torch's; the methods above do not)
+dot, mv, mm, bmm = takes_out(dot), takes_out(mv), takes_out(mm), takes_out(bmm)
+outer, ger, inner = takes_out(outer), takes_out(ger), takes_out(inner)
+tensordot, kron = takes_out(tensordot), takes_out(kron)
+
 __all__ = ["dot", "mv", "mm", "bmm", "outer", "ger", "inner", "tensordot", "kron", "einsum"]

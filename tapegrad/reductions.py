@@ -15,7 +15,7 @@ import numpy as np
 from .grad_mode import STATE
 from .ops.cumulative import line_params
 from .ops.reduction import dims_params
-from .products import method_signature
+from .products import method_signature, takes_out
 from .recording import _F64, _OP, _as_tensor, _record, _recording, _user_frame, _wrap
 from .structural import _c_order, _normalize_dims, _reduced_dims, where
 from .tape import appended
@@ -277,6 +277,11 @@ def _methods() -> None:
 
 
 _methods()
+
+# (the functions take out=, as torch's; the methods do not)
+prod, cumsum, cumprod = takes_out(prod), takes_out(cumsum), takes_out(cumprod)
+logcumsumexp, amax, amin = takes_out(logcumsumexp), takes_out(amax), takes_out(amin)
+argmax, argmin, var, std = takes_out(argmax), takes_out(argmin), takes_out(var), takes_out(std)
 
 __all__ = ["prod", "cumsum", "cumprod", "logcumsumexp", "amax", "amin", "argmax", "argmin",
            "aminmax", "var", "std"]

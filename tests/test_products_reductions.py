@@ -531,3 +531,21 @@ def test_compiled_graph_rules_hold_for_other_values():
         np.testing.assert_allclose(tape(x), eager.item(), rtol=1e-12)
         eager.backward()
         np.testing.assert_allclose(tape.gradient(x), t.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name,args,shapes", [
+    ("mm", (), [(2, 3), (3, 2)]), ("dot", (), [(3,), (3,)]), ("outer", (), [(2,), (3,)]),
+    ("kron", (), [(2,), (3,)]), ("tensordot", (1,), [(2, 3), (3, 2)]), ("prod", (1,), [(2, 3)]),
+    ("cumsum", (0,), [(2, 3)]), ("amax", (1,), [(2, 3)]), ("argmax", (1,), [(2, 3)]),
+    ("var", (1,), [(2, 3)]), ("std", (), [(2, 3)]), ("logcumsumexp", (1,), [(2, 3)]),
+])
+def test_out_as_torch(name, args, shapes):
+    arrays = _arrays(shapes, np.float64)
+    want = getattr(torch, name)(*[torch.tensor(a) for a in arrays], *args)
+    out = tg.empty(0, dtype=tg.int64 if name == "argmax" else tg.float64)
+    got = getattr(tg, name)(*[tg.tensor(a) for a in arrays], *args, out=out)
+    assert got is out and tuple(out.shape) == tuple(want.shape)
+    np.testing.assert_allclose(out.numpy(), want.numpy(), rtol=1e-12)
+    x = tg.tensor(arrays[0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="don't support automatic differentiation"):
+        getattr(tg, name)(x, *[tg.tensor(a) for a in arrays[1:]], *args, out=tg.empty(0))

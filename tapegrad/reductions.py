@@ -105,8 +105,10 @@ def _extreme_dims(a: Tensor, dim, name: str) -> tuple:
             raise RuntimeError(f"{name}(): Expected reduction dim to be specified for "
                                "input.numel() == 0. Specify the reduction dim with the 'dim' "
                                "argument.")
-        for d in dims:
-            if v.shape[d] == 0:
+        # (torch names the dim as given: -1 stays -1)
+        given = (dim,) if isinstance(dim, numbers.Integral) else tuple(dim)
+        for d in given:
+            if v.shape[d % v.ndim] == 0:
                 raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
     return dims
 

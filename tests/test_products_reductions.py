@@ -476,6 +476,10 @@ def test_reduction_grad_fn_names():
 @pytest.mark.parametrize("tg_fn,torch_fn,shape", [
     (lambda x: tg.amax(x, 0), lambda x: torch.amax(x, 0), (0, 3)),
     (lambda x: tg.amax(x), lambda x: torch.amax(x), (0, 3)),
+    (lambda x: tg.amax(x, -1), lambda x: torch.amax(x, -1), (2, 0)),
+    (lambda x: tg.amin(x, (0, -1)), lambda x: torch.amin(x, (0, -1)), (2, 0)),
+    (lambda x: tg.argmax(x, -1), lambda x: torch.argmax(x, -1), (2, 0)),
+    (lambda x: tg.aminmax(x, dim=-1), lambda x: torch.aminmax(x, dim=-1), (2, 0)),
     (lambda x: tg.amin(x, (0, 0)), lambda x: torch.amin(x, (0, 0)), (2, 3)),
     (lambda x: tg.argmax(x), lambda x: torch.argmax(x), (0, 3)),
     (lambda x: tg.argmax(x > 0), lambda x: torch.argmax(x > 0), (2, 3)),

@@ -65,6 +65,20 @@ from .grad_mode import (
 )
 from .gradcheck import GradcheckError, gradcheck
 from .printing import set_printoptions
+from .products import bmm, dot, einsum, ger, inner, kron, mm, mv, outer, tensordot
+from .reductions import (
+    amax,
+    amin,
+    aminmax,
+    argmax,
+    argmin,
+    cumprod,
+    cumsum,
+    logcumsumexp,
+    prod,
+    std,
+    var,
+)
 from .tensor import Size, Tensor
 
 # tapegrad.exp, tapegrad.sum, tapegrad.where ...: every function the op table names
@@ -115,6 +129,9 @@ __all__ = [
     "randint_like", "randperm", "set_default_device", "set_default_dtype", "BoolTensor",
     "ByteTensor", "CharTensor", "DoubleTensor", "FloatTensor", "HalfTensor", "IntTensor",
     "LongTensor", "ShortTensor", "pi", "e", "inf", "nan", "cuda", "backends",
+    "dot", "mv", "mm", "bmm", "outer", "ger", "inner", "tensordot", "kron", "einsum",
+    "prod", "cumsum", "cumprod", "logcumsumexp", "amax", "amin", "argmax", "argmin", "aminmax",
+    "var", "std",
 ]
 
 

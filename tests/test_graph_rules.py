@@ -409,6 +409,23 @@ CASES = [
     Case("where-empty", [rand(0), rand(0)], *_where(np.zeros(0, bool)), ("where_x", "where_y")),
     Case("permute-empty", [rand(2, 0, 3)], lambda a: a.permute(2, 0, 1),
          lambda a: a.permute(2, 0, 1), ("permute",)),
+    # -- prod, scans, amax/amin (ops/cumulative.py)
+    *[Case(f"{name}-{i}", [x.copy()], (lambda a, n=name, ar=args: getattr(a, n)(*ar)),
+           (lambda a, n=name, ar=args: getattr(a, n)(*ar)), (key,))
+      for i, (name, args, key, x) in enumerate([
+          ("prod", (), "prod", rand(2, 3)), ("prod", (), "prod", NORM_INPUT),
+          ("prod", (), "prod", rand()), ("prod", (), "prod", rand(0, 2)),
+          ("prod", (1,), "prod_dim", rand(2, 3)), ("prod", (1, True), "prod_dim", NORM_INPUT),
+          ("prod", (0,), "prod_dim", f32(3, 2)), ("prod", (0,), "prod_dim", rand(0, 2)),
+          ("cumsum", (1,), "cumsum", rand(2, 3)), ("cumsum", (0,), "cumsum", f32(3)),
+          ("cumsum", (0,), "cumsum", rand()), ("cumsum", (1,), "cumsum", rand(2, 0)),
+          ("cumprod", (1,), "cumprod", rand(2, 3)), ("cumprod", (1,), "cumprod", NORM_INPUT),
+          ("cumprod", (0,), "cumprod", NORM_INPUT), ("cumprod", (0,), "cumprod", f32(3)),
+          ("logcumsumexp", (1,), "logcumsumexp", rand(2, 3)),
+          ("logcumsumexp", (0,), "logcumsumexp", f32(4)),
+          ("amax", (1,), "amax", TIES), ("amax", (), "amax", TIES),
+          ("amin", ((0, 1), True), "amin", TIES), ("amin", (0,), "amin", f32(3, 2)),
+      ])],
     # -- products
     Case("dot", [rand(3), rand(3)], lambda a, b: a @ b, lambda a, b: a @ b, ("dot",)),
     Case("dot-one", [rand(1), rand(1)], lambda a, b: a @ b, lambda a, b: a @ b, ("dot",)),

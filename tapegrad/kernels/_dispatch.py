@@ -16,18 +16,18 @@ from tapegrad.kernels.replay import make_batch_gradients, make_replay
 from tapegrad.kernels.sweep import make_entry, make_forward, make_sweep
 from tapegrad.ops import OPS
 
-SOURCE_HASH = "a9b724e8cbc3a752"
-N_OPS = 111
+SOURCE_HASH = "4d95874c37fff2cd"
+N_OPS = 118
 
 # per opcode: saved values read for the first / second input's gradient
 # (bit 1: a, 2: b, 4: output), and whether torch's node saves values at all
-READS_A = (0, 4, 1, 1, 1, 4, 4, 4, 4, 1, 1, 0, 0, 0, 0, 0, 4, 1, 5, 0, 0, 2, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 0, 0, 0, 0, 5, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 3, 3, 5, 5, 0, 0, 1, 1, 1, 5, 4, 4, 0, 0, 4, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 4, 4, 1, 1, 4, 0, 0, 0, 0, 0, 0, 3, 5, 0, 0, 3, 3, 0,)
-READS_B = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 3, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 6, 3, 3, 3, 3, 0,)
-SAVES = (0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 0,)
-MATMUL = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,)
-ASSIGNS = (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 1, 1, 1, 0, 0, 0, 2, 2, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0,)
+READS_A = (0, 4, 1, 1, 1, 4, 4, 4, 4, 1, 1, 0, 0, 0, 0, 0, 4, 1, 5, 0, 0, 2, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 0, 0, 0, 0, 5, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 3, 3, 5, 5, 0, 0, 1, 1, 1, 5, 4, 4, 0, 0, 4, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 4, 4, 1, 1, 4, 0, 0, 0, 0, 0, 0, 3, 5, 0, 0, 3, 3, 5, 5, 0, 5, 5, 5, 5, 0,)
+READS_B = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 3, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 6, 3, 3, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0,)
+SAVES = (0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 0,)
+MATMUL = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,)
+ASSIGNS = (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 1, 1, 1, 0, 0, 0, 2, 2, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0,)
 # per opcode: whether small records run inline, by scalar rules compiled into the core
-INLINE = (0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 1, 1, 1, 1, 1, 0, 1, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,)
+INLINE = (0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 1, 1, 1, 1, 1, 0, 1, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,)
 
 
 _f_19 = built(OPS[19].rules[1])  # add
@@ -2034,7 +2034,7 @@ def fwd_109(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
     return 0
 
 
-_vjp_110 = OPS[110].vjp  # function (made a numba function on first use)
+_vjp_110 = OPS[110].vjp  # prod (made a numba function on first use)
 _fwd_110 = OPS[110].fwd
 
 
@@ -2047,5 +2047,124 @@ def vjp_110(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_
 
 def fwd_110(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
     _fwd_110(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+_vjp_111 = OPS[111].vjp  # prod_dim (made a numba function on first use)
+_fwd_111 = OPS[111].fwd
+
+
+def vjp_111(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_f, ip, fp):
+    _vjp_111(slot_view(g, n_y), slot_view(a, n_a), slot_view(b, n_b), slot_view(y, n_y),
+        slot_view(ga, n_a), slot_view(gb, n_b), need_a, need_b, int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+def fwd_111(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
+    _fwd_111(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+_vjp_112 = OPS[112].vjp  # cumsum (made a numba function on first use)
+_fwd_112 = OPS[112].fwd
+
+
+def vjp_112(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_f, ip, fp):
+    _vjp_112(slot_view(g, n_y), slot_view(a, n_a), slot_view(b, n_b), slot_view(y, n_y),
+        slot_view(ga, n_a), slot_view(gb, n_b), need_a, need_b, int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+def fwd_112(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
+    _fwd_112(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+_vjp_113 = OPS[113].vjp  # cumprod (made a numba function on first use)
+_fwd_113 = OPS[113].fwd
+
+
+def vjp_113(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_f, ip, fp):
+    _vjp_113(slot_view(g, n_y), slot_view(a, n_a), slot_view(b, n_b), slot_view(y, n_y),
+        slot_view(ga, n_a), slot_view(gb, n_b), need_a, need_b, int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+def fwd_113(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
+    _fwd_113(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+_vjp_114 = OPS[114].vjp  # logcumsumexp (made a numba function on first use)
+_fwd_114 = OPS[114].fwd
+
+
+def vjp_114(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_f, ip, fp):
+    _vjp_114(slot_view(g, n_y), slot_view(a, n_a), slot_view(b, n_b), slot_view(y, n_y),
+        slot_view(ga, n_a), slot_view(gb, n_b), need_a, need_b, int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+def fwd_114(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
+    _fwd_114(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+_vjp_115 = OPS[115].vjp  # amax (made a numba function on first use)
+_fwd_115 = OPS[115].fwd
+
+
+def vjp_115(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_f, ip, fp):
+    _vjp_115(slot_view(g, n_y), slot_view(a, n_a), slot_view(b, n_b), slot_view(y, n_y),
+        slot_view(ga, n_a), slot_view(gb, n_b), need_a, need_b, int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+def fwd_115(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
+    _fwd_115(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+_vjp_116 = OPS[116].vjp  # amin (made a numba function on first use)
+_fwd_116 = OPS[116].fwd
+
+
+def vjp_116(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_f, ip, fp):
+    _vjp_116(slot_view(g, n_y), slot_view(a, n_a), slot_view(b, n_b), slot_view(y, n_y),
+        slot_view(ga, n_a), slot_view(gb, n_b), need_a, need_b, int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+def fwd_116(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
+    _fwd_116(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+_vjp_117 = OPS[117].vjp  # function (made a numba function on first use)
+_fwd_117 = OPS[117].fwd
+
+
+def vjp_117(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_f, ip, fp):
+    _vjp_117(slot_view(g, n_y), slot_view(a, n_a), slot_view(b, n_b), slot_view(y, n_y),
+        slot_view(ga, n_a), slot_view(gb, n_b), need_a, need_b, int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+def fwd_117(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
+    _fwd_117(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
         slot_view(p_f, n_f), ip, fp)
     return 0

@@ -10,6 +10,9 @@ from . import fill  # noqa: F401  (its opcodes follow all the ones above)
 from . import mathfuncs  # noqa: F401  (torch's math beyond the core, added later: new opcodes)
 
 # isort: split
+from . import cumulative  # noqa: F401  (prod, scans, amax/amin: issue 19, new opcodes)
+
+# isort: split
 from . import pyfunction  # noqa: F401  (last: the opcodes before it do not move)
 
 # isort: split

@@ -16,7 +16,7 @@ from tapegrad.kernels.replay import make_batch_gradients, make_replay
 from tapegrad.kernels.sweep import make_entry, make_forward, make_sweep
 from tapegrad.ops import OPS
 
-SOURCE_HASH = "4d95874c37fff2cd"
+SOURCE_HASH = "7fce79cfc8106589"
 N_OPS = 118
 
 # per opcode: saved values read for the first / second input's gradient

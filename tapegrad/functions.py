@@ -6,6 +6,8 @@ not an op is written below.
 
 from __future__ import annotations
 
+from .node import rename
+from .structural import where
 from .surface import FUNCTIONS
 from .tensor import Tensor
 
@@ -18,13 +20,29 @@ def is_tensor(x) -> bool:
 
 
 def lerp(input: Tensor, end: Tensor, weight) -> Tensor:
-    """``input + weight * (end - input)``, as ``torch.lerp``.
+    """``input + weight * (end - input)``, computed as torch does (from the nearer end); also
+    ``Tensor.lerp``.
 
     >>> import tapegrad as tg
     >>> tg.lerp(tg.zeros(2), tg.ones(2), 0.25)
     tensor([0.2500, 0.2500])
     """
-    return input.lerp(end, weight)
+    diff = end - input
+    if isinstance(weight, Tensor):
+        out = where(weight < 0.5, input + weight * diff, end - diff * (1.0 - weight))
+        return rename(out, "LerpBackward1")
+    weight = float(weight)
+    out = input + diff * weight if weight < 0.5 else end - diff * (1.0 - weight)
+    return rename(out, "LerpBackward0")
+
+
+def _lerp_method(self, end: Tensor, weight) -> Tensor:
+    return lerp(self, end, weight)
+
+
+_lerp_method.__name__, _lerp_method.__qualname__ = "lerp", "Tensor.lerp"
+_lerp_method.__doc__ = lerp.__doc__
+Tensor.lerp = _lerp_method
 
 
 __all__ = [*FUNCTIONS, "is_tensor", "lerp"]

@@ -15,9 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from . import dtypes
+from . import dtypes, recording
 from .creation import _sizes, empty, full, tensor
 from .device import check as _check_device
+from .recording import _as_array
 from .tensor import Size, Tensor
 
 _NEW_OVERLOADS = (
@@ -74,6 +75,25 @@ class _TensorType(type):
 
     def __repr__(cls) -> str:
         return f"<class 'tapegrad.{cls.__name__}'>"
+
+
+def constructed(args: tuple, dtype) -> np.ndarray:
+    """The value of ``Tensor(*args)`` as torch's constructor makes it: ``Tensor(2, 3)`` and
+    ``Tensor()`` uninitialised, ``Tensor(x.shape)`` of that shape, ``Tensor([1, 2])`` of the
+    default float dtype whatever the numbers; a number refused."""
+    default = recording._DEFAULT_FLOAT
+    if all(isinstance(a, int) and not isinstance(a, bool) for a in args):
+        return np.empty(args if args else (0,), default)
+    if len(args) != 1:
+        raise TypeError("new(): invalid arguments: Tensor takes data, or sizes as ints")
+    data = args[0]
+    if isinstance(data, (float, complex, bool)):
+        raise TypeError(f"new(): data must be a sequence (got {type(data).__name__})")
+    if isinstance(data, Size):
+        return np.empty(tuple(data), default)
+    if dtype is None and isinstance(data, (list, tuple)):
+        return _as_array(data, None).astype(default, copy=False)
+    return _as_array(data, dtype)
 
 
 def _type_name(value: Any) -> str:

@@ -535,3 +535,30 @@ def _numpy_aliases(a: Tensor, name: str, dim, keepdim, dtype, axis, keepdims):
     if dtype is not None:
         a = a.to(dtype)
     return a, dim, bool(keepdim)
+
+
+def _numpy_signatures() -> None:
+    """The methods taking ``axis=``/``keepdims=`` (see _numpy_aliases) show torch's documented
+    parameters only.  Called by tensor.py before surface.install, which gives the ``tapegrad.``
+    functions the methods' signatures."""
+    import inspect
+
+    p = inspect.Parameter
+
+    def sig(*params):
+        return inspect.Signature([p("self", p.POSITIONAL_OR_KEYWORD), *params])
+
+    dim, dim_none = p("dim", p.POSITIONAL_OR_KEYWORD), p("dim", p.POSITIONAL_OR_KEYWORD,
+                                                          default=None)
+    keepdim = p("keepdim", p.POSITIONAL_OR_KEYWORD, default=False)
+    dtype_kw = p("dtype", p.KEYWORD_ONLY, default=None)
+    for name in ("sum", "mean"):
+        Tensor.__dict__[name].__signature__ = sig(dim_none, keepdim, dtype_kw)
+    for name in ("max", "min"):
+        Tensor.__dict__[name].__signature__ = sig(dim_none, keepdim)
+    for name in ("softmax", "log_softmax"):
+        Tensor.__dict__[name].__signature__ = sig(
+            dim, p("dtype", p.POSITIONAL_OR_KEYWORD, default=None))
+    Tensor.logsumexp.__signature__ = sig(dim, keepdim)
+    Tensor.squeeze.__signature__ = sig(dim_none)
+    Tensor.unsqueeze.__signature__ = sig(dim)

@@ -31,7 +31,7 @@ from .grad_mode import NON_DEFAULT as _NON_DEFAULT
 from .grad_mode import STATE
 from .node import grad_fn_of
 from .ops import BY_KEY
-from .ops.shape import CAST_TO, broadcast_map
+from .ops.shape import broadcast_map
 from .printing import format_tensor, needs_dtype_suffix
 from .tape import appended
 
@@ -43,10 +43,6 @@ _F64 = np.dtype(np.float64)
 _f64 = np.float64
 _ndarray = np.ndarray
 _ACCUMULATING = threading.Lock()  # (one for all leaves: backwards meet rarely)
-
-
-def _all_ints(args: tuple) -> bool:
-    return all(isinstance(a, int) and not isinstance(a, bool) for a in args)
 
 
 class Size(tuple):
@@ -94,21 +90,12 @@ class Tensor:
     __hash__ = object.__hash__
 
     def __init__(self, *args: Any, dtype=None, requires_grad: bool = False) -> None:
-        if len(args) == 1 and not _all_ints(args):
-            data = args[0]
-            if isinstance(data, (float, complex, bool)):
-                raise TypeError(f"new(): data must be a sequence (got {type(data).__name__})")
-            if isinstance(data, Size):  # torch.Tensor(x.shape): uninitialised, that shape
-                value = np.empty(tuple(data), recording._DEFAULT_FLOAT)
-            elif dtype is None and isinstance(data, (list, tuple)):
-                # torch.Tensor(data) is of the default float dtype, whatever the numbers
-                value = _as_array(data, None).astype(recording._DEFAULT_FLOAT, copy=False)
-            else:
-                value = _as_array(data, dtype)
-        elif _all_ints(args):  # torch.Tensor(2, 3), torch.Tensor(): uninitialised
-            value = np.empty(args if args else (0,), recording._DEFAULT_FLOAT)
-        else:
-            raise TypeError("new(): invalid arguments: Tensor takes data, or sizes as ints")
+        if len(args) == 1 and dtype is not None or isinstance(args[0] if args else 0, np.ndarray):
+            value = _as_array(args[0], dtype)
+        else:  # (torch.Tensor(2, 3), Tensor([1, 2]), Tensor(x.shape): legacy.py's)
+            from .legacy import constructed
+
+            value = constructed(args, dtype)
         self._v = value
         self._tape = None
         self._slot = -1
@@ -461,21 +448,9 @@ class Tensor:
 
     clip = clamp
 
-    def lerp(self, end: Tensor, weight) -> Tensor:
-        """``self + weight * (end - self)``, computed as torch does (from the nearer end)."""
-        from .node import rename
-
-        diff = end - self
-        if isinstance(weight, Tensor):
-            out = where(weight < 0.5, self + weight * diff, end - diff * (1.0 - weight))
-            return rename(out, "LerpBackward1")
-        weight = float(weight)
-        out = self + diff * weight if weight < 0.5 else end - diff * (1.0 - weight)
-        return rename(out, "LerpBackward0")
-
     # (each method taking ``dim`` also takes torch's NumPy spellings ``axis=``/``keepdims=``,
     # and ``dtype=`` where torch's does: positional defaults, free on a call that does not give
-    # them, hidden from the signatures -- see _torch_signatures below the class)
+    # them, hidden from the signatures -- see structural._numpy_signatures)
 
     def softmax(self, dim=None, dtype=None, axis=None):
         if axis is not None or dtype is not None or dim is None:
@@ -589,80 +564,7 @@ class Tensor:
             return self
         return _unary(self, op=_OP["clone"], value=np.ascontiguousarray(self._v))
 
-    # -- dtype conversion: a copy (recorded between float dtypes), or ``self`` if nothing changes
-
-    def to(self, *args, **kwargs) -> Tensor:
-        """``x.to(tg.float32)``, ``x.to(other)`` (its dtype), ``x.to("cpu")``,
-        ``x.to(dtype=..., copy=True)``: as torch's, on the CPU.
-
-        >>> import tapegrad as tg
-        >>> x = tg.tensor([1.5, 2.5], requires_grad=True)
-        >>> y = x.to(tg.float32)
-        >>> y
-        tensor([1.5000, 2.5000], dtype=tapegrad.float32, grad_fn=<ToCopyBackward0>)
-        >>> (y * y).sum().backward()
-        >>> x.grad
-        tensor([3., 5.])
-        """
-        dtype, copy = _to_arguments(args, kwargs)
-        return self._cast(self._v.dtype if dtype is None else dtype, copy)
-
-    def double(self) -> Tensor:
-        """``x.to(tg.float64)``: a copy in float64 (``x`` itself if it is float64 already).
-
-        >>> import tapegrad as tg
-        >>> tg.tensor([1.5], dtype=tg.float32).double()
-        tensor([1.5000])
-        """
-        return self._cast(dtypes.float64)
-
-    def float(self) -> Tensor:
-        """``x.to(tg.float32)``, differentiable (the gradient comes back in ``x``'s dtype).
-
-        >>> import tapegrad as tg
-        >>> tg.tensor([1.5]).float()
-        tensor([1.5000], dtype=tapegrad.float32)
-        """
-        return self._cast(dtypes.float32)
-
-    def half(self) -> Tensor:
-        return self._cast(dtypes.float16)
-
-    def long(self) -> Tensor:
-        """``x.to(tg.int64)``: truncated toward zero, with no gradient (as in torch).
-
-        >>> import tapegrad as tg
-        >>> tg.tensor([1.7, -2.7]).long()
-        tensor([ 1, -2])
-        """
-        return self._cast(dtypes.int64)
-
-    def int(self) -> Tensor:
-        return self._cast(dtypes.int32)
-
-    def bool(self) -> Tensor:
-        return self._cast(dtypes.bool)
-
-    def cpu(self) -> Tensor:
-        return self
-
-    def _cast(self, dtype, copy: bool = False) -> Tensor:
-        target = dtypes.from_numpy_dtype(dtypes.to_numpy_dtype(dtype)).np  # (refuses others)
-        v = self._v
-        if v.dtype == target and not copy:
-            return self
-        to = CAST_TO.index(target)
-        value = _CAST.eager(np.asarray(v), to)
-        if value.ndim == 0 and value.dtype is _F64:
-            value = value[()]  # (a 0-d float64 is held as a NumPy scalar)
-        between_floats = target.kind == "f" and v.dtype.kind == "f"
-        if not between_floats and (STATE.compile_tape is None or self._tape is None):
-            return _wrap(value)  # nothing to differentiate, as in torch
-        out = _unary(self, _CAST, value, (to,))
-        if not between_floats:  # while compiling, a function of the inputs: replayed, passing
-            _stop_gradient(out)  # no gradient
-            out._tape.mixed = True  # (an int64 value on the tape: see Tape.mixed)
-        return out
+    # (dtype conversion -- to, double, float, half, long, int, bool, cpu -- is casting.py's)
 
     def transpose(self, dim0: int, dim1: int):
         nd = _storage(self).ndim
@@ -752,7 +654,6 @@ class Tensor:
 
 # The rooms: each imports ``Tensor`` from this module, so they are imported once it exists.
 # (``import tapegrad`` imports this module first, so no room is ever imported on its own.)
-from . import recording  # noqa: E402  (its default float dtype, read at call time)
 from .fastpath import _storage, _unary  # noqa: E402
 from .indexing import _check_real_fill, _inplace, getitem, setitem  # noqa: E402
 from .recording import (  # noqa: E402
@@ -766,7 +667,6 @@ from .recording import (  # noqa: E402
     _recording,
     _replace_value,
     _share_version,
-    _stop_gradient,
     _wrap,
 )
 from .structural import (  # noqa: E402
@@ -780,49 +680,26 @@ from .structural import (  # noqa: E402
     _norm_p,
     _normalize_dims,
     _numpy_aliases,
+    _numpy_signatures,
     _rearrange,
     _reduce,
     _reshape_without_copy,
     _shape_arg,
-    _to_arguments,
     _view,
     cat,  # noqa: F401 -- (tapegrad.tensor's own names, as other modules import them)
     matmul,
     stack,  # noqa: F401
-    where,
+    where,  # noqa: F401
 )
 
 Tensor.__getitem__ = getitem
 Tensor.__setitem__ = setitem
 
+from .casting import install as _install_casts  # noqa: E402
 
-def _torch_signatures() -> None:
-    """The methods taking ``axis=``/``keepdims=`` show torch's documented parameters only
-    (set before ``install``, which gives the ``tapegrad.`` functions the methods' signatures)."""
-    import inspect
+_install_casts()
+_numpy_signatures()
 
-    p = inspect.Parameter
-
-    def sig(*params):
-        return inspect.Signature([p("self", p.POSITIONAL_OR_KEYWORD), *params])
-
-    dim, dim_none = p("dim", p.POSITIONAL_OR_KEYWORD), p("dim", p.POSITIONAL_OR_KEYWORD,
-                                                          default=None)
-    keepdim = p("keepdim", p.POSITIONAL_OR_KEYWORD, default=False)
-    dtype_kw = p("dtype", p.KEYWORD_ONLY, default=None)
-    for name in ("sum", "mean"):
-        Tensor.__dict__[name].__signature__ = sig(dim_none, keepdim, dtype_kw)
-    for name in ("max", "min"):
-        Tensor.__dict__[name].__signature__ = sig(dim_none, keepdim)
-    for name in ("softmax", "log_softmax"):
-        Tensor.__dict__[name].__signature__ = sig(
-            dim, p("dtype", p.POSITIONAL_OR_KEYWORD, default=None))
-    Tensor.logsumexp.__signature__ = sig(dim, keepdim)
-    Tensor.squeeze.__signature__ = sig(dim_none)
-    Tensor.unsqueeze.__signature__ = sig(dim)
-
-
-_torch_signatures()
 
 from .surface import install  # noqa: E402
 

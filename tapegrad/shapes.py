@@ -18,12 +18,13 @@ import warnings
 
 import numpy as np
 
+from .fastpath import _storage
 from .node import rename
 from .ops.graphs import gather as _gather_op
 from .ops.graphs import scatter_add as _scatter_op
 from .ops.graphs import zero_like
 from .products import method_signature
-from .recording import _OP, _as_tensor, _guard, _recording
+from .recording import _OP, _as_tensor, _guard, _record, _recording, _share_version, _wrap
 from .structural import _normalize_dims, where
 from .tensor import Tensor
 
@@ -576,8 +577,8 @@ triu = _triangle("triu")
 
 
 def diagonal(input, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
-    """The diagonal ``offset`` of the planes (``dim1``, ``dim2``) as a last dim, as
-    ``torch.diagonal`` (a copy here, not a view)."""
+    """The diagonal ``offset`` of the planes (``dim1``, ``dim2``) as a last dim (a view), as
+    ``torch.diagonal``."""
     return _diagonal(_as_tensor(input), offset, dim1, dim2, "DiagonalBackward0")
 
 
@@ -587,7 +588,19 @@ def _diagonal(x: Tensor, offset: int, dim1: int, dim2: int, name: str) -> Tensor
     if a == b:
         raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
     picked = np.diagonal(_offsets(shape), offset, a, b)
-    return _gathered(x, picked, picked.shape, name)
+    if name != "DiagonalBackward0":  # (diag and trace: a copy, as torch's)
+        return _gathered(x, picked, picked.shape, name)
+    # torch's diagonal is a view: a writable strided one of x's storage (NumPy's diagonal is
+    # read-only), recorded as the gather it is, sharing x's version counter as a slice does
+    v = _storage(x)
+    key = [slice(None)] * len(shape)
+    key[a], key[b] = slice(max(-offset, 0), None), slice(max(offset, 0), None)
+    corner = v[tuple(key)]
+    value = np.lib.stride_tricks.as_strided(corner, picked.shape,
+                                            np.diagonal(corner, 0, a, b).strides)
+    out = _record(_INDEX, value, x, None, picked.reshape(-1)) if _recording(x) else _wrap(value)
+    _share_version(out, x)
+    return rename(out, name)
 
 
 def _embed_positions(shape: tuple, offset: int, dim1: int, dim2: int) -> tuple:

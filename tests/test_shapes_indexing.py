@@ -200,9 +200,37 @@ def test_narrow_split_unbind_are_views_sharing_storage():
     x.narrow(1, 1, 2)[0, 0] = 5.0
     x.split(2)[1][0, 3] = 7.0
     x.unbind(1)[0][1] = 9.0
+    x.diagonal(1)[1] = 4.0
+    x.movedim(0, 1)[3, 0] = 3.0
+    x.flatten()[5] = 1.0
     want = np.zeros((3, 4))
-    want[0, 1], want[2, 3], want[1, 0] = 5.0, 7.0, 9.0
+    want[0, 1], want[2, 3], want[1, 0], want[0, 3], want[1, 1] = 5.0, 7.0, 9.0, 3.0, 1.0
+    want[1, 2] = 4.0
     np.testing.assert_array_equal(x.numpy(), want)
+    y = tg.zeros(2, 3, 3)
+    d = y.diagonal(-1, 1, 2)
+    d.add_(1.0)
+    assert y._version == d._version == 1
+    np.testing.assert_array_equal(y.numpy(), np.tile(np.eye(3, k=-1), (2, 1, 1)))
+    np.testing.assert_array_equal(d.numpy(), np.ones((2, 2)))
+
+
+def test_diagonal_of_a_view_is_a_view_of_the_same_storage():
+    x = tg.zeros(4, 4)
+    x[1:, 1:].diagonal()[0] = 2.0
+    assert x.numpy()[1, 1] == 2.0
+    x.t().diagonal(1)[0] = 3.0
+    assert x.numpy()[1, 0] == 3.0
+
+
+def test_copies_do_not_share_storage_as_torch():
+    for fn in (lambda t: t.flip(0), lambda t: t.roll(1), lambda t: t.repeat(1, 1),
+               lambda t: t.diag(), lambda t: t.gather(0, tg.tensor([[0, 1]])),
+               lambda t: t.index_select(0, tg.tensor([0])), lambda t: t.tril()):
+        x = tg.zeros(2, 2)
+        y = fn(x)
+        y.add_(1.0)
+        assert float(x.abs().sum()) == 0.0
 
 
 def test_meshgrid_of_a_matrix_refused_as_torch():

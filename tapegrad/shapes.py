@@ -55,8 +55,8 @@ def _index_values(index, name: str) -> np.ndarray:
     t = _as_tensor(index)
     _guard(t, "index")
     v = np.asarray(t._v)
-    if v.dtype.kind not in "iu":
-        raise RuntimeError(f"{name}(): Expected dtype int64 for index")
+    if v.dtype.kind not in "iu" or v.dtype.itemsize < 4:
+        raise RuntimeError(f"{name}(): Expected dtype int32/int64 for index")
     return v.astype(np.int64)
 
 
@@ -86,14 +86,23 @@ def unflatten(input, dim: int, sizes) -> Tensor:
     """``input`` with dim ``dim`` split into ``sizes`` (one may be -1), as ``torch.unflatten``."""
     x = _as_tensor(input)
     shape = tuple(x._v.shape)
-    d = _dim(dim, len(shape))
     sizes = tuple(int(s) for s in sizes)
     if not sizes:
         raise RuntimeError("unflatten: sizes must be non-empty")
-    n = shape[d] if shape else 1
+    if not shape:
+        raise RuntimeError("unflatten got an unexpected error:\nDimension specified as 0 but "
+                           "tensor has no dimensions")
+    d = _dim(dim, len(shape))
+    n = shape[d]
     known = int(np.prod([s for s in sizes if s != -1], dtype=np.int64))
-    if sizes.count(-1) > 1 or (-1 not in sizes and known != n) or (
-            -1 in sizes and (known == 0 or n % known)):
+    if sizes.count(-1) > 1:
+        raise RuntimeError("unflatten got an unexpected error:\nonly one dimension can be "
+                           "inferred")
+    if -1 in sizes and known == 0:
+        raise RuntimeError(f"unflatten got an unexpected error:\ncannot reshape tensor of 0 "
+                           f"elements into shape {list(sizes)} because the unspecified "
+                           "dimension size -1 can be any value and is ambiguous")
+    if (-1 not in sizes and known != n) or (-1 in sizes and n % known):
         raise RuntimeError(f"unflatten: Provided sizes {list(sizes)} don't multiply up to the "
                            f"size of dim {dim} ({n}) in the input tensor")
     return x.reshape(*shape[:d], *sizes, *shape[d + 1:])
@@ -185,6 +194,8 @@ def roll(input, shifts, dims=None) -> Tensor:
     if len(shifts) != len(ds):
         raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, "
                            f"dims:{len(ds)}")
+    if not shape:  # (torch's roll takes no dim of a 0-d tensor)
+        raise IndexError("Dimension specified as 0 but tensor has no dimensions")
     ds = [_dim(d, len(shape)) for d in ds]
     offsets = _offsets(shape)
     if shape:
@@ -197,10 +208,11 @@ def _repeat(x: Tensor, sizes: tuple, name: str = "RepeatBackward0") -> Tensor:
     if len(sizes) < len(shape):
         raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number "
                            "of dimensions of tensor")
-    if any(s < 0 for s in sizes):
-        raise RuntimeError(f"Trying to create tensor with negative dimension {min(sizes)}: "
-                           f"{list(sizes)}")
     lead = (1,) * (len(sizes) - len(shape))
+    if any(s < 0 for s in sizes):
+        made = [n * s for n, s in zip(lead + tuple(shape), sizes, strict=True)]
+        raise RuntimeError(f"Trying to create tensor with negative dimension {min(made)}: "
+                           f"{made}")
     tiled = np.tile(_offsets(shape).reshape(lead + tuple(shape)), sizes)
     return _gathered(x, tiled, tiled.shape, name)
 
@@ -310,9 +322,12 @@ def gather(input, dim: int, index, *, sparse_grad: bool = False) -> Tensor:
     idx = _index_values(index, "gather")
     shape = x._v.shape
     d = _dim(dim, len(shape))
-    if idx.ndim != len(shape) and idx.ndim and shape:
+    if idx.ndim != len(shape) and idx.ndim and len(shape) > 1:
         raise RuntimeError("Index tensor must have the same number of dimensions as input "
                            "tensor")
+    if idx.ndim != len(shape):  # (a 0-d index of a 1-d input, or the reverse: as 1-element)
+        return _gathered(x, _positions(idx.reshape(-1), 0, (shape[0] if shape else 1,)),
+                         idx.shape, "GatherBackward0")
     for k in range(idx.ndim if shape else 0):
         if k != d and idx.shape[k] > shape[k]:
             raise RuntimeError(f"Size does not match at dimension {k} expected index "
@@ -349,8 +364,15 @@ def index_select(input, dim: int, index) -> Tensor:
 def take(input, index) -> Tensor:
     """``input``'s flat elements at ``index`` (in ``index``'s shape), as ``torch.take``."""
     x = _as_tensor(input)
-    idx = _index_values(index, "take")
+    t = _as_tensor(index)
+    _guard(t, "index")
+    idx = np.asarray(t._v)
+    if idx.dtype != np.int64:
+        raise RuntimeError(f"take(): Expected a long tensor for index, but got "
+                           f"{_type_name(t)}")
     n = x._v.size
+    if n == 0 and idx.size:
+        raise IndexError("take(): tried to take from an empty tensor")
     bad = (idx < -n) | (idx >= n)
     if bad.any():
         raise IndexError(f"out of range: tried to access index {int(idx[bad].reshape(-1)[0])} "
@@ -537,6 +559,8 @@ def index_add(input, dim: int, index, source, *, alpha=1) -> Tensor:
                            f"from dim {d}")
     n = shape[d] if shape else 1
     bad = (idx < 0) | (idx >= n)
+    if bad.any() and len(shape) <= 1:  # (torch's 1-d kernel words it so)
+        raise IndexError("index out of range in self")
     if bad.any():
         raise RuntimeError(f"index {int(idx[bad][0])} is out of bounds for dimension {d} with "
                            f"size {n}")

@@ -23,7 +23,7 @@ from .node import rename
 from .ops.graphs import gather as _gather_op
 from .ops.graphs import scatter_add as _scatter_op
 from .ops.graphs import zero_like
-from .products import method_signature
+from .products import method_signature, takes_out
 from .recording import _OP, _as_tensor, _guard, _record, _recording, _share_version, _wrap
 from .structural import _normalize_dims, where
 from .tensor import Tensor
@@ -468,6 +468,8 @@ def scatter(input, dim: int, index, src=None, *, value=None, reduce=None) -> Ten
         raise NotImplementedError("scatter(reduce=...) is not supported; use scatter_add")
     if src is None:
         src = value
+    if src is None:
+        raise TypeError("scatter() missing its 'src' tensor or 'value' number")
     x = _as_tensor(input)
     idx = _index_values(index, "scatter")
     tensor_src = isinstance(src, Tensor)
@@ -746,6 +748,12 @@ def _methods() -> None:
 
 
 _methods()
+
+# (the functions take out=, as torch's; the methods do not)
+gather, index_select, take = takes_out(gather), takes_out(index_select), takes_out(take)
+masked_select, scatter = takes_out(masked_select), takes_out(scatter)
+scatter_add, index_add = takes_out(scatter_add), takes_out(index_add)
+tril, triu, diag = takes_out(tril), takes_out(triu), takes_out(diag)
 
 __all__ = ["flatten", "unflatten", "movedim", "moveaxis", "narrow", "flip", "roll", "tile",
            "split", "chunk", "unbind", "gather", "index_select", "take", "masked_select",

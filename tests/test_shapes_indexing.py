@@ -356,3 +356,28 @@ def test_compiled_replay_equals_eager_with_the_new_names():
         out.backward()
         np.testing.assert_allclose(tape(x), out.item(), rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(tape.gradient(x), t.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name,call", [
+    ("gather", lambda L, x, **o: L.gather(x, 1, _i(L, [[0], [3], [1]]), **o)),
+    ("index_select", lambda L, x, **o: L.index_select(x, 1, _i(L, [2, 0]), **o)),
+    ("take", lambda L, x, **o: L.take(x, _i(L, [[0, 5]]), **o)),
+    ("masked_select", lambda L, x, **o: L.masked_select(x, x > 0, **o)),
+    ("scatter", lambda L, x, **o: L.scatter(x, 1, _i(L, [[0], [3], [1]]), x, **o)),
+    ("scatter_add", lambda L, x, **o: L.scatter_add(x, 1, _i(L, [[0], [3], [1]]), x, **o)),
+    ("index_add", lambda L, x, **o: L.index_add(x, 1, _i(L, [0, 0, 1, 2]), x, **o)),
+    ("tril", lambda L, x, **o: L.tril(x, 1, **o)),
+    ("triu", lambda L, x, **o: L.triu(x, **o)),
+    ("diag", lambda L, x, **o: L.diag(x, -1, **o)),
+])
+def test_out_as_torch(name, call):
+    a = RNG.standard_normal((3, 4))
+    want = call(torch, torch.tensor(a))
+    out = tg.empty(0)
+    got = call(tg, tg.tensor(a), out=out)
+    assert got is out and tuple(out.shape) == tuple(want.shape)
+    np.testing.assert_allclose(out.numpy(), want.numpy(), rtol=1e-12)
+    with pytest.raises(RuntimeError, match="don't support automatic differentiation"):
+        call(tg, tg.tensor(a, requires_grad=True), out=tg.empty(0))
+    with pytest.raises(TypeError, match="out"):  # (the methods take no out=)
+        getattr(tg.tensor(a), name)(out=out)

@@ -492,7 +492,9 @@ def scatter(input, dim: int, index, src=None, *, value=None, reduce=None) -> Ten
     last = np.zeros(positions.size, dtype=bool)
     last[positions.size - 1 - last_reversed] = True
     if not last.all():
-        picked = where(_as_tensor(last), picked, picked - picked.detach())
+        # (a non-finite p would make p - p nan: it enters as 0, without its gradient)
+        finite = where(picked.abs() < np.inf, picked, zero_like(picked))
+        picked = where(_as_tensor(last), picked, finite - finite.detach())
     placed = _scatter_op(picked, positions, x._v.size, x._v.shape) if _recording(picked) else \
         _as_tensor(_np_place(picked, positions, x._v.size, x._v.shape))
     return rename(where(mask_t, placed, x), "ScatterBackward0")

@@ -341,7 +341,9 @@ def _compiled_shapes(x):
     y = x.reshape(2, 3)
     return ((y.flip(0).roll(1, 1) * y).sum() + y.tril().sum() * 2.0 + y.repeat(2, 1)[3].sum()
             + y.diag_embed().sum() + y.t().trace() + y.masked_fill(y > 0, 3.0).sum()
-            + y.index_select(1, tg.tensor([2, 0])).pow(2).sum())
+            + y.index_select(1, tg.tensor([2, 0])).pow(2).sum()
+            + (y.scatter(1, tg.tensor([[0, 0], [2, 2]]), y[:, 1:] * y[:, 1:]) * y).sum()
+            + y.scatter_add(0, tg.tensor([[1, 1, 0]]), y[:1] * 3.0).pow(2).sum())
 
 
 def test_compiled_replay_equals_eager_with_the_new_names():
@@ -381,3 +383,16 @@ def test_out_as_torch(name, call):
         call(tg, tg.tensor(a, requires_grad=True), out=tg.empty(0))
     with pytest.raises(TypeError, match="out"):  # (the methods take no out=)
         getattr(tg.tensor(a), name)(out=out)
+
+
+def test_scatter_duplicates_with_infinite_sources_keep_torchs_values():
+    src = np.array([[np.inf, 1.0, -np.inf], [2.0, np.nan, 3.0]])
+    index = [[0, 1, 1], [0, 1, 1]]
+    x = np.zeros((2, 3))
+    want = torch.tensor(x).scatter(1, torch.tensor(index), torch.tensor(src))
+    s = tg.tensor(src, requires_grad=True)
+    got = tg.tensor(x).scatter(1, tg.tensor(index), s)
+    np.testing.assert_array_equal(got.detach().numpy(), want.numpy())
+    got.sum().backward()
+    # the finite duplicates take the position's gradient, as torch's
+    assert s.grad.numpy()[0, 1] == 1.0 and s.grad.numpy()[1, 0] == 1.0

@@ -396,3 +396,38 @@ def test_scatter_duplicates_with_infinite_sources_keep_torchs_values():
     got.sum().backward()
     # the finite duplicates take the position's gradient, as torch's
     assert s.grad.numpy()[0, 1] == 1.0 and s.grad.numpy()[1, 0] == 1.0
+
+
+def _compiled_masked_select(x):
+    return (x.masked_select(x > 0) * 3.0).sum()
+
+
+def test_compiled_mask_from_the_inputs_is_guarded_not_replayed_stale():
+    x0 = np.array([0.5, -1.0, 2.0])
+    tape = tg.compile(_compiled_masked_select, x0, on_guard="raise")
+    np.testing.assert_allclose(tape(x0 * 2.0), 15.0)
+    with pytest.raises(tg.GuardError):
+        tape(-x0)
+
+
+def _second_order_through_shapes(x):
+    y = x.reshape(2, 3)
+    z = (y.flip(1).roll(1, 0) * y).sum() + (y.diag_embed() ** 3).sum() \
+        + (y.gather(1, tg.tensor([[2, 2], [0, 1]])) ** 2).prod() \
+        + (y.scatter_add(1, tg.tensor([[0, 0, 1]]), y[:1] ** 2) ** 2).sum() \
+        + y.repeat(2, 1).tril().pow(3).sum() \
+        + y.t().unflatten(0, (3, 1)).diagonal(0, 1, 2).pow(2).sum()
+    (g,) = tg.autograd.grad(z, x, create_graph=True)
+    return (g * g).sum()
+
+
+def test_compiled_second_order_through_the_new_names_equals_eager():
+    rng = np.random.default_rng(11)
+    tape = tg.compile(_second_order_through_shapes, rng.normal(size=6))
+    for _ in range(3):
+        x = rng.normal(size=6)
+        t = tg.tensor(x, requires_grad=True)
+        eager = _second_order_through_shapes(t)
+        np.testing.assert_allclose(tape(x), eager.item(), rtol=1e-11)
+        eager.backward()
+        np.testing.assert_allclose(tape.gradient(x), t.grad.numpy(), rtol=1e-11, atol=1e-12)

@@ -29,6 +29,9 @@ from .structural import _normalize_dims, where
 from .tensor import Tensor
 
 _INDEX = _OP["index"]
+# (a map made from shapes is recorded as the repeat op, which keeps nothing, as torch's nodes;
+# one made from an index tensor's values as the index op, which keeps it, as torch's)
+_REPEAT = _OP["repeat"]
 
 
 def _dim(dim, ndim: int) -> int:
@@ -43,9 +46,9 @@ def _offsets(shape: tuple) -> np.ndarray:
     return np.arange(int(np.prod(shape, dtype=np.int64)), dtype=np.int64).reshape(shape)
 
 
-def _gathered(x: Tensor, flat_map: np.ndarray, shape: tuple, name: str) -> Tensor:
+def _gathered(x: Tensor, flat_map: np.ndarray, shape: tuple, name: str, op=_REPEAT) -> Tensor:
     """``x``'s flat elements at ``flat_map`` in ``shape``, recorded as a gather named ``name``."""
-    out = _gather_op(_INDEX, x, np.ascontiguousarray(flat_map, dtype=np.int64).reshape(-1),
+    out = _gather_op(op, x, np.ascontiguousarray(flat_map, dtype=np.int64).reshape(-1),
                      tuple(shape))
     return rename(out, name)
 
@@ -327,14 +330,14 @@ def gather(input, dim: int, index, *, sparse_grad: bool = False) -> Tensor:
                            "tensor")
     if idx.ndim != len(shape):  # (a 0-d index of a 1-d input, or the reverse: as 1-element)
         return _gathered(x, _positions(idx.reshape(-1), 0, (shape[0] if shape else 1,)),
-                         idx.shape, "GatherBackward0")
+                         idx.shape, "GatherBackward0", _INDEX)
     for k in range(idx.ndim if shape else 0):
         if k != d and idx.shape[k] > shape[k]:
             raise RuntimeError(f"Size does not match at dimension {k} expected index "
                                f"{list(idx.shape)} to be no larger than self {list(shape)} "
                                f"apart from dimension {d}")
     return _gathered(x, _positions(idx.reshape(idx.shape if shape else ()), d, shape),
-                     idx.shape, "GatherBackward0")
+                     idx.shape, "GatherBackward0", _INDEX)
 
 
 def index_select(input, dim: int, index) -> Tensor:
@@ -356,9 +359,9 @@ def index_select(input, dim: int, index) -> Tensor:
         raise RuntimeError(f"INDICES element is out of DATA bounds, id={int(idx[bad][0])} "
                            f"axis_dim={n}")
     if not shape:
-        return _gathered(x, np.zeros(idx.size, np.int64), (), "IndexSelectBackward0")
+        return _gathered(x, np.zeros(idx.size, np.int64), (), "IndexSelectBackward0", _INDEX)
     picked = np.take(_offsets(shape), idx, axis=d)
-    return _gathered(x, picked, picked.shape, "IndexSelectBackward0")
+    return _gathered(x, picked, picked.shape, "IndexSelectBackward0", _INDEX)
 
 
 def take(input, index) -> Tensor:
@@ -377,7 +380,7 @@ def take(input, index) -> Tensor:
     if bad.any():
         raise IndexError(f"out of range: tried to access index {int(idx[bad].reshape(-1)[0])} "
                          f"on a tensor of {n} elements.")
-    return _gathered(x, np.where(idx < 0, idx + n, idx), idx.shape, "TakeBackward0")
+    return _gathered(x, np.where(idx < 0, idx + n, idx), idx.shape, "TakeBackward0", _INDEX)
 
 
 def _bool_mask(mask, message: str) -> Tensor:
@@ -410,7 +413,7 @@ def masked_select(input, mask) -> Tensor:
     shape = _broadcast(x._v.shape, m._v.shape)
     offsets = np.broadcast_to(_offsets(x._v.shape), shape)
     picked = offsets[np.broadcast_to(np.asarray(m._v), shape)]
-    return _gathered(x, picked, picked.shape, "MaskedSelectBackward0")
+    return _gathered(x, picked, picked.shape, "MaskedSelectBackward0", _INDEX)
 
 
 def masked_fill(input, mask, value) -> Tensor:
@@ -484,7 +487,7 @@ def scatter(input, dim: int, index, src=None, *, value=None, reduce=None) -> Ten
     if src.dtype != x.dtype:
         raise RuntimeError("scatter(): Expected self.dtype to be equal to src.dtype")
     s = src
-    picked = _gathered(s, sources, (positions.size,), "GatherBackward0")
+    picked = _gathered(s, sources, (positions.size,), "GatherBackward0", _INDEX)
     # the last write to a position gives its value; every src element written there takes the
     # position's gradient, as torch's (grad.gather(dim, index)): the others enter as p - p,
     # zero in value, one in derivative
@@ -515,7 +518,7 @@ def _type_name(t: Tensor) -> str:
 def _added(x: Tensor, s: Tensor, positions: np.ndarray, sources, name: str) -> Tensor:
     """``x`` plus ``s``'s elements at ``sources`` added at ``positions``."""
     picked = s.reshape(-1) if sources is None else _gathered(s, sources, (positions.size,),
-                                                             "GatherBackward0")
+                                                             "GatherBackward0", _INDEX)
     if _recording(picked):
         spread = _scatter_op(picked, positions, x._v.size, x._v.shape)
     else:
@@ -590,7 +593,15 @@ def _triangle(name: str):
             raise RuntimeError(f"{name}: input tensor must have at least 2 dimensions")
         rows, cols = np.indices(shape[-2:])
         keep = cols - rows <= diagonal if name == "tril" else cols - rows >= diagonal
-        out = where(_as_tensor(np.broadcast_to(keep, shape)), x, zero_like(x))
+        keep = np.broadcast_to(keep, shape)
+        v = np.asarray(x._v)
+        if not _recording(x):
+            return _as_tensor(np.where(keep, v, np.zeros((), v.dtype)))
+        # the kept elements gathered and put back among zeros: nothing kept (torch's nodes
+        # keep nothing), and an inf outside the triangle passes no nan
+        kept = np.flatnonzero(keep)
+        picked = _gathered(x, kept, kept.shape, "TrilBackward0")
+        out = _scatter_op(picked, kept, v.size, shape, unique=True)
         return rename(out, "TrilBackward0" if name == "tril" else "TriuBackward0")
 
     triangle.__name__ = triangle.__qualname__ = name
@@ -626,7 +637,7 @@ def _diagonal(x: Tensor, offset: int, dim1: int, dim2: int, name: str) -> Tensor
     corner = v[tuple(key)]
     value = np.lib.stride_tricks.as_strided(corner, picked.shape,
                                             np.diagonal(corner, 0, a, b).strides)
-    out = _record(_INDEX, value, x, None, picked.reshape(-1)) if _recording(x) else _wrap(value)
+    out = _record(_REPEAT, value, x, None, picked.reshape(-1)) if _recording(x) else _wrap(value)
     _share_version(out, x)
     return rename(out, name)
 

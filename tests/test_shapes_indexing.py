@@ -431,3 +431,31 @@ def test_compiled_second_order_through_the_new_names_equals_eager():
         np.testing.assert_allclose(tape(x), eager.item(), rtol=1e-11)
         eager.backward()
         np.testing.assert_allclose(tape.gradient(x), t.grad.numpy(), rtol=1e-11, atol=1e-12)
+
+
+@pytest.mark.parametrize("name,fn", [
+    ("flip", lambda L, x: x.flip(0)), ("roll", lambda L, x: x.roll(1)),
+    ("repeat", lambda L, x: x.repeat(2)), ("tile", lambda L, x: x.tile((2,))),
+    ("tril", lambda L, x: x.reshape(1, 3).tril()), ("diagonal", lambda L, x: x.diag_embed()
+                                                    .diagonal()),
+    ("trace", lambda L, x: x.reshape(1, 3).trace()), ("split", lambda L, x: x.split(2)[0]),
+    ("diag", lambda L, x: x.diag()),
+    ("gather", lambda L, x: x.gather(0, L.tensor([1, 0]))),
+    ("index_select", lambda L, x: x.index_select(0, L.tensor([1]))),
+    ("take", lambda L, x: x.take(L.tensor([1]))),
+    ("masked_select", lambda L, x: x.masked_select(x > 2)),
+    ("masked_fill", lambda L, x: x.masked_fill(x > 2, 0.0)),
+])
+def test_a_second_backward_is_allowed_or_refused_as_torchs(name, fn):
+    # torch's nodes for maps made from shapes keep nothing; those of an index tensor keep it
+    outcomes = []
+    for L in (torch, tg):
+        x = L.tensor([1.0, 2.0, 3.0], dtype=L.float64, requires_grad=True)
+        y = fn(L, x).sum()
+        y.backward()
+        try:
+            y.backward()
+            outcomes.append(x.grad.numpy().tolist())
+        except RuntimeError as err:
+            outcomes.append("backward through the graph a second time" in str(err))
+    assert outcomes[0] == outcomes[1]

@@ -79,6 +79,34 @@ from .reductions import (
     std,
     var,
 )
+from .shapes import (  # (issue 19: indexing and shape)
+    chunk,
+    diag,
+    diag_embed,
+    diagonal,
+    flatten,
+    flip,
+    gather,
+    index_add,
+    index_select,
+    masked_fill,
+    masked_select,
+    meshgrid,
+    moveaxis,
+    movedim,
+    narrow,
+    roll,
+    scatter,
+    scatter_add,
+    split,
+    take,
+    tile,
+    trace,
+    tril,
+    triu,
+    unbind,
+    unflatten,
+)
 from .tensor import Size, Tensor
 
 # tapegrad.exp, tapegrad.sum, tapegrad.where ...: every function the op table names
@@ -132,6 +160,10 @@ __all__ = [
     "dot", "mv", "mm", "bmm", "outer", "ger", "inner", "tensordot", "kron", "einsum",
     "prod", "cumsum", "cumprod", "logcumsumexp", "amax", "amin", "argmax", "argmin", "aminmax",
     "var", "std",
+    "flatten", "unflatten", "movedim", "moveaxis", "narrow", "flip", "roll", "tile", "split",
+    "chunk", "unbind", "gather", "index_select", "take", "masked_select", "masked_fill",
+    "scatter", "scatter_add", "index_add", "tril", "triu", "diag", "diagonal", "diag_embed",
+    "trace", "meshgrid",
 ]
 
 

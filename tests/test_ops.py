@@ -144,6 +144,9 @@ CASES: dict[str, list] = {
     # (recorded by graph rules only: the gradient of a gather)
     "scatter_add": [("repeated", lambda x: scatter_add(x, np.array([0, 2, 2, 3, 0]), 4, (2, 2)),
                      [r(5)])],
+    # (tapegrad/shapes.py: gathers by maps made from shapes)
+    "repeat": [("repeat", lambda x: x.repeat(2, 1), [r(2, 3)]),
+               ("flip+diagonal", lambda x: x.flip(0).diagonal(), [r(3, 3)])],
     "setitem_keep": [("slice", _setitem_slice, [r(4, 2), r(3, 2)])],
     "setitem_put": [("index array + broadcast", _setitem_index, [r(4, 3), r(3)])],
     "where_x": [("same", lambda a, b: tg.where(a.detach() > 0, a, b), [r(5), r(5)])],

@@ -13,6 +13,9 @@ from . import mathfuncs  # noqa: F401  (torch's math beyond the core, added late
 from . import cumulative  # noqa: F401  (prod, scans, amax/amin: issue 19, new opcodes)
 
 # isort: split
+from . import rearrange  # noqa: F401  (repeat: a gather keeping nothing, issue 19, new opcode)
+
+# isort: split
 from . import pyfunction  # noqa: F401  (last: the opcodes before it do not move)
 
 # isort: split

@@ -1,0 +1,343 @@
+"""``tapegrad.linalg``: torch.linalg's LAPACK-based functions (issue 19).
+
+numba has no LAPACK without SciPy (not a dependency), so these are not ops of the op table:
+each is a custom :class:`tapegrad.autograd.Function` whose forward is NumPy's ``np.linalg`` and
+whose backward is written in tensor operations (matmul, ``mT``, and the Functions here), so a
+gradient taken with ``create_graph=True`` can be differentiated again.  Their records hand the
+numba sweep over to Python once per call (not per element); ``tg.compile`` cannot replay them
+(it raises ``NotImplementedError`` naming the Function).  ``grad_fn.name()`` answers torch's
+node names (``LinalgInvExBackward0``, ...).
+
+>>> import tapegrad as tg
+>>> A = tg.tensor([[2.0, 1.0], [1.0, 3.0]], requires_grad=True)
+>>> tg.linalg.det(A)
+tensor(5., grad_fn=<LinalgDetBackward0>)
+>>> tg.linalg.det(A).backward()
+>>> A.grad
+tensor([[ 3., -1.],
+        [-1.,  2.]])
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+
+import numpy as np
+
+from .autograd.function import Function
+from .grad_mode import STATE
+from .recording import _wrap
+from .tensor import Tensor
+
+__all__ = ["LinAlgError", "inv", "solve", "det", "slogdet", "logdet", "cholesky"]
+
+
+class LinAlgError(RuntimeError):
+    """torch.linalg.LinAlgError: a matrix the factorization cannot handle (singular, not
+    positive-definite)."""
+
+
+_slogdet_result = namedtuple("linalg_slogdet", ["sign", "logabsdet"])
+_slogdet_top_result = namedtuple("slogdet", ["sign", "logabsdet"])
+
+_TORCH_TYPE = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char",
+               "uint8": "Byte", "bool": "Bool"}
+
+
+def _square(A, fname: str) -> np.ndarray:
+    """``A``'s array, checked as torch checks a batch of square float matrices."""
+    if not isinstance(A, Tensor):
+        raise TypeError(f"{fname}(): argument 'A' (position 1) must be Tensor, not "
+                        f"{type(A).__name__}")
+    if STATE.compile_tape is not None:
+        raise NotImplementedError(
+            f"tapegrad.compile cannot replay {fname}: its backward is Python (numba has no "
+            "LAPACK); call it without tg.compile")
+    a = A._v
+    if a.ndim < 2:
+        raise RuntimeError(f"{fname}: The input tensor A must have at least 2 dimensions.")
+    if a.shape[-1] != a.shape[-2]:
+        raise RuntimeError(f"{fname}: A must be batches of square matrices, but they are "
+                           f"{a.shape[-2]} by {a.shape[-1]} matrices")
+    if a.dtype.kind != "f":
+        raise RuntimeError(f"{fname}: Expected a floating point or complex tensor as input. "
+                           f"Got {_TORCH_TYPE.get(a.dtype.name, a.dtype.name)}")
+    return a
+
+
+def _batch_prefix(a: np.ndarray, index: int) -> str:
+    return f"(Batch element {index}): " if a.ndim > 2 else ""
+
+
+def _first_zero_pivot(m: np.ndarray) -> int:
+    """LAPACK getrf's info for ``m``: the (1-based) first exactly-zero pivot of LU with partial
+    pivoting, 0 if none (only on the error path: its cost does not matter)."""
+    u = np.array(m, dtype=np.float64)
+    n = u.shape[0]
+    for j in range(n):
+        p = j + int(np.argmax(np.abs(u[j:, j])))
+        if u[p, j] == 0.0:
+            return j + 1
+        u[[j, p]] = u[[p, j]]
+        u[j + 1:, j:] -= np.outer(u[j + 1:, j] / u[j, j], u[j, j:])
+    return n
+
+
+def _singular_error(a: np.ndarray, fname: str) -> LinAlgError:
+    flat = a.reshape((-1,) + a.shape[-2:])
+    for b, m in enumerate(flat):
+        k = _first_zero_pivot(m)
+        if k:
+            return LinAlgError(f"{fname}: {_batch_prefix(a, b)}The diagonal element {k} is zero, "
+                               "the inversion could not be completed because the input matrix "
+                               "is singular.")
+    return LinAlgError(f"{fname}: The inversion could not be completed because the input matrix "
+                       "is singular.")
+
+
+def _np_inv(a: np.ndarray, fname: str) -> np.ndarray:
+    try:
+        return np.linalg.inv(a)
+    except np.linalg.LinAlgError:
+        raise _singular_error(a, fname) from None
+
+
+def _const(array: np.ndarray, like: np.ndarray) -> Tensor:
+    return _wrap(np.asarray(array, dtype=like.dtype))
+
+
+class _Inv(Function):
+    _node_name = "LinalgInvExBackward0"
+
+    @staticmethod
+    def forward(ctx, A):
+        out = _wrap(_np_inv(A._v, "linalg.inv"))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        t = out.mT
+        return -(t @ g @ t)
+
+
+def inv(A: Tensor) -> Tensor:
+    """The inverse of each square matrix in ``A`` (torch.linalg.inv); ``LinAlgError`` for a
+    singular one, with torch's words."""
+    _square(A, "linalg.inv")
+    return _Inv.apply(A)
+
+
+class _Solve(Function):
+    _node_name = "LinalgSolveExBackward0"
+
+    @staticmethod
+    def forward(ctx, A, B, left, vector):
+        a, b = A._v, B._v
+        if vector:
+            b = b[..., None]
+        elif not left:  # X A = B is A^T X^T = B^T
+            a, b = np.swapaxes(a, -1, -2), np.swapaxes(b, -1, -2)
+        try:
+            x = np.linalg.solve(a, b)
+        except np.linalg.LinAlgError:
+            raise LinAlgError("torch.linalg.solve: The solver failed because the input matrix "
+                              "is singular.") from None
+        x = x[..., 0] if vector else x if left else np.swapaxes(x, -1, -2)
+        out = _wrap(np.ascontiguousarray(x, dtype=A._v.dtype))
+        ctx.left, ctx.vector = left, vector
+        ctx.save_for_backward(A, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        # X = A^{-1} B: gB = A^{-T} g, gA = -gB X^T (X A = B: gB = g A^{-T}, gA = -X^T gB)
+        A, x = ctx.saved_tensors
+        if ctx.vector:
+            gB = _Solve.apply(A.mT, g, True, True)
+            gA = -(gB.unsqueeze(-1) @ x.unsqueeze(-2))
+        elif ctx.left:
+            gB = _Solve.apply(A.mT, g, True, False)
+            gA = -(gB @ x.mT)
+        else:
+            gB = _Solve.apply(A.mT, g, False, False)
+            gA = -(x.mT @ gB)
+        return (gA if ctx.needs_input_grad[0] else None,
+                gB if ctx.needs_input_grad[1] else None, None, None)
+
+
+def solve(A: Tensor, B: Tensor, *, left: bool = True) -> Tensor:
+    """The solution ``X`` of ``A X = B`` (``X A = B`` if not ``left``), torch.linalg.solve:
+    ``B`` is a (batch of) vector(s) if it is 1-D or has ``A``'s shape without its last
+    dimension; batch dimensions broadcast."""
+    a = _square(A, "linalg.solve")
+    if not isinstance(B, Tensor):
+        raise TypeError(f"linalg_solve(): argument 'B' (position 2) must be Tensor, not "
+                        f"{type(B).__name__}")
+    b = B._v
+    if b.dtype.kind != "f":
+        raise RuntimeError(f"linalg.solve: Expected a floating point or complex tensor as "
+                           f"input. Got {_TORCH_TYPE.get(b.dtype.name, b.dtype.name)}")
+    if a.dtype != b.dtype:
+        raise RuntimeError(f"linalg.solve: Expected A and B to have the same dtype, but found "
+                           f"A of type {_torch_dtype(a)} and B of type {_torch_dtype(b)} "
+                           "instead")
+    vector = b.ndim == 1 or (b.ndim == a.ndim - 1 and b.shape == a.shape[:-1])
+    n = a.shape[-1]
+    if vector:
+        rows, cols = b.shape[-1], 1
+    else:
+        if b.ndim < 2:
+            raise RuntimeError("linalg.solve: The input tensor B must have at least 2 "
+                               "dimensions.")
+        rows, cols = (b.shape[-2], b.shape[-1]) if left else (b.shape[-1], b.shape[-2])
+    if rows != n:
+        eq = "AX = B" if left else "XA = B"
+        shown = f"{rows}x{cols}" if left or vector else f"{cols}x{rows}"
+        raise RuntimeError(f"linalg.solve: Incompatible shapes of A and B for the equation {eq} "
+                           f"({n}x{n} and {shown})")
+    return _Solve.apply(A, B, bool(left), vector)
+
+
+def _torch_dtype(a: np.ndarray) -> str:
+    return {"float64": "double", "float32": "float"}.get(a.dtype.name, a.dtype.name)
+
+
+class _Det(Function):
+    _node_name = "LinalgDetBackward0"
+
+    @staticmethod
+    def forward(ctx, A):
+        out = _wrap(np.asarray(np.linalg.det(A._v), dtype=A._v.dtype))
+        ctx.save_for_backward(A, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        A, d = ctx.saved_tensors
+        # d det / dA = det(A) A^{-T}; a singular A raises (torch's SVD route for it is not here)
+        scale = (g * d).unsqueeze(-1).unsqueeze(-1)
+        return scale * _Inv.apply(A).mT
+
+
+def det(A: Tensor) -> Tensor:
+    """The determinant of each square matrix in ``A`` (torch.linalg.det).  Its gradient at a
+    singular matrix raises ``LinAlgError`` (torch's is finite there)."""
+    _square(A, "linalg.det")
+    return _Det.apply(A)
+
+
+class _Slogdet(Function):
+    _node_name = "LinalgSlogdetBackward0"
+
+    @staticmethod
+    def forward(ctx, A):
+        sign, logabs = np.linalg.slogdet(A._v)
+        sign = _wrap(np.asarray(sign, dtype=A._v.dtype))
+        logabs = _wrap(np.asarray(logabs, dtype=A._v.dtype))
+        ctx.save_for_backward(A)
+        ctx.set_materialize_grads(False)  # (a backward from sign alone gives A no gradient)
+        return sign, logabs
+
+    @staticmethod
+    def backward(ctx, _gsign, glogabs):
+        if glogabs is None:
+            return None
+        (A,) = ctx.saved_tensors
+        return glogabs.unsqueeze(-1).unsqueeze(-1) * _Inv.apply(A).mT
+
+
+def slogdet(A: Tensor) -> tuple[Tensor, Tensor]:
+    """``(sign, logabsdet)`` of each square matrix in ``A`` (torch.linalg.slogdet, a named
+    tuple); ``sign`` has a grad_fn, as torch's, but a zero gradient (real input)."""
+    _square(A, "linalg.slogdet")
+    return _slogdet_result(*_Slogdet.apply(A))
+
+
+def _slogdet_top(A: Tensor) -> tuple[Tensor, Tensor]:
+    """torch.slogdet: torch.linalg.slogdet under its top-level name."""
+    _square(A, "linalg.slogdet")
+    return _slogdet_top_result(*_Slogdet.apply(A))
+
+
+def logdet(A: Tensor) -> Tensor:
+    """The log of the determinant of each square matrix in ``A`` (torch.logdet): nan for a
+    negative determinant, -inf for a zero one."""
+    _square(A, "logdet")
+    from .structural import where
+
+    sign, logabs = _Slogdet.apply(A)
+    # (a 0-d array, not the float nan: tg.where promotes a Python float to float64)
+    return where(sign < 0, _const(np.nan, A._v), logabs)
+
+
+def _positive_definite_error(a: np.ndarray, fname: str) -> LinAlgError:
+    flat = a.reshape((-1,) + a.shape[-2:])
+    n = a.shape[-1]
+    for b, m in enumerate(flat):
+        for k in range(1, n + 1):
+            try:
+                np.linalg.cholesky(m[:k, :k])
+            except np.linalg.LinAlgError:
+                return LinAlgError(
+                    f"{fname}: {_batch_prefix(a, b)}The factorization could not be completed "
+                    "because the input is not positive-definite (the leading minor of order "
+                    f"{k} is not positive-definite).")
+    return LinAlgError(f"{fname}: The factorization could not be completed because the input "
+                       "is not positive-definite.")
+
+
+class _Cholesky(Function):
+    _node_name = "LinalgCholeskyExBackward0"
+
+    @staticmethod
+    def forward(ctx, A, upper):
+        try:
+            lower = np.linalg.cholesky(A._v)
+        except np.linalg.LinAlgError:
+            raise _positive_definite_error(A._v, "linalg.cholesky") from None
+        ctx.upper = upper
+        # the output is saved (not a copy): differentiating the backward again reaches A
+        out = _wrap(np.ascontiguousarray(np.swapaxes(lower, -1, -2)) if upper else lower)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        # torch's cholesky_backward: with phi = tril(L^T gL), symmetrized with half its
+        # diagonal, gA = L^{-T} phi L^{-1}
+        (L,) = ctx.saved_tensors
+        if ctx.upper:
+            L, g = L.mT, g.mT
+        n = L.shape[-1]
+        lower = _const(np.tril(np.ones((n, n))), L._v)
+        strict = _const(np.tril(np.ones((n, n)), -1), L._v)
+        phi = (L.mT @ g) * lower
+        phi = 0.5 * (phi + (phi * strict).mT)
+        y = _Solve.apply(L.mT, phi, True, False)  # L^{-T} phi
+        return _Solve.apply(L, y, False, False), None  # y L^{-1}
+
+
+def cholesky(A: Tensor, *, upper: bool = False) -> Tensor:
+    """The Cholesky factor ``L`` (lower; ``L^T`` if ``upper``) of each symmetric
+    positive-definite matrix in ``A`` (torch.linalg.cholesky; only the lower triangle is read);
+    ``LinAlgError`` with torch's words for one that is not positive-definite."""
+    _square(A, "linalg.cholesky")
+    return _Cholesky.apply(A, bool(upper))
+
+
+class _CholeskyTop(_Cholesky):
+    _node_name = "CholeskyBackward0"
+
+
+def _cholesky_top(A: Tensor, upper: bool = False) -> Tensor:
+    """torch.cholesky (deprecated in torch for torch.linalg.cholesky): node CholeskyBackward0."""
+    _square(A, "linalg.cholesky")
+    return _CholeskyTop.apply(A, bool(upper))
+
+
+# torch's top-level names for these (tg.inverse, tg.det, ...): tapegrad/__init__.py's
+# __getattr__ reads this table
+TOP_LEVEL = {"inverse": inv, "det": det, "logdet": logdet, "slogdet": _slogdet_top,
+             "cholesky": _cholesky_top}

@@ -1,0 +1,182 @@
+"""tapegrad.linalg (issue 19): torch 2.13 is the oracle for values, gradients, second
+derivatives, node names and error messages; central finite differences (gradcheck) check each
+gradient independently of torch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tapegrad as tg
+
+torch = pytest.importorskip("torch")
+
+
+def _well_conditioned(shape, seed, dtype=np.float64):
+    rng = np.random.default_rng(seed)
+    n = shape[-1]
+    return (rng.standard_normal(shape) + n * np.eye(n)).astype(dtype)
+
+
+def _spd(shape, seed, dtype=np.float64):
+    rng = np.random.default_rng(seed)
+    m = rng.standard_normal(shape)
+    return (m @ np.swapaxes(m, -1, -2) + shape[-1] * np.eye(shape[-1])).astype(dtype)
+
+
+def _lib(lib):
+    return lib.linalg
+
+
+CASES = {
+    "inv": (lambda lib, a: lib.linalg.inv(a), _well_conditioned),
+    "det": (lambda lib, a: lib.linalg.det(a), _well_conditioned),
+    "slogdet": (lambda lib, a: lib.linalg.slogdet(a).logabsdet, _well_conditioned),
+    "logdet": (lambda lib, a: lib.logdet(a), _spd),
+    "solve": (lambda lib, a: lib.linalg.solve(a, a[..., :2] * 2 + 1), _well_conditioned),
+    "solve_vector": (lambda lib, a: lib.linalg.solve(a, a[..., 0] - 1), _well_conditioned),
+    "solve_right": (lambda lib, a: lib.linalg.solve(a, a[..., :2, :] * 3, left=False),
+                    _well_conditioned),
+    "cholesky": (lambda lib, a: lib.linalg.cholesky(a), _spd),
+    "cholesky_upper": (lambda lib, a: lib.linalg.cholesky(a, upper=True), _spd),
+    "inverse": (lambda lib, a: lib.inverse(a), _well_conditioned),
+    "top_det": (lambda lib, a: lib.det(a), _well_conditioned),
+    "top_slogdet": (lambda lib, a: lib.slogdet(a)[1], _well_conditioned),
+}
+
+
+def _run(name, lib, a, w_seed=7):
+    """The function's value, its gradient (create_graph) and the gradient of a function of that
+    gradient: the second derivative."""
+    f, _ = CASES[name]
+    A = lib.tensor(a, requires_grad=True)
+    y = f(lib, A)
+    w = lib.tensor(np.random.default_rng(w_seed).standard_normal(tuple(y.shape)).astype(a.dtype))
+    (g,) = lib.autograd.grad((y * w).sum(), A, create_graph=True)
+    (gg,) = lib.autograd.grad((g * g.sin()).sum(), A)
+    return y.grad_fn.name(), [t.detach().numpy() for t in (y, g, gg)]
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (2, 4, 4), (2, 1, 3, 3)])
+@pytest.mark.parametrize("name", list(CASES))
+def test_values_gradients_and_second_derivatives_as_torch(name, shape):
+    a = CASES[name][1](shape, 1)
+    expected_name, expected = _run(name, torch, a)
+    got_name, got = _run(name, tg, a)
+    assert got_name == expected_name
+    for e, g in zip(expected, got, strict=True):
+        assert g.shape == e.shape and g.dtype == e.dtype
+        np.testing.assert_allclose(g, e, rtol=1e-9, atol=1e-11)
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_float32_as_torch(name):
+    a = CASES[name][1]((2, 3, 3), 2, np.float32)
+    _, expected = _run(name, torch, a)
+    _, got = _run(name, tg, a)
+    for e, g in zip(expected, got, strict=True):
+        assert g.dtype == np.float32
+        np.testing.assert_allclose(g, e, rtol=2e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_gradcheck_and_gradgradcheck(name):
+    f, make = CASES[name]
+    A = tg.tensor(make((2, 3, 3), 3), requires_grad=True)
+
+    def func(x):
+        if name.startswith("cholesky"):  # (it reads one triangle; its gradient is symmetric,
+            x = (x + x.mT) * 0.5  # as torch's: the finite differences see a symmetric input)
+        return f(tg, x)
+
+    assert tg.autograd.gradcheck(func, (A,))
+    assert tg.autograd.gradgradcheck(func, (A,))
+
+
+def test_solve_gradient_reaches_both_arguments_and_broadcast_batches():
+    rng = np.random.default_rng(4)
+    a = _well_conditioned((3, 3), 4)
+    b = rng.standard_normal((2, 3, 2))
+
+    def program(lib):
+        A = lib.tensor(a, requires_grad=True)
+        B = lib.tensor(b, requires_grad=True)
+        x = lib.linalg.solve(A, B)
+        (x * x).sum().backward()
+        return x.detach().numpy(), A.grad.numpy(), B.grad.numpy()
+
+    for e, g in zip(program(torch), program(tg), strict=True):
+        np.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-12)
+    A = tg.tensor(a, requires_grad=True)
+    B = tg.tensor(b, requires_grad=True)
+    assert tg.autograd.gradcheck(lambda x, y: tg.linalg.solve(x, y), (A, B))
+
+
+def test_slogdet_and_logdet_of_a_negative_determinant_as_torch():
+    a = np.array([[0.0, 2.0], [1.0, 0.5]])
+    for lib in (torch, tg):
+        sign, logabs = lib.linalg.slogdet(lib.tensor(a))
+        assert sign.item() == -1.0 and logabs.item() == pytest.approx(np.log(2.0))
+        assert np.isnan(lib.logdet(lib.tensor(a)).item())
+    assert tg.linalg.slogdet(tg.tensor(a)).sign.item() == -1.0
+    assert type(tg.linalg.slogdet(tg.tensor(a))).__name__ == "linalg_slogdet"
+    assert type(tg.slogdet(tg.tensor(a))).__name__ == "slogdet"
+
+
+def test_sign_of_slogdet_has_a_grad_fn_and_no_gradient_as_torch():
+    for lib in (torch, tg):
+        A = lib.tensor(np.eye(2) * 2, requires_grad=True)
+        sign, logabs = lib.linalg.slogdet(A)
+        assert sign.grad_fn.name() == "LinalgSlogdetBackward0"
+        sign.backward(retain_graph=True)
+        assert A.grad is None
+        (sign + logabs).backward()
+        np.testing.assert_array_equal(A.grad.numpy(), np.eye(2) * 0.5)
+
+
+ERRORS = [
+    lambda lib: lib.linalg.inv(lib.tensor([[1.0, 2.0], [2.0, 4.0]])),
+    lambda lib: lib.linalg.inv(lib.zeros(2, 3, 3)),
+    lambda lib: lib.linalg.inv(lib.tensor([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [1.0, 0.0, 1.0]])),
+    lambda lib: lib.linalg.inv(lib.zeros(2, 3)),
+    lambda lib: lib.linalg.inv(lib.ones(3)),
+    lambda lib: lib.linalg.inv(lib.eye(2, dtype=lib.int64)),
+    lambda lib: lib.inverse(lib.tensor([[1.0, 2.0], [2.0, 4.0]])),
+    lambda lib: lib.linalg.cholesky(lib.tensor([[1.0, 2.0], [2.0, 1.0]])),
+    lambda lib: lib.linalg.cholesky(lib.stack([lib.eye(2),
+                                               lib.tensor([[1.0, 2.0], [2.0, 1.0]])])),
+    lambda lib: lib.linalg.cholesky(lib.tensor([[-1.0, 0.0], [0.0, 1.0]])),
+    lambda lib: lib.linalg.cholesky(lib.ones(2, 3)),
+    lambda lib: lib.linalg.solve(lib.tensor([[1.0, 2.0], [2.0, 4.0]]), lib.ones(2)),
+    lambda lib: lib.linalg.solve(lib.eye(2), lib.ones(3)),
+    lambda lib: lib.linalg.solve(lib.eye(2), lib.ones(3, 4)),
+    lambda lib: lib.linalg.det(lib.ones(2, 3)),
+    lambda lib: lib.linalg.slogdet(lib.ones(4)),
+]
+
+
+@pytest.mark.parametrize("k", range(len(ERRORS)))
+def test_errors_as_torch(k):
+    program = ERRORS[k]
+    with pytest.raises(Exception) as expected:
+        program(torch)
+    with pytest.raises(Exception) as got:
+        program(tg)
+    assert str(got.value) == str(expected.value)
+    assert isinstance(got.value, RuntimeError)
+    if isinstance(expected.value, torch.linalg.LinAlgError):
+        assert isinstance(got.value, tg.linalg.LinAlgError)
+
+
+def test_empty_matrices_as_torch():
+    for name in ("inv", "det"):
+        e = getattr(torch.linalg, name)(torch.zeros(2, 0, 0, dtype=torch.float64)).numpy()
+        g = getattr(tg.linalg, name)(tg.zeros(2, 0, 0)).numpy()
+        assert g.shape == e.shape
+        np.testing.assert_array_equal(g, e)
+
+
+def test_compile_refuses_linalg_with_a_clear_error():
+    A = tg.tensor(_well_conditioned((3, 3), 5), requires_grad=True)
+    with pytest.raises(NotImplementedError, match="cannot replay linalg.inv"):
+        tg.compile(lambda a: tg.linalg.inv(a).sum(), A)(A)

@@ -10,12 +10,12 @@ node names (``LinalgInvExBackward0``, ...).
 
 >>> import tapegrad as tg
 >>> A = tg.tensor([[2.0, 1.0], [1.0, 3.0]], requires_grad=True)
->>> tg.linalg.det(A)
-tensor(5., grad_fn=<LinalgDetBackward0>)
->>> tg.linalg.det(A).backward()
->>> A.grad
-tensor([[ 3., -1.],
-        [-1.,  2.]])
+>>> d = tg.linalg.det(A)
+>>> d.grad_fn.name(), round(d.item(), 12)
+('LinalgDetBackward0', 5.0)
+>>> d.backward()
+>>> A.grad.numpy().round(12).tolist()
+[[3.0, -1.0], [-1.0, 2.0]]
 """
 
 from __future__ import annotations

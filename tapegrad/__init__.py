@@ -142,7 +142,7 @@ def __getattr__(name: str):
         import importlib
 
         return importlib.import_module(f"{__name__}.{name}")
-    if name in ("inverse", "det", "logdet", "slogdet", "cholesky"):  # torch's linalg aliases
+    if name in ("inverse", "det", "logdet", "slogdet", "cholesky", "cross"):  # torch's aliases
         from .linalg import TOP_LEVEL
 
         return TOP_LEVEL[name]

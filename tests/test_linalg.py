@@ -188,3 +188,103 @@ def test_module_docstring_examples_run():
     import tapegrad.linalg
 
     assert doctest.testmod(tapegrad.linalg).failed == 0
+
+
+INF = float("inf")
+NORMS = {
+    **{f"vector_{o}": (lambda lib, a, o=o: lib.linalg.vector_norm(a, o), {})
+       for o in (2, 1, 0, 3, 0.5, -1, INF, -INF)},
+    "vector_dim": (lambda lib, a: lib.linalg.vector_norm(a, 3, dim=(0, -1), keepdim=True), {}),
+    "vector_dim_int": (lambda lib, a: lib.linalg.vector_norm(a, 2, dim=1), {}),
+    **{f"matrix_{o}": (lambda lib, a, o=o: lib.linalg.matrix_norm(a, o), {})
+       for o in ("fro", 1, -1, INF, -INF)},
+    "matrix_dims_keepdim": (lambda lib, a: lib.linalg.matrix_norm(a, 1, dim=(0, 2),
+                                                                  keepdim=True), {}),
+    "norm_none": (lambda lib, a: lib.linalg.norm(a), {}),
+    "norm_dim": (lambda lib, a: lib.linalg.norm(a, dim=-1), {}),
+    "norm_2d": (lambda lib, a: lib.linalg.norm(a[0], INF), {}),
+    "norm_1d": (lambda lib, a: lib.linalg.norm(a[0, 0], 3), {}),
+    "norm_matrix_dims": (lambda lib, a: lib.linalg.norm(a, -1, dim=(1, 2)), {}),
+    "cross": (lambda lib, a: lib.linalg.cross(a, a.mT * 2 + 1), {}),
+    "cross_dim": (lambda lib, a: lib.linalg.cross(a, a[:1] ** 2, dim=1), {}),
+    "cross_top": (lambda lib, a: lib.cross(a, a.mT * 2 + 1, dim=2), {}),
+}
+
+
+def _run_norm(name, lib, a):
+    f, _ = NORMS[name]
+    A = lib.tensor(a, requires_grad=True)
+    y = f(lib, A)
+    w = lib.tensor(np.random.default_rng(9).standard_normal(tuple(y.shape)).astype(a.dtype))
+    (g,) = lib.autograd.grad((y * w).sum(), A, create_graph=True, allow_unused=True)
+    if g is None or not g.requires_grad:
+        return y.grad_fn.name(), [_numpy(y), _numpy(g)]
+    (gg,) = lib.autograd.grad((g * g.sin()).sum(), A, allow_unused=True)
+    return y.grad_fn.name(), [_numpy(t) for t in (y, g, gg)]
+
+
+def _numpy(t):
+    """(torch's gradient may be a ZeroTensor, which numpy() refuses without force)"""
+    if t is None:
+        return None
+    return t.numpy(force=True) if isinstance(t, torch.Tensor) else t.detach().numpy()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name", list(NORMS))
+def test_norms_and_cross_as_torch(name, dtype):
+    a = np.random.default_rng(11).standard_normal((2, 3, 3)).astype(dtype)
+    expected_name, expected = _run_norm(name, torch, a)
+    got_name, got = _run_norm(name, tg, a)
+    assert got_name == expected_name
+    assert len(got) == len(expected)
+    tol = dict(rtol=1e-9, atol=1e-11) if dtype == np.float64 else dict(rtol=2e-4, atol=1e-5)
+    for e, g in zip(expected, got, strict=True):
+        if e is None:
+            assert g is None
+            continue
+        assert g.shape == e.shape and g.dtype == e.dtype
+        np.testing.assert_allclose(g, e, **tol)
+
+
+@pytest.mark.parametrize("name", [n for n in NORMS if n != "vector_0"])
+def test_norms_gradcheck(name):
+    f, _ = NORMS[name]
+    A = tg.tensor(np.random.default_rng(12).standard_normal((2, 3, 3)), requires_grad=True)
+    assert tg.autograd.gradcheck(lambda x: f(tg, x), (A,))
+    if "inf" not in name and name not in ("matrix_1", "matrix_-1", "norm_2d",
+                                          "matrix_dims_keepdim", "norm_matrix_dims"):
+        assert tg.autograd.gradgradcheck(lambda x: f(tg, x), (A,))
+
+
+@pytest.mark.parametrize("o", [2, 1, INF, 3, 0.5, -1])
+def test_vector_norm_gradient_at_zero_and_ties_as_torch(o):
+    for values in ([0.0, 0.0, 0.0], [0.0, -3.0, 3.0], [1.0, -3.0, 3.0]):
+        grads = []
+        for lib in (torch, tg):
+            x = lib.tensor(values, dtype=lib.float64, requires_grad=True)
+            lib.linalg.vector_norm(x, o).backward()
+            grads.append(x.grad.numpy())
+        np.testing.assert_allclose(grads[1], grads[0], rtol=1e-12, atol=0)
+
+
+NORM_ERRORS = [
+    lambda lib: lib.linalg.vector_norm(lib.ones(2, dtype=lib.int64)),
+    lambda lib: lib.linalg.vector_norm(lib.ones(0), INF),
+    lambda lib: lib.linalg.vector_norm(lib.ones(2, 3), dim=2),
+    lambda lib: lib.linalg.matrix_norm(lib.ones(3), "fro"),
+    lambda lib: lib.linalg.matrix_norm(lib.ones(3, 3), 3),
+    lambda lib: lib.linalg.matrix_norm(lib.ones(3, 3), "abc"),
+    lambda lib: lib.linalg.norm(lib.ones(2, 2, 2), 2),
+    lambda lib: lib.linalg.cross(lib.ones(3, 2), lib.ones(3, 2)),
+]
+
+
+@pytest.mark.parametrize("k", range(len(NORM_ERRORS)))
+def test_norm_errors_as_torch(k):
+    with pytest.raises(Exception) as expected:
+        NORM_ERRORS[k](torch)
+    with pytest.raises(Exception) as got:
+        NORM_ERRORS[k](tg)
+    assert type(got.value) is type(expected.value)
+    assert str(got.value) == str(expected.value)

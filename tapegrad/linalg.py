@@ -30,7 +30,8 @@ from .recording import _wrap
 from .tensor import Tensor
 
 __all__ = ["LinAlgError", "inv", "solve", "det", "slogdet", "logdet", "cholesky", "vector_norm",
-           "matrix_norm", "norm", "cross"]
+           "matrix_norm", "norm", "cross", "eigh", "eigvalsh", "svd", "svdvals", "qr", "pinv",
+           "lstsq"]
 
 
 class LinAlgError(RuntimeError):
@@ -449,8 +450,7 @@ def _ord_text(ord: float) -> str:
 def matrix_norm(A: Tensor, ord="fro", dim=(-2, -1), keepdim: bool = False, *,
                 dtype=None) -> Tensor:
     """The ``ord`` matrix norm of the matrices of ``A`` over the two dims ``dim``, as
-    torch.linalg.matrix_norm: 'fro', 1, -1, inf, -inf ('nuc', 2, -2 need the singular values:
-    not here yet)."""
+    torch.linalg.matrix_norm: 'fro', 'nuc', 1, -1, 2, -2, inf, -inf."""
     if not isinstance(A, Tensor):
         raise TypeError(f"linalg_matrix_norm(): argument 'input' (position 1) must be Tensor, "
                         f"not {type(A).__name__}")
@@ -473,13 +473,15 @@ def matrix_norm(A: Tensor, ord="fro", dim=(-2, -1), keepdim: bool = False, *,
     if isinstance(ord, str):
         if ord == "fro":
             return vector_norm(A, 2, (d0, d1), keepdim)
-        if ord == "nuc":
-            raise NotImplementedError("tapegrad.linalg.matrix_norm: ord='nuc' needs the "
-                                      "singular values (svdvals), not implemented yet")
-        raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
-    if ord in (2, -2):
-        raise NotImplementedError(f"tapegrad.linalg.matrix_norm: ord={ord} needs the singular "
-                                  "values (svdvals), not implemented yet")
+        if ord != "nuc":
+            raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
+    if ord in ("nuc", 2, -2):
+        rest = [i for i in range(A.ndim) if i not in (d0, d1)]
+        s = svdvals(A.permute(tuple(rest) + (d0, d1)))
+        out = s.sum(-1) if ord == "nuc" else s.amax(-1) if ord == 2 else s.amin(-1)
+        if keepdim:
+            out = out.unsqueeze(min(d0, d1)).unsqueeze(max(d0, d1))
+        return out
     if ord not in (1, -1, np.inf, -np.inf):
         raise RuntimeError(f"linalg.matrix_norm: Order {_ord_text(float(ord))} not supported.")
     # ord +-1: the max/min over columns of their 1-norms; ord +-inf: over rows
@@ -566,6 +568,291 @@ def _cross_top(input: Tensor, other: Tensor, dim: int | None = None) -> Tensor:
         shape = np.broadcast_shapes(tuple(input.shape), tuple(other.shape))
         dim = next((i for i, n in enumerate(shape) if n == 3), -1)
     return _cross(input, other, dim, "linalg.cross")
+
+
+_eigh_result = namedtuple("linalg_eigh", ["eigenvalues", "eigenvectors"])
+_qr_result = namedtuple("linalg_qr", ["Q", "R"])
+_svd_result = namedtuple("linalg_svd", ["U", "S", "Vh"])
+_lstsq_result = namedtuple("linalg_lstsq", ["solution", "residuals", "rank", "singular_values"])
+
+
+def _eye(n: int, like: np.ndarray) -> Tensor:
+    return _const(np.eye(n), like)
+
+
+class _Eigh(Function):
+    _node_name = "LinalgEighBackward0"
+
+    @staticmethod
+    def forward(ctx, A, uplo):
+        w, v = np.linalg.eigh(A._v, UPLO=uplo)
+        L, V = _wrap(np.asarray(w, dtype=A._v.dtype)), _wrap(np.asarray(v, dtype=A._v.dtype))
+        ctx.set_materialize_grads(False)
+        ctx.save_for_backward(L, V)
+        return L, V
+
+    @staticmethod
+    def backward(ctx, gL, gV):
+        # torch's linalg_eig_backward (hermitian): gA = V (skew(V^T gV) / E + diag(gL)) V^T,
+        # E_ij = L_j - L_i off the diagonal
+        L, V = ctx.saved_tensors
+        if gL is None and gV is None:
+            return None, None
+        eye = _eye(L.shape[-1], L._v)
+        inner = gL.unsqueeze(-1) * eye if gL is not None else None
+        if gV is not None:
+            VhgV = V.mT @ gV
+            E = L.unsqueeze(-2) - L.unsqueeze(-1) + eye
+            part = (0.5 * (VhgV - VhgV.mT)) / E
+            inner = part if inner is None else part + inner
+        return V @ inner @ V.mT, None
+
+
+def _uplo(UPLO: str) -> str:
+    if UPLO not in ("L", "U"):
+        raise RuntimeError(f"Expected UPLO argument to be 'L' or 'U', but got {UPLO}")
+    return UPLO
+
+
+def eigh(A: Tensor, UPLO: str = "L") -> tuple[Tensor, Tensor]:
+    """Eigenvalues (ascending) and eigenvectors of the symmetric matrices of ``A`` (reading
+    the ``UPLO`` triangle), as torch.linalg.eigh (a named tuple ``eigenvalues, eigenvectors``;
+    torch's gradient, not symmetrized).  Eigenvectors are determined up to sign."""
+    _square(A, "linalg.eigh")
+    return _eigh_result(*_Eigh.apply(A, _uplo(UPLO)))
+
+
+def eigvalsh(A: Tensor, UPLO: str = "L") -> Tensor:
+    """The eigenvalues of :func:`eigh` (torch.linalg.eigvalsh)."""
+    _square(A, "linalg.eigvalsh")
+    return _Eigh.apply(A, _uplo(UPLO))[0]
+
+
+def _matrix(A, fname: str) -> np.ndarray:
+    if not isinstance(A, Tensor):
+        raise TypeError(f"{fname}(): argument 'A' (position 1) must be Tensor, not "
+                        f"{type(A).__name__}")
+    if STATE.compile_tape is not None:
+        raise NotImplementedError(f"tapegrad.compile cannot replay {fname}: its backward is "
+                                  "Python (numba has no LAPACK); call it without tg.compile")
+    a = A._v
+    if a.ndim < 2:
+        raise RuntimeError(f"{fname}: The input tensor A must have at least 2 dimensions.")
+    if a.dtype.kind != "f":
+        raise RuntimeError(f"{fname}: Expected a floating point or complex tensor as input. "
+                           f"Got {_TORCH_TYPE.get(a.dtype.name, a.dtype.name)}")
+    return a
+
+
+class _Svd(Function):
+    _node_name = "LinalgSvdBackward0"
+
+    @staticmethod
+    def forward(ctx, A, full_matrices):
+        a = A._v
+        u, s, vh = np.linalg.svd(a, full_matrices=full_matrices)
+        outs = tuple(_wrap(np.asarray(t, dtype=a.dtype)) for t in (u, s, vh))
+        ctx.full = full_matrices
+        ctx.set_materialize_grads(False)
+        ctx.save_for_backward(*outs)
+        return outs
+
+    @staticmethod
+    def backward(ctx, gU, gS, gVh):
+        # torch's svd_backward (full_matrices: the first k = min(m, n) singular vectors only)
+        U, S, Vh = ctx.saved_tensors
+        if gU is None and gS is None and gVh is None:
+            return None, None
+        m, n = U.shape[-2], Vh.shape[-1]
+        k = S.shape[-1]
+        if ctx.full:
+            U, Vh = U[..., :k], Vh[..., :k, :]
+            gU = None if gU is None else gU[..., :k]
+            gVh = None if gVh is None else gVh[..., :k, :]
+        if gU is None and gVh is None:
+            if m >= n:
+                return U @ (gS.unsqueeze(-1) * Vh), None
+            return (U * gS.unsqueeze(-2)) @ Vh, None
+        eye = _eye(k, S._v)
+        S2 = S * S
+        E = S2.unsqueeze(-2) - S2.unsqueeze(-1) + eye
+        UhgU = None if gU is None else (U.mT @ gU) - (U.mT @ gU).mT
+        VhgV = None if gVh is None else (Vh @ gVh.mT) - (Vh @ gVh.mT).mT
+        if UhgU is not None and VhgV is not None:
+            gA = (UhgU * S.unsqueeze(-2) + S.unsqueeze(-1) * VhgV) / E
+        elif UhgU is None:
+            gA = S.unsqueeze(-1) * (VhgV / E)
+        else:
+            gA = (UhgU / E) * S.unsqueeze(-2)
+        if gS is not None:
+            gA = gA + gS.unsqueeze(-1) * eye
+        if m > n and gU is not None:
+            gA = U @ gA
+            gUSinv = gU / S.unsqueeze(-2)
+            gA = (gA + gUSinv - U @ (U.mT @ gUSinv)) @ Vh
+        elif m < n and gVh is not None:
+            gA = gA @ Vh
+            SinvgVh = gVh / S.unsqueeze(-1)
+            gA = U @ (gA + SinvgVh - (SinvgVh @ Vh.mT) @ Vh)
+        else:
+            gA = U @ (gA @ Vh) if m >= n else (U @ gA) @ Vh
+        return gA, None
+
+
+def svd(A: Tensor, full_matrices: bool = True) -> tuple[Tensor, Tensor, Tensor]:
+    """``U, S, Vh`` with ``A = U diag(S) Vh`` (torch.linalg.svd, a named tuple); torch's
+    gradient (singular vectors are determined up to sign: differentiate functions that do not
+    depend on it).  With ``full_matrices`` the extra singular vectors get no gradient."""
+    _matrix(A, "linalg.svd")
+    return _svd_result(*_Svd.apply(A, bool(full_matrices)))
+
+
+def svdvals(A: Tensor) -> Tensor:
+    """The singular values of ``A``, descending (torch.linalg.svdvals)."""
+    _matrix(A, "linalg.svdvals")
+    return _Svd.apply(A, False)[1]
+
+
+class _Qr(Function):
+    _node_name = "LinalgQrBackward0"
+
+    @staticmethod
+    def forward(ctx, A, mode):
+        a = A._v
+        if mode == "r":
+            q, r = np.zeros((0,), a.dtype), np.linalg.qr(a, mode="r")
+        else:
+            q, r = np.linalg.qr(a, mode=mode)
+        Q, R = _wrap(np.asarray(q, dtype=a.dtype)), _wrap(np.asarray(r, dtype=a.dtype))
+        ctx.mode, ctx.shape = mode, a.shape
+        ctx.set_materialize_grads(False)
+        ctx.save_for_backward(Q, R)
+        return Q, R
+
+    @staticmethod
+    def backward(ctx, gQ, gR):
+        # for m >= n: M = R gR^T - gQ^T Q, gA = (gQ + Q copyltu(M)) R^{-T}
+        Q, R = ctx.saved_tensors
+        m, n = ctx.shape[-2:]
+        if ctx.mode == "r":
+            raise RuntimeError("The derivative of linalg.qr depends on Q, which is not computed "
+                               "when mode='r'. Please use linalg.qr(A, mode='reduced') if you "
+                               "are going to differentiate through linalg.qr.")
+        if ctx.mode == "complete" and m > n:
+            raise RuntimeError("The QR decomposition is not differentiable when "
+                               "mode='complete' and nrows > ncols.")
+        if m < n:
+            raise NotImplementedError("tapegrad.linalg.qr: the gradient for a wide matrix "
+                                      "(nrows < ncols) is not implemented")
+        if gQ is None and gR is None:
+            return None, None
+        M = None
+        if gR is not None:
+            M = R @ gR.mT
+        if gQ is not None:
+            M = -(gQ.mT @ Q) if M is None else M - gQ.mT @ Q
+        k = R.shape[-2]
+        lower = _const(np.tril(np.ones((k, k))), R._v)
+        strict = _const(np.tril(np.ones((k, k)), -1), R._v)
+        inner = Q @ (M * lower + (M * strict).mT)
+        if gQ is not None:
+            inner = inner + gQ
+        return _Solve.apply(R.mT, inner, False, False), None
+
+
+def qr(A: Tensor, mode: str = "reduced") -> tuple[Tensor, Tensor]:
+    """``Q, R`` with ``A = Q R`` (torch.linalg.qr, a named tuple); mode 'reduced', 'complete'
+    or 'r' (Q empty).  Differentiable for nrows >= ncols (not wide matrices yet)."""
+    _matrix(A, "linalg.qr")
+    if mode not in ("reduced", "complete", "r"):
+        raise RuntimeError(f"qr received unrecognized mode '{mode}' but expected one of "
+                           "'reduced' (default), 'r', or 'complete'")
+    return _qr_result(*_Qr.apply(A, mode))
+
+
+def _pinv_backward(g, pinvA, A):
+    """torch's pinv_backward, in tensor operations."""
+    m, n = A.shape[-2], A.shape[-1]
+    pinvAh, gh = pinvA.mT, g.mT
+    if m <= n:
+        K = gh @ pinvA
+        KpinvAh = K @ pinvAh
+        return (-(pinvA @ K).mT + KpinvAh - (A @ pinvA) @ KpinvAh
+                + (pinvAh @ pinvA) @ (gh - K @ A))
+    K = pinvA @ gh
+    pinvAhK = pinvAh @ K
+    return (-(K @ pinvA).mT + ((gh - A @ K) @ pinvA) @ pinvAh + pinvAhK
+            - (pinvAhK @ pinvA) @ A)
+
+
+class _Pinv(Function):
+    _node_name = "LinalgPinvBackward0"
+
+    @staticmethod
+    def forward(ctx, A, rtol, hermitian):
+        a = A._v
+        p = np.linalg.pinv(a, hermitian=hermitian) if rtol is None else \
+            np.linalg.pinv(a, rtol=rtol, hermitian=hermitian)
+        out = _wrap(np.asarray(p, dtype=a.dtype))
+        ctx.save_for_backward(A, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        A, pinvA = ctx.saved_tensors
+        return _pinv_backward(g, pinvA, A), None, None
+
+
+def pinv(A: Tensor, *, atol=None, rtol=None, hermitian: bool = False) -> Tensor:
+    """The Moore-Penrose pseudo-inverse (torch.linalg.pinv; singular values below
+    ``rtol * max singular value`` are zeroed, ``rtol`` defaulting to eps * max(m, n));
+    ``atol`` is not supported."""
+    _matrix(A, "linalg.pinv")
+    if atol is not None:
+        raise NotImplementedError("tapegrad.linalg.pinv: atol is not supported")
+    return _Pinv.apply(A, None if rtol is None else float(rtol), bool(hermitian))
+
+
+class _Lstsq(Function):
+    _node_name = "LinalgLstsqBackward0"
+
+    @staticmethod
+    def forward(ctx, A, B):
+        p = np.linalg.pinv(A._v)
+        x = _wrap(np.asarray(p @ B._v, dtype=A._v.dtype))
+        ctx.save_for_backward(A, B)
+        ctx.set_materialize_grads(False)
+        # (the empty residuals are an output too, as torch's: they have its grad_fn)
+        return x, _wrap(np.zeros((0,), A._v.dtype))
+
+    @staticmethod
+    def backward(ctx, g, _gresiduals):
+        # torch's linalg_lstsq_backward: X = pinv(A) B
+        if g is None:
+            return None, None
+        A, B = ctx.saved_tensors
+        pinvA = _Pinv.apply(A, None, False)
+        gA = _pinv_backward(g @ B.mT, pinvA, A) if ctx.needs_input_grad[0] else None
+        gB = pinvA.mT @ g if ctx.needs_input_grad[1] else None
+        return gA, gB
+
+
+def lstsq(A: Tensor, B: Tensor, rcond=None, *, driver=None):
+    """The least-squares solution of ``A X = B`` (torch.linalg.lstsq, a named tuple
+    ``solution, residuals, rank, singular_values``).  The solution is the minimum-norm one
+    (pinv(A) B: torch's default CPU driver 'gelsy' gives a different one for a rank-deficient
+    A); residuals and singular_values are empty, as with torch's 'gelsy'."""
+    a = _matrix(A, "linalg.lstsq")
+    if not isinstance(B, Tensor) or B._v.ndim < 2:
+        raise NotImplementedError("tapegrad.linalg.lstsq: B must be a (batch of) matrices")
+    if B._v.shape[-2] != a.shape[-2]:
+        raise RuntimeError(f"torch.linalg.lstsq: input.size(-2) should match other.size(-2). "
+                           f"Got {a.shape[-2]} and {B._v.shape[-2]}")
+    if rcond is not None or driver not in (None, "gelsy"):
+        raise NotImplementedError("tapegrad.linalg.lstsq: only the default rcond and driver")
+    x, residuals = _Lstsq.apply(A, B)
+    rank = _wrap(np.asarray(np.linalg.matrix_rank(a), dtype=np.int64))
+    return _lstsq_result(x, residuals, rank, _wrap(np.zeros((0,), a.dtype)))
 
 
 # torch's top-level names for these (tg.inverse, tg.det, ...): tapegrad/__init__.py's

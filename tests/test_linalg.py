@@ -288,3 +288,111 @@ def test_norm_errors_as_torch(k):
         NORM_ERRORS[k](tg)
     assert type(got.value) is type(expected.value)
     assert str(got.value) == str(expected.value)
+
+
+def _sym(a):
+    return (a + np.swapaxes(a, -1, -2)) / 2
+
+
+# functions of the decompositions that do not depend on the eigen/singular vectors' signs
+DECOMPOSITIONS = {
+    "eigh_values": (lambda lib, a: lib.linalg.eigh(a).eigenvalues, "sym"),
+    "eigh_vectors": (lambda lib, a: lib.linalg.eigh(a).eigenvectors ** 2, "sym"),
+    "eigh_both": (lambda lib, a: lib.linalg.eigh(a, UPLO="U")[1] ** 2
+                  * lib.linalg.eigh(a, UPLO="U")[0].unsqueeze(-2), "sym"),
+    "eigvalsh": (lambda lib, a: lib.linalg.eigvalsh(a), "sym"),
+    "svdvals_tall": (lambda lib, a: lib.linalg.svdvals(a), "tall"),
+    "svdvals_wide": (lambda lib, a: lib.linalg.svdvals(a), "wide"),
+    "svd_U_tall": (lambda lib, a: lib.linalg.svd(a, full_matrices=False).U ** 2, "tall"),
+    "svd_Vh_wide": (lambda lib, a: lib.linalg.svd(a, full_matrices=False).Vh ** 2, "wide"),
+    "svd_all_square": (lambda lib, a: (lambda r: r.U ** 2 * r.S.unsqueeze(-2)
+                                       + r.Vh ** 2)(lib.linalg.svd(a)), "square"),
+    "svd_full_tall_S": (lambda lib, a: lib.linalg.svd(a)[1], "tall"),
+    "svd_full_tall_U": (lambda lib, a: lib.linalg.svd(a)[0][..., :3] ** 2, "tall"),
+    "qr_tall": (lambda lib, a: (lambda r: r.Q * 2 + r.R.sum(-1, keepdim=True).mT)(
+        lib.linalg.qr(a)), "tall"),
+    "qr_R_square": (lambda lib, a: lib.linalg.qr(a, mode="complete").R, "square"),
+    "pinv_tall": (lambda lib, a: lib.linalg.pinv(a), "tall"),
+    "pinv_wide": (lambda lib, a: lib.linalg.pinv(a), "wide"),
+    "lstsq": (lambda lib, a: lib.linalg.lstsq(a, a[..., :2] ** 2 + 1).solution, "tall"),
+    "matrix_nuc": (lambda lib, a: lib.linalg.matrix_norm(a, "nuc"), "tall"),
+    "matrix_2": (lambda lib, a: lib.linalg.matrix_norm(a, 2), "wide"),
+    "matrix_-2": (lambda lib, a: lib.linalg.matrix_norm(a, -2, dim=(0, 2)), "tall"),
+}
+
+
+def _decomp_input(kind, seed, dtype=np.float64):
+    rng = np.random.default_rng(seed)
+    shape = {"sym": (2, 4, 4), "square": (2, 4, 4), "tall": (2, 5, 3), "wide": (2, 3, 5)}[kind]
+    a = rng.standard_normal(shape)
+    return (_sym(a) if kind == "sym" else a).astype(dtype)
+
+
+def _run_decomp(name, lib, a):
+    f, _ = DECOMPOSITIONS[name]
+    A = lib.tensor(a, requires_grad=True)
+    y = f(lib, A)
+    w = lib.tensor(np.random.default_rng(5).standard_normal(tuple(y.shape)).astype(a.dtype))
+    (g,) = lib.autograd.grad((y * w).sum(), A, create_graph=True)
+    (gg,) = lib.autograd.grad((g * g.sin()).sum(), A)
+    return [_numpy(t) for t in (y, g, gg)]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name", list(DECOMPOSITIONS))
+def test_decompositions_values_gradients_second_derivatives_as_torch(name, dtype):
+    a = _decomp_input(DECOMPOSITIONS[name][1], 21, dtype)
+    expected = _run_decomp(name, torch, a)
+    got = _run_decomp(name, tg, a)
+    tol = dict(rtol=1e-7, atol=1e-9) if dtype == np.float64 else dict(rtol=2e-3, atol=2e-4)
+    for e, g in zip(expected, got, strict=True):
+        assert g.shape == e.shape and g.dtype == e.dtype
+        np.testing.assert_allclose(g, e, **tol)
+
+
+@pytest.mark.parametrize("name", list(DECOMPOSITIONS))
+def test_decompositions_gradcheck(name):
+    f, kind = DECOMPOSITIONS[name]
+    A = tg.tensor(_decomp_input(kind, 22), requires_grad=True)
+
+    def func(x):
+        if kind == "sym":  # (eigh reads one triangle; its gradient is not symmetrized)
+            x = (x + x.mT) * 0.5
+        return f(tg, x)
+
+    assert tg.autograd.gradcheck(func, (A,))
+    if not name.startswith("matrix"):
+        assert tg.autograd.gradgradcheck(func, (A,))
+
+
+def test_decomposition_node_names_and_tuples_as_torch():
+    a = _decomp_input("tall", 23)
+    s = _decomp_input("sym", 23)
+    for lib_result in [(lambda lib: lib.linalg.eigh(lib.tensor(s, requires_grad=True))),
+                       (lambda lib: lib.linalg.svd(lib.tensor(a, requires_grad=True))),
+                       (lambda lib: lib.linalg.qr(lib.tensor(a, requires_grad=True))),
+                       (lambda lib: (lib.linalg.pinv(lib.tensor(a, requires_grad=True)),)),
+                       (lambda lib: lib.linalg.lstsq(lib.tensor(a, requires_grad=True),
+                                                     lib.tensor(a[..., :1])))]:
+        expected, got = lib_result(torch), lib_result(tg)
+        assert type(got).__name__ == type(expected).__name__
+        for field in getattr(got, "_fields", ()):  # (torch's are structseqs: no _fields)
+            assert tuple(getattr(got, field).shape) == tuple(getattr(expected, field).shape)
+        for e, g in zip(expected, got, strict=True):
+            assert tuple(g.shape) == tuple(e.shape)
+            if e.grad_fn is not None:
+                assert g.grad_fn.name() == e.grad_fn.name()
+    rank = tg.linalg.lstsq(tg.tensor(a), tg.tensor(a[..., :1])).rank
+    assert rank.numpy().tolist() == [3, 3]
+
+
+@pytest.mark.parametrize("mode", ["r", "complete"])
+def test_qr_errors_where_torch_does_not_differentiate(mode):
+    a = _decomp_input("tall", 24)
+    messages = []
+    for lib in (torch, tg):
+        A = lib.tensor(a, requires_grad=True)
+        with pytest.raises(RuntimeError) as info:
+            lib.linalg.qr(A, mode=mode).R.sum().backward()
+        messages.append(str(info.value))
+    assert messages[1] == messages[0]

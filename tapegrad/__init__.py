@@ -142,7 +142,8 @@ def __getattr__(name: str):
         import importlib
 
         return importlib.import_module(f"{__name__}.{name}")
-    if name in ("inverse", "det", "logdet", "slogdet", "cholesky", "cross"):  # torch's aliases
+    if name in ("inverse", "det", "logdet", "slogdet", "cholesky", "cross", "svd", "qr",
+                "pinverse"):  # torch's top-level names for tg.linalg's functions
         from .linalg import TOP_LEVEL
 
         return TOP_LEVEL[name]

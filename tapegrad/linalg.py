@@ -855,7 +855,41 @@ def lstsq(A: Tensor, B: Tensor, rcond=None, *, driver=None):
     return _lstsq_result(x, residuals, rank, _wrap(np.zeros((0,), a.dtype)))
 
 
+_svd_top_result = namedtuple("svd", ["U", "S", "V"])
+_qr_top_result = namedtuple("qr", ["Q", "R"])
+
+
+def _svd_top(input: Tensor, some: bool = True, compute_uv: bool = True):
+    """torch.svd: ``U, S, V`` (V, not Vh); with ``compute_uv`` False, U and V zero-filled
+    (m, m) and (n, n) matrices."""
+    a = _matrix(input, "linalg.svd")
+    if not compute_uv:
+        m, n = a.shape[-2:]
+        lead = a.shape[:-2]
+        return _svd_top_result(_wrap(np.zeros(lead + (m, m), a.dtype)), svdvals(input),
+                               _wrap(np.zeros(lead + (n, n), a.dtype)))
+    U, S, Vh = _Svd.apply(input, not some)
+    return _svd_top_result(U, S, Vh.mT)
+
+
+def _qr_top(input: Tensor, some: bool = True):
+    """torch.qr (deprecated in torch for torch.linalg.qr)."""
+    import warnings
+
+    warnings.warn("The boolean parameter 'some' has been replaced with a string parameter "
+                  "'mode'.\nQ, R = torch.qr(A, some)\nshould be replaced with\nQ, R = "
+                  "torch.linalg.qr(A, 'reduced' if some else 'complete')", UserWarning,
+                  stacklevel=2)
+    return _qr_top_result(*qr(input, "reduced" if some else "complete"))
+
+
+def _pinverse_top(input: Tensor, rcond: float = 1e-15) -> Tensor:
+    """torch.pinverse: torch.linalg.pinv with ``rtol=rcond``."""
+    return pinv(input, rtol=rcond)
+
+
 # torch's top-level names for these (tg.inverse, tg.det, ...): tapegrad/__init__.py's
 # __getattr__ reads this table
 TOP_LEVEL = {"inverse": inv, "det": det, "logdet": logdet, "slogdet": _slogdet_top,
-             "cholesky": _cholesky_top, "cross": _cross_top}
+             "cholesky": _cholesky_top, "cross": _cross_top, "svd": _svd_top, "qr": _qr_top,
+             "pinverse": _pinverse_top}

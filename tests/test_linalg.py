@@ -396,3 +396,37 @@ def test_qr_errors_where_torch_does_not_differentiate(mode):
             lib.linalg.qr(A, mode=mode).R.sum().backward()
         messages.append(str(info.value))
     assert messages[1] == messages[0]
+
+
+TOP_LEVEL = {
+    "svd": lambda lib, a: (lambda r: (r.U ** 2 * r.S.unsqueeze(-2)).sum(-2)
+                           + (r.V ** 2 * 3).sum(-1))(lib.svd(a)),
+    "svd_not_some": lambda lib, a: lib.svd(a, some=False).U[..., :3] ** 2,
+    "qr": lambda lib, a: lib.qr(a).Q * lib.qr(a).R.sum(-1).unsqueeze(-2),
+    "pinverse": lambda lib, a: lib.pinverse(a),
+}
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("name", list(TOP_LEVEL))
+def test_top_level_decompositions_as_torch(name):
+    a = _decomp_input("tall", 31)
+    DECOMPOSITIONS["_top"] = (TOP_LEVEL[name], "tall")
+    try:
+        expected = _run_decomp("_top", torch, a)
+        got = _run_decomp("_top", tg, a)
+    finally:
+        del DECOMPOSITIONS["_top"]
+    for e, g in zip(expected, got, strict=True):
+        np.testing.assert_allclose(g, e, rtol=1e-7, atol=1e-9)
+
+
+def test_top_level_names_are_torchs():
+    for name in ("inverse", "det", "logdet", "slogdet", "cholesky", "cross", "svd", "qr",
+                 "pinverse"):
+        assert hasattr(torch, name)
+        assert callable(getattr(tg, name))
+    r = tg.svd(tg.tensor(_decomp_input("tall", 32)), compute_uv=False)
+    e = torch.svd(torch.tensor(_decomp_input("tall", 32)), compute_uv=False)
+    for g, t in zip(r, e, strict=True):
+        np.testing.assert_allclose(g.numpy(), t.numpy(), rtol=1e-12, atol=0)

@@ -217,15 +217,36 @@ class _Det(Function):
 
     @staticmethod
     def backward(ctx, g):
+        # d det / dA = det(A) A^{-T} where det(A) != 0; the cofactors through the SVD (torch's
+        # route) for a singular matrix: det(U) det(Vh) U diag(prod_{j != i} S_j) Vh
         A, d = ctx.saved_tensors
-        # d det / dA = det(A) A^{-T}; a singular A raises (torch's SVD route for it is not here)
-        scale = (g * d).unsqueeze(-1).unsqueeze(-1)
-        return scale * _Inv.apply(A).mT
+        nonzero = d._v != 0
+        if nonzero.all():
+            return (g * d).unsqueeze(-1).unsqueeze(-1) * _Inv.apply(A).mT
+        from .structural import stack, where
+
+        n = A.shape[-1]
+        U, S, Vh = _Svd.apply(A, False)
+        alpha = _Det.apply(U) * _Det.apply(Vh)  # (+-1: orthogonal, never singular)
+        ones = np.ones(n)
+        others = []
+        for i in range(n):  # prod_{j != i} S_j, exact where some S_j are 0
+            keep = ones.copy()
+            keep[i] = 0.0
+            others.append((S * _const(keep, S._v) + _const(1.0 - keep, S._v)).prod(-1))
+        D = stack(others, -1) * (g * alpha).unsqueeze(-1)
+        singular = (U * D.unsqueeze(-2)) @ Vh
+        if not nonzero.any():
+            return singular
+        mask = _const(nonzero, A._v).unsqueeze(-1).unsqueeze(-1) != 0
+        safe = where(mask, A, _eye(n, A._v))  # (the inverse where it exists)
+        regular = (g * d).unsqueeze(-1).unsqueeze(-1) * _Inv.apply(safe).mT
+        return where(mask, regular, singular)
 
 
 def det(A: Tensor) -> Tensor:
-    """The determinant of each square matrix in ``A`` (torch.linalg.det).  Its gradient at a
-    singular matrix raises ``LinAlgError`` (torch's is finite there)."""
+    """The determinant of each square matrix in ``A`` (torch.linalg.det); its gradient at a
+    singular matrix is the cofactor matrix, through the SVD, as torch's."""
     _square(A, "linalg.det")
     return _Det.apply(A)
 

@@ -430,3 +430,48 @@ def test_top_level_names_are_torchs():
     e = torch.svd(torch.tensor(_decomp_input("tall", 32)), compute_uv=False)
     for g, t in zip(r, e, strict=True):
         np.testing.assert_allclose(g.numpy(), t.numpy(), rtol=1e-12, atol=0)
+
+
+SINGULAR = [
+    [[1.0, 2.0], [2.0, 4.0]],
+    [[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [1.0, 0.0, 1.0]],
+    [[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [3.0, 6.0, 9.0]],
+    [[0.0, 0.0], [0.0, 0.0]],
+]
+
+
+@pytest.mark.parametrize("k", range(len(SINGULAR)))
+def test_det_gradient_at_singular_matrices_is_the_cofactor_matrix(k):
+    # the oracle is torch's create_graph=True gradient (the cofactors, through the SVD) and
+    # central differences; torch 2.13 without create_graph answers 0 at an exactly singular
+    # matrix (det(A) times its LU route), which the finite differences contradict
+    a = np.array(SINGULAR[k])
+    batch = np.stack([a, np.eye(len(a)) * 2 + a])  # (a singular and a regular matrix)
+    for value in (a, batch):
+        A = torch.tensor(value, requires_grad=True)
+        (expected,) = torch.autograd.grad(torch.linalg.det(A).sum(), A, create_graph=True)
+        for create_graph in (False, True):
+            A = tg.tensor(value, requires_grad=True)
+            (g,) = tg.autograd.grad(tg.linalg.det(A).sum(), A, create_graph=create_graph)
+            np.testing.assert_allclose(g.detach().numpy(), expected.detach().numpy(),
+                                       rtol=1e-10, atol=1e-12)
+        h = 1e-6
+        fd = np.zeros_like(value)
+        for idx in np.ndindex(value.shape):
+            up, down = value.copy(), value.copy()
+            up[idx] += h
+            down[idx] -= h
+            fd[idx] = (np.linalg.det(up).sum() - np.linalg.det(down).sum()) / (2 * h)
+        np.testing.assert_allclose(g.detach().numpy(), fd, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("k", range(3))
+def test_det_second_derivative_at_singular_matrices_as_torch(k):
+    a = np.array(SINGULAR[k])
+    found = []
+    for lib in (torch, tg):
+        A = lib.tensor(a, requires_grad=True)
+        (g,) = lib.autograd.grad(lib.linalg.det(A), A, create_graph=True)
+        (gg,) = lib.autograd.grad((g * g.sin()).sum(), A)
+        found.append(gg.numpy())
+    np.testing.assert_allclose(found[1], found[0], rtol=1e-9, atol=1e-11)

@@ -217,31 +217,35 @@ class _Det(Function):
 
     @staticmethod
     def backward(ctx, g):
-        # d det / dA = det(A) A^{-T} where det(A) != 0; the cofactors through the SVD (torch's
-        # route) for a singular matrix: det(U) det(Vh) U diag(prod_{j != i} S_j) Vh
         A, d = ctx.saved_tensors
-        nonzero = d._v != 0
-        if nonzero.all():
-            return (g * d).unsqueeze(-1).unsqueeze(-1) * _Inv.apply(A).mT
-        from .structural import stack, where
+        return _det_backward(A, d, g)
 
-        n = A.shape[-1]
-        U, S, Vh = _Svd.apply(A, False)
-        alpha = _Det.apply(U) * _Det.apply(Vh)  # (+-1: orthogonal, never singular)
-        ones = np.ones(n)
-        others = []
-        for i in range(n):  # prod_{j != i} S_j, exact where some S_j are 0
-            keep = ones.copy()
-            keep[i] = 0.0
-            others.append((S * _const(keep, S._v) + _const(1.0 - keep, S._v)).prod(-1))
-        D = stack(others, -1) * (g * alpha).unsqueeze(-1)
-        singular = (U * D.unsqueeze(-2)) @ Vh
-        if not nonzero.any():
-            return singular
-        mask = _const(nonzero, A._v).unsqueeze(-1).unsqueeze(-1) != 0
-        safe = where(mask, A, _eye(n, A._v))  # (the inverse where it exists)
-        regular = (g * d).unsqueeze(-1).unsqueeze(-1) * _Inv.apply(safe).mT
-        return where(mask, regular, singular)
+
+def _det_backward(A: Tensor, d: Tensor, g: Tensor) -> Tensor:
+    """``g`` times d det / dA: det(A) A^{-T} where det(A) != 0; the cofactors through the SVD
+    (torch's route) for a singular matrix: det(U) det(Vh) U diag(prod_{j != i} S_j) Vh."""
+    nonzero = d._v != 0
+    if nonzero.all():
+        return (g * d).unsqueeze(-1).unsqueeze(-1) * _Inv.apply(A).mT
+    from .structural import stack, where
+
+    n = A.shape[-1]
+    U, S, Vh = _Svd.apply(A, False)
+    alpha = _Det.apply(U) * _Det.apply(Vh)  # (+-1: orthogonal, never singular)
+    ones = np.ones(n)
+    others = []
+    for i in range(n):  # prod_{j != i} S_j, exact where some S_j are 0
+        keep = ones.copy()
+        keep[i] = 0.0
+        others.append((S * _const(keep, S._v) + _const(1.0 - keep, S._v)).prod(-1))
+    D = stack(others, -1) * (g * alpha).unsqueeze(-1)
+    singular = (U * D.unsqueeze(-2)) @ Vh
+    if not nonzero.any():
+        return singular
+    mask = _const(nonzero, A._v).unsqueeze(-1).unsqueeze(-1) != 0
+    safe = where(mask, A, _eye(n, A._v))  # (the inverse where it exists)
+    regular = (g * d).unsqueeze(-1).unsqueeze(-1) * _Inv.apply(safe).mT
+    return where(mask, regular, singular)
 
 
 def det(A: Tensor) -> Tensor:
@@ -268,7 +272,14 @@ class _Slogdet(Function):
         if glogabs is None:
             return None
         (A,) = ctx.saved_tensors
-        return glogabs.unsqueeze(-1).unsqueeze(-1) * _Inv.apply(A).mT
+        d = np.linalg.det(A._v)
+        if np.all(d != 0):
+            return glogabs.unsqueeze(-1).unsqueeze(-1) * _Inv.apply(A).mT
+        # (a singular matrix: the cofactors over det(A) = 0, infinite as torch's; the signs of
+        # the infinities follow NumPy's signed zero, not always torch's)
+        d = _const(d, A._v)
+        cofactors = _det_backward(A, d, _const(np.ones(d._v.shape), A._v))
+        return cofactors * (glogabs / d).unsqueeze(-1).unsqueeze(-1)
 
 
 def slogdet(A: Tensor) -> tuple[Tensor, Tensor]:

@@ -475,3 +475,18 @@ def test_det_second_derivative_at_singular_matrices_as_torch(k):
         (gg,) = lib.autograd.grad((g * g.sin()).sum(), A)
         found.append(gg.numpy())
     np.testing.assert_allclose(found[1], found[0], rtol=1e-9, atol=1e-11)
+
+
+def test_slogdet_gradient_at_a_singular_matrix_is_infinite_as_torchs():
+    a = np.array(SINGULAR[0])
+    found = []
+    for lib in (torch, tg):
+        for f in (lambda A, lib=lib: lib.linalg.slogdet(A)[1], lib.logdet):
+            A = lib.tensor(a, requires_grad=True)
+            y = f(A)
+            y.backward()
+            found.append((y.item(), A.grad.numpy()))
+    for (ye, ge), (yg, gg) in zip(found[:2], found[2:], strict=True):
+        assert ye == yg == -np.inf
+        # (the infinities' signs follow the sign of a zero pivot, which is not matched)
+        np.testing.assert_array_equal(np.abs(gg), np.abs(ge))

@@ -42,8 +42,8 @@ class LinAlgError(RuntimeError):
 _slogdet_result = namedtuple("linalg_slogdet", ["sign", "logabsdet"])
 _slogdet_top_result = namedtuple("slogdet", ["sign", "logabsdet"])
 
-_TORCH_TYPE = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char",
-               "uint8": "Byte", "bool": "Bool"}
+_TORCH_TYPE = {"float64": "Double", "float32": "Float", "float16": "Half", "int64": "Long",
+               "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
 
 
 def _square(A, fname: str) -> np.ndarray:
@@ -82,7 +82,7 @@ def _first_zero_pivot(m: np.ndarray) -> int:
             return j + 1
         u[[j, p]] = u[[p, j]]
         u[j + 1:, j:] -= np.outer(u[j + 1:, j] / u[j, j], u[j, j:])
-    return n
+    return 0
 
 
 def _singular_error(a: np.ndarray, fname: str) -> LinAlgError:
@@ -95,6 +95,17 @@ def _singular_error(a: np.ndarray, fname: str) -> LinAlgError:
                                "is singular.")
     return LinAlgError(f"{fname}: The inversion could not be completed because the input matrix "
                        "is singular.")
+
+
+def _solve_singular(a: np.ndarray, b: np.ndarray) -> LinAlgError:
+    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    flat = np.broadcast_to(a, batch + a.shape[-2:]).reshape((-1,) + a.shape[-2:])
+    prefix = ""
+    if batch:
+        index = next((i for i, m in enumerate(flat) if _first_zero_pivot(m)), 0)
+        prefix = f"(Batch element {index}): "
+    return LinAlgError(f"torch.linalg.solve: {prefix}The solver failed because the input "
+                       "matrix is singular.")
 
 
 def _np_inv(a: np.ndarray, fname: str) -> np.ndarray:
@@ -144,8 +155,7 @@ class _Solve(Function):
         try:
             x = np.linalg.solve(a, b)
         except np.linalg.LinAlgError:
-            raise LinAlgError("torch.linalg.solve: The solver failed because the input matrix "
-                              "is singular.") from None
+            raise _solve_singular(A._v, b) from None
         x = x[..., 0] if vector else x if left else np.swapaxes(x, -1, -2)
         out = _wrap(np.ascontiguousarray(x, dtype=A._v.dtype))
         ctx.left, ctx.vector = left, vector
@@ -183,8 +193,8 @@ def solve(A: Tensor, B: Tensor, *, left: bool = True) -> Tensor:
                            f"input. Got {_TORCH_TYPE.get(b.dtype.name, b.dtype.name)}")
     if a.dtype != b.dtype:
         raise RuntimeError(f"linalg.solve: Expected A and B to have the same dtype, but found "
-                           f"A of type {_torch_dtype(a)} and B of type {_torch_dtype(b)} "
-                           "instead")
+                           f"A of type {_TORCH_TYPE[a.dtype.name]} and B of type "
+                           f"{_TORCH_TYPE[b.dtype.name]} instead")
     vector = b.ndim == 1 or (b.ndim == a.ndim - 1 and b.shape == a.shape[:-1])
     n = a.shape[-1]
     if vector:
@@ -199,11 +209,19 @@ def solve(A: Tensor, B: Tensor, *, left: bool = True) -> Tensor:
         shown = f"{rows}x{cols}" if left or vector else f"{cols}x{rows}"
         raise RuntimeError(f"linalg.solve: Incompatible shapes of A and B for the equation {eq} "
                            f"({n}x{n} and {shown})")
+    _broadcast_batches(a.shape[:-2], b.shape[:-1 if vector else -2])
     return _Solve.apply(A, B, bool(left), vector)
 
 
-def _torch_dtype(a: np.ndarray) -> str:
-    return {"float64": "double", "float32": "float"}.get(a.dtype.name, a.dtype.name)
+def _broadcast_batches(a_batch: tuple, b_batch: tuple) -> None:
+    """torch's error for batch dimensions of A and B that do not broadcast."""
+    n = max(len(a_batch), len(b_batch))
+    for k in range(1, n + 1):
+        x = a_batch[-k] if k <= len(a_batch) else 1
+        y = b_batch[-k] if k <= len(b_batch) else 1
+        if x != y and x != 1 and y != 1:
+            raise RuntimeError(f"The size of tensor a ({y}) must match the size of tensor b "
+                               f"({x}) at non-singleton dimension {n - k}")
 
 
 class _Det(Function):
@@ -386,7 +404,7 @@ def _dims(ndim: int, dim, fname: str) -> tuple:
                              f"{top - 1}], but got {d})")
         out.append(d % top if ndim else 0)
     if len(set(out)) != len(out):
-        raise RuntimeError(f"{fname}: dim {out[0]} appears multiple times in the list of dims")
+        raise RuntimeError(f"dim {out[0]} appears multiple times in the list of dims")
     return tuple(sorted(out)) if ndim else ()
 
 
@@ -492,7 +510,7 @@ def matrix_norm(A: Tensor, ord="fro", dim=(-2, -1), keepdim: bool = False, *,
     if A._v.dtype.kind != "f":
         raise RuntimeError("linalg.matrix_norm: Expected a floating point or complex tensor as "
                            f"input. Got {_TORCH_TYPE.get(A._v.dtype.name, A._v.dtype.name)}")
-    dims = tuple(dim)
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
     if len(dims) != 2:
         raise RuntimeError("linalg.matrix_norm: dim must be a 2-tuple. Got "
                            + " ".join(map(str, dims)))
@@ -539,6 +557,8 @@ def norm(A: Tensor, ord=None, dim=None, keepdim: bool = False, *, dtype=None) ->
     if not isinstance(A, Tensor):
         raise TypeError(f"linalg_norm(): argument 'input' (position 1) must be Tensor, not "
                         f"{type(A).__name__}")
+    if isinstance(ord, str):
+        return matrix_norm(A, ord, (-2, -1) if dim is None else dim, keepdim, dtype=dtype)
     if dim is not None:
         dims = (dim,) if isinstance(dim, int) else tuple(dim)
         if len(dims) not in (1, 2):
@@ -553,8 +573,6 @@ def norm(A: Tensor, ord=None, dim=None, keepdim: bool = False, *, dtype=None) ->
         return vector_norm(A, 2, None, keepdim, dtype=dtype)
     if len(dims) == 2:
         return matrix_norm(A, "fro" if ord is None else ord, dims, keepdim, dtype=dtype)
-    if isinstance(ord, str):
-        raise RuntimeError(f"linalg.norm: Order {ord} not supported.")
     return vector_norm(A, 2 if ord is None else ord, dims, keepdim, dtype=dtype)
 
 
@@ -839,6 +857,10 @@ def pinv(A: Tensor, *, atol=None, rtol=None, hermitian: bool = False) -> Tensor:
     """The Moore-Penrose pseudo-inverse (torch.linalg.pinv; singular values below
     ``rtol * max singular value`` are zeroed, ``rtol`` defaulting to eps * max(m, n));
     ``atol`` is not supported."""
+    if isinstance(A, Tensor) and (A._v.ndim < 2 or A._v.dtype.kind != "f"):
+        kind = _TORCH_TYPE.get(A._v.dtype.name, A._v.dtype.name)
+        raise RuntimeError(f"linalg.pinv({kind}{{{list(A._v.shape)}}}): expected a tensor with "
+                           "2 or more dimensions of float, double, cfloat or cdouble types")
     _matrix(A, "linalg.pinv")
     if atol is not None:
         raise NotImplementedError("tapegrad.linalg.pinv: atol is not supported")
@@ -878,8 +900,7 @@ def lstsq(A: Tensor, B: Tensor, rcond=None, *, driver=None):
     if not isinstance(B, Tensor) or B._v.ndim < 2:
         raise NotImplementedError("tapegrad.linalg.lstsq: B must be a (batch of) matrices")
     if B._v.shape[-2] != a.shape[-2]:
-        raise RuntimeError(f"torch.linalg.lstsq: input.size(-2) should match other.size(-2). "
-                           f"Got {a.shape[-2]} and {B._v.shape[-2]}")
+        raise RuntimeError("torch.linalg.lstsq: input.size(-2) should match other.size(-2)")
     if rcond is not None or driver not in (None, "gelsy"):
         raise NotImplementedError("tapegrad.linalg.lstsq: only the default rcond and driver")
     x, residuals = _Lstsq.apply(A, B)

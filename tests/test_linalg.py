@@ -490,3 +490,38 @@ def test_slogdet_gradient_at_a_singular_matrix_is_infinite_as_torchs():
         assert ye == yg == -np.inf
         # (the infinities' signs follow the sign of a zero pivot, which is not matched)
         np.testing.assert_array_equal(np.abs(gg), np.abs(ge))
+
+
+MORE_ERRORS = [
+    lambda lib: lib.linalg.solve(lib.eye(2, dtype=lib.float32), lib.ones(2, dtype=lib.float64)),
+    lambda lib: lib.linalg.eigh(lib.eye(2), UPLO="X"),
+    lambda lib: lib.linalg.eigh(lib.ones(2, 3)),
+    lambda lib: lib.linalg.qr(lib.ones(2, 3), mode="x"),
+    lambda lib: lib.linalg.lstsq(lib.ones(3, 2), lib.ones(4, 1)),
+    lambda lib: lib.linalg.svd(lib.ones(3)),
+    lambda lib: lib.linalg.svd(lib.ones(3, 3, dtype=lib.int64)),
+    lambda lib: lib.linalg.pinv(lib.ones(3, dtype=lib.float64)),
+    lambda lib: lib.linalg.solve(lib.eye(2), lib.ones(2, 3), left=False),
+    lambda lib: lib.linalg.solve(lib.ones(2, 2, 2), lib.ones(3, 2, 1)),
+    lambda lib: lib.linalg.inv(lib.tensor([[[1.0, 0.0], [0.0, 1.0]], [[1.0, 2.0], [2.0, 4.0]]])),
+    lambda lib: lib.linalg.solve(lib.tensor([[[1.0, 0.0], [0.0, 1.0]], [[1.0, 2.0], [2.0, 4.0]]]),
+                                 lib.ones(2, 2)),
+    lambda lib: lib.linalg.vector_norm(lib.ones(2, 3), dim=(0, 0)),
+    lambda lib: lib.linalg.matrix_norm(lib.ones(2, 3), dim=(0, 0)),
+    lambda lib: lib.linalg.matrix_norm(lib.ones(2, 3), dim=(0,)),
+    lambda lib: lib.linalg.norm(lib.ones(2, 3), "fro", dim=1),
+    lambda lib: lib.linalg.norm(lib.ones(3), "fro"),
+    lambda lib: lib.linalg.det(lib.ones(2, 2, dtype=lib.int64)),
+]
+
+
+@pytest.mark.parametrize("k", range(len(MORE_ERRORS)))
+def test_more_errors_as_torch(k):
+    with pytest.raises(Exception) as expected:
+        MORE_ERRORS[k](torch)
+    with pytest.raises(Exception) as got:
+        MORE_ERRORS[k](tg)
+    assert str(got.value) == str(expected.value)
+    assert isinstance(got.value, RuntimeError)
+    if isinstance(expected.value, torch.linalg.LinAlgError):
+        assert isinstance(got.value, tg.linalg.LinAlgError)

@@ -481,6 +481,12 @@ def vector_norm(x: Tensor, ord: float = 2, dim=None, keepdim: bool = False, *,
         raise RuntimeError("linalg.vector_norm: Expected a floating point or complex tensor as "
                            f"input. Got {_TORCH_TYPE.get(x._v.dtype.name, x._v.dtype.name)}")
     if dtype is not None:
+        wanted = np.dtype(getattr(dtype, "np", dtype))
+        if wanted.kind != "f" or wanted.itemsize < x._v.dtype.itemsize:
+            have = _TORCH_TYPE.get(x._v.dtype.name, x._v.dtype.name)
+            raise RuntimeError(f"linalg.vector_norm: the dtype of the input ({have}) should be "
+                               "convertible without narrowing to the specified dtype "
+                               f"({_TORCH_TYPE.get(wanted.name, wanted.name)})")
         x = x.to(dtype)
     ord = float(ord)
     dims = _dims(x._v.ndim, dim, "linalg.vector_norm")

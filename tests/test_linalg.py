@@ -525,3 +525,24 @@ def test_more_errors_as_torch(k):
     assert isinstance(got.value, RuntimeError)
     if isinstance(expected.value, torch.linalg.LinAlgError):
         assert isinstance(got.value, tg.linalg.LinAlgError)
+
+
+def test_vector_norm_dtype_and_zero_dim_as_torch():
+    for lib in (torch, tg):
+        A = lib.tensor(np.eye(3) * 2, dtype=lib.float32, requires_grad=True)
+        y = lib.linalg.vector_norm(A, 2, dim=-1, dtype=lib.float64)
+        assert str(y.dtype).endswith("float64") and y.grad_fn.name() == "LinalgVectorNormBackward0"
+        y.sum().backward()
+        assert str(A.grad.dtype).endswith("float32")
+        np.testing.assert_allclose(A.grad.numpy(), np.eye(3))
+        with pytest.raises(RuntimeError, match=r"the dtype of the input \(Double\) should be "
+                                               r"convertible without narrowing to the "
+                                               r"specified dtype \(Float\)"):
+            lib.linalg.vector_norm(A.double(), dtype=lib.float32)
+        x = lib.tensor(-3.0, dtype=lib.float64, requires_grad=True)
+        for o in (2, 1, INF, 0.5):
+            x.grad = None
+            y = lib.linalg.vector_norm(x, o)
+            y.backward()
+            assert tuple(y.shape) == ()
+            assert y.item() == pytest.approx(3.0) and x.grad.item() == pytest.approx(-1.0)

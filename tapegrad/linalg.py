@@ -5,8 +5,10 @@ each is a custom :class:`tapegrad.autograd.Function` whose forward is NumPy's ``
 whose backward is written in tensor operations (matmul, ``mT``, and the Functions here), so a
 gradient taken with ``create_graph=True`` can be differentiated again.  Their records hand the
 numba sweep over to Python once per call (not per element); ``tg.compile`` cannot replay them
-(it raises ``NotImplementedError`` naming the Function).  ``grad_fn.name()`` answers torch's
-node names (``LinalgInvExBackward0``, ...).
+(it raises ``NotImplementedError`` naming the function).  ``grad_fn.name()`` answers torch's
+node names (``LinalgInvExBackward0``, ...).  torch's top-level names (``tg.inverse``, ``tg.det``,
+``tg.logdet``, ``tg.slogdet``, ``tg.cholesky``, ``tg.cross``, ``tg.svd``, ``tg.qr``,
+``tg.pinverse``) are in :data:`TOP_LEVEL`, served by ``tapegrad.__getattr__``.
 
 >>> import tapegrad as tg
 >>> A = tg.tensor([[2.0, 1.0], [1.0, 3.0]], requires_grad=True)

@@ -789,7 +789,6 @@ class _Qr(Function):
 
     @staticmethod
     def backward(ctx, gQ, gR):
-        # for m >= n: M = R gR^T - gQ^T Q, gA = (gQ + Q copyltu(M)) R^{-T}
         Q, R = ctx.saved_tensors
         m, n = ctx.shape[-2:]
         if ctx.mode == "r":
@@ -799,28 +798,48 @@ class _Qr(Function):
         if ctx.mode == "complete" and m > n:
             raise RuntimeError("The QR decomposition is not differentiable when "
                                "mode='complete' and nrows > ncols.")
-        if m < n:
-            raise NotImplementedError("tapegrad.linalg.qr: the gradient for a wide matrix "
-                                      "(nrows < ncols) is not implemented")
         if gQ is None and gR is None:
             return None, None
-        M = None
+        if m >= n:
+            return _qr_tall_backward(Q, R, gQ, gR), None
+        # torch's wide case: A = [X | Y] with X m x m: Q R_X = X, Y = Q R_Y; gY = Q gR_Y and
+        # X's gradient is the square case's, with gQ + Y gR_Y^T for gQ
+        from .structural import cat
+
+        RX, RY = R[..., :m], R[..., m:]
+        gRX = None if gR is None else gR[..., :m]
+        gY = None
         if gR is not None:
-            M = R @ gR.mT
-        if gQ is not None:
-            M = -(gQ.mT @ Q) if M is None else M - gQ.mT @ Q
-        k = R.shape[-2]
-        lower = _const(np.tril(np.ones((k, k))), R._v)
-        strict = _const(np.tril(np.ones((k, k)), -1), R._v)
-        inner = Q @ (M * lower + (M * strict).mT)
-        if gQ is not None:
-            inner = inner + gQ
-        return _Solve.apply(R.mT, inner, False, False), None
+            gRY = gR[..., m:]
+            gY = Q @ gRY
+            gQY = (Q @ RY) @ gRY.mT
+            gQ = gQY if gQ is None else gQ + gQY
+        gX = _qr_tall_backward(Q, RX, gQ, gRX)
+        if gY is None:
+            gY = _const(np.zeros(gX._v.shape[:-1] + (n - m,)), gX._v)
+        return cat([gX, gY], -1), None
+
+
+def _qr_tall_backward(Q, R, gQ, gR):
+    """For nrows >= ncols: M = R gR^T - gQ^T Q, gA = (gQ + Q copyltu(M)) R^{-T}."""
+    M = None
+    if gR is not None:
+        M = R @ gR.mT
+    if gQ is not None:
+        M = -(gQ.mT @ Q) if M is None else M - gQ.mT @ Q
+    k = R.shape[-2]
+    lower = _const(np.tril(np.ones((k, k))), R._v)
+    strict = _const(np.tril(np.ones((k, k)), -1), R._v)
+    inner = Q @ (M * lower + (M * strict).mT)
+    if gQ is not None:
+        inner = inner + gQ
+    return _Solve.apply(R.mT, inner, False, False)
 
 
 def qr(A: Tensor, mode: str = "reduced") -> tuple[Tensor, Tensor]:
     """``Q, R`` with ``A = Q R`` (torch.linalg.qr, a named tuple); mode 'reduced', 'complete'
-    or 'r' (Q empty).  Differentiable for nrows >= ncols (not wide matrices yet)."""
+    or 'r' (Q empty); differentiable as torch's (not with 'r', nor 'complete' for nrows >
+    ncols)."""
     _matrix(A, "linalg.qr")
     if mode not in ("reduced", "complete", "r"):
         raise RuntimeError(f"qr received unrecognized mode '{mode}' but expected one of "

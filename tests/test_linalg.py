@@ -322,6 +322,10 @@ DECOMPOSITIONS = {
     "qr_tall": (lambda lib, a: (lambda r: r.Q * 2 + r.R.sum(-1, keepdim=True).mT)(
         lib.linalg.qr(a)), "tall"),
     "qr_R_square": (lambda lib, a: lib.linalg.qr(a, mode="complete").R, "square"),
+    "qr_wide": (lambda lib, a: (lambda r: r.Q.sum(-1, keepdim=True) * r.R)(lib.linalg.qr(a)),
+                "wide"),
+    "qr_wide_Q": (lambda lib, a: lib.linalg.qr(a).Q * 3, "wide"),
+    "qr_wide_R": (lambda lib, a: lib.linalg.qr(a, mode="complete").R * 3, "wide"),
     "pinv_tall": (lambda lib, a: lib.linalg.pinv(a), "tall"),
     "pinv_wide": (lambda lib, a: lib.linalg.pinv(a), "wide"),
     "lstsq": (lambda lib, a: lib.linalg.lstsq(a, a[..., :2] ** 2 + 1).solution, "tall"),

@@ -170,10 +170,15 @@ __all__ = [
 def __getattr__(name: str):
     # tg.nn, tg.optim and tg.autograd are imported on first use: ``import tapegrad`` does not
     # pay for them
-    if name in ("nn", "optim", "autograd", "cuda", "backends"):
+    if name in ("nn", "optim", "autograd", "cuda", "backends", "linalg"):
         import importlib
 
         return importlib.import_module(f"{__name__}.{name}")
+    if name in ("inverse", "det", "logdet", "slogdet", "cholesky", "cross", "svd", "qr",
+                "pinverse"):  # torch's top-level names for tg.linalg's functions
+        from .linalg import TOP_LEVEL
+
+        return TOP_LEVEL[name]
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -485,6 +485,10 @@ def where(condition, input, other) -> Tensor:
     tensor([0., 2.])
     """
     c, xt, yt = _as_tensor(condition), _as_tensor(input), _as_tensor(other)
+    if not isinstance(input, Tensor) and isinstance(other, Tensor):
+        xt = _number_as(input, yt, xt)
+    elif not isinstance(other, Tensor) and isinstance(input, Tensor):
+        yt = _number_as(other, xt, yt)
     value = np.asarray(_OP["where_x"].eager(c._v, xt._v, yt._v))
     # while compiling, a condition computed from the inputs is recorded too (it passes no
     # gradient): the replay must route constants by it (a graph rule's seed gradient)
@@ -497,6 +501,17 @@ def where(condition, input, other) -> Tensor:
     ye = _broadcast_operand(yt, np.broadcast_to(yt._v, shape))
     return _record_parts(value, [(_OP["where_x"], xe, mask, None),
                                  (_OP["where_y"], ye, mask, None)])
+
+
+def _number_as(x, t: Tensor, made: Tensor) -> Tensor:
+    """A Python number beside tensor ``t`` in its dtype, where torch's promotion keeps ``t``'s
+    (a number does not promote a tensor of its own kind, or a float one); else ``made``."""
+    kind = t._v.dtype.kind
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        return made
+    if kind == "f" or (kind in "iu" and isinstance(x, int)):
+        return _wrap(np.array(x, dtype=t._v.dtype))
+    return made
 
 
 def reshape(input, shape) -> Tensor:

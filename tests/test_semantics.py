@@ -1286,3 +1286,15 @@ def test_broadcasting_with_only_one_operand_requiring_grad():
     (s * tg.tensor(mv)).mean().backward()
     assert_grad(s, mv.mean())
     assert s.grad.shape == ()
+
+
+def test_where_with_a_number_keeps_the_tensors_dtype_as_torch():
+    x32 = tg.tensor([1.0, -2.0], dtype=tg.float32, requires_grad=True)
+    assert tg.where(x32 > 0, 0.5, x32).dtype == tg.float32
+    assert tg.where(x32 > 0, x32, float("nan")).dtype == tg.float32
+    ints = tg.tensor([1, -2])
+    assert tg.where(ints > 0, 1, ints).dtype == tg.int64
+    assert tg.where(ints > 0, 0.5, ints).dtype == tg.get_default_dtype()  # (a float promotes)
+    y = tg.where(x32 > 0, 0.5, x32 * 3.0)
+    y.sum().backward()
+    assert x32.grad.dtype == tg.float32 and x32.grad.tolist() == [0.0, 3.0]

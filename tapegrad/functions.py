@@ -40,6 +40,24 @@ def _lerp_method(self, end: Tensor, weight) -> Tensor:
     return lerp(self, end, weight)
 
 
+def _linalg_method(name: str):
+    """``Tensor.<name>`` for one of torch's top-level linear algebra names (tg.linalg is
+    imported at the first call, not with tapegrad)."""
+
+    def method(self, *args, **kwargs):
+        from .linalg import TOP_LEVEL
+
+        return TOP_LEVEL[name](self, *args, **kwargs)
+
+    method.__name__, method.__qualname__ = name, f"Tensor.{name}"
+    return method
+
+
+for _name in ("inverse", "det", "logdet", "slogdet", "cholesky", "pinverse", "svd", "qr",
+              "cross"):
+    if not hasattr(Tensor, _name):
+        setattr(Tensor, _name, _linalg_method(_name))
+
 _lerp_method.__name__, _lerp_method.__qualname__ = "lerp", "Tensor.lerp"
 _lerp_method.__doc__ = lerp.__doc__
 Tensor.lerp = _lerp_method

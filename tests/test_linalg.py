@@ -560,3 +560,18 @@ def test_vector_norm_dtype_and_zero_dim_as_torch():
             y.backward()
             assert tuple(y.shape) == ()
             assert y.item() == pytest.approx(3.0) and x.grad.item() == pytest.approx(-1.0)
+
+
+@pytest.mark.parametrize("name", ["inverse", "det", "logdet", "slogdet", "cholesky", "pinverse",
+                                  "svd", "qr"])
+def test_tensor_methods_equal_torchs(name):
+    torch = pytest.importorskip("torch")
+    a = np.random.default_rng(3).normal(size=(3, 3))
+    a = a @ a.T + 3 * np.eye(3)  # (positive definite: every method is defined)
+    ours = getattr(tg.tensor(a), name)()
+    theirs = getattr(torch.tensor(a), name)()
+    if isinstance(theirs, tuple):
+        for o, t in zip(ours, theirs, strict=True):
+            np.testing.assert_allclose(np.abs(o.numpy()), np.abs(t.numpy()), rtol=1e-10)
+    else:
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-10)

@@ -87,7 +87,7 @@ def constructed(args: tuple, dtype) -> np.ndarray:
     if len(args) != 1:
         raise TypeError("new(): invalid arguments: Tensor takes data, or sizes as ints")
     data = args[0]
-    if isinstance(data, (float, complex, bool)):
+    if type(data) in (float, complex, bool):  # (a Python number; NumPy's scalars are data)
         raise TypeError(f"new(): data must be a sequence (got {type(data).__name__})")
     if isinstance(data, Size):
         return np.empty(tuple(data), default)

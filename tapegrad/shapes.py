@@ -731,6 +731,25 @@ def meshgrid(*tensors, indexing: str | None = None) -> tuple:
 # -- Tensor methods -------------------------------------------------------------------------
 
 
+def _in_place(f):
+    """``x.<f>_(...)``: ``f``'s result written into ``x`` (recorded as ``x[...] = result``, so
+    the gradient flows as torch's; a leaf that requires grad is refused as torch refuses it)."""
+
+    def method(self, *args, **kwargs):
+        if not isinstance(self, Tensor):
+            raise TypeError(f"{f.__name__}_() needs a tensor")
+        result = f(self, *args, **kwargs)
+        if result._v.shape != self._v.shape:
+            raise RuntimeError(f"{f.__name__}_(): the result of shape {tuple(result.shape)} "
+                               f"cannot be written into a tensor of shape {tuple(self.shape)}")
+        self[...] = result.to(self.dtype) if result.dtype != self.dtype else result
+        return self
+
+    method.__name__ = method.__qualname__ = f.__name__ + "_"
+    method.__doc__ = f"In-place ``{f.__name__}``: writes the result into ``self``."
+    return method
+
+
 def _methods() -> None:
     for f in (flatten, unflatten, movedim, narrow, roll, chunk, unbind, gather, index_select,
               take, masked_select, masked_fill, scatter, scatter_add, index_add, tril, triu,
@@ -749,6 +768,9 @@ def _methods() -> None:
     def flip_method(self, *dims):
         return flip(self, dims[0] if len(dims) == 1 and not isinstance(
             dims[0], numbers.Integral) else dims)
+
+    for f in (masked_fill, scatter, scatter_add, index_add):
+        setattr(Tensor, f.__name__ + "_", _in_place(f))
 
     moveaxis_method.__name__ = moveaxis_method.__qualname__ = "moveaxis"
     flip_method.__name__ = flip_method.__qualname__ = "flip"

@@ -459,3 +459,22 @@ def test_a_second_backward_is_allowed_or_refused_as_torchs(name, fn):
         except RuntimeError as err:
             outcomes.append("backward through the graph a second time" in str(err))
     assert outcomes[0] == outcomes[1]
+
+
+def test_in_place_forms_equal_torchs():
+    torch = pytest.importorskip("torch")
+    results = []
+    for lib in (tg, torch):
+        x = lib.tensor([1.0, 2.0, 3.0, 4.0], dtype=lib.float64, requires_grad=True)
+        y = x * 2.0
+        assert y.masked_fill_(y > 5, 0.5) is y
+        y.index_add_(0, lib.tensor([0, 2]), lib.tensor([10.0, 20.0], dtype=lib.float64))
+        z = y * 1.0
+        z.scatter_(0, lib.tensor([1]), lib.tensor([7.0], dtype=lib.float64))
+        z.scatter_add_(0, lib.tensor([3, 3]), lib.tensor([1.0, 2.0], dtype=lib.float64))
+        (z * lib.tensor([1.0, 2.0, 3.0, 4.0], dtype=lib.float64)).sum().backward()
+        results.append((z.tolist(), x.grad.tolist()))
+        with pytest.raises(RuntimeError, match="a leaf Variable that requires grad"):
+            lib.tensor([1.0, 2.0], requires_grad=True).masked_fill_(lib.tensor([True, False]),
+                                                                    0.0)
+    assert results[0] == results[1]

@@ -7,6 +7,7 @@ not an op is written below.
 from __future__ import annotations
 
 from .node import rename
+from .products import add_methods
 from .structural import where
 from .surface import FUNCTIONS
 from .tensor import Tensor
@@ -36,10 +37,6 @@ def lerp(input: Tensor, end: Tensor, weight) -> Tensor:
     return rename(out, "LerpBackward0")
 
 
-def _lerp_method(self, end: Tensor, weight) -> Tensor:
-    return lerp(self, end, weight)
-
-
 def _linalg_method(name: str):
     """``Tensor.<name>`` for one of torch's top-level linear algebra names (tg.linalg is
     imported at the first call, not with tapegrad)."""
@@ -58,9 +55,7 @@ for _name in ("inverse", "det", "logdet", "slogdet", "cholesky", "pinverse", "sv
     if not hasattr(Tensor, _name):
         setattr(Tensor, _name, _linalg_method(_name))
 
-_lerp_method.__name__, _lerp_method.__qualname__ = "lerp", "Tensor.lerp"
-_lerp_method.__doc__ = lerp.__doc__
-Tensor.lerp = _lerp_method
+add_methods(lerp)
 
 
 __all__ = [*FUNCTIONS, "is_tensor", "lerp"]

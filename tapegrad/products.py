@@ -342,11 +342,12 @@ def method_signature(f, first: str = "self") -> inspect.Signature:
     return signature.replace(parameters=[head.replace(name=first), *rest])
 
 
-def _methods() -> None:
-    """``Tensor.dot``, ``mv``, ``mm``, ``bmm``, ``outer``, ``ger``, ``inner``, ``kron``."""
-    for f in (dot, mv, mm, bmm, outer, ger, inner, kron):
-        def method(self, other, _f=f):
-            return _f(self, other)
+def add_methods(*functions) -> None:
+    """Each of ``functions`` as ``Tensor.<its name>``, the tensor as its first argument (the
+    function's own docstring, and its signature with ``self``)."""
+    for f in functions:
+        def method(self, *args, _f=f, **kwargs):
+            return _f(self, *args, **kwargs)
 
         method.__name__ = method.__qualname__ = f.__name__
         method.__doc__ = f.__doc__
@@ -354,7 +355,7 @@ def _methods() -> None:
         setattr(Tensor, f.__name__, method)
 
 
-_methods()
+add_methods(dot, mv, mm, bmm, outer, ger, inner, kron)
 
 
 def takes_out(f):

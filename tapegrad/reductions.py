@@ -15,7 +15,7 @@ import numpy as np
 from .grad_mode import STATE
 from .ops.cumulative import line_params
 from .ops.reduction import dims_params
-from .products import method_signature, takes_out
+from .products import add_methods, takes_out
 from .recording import _F64, _OP, _as_tensor, _record, _recording, _user_frame, _wrap
 from .structural import _c_order, _normalize_dims, _reduced_dims, where
 from .tape import appended
@@ -261,14 +261,7 @@ def std(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=Non
 
 
 def _methods() -> None:
-    for f in (prod, cumsum, cumprod, logcumsumexp, amax, amin, argmax, argmin, var, std):
-        def method(self, *args, _f=f, **kwargs):
-            return _f(self, *args, **kwargs)
-
-        method.__name__ = method.__qualname__ = f.__name__
-        method.__doc__ = f.__doc__
-        method.__signature__ = method_signature(f)
-        setattr(Tensor, f.__name__, method)
+    add_methods(prod, cumsum, cumprod, logcumsumexp, amax, amin, argmax, argmin, var, std)
 
     def aminmax_method(self, *, dim=None, keepdim: bool = False):
         return aminmax(self, dim=dim, keepdim=keepdim)

@@ -23,7 +23,7 @@ from .node import rename
 from .ops.graphs import gather as _gather_op
 from .ops.graphs import scatter_add as _scatter_op
 from .ops.graphs import zero_like
-from .products import method_signature, takes_out
+from .products import add_methods, takes_out
 from .recording import _OP, _as_tensor, _guard, _record, _recording, _share_version, _wrap
 from .structural import _normalize_dims, where
 from .tensor import Tensor
@@ -751,16 +751,9 @@ def _in_place(f):
 
 
 def _methods() -> None:
-    for f in (flatten, unflatten, movedim, narrow, roll, chunk, unbind, gather, index_select,
-              take, masked_select, masked_fill, scatter, scatter_add, index_add, tril, triu,
-              diag, diagonal, diag_embed, trace, tile):
-        def method(self, *args, _f=f, **kwargs):
-            return _f(self, *args, **kwargs)
-
-        method.__name__ = method.__qualname__ = f.__name__
-        method.__doc__ = f.__doc__
-        method.__signature__ = method_signature(f)
-        setattr(Tensor, f.__name__, method)
+    add_methods(flatten, unflatten, movedim, narrow, roll, chunk, unbind, gather, index_select,
+                take, masked_select, masked_fill, scatter, scatter_add, index_add, tril, triu,
+                diag, diagonal, diag_embed, trace, tile)
 
     def moveaxis_method(self, source, destination):
         return movedim(self, source, destination)

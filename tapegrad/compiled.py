@@ -34,6 +34,7 @@ from .codegen import fuse
 from .grad_mode import STATE
 from .ops import OPS
 from .ops.linalg import blas_fwd, blas_vjp, product_params
+from .ops.pyfunction import PYTHON_CODES
 from .tape import Tape
 
 _SCALAR_SEED = np.ones((1, 1))
@@ -81,15 +82,29 @@ def compile(f: Callable, *example_args, on_guard: str = "retape",  # noqa: A001
 
 def _live(recs: np.ndarray, roots: list[int]) -> np.ndarray:
     """The records that ``roots``' values depend on (every record writing a needed slot: an
-    output assembled by several records needs them all), in tape order."""
+    output assembled by several records needs them all), in tape order.  A custom Function's
+    records are one call: kept or dropped together."""
     needed = set(roots)
     keep = np.zeros(len(recs), dtype=bool)
-    for r in range(len(recs) - 1, -1, -1):
-        _, out, a, b = recs[r, :4].tolist()
+    r = len(recs) - 1
+    while r >= 0:
+        op, out, a, b, ip = recs[r, :5].tolist()
+        if op in PYTHON_CODES:
+            first = r
+            while first > 0 and recs[first - 1, 0] == op and recs[first - 1, 4] == ip:
+                first -= 1
+            group = recs[first:r + 1]
+            if not needed.isdisjoint(group[:, 1].tolist()):
+                keep[first:r + 1] = True
+                needed.update(group[:, 2].tolist())
+                needed.update(group[:, 3].tolist())
+            r = first - 1
+            continue
         if out in needed:
             keep[r] = True
             needed.add(a)
             needed.add(b)
+        r -= 1
     return recs if keep.all() else recs[keep]
 
 
@@ -150,6 +165,12 @@ class _Variant:
         # recorded inside f leaves the first sweep's own sums dead, say)
         self.recs = _live(self.recs, [self.out_slot, *(g[2] for g in self.guards)])
         self.op_counts = Counter(OPS[c].key for c in self.recs[:, 0])
+        # custom Functions' calls: the records of each (first and last, by call), run in Python
+        self.calls = getattr(tape, "calls", None) or []
+        self.spans: dict[int, tuple[int, int]] = {}
+        for r in np.flatnonzero(np.isin(self.recs[:, 0], list(PYTHON_CODES))).tolist():
+            call = int(self.ints[self.recs[r, 4]])
+            self.spans[call] = (self.spans.get(call, (r, r))[0], r)
         self.arg_array = np.array(self.arg_slots, dtype=np.int64)
         self.arg_width = sum(int(self.offs[s + 1] - self.offs[s]) for s in self.arg_slots)
         self.arg_offsets = self.offs[self.arg_array]
@@ -162,7 +183,7 @@ class _Variant:
                             self.arg_array, self.out_slot)
         # the ops whose kernels the replay calls (the others run inline): put in the tables
         # at the first replay -- a tape replayed by fused code never needs them
-        self.table_ops = sorted(set(self.recs[self.kinds == 0, 0].tolist()))
+        self.table_ops = sorted(set(self.recs[self.kinds == 0, 0].tolist()) - PYTHON_CODES)
         self.local = threading.local()
 
     def _provide_kernels(self) -> None:
@@ -209,14 +230,35 @@ class _Variant:
                                 result, state)) != DONE:
             if status == NO_KERNEL:  # (_provide_kernels put every op in: unreachable)
                 raise AssertionError("tg.compile: an op kernel is missing from the tables")
-            self._blas(state, buf, local.grads)  # a large product, stopped at for NumPy
+            self._hand_off(state, buf, local)  # a large product, or a Function's call
         return buf, result
 
-    def _blas(self, state: np.ndarray, buf: np.ndarray, grads: np.ndarray) -> None:
-        """The matrix-product record the replay stopped at, in NumPy's BLAS (see replay.py)."""
+    def _hand_off(self, state: np.ndarray, buf: np.ndarray, local) -> None:
+        """The record the replay stopped at: a large matrix product, in NumPy's BLAS; or a
+        custom Function's call, in Python (see replay.py)."""
         from .kernels.replay import BLAS_FORWARD, MODE_A, MODE_B, RECORD, STAGE
 
+        grads = local.grads
         op, y, a, b, ip, _ = self.recs[state[RECORD]].tolist()
+        if op in PYTHON_CODES:
+            from .autograd import function
+
+            offs = self.offs
+            call = int(self.ints[ip])
+            first, last = self.spans[call]
+            if state[STAGE] == BLAS_FORWARD:
+                contexts = getattr(local, "contexts", None)
+                if contexts is None:
+                    contexts = local.contexts = {}
+                contexts[call] = function.replay_forward(
+                    self.calls[call], lambda slot: buf[offs[slot]:offs[slot + 1]])
+                state[RECORD] = last  # (the replay goes on after the call's records)
+            else:
+                function.replay_backward(self.calls[call], local.contexts[call],
+                                         lambda slot: grads[offs[slot]:offs[slot + 1]],
+                                         local.flags)
+                state[RECORD] = first  # (and on down from below them)
+            return
         params = product_params(self.ints, ip, OPS[op].matmul)
         offs = self.offs
         if state[STAGE] == BLAS_FORWARD:
@@ -289,7 +331,8 @@ class CompiledTape:
         # small elementwise tapes: one generated loop does forward and reverse (codegen.py);
         # it declines (returns None) whatever it cannot take, which then runs the general path
         try:
-            self._fused = fuse(self._variants[0], [shape for shape, _ in self.specs])
+            self._fused = None if self._variants[0].spans else fuse(
+                self._variants[0], [shape for shape, _ in self.specs])
         except Exception as exc:  # a code-generation bug must not cost the (correct) replay
             warnings.warn(f"tg.compile: the fused kernel did not compile ({exc}); the tape "
                           "replays with the interpreter", RuntimeWarning, stacklevel=3)
@@ -372,6 +415,8 @@ class CompiledTape:
         variant = self._variants[-1]
         if variant.out_size != 1:
             raise RuntimeError("grad can be implicitly created only for scalar outputs")
+        if variant.spans:  # (a Function's call runs in Python: no parallel kernel for it)
+            return np.stack([np.asarray(self.gradient(x)) for x in X]).astype(dtype, copy=False)
         rows = X.reshape(X.shape[0], -1)
         watched = np.array(sorted({g[2] for g in variant.guards}), dtype=np.int64)
         observed = np.zeros((X.shape[0], int(variant.offs[-1])))

@@ -27,7 +27,6 @@ from collections import namedtuple
 import numpy as np
 
 from .autograd.function import Function
-from .grad_mode import STATE
 from .recording import _wrap
 from .tensor import Tensor
 
@@ -53,10 +52,6 @@ def _square(A, fname: str) -> np.ndarray:
     if not isinstance(A, Tensor):
         raise TypeError(f"{fname}(): argument 'A' (position 1) must be Tensor, not "
                         f"{type(A).__name__}")
-    if STATE.compile_tape is not None:
-        raise NotImplementedError(
-            f"tapegrad.compile cannot replay {fname}: its backward is Python (numba has no "
-            "LAPACK); call it without tg.compile")
     a = A._v
     if a.ndim < 2:
         raise RuntimeError(f"{fname}: The input tensor A must have at least 2 dimensions.")
@@ -476,9 +471,6 @@ def vector_norm(x: Tensor, ord: float = 2, dim=None, keepdim: bool = False, *,
     if not isinstance(x, Tensor):
         raise TypeError(f"linalg_vector_norm(): argument 'input' (position 1) must be Tensor, "
                         f"not {type(x).__name__}")
-    if STATE.compile_tape is not None:
-        raise NotImplementedError("tapegrad.compile cannot replay linalg.vector_norm: its "
-                                  "backward is Python; call it without tg.compile")
     if x._v.dtype.kind != "f":
         raise RuntimeError("linalg.vector_norm: Expected a floating point or complex tensor as "
                            f"input. Got {_TORCH_TYPE.get(x._v.dtype.name, x._v.dtype.name)}")
@@ -690,9 +682,6 @@ def _matrix(A, fname: str) -> np.ndarray:
     if not isinstance(A, Tensor):
         raise TypeError(f"{fname}(): argument 'A' (position 1) must be Tensor, not "
                         f"{type(A).__name__}")
-    if STATE.compile_tape is not None:
-        raise NotImplementedError(f"tapegrad.compile cannot replay {fname}: its backward is "
-                                  "Python (numba has no LAPACK); call it without tg.compile")
     a = A._v
     if a.ndim < 2:
         raise RuntimeError(f"{fname}: The input tensor A must have at least 2 dimensions.")

@@ -145,22 +145,58 @@ class Function:
         """Run ``forward`` (grad mode off) and record the call, if an argument requires grad
         under grad mode, so that a backward through its outputs calls ``backward``."""
         Tensor = _tensor_class()
-        if STATE.compile_tape is not None:
-            raise NotImplementedError(
-                f"tapegrad.compile cannot replay the custom autograd.Function {cls.__name__}: "
-                "its backward is Python; call the function without tg.compile")
         ctx = _ctx_class(cls)()
         needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         ctx.needs_input_grad = needs
-        custom_setup = cls.setup_context is not Function.setup_context
-        with no_grad():
-            if custom_setup:
-                output = cls.forward(*args, **kwargs)
-                cls.setup_context(ctx, args, output)
-            else:
-                output = cls.forward(ctx, *args, **kwargs)
+        if STATE.compile_tape is not None:
+            return _compiled_apply(cls, ctx, args, kwargs)
+        output = _forward(cls, ctx, args, kwargs)
         record = STATE.grad_enabled and any(needs)
         return _outputs(cls, ctx, args, output, record)
+
+
+def _forward(cls, ctx, args: tuple, kwargs: dict):
+    """The user's forward (and ``setup_context``), grad mode off, as ``apply`` runs it."""
+    with no_grad():
+        if cls.setup_context is not Function.setup_context:
+            output = cls.forward(*args, **kwargs)
+            cls.setup_context(ctx, args, output)
+        else:
+            output = cls.forward(ctx, *args, **kwargs)
+    return output
+
+
+def _compiled_apply(cls, ctx, args: tuple, kwargs: dict):
+    """``apply`` while ``tg.compile`` records: the forward runs with nothing recorded inside it
+    (each replay runs it again, in Python, on that replay's values: see :func:`replay_forward`),
+    and the call is recorded if an argument depends on the compiled function's inputs."""
+    from ..recording import _recording
+
+    Tensor = _tensor_class()
+    tape = STATE.compile_tape
+    for value in kwargs.values():
+        if isinstance(value, Tensor):
+            raise NotImplementedError(
+                f"tapegrad.compile cannot replay {cls.__name__}.apply with a tensor passed by "
+                "keyword; pass it by position")
+    STATE.compile_tape = None
+    try:
+        output = _forward(cls, ctx, args, kwargs)
+    finally:
+        STATE.compile_tape = tape
+    tensors = [a for a in args if isinstance(a, Tensor)]
+    if not (tensors and _recording(*tensors)):
+        return _outputs(cls, ctx, args, output, False)
+    outs = output if isinstance(output, tuple) else (output,)
+    for o in outs:
+        if isinstance(o, Tensor) and o._v.dtype.kind != "f":
+            raise NotImplementedError(
+                f"tapegrad.compile cannot replay {cls.__name__}: it returns a {o.dtype} tensor, "
+                "and a compiled tape holds floating-point values only")
+    if getattr(ctx, "_dirty", ()):
+        raise NotImplementedError(f"tapegrad.compile cannot replay {cls.__name__}: its forward "
+                                  "changes an input in place (mark_dirty)")
+    return _outputs(cls, ctx, args, output, True, kwargs)
 
 
 def _ctx_class(cls: type) -> type:
@@ -174,21 +210,26 @@ def _ctx_class(cls: type) -> type:
 class _Call:
     """One recorded Function call: what a backward through its records needs."""
 
-    __slots__ = ("cls", "ctx", "n_args", "is_tensor", "inputs", "outputs", "first", "n_recs")
+    __slots__ = ("cls", "ctx", "n_args", "is_tensor", "inputs", "outputs", "first", "n_recs",
+                 "replay")
 
     def __init__(self, cls, ctx, n_args, is_tensor, inputs, outputs) -> None:
         self.cls, self.ctx, self.n_args, self.is_tensor = cls, ctx, n_args, is_tensor
         self.inputs = inputs  # (argument position, slot, shape, dtype) per differentiable input
         self.outputs = outputs  # (slot or -1: no gradient, shape, dtype) per tensor output
         self.first = self.n_recs = 0
+        # recorded by tg.compile only: (the arguments, each a tensor's (slot, shape, dtype) or
+        # the value itself; the keyword arguments; every tensor output's (slot, shape, dtype))
+        self.replay = None
 
     @property
     def name(self) -> str:
         return type(self.ctx).__name__
 
 
-def _outputs(cls, ctx, args: tuple, output, record: bool):
-    """The call's outputs as apply returns them, recorded on the tape if ``record``."""
+def _outputs(cls, ctx, args: tuple, output, record: bool, kwargs: dict | None = None):
+    """The call's outputs as apply returns them, recorded on the tape if ``record`` (by
+    ``tg.compile`` when ``kwargs`` is given)."""
     Tensor = _tensor_class()
     from ..recording import _make_plain, _wrap
 
@@ -211,7 +252,7 @@ def _outputs(cls, ctx, args: tuple, output, record: bool):
             o._v  # noqa: B018 -- (a _OneFloat's array made, before its class changes)
             _make_plain(o)
     if record:
-        _record(cls, ctx, args, outs, dirty, non_diff)
+        _record(cls, ctx, args, outs, dirty, non_diff, kwargs)
     else:
         for o in outs:  # (a dirty input was changed in place)
             if isinstance(o, Tensor) and any(o is d for d in dirty):
@@ -219,21 +260,27 @@ def _outputs(cls, ctx, args: tuple, output, record: bool):
     return outs[0] if single else tuple(outs)
 
 
-def _record(cls, ctx, args: tuple, outs: list, dirty, non_diff) -> None:
+def _record(cls, ctx, args: tuple, outs: list, dirty, non_diff, kwargs: dict | None) -> None:
+    """Record the call: one record per (output, pair of inputs) -- the differentiable ones; or,
+    for ``tg.compile`` (``kwargs`` given), every tensor argument and every output, since a
+    replay recomputes them all (``replay`` keeps what it needs)."""
     from .. import node
+    from ..recording import _stop_if_no_grad
 
     Tensor = _tensor_class()
+    compiled = kwargs is not None
     diff = [(i, a) for i, a in enumerate(args) if isinstance(a, Tensor) and a.requires_grad]
-    tensors = [a for _, a in diff]
-    tape = tape_for_all(tensors)
+    read = [(i, a) for i, a in enumerate(args) if isinstance(a, Tensor)] if compiled else diff
+    tensors = [a for _, a in read]
+    tape = STATE.compile_tape if compiled else tape_for_all(tensors)
     while tape.closed:  # (taken by another thread since: see tape.py)
         tape = tape_for_all(tensors)
-    differentiable = []
+    written = []  # (output, its slot, whether it is differentiable)
     try:
         tape.closed = BUSY
         slots = [tape.slot_of(a) for a in tensors]
-        inputs = [(i, s, tuple(a._v.shape), a._v.dtype) for (i, a), s in zip(diff, slots,
-                                                                               strict=True)]
+        slot_at = {i: s for (i, _), s in zip(read, slots, strict=True)}
+        inputs = [(i, slot_at[i], tuple(a._v.shape), a._v.dtype) for i, a in diff]
         calls = getattr(tape, "calls", None)
         if calls is None:
             calls = tape.calls = []
@@ -242,33 +289,42 @@ def _record(cls, ctx, args: tuple, outs: list, dirty, non_diff) -> None:
         for o in outs:
             if not isinstance(o, Tensor):
                 continue
-            if o._v.dtype.kind != "f" or any(o is t for t in non_diff):
+            differentiable = o._v.dtype.kind == "f" and not any(o is t for t in non_diff)
+            if not (differentiable or compiled):
                 outputs.append((-1, tuple(o._v.shape), o._v.dtype))
                 continue
             slot = tape.new_slot(o._v, keep=False)  # (its backward reads no tape value)
-            outputs.append((slot, tuple(o._v.shape), o._v.dtype))
-            differentiable.append((o, slot))
+            outputs.append((slot if differentiable else -1, tuple(o._v.shape), o._v.dtype))
+            written.append((o, slot, differentiable))
         pairs = [(slots[k], slots[k + 1] if k + 1 < len(slots) else -1)
                  for k in range(0, len(slots), 2)]
-        n_recs = len(pairs) * len(differentiable)
+        n_recs = len(pairs) * len(written)
         ip = tape.push_ints((len(calls), first, n_recs))
         call = _Call(cls, ctx, len(args), tuple(isinstance(a, Tensor) for a in args), inputs,
                      outputs)
         call.first, call.n_recs = first, n_recs
+        if compiled:
+            call.replay = (
+                tuple((slot_at[i], tuple(a._v.shape), a._v.dtype) if i in slot_at else a
+                      for i, a in enumerate(args)),
+                kwargs, tuple((slot, tuple(o._v.shape), o._v.dtype) for o, slot, _ in written))
         calls.append(call)
-        for _, slot in differentiable:
+        for _, slot, _ in written:
             for a, b in pairs:
                 tape.recs.frombytes(RECORD(FUNCTION.code, slot, a, b, ip, -1))
-        for o, slot in differentiable:
+        for o, slot, differentiable in written:
             if any(o is d for d in dirty):  # changed in place: the records that read its old
                 o._version_box()[0] += 1  # value (watched from here on, if not yet) are stale
             o._tape, o._slot = tape, slot
+            if compiled:  # (recorded for the replay only when it passes no gradient back)
+                _stop_if_no_grad(o, tensors if differentiable else ())
         tape.closed = False
     except BaseException:
         interrupted(tape)
         raise
-    for o, _ in differentiable:
-        node.rename(o, call.name)
+    for o, _, differentiable in written:
+        if differentiable:
+            node.rename(o, call.name)
 
 
 def call_of(tape, rec: int) -> _Call:
@@ -354,20 +410,69 @@ def sweep_call(tape, rec: int, gradient_of: Callable, flags: np.ndarray, retain:
             hooks.sweep_slot_hooks(tape, slot, region, run)
             flags[slot] &= ~HOOKED
         grads.append(_wrap(region.reshape(shape).astype(dtype)))
-    found = run(_run_backward, call, grads, False)
+    _add_gradients(run(_run_backward, call, grads, False),
+                   lambda slot: gradient_of(slot, offs[slot + 1] - offs[slot]), flags)
+    if not retain:
+        _free(tape, call)
+    return call.first
+
+
+def _add_gradients(found: list, region_of: Callable, flags: np.ndarray) -> None:
+    """The inputs' gradients a backward returned, added into their slots' regions of a sweep's
+    buffer (``region_of(slot)``; ``flags``: the slots' flags)."""
     for slot, g in found:
         if g is None or not flags[slot] & NEED:
             continue
-        region = gradient_of(slot, offs[slot + 1] - offs[slot])
+        region = region_of(slot)
         value = np.asarray(g._v, dtype=np.float64).reshape(-1)
         if flags[slot] & HAS_GRAD:
             region += value
         else:  # (its own region, uncleared: no record wrote it yet)
             region[:] = value
             flags[slot] |= HAS_GRAD
-    if not retain:
-        _free(tape, call)
-    return call.first
+
+
+def replay_forward(call: _Call, region_of: Callable) -> FunctionCtx:
+    """A compiled tape's replay at this call (``tg.compile``): the user's forward again, on the
+    values the replay holds (``region_of(slot)``: a slot's flat values in its buffer), writing
+    its outputs there; returns the new ``ctx``, for :func:`replay_backward`."""
+    from ..recording import _wrap
+
+    args, kwargs, written = call.replay
+    ctx = _ctx_class(call.cls)()
+    ctx.needs_input_grad = call.ctx.needs_input_grad
+    values = [_wrap(np.array(region_of(a[0]).reshape(a[1]), dtype=a[2]))
+              if call.is_tensor[i] else a for i, a in enumerate(args)]
+    output = _forward(call.cls, ctx, values, kwargs)
+    Tensor = _tensor_class()
+    outs = [o for o in (output if isinstance(output, tuple) else (output,))
+            if isinstance(o, Tensor)]
+    if len(outs) != len(written) or any(tuple(o._v.shape) != shape
+                                        for o, (_, shape, _) in zip(outs, written, strict=False)):
+        raise RuntimeError(
+            f"tg.compile: {call.cls.__name__}'s forward returned "
+            f"{[tuple(o._v.shape) for o in outs]} on replay, where it returned "
+            f"{[shape for _, shape, _ in written]} when recorded; a compiled tape keeps the "
+            "shapes it recorded")
+    for o, (slot, _, _) in zip(outs, written, strict=True):
+        region_of(slot)[:] = np.ravel(o._v)
+    return ctx
+
+
+def replay_backward(call: _Call, ctx: FunctionCtx, region_of: Callable,
+                    flags: np.ndarray) -> None:
+    """A compiled tape's reverse replay at this call: the user's backward with the ``ctx`` of
+    this replay's forward, its results added into the inputs' gradients (``region_of(slot)``:
+    a slot's region of the gradient buffer; ``flags``: the replay's slot flags)."""
+    from ..recording import _wrap
+
+    grads = [_wrap(region_of(slot).reshape(shape).astype(dtype))
+             if slot >= 0 and flags[slot] & HAS_GRAD else None
+             for slot, shape, dtype in call.outputs]
+    if all(g is None for g in grads):
+        return  # (only outputs without a gradient reached it)
+    replayed = _Call(call.cls, ctx, call.n_args, call.is_tensor, call.inputs, call.outputs)
+    _add_gradients(_run_backward(replayed, grads, False), region_of, flags)
 
 
 def _free(tape, call: _Call) -> None:

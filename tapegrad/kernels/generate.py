@@ -50,6 +50,7 @@ _FWD_PARAMS = "y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp"
 
 def render() -> str:
     from tapegrad.ops import OPS
+    from tapegrad.ops.pyfunction import PYTHON_CODES
 
     inline = {op.code for op in inline_ops(OPS)}
     lines = [
@@ -81,6 +82,8 @@ def render() -> str:
         "SAVES = (" + ", ".join(str(int(op.saves)) for op in OPS) + ",)",
         "MATMUL = (" + ", ".join(str(op.matmul) for op in OPS) + ",)",
         "ASSIGNS = (" + ", ".join(str(int(op.assigns)) for op in OPS) + ",)",
+        "# per opcode: whether its records run in Python (a custom Function), handed off",
+        "HOST = (" + ", ".join(str(int(op.code in PYTHON_CODES)) for op in OPS) + ",)",
         "# per opcode: whether small records run inline, by scalar rules compiled into the core",
         "INLINE = (" + ", ".join(str(int(op.code in inline)) for op in OPS) + ",)",
     ]
@@ -91,7 +94,7 @@ def render() -> str:
         "_sweep = built(make_sweep(READS_A, READS_B, SAVES, MATMUL, ASSIGNS, scalar_vjp, INLINE))",
         "_entry = built(make_entry(_sweep, N_OPS))",
         "_forward = built(make_forward())",
-        "_replay = built(make_replay(scalar_fwd, scalar_vjp, ASSIGNS, MATMUL, N_OPS))",
+        "_replay = built(make_replay(scalar_fwd, scalar_vjp, ASSIGNS, MATMUL, HOST, N_OPS))",
         "_batch = built(make_batch_gradients(_forward, _sweep))",
         "", "",
         "def _backward_entry(frame_address):",

@@ -15,7 +15,10 @@
 * except a large matrix product: numba has no BLAS of its own (without SciPy), and NumPy's is
   ~10x faster than any loop here on such sizes, so -- as the eager sweep does -- the replay
   stops there and returns ``BLAS_FORWARD`` or ``BLAS_REVERSE``; the caller computes that record
-  in NumPy (``ops/linalg.py``) and calls again to resume, where ``state`` says.
+  in NumPy (``ops/linalg.py``) and calls again to resume, where ``state`` says;
+* and a custom Function's records (``HOST``): the replay stops at the group, in both
+  directions, for the caller to run the Function's forward or backward in Python
+  (``compiled.py``), and resumes past the group where the caller leaves ``state[RECORD]``.
 """
 
 import numpy as np
@@ -97,10 +100,11 @@ def unpack(program):
     return recs, offs, ints, aux, kinds, program[at:at + n_args], out
 
 
-def make_replay(scalar_fwd, scalar_vjp, ASSIGNS, MATMUL, N_OPS):
+def make_replay(scalar_fwd, scalar_vjp, ASSIGNS, MATMUL, HOST, N_OPS):
     """The replay kernel, compiled around the common ops' scalar rules (closed over, not passed:
     numba cannot cache a function that takes another as an argument); ``ASSIGNS`` and
-    ``MATMUL`` are the per-opcode ``Op.assigns`` and ``Op.matmul``, as in ``sweep.py``."""
+    ``MATMUL`` are the per-opcode ``Op.assigns`` and ``Op.matmul``, as in ``sweep.py``;
+    ``HOST`` marks the ops whose records run in Python (a custom Function's)."""
 
     @kernel
     def handed_off(recs, r, I, blas_min):
@@ -135,7 +139,7 @@ def make_replay(scalar_fwd, scalar_vjp, ASSIGNS, MATMUL, N_OPS):
                     buf[offs[y]] = scalar_fwd(op, buf[offs[a]],
                                               buf[offs[b] if b >= 0 else offs[a]],
                                               F[fp] if fp >= 0 else 0.0)
-                elif handed_off(recs, r, I, blas_min):
+                elif HOST[op] or handed_off(recs, r, I, blas_min):
                     state[STAGE] = BLAS_FORWARD
                     state[RECORD] = r
                     return BLAS_FORWARD
@@ -190,6 +194,11 @@ def make_replay(scalar_fwd, scalar_vjp, ASSIGNS, MATMUL, N_OPS):
                     if need_b:  # (after a's: when b is a, a's term came first)
                         grads[ob] = grads[ob] + db if flags[b] & HAS_GRAD else db
                         flags[b] |= HAS_GRAD
+                elif HOST[op]:  # (the caller runs the whole group, and sets its slots' flags)
+                    state[STAGE] = BLAS_REVERSE
+                    state[ROW] = k
+                    state[RECORD] = r
+                    return BLAS_REVERSE
                 else:
                     # (a product handed to BLAS overwrites there: ``out=`` instead of ``+=``)
                     handoff = handed_off(recs, r, I, blas_min)

@@ -45,7 +45,7 @@ from .ops import OPS
 from .ops.linalg import blas_vjp, product_params
 from .ops.pyfunction import PYTHON_CODES
 from .ops.registry import ADD, ASSIGN
-from .tape import BUSY
+from .tape import BUSY, RELEASE_MIN
 
 if TYPE_CHECKING:
     from .tensor import Tensor
@@ -154,6 +154,7 @@ _vjp_table = 0  # the address of the op VJPs' table (kernels/optable.py), set wi
 _provide_vjp = None  # optable.provide_vjp, set with the kernel
 _F64 = np.dtype(np.float64)
 _tobytes = np.ndarray.tobytes
+_TUNE_MIN = heap.TUNE_MIN
 _NONE_FREED = array("B", bytes(4096))  # (a slice copies it: a third of array("B", bytes(n)))
 #: whether any leaf ever had a hook (set by hooks.py): then backward looks for leaf hooks
 _leaf_hooks = False
@@ -227,7 +228,8 @@ def backward(t: Tensor, gradient: Any = None, retain_graph: bool | None = None,
     offs = tape.offs
     n_recs = len(recs) // 6
     n_slots = len(offs) - 1
-    _check(tape, n_slots)
+    if len(tape.scalars) + len(tape.arrays) + len(tape.big_slots) != n_slots or tape.big_slots:
+        _check(tape, n_slots)  # (its first test inlined: most tapes hold no large value)
     if freed is None:  # (made, then set only if no other thread's backward set one meanwhile)
         freed = _NONE_FREED[:n_recs] if n_recs <= len(_NONE_FREED) else \
             array("B", bytes(n_recs))
@@ -248,7 +250,7 @@ def backward(t: Tensor, gradient: Any = None, retain_graph: bool | None = None,
     else:
         extras = _COMMON_EXTRAS
     n_elems = offs[-1]
-    if n_elems >= heap.TUNE_MIN and not heap.tuned:
+    if n_elems >= _TUNE_MIN and not heap.tuned:
         # large values recorded by one step are freed together at its backward: let the next
         # step reuse their memory instead of page-faulting fresh memory in (see heap.py)
         heap.tune()
@@ -347,8 +349,8 @@ def backward(t: Tensor, gradient: Any = None, retain_graph: bool | None = None,
         kept = ref()
         if kept is not None and scratch.item(flags + slot) & HAS_GRAD:
             kept._accumulate(grads[offs[slot]:offs[slot + 1]].reshape(kept._v.shape))
-    if not retain_graph:  # as torch frees saved tensors: a kept loss holds no values
-        tape.release()
+    if not retain_graph and n_elems >= RELEASE_MIN:  # as torch frees saved tensors: a kept
+        tape.release()  # loss holds no values (a small tape's weigh less than its records)
     if tape.links:  # values read from older tapes: their gradients go on there
         seeds = []
         for slot, there, slot_there in tape.links:

@@ -38,6 +38,7 @@ from .tape import appended
 _OP = dict(BY_KEY)
 _NORM = _OP["norm"]
 _norm_2 = _NORM.eager  # (read once: a loop's y.data.norm() test is a few hundred ns in all)
+_FRO = "fro"  # (norm's default, the same object: told apart by identity)
 _CAST = _OP["to_copy"]
 _F64 = np.dtype(np.float64)
 _f64 = np.float64
@@ -502,7 +503,7 @@ class Tensor:
                 f"point or complex dtype. Got: {self.dtype.name.capitalize()}")
         return _reduce(self, dim, keepdim, "mean", "mean_dim")
 
-    def norm(self, p="fro", dim=None, keepdim: bool = False):
+    def norm(self, p=_FRO, dim=None, keepdim: bool = False):
         """The vector ``p``-norm over ``dim`` (every dim if None), as ``torch.norm``: ``p`` any
         number, ``inf``, ``-inf`` or ``"fro"`` (the 2-norm), with torch's gradients at zeros
         and ties.
@@ -511,13 +512,13 @@ class Tensor:
         >>> tg.tensor([[3.0, -4.0], [0.0, 1.0]]).norm(float("inf"), dim=1)
         tensor([4., 1.])
         """
-        if p.__class__ is not int and p.__class__ is not float:
-            p = 2 if p.__class__ is str and p == "fro" else _norm_order(p)
-        if p == 2 and dim is None and not keepdim:
+        if dim is None and not keepdim and (p is _FRO or p == 2):  # (the default: first)
             value = _norm_2(self._v)
             if self._tape is None and not self._rg:  # e.g. y.data.norm() in a loop test
                 return _wrap(value)
             return _unary(self, op=_NORM, value=value)
+        if p.__class__ is not int and p.__class__ is not float:
+            p = 2 if p.__class__ is str and p == "fro" else _norm_order(p)
         return _norm_p(self, float(p), dim, keepdim)
 
     # -- shapes --------------------------------------------------------------------------------

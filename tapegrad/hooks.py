@@ -137,8 +137,11 @@ def _call_hooks(hooks: _Hooks, grad: Tensor) -> Tensor:
         if new is None:
             continue
         if not isinstance(new, Tensor):
-            raise TypeError(f"expected a Tensor or None from hook "
-                            f"'{getattr(hook, '__name__', hook)}' (got {type(new).__name__})")
+            raise TypeError(f"expected Variable, but hook returned '{type(new).__name__}'")
+        if new._v.dtype != grad._v.dtype:  # (torch's order of checks: type, then size)
+            raise RuntimeError(
+                f"hook '{getattr(hook, '__name__', hook)}' has changed the type of value "
+                f"(was {grad.type()} got {new.type()})")
         if new._v.shape != grad._v.shape:
             raise RuntimeError(
                 f"hook '{getattr(hook, '__name__', hook)}' has changed the size of value")

@@ -244,6 +244,23 @@ def test_errors():
             (w * z).register_post_accumulate_grad_hook(print)
 
 
+@pytest.mark.parametrize("where", ["leaf", "non-leaf"])
+def test_a_hook_may_not_change_the_dtype_or_return_a_non_tensor(where):
+    # torch refuses both (a cast would hand the sweep a gradient of the wrong dtype silently)
+    for lib, prefix in ((torch, "torch"), (tg, "tapegrad")):
+        for hook, error, message in (
+                (lambda g: g.float(), RuntimeError,
+                 f"hook '<lambda>' has changed the type of value (was {prefix}.DoubleTensor got "
+                 f"{prefix}.FloatTensor)"),
+                (lambda g: 3, TypeError, "expected Variable, but hook returned 'int'")):
+            x = lib.tensor([1.0, 2.0], dtype=lib.float64, requires_grad=True)
+            y = x * 2
+            (x if where == "leaf" else y).register_hook(hook)
+            with pytest.raises(error) as info:
+                (y * 3).sum().backward()
+            assert str(info.value) == message
+
+
 def test_a_hook_that_runs_a_backward_itself():
     def program(lib):
         x = lib.tensor([1.0, 2.0], requires_grad=True)

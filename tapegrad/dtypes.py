@@ -72,6 +72,12 @@ def to_numpy_dtype(d) -> np.dtype | None:
     return np_dtype
 
 
+def not_floating(name: str, np_dtype) -> RuntimeError:
+    """torch's refusal of a bool or integral input by a function defined on floats only."""
+    return RuntimeError(f"{name}: Expected a floating point or complex tensor as input. Got "
+                        f"{SCALAR_NAMES[np.dtype(np_dtype)]}")
+
+
 def complex_error(np_dtype) -> TypeError:
     """The error for complex data, which torch would hold as a complex tensor: tapegrad has no
     complex dtypes yet, and a cast to a real one would silently drop the imaginary parts."""

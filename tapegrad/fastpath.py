@@ -46,6 +46,7 @@ import numpy as np
 from .grad_mode import NON_DEFAULT as _NON_DEFAULT
 from .grad_mode import STATE
 from .ops.elementwise import TWO, broadcast_params
+from .promotion import from_integral, promoted
 from .recording import (
     _F64,
     _OP,
@@ -147,12 +148,17 @@ def _unary(input: Tensor, op=None, value: np.ndarray | None = None,
                     if value.__class__ is not _f64:
                         value = _f64(value)
             if value is None:
-                value = eager(input._v)
+                try:
+                    value = eager(input._v)
+                except TypeError:  # (NumPy refuses some math on bools, where torch's casts)
+                    if input._v.dtype.kind == "f":
+                        raise
+                    value = from_integral(op, input._v)
                 if value.__class__ is not _ndarray and value.__class__ is not _f64:
                     value = np.asarray(value)
         tape = input._tape
-        if tape is None and not input._rg:
-            return _wrap(value)
+        if tape is None and not input._rg:  # (torch's dtype for math on integers: promotion.py)
+            return _wrap(value if v.dtype.kind == "f" else from_integral(op, input._v, value))
         if _NON_DEFAULT[0] and (not STATE.grad_enabled or STATE.compile_tape is not None):
             return _record(op, value, input, None, ints) if STATE.compile_tape is not None else \
                 _wrap(value)
@@ -250,8 +256,8 @@ def _arithmetic(a: Tensor, other, op=None, scalar_op=None, reflected: bool = Fal
                 if not v.ndim and value.__class__ is not _ndarray and value.__class__ is not _f64:
                     value = np.asarray(value)  # (an array operand gives an array)
             tape = a._tape
-            if tape is None and not a._rg:
-                return _wrap(value)
+            if tape is None and not a._rg:  # (an integral tensor and a float: promotion.py)
+                return _wrap(value if v.dtype.kind == "f" else promoted(op, v, c, value))
             if _NON_DEFAULT[0] and (not STATE.grad_enabled or STATE.compile_tape is not None):
                 if STATE.compile_tape is not None:
                     return _record(op, value, a, None, scalar=float(c))
@@ -300,12 +306,17 @@ def _arithmetic(a: Tensor, other, op=None, scalar_op=None, reflected: bool = Fal
                         if value.__class__ is not _f64:
                             value = _f64(value)
             if value is None:
-                value = op.eager(av, bv)
+                try:
+                    value = op.eager(av, bv)
+                except TypeError:  # (NumPy refuses some math on bools: torch's errors then)
+                    value = promoted(op, av, bv)
                 if value.__class__ is not _ndarray and value.__class__ is not _f64:
                     value = np.asarray(value)
+                if av.dtype is not bv.dtype:  # (torch's promotion of mixed dtypes differs)
+                    value = promoted(op, av, bv, value)
             ta, tb = a._tape, b._tape
-            if ta is None and tb is None and not a._rg and not b._rg:
-                return _wrap(value)
+            if ta is None and tb is None and not a._rg and not b._rg:  # (integers: promotion.py)
+                return _wrap(value if av.dtype.kind == "f" else promoted(op, av, bv, value))
             if _NON_DEFAULT[0] and (not STATE.grad_enabled or STATE.compile_tape is not None):
                 if STATE.compile_tape is not None:
                     return _record(op, value, a, b, broadcast_params(av, bv, value))

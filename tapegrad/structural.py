@@ -14,8 +14,11 @@ import operator
 
 import numpy as np
 
+from . import dtypes
+from . import recording as _recording_module
 from .device import check as _check_device
 from .device import device as _device
+from .dtypes import not_floating
 from .fastpath import _binary, _unary
 from .grad_mode import NON_DEFAULT as _NON_DEFAULT
 from .grad_mode import STATE
@@ -23,6 +26,7 @@ from .ops.linalg import batched_product_params, product_record
 from .ops.reduction import dims_params
 from .ops.selection import extreme_map
 from .ops.shape import broadcast_map, join_params, permutation_map
+from .promotion import result_dtype
 from .recording import (
     _F64,
     _OP,
@@ -141,6 +145,13 @@ def _along(a: Tensor, dim, key: str, eager) -> Tensor:
     dims = _normalize_dims(dim, v.ndim)
     if key != "logsumexp" and len(dims) != 1:
         raise TypeError(f"{key}(): dim must be an int, got {dim!r}")
+    if v.dtype.kind != "f":  # (torch: logsumexp of integers in the default dtype, no softmax)
+        if key != "logsumexp":
+            last = "lastdim_" if not v.ndim or dims[0] == v.ndim - 1 else ""
+            raise NotImplementedError(f'"{key}_{last}kernel_impl" not implemented for '
+                                      f"'{dtypes.SCALAR_NAMES[v.dtype]}'")
+        a = _wrap(v.astype(_recording_module._DEFAULT_FLOAT))
+        v = a._v
     value = _c_order(np.asarray(eager(v, (dims if len(dims) > 1 else dims[0]) if v.ndim
                                      else None)))
     if _recording(a):
@@ -257,8 +268,7 @@ def _norm_order(p) -> float:
 def _norm_p(a: Tensor, p: float, dim, keepdim: bool) -> Tensor:
     v = a._v
     if v.dtype.kind != "f":
-        raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor "
-                           f"as input. Got {a.dtype.name.capitalize()}")
+        raise not_floating("linalg.vector_norm", v.dtype)
     dims = tuple(range(v.ndim)) if dim is None else _reduced_dims(dim, v.ndim)
     if math.isinf(p) and v.size == 0:
         order = "inf" if p > 0 else "-inf"
@@ -485,10 +495,10 @@ def where(condition, input, other) -> Tensor:
     tensor([0., 2.])
     """
     c, xt, yt = _as_tensor(condition), _as_tensor(input), _as_tensor(other)
-    if not isinstance(input, Tensor) and isinstance(other, Tensor):
-        xt = _number_as(input, yt, xt)
-    elif not isinstance(other, Tensor) and isinstance(input, Tensor):
-        yt = _number_as(other, xt, yt)
+    x_number, y_number = not isinstance(input, Tensor), not isinstance(other, Tensor)
+    if x_number or y_number or xt._v.dtype is not yt._v.dtype:  # (torch's promotion)
+        dtype = result_dtype(input if x_number else xt._v, other if y_number else yt._v)
+        xt, yt = _in_dtype(xt, dtype), _in_dtype(yt, dtype)
     value = np.asarray(_OP["where_x"].eager(c._v, xt._v, yt._v))
     # while compiling, a condition computed from the inputs is recorded too (it passes no
     # gradient): the replay must route constants by it (a graph rule's seed gradient)
@@ -503,15 +513,13 @@ def where(condition, input, other) -> Tensor:
                                  (_OP["where_y"], ye, mask, None)])
 
 
-def _number_as(x, t: Tensor, made: Tensor) -> Tensor:
-    """A Python number beside tensor ``t`` in its dtype, where torch's promotion keeps ``t``'s
-    (a number does not promote a tensor of its own kind, or a float one); else ``made``."""
-    kind = t._v.dtype.kind
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
-        return made
-    if kind == "f" or (kind in "iu" and isinstance(x, int)):
-        return _wrap(np.array(x, dtype=t._v.dtype))
-    return made
+def _in_dtype(t: Tensor, dtype: np.dtype) -> Tensor:
+    """``t`` in ``dtype`` (a recorded cast if it has a history)."""
+    if t._v.dtype == dtype:
+        return t
+    if t._tape is None and not t._rg:
+        return _wrap(np.asarray(t._v).astype(dtype))
+    return t.to(dtypes.from_numpy_dtype(dtype))
 
 
 def reshape(input, shape) -> Tensor:

@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 
+from ..dtypes import not_floating
 from ..kernels.jit import elementwise, kernel
 from .graphs import as_shape, constant, dtype_of, group_sum, reduced_shapes, sgn, where, zero_like
 from .registry import ASSIGN, READS_A, READS_Y, defgraph, exposed, register
@@ -186,6 +187,8 @@ def _np_norm(a):
         for x in (a if a.ndim == 1 else a.reshape(-1)).tolist():
             squares += x * x
         return _f64(_sqrt(squares))
+    if a.dtype.kind != "f":
+        raise not_floating("linalg.vector_norm", a.dtype)
     flat = a if a.ndim == 1 else a.reshape(-1)
     squares = flat.dot(flat)
     return np.float64(math.sqrt(squares)) if squares.__class__ is np.float64 else \

@@ -79,6 +79,7 @@ from .reductions import (
     std,
     var,
 )
+from .serialization import load, save
 from .shapes import (  # (issue 19: indexing and shape)
     chunk,
     diag,
@@ -148,7 +149,7 @@ __all__ = [
     "Tensor", "Size", "dtype", "device", "tensor", "from_numpy", "zeros", "ones", "empty", "full",
     "arange", "linspace", "eye", "randn", "rand", "zeros_like", "ones_like", "full_like",
     "randn_like", "manual_seed", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
-    "inference_mode", "is_inference_mode_enabled",
+    "inference_mode", "is_inference_mode_enabled", "save", "load", "utils",
     "set_printoptions", "float64", "double", "float32", "float", "float16", "half", "int64",
     "long", "int32", "int", "int16", "short", "int8", "uint8", "bool", "is_tensor", "lerp",
     *_FUNCTIONS,
@@ -170,7 +171,7 @@ __all__ = [
 def __getattr__(name: str):
     # tg.nn, tg.optim and tg.autograd are imported on first use: ``import tapegrad`` does not
     # pay for them
-    if name in ("nn", "optim", "autograd", "cuda", "backends", "linalg"):
+    if name in ("nn", "optim", "autograd", "cuda", "backends", "linalg", "utils"):
         import importlib
 
         return importlib.import_module(f"{__name__}.{name}")

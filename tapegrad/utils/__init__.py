@@ -1,0 +1,5 @@
+"""``tapegrad.utils``, as ``torch.utils``: ``data`` (datasets and ``DataLoader``)."""
+
+from . import data
+
+__all__ = ["data"]

@@ -79,6 +79,7 @@ from .reductions import (
     std,
     var,
 )
+from .sampling import bernoulli, multinomial, poisson
 from .serialization import load, save
 from .shapes import (  # (issue 19: indexing and shape)
     chunk,
@@ -150,6 +151,7 @@ __all__ = [
     "arange", "linspace", "eye", "randn", "rand", "zeros_like", "ones_like", "full_like",
     "randn_like", "manual_seed", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
     "inference_mode", "is_inference_mode_enabled", "save", "load", "utils",
+    "bernoulli", "multinomial", "poisson",
     "set_printoptions", "float64", "double", "float32", "float", "float16", "half", "int64",
     "long", "int32", "int", "int16", "short", "int8", "uint8", "bool", "is_tensor", "lerp",
     *_FUNCTIONS,

@@ -406,3 +406,42 @@ def test_optimizers_pickle():
         copy = pickle.loads(pickle.dumps(opt))
         assert copy.state_dict()["state"][0]["step"].item() == 1.0
         assert list(copy.state_dict()["state"][0]) == list(opt.state_dict()["state"][0])
+
+
+@pytest.mark.parametrize("name,kw", [c for c in CASES if c[1]], ids=lambda v: str(v))
+def test_float32_parameters_match_torch(name, kw):
+    """float32 parameters stay float32; tapegrad's update is computed in float64 and rounded
+    once, torch's in float32 throughout: they agree to float32's precision."""
+    torch = pytest.importorskip("torch")
+    sign = -1.0 if kw.get("maximize") else 1.0
+    res = []
+    for lib in (tg, torch):
+        ps = [lib.tensor(v.astype(np.float32), requires_grad=True) for v in INIT]
+        opt = getattr(lib.optim, name)([{"params": ps[:2]}, {"params": ps[2:], "lr": 0.02}],
+                                       **kw)
+        for _ in range(20):
+            opt.zero_grad()
+            loss = sum(((p.tanh() - 0.3) ** 2).sum() + (p * p).sum() * 0.1 for p in ps)
+            (loss * sign).backward()
+            opt.step()
+        assert all(p.dtype == lib.float32 for p in ps)
+        res.append([p.detach().numpy().copy() for p in ps])
+    for x, y in zip(*res, strict=True):
+        np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
+
+
+def test_an_empty_parameter_beside_others(torch64):
+    for name in NAMES:
+        out = []
+        for lib in (tg, torch64):
+            ps = [lib.tensor(np.zeros((0, 3)), requires_grad=True),
+                  lib.tensor(np.array([0.5, -1.0]), requires_grad=True)]
+            opt = getattr(lib.optim, name)(ps, lr=0.1)
+            for _ in range(5):
+                opt.zero_grad()
+                sum((p * p).sum() for p in ps).backward()
+                opt.step()
+            out.append((ps[1].detach().numpy().copy(), ps[0].shape,
+                        {k: tuple(v.shape) for k, v in opt.state[ps[0]].items()}))
+        np.testing.assert_allclose(out[0][0], out[1][0], rtol=1e-14)
+        assert out[0][1] == tuple(out[1][1]) and out[0][2] == out[1][2]

@@ -14,6 +14,8 @@ tensor([0.2984, 0.2984, 0.2984], requires_grad=True)
 from . import lr_scheduler
 from .algorithms import SGD, Adagrad, Adam, AdamW, RMSprop
 from .lbfgs import LBFGS
+from .more_algorithms import ASGD, Adadelta, Adamax, NAdam, RAdam, Rprop
 from .optimizer import Optimizer
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "LBFGS", "lr_scheduler"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "LBFGS", "Adadelta",
+           "Adamax", "NAdam", "RAdam", "ASGD", "Rprop", "lr_scheduler"]

@@ -108,14 +108,17 @@ class _Flat:
 
     ``names`` are the state entries shaped as the parameter; their buffers hold the values of
     ``optimizer.state[p][name]`` (those tensors are views into them).  ``steps`` holds each
-    parameter's ``state[p]["step"]`` (0-d views into it)."""
+    parameter's ``state[p]["step"]`` (0-d views into it); ``scalars[name]`` each parameter's
+    other 0-d entry ``name`` (NAdam's ``mu_product``, ASGD's ``eta`` and ``mu``), in the
+    default float dtype, as torch keeps them (its ``_get_scalar_dtype``): their values are
+    rounded as torch's are."""
 
     __slots__ = ("params", "key", "bounds", "sizes", "ends", "whole", "total", "bufs", "views",
                  "steps", "step_views", "fresh", "scalar_params", "zero_dim", "state",
-                 "changes")
+                 "changes", "scalars")
 
     def __init__(self, optimizer: Optimizer, params: list, names: tuple, init: Callable,
-                 with_step: bool, copy_first: tuple = ()) -> None:
+                 with_step: bool, copy_first: tuple = (), scalars: tuple = ()) -> None:
         self.params = params
         self.key = [id(p) for p in params]
         sizes = [p._v.size for p in params]
@@ -149,6 +152,14 @@ class _Flat:
             self.steps = np.array([float(_storage(state[p]["step"]))
                                    if p in state and "step" in state[p] else 0.0
                                    for p in params])
+        self.scalars = {}
+        if scalars:
+            from ..creation import _DEFAULT as dtype  # (read now: set_default_dtype may change it)
+
+            for name in scalars:
+                self.scalars[name] = np.array(
+                    [float(_storage(state[p][name])) if p in state and name in state[p]
+                     else init(name, p) for p in params], dtype=dtype)
         # torch's state tensors become views into the buffers (the same tensor objects when
         # they existed, so references to them stay live); a parameter with nothing to keep
         # (SGD without momentum) gets no state entry, as torch's
@@ -159,6 +170,8 @@ class _Flat:
             shape = p._v.shape
             if with_step:
                 _rebind(st, "step", self.steps[i:i + 1].reshape(()))
+            for name, values in self.scalars.items():
+                _rebind(st, name, values[i:i + 1].reshape(()))
             for name in names:
                 if name in copy_first and self.fresh[i] and name not in st:
                     continue  # bound after the first step fills it
@@ -249,6 +262,7 @@ class Optimizer:
     _buffers: tuple = ()
     _with_step = True
     _copy_first: tuple = ()  # entries torch sets to the first gradient (SGD's momentum)
+    _scalars: tuple = ()  # 0-d state entries besides "step" (see ``_Flat``)
 
     def __init__(self, params: Iterable, defaults: dict[str, Any]) -> None:
         self.defaults = defaults
@@ -390,7 +404,7 @@ class Optimizer:
             return flat
         flat = self._flat[index] = _Flat(self, params, names,
                                          lambda name, p: self._init_value(group, name, p),
-                                         self._with_step, self._copy_first)
+                                         self._with_step, self._copy_first, self._scalars)
         return flat
 
     def _update(self, group: dict, flat: _Flat) -> None:

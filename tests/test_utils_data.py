@@ -78,7 +78,7 @@ def test_default_collate_of_dicts_tuples_numbers_arrays_and_strings_is_torch_s()
 
 
 def test_a_batch_sampler_and_a_custom_collate():
-    for module, lib in ((data, tg), (tdata, torch)):
+    for module in (data, tdata):
         sampler = module.BatchSampler(module.SequentialSampler(range(5)), 2, drop_last=False)
         assert list(sampler) == [[0, 1], [2, 3], [4]] and len(sampler) == 3
     mine, theirs = _loaders(_tensor_dataset, batch_sampler=[[6, 0], [3]],

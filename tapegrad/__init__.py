@@ -34,6 +34,7 @@ from .creation import (
     zeros_like,
 )
 from .device import device
+from .diagonals import diag, diag_embed, diagonal, trace, tril, triu
 from .dtypes import (
     bool,
     double,
@@ -79,31 +80,27 @@ from .reductions import (
     std,
     var,
 )
-from .shapes import (  # (issue 19: indexing and shape)
-    chunk,
-    diag,
-    diag_embed,
-    diagonal,
-    flatten,
-    flip,
+from .scatters import (
     gather,
     index_add,
     index_select,
     masked_fill,
     masked_select,
+    scatter,
+    scatter_add,
+    take,
+)
+from .shapes import (  # (issue 19: indexing and shape)
+    chunk,
+    flatten,
+    flip,
     meshgrid,
     moveaxis,
     movedim,
     narrow,
     roll,
-    scatter,
-    scatter_add,
     split,
-    take,
     tile,
-    trace,
-    tril,
-    triu,
     unbind,
     unflatten,
 )

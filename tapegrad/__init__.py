@@ -184,3 +184,52 @@ def __getattr__(name: str):
 # inside tapegrad's own modules -- are ignored: a per-op np.errstate would cost more than
 # recording the op.
 _warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"tapegrad(\.|$)")
+
+# -- branch joins: torch's joins, shape functions and fused products ------------------------------
+from .joins import (  # noqa: E402
+    as_tensor,
+    asarray,
+    atleast_1d,
+    atleast_2d,
+    atleast_3d,
+    block_diag,
+    broadcast_shapes,
+    broadcast_tensors,
+    broadcast_to,
+    cartesian_prod,
+    column_stack,
+    combinations,
+    dstack,
+    hstack,
+    is_floating_point,
+    is_nonzero,
+    numel,
+    repeat_interleave,
+    row_stack,
+    tril_indices,
+    triu_indices,
+    vstack,
+)
+from .shapes import (  # noqa: E402
+    dsplit,
+    fliplr,
+    flipud,
+    hsplit,
+    ravel,
+    rot90,
+    split_with_sizes,
+    swapaxes,
+    swapdims,
+    t,
+    tensor_split,
+    vsplit,
+)
+
+__all__ += [
+    "hstack", "vstack", "row_stack", "dstack", "column_stack", "atleast_1d", "atleast_2d",
+    "atleast_3d", "broadcast_to", "broadcast_tensors", "broadcast_shapes", "block_diag",
+    "cartesian_prod", "combinations", "tril_indices", "triu_indices", "repeat_interleave",
+    "numel", "is_floating_point", "is_nonzero", "as_tensor", "asarray", "split_with_sizes",
+    "tensor_split", "hsplit", "vsplit", "dsplit", "rot90", "fliplr", "flipud", "ravel", "t",
+    "swapaxes", "swapdims",
+]

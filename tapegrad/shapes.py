@@ -9,6 +9,7 @@ No op of its own: each is a reshape/permute/slice the front end has, or a gather
 
 from __future__ import annotations
 
+import itertools
 import numbers
 import warnings
 
@@ -315,11 +316,166 @@ def meshgrid(*tensors, indexing: str | None = None) -> tuple:
     return tuple(out)
 
 
+def split_with_sizes(input, split_sizes, dim: int = 0) -> tuple:
+    """``input`` cut along ``dim`` into pieces of the listed sizes, as
+    ``torch.split_with_sizes``.
+
+    >>> import tapegrad as tg
+    >>> [p.shape for p in tg.split_with_sizes(tg.ones(5), [2, 3])]
+    [tapegrad.Size([2]), tapegrad.Size([3])]
+    """
+    return split(input, [int(s) for s in split_sizes], dim)
+
+
+def tensor_split(input, indices_or_sections, dim: int = 0) -> tuple:
+    """``input`` cut along ``dim`` into ``n`` near-equal pieces (an int: the first
+    ``size % n`` one longer) or at the listed indices (slices between them, as Python's), as
+    ``torch.tensor_split``; a 0-d int tensor gives ``n``, a 1-D one the indices.
+
+    >>> import tapegrad as tg
+    >>> [p.shape for p in tg.tensor_split(tg.ones(7), 3)]
+    [tapegrad.Size([3]), tapegrad.Size([2]), tapegrad.Size([2])]
+    """
+    x = _as_tensor(input)
+    if isinstance(indices_or_sections, Tensor):
+        v = np.asarray(indices_or_sections._v)
+        if v.ndim > 1:
+            raise RuntimeError("tensor_split expected tensor_indices_or_sections to be a "
+                               "zero-dimensional or one-dimensional tensor, but got a tensor "
+                               f"with {v.ndim} dims")
+        if v.dtype != np.int64:
+            raise RuntimeError("tensor_split expected tensor_indices_or_sections to have dtype "
+                               f"of long, but got {_scalar_name(v.dtype)}")
+        indices_or_sections = int(v) if v.ndim == 0 else [int(i) for i in v]
+    if x._v.ndim == 0:
+        raise RuntimeError("tensor_split expected at least a 1-dimensional tensor, but got a "
+                           "tensor with 0 dims")
+    d = _dim(dim, x._v.ndim)
+    n = x._v.shape[d]
+    if isinstance(indices_or_sections, numbers.Integral) and not isinstance(
+            indices_or_sections, bool):
+        sections = int(indices_or_sections)
+        if sections <= 0:
+            raise RuntimeError(f"number of sections must be larger than 0, got {sections}")
+        size, extra = divmod(n, sections)
+        bounds = list(itertools.accumulate(size + (k < extra) for k in range(sections - 1)))
+    elif isinstance(indices_or_sections, (list, tuple)):
+        bounds = [int(i) for i in indices_or_sections]
+    else:
+        raise TypeError("tensor_split() received an invalid combination of arguments - got "
+                        f"(Tensor, {type(indices_or_sections).__name__})")
+    lead = (slice(None),) * d
+    starts = [None, *bounds]
+    ends = [*bounds, None]
+    return tuple(x[lead + (slice(a, b),)] for a, b in zip(starts, ends, strict=True))
+
+
+def _scalar_name(dtype: np.dtype) -> str:
+    from .dtypes import SCALAR_NAMES
+
+    return SCALAR_NAMES.get(dtype, str(dtype))
+
+
+def _directional_split(name: str, dim: int, least: int):
+    def function(input, indices_or_sections) -> tuple:
+        x = _as_tensor(input)
+        nd = x._v.ndim
+        if nd < least:
+            raise RuntimeError(f"torch.{name} requires a tensor with at least {least} "
+                               f"dimension, but got a tensor with {nd} dimensions!")
+        d = 0 if name == "hsplit" and nd == 1 else dim
+        if isinstance(indices_or_sections, numbers.Integral):
+            size = x._v.shape[d]
+            k = int(indices_or_sections)
+            if k == 0 or size % k:
+                raise RuntimeError(f"torch.{name} attempted to split along dimension {d}, "
+                                   f"but the size of the dimension {size} is not divisible "
+                                   f"by the split_size {k}!")
+        elif isinstance(indices_or_sections, Tensor):
+            raise TypeError(f"{name}() received an invalid combination of arguments - got "
+                            "(Tensor, Tensor)")
+        return tensor_split(x, indices_or_sections, d)
+
+    function.__name__ = function.__qualname__ = name
+    where = {"hsplit": "horizontally (dim 1; dim 0 of a 1-D tensor)", "vsplit":
+             "vertically (dim 0)", "dsplit": "depthwise (dim 2)"}[name]
+    function.__doc__ = (f"``input`` split {where} into equal sections or at indices, as "
+                        f"``torch.{name}``.")
+    return function
+
+
+hsplit = _directional_split("hsplit", 1, 1)
+vsplit = _directional_split("vsplit", 0, 2)
+dsplit = _directional_split("dsplit", 2, 3)
+
+
+def rot90(input, k: int = 1, dims=(0, 1)) -> Tensor:
+    """``input`` rotated by ``k`` quarter turns in the plane ``dims`` (from the first dim
+    towards the second), as ``torch.rot90``.
+
+    >>> import tapegrad as tg
+    >>> tg.rot90(tg.tensor([[1, 2], [3, 4]]))
+    tensor([[2, 4],
+            [1, 3]])
+    """
+    x = _as_tensor(input)
+    shape = x._v.shape
+    dims = list(dims)
+    if len(dims) != 2:
+        raise RuntimeError(f"expected total rotation dims == 2, but got dims = {len(dims)}")
+    if len(shape) < 2:
+        raise RuntimeError(f"expected total dims >= 2, but got total dims = {len(shape)}")
+    a, b = _dim(dims[0], len(shape)), _dim(dims[1], len(shape))
+    if a == b:
+        raise RuntimeError(f"expected rotation dims to be different, but got dim0 = {dims[0]} "
+                           f"and dim1 = {dims[1]}")
+    turned = np.rot90(_offsets(shape), k, (a, b))
+    return _gathered(x, turned, turned.shape, "Rot90Backward0")
+
+
+def fliplr(input) -> Tensor:
+    """``input`` reversed along dim 1 (left to right), as ``torch.fliplr``."""
+    x = _as_tensor(input)
+    if x._v.ndim < 2:
+        raise RuntimeError("Input must be >= 2-d.")
+    return flip(x, (1,))
+
+
+def flipud(input) -> Tensor:
+    """``input`` reversed along dim 0 (up to down), as ``torch.flipud``."""
+    x = _as_tensor(input)
+    if x._v.ndim < 1:
+        raise RuntimeError("Input must be >= 1-d.")
+    return flip(x, (0,))
+
+
+def ravel(input) -> Tensor:
+    """``input``'s elements as one dim (a view where possible), as ``torch.ravel``."""
+    return _as_tensor(input).reshape(-1)
+
+
+def t(input) -> Tensor:
+    """A matrix transposed (0-d and 1-D tensors as they are), as ``torch.t``."""
+    return _as_tensor(input).t()
+
+
+def swapaxes(input, axis0: int, axis1: int) -> Tensor:
+    """``torch.swapaxes``: NumPy's name of ``transpose``."""
+    return _as_tensor(input).transpose(axis0, axis1)
+
+
+def swapdims(input, dim0: int, dim1: int) -> Tensor:
+    """``torch.swapdims``: another name of ``transpose``."""
+    return _as_tensor(input).transpose(dim0, dim1)
+
+
 # -- Tensor methods -------------------------------------------------------------------------
 
 
 def _methods() -> None:
-    add_methods(flatten, unflatten, movedim, narrow, roll, chunk, unbind, tile)
+    add_methods(flatten, unflatten, movedim, narrow, roll, chunk, unbind, tile,
+                split_with_sizes, tensor_split, hsplit, vsplit, dsplit, rot90, fliplr,
+                flipud, ravel, swapaxes, swapdims)
 
     def moveaxis_method(self, source, destination):
         return movedim(self, source, destination)
@@ -341,4 +497,6 @@ def _methods() -> None:
 _methods()
 
 __all__ = ["flatten", "unflatten", "movedim", "moveaxis", "narrow", "flip", "roll", "tile",
-           "split", "chunk", "unbind", "meshgrid"]
+           "split", "chunk", "unbind", "meshgrid", "split_with_sizes", "tensor_split", "hsplit",
+           "vsplit", "dsplit", "rot90", "fliplr", "flipud", "ravel", "t", "swapaxes",
+           "swapdims"]

@@ -233,3 +233,23 @@ __all__ += [
     "tensor_split", "hsplit", "vsplit", "dsplit", "rot90", "fliplr", "flipud", "ravel", "t",
     "swapaxes", "swapdims",
 ]
+from .fused import (  # noqa: E402
+    addbmm,
+    addcdiv,
+    addcmul,
+    addmm,
+    addmv,
+    addr,
+    baddbmm,
+    cdist,
+    chain_matmul,
+    floor_divide,
+    positive,
+    rsub,
+    true_divide,
+)
+
+__all__ += [
+    "addmm", "addmv", "addbmm", "baddbmm", "addr", "addcmul", "addcdiv", "rsub", "true_divide",
+    "floor_divide", "positive", "cdist", "chain_matmul",
+]

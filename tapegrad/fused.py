@@ -379,12 +379,14 @@ def cdist(x1, x2, p: float = 2.0, compute_mode: str = "use_mm_for_euclid_dist_if
         return zeros(diff._v.shape[:-1], dtype=a.dtype)
     from .functions import FUNCTIONS
 
-    if p == float("inf") and np.isfinite(np.asarray(diff._v)).all():
+    if p == float("inf"):
         # torch's cdist passes the whole gradient to each tied largest |difference| (its norm
-        # shares it out): the ties' sum, whose value is its own largest element's
+        # shares it out): the ties' sum, entering as t - t (zero in value; a non-finite t
+        # enters as 0, without its gradient), beside the largest value itself
         size = diff.abs()
         top = size.amax(-1, keepdim=True).detach()
         tied = (size * (size == top)).sum(-1)
+        tied = where(tied < np.inf, tied, 0.0)
         return rename(tied - tied.detach() + top.squeeze(-1), "CdistBackward0")
     return rename(FUNCTIONS["norm"](diff, float(p), dim=-1), "CdistBackward0")
 

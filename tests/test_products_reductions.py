@@ -806,7 +806,8 @@ def test_fused_names_and_methods_as_torch():
 def test_fused_compiled_replay_equals_eager():
     def f(m, a, b):
         y = tg.addmm(m, a, b, beta=0.5, alpha=2) + tg.addcmul(m, m, m, value=0.5)
-        return (y * y).sum() + tg.cdist(a, b.T).sum() + tg.rsub(m, 1.0).sum()
+        return (y * y).sum() + tg.cdist(a, b.T).sum() + tg.rsub(m, 1.0).sum() + (
+            tg.cdist(a.round(), b.T.round(), float("inf")) * tg.cdist(a, b.T, 0.5)).sum()
 
     arrays = _arrays([(2, 3), (2, 4), (4, 3)], np.float64)
     tape = tg.compile(f, *[tg.tensor(a) for a in arrays])
@@ -815,3 +816,17 @@ def test_fused_compiled_replay_equals_eager():
     f(*ts).backward()
     for got, t in zip(tape.gradient(*fresh), ts, strict=True):
         np.testing.assert_allclose(got, t.grad.numpy(), rtol=1e-12)
+
+
+def test_cdist_inf_ties_replay_as_torch():
+    def f(a, b):
+        return (tg.cdist(a, b, float("inf")) ** 2).sum()
+
+    a = np.array([[0., 1.], [2., 2.]])
+    b = np.array([[0., 1.], [2., 2.], [1., 0.], [0., 3.]])
+    tape = tg.compile(f, tg.tensor(a + 0.25), tg.tensor(b))
+    ta, tb = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
+    (torch.cdist(ta, tb, float("inf")) ** 2).sum().backward()
+    ga, gb = tape.gradient(a, b)
+    np.testing.assert_allclose(ga, ta.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(gb, tb.grad.numpy(), rtol=1e-12)

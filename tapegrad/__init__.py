@@ -253,3 +253,6 @@ __all__ += [
     "addmm", "addmv", "addbmm", "baddbmm", "addr", "addcmul", "addcdiv", "rsub", "true_divide",
     "floor_divide", "positive", "cdist", "chain_matmul",
 ]
+from .scatters import scatter_reduce  # noqa: E402
+
+__all__ += ["scatter_reduce"]

@@ -297,22 +297,33 @@ def floor_divide(input, other) -> Tensor:
     if np.asarray(x._v).dtype.kind in "iub" and np.asarray(y._v).dtype.kind in "iub":
         if (np.asarray(y._v) == 0).any():
             raise RuntimeError("ZeroDivisionError")
-    if not (x.requires_grad or y.requires_grad):
-        return _floor_quotient(x, y)
-    from .autograd.function import Function
+    return no_derivative("floor_divide", _floor_quotient, x, y)
 
-    class _FloorDivide(Function):
-        _node_name = "torch::autograd::NotImplemented"
 
-        @staticmethod
-        def forward(ctx, a, b):
-            return _floor_quotient(a, b)
+_NO_DERIVATIVE: dict = {}
 
-        @staticmethod
-        def backward(ctx, grad):
-            raise RuntimeError("derivative for aten::floor_divide is not implemented")
 
-    return _FloorDivide.apply(x, y)
+def no_derivative(aten: str, compute, *tensors: Tensor) -> Tensor:
+    """``compute(*tensors)`` (a tensor without history) as torch computes an op it gives no
+    derivative: when an input requires grad, the result has torch's ``NotImplemented`` node,
+    and a backward through it raises torch's error."""
+    if not any(t.requires_grad for t in tensors):
+        return compute(*tensors)
+    cls = _NO_DERIVATIVE.get(aten)
+    if cls is None:
+        from .autograd.function import Function
+
+        def forward(ctx, *args, compute):
+            return compute(*args)
+
+        def backward(ctx, *grads):
+            raise RuntimeError(f"derivative for aten::{aten} is not implemented")
+
+        cls = _NO_DERIVATIVE[aten] = type(
+            f"_{aten}", (Function,), {"_node_name": "torch::autograd::NotImplemented",
+                                      "forward": staticmethod(forward),
+                                      "backward": staticmethod(backward)})
+    return cls.apply(*tensors, compute=compute)
 
 
 def _number(v, x: Tensor) -> Tensor:

@@ -10,6 +10,8 @@ values is refused, never replayed stale.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from .node import rename
@@ -197,13 +199,14 @@ def scatter(input, dim: int, index, src=None, *, value=None, reduce=None) -> Ten
     """``input`` with ``src``'s elements (or the number ``value``) written where ``index``
     addresses along ``dim``, as ``torch.scatter``; differentiable in ``input`` and ``src``
     (torch's gradients: a duplicate position passes its gradient to each ``src`` element
-    written there)."""
-    if reduce is not None:
-        raise NotImplementedError("scatter(reduce=...) is not supported; use scatter_add")
+    written there).  With ``reduce`` ("add" or "multiply") they are added or multiplied in,
+    without a derivative, as torch's (a backward through the result raises)."""
     if src is None:
         src = value
     if src is None:
         raise TypeError("scatter() missing its 'src' tensor or 'value' number")
+    if reduce is not None:
+        return _scatter_reduced(input, dim, index, src, reduce)
     x = _as_tensor(input)
     idx = _index_values(index, "scatter")
     tensor_src = isinstance(src, Tensor)
@@ -313,6 +316,129 @@ def index_add(input, dim: int, index, source, *, alpha=1) -> Tensor:
     return _added(x, s, positions, None, "IndexAddBackward0")
 
 
+def _scatter_reduced(input, dim, index, src, reduce: str) -> Tensor:
+    """``scatter(..., reduce=)``: torch gives it no derivative (and deprecates it for a tensor
+    ``src``)."""
+    from .fused import no_derivative
+
+    if reduce not in ("add", "multiply"):
+        raise RuntimeError("reduce argument must be either add or multiply.")
+    x = _as_tensor(input)
+    idx = _index_values(index, "scatter")
+    tensor_src = isinstance(src, Tensor)
+    if tensor_src:
+        if src.dtype != x.dtype:
+            raise RuntimeError("scatter(): Expected self.dtype to be equal to src.dtype")
+        warnings.warn("The reduce argument of torch.scatter with Tensor src is deprecated and "
+                      "will be removed in a future PyTorch release. Use torch.scatter_reduce "
+                      "instead for more reduction options.", UserWarning, stacklevel=3)
+    positions, sources = _scatter_positions(
+        x, dim, idx, tuple(src._v.shape) if tensor_src else None, "scatter")
+    ufunc = np.add if reduce == "add" else np.multiply
+
+    def compute(*ts):
+        out = np.array(ts[0]._v, copy=True).reshape(-1)
+        if tensor_src:
+            ufunc.at(out, positions, np.asarray(ts[1]._v).reshape(-1)[sources])
+        else:
+            ufunc.at(out, positions, np.asarray(src).astype(out.dtype))
+        return _as_tensor(out.reshape(ts[0]._v.shape))
+
+    return no_derivative("scatter", compute, *((x, src) if tensor_src else (x,)))
+
+
+_REDUCTIONS = ("sum", "prod", "mean", "amax", "amin")
+
+
+def scatter_reduce(input, dim: int, index, src, reduce: str, *, include_self: bool = True
+                   ) -> Tensor:
+    """``input`` with ``src``'s elements reduced in where ``index`` addresses along ``dim``
+    ("sum", "prod", "mean", "amax" or "amin"; ``input``'s own value among them when
+    ``include_self``), as ``torch.scatter_reduce``, with torch's gradients: "amax"/"amin"
+    share a position's gradient evenly among its tied largest (smallest) values, "prod"'s
+    zeros are handled as ``prod``'s.
+
+    >>> import tapegrad as tg
+    >>> x = tg.tensor([1., 2., 3.])
+    >>> tg.scatter_reduce(x, 0, tg.tensor([0, 0, 2]), tg.tensor([5., 6., 7.]), "amax")
+    tensor([6., 2., 7.])
+    """
+    if reduce not in _REDUCTIONS:
+        raise RuntimeError("reduce argument must be either sum, prod, mean, amax or amin, got "
+                           f"{reduce}")
+    x = _as_tensor(input)
+    idx = _index_values(index, "scatter_reduce")
+    s = _as_tensor(src)
+    if s.dtype != x.dtype:
+        raise RuntimeError("scatter(): Expected self.dtype to be equal to src.dtype")
+    positions, sources = _scatter_positions(x, dim, idx, tuple(s._v.shape), "scatter_reduce")
+    shape, n = x._v.shape, x._v.size
+    touched = np.zeros(n, dtype=bool)
+    touched[positions] = True
+    touched_t = _as_tensor(touched.reshape(shape))
+    name = "ScatterReduceBackward0"
+    if reduce in ("sum", "mean"):
+        base = x if include_self else where(touched_t, zero_like(x), x)
+        total = _added(base, s, positions, sources, name)
+        if reduce == "sum":
+            return total
+        counts = np.bincount(positions, minlength=n).reshape(shape) + int(include_self)
+        counts = np.asarray(np.maximum(counts, 1), dtype=np.asarray(x._v).dtype)
+        if np.asarray(x._v).dtype.kind != "f":  # (torch: an integer mean rounds down)
+            return _as_tensor(np.floor_divide(np.asarray(total._v), counts))
+        return rename(total / _as_tensor(counts), name)
+    # amax, amin, prod: each touched position's candidates (its own value when include_self,
+    # then the src elements sent there) gathered as the rows of a matrix, one matrix per
+    # number of candidates, reduced along the rows by amax/amin/prod (whose gradients are
+    # torch's scatter_reduce's), and put back among the untouched elements
+    picked = _gathered(s, sources, (positions.size,), "GatherBackward0", _INDEX)
+    pool = _cat_flat(x, picked)
+    order = np.argsort(positions, kind="stable")
+    where_to, first, count = np.unique(positions[order], return_index=True, return_counts=True)
+    placed = zero_like(x)
+    for c in np.unique(count):
+        rows = np.flatnonzero(count == c)
+        columns = order[first[rows][:, None] + np.arange(c)] + n
+        if include_self:
+            columns = np.concatenate([where_to[rows][:, None], columns], axis=1)
+        matrix = _gathered(pool, columns, columns.shape, "GatherBackward0", _INDEX)
+        if not include_self and reduce != "prod":
+            matrix = _with_tied_self(matrix, x, where_to[rows], reduce)
+        reduced = getattr(matrix, reduce)(1)
+        placed = placed + _placed(reduced, where_to[rows], n, shape)
+    return rename(where(touched_t, placed, x), name)
+
+
+def _with_tied_self(matrix: Tensor, x: Tensor, rows: np.ndarray, reduce: str) -> Tensor:
+    """``matrix`` with a first column holding ``x``'s element of each row where it ties the
+    row's extreme (else one that cannot win), without gradient: torch's amax/amin share out a
+    position's gradient among every value equal to the result, ``input``'s own among them even
+    when ``include_self=False`` (its share is then dropped)."""
+    from .structural import cat
+
+    own = x.detach().reshape(-1)[_as_tensor(rows)].reshape(-1, 1)
+    extreme = getattr(matrix.detach(), reduce)(1, keepdim=True)
+    dtype = np.asarray(x._v).dtype
+    info = np.finfo(dtype) if dtype.kind == "f" else np.iinfo(dtype)
+    loser = np.asarray(-np.inf if dtype.kind == "f" else info.min) if reduce == "amax" else \
+        np.asarray(np.inf if dtype.kind == "f" else info.max)
+    loser = _as_tensor(loser.astype(dtype))
+    return cat([where(own == extreme, own, loser), matrix], 1)
+
+
+def _cat_flat(x: Tensor, picked: Tensor) -> Tensor:
+    from .structural import cat
+
+    return cat([x.reshape(-1), picked])
+
+
+def _placed(t: Tensor, positions: np.ndarray, n: int, shape: tuple) -> Tensor:
+    """``t``'s elements at the distinct flat ``positions`` of a zero tensor of ``shape``."""
+    if _recording(t):
+        return _scatter_op(t, positions, n, shape, unique=True)
+    return _as_tensor(_np_place(t, positions, n, shape))
+
+
 # -- Tensor methods -------------------------------------------------------------------------
 
 
@@ -328,6 +454,8 @@ def _in_place(f):
             raise RuntimeError(f"{f.__name__}_(): the result of shape {tuple(result.shape)} "
                                f"cannot be written into a tensor of shape {tuple(self.shape)}")
         self[...] = result.to(self.dtype) if result.dtype != self.dtype else result
+        if result.grad_fn is not None:  # (torch names the node after the op, not CopySlices)
+            rename(self, result.grad_fn.name())
         return self
 
     method.__name__ = method.__qualname__ = f.__name__ + "_"
@@ -337,8 +465,8 @@ def _in_place(f):
 
 def _methods() -> None:
     add_methods(gather, index_select, take, masked_select, masked_fill, scatter, scatter_add,
-                index_add)
-    for f in (masked_fill, scatter, scatter_add, index_add):
+                index_add, scatter_reduce)
+    for f in (masked_fill, scatter, scatter_add, index_add, scatter_reduce):
         setattr(Tensor, f.__name__ + "_", _in_place(f))
 
 
@@ -348,6 +476,7 @@ _methods()
 gather, index_select, take = takes_out(gather), takes_out(index_select), takes_out(take)
 masked_select, scatter = takes_out(masked_select), takes_out(scatter)
 scatter_add, index_add = takes_out(scatter_add), takes_out(index_add)
+scatter_reduce = takes_out(scatter_reduce)
 
 __all__ = ["gather", "index_select", "take", "masked_select", "masked_fill", "scatter",
-           "scatter_add", "index_add"]
+           "scatter_add", "index_add", "scatter_reduce"]

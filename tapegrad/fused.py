@@ -424,7 +424,7 @@ def chain_matmul(*matrices, out=None) -> Tensor:
         return _chain(*ts)
     from .surface import with_out
 
-    return with_out("chain_matmul", out, tuple(ts), _chain, *ts)
+    return with_out("mm", out, tuple(ts), _chain, *ts)  # (torch's error names mm())
 
 
 def _chain(*ts: Tensor) -> Tensor:

@@ -18,7 +18,7 @@ import numpy as np
 
 from .node import rename
 from .ops.graphs import scatter_add as _scatter_op
-from .products import add_methods, takes_out
+from .products import add_methods
 from .recording import _as_tensor, _recording, _wrap
 from .scatters import index_select
 from .shapes import _dim, meshgrid
@@ -70,13 +70,17 @@ atleast_1d, atleast_2d, atleast_3d = _at_least(1), _at_least(2), _at_least(3)
 
 
 def _stacker(name: str, lift, dim: int | None, doc: str):
-    def function(tensors) -> Tensor:
+    def function(tensors, *, out=None) -> Tensor:
         ts = _tensor_list(tensors, name)
         if not ts:
             raise RuntimeError(f"{name} expects a non-empty TensorList")
         ts = [lift(t) for t in ts]
         d = dim if dim is not None else (0 if all(t._v.ndim == 1 for t in ts) else 1)
-        return cat(ts, d)
+        if out is None:
+            return cat(ts, d)
+        from .functions import FUNCTIONS  # (cat's out=, and its name in the errors, as torch)
+
+        return FUNCTIONS["cat"](ts, d, out=out)
 
     function.__name__ = function.__qualname__ = name
     function.__doc__ = doc
@@ -528,10 +532,6 @@ def _methods() -> None:
 
 
 _methods()
-
-# (the functions take out=, as torch's; the methods do not)
-hstack, vstack, row_stack = takes_out(hstack), takes_out(vstack), takes_out(row_stack)
-dstack, column_stack = takes_out(dstack), takes_out(column_stack)
 
 __all__ = ["hstack", "vstack", "row_stack", "dstack", "column_stack", "atleast_1d",
            "atleast_2d", "atleast_3d", "broadcast_to", "broadcast_tensors", "broadcast_shapes",

@@ -320,6 +320,27 @@ def test_out_as_torch():
     assert got is out and out.tolist() == [1., 1., 0.]
     for name in ("hstack", "vstack", "row_stack", "dstack", "column_stack"):
         assert "out" in inspect.signature(getattr(tg, name)).parameters
+        got = _raises(lambda n=name: getattr(tg, n)([tg.ones(2, requires_grad=True)] * 2,
+                                                    out=tg.empty(0)))
+        want = _raises(lambda n=name: getattr(torch, n)(
+            [torch.ones(2, requires_grad=True)] * 2, out=torch.empty(0)))
+        assert got == want
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    finder, runner = doctest.DocTestFinder(), doctest.DocTestRunner()
+    from tapegrad import fused, joins, shapes
+
+    for name in joins.__all__ + fused.__all__ + shapes.__all__ + ["scatter_reduce"]:
+        for test in finder.find(getattr(tg, name), name, globs={}):
+            runner.run(test)
+    for name in ("sum_to_size", "view_as", "reshape_as"):
+        for test in finder.find(getattr(tg.Tensor, name), name, globs={}):
+            runner.run(test)
+    result = runner.summarize(verbose=False)
+    assert result.failed == 0 and result.attempted > 50
 
 
 @pytest.mark.parametrize("name", ["hstack", "vstack", "row_stack", "dstack", "column_stack",

@@ -3,6 +3,8 @@ derivatives against torch's, float64 and float32, and torch's errors for wrong s
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -746,6 +748,13 @@ def test_positive_and_chain_matmul_as_torch():
     with pytest.warns(UserWarning):
         assert tg.chain_matmul(tg.ones(2, 3), tg.ones(3, 1), out=out) is out
     assert out.tolist() == [[3.], [3.]]
+    with pytest.warns(UserWarning), pytest.raises(RuntimeError) as got:
+        tg.chain_matmul(tg.ones(1, 2, requires_grad=True), tg.ones(2, 1), out=tg.empty(0))
+    with warnings.catch_warnings(), pytest.raises(RuntimeError) as want:
+        warnings.simplefilter("ignore")  # (torch warns once per process)
+        torch.chain_matmul(torch.ones(1, 2, requires_grad=True), torch.ones(2, 1),
+                           out=torch.empty(0))
+    assert str(got.value) == str(want.value)
 
 
 FUSED_ERRORS = [

@@ -384,10 +384,8 @@ def cdist(x1, x2, p: float = 2.0, compute_mode: str = "use_mm_for_euclid_dist_if
     _broadcastable(_as_tensor(np.empty(a._v.shape[:-2] + (0, 0))),
                    _as_tensor(np.empty(b._v.shape[:-2] + (0, 0))))
     diff = a.unsqueeze(-2) - b.unsqueeze(-3)
-    if diff._v.size == 0 or a._v.shape[-1] == 0:
-        from .creation import zeros
-
-        return zeros(diff._v.shape[:-1], dtype=a.dtype)
+    if diff._v.size == 0:  # (no rows, or rows of no columns: zero distances)
+        return rename(diff.sum(-1), "CdistBackward0")
     from .functions import FUNCTIONS
 
     if p == float("inf"):

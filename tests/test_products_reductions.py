@@ -598,6 +598,8 @@ FUSED = [
     ("cdist_0", lambda L, a, b: L.cdist(a, b, p=0), [(3, 2), (2, 2)]),
     ("cdist_batch", lambda L, a, b: L.cdist(a, b, compute_mode="donot_use_mm_for_euclid_dist"),
      [(2, 1, 3, 2), (4, 2, 2)]),
+    ("cdist_empty", lambda L, a, b: L.cdist(a, b), [(0, 2), (3, 2)]),
+    ("cdist_m0", lambda L, a, b: L.cdist(a, b, 1.0), [(2, 0), (3, 0)]),
     ("chain_matmul", lambda L, a, b, c: L.chain_matmul(a, b, c), [(2, 3), (3, 4), (4, 2)]),
     ("chain_matmul_1", lambda L, a: L.chain_matmul(a) * 2, [(2, 3)]),
 ]

@@ -291,13 +291,17 @@ def floor_divide(input, other) -> Tensor:
     >>> tg.floor_divide(tg.tensor([7, -7]), 2)
     tensor([ 3, -4])
     """
+    return _floor_divided(input, other, "floor_divide")
+
+
+def _floor_divided(input, other, aten: str) -> Tensor:
     x = _as_tensor(input)
     y = other if isinstance(other, Tensor) else _number(other, x)
     _broadcastable(x, y)
     if np.asarray(x._v).dtype.kind in "iub" and np.asarray(y._v).dtype.kind in "iub":
         if (np.asarray(y._v) == 0).any():
             raise RuntimeError("ZeroDivisionError")
-    return no_derivative("floor_divide", _floor_quotient, x, y)
+    return no_derivative(aten, _floor_quotient, x, y)
 
 
 _NO_DERIVATIVE: dict = {}
@@ -436,6 +440,30 @@ def _chain(*ts: Tensor) -> Tensor:
 
 add_methods(addmm, addmv, addbmm, baddbmm, addr, addcmul, addcdiv, true_divide, floor_divide,
             positive)
+
+def _floordiv(self, other):
+    return floor_divide(self, other)
+
+
+def _rfloordiv(self, other):
+    return floor_divide(_number(other, self), self)
+
+
+def _ifloordiv(self, other):
+    """``x //= y``: the quotient written into ``x`` (torch refuses a result of another
+    dtype, and a leaf that requires grad)."""
+    result = _floor_divided(self, other, "floor_divide_")
+    if result.dtype != self.dtype:
+        raise RuntimeError(f"result type {_name(result)} can't be cast to the desired output "
+                           f"type {_name(self)}")
+    self[...] = result
+    if result.grad_fn is not None:
+        rename(self, result.grad_fn.name())
+    return self
+
+
+Tensor.__floordiv__, Tensor.__rfloordiv__ = _floordiv, _rfloordiv
+Tensor.__ifloordiv__ = Tensor.floor_divide_ = _ifloordiv
 
 # (the functions take out=, as torch's; the methods do not)
 addmm, addmv, addbmm, baddbmm = takes_out(addmm), takes_out(addmv), takes_out(addbmm), \

@@ -732,6 +732,38 @@ def test_integer_fused_and_floor_divide_as_torch():
         np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
+def test_floor_division_operators_as_torch():
+    outcomes = []
+    for L in (tg, torch):
+        f = L.tensor([7., -7., 0.5], dtype=L.float64)
+        i = L.tensor([7, -7, 3])
+        y = f.clone()
+        y //= 2
+        j = i.clone()
+        j.floor_divide_(L.tensor([2, 2, -2]))
+        x = L.tensor([7., -7.], dtype=L.float64, requires_grad=True)
+        z = x * 1
+        z //= 2
+        with pytest.raises(RuntimeError) as err:
+            z.sum().backward()
+        outcomes.append(((f // 2).tolist(), (7 // f).tolist(), (i // 2).tolist(),
+                         (7 // i).tolist(), y.tolist(), j.tolist(), z.grad_fn.name(),
+                         str(err.value), _raised(lambda x=x: x.__ifloordiv__(2))))
+    assert outcomes[0] == outcomes[1]
+    # (the result's dtype named is the default float dtype's: tapegrad's float64)
+    with pytest.raises(RuntimeError, match="^result type Double can't be cast to the desired "
+                                           "output type Long$"):
+        tg.tensor([7, -7]).__ifloordiv__(2.5)
+
+
+def _raised(f):
+    try:
+        f()
+    except Exception as e:  # noqa: BLE001 -- the error is the result
+        return type(e).__name__, str(e)
+    raise AssertionError("no error")
+
+
 def test_floor_divide_has_torchs_missing_derivative():
     x = tg.tensor([1.5, -2.5], requires_grad=True)
     y = tg.floor_divide(x, 0.5)

@@ -369,6 +369,9 @@ def cdist(x1, x2, p: float = 2.0, compute_mode: str = "use_mm_for_euclid_dist_if
     >>> tg.cdist(tg.tensor([[0., 0.]]), tg.tensor([[3., 4.], [0., 1.]]))
     tensor([[5., 1.]])
     """
+    if compute_mode not in ("use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist",
+                            "donot_use_mm_for_euclid_dist"):
+        raise ValueError(f"{compute_mode} is not a valid value for compute_mode")
     a, b = _as_tensor(x1), _as_tensor(x2)
     for which, t in (("X1", a), ("X2", b)):
         if t._v.ndim < 2:

@@ -1,6 +1,7 @@
 """Gathers and scatters by index tensors in torch's names (issue 19): ``gather``,
 ``index_select``, ``take``, ``masked_select``, ``masked_fill``, ``scatter``, ``scatter_add``,
-``index_add`` and their in-place methods.
+``index_add``, ``scatter_reduce`` and their in-place methods (whose nodes are named as torch's,
+not ``CopySlices``).
 
 No op of its own: a gather by a flat map (the ``index`` op) or a scatter-add by one, named as
 torch's node (``node.rename``).  A map made from an index tensor's values is data-dependent:

@@ -826,6 +826,7 @@ FUSED_ERRORS = [
     (lambda L, a, b: L.cdist(a.long(), b.long()), [(2, 3), (2, 3)]),
     (lambda L, a, b: L.cdist(a, b.float()), [(2, 3), (2, 3)]),
     (lambda L, a, b: L.cdist(a, b), [(5, 2, 3), (3, 4, 3)]),
+    (lambda L, a, b: L.cdist(a, b, compute_mode="bad"), [(2, 3), (2, 3)]),
     (lambda L, a, b: L.chain_matmul(a, b), [(2, 3), (2, 3)]),
     (lambda L, a, b: L.chain_matmul(a[0], b), [(2, 3), (3, 3)]),
     (lambda L: L.chain_matmul(), []),

@@ -34,6 +34,7 @@ from .creation import (
     zeros_like,
 )
 from .device import device
+from .diagonals import diag, diag_embed, diagonal, trace, tril, triu
 from .dtypes import (
     bool,
     double,
@@ -80,32 +81,28 @@ from .reductions import (
     var,
 )
 from .sampling import bernoulli, multinomial, poisson
-from .serialization import load, save
-from .shapes import (  # (issue 19: indexing and shape)
-    chunk,
-    diag,
-    diag_embed,
-    diagonal,
-    flatten,
-    flip,
+from .scatters import (
     gather,
     index_add,
     index_select,
     masked_fill,
     masked_select,
+    scatter,
+    scatter_add,
+    take,
+)
+from .serialization import load, save
+from .shapes import (  # (issue 19: indexing and shape)
+    chunk,
+    flatten,
+    flip,
     meshgrid,
     moveaxis,
     movedim,
     narrow,
     roll,
-    scatter,
-    scatter_add,
     split,
-    take,
     tile,
-    trace,
-    tril,
-    triu,
     unbind,
     unflatten,
 )
@@ -190,3 +187,75 @@ def __getattr__(name: str):
 # inside tapegrad's own modules -- are ignored: a per-op np.errstate would cost more than
 # recording the op.
 _warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"tapegrad(\.|$)")
+
+# -- branch joins: torch's joins, shape functions and fused products ------------------------------
+from .joins import (  # noqa: E402
+    as_tensor,
+    asarray,
+    atleast_1d,
+    atleast_2d,
+    atleast_3d,
+    block_diag,
+    broadcast_shapes,
+    broadcast_tensors,
+    broadcast_to,
+    cartesian_prod,
+    column_stack,
+    combinations,
+    dstack,
+    hstack,
+    is_floating_point,
+    is_nonzero,
+    numel,
+    repeat_interleave,
+    row_stack,
+    tril_indices,
+    triu_indices,
+    vstack,
+)
+from .shapes import (  # noqa: E402
+    dsplit,
+    fliplr,
+    flipud,
+    hsplit,
+    ravel,
+    rot90,
+    split_with_sizes,
+    swapaxes,
+    swapdims,
+    t,
+    tensor_split,
+    vsplit,
+)
+
+__all__ += [
+    "hstack", "vstack", "row_stack", "dstack", "column_stack", "atleast_1d", "atleast_2d",
+    "atleast_3d", "broadcast_to", "broadcast_tensors", "broadcast_shapes", "block_diag",
+    "cartesian_prod", "combinations", "tril_indices", "triu_indices", "repeat_interleave",
+    "numel", "is_floating_point", "is_nonzero", "as_tensor", "asarray", "split_with_sizes",
+    "tensor_split", "hsplit", "vsplit", "dsplit", "rot90", "fliplr", "flipud", "ravel", "t",
+    "swapaxes", "swapdims",
+]
+from .fused import (  # noqa: E402
+    addbmm,
+    addcdiv,
+    addcmul,
+    addmm,
+    addmv,
+    addr,
+    baddbmm,
+    cdist,
+    chain_matmul,
+    floor_divide,
+    positive,
+    rsub,
+    true_divide,
+)
+
+__all__ += [
+    "addmm", "addmv", "addbmm", "baddbmm", "addr", "addcmul", "addcdiv", "rsub", "true_divide",
+    "floor_divide", "positive", "cdist", "chain_matmul",
+]
+from .scatters import scatter_reduce  # noqa: E402
+
+__all__ += ["scatter_reduce"]

@@ -3,6 +3,8 @@ derivatives against torch's, float64 and float32, and torch's errors for wrong s
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -553,3 +555,322 @@ def test_out_as_torch(name, args, shapes):
     x = tg.tensor(arrays[0], requires_grad=True)
     with pytest.raises(RuntimeError, match="don't support automatic differentiation"):
         getattr(tg, name)(x, *[tg.tensor(a) for a in arrays[1:]], *args, out=tg.empty(0))
+
+
+# -- fused products and arithmetic (tapegrad/fused.py) ----------------------------------------
+
+FUSED = [
+    ("addmm", lambda L, m, a, b: L.addmm(m, a, b), [(2, 3), (2, 4), (4, 3)]),
+    ("addmm_ba", lambda L, m, a, b: L.addmm(m, a, b, beta=0.5, alpha=-2), [(3,), (2, 4), (4, 3)]),
+    ("addmm_0d", lambda L, m, a, b: m.addmm(a, b, alpha=3), [(), (2, 4), (4, 3)]),
+    ("addmm_k0", lambda L, m, a, b: L.addmm(m, a, b), [(2, 1), (2, 0), (0, 3)]),
+    ("addmm_empty", lambda L, m, a, b: L.addmm(m, a, b), [(0, 3), (0, 4), (4, 3)]),
+    ("addmv", lambda L, m, a, v: L.addmv(m, a, v, beta=2), [(2,), (2, 4), (4,)]),
+    ("addmv_1", lambda L, m, a, v: m.addmv(a, v, alpha=0.5), [(1,), (3, 2), (2,)]),
+    ("addmv_0d", lambda L, m, a, v: L.addmv(m, a, v), [(), (3, 2), (2,)]),
+    ("addbmm", lambda L, m, a, b: L.addbmm(m, a, b), [(2, 3), (5, 2, 4), (5, 4, 3)]),
+    ("addbmm_ba", lambda L, m, a, b: m.addbmm(a, b, beta=-1, alpha=0.5), [(1, 3), (2, 2, 4),
+                                                                           (2, 4, 3)]),
+    ("addbmm_b0", lambda L, m, a, b: L.addbmm(m, a, b), [(2, 3), (0, 2, 4), (0, 4, 3)]),
+    ("baddbmm", lambda L, m, a, b: L.baddbmm(m, a, b), [(5, 2, 3), (5, 2, 4), (5, 4, 3)]),
+    ("baddbmm_bc", lambda L, m, a, b: m.baddbmm(a, b, beta=2, alpha=3), [(2, 3), (5, 2, 4),
+                                                                          (5, 4, 3)]),
+    ("addr", lambda L, m, a, b: L.addr(m, a, b), [(2, 3), (2,), (3,)]),
+    ("addr_ba", lambda L, m, a, b: m.addr(a, b, beta=0.5, alpha=2), [(3,), (2,), (3,)]),
+    ("addcmul", lambda L, x, a, b: L.addcmul(x, a, b), [(2, 3), (3,), (2, 1)]),
+    ("addcmul_v", lambda L, x, a, b: x.addcmul(a, b, value=-0.5), [(3,), (2, 3), ()]),
+    ("addcmul_0d", lambda L, x, a, b: L.addcmul(x, a, b, value=2), [(), (), ()]),
+    ("addcdiv", lambda L, x, a, b: L.addcdiv(x, a, b), [(2, 3), (3,), (2, 1)]),
+    ("addcdiv_v", lambda L, x, a, b: x.addcdiv(a, b, value=3), [(3,), (2, 3), ()]),
+    ("rsub", lambda L, x, y: L.rsub(x, y), [(2, 3), (3,)]),
+    ("rsub_alpha", lambda L, x, y: L.rsub(x, y, alpha=0.5), [(3,), (2, 3)]),
+    ("rsub_number", lambda L, x: L.rsub(x, 2, alpha=3), [(2, 3)]),
+    ("rsub_number1", lambda L, x: L.rsub(x, 1.5), [()]),
+    ("true_divide", lambda L, x, y: L.true_divide(x, y), [(2, 3), (3,)]),
+    ("true_divide_m", lambda L, x: x.true_divide(4), [(2, 3)]),
+    ("positive", lambda L, x: L.positive(x) * 2, [(2, 3)]),
+    ("positive_m", lambda L, x: x.positive() * 2, [()]),
+    ("cdist", lambda L, a, b: L.cdist(a, b), [(3, 2), (4, 2)]),
+    ("cdist_p1", lambda L, a, b: L.cdist(a, b, p=1), [(3, 2), (4, 2)]),
+    ("cdist_p3", lambda L, a, b: L.cdist(a, b, 3.0), [(2, 3, 2), (1, 4, 2)]),
+    ("cdist_half", lambda L, a, b: L.cdist(a, b, p=0.5), [(3, 2), (2, 2)]),
+    ("cdist_inf", lambda L, a, b: L.cdist(a, b, p=float("inf")), [(3, 2), (2, 2)]),
+    ("cdist_0", lambda L, a, b: L.cdist(a, b, p=0), [(3, 2), (2, 2)]),
+    ("cdist_batch", lambda L, a, b: L.cdist(a, b, compute_mode="donot_use_mm_for_euclid_dist"),
+     [(2, 1, 3, 2), (4, 2, 2)]),
+    ("cdist_empty", lambda L, a, b: L.cdist(a, b), [(0, 2), (3, 2)]),
+    ("cdist_m0", lambda L, a, b: L.cdist(a, b, 1.0), [(2, 0), (3, 0)]),
+    ("chain_matmul", lambda L, a, b, c: L.chain_matmul(a, b, c), [(2, 3), (3, 4), (4, 2)]),
+    ("chain_matmul_1", lambda L, a: L.chain_matmul(a) * 2, [(2, 3)]),
+]
+
+# torch's cdist has no second derivative ('_cdist_backward' is not implemented): its second
+# order is compared with torch's norm of the differences below
+_NO_TORCH_SECOND = ("cdist", "chain_matmul")
+
+
+@pytest.mark.filterwarnings("ignore:torch.chain_matmul is deprecated")
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name,fn,shapes", FUSED, ids=[f[0] for f in FUSED])
+def test_fused_match_torch(name, fn, shapes, dtype):
+    _compare(lambda *t: fn(tg, *t), lambda *t: fn(torch, *t), shapes, dtype,
+             second=not name.startswith(_NO_TORCH_SECOND))
+    arrays = _arrays(shapes, dtype)
+    yt = fn(torch, *[torch.tensor(a, requires_grad=True) for a in arrays])
+    yg = fn(tg, *[tg.tensor(a, requires_grad=True) for a in arrays])
+    if not name.startswith("chain_matmul"):  # (torch's multi_dot ends in a view)
+        assert yg.grad_fn.name() == yt.grad_fn.name()
+
+
+@pytest.mark.parametrize("p", [2.0, 1.0, 3.0, 0.5, float("inf")])
+def test_cdist_second_order_as_torchs_norm_of_differences(p):
+    a, b = RNG.standard_normal((3, 2)), RNG.standard_normal((4, 2))
+
+    def by_norm(x, y):
+        return (x.unsqueeze(-2) - y.unsqueeze(-3)).norm(p, dim=-1)
+
+    # (p = 1 and inf are piecewise linear: torch's second gradient is a zero tensor, tapegrad's
+    # none, which _compare cannot differentiate)
+    _compare(lambda x, y: tg.cdist(x, y, p), by_norm, [(3, 2), (4, 2)],
+             second=p not in (1.0, float("inf")))
+    ta, tb = tg.tensor(a, requires_grad=True), tg.tensor(b, requires_grad=True)
+    assert tg.gradcheck(lambda x, y: tg.cdist(x, y, p), (ta, tb))
+
+
+def test_cdist_zero_distance_gradient_as_torch():
+    # (zero distances, single zero differences, and ties of the largest |difference|)
+    a = np.array([[0., 1.], [2., 2.]])
+    b = np.array([[0., 1.], [2., 2.], [1., 0.], [0., 3.]])
+    for p in (2.0, 1.0, 3.0, 0.5, 1.5, 0.0, float("inf")):
+        ta, tb = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
+        ga, gb = tg.tensor(a, requires_grad=True), tg.tensor(b, requires_grad=True)
+        torch.cdist(ta, tb, p).sum().backward()
+        tg.cdist(ga, gb, p).sum().backward()
+        np.testing.assert_allclose(ga.grad.numpy(), ta.grad.numpy(), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(gb.grad.numpy(), tb.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["addmm", "addmv", "addbmm", "baddbmm", "addr"])
+def test_beta_zero_ignores_input_as_torch(name):
+    shapes = {"addmm": [(2, 3), (2, 4), (4, 3)], "addmv": [(2,), (2, 4), (4,)],
+              "addbmm": [(2, 3), (2, 2, 4), (2, 4, 3)], "baddbmm": [(2, 2, 3), (2, 2, 4),
+                                                                    (2, 4, 3)],
+              "addr": [(2, 3), (2,), (3,)]}[name]
+    arrays = _arrays(shapes, np.float64)
+    arrays[0][...] = np.nan
+    tt = [torch.tensor(a, requires_grad=True) for a in arrays]
+    gt = [tg.tensor(a, requires_grad=True) for a in arrays]
+    yt, yg = getattr(torch, name)(*tt, beta=0), getattr(tg, name)(*gt, beta=0)
+    np.testing.assert_allclose(yg.detach().numpy(), yt.detach().numpy(), rtol=1e-12)
+    yt.sum().backward()
+    yg.sum().backward()
+    for a, b in zip(gt, tt, strict=True):
+        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-12)
+
+
+def _second_order_by_finite_differences(first, shapes, atol=1e-6):
+    """The gradient of sum(v * first(*xs)) (``first`` differentiates inside, create_graph)
+    against central differences of that sum, in float64."""
+    from tests.helpers import numeric_grad
+
+    arrays = _arrays(shapes, np.float64)
+    ts = [tg.tensor(a, requires_grad=True) for a in arrays]
+    g = first(*ts)
+    v = RNG.uniform(0.5, 1.5, tuple(g.shape))
+    got = tg.autograd.grad((g * tg.tensor(v)).sum(), ts, allow_unused=True,
+                           materialize_grads=True)
+
+    def scalar(*xs):
+        return float((first(*[tg.tensor(x, requires_grad=True) for x in xs]).detach().numpy()
+                      * v).sum())
+
+    for i, t in enumerate(got):
+        np.testing.assert_allclose(t.numpy(), numeric_grad(scalar, arrays, i), atol=atol,
+                                   rtol=1e-5)
+
+
+def test_second_order_of_addmm_addcmul_cdist_by_finite_differences():
+    def addmm_grad(m, a, b):
+        y = tg.addmm(m, a, b, beta=0.5, alpha=2)
+        return tg.autograd.grad((y * y).sum(), a, create_graph=True)[0]
+
+    def addcmul_grad(x, a, b):
+        y = tg.addcmul(x, a, b, value=1.5)
+        return tg.autograd.grad((y * y * y).sum(), b, create_graph=True)[0]
+
+    def cdist_grad(a, b):
+        return tg.autograd.grad((tg.cdist(a, b) ** 3).sum() + tg.cdist(a, b, 3.0).sum(), a,
+                                create_graph=True)[0]
+
+    _second_order_by_finite_differences(addmm_grad, [(2, 3), (2, 4), (4, 3)])
+    _second_order_by_finite_differences(addcmul_grad, [(2, 3), (3,), (2, 1)])
+    _second_order_by_finite_differences(cdist_grad, [(3, 2), (4, 2)], atol=1e-5)
+
+
+def test_integer_fused_and_floor_divide_as_torch():
+    i, j = [5, -7, 3], [2, 2, -2]
+    cases = [
+        lambda L: L.addcmul(L.tensor(i), L.tensor(i), L.tensor(j), value=2),
+        lambda L: L.addcmul(L.tensor(i), L.tensor(i), L.tensor(j), value=0.5),
+        lambda L: L.addcdiv(L.tensor(i), L.tensor(i, dtype=L.float64), L.tensor(j)),
+        lambda L: L.rsub(L.tensor(i), L.tensor(j), alpha=2),
+        lambda L: L.true_divide(L.tensor(i), L.tensor(j)).to(L.float64),  # (default dtypes)
+        lambda L: L.floor_divide(L.tensor(i), L.tensor(j)),
+        lambda L: L.floor_divide(L.tensor(i), 2),
+        lambda L: L.floor_divide(L.tensor(i, dtype=L.float32), L.tensor(j, dtype=L.float32)),
+        lambda L: L.floor_divide(L.tensor([1., -1., 0., 7.], dtype=L.float32), 0.),
+        lambda L: L.floor_divide(L.tensor([1.], dtype=L.float32), 0.1),
+        lambda L: L.floor_divide(L.tensor([-7.5, 7.5], dtype=L.float32),
+                                 L.tensor([2.], dtype=L.float32)),
+        lambda L: L.tensor(i).floor_divide(L.tensor([-2])),
+        lambda L: L.positive(L.tensor(i)),
+        lambda L: L.addmm(L.tensor([[1, 2]]), L.tensor([[1], [2]]), L.tensor([[3, 4]]), alpha=2),
+    ]
+    for fn in cases:
+        a, b = fn(tg), fn(torch)
+        assert a.dtype == getattr(tg, str(b.dtype).split(".")[1])
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_floor_division_operators_as_torch():
+    outcomes = []
+    for L in (tg, torch):
+        f = L.tensor([7., -7., 0.5], dtype=L.float64)
+        i = L.tensor([7, -7, 3])
+        y = f.clone()
+        y //= 2
+        j = i.clone()
+        j.floor_divide_(L.tensor([2, 2, -2]))
+        x = L.tensor([7., -7.], dtype=L.float64, requires_grad=True)
+        z = x * 1
+        z //= 2
+        with pytest.raises(RuntimeError) as err:
+            z.sum().backward()
+        outcomes.append(((f // 2).tolist(), (7 // f).tolist(), (i // 2).tolist(),
+                         (7 // i).tolist(), y.tolist(), j.tolist(), z.grad_fn.name(),
+                         str(err.value), _raised(lambda x=x: x.__ifloordiv__(2))))
+    assert outcomes[0] == outcomes[1]
+    # (the result's dtype named is the default float dtype's: tapegrad's float64)
+    with pytest.raises(RuntimeError, match="^result type Double can't be cast to the desired "
+                                           "output type Long$"):
+        tg.tensor([7, -7]).__ifloordiv__(2.5)
+
+
+def _raised(f):
+    try:
+        f()
+    except Exception as e:  # noqa: BLE001 -- the error is the result
+        return type(e).__name__, str(e)
+    raise AssertionError("no error")
+
+
+def test_floor_divide_has_torchs_missing_derivative():
+    x = tg.tensor([1.5, -2.5], requires_grad=True)
+    y = tg.floor_divide(x, 0.5)
+    assert y.requires_grad and y.grad_fn.name() == torch.floor_divide(
+        torch.tensor([1.], requires_grad=True), 2.).grad_fn.name()
+    with pytest.raises(RuntimeError, match="derivative for aten::floor_divide is not impl"):
+        (x * 2 + y).sum().backward()
+
+
+def test_positive_and_chain_matmul_as_torch():
+    x = tg.ones(2)
+    assert tg.positive(x) is x
+    with pytest.warns(UserWarning, match="chain_matmul is deprecated"):
+        tg.chain_matmul(tg.ones(2, 2))
+    out = tg.empty(0)
+    with pytest.warns(UserWarning):
+        assert tg.chain_matmul(tg.ones(2, 3), tg.ones(3, 1), out=out) is out
+    assert out.tolist() == [[3.], [3.]]
+    with pytest.warns(UserWarning), pytest.raises(RuntimeError) as got:
+        tg.chain_matmul(tg.ones(1, 2, requires_grad=True), tg.ones(2, 1), out=tg.empty(0))
+    with warnings.catch_warnings(), pytest.raises(RuntimeError) as want:
+        warnings.simplefilter("ignore")  # (torch warns once per process)
+        torch.chain_matmul(torch.ones(1, 2, requires_grad=True), torch.ones(2, 1),
+                           out=torch.empty(0))
+    assert str(got.value) == str(want.value)
+
+
+FUSED_ERRORS = [
+    (lambda L, m, a, b: L.addmm(m, a, b.T), [(2, 3), (2, 4), (4, 3)]),
+    (lambda L, m, a, b: L.addmm(m, a[0], b), [(2, 3), (2, 4), (4, 3)]),
+    (lambda L, m, a, b: L.addmm(m, a, b[:, 0]), [(2, 3), (2, 4), (4, 3)]),
+    (lambda L, m, a, b: L.addmm(m, a, b), [(3, 3), (2, 4), (4, 3)]),
+    (lambda L, m, a, b: L.addmm(m, a.float(), b), [(2, 3), (2, 4), (4, 3)]),
+    (lambda L, m, a, b: L.addmm(m.float(), a, b), [(2, 3), (2, 4), (4, 3)]),
+    (lambda L, m, a, v: L.addmv(m, a, v[:3]), [(2,), (2, 4), (4,)]),
+    (lambda L, m, a, v: L.addmv(m, a, v), [(3,), (2, 4), (4,)]),
+    (lambda L, m, a, v: L.addmv(m, a, v), [(1, 2), (2, 4), (4,)]),
+    (lambda L, m, a, v: L.addmv(m, a, v.float()), [(2,), (2, 4), (4,)]),
+    (lambda L, m, a, b: L.addbmm(m, a, b[:, :3]), [(2, 3), (5, 2, 4), (5, 4, 3)]),
+    (lambda L, m, a, b: L.addbmm(m, a, b[:4]), [(2, 3), (5, 2, 4), (5, 4, 3)]),
+    (lambda L, m, a, b: L.addbmm(m, a, b.float()), [(2, 3), (5, 2, 4), (5, 4, 3)]),
+    (lambda L, m, a, b: L.addbmm(m.float(), a, b), [(2, 3), (5, 2, 4), (5, 4, 3)]),
+    (lambda L, m, a, b: L.baddbmm(m, a, b[:, :3]), [(2, 3), (5, 2, 4), (5, 4, 3)]),
+    (lambda L, m, a, b: L.baddbmm(m, a, b[:4]), [(2, 3), (5, 2, 4), (5, 4, 3)]),
+    (lambda L, m, a, b: L.baddbmm(m, a, b.float()), [(2, 3), (5, 2, 4), (5, 4, 3)]),
+    (lambda L, m, a, b: L.baddbmm(m.float(), a, b), [(2, 3), (5, 2, 4), (5, 4, 3)]),
+    (lambda L, m, a, b: L.baddbmm(m, a, b), [(2, 4, 3), (5, 2, 4), (5, 4, 3)]),
+    (lambda L, m, a, b: L.addr(m, a, b), [(2, 3), (2, 2), (3,)]),
+    (lambda L, m, a, b: L.addr(m, a, b), [(2, 3), (2,), (3, 1)]),
+    (lambda L, m, a, b: L.addr(m, a, b), [(2, 2), (2,), (3,)]),
+    (lambda L, m, a, b: L.addr(m.long(), a.long(), b.long(), beta=0.5), [(2, 3), (2,), (3,)]),
+    (lambda L, x, a, b: L.addcmul(x, a, b), [(3,), (2, 1), (4,)]),
+    (lambda L, x, a, b: L.addcdiv(x, a.long(), b.long()), [(3,), (3,), (3,)]),
+    (lambda L, x, y: L.rsub(x > 0, y > 0), [(3,), (3,)]),
+    (lambda L, x: L.positive(x > 0), [(3,)]),
+    (lambda L, x: L.floor_divide(x.long(), 0), [(3,)]),
+    (lambda L, a, b: L.cdist(a[0], b), [(2, 3), (2, 3)]),
+    (lambda L, a, b: L.cdist(a, b), [(2, 3), (2, 4)]),
+    (lambda L, a, b: L.cdist(a, b, p=-1), [(2, 3), (2, 3)]),
+    (lambda L, a, b: L.cdist(a.long(), b.long()), [(2, 3), (2, 3)]),
+    (lambda L, a, b: L.cdist(a, b.float()), [(2, 3), (2, 3)]),
+    (lambda L, a, b: L.cdist(a, b), [(5, 2, 3), (3, 4, 3)]),
+    (lambda L, a, b: L.cdist(a, b, compute_mode="bad"), [(2, 3), (2, 3)]),
+    (lambda L, a, b: L.chain_matmul(a, b), [(2, 3), (2, 3)]),
+    (lambda L, a, b: L.chain_matmul(a[0], b), [(2, 3), (3, 3)]),
+    (lambda L: L.chain_matmul(), []),
+]
+
+
+@pytest.mark.filterwarnings("ignore:torch.chain_matmul is deprecated")
+@pytest.mark.parametrize("k", range(len(FUSED_ERRORS)))
+def test_fused_errors_match_torch(k):
+    fn, shapes = FUSED_ERRORS[k]
+    _errors(lambda *t: fn(tg, *t), lambda *t: fn(torch, *t), shapes)
+
+
+def test_fused_names_and_methods_as_torch():
+    for name in ("addmm", "addmv", "addbmm", "baddbmm", "addr", "addcmul", "addcdiv", "rsub",
+                 "true_divide", "floor_divide", "positive", "cdist", "chain_matmul"):
+        assert name in tg.__all__ and callable(getattr(tg, name))
+        assert hasattr(tg.Tensor, name) == hasattr(torch.Tensor, name), name
+
+
+def test_fused_compiled_replay_equals_eager():
+    def f(m, a, b):
+        y = tg.addmm(m, a, b, beta=0.5, alpha=2) + tg.addcmul(m, m, m, value=0.5)
+        return (y * y).sum() + tg.cdist(a, b.T).sum() + tg.rsub(m, 1.0).sum() + (
+            tg.cdist(a.round(), b.T.round(), float("inf")) * tg.cdist(a, b.T, 0.5)).sum()
+
+    arrays = _arrays([(2, 3), (2, 4), (4, 3)], np.float64)
+    tape = tg.compile(f, *[tg.tensor(a) for a in arrays])
+    fresh = _arrays([(2, 3), (2, 4), (4, 3)], np.float64)
+    ts = [tg.tensor(a, requires_grad=True) for a in fresh]
+    f(*ts).backward()
+    for got, t in zip(tape.gradient(*fresh), ts, strict=True):
+        np.testing.assert_allclose(got, t.grad.numpy(), rtol=1e-12)
+
+
+def test_cdist_inf_ties_replay_as_torch():
+    def f(a, b):
+        return (tg.cdist(a, b, float("inf")) ** 2).sum()
+
+    a = np.array([[0., 1.], [2., 2.]])
+    b = np.array([[0., 1.], [2., 2.], [1., 0.], [0., 3.]])
+    tape = tg.compile(f, tg.tensor(a + 0.25), tg.tensor(b))
+    ta, tb = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
+    (torch.cdist(ta, tb, float("inf")) ** 2).sum().backward()
+    ga, gb = tape.gradient(a, b)
+    np.testing.assert_allclose(ga, ta.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(gb, tb.grad.numpy(), rtol=1e-12)

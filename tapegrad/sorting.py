@@ -26,6 +26,7 @@ from .products import add_methods
 from .recording import _OP, _as_tensor, _guard, _recording, _wrap
 from .structural import _normalize_dims, _reduced_dims, _ValuesIndices
 from .tensor import Tensor
+from .tie_order import first_of_equals, quickselect, std_sort, topk_order
 
 _INDEX = _OP["index"]
 
@@ -86,6 +87,32 @@ def _order(v: np.ndarray, d: int, descending: bool = False) -> np.ndarray:
     return np.lexsort((key, ~nan), axis=d).astype(np.int64)
 
 
+def _has_ties(v: np.ndarray, order: np.ndarray, d: int) -> np.ndarray:
+    """Per line along ``d`` (sorted by ``order``): whether equal elements (or two NaNs)
+    occur -- where the choice among them is the algorithm's."""
+    ranked = np.moveaxis(np.take_along_axis(v, order, axis=d), d, -1)
+    nans = np.isnan(v).sum(axis=d) if v.dtype.kind == "f" else 0
+    return (ranked[..., 1:] == ranked[..., :-1]).any(axis=-1) | (nans > 1)
+
+
+def _torch_order(v: np.ndarray, d: int, descending: bool, stable: bool) -> np.ndarray:
+    """``torch.sort``'s order along ``d``: stable, except that its default sorts lines of
+    more than 16 elements with ties by libstdc++'s introsort (replayed for those lines;
+    1-D int lines of 32768 or more ascending take a stable radix sort)."""
+    order = _order(v, d, descending)
+    if stable or v.ndim == 0 or v.shape[d] <= 16:
+        return order
+    if v.ndim == 1 and v.dtype.kind in "iu" and v.size >= 32768 and not descending:
+        return order
+    ties = _has_ties(v, order, d)
+    if ties.any():
+        lines, out = np.moveaxis(v, d, -1), np.moveaxis(order, d, -1)  # (a view of order)
+        for at in np.ndindex(ties.shape):
+            if ties[at]:
+                out[at] = std_sort(lines[at], descending)
+    return order
+
+
 def _guard_order(x: Tensor, d: int, order: np.ndarray | None = None) -> None:
     """While compiling: keep how the sorted neighbours of ``x`` along ``d`` compare (less,
     equal, NaN) -- everything a choice by order or by equality depends on."""
@@ -128,7 +155,7 @@ def sort(input, dim: int = -1, descending: bool = False, *, stable: bool = False
     x = _as_tensor(input)
     v = np.asarray(x._v)
     d = _dim(dim, v.ndim)
-    order = _order(v, d, bool(descending))
+    order = _torch_order(v, d, bool(descending), bool(stable))
     _guard_order(x, d)
     name = "SortBackward1" if stable else "SortBackward0"
     return _SORT((_take(x, order, d, name), _wrap(order)))
@@ -141,7 +168,7 @@ def argsort(input, dim: int = -1, descending: bool = False, *, stable: bool = Fa
     v = np.asarray(x._v)
     d = _dim(dim, v.ndim)
     _guard_order(x, d)
-    return _wrap(_order(v, d, bool(descending)))
+    return _wrap(_torch_order(v, d, bool(descending), bool(stable)))
 
 
 def msort(input) -> Tensor:
@@ -151,7 +178,8 @@ def msort(input) -> Tensor:
 
 def topk(input, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> _TOPK:  # noqa: A002
     """The ``k`` largest (``largest=False``: smallest) elements along ``dim`` and their
-    indices, as ``torch.topk``; NaN counts as the largest.  The result is always sorted."""
+    indices, as ``torch.topk``; NaN counts as the largest.  Of equal elements, the ones
+    torch's selection picks, in its order."""
     x = _as_tensor(input)
     v = np.asarray(x._v)
     d = _dim(dim, v.ndim)
@@ -162,7 +190,17 @@ def topk(input, k: int, dim: int = -1, largest: bool = True, sorted: bool = True
         raise RuntimeError("selected index k out of range")
     order = _order(v, d, bool(largest))
     _guard_order(x, d)
-    idx = np.take(order, np.arange(k), axis=d) if v.ndim else order
+    if not v.ndim:
+        return _TOPK((_take(x, order, d, "TopkBackward0"), _wrap(_c(order))))
+    idx = np.take(order, np.arange(k), axis=d)
+    # lines with ties (and, unsorted, any line torch's nth_element leaves unordered): torch's
+    # selection replayed
+    redo = _has_ties(v, order, d) | (not sorted and 1 < k and k * 64 > n)
+    if redo.any():
+        lines, out = np.moveaxis(v, d, -1), np.moveaxis(idx, d, -1)
+        for at in np.ndindex(redo.shape):
+            if redo[at]:
+                out[at] = topk_order(lines[at], k, bool(largest), bool(sorted))
     return _TOPK((_take(x, idx, d, "TopkBackward0"), _wrap(_c(idx))))
 
 
@@ -210,77 +248,9 @@ def kthvalue(input, k: int, dim: int = -1, keepdim: bool = False) -> _KTH:
     for at in np.ndindex(ties.shape):
         if not ties[at]:
             continue
-        chosen = _quickselect(lines[at], k - 1)
+        chosen = quickselect(lines[at], k - 1)
         pos[at] = int(np.flatnonzero(np.moveaxis(order, d, -1)[at] == chosen)[0])
     return _select(x, d, pos, keepdim, "KthvalueBackward0", _KTH, order)
-
-
-def _quickselect(line: np.ndarray, k: int) -> int:
-    """The index torch's kthvalue picks from ``line``: its quickselect (median-of-three pivot,
-    NaN largest), replayed step by step -- it decides which of equal elements is chosen."""
-    arr, idx = line.tolist(), list(range(len(line)))
-
-    def gt(a, b) -> bool:
-        return (a != a and b == b) or a > b
-
-    def swap(i: int, j: int) -> None:
-        arr[i], arr[j] = arr[j], arr[i]
-        idx[i], idx[j] = idx[j], idx[i]
-
-    lo, hi = 0, len(arr) - 1
-    while hi > lo:
-        if hi == lo + 1:
-            if gt(arr[lo], arr[hi]):
-                swap(lo, hi)
-            break
-        swap(lo + (hi - lo) // 2, lo + 1)
-        if gt(arr[lo + 1], arr[hi]):
-            swap(lo + 1, hi)
-        if gt(arr[lo], arr[hi]):
-            swap(lo, hi)
-        if gt(arr[lo + 1], arr[lo]):
-            swap(lo + 1, lo)
-        i, j, pivot = lo + 1, hi, arr[lo]
-        while True:
-            i += 1
-            while gt(pivot, arr[i]):
-                i += 1
-            j -= 1
-            while gt(arr[j], pivot):
-                j -= 1
-            if j < i:
-                break
-            swap(i, j)
-        swap(lo, j)
-        if j <= k:
-            lo = i
-        if j >= k:
-            hi = j - 1
-    return idx[k]
-
-
-def _first_of_equals(n: int) -> int:
-    """The index libstdc++'s ``nth_element(first, first, last)`` leaves first among ``n``
-    equivalent elements (nanmedian of an all-NaN line): its partitions, replayed."""
-    a = list(range(n))
-    first, last = 0, n
-    depth = 2 * (n.bit_length() - 1)
-    while last - first > 3 and depth > 0:
-        depth -= 1
-        mid = first + (last - first) // 2
-        a[first], a[mid] = a[mid], a[first]  # (the median of three equal ones: the middle)
-        lo, hi = first + 1, last
-        while True:
-            hi -= 1
-            if not lo < hi:
-                break
-            a[lo], a[hi] = a[hi], a[lo]
-            lo += 1
-        if lo <= 0:
-            first = lo
-        else:
-            last = lo
-    return a[0]
 
 
 def _evenly(x: Tensor, value, name: str) -> Tensor:
@@ -322,7 +292,7 @@ def _median_dim(x: Tensor, dim, keepdim: bool, skip_nan: bool, name: str, result
         pos = np.maximum(n - count - 1, 0) // 2
         if (count == n).any():  # an all-NaN line: where torch's nth_element leaves NaNs
             # (its stable order is the line's own: the position is the index)
-            pos = np.where(count == n, _first_of_equals(n), pos)
+            pos = np.where(count == n, first_of_equals(n), pos)
     else:
         # a line with NaN answers its first NaN: the first past the values in the order
         pos = np.where(count > 0, n - count, (n - 1) // 2)
@@ -361,23 +331,30 @@ def mode(input, dim: int = -1, keepdim: bool = False) -> _MODE:
         raise IndexError(f"mode(): Expected reduction dim {d} to have non-zero size.")
     if v.ndim == 0:
         return _select(x, d, None, keepdim, "ModeBackward0", _MODE)
-    order = _order(v, d)
-    _guard_order(x, d, order)
-    s = np.moveaxis(np.take_along_axis(v, order, axis=d), d, -1)
-    o = np.moveaxis(order, d, -1)
-    lines_s, lines_o = s.reshape(-1, s.shape[-1]), o.reshape(-1, o.shape[-1])
-    best = np.empty(lines_s.shape[0], np.int64)
-    for i, (line, where) in enumerate(zip(lines_s, lines_o, strict=True)):
-        ends = np.flatnonzero(np.append(line[1:] != line[:-1], True))
-        counts = np.diff(np.append(-1, ends))
-        end = ends[int(np.argmax(counts))]  # (the first of the longest runs: the smallest)
-        best[i] = where[end - counts.max() + 1:end + 1].max()
-    idx = np.expand_dims(best.reshape(s.shape[:-1]), d)
+    _guard_order(x, d)
+    lines = np.moveaxis(v, d, -1)
+    best = np.empty(lines.shape[:-1], np.int64)
+    for at in np.ndindex(best.shape):
+        best[at] = _mode_of(lines[at])
+    idx = np.expand_dims(best, d)
     values = _take(x, idx, d, "ModeBackward0")
     if not keepdim:
         idx = np.squeeze(idx, d)
         values = rename(values.squeeze(d), "ModeBackward0")
     return _MODE((values, _wrap(_c(idx))))
+
+
+def _mode_of(line: np.ndarray) -> int:
+    """torch's mode of one line: sorted by value (``std::sort`` with a bare ``<``: stable up
+    to 16 elements without NaN), the first longest run of equal values, its last element."""
+    if len(line) > 16 or (line.dtype.kind == "f" and np.isnan(line).any()):
+        order = std_sort(line, False, plain=True)
+    else:
+        order = np.argsort(line, kind="stable")
+    s = line[order]
+    ends = np.flatnonzero(np.append(s[1:] != s[:-1], True))
+    counts = np.diff(np.append(-1, ends))
+    return int(order[ends[int(np.argmax(counts))]])
 
 
 def _cumulative(input, dim, kind: str):

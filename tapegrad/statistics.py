@@ -20,7 +20,7 @@ from .node import rename
 from .products import add_methods
 from .recording import _as_tensor, _wrap
 from .reductions import std, var
-from .sorting import _dim, _guard_order, _order, _take
+from .sorting import _dim, _guard_order, _take, _torch_order
 from .structural import _reduced_dims, cat, where
 from .tensor import Tensor
 
@@ -83,12 +83,13 @@ def isclose(input, other, rtol: float = 1e-05, atol: float = 1e-08,
     tensor([ True, False])
     """
     a, b = _as_tensor(input), _as_tensor(other)
+    _broadcastable(a.shape, b.shape)
     if np.asarray(a._v).dtype != np.asarray(b._v).dtype:
         raise RuntimeError(f"{_type_name(a._v)} did not match {_type_name(b._v)}")
     if rtol < 0:
-        raise RuntimeError(f"rtol must be greater than or equal to zero, but got {rtol}")
+        raise RuntimeError(f"rtol must be greater than or equal to zero, but got {rtol:g}")
     if atol < 0:
-        raise RuntimeError(f"atol must be greater than or equal to zero, but got {atol}")
+        raise RuntimeError(f"atol must be greater than or equal to zero, but got {atol:g}")
     with no_grad():  # (the arithmetic only decides bools; while compiling it is recorded)
         close = a == b
         if equal_nan:
@@ -100,6 +101,14 @@ def isclose(input, other, rtol: float = 1e-05, atol: float = 1e-08,
         allowed = atol + rtol * b.abs()
         actual = (a - b).abs()
         return close | (isfinite(actual) & (actual <= allowed))
+
+
+def _broadcastable(sa: tuple, sb: tuple) -> None:
+    for i in range(1, min(len(sa), len(sb)) + 1):
+        x, y = sa[-i], sb[-i]
+        if x != y and x != 1 and y != 1:
+            raise RuntimeError(f"The size of tensor a ({x}) must match the size of tensor b "
+                               f"({y}) at non-singleton dimension {max(len(sa), len(sb)) - i}")
 
 
 def allclose(input, other, rtol: float = 1e-05, atol: float = 1e-08,
@@ -157,13 +166,14 @@ def nansum(input, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
         x = x.to(dtype)
     if np.asarray(x._v).dtype.kind == "f":
         x = where(x != x, _zero(x), x)
+    return rename(_sum(x, dim, keepdim), "NansumBackward0")
+
+
+def _sum(x: Tensor, dim, keepdim: bool) -> Tensor:
     if _every(dim):
         out = x.sum()
-        if keepdim:
-            out = out.reshape((1,) * x.ndim)
-    else:
-        out = x.sum(_reduced_dims(dim, x.ndim) if x.ndim else dim, keepdim)
-    return rename(out, "NansumBackward0")
+        return out.reshape((1,) * x.ndim) if keepdim else out
+    return x.sum(_reduced_dims(dim, x.ndim) if x.ndim else dim, keepdim)
 
 
 def nanmean(input, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
@@ -179,8 +189,22 @@ def nanmean(input, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     if np.asarray(x._v).dtype.kind != "f":
         raise RuntimeError("nanmean(): expected input to have floating point or complex dtype "
                            f"but got {_type_name(x._v)}")
-    count = nansum((x == x).to(x.dtype), dim, keepdim)
-    return nansum(x, dim, keepdim) / count
+    with no_grad():
+        count = nansum((x == x).to(x.dtype), dim, keepdim)
+    out = nansum(x, dim, keepdim) / count
+    empty = np.asarray(count._v) == 0
+    if empty.any() and out.requires_grad:
+        # torch's gradient of an all-NaN line is (grad / 0) * 0: NaN there, as here
+        lines = (count == 0).expand_as(x) if keepdim or _every(dim) else \
+            (count == 0).reshape(_kept_shape(x, dim)).expand_as(x)
+        out = rename(out + _sum(where(lines, x, _zero(x)) * 0.0, dim, keepdim) / count,
+                     "DivBackward0")
+    return out
+
+
+def _kept_shape(x: Tensor, dim) -> tuple:
+    dims = _reduced_dims(dim, x.ndim)
+    return tuple(1 if i in dims else n for i, n in enumerate(x.shape))
 
 
 def var_mean(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
@@ -214,7 +238,7 @@ def cov(input, *, correction: int = 1, fweights=None, aweights=None) -> Tensor:
     columns), as ``torch.cov``; ``fweights``/``aweights`` weight the observations."""
     x = _as_tensor(input)
     if x.ndim > 2:
-        raise ValueError(f"cov(): expected input to have two or fewer dimensions but got an "
+        raise RuntimeError(f"cov(): expected input to have two or fewer dimensions but got an "
                          f"input with {x.ndim} dimensions")
     if np.asarray(x._v).dtype.kind != "f":
         x = x.to(creation.get_default_dtype())
@@ -254,19 +278,19 @@ def cov(input, *, correction: int = 1, fweights=None, aweights=None) -> Tensor:
 def _check_weights(t: Tensor, name: str, n: int, integral: bool) -> None:
     v = np.asarray(t._v)
     if v.ndim > 1:
-        raise ValueError(f"cov(): expected {name} to have one or fewer dimensions but got "
+        raise RuntimeError(f"cov(): expected {name} to have one or fewer dimensions but got "
                          f"{name} with {v.ndim} dimensions")
     if integral and v.dtype.kind not in "iu":
-        raise ValueError(f"cov(): expected {name} to have integral dtype but got {name} with "
+        raise RuntimeError(f"cov(): expected {name} to have integral dtype but got {name} with "
                          f"{_type_name(v)} dtype")
     if not integral and v.dtype.kind != "f":
-        raise ValueError(f"cov(): expected {name} to have floating point dtype but got "
+        raise RuntimeError(f"cov(): expected {name} to have floating point dtype but got "
                          f"{name} with {_type_name(v)} dtype")
     if v.size != n:
-        raise ValueError(f"cov(): expected {name} to have the same numel as there are "
+        raise RuntimeError(f"cov(): expected {name} to have the same numel as there are "
                          f"observations in the input but got {v.size} != {n}")
     if v.size and v.min() < 0:
-        raise ValueError(f"cov(): {name} cannot be negative")
+        raise RuntimeError(f"cov(): {name} cannot be negative")
 
 
 def corrcoef(input) -> Tensor:
@@ -291,7 +315,7 @@ def _quantile(name: str, input, q, dim, keepdim: bool, interpolation: str,
     x = _as_tensor(input)
     v = np.asarray(x._v)
     if v.size == 0:
-        raise RuntimeError(f"{name}() input tensor must be non-empty")
+        raise RuntimeError("quantile() input tensor must be non-empty")
     if isinstance(q, Tensor):
         qv = np.asarray(q._v)
         if qv.ndim > 1:
@@ -304,7 +328,7 @@ def _quantile(name: str, input, q, dim, keepdim: bool, interpolation: str,
         raise RuntimeError(f"{name}() q tensor must be same dtype as the input tensor")
     if interpolation not in _INTERPOLATIONS:
         raise RuntimeError(f"{name}() interpolation must be one of linear, lower, higher, "
-                           f"midpoint or nearest. Got {interpolation}")
+                           f"midpoint or nearest, but got {interpolation}")
     if qv.ndim == 0 and not isinstance(q, Tensor) and not 0 <= float(qv) <= 1:
         raise RuntimeError(f"{name}() q must be in the range [0, 1] but got {float(qv)}")
     if isinstance(q, Tensor) and not ((qv >= 0) & (qv <= 1)).all():
@@ -318,7 +342,7 @@ def _quantile(name: str, input, q, dim, keepdim: bool, interpolation: str,
         lines = x.movedim(d, -1) if v.ndim else x.reshape(1)
     lv = np.asarray(lines._v)
     n = lv.shape[-1]
-    order = _order(lv, lv.ndim - 1)
+    order = _torch_order(lv, lv.ndim - 1, False, False)
     _guard_order(lines, lv.ndim - 1, order)
     qs = qv.reshape(-1)  # (m,) ranks per line: (*lines, m)
     nan = np.isnan(lv).sum(axis=-1, keepdims=True)

@@ -93,6 +93,13 @@ def test_sort_ties_and_nan_follow_torch(descending):
               np.array([[NAN, -np.inf, np.inf, 0., -0., 0.]])]:
         _check("sort", x, -1, descending)
         _check("argsort", x, -1, descending)
+    # longer lines with ties: torch's introsort's choice, replayed
+    for x in [_ties((3, 40)), _ties((2, 300), k=5), _ties((70, 2), k=3)]:
+        x[RNG.random(x.shape) < 0.1] = NAN
+        _check("sort", x, 0, descending)
+        _check("sort", x, -1, descending)
+        _check("argsort", x, -1, descending, method=True)
+    _check("sort", RNG.integers(0, 3, (2, 50)), -1, descending)
     # a stable sort: the same at any length
     big = _ties((3, 200), k=4)
     _check("sort", big, dim=1, descending=descending, stable=True)
@@ -170,24 +177,11 @@ def test_topk_kthvalue_match_torch(dtype, shape, dim):
     for k in sorted({0, 1, (n + 1) // 2, n}):
         _check("topk", x, k, dim)
         _check("topk", x, k, dim, largest=False, method=True)
-        _check_unsorted_topk(x, k, dim)
+        _check("topk", x, k, dim=dim, largest=True, sorted=False)
     for k in sorted({1, (n + 1) // 2, n}):
         for keepdim in (False, True):
             _check("kthvalue", x, k, dim, keepdim)
             _check("kthvalue", x, k, dim=dim, keepdim=keepdim, method=True)
-
-
-def _check_unsorted_topk(x, k, dim):
-    """``sorted=False``: torch's order is its selection's leftover; the same elements, with
-    the same gradients, in tapegrad's sorted order."""
-    xt, xg = torch.tensor(x, requires_grad=True), tg.tensor(x, requires_grad=True)
-    rt, rg = torch.topk(xt, k, dim, sorted=False), tg.topk(xg, k, dim, sorted=False)
-    it, ig = rt.indices.numpy(), rg.indices.numpy()
-    if x.ndim:
-        np.testing.assert_array_equal(np.sort(ig, axis=dim), np.sort(it, axis=dim))
-    (gt,) = torch.autograd.grad(rt.values.pow(2).sum(), xt)
-    (gg,) = tg.autograd.grad(rg.values.pow(2).sum(), xg)
-    _same_values(gg, gt)
 
 
 def test_kthvalue_ties_pick_torchs_index():
@@ -198,6 +192,28 @@ def test_kthvalue_ties_pick_torchs_index():
         x[RNG.random(x.shape) < 0.2] = NAN
         for k in sorted({1, (n + 1) // 2, n}):
             _check("kthvalue", x, k, 1)
+
+
+def test_topk_ties_pick_torchs_indices():
+    # torch's partial_sort (k * 64 <= n) or nth_element + sort, replayed on lines with ties
+    for n, ks in [(7, (1, 3, 7)), (40, (0, 1, 5, 39)), (200, (1, 3, 100))]:
+        x = _ties((3, n), k=3)
+        x[RNG.random(x.shape) < 0.1] = NAN
+        for k in ks:
+            for largest in (True, False):
+                for is_sorted in (True, False):
+                    _check("topk", x, k, 1, largest, is_sorted)
+                    _check("topk", x.T.copy(), k, 0, largest=largest, sorted=is_sorted)
+
+
+def test_mode_of_long_lines_picks_torchs_index():
+    # torch sorts by value alone (introsort beyond 16) and takes the last of the run
+    for x in [_ties((3, 40), k=4), _ties((2, 100), k=6), _ties((30, 2), k=3)]:
+        _check("mode", x, 0)
+        _check("mode", x, -1)
+    x = _ties((2, 12))
+    x[0, 3] = NAN
+    _check("mode", x, 1)
 
 
 def test_median_ties_pick_torchs_index():

@@ -22,7 +22,7 @@ import numpy as np
 from .grad_mode import STATE
 from .node import rename
 from .ops.graphs import gather as _gather_op
-from .products import add_methods
+from .products import add_methods, takes_out
 from .recording import _OP, _as_tensor, _guard, _recording, _wrap
 from .structural import _normalize_dims, _reduced_dims, _ValuesIndices
 from .tensor import Tensor
@@ -589,6 +589,10 @@ def argwhere(input) -> Tensor:
 
 add_methods(sort, argsort, msort, topk, kthvalue, median, nanmedian, mode, cummax, cummin,
             unique, unique_consecutive, bincount, histc, count_nonzero, nonzero, argwhere)
+
+# (the functions take out=, as torch's; the methods do not)
+msort, histc, nonzero = takes_out(msort), takes_out(histc), takes_out(nonzero)
+searchsorted, bucketize = takes_out(searchsorted), takes_out(bucketize)
 
 __all__ = ["sort", "argsort", "msort", "topk", "kthvalue", "median", "nanmedian", "mode",
            "cummax", "cummin", "unique", "unique_consecutive", "searchsorted", "bucketize",

@@ -17,7 +17,7 @@ from . import creation
 from .functions import lerp
 from .grad_mode import no_grad
 from .node import rename
-from .products import add_methods
+from .products import add_methods, takes_out
 from .recording import _as_tensor, _wrap
 from .reductions import std, var
 from .sorting import _dim, _guard_order, _take, _torch_order
@@ -463,6 +463,11 @@ def logspace(start, end, steps: int, base: float = 10.0, *, dtype=None, device=N
 
 add_methods(isnan, isposinf, isneginf, isinf, isfinite, isreal, isclose, allclose,
             nan_to_num, nansum, nanmean, cov, corrcoef, quantile, nanquantile, diff)
+
+# (the functions take out=, as torch's; the methods do not)
+nan_to_num, nansum, nanmean = takes_out(nan_to_num), takes_out(nansum), takes_out(nanmean)
+quantile, nanquantile, diff = takes_out(quantile), takes_out(nanquantile), takes_out(diff)
+logspace = takes_out(logspace)
 
 __all__ = ["isnan", "isposinf", "isneginf", "isinf", "isfinite", "isreal", "isclose",
            "allclose", "equal", "nan_to_num", "nansum", "nanmean", "var_mean", "std_mean",

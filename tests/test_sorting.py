@@ -467,3 +467,19 @@ def test_compiled_sort_refuses_a_changed_order_with_on_guard_raise():
                        np.array([1.0, 1.5, 2.0, 3.0, 4.0]), on_guard="raise")
     with pytest.raises(tg.GuardError):  # (a tie where there was none)
         tape2(ties)
+
+
+def test_out_is_taken_as_torchs():
+    x = _distinct((3, 4))
+    seq = np.array([0.5, 2.0, 7.5])
+    for name, args, kwargs in [("msort", (x,), {}), ("histc", (x,), {"bins": 5}),
+                               ("nonzero", (x > 5,), {}), ("searchsorted", (seq, x), {}),
+                               ("bucketize", (x, seq), {"right": True})]:
+        out_g = tg.zeros(0, dtype=tg.int64 if name in ("nonzero", "searchsorted",
+                                                        "bucketize") else tg.float64)
+        out_t = torch.zeros(0, dtype=torch.int64 if name in ("nonzero", "searchsorted",
+                                                              "bucketize") else torch.float64)
+        got = getattr(tg, name)(*[tg.tensor(a) for a in args], out=out_g, **kwargs)
+        getattr(torch, name)(*[torch.tensor(a) for a in args], out=out_t, **kwargs)
+        assert got is out_g
+        _same_values(out_g, out_t)

@@ -385,12 +385,29 @@ def test_signatures_are_torchs():
     import inspect
 
     assert list(inspect.signature(tg.quantile).parameters) == [
-        "input", "q", "dim", "keepdim", "interpolation"]
+        "input", "q", "dim", "keepdim", "interpolation", "out"]
     assert list(inspect.signature(tg.isclose).parameters) == [
         "input", "other", "rtol", "atol", "equal_nan"]
     assert list(inspect.signature(tg.nan_to_num).parameters) == [
-        "input", "nan", "posinf", "neginf"]
+        "input", "nan", "posinf", "neginf", "out"]
     assert list(inspect.signature(tg.diff).parameters) == [
-        "input", "n", "dim", "prepend", "append"]
+        "input", "n", "dim", "prepend", "append", "out"]
     assert list(inspect.signature(tg.cov).parameters) == [
         "input", "correction", "fweights", "aweights"]
+
+
+def test_out_is_taken_as_torchs():
+    x = RNG.normal(size=(3, 4))
+    for name, args in [("nansum", (1,)), ("nanmean", ()), ("quantile", (0.3, 1)),
+                       ("nanquantile", (0.5,)), ("nan_to_num", ()), ("diff", ())]:
+        out_g, out_t = tg.zeros(0), torch.zeros(0, dtype=torch.float64)
+        got = getattr(tg, name)(tg.tensor(x), *args, out=out_g)
+        want = getattr(torch, name)(torch.tensor(x), *args, out=out_t)
+        assert got is out_g
+        _same_values(out_g, out_t)
+        _same_values(got, want)
+    out = tg.zeros(0)
+    tg.logspace(0, 2, 3, out=out)
+    _same_values(out, torch.logspace(0, 2, 3, dtype=torch.float64))
+    with pytest.raises(RuntimeError, match="out="):
+        tg.nansum(tg.tensor(x, requires_grad=True), out=tg.zeros(0))

@@ -15,7 +15,7 @@ import numpy as np
 
 from . import creation
 from .functions import lerp
-from .grad_mode import no_grad
+from .grad_mode import STATE, no_grad
 from .node import rename
 from .products import add_methods, takes_out
 from .recording import _as_tensor, _wrap
@@ -193,8 +193,9 @@ def nanmean(input, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
         count = nansum((x == x).to(x.dtype), dim, keepdim)
     out = nansum(x, dim, keepdim) / count
     empty = np.asarray(count._v) == 0
-    if empty.any() and out.requires_grad:
-        # torch's gradient of an all-NaN line is (grad / 0) * 0: NaN there, as here
+    if out.requires_grad and (empty.any() or STATE.compile_tape is not None):
+        # torch's gradient of an all-NaN line is (grad / 0) * 0: NaN there, as here (while
+        # compiling always: 0 where a line has values, so a replay may meet either)
         lines = (count == 0).expand_as(x) if keepdim or _every(dim) else \
             (count == 0).reshape(_kept_shape(x, dim)).expand_as(x)
         out = rename(out + _sum(where(lines, x, _zero(x)) * 0.0, dim, keepdim) / count,

@@ -411,3 +411,17 @@ def test_out_is_taken_as_torchs():
     _same_values(out, torch.logspace(0, 2, 3, dtype=torch.float64))
     with pytest.raises(RuntimeError, match="out="):
         tg.nansum(tg.tensor(x, requires_grad=True), out=tg.zeros(0))
+
+
+def test_compiled_nanmean_of_an_all_nan_line_has_torchs_gradient():
+    def f(x):
+        return tg.nanmean(x.reshape(2, 3), 1).sum()
+
+    tape = tg.compile(f, np.array([1.0, NAN, 2.0, 3.0, 4.0, NAN]))
+    for x in [np.array([1.0, NAN, 2.0, 3.0, 4.0, NAN]), np.array([NAN, NAN, NAN, 1.0, 2.0, 3.0])]:
+        t = tg.tensor(x, requires_grad=True)
+        f(t).backward()
+        tt = torch.tensor(x, requires_grad=True)
+        torch.nanmean(tt.reshape(2, 3), 1).sum().backward()
+        np.testing.assert_array_equal(t.grad.numpy(), tt.grad.numpy())
+        np.testing.assert_array_equal(tape.gradient(x), tt.grad.numpy())

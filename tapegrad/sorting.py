@@ -5,8 +5,10 @@
 
 No op of its own: the order is found with NumPy, and the values it selects are a gather by a
 flat map (the ``index`` op, as shapes.py's ``gather``), renamed as torch's node -- so backward,
-create_graph and tg.compile follow.  Ties go where torch's deterministic algorithms put them:
-a stable order (NaN largest), the last occurrence for ``mode``, ``>=`` for ``cummax``.
+create_graph and tg.compile follow.  Of equal elements, the one torch's CPU kernel picks gets
+the gradient: a stable order (NaN largest) where torch's is stable or breaks ties by index
+(``stable=True``, median), otherwise torch's selection algorithm replayed on the lines that
+hold ties (tie_order.py); ``>=`` for ``cummax``.
 
 While compiling, a choice made from values the tape computes is guarded: the sorted line's
 neighbours compared (``<``, ``==``, NaN) are recorded and their outcome kept, so a replay whose
@@ -144,9 +146,9 @@ def _guard_values(x: Tensor) -> None:
 
 
 def sort(input, dim: int = -1, descending: bool = False, *, stable: bool = False) -> _SORT:
-    """``(values, indices)`` sorted along ``dim``, as ``torch.sort``; NaN sorts as the
-    largest value and equal values keep their order (torch's ``stable=True`` order, which
-    its default agrees with on lines of up to 16 elements).
+    """``(values, indices)`` sorted along ``dim``, as ``torch.sort``: NaN sorts as the
+    largest value; equal values keep their order with ``stable=True``, and otherwise come in
+    the order torch's introsort leaves them.
 
     >>> import tapegrad as tg
     >>> tg.sort(tg.tensor([3., 1., 2.])).indices

@@ -483,3 +483,29 @@ def test_out_is_taken_as_torchs():
         getattr(torch, name)(*[torch.tensor(a) for a in args], out=out_t, **kwargs)
         assert got is out_g
         _same_values(out_g, out_t)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_ties_and_nan_everything_matches_torch(seed):
+    # values, indices and gradients of every tie-sensitive function on random tie data
+    rng = np.random.default_rng(100 + seed)
+    dtype = np.float64 if seed % 2 else np.float32
+    shape = (int(rng.integers(1, 4)), int(rng.integers(1, 45)))
+    x = rng.integers(0, int(rng.integers(1, 5)), shape).astype(dtype)
+    if seed % 3 == 0:
+        x[rng.random(shape) < 0.15] = NAN
+    d = int(rng.integers(-2, 2))
+    n = shape[d]
+    k = int(rng.integers(1, n + 1))
+    _check("sort", x, d, bool(seed % 2))
+    _check("argsort", x, d, not seed % 2)
+    _check("topk", x, k, d, bool(seed % 2), bool(seed % 4))
+    _check("kthvalue", x, k, d)
+    _check("median", x, d)
+    _check("nanmedian", x, d, True)
+    _check("median", x)
+    _check("nanmedian", x)
+    _check("mode", x, d)
+    _check("cummax", x, d)
+    _check("cummin", x, d)
+    _check("msort", x)

@@ -190,6 +190,8 @@ def topk(input, k: int, dim: int = -1, largest: bool = True, sorted: bool = True
         raise TypeError(f"topk(): argument 'k' must be int, not {type(k).__name__}")
     if not 0 <= k <= n:
         raise RuntimeError("selected index k out of range")
+    if v.dtype.kind == "b":
+        raise RuntimeError("topk does not support bool dtypes on CPU")
     order = _order(v, d, bool(largest))
     _guard_order(x, d)
     if not v.ndim:
@@ -235,6 +237,7 @@ def kthvalue(input, k: int, dim: int = -1, keepdim: bool = False) -> _KTH:
         raise TypeError(f"kthvalue(): argument 'k' must be int, not {type(k).__name__}")
     if v.ndim and n == 0:
         raise IndexError(f"kthvalue(): Expected reduction dim {d} to have non-zero size.")
+    _no_bool(v, "kthvalue_cpu")
     if not 1 <= k <= n:
         raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {d}")
     if v.ndim == 0:
@@ -301,6 +304,11 @@ def _median_dim(x: Tensor, dim, keepdim: bool, skip_nan: bool, name: str, result
     return _select(x, d, pos, keepdim, name, result, order)
 
 
+def _no_bool(v: np.ndarray, kernel: str) -> None:
+    if v.dtype.kind == "b":
+        raise NotImplementedError(f"\"{kernel}\" not implemented for 'Bool'")
+
+
 def median(input, dim=None, keepdim: bool = False):
     """The lower median, as ``torch.median``: of all elements (NaN if any is NaN; the
     gradient is shared by the elements equal to it), or ``(values, indices)`` along ``dim``.
@@ -310,6 +318,7 @@ def median(input, dim=None, keepdim: bool = False):
     tensor(2.)
     """
     x = _as_tensor(input)
+    _no_bool(x._v, "median_cpu" if dim is None else "median_out")
     if dim is None:
         return _median_all(x, False, "MedianBackward0")
     return _median_dim(x, dim, keepdim, False, "MedianBackward1", _MEDIAN)
@@ -318,6 +327,7 @@ def median(input, dim=None, keepdim: bool = False):
 def nanmedian(input, dim=None, keepdim: bool = False):
     """``median`` ignoring NaN (NaN only where everything is NaN), as ``torch.nanmedian``."""
     x = _as_tensor(input)
+    _no_bool(x._v, "median_cpu" if dim is None else "median_out")
     if dim is None:
         return _median_all(x, True, "NanmedianBackward0")
     return _median_dim(x, dim, keepdim, True, "NanmedianBackward1", _NANMEDIAN)
@@ -533,11 +543,14 @@ def histc(input, bins: int = 100, min=0, max=0) -> Tensor:  # noqa: A002
     both are 0), as ``torch.histc``; elements outside are ignored.  No gradient."""
     x = _as_tensor(input)
     v = np.asarray(x._v)
+    if v.dtype.kind == "b":
+        raise NotImplementedError("\"linspace_cpu\" not implemented for 'Bool'")
     if v.dtype.kind != "f":
-        name = {"i": "Long", "b": "Bool", "u": "Byte"}[v.dtype.kind]
+        name = {"i": "Long", "u": "Byte"}[v.dtype.kind]
         raise NotImplementedError(f"\"histogram_cpu\" not implemented for '{name}'")
     if bins <= 0:
-        raise RuntimeError(f"torch.histc: bins must be > 0, but got {bins} for dimension 0")
+        raise RuntimeError(f"torch.histogram(): bins must be > 0, but got {bins} for "
+                           "dimension 0")
     lo, hi = v.dtype.type(min), v.dtype.type(max)
     if lo == hi and v.size:
         lo, hi = v.min(), v.max()

@@ -422,6 +422,28 @@ def test_counting_and_positions_match_torch():
                 lambda: torch.count_nonzero(torch.tensor(x), 2))
 
 
+def test_refusals_of_dtypes_and_arguments_match_torch():
+    b = np.array([True, False, True])
+    f64 = np.array([1.0, 2.0])
+    for f in [lambda m: m.topk(m.tensor(b), 1), lambda m: m.median(m.tensor(b)),
+              lambda m: m.median(m.tensor(b), 0), lambda m: m.nanmedian(m.tensor(b)),
+              lambda m: m.nanmedian(m.tensor(b), 0), lambda m: m.kthvalue(m.tensor(b), 1),
+              lambda m: m.histc(m.tensor(b)), lambda m: m.histc(m.tensor(f64), bins=0),
+              lambda m: m.histc(m.tensor(f64), bins=3, min=3, max=1),
+              lambda m: m.bincount(m.tensor([1, 2]), minlength=-1),
+              lambda m: m.bincount(m.tensor([1, 2]), m.tensor(f64[:1])),
+              lambda m: m.bucketize(m.tensor([1, 2]), m.tensor([[1, 2]]))]:
+        _same_error(lambda f=f: f(tg), lambda f=f: f(torch))
+    for f in [lambda m: m.sort(m.tensor(b)), lambda m: m.msort(m.tensor(b)),
+              lambda m: m.cummin(m.tensor(b), 0), lambda m: m.mode(m.tensor(b)),
+              lambda m: m.unique(m.tensor(b)), lambda m: m.bucketize(1.5, m.tensor([1, 2])),
+              lambda m: m.searchsorted(m.tensor([1, 2]), 1.5),
+              lambda m: m.searchsorted(m.tensor([1, 2]), m.tensor(f64))]:
+        got, want = f(tg), f(torch)
+        for a, w in zip(_parts(got), _parts(want), strict=True):
+            _same_values(a, w, exact=True)
+
+
 def test_signatures_are_torchs():
     import inspect
 

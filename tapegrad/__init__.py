@@ -259,3 +259,59 @@ __all__ += [
 from .scatters import scatter_reduce  # noqa: E402
 
 __all__ += ["scatter_reduce"]
+# -- sorting, selection and statistics (session 13, branch sortstat) --------------------------
+from .sorting import (  # noqa: E402
+    argsort,
+    argwhere,
+    bincount,
+    bucketize,
+    count_nonzero,
+    cummax,
+    cummin,
+    histc,
+    kthvalue,
+    median,
+    mode,
+    msort,
+    nanmedian,
+    nonzero,
+    searchsorted,
+    sort,
+    topk,
+    unique,
+    unique_consecutive,
+)
+
+__all__ += [
+    "sort", "argsort", "msort", "topk", "kthvalue", "median", "nanmedian", "mode", "cummax",
+    "cummin", "unique", "unique_consecutive", "searchsorted", "bucketize", "bincount", "histc",
+    "count_nonzero", "nonzero", "argwhere",
+]
+from .statistics import (  # noqa: E402
+    allclose,
+    corrcoef,
+    cov,
+    diff,
+    equal,
+    isclose,
+    isfinite,
+    isinf,
+    isnan,
+    isneginf,
+    isposinf,
+    isreal,
+    logspace,
+    nan_to_num,
+    nanmean,
+    nanquantile,
+    nansum,
+    quantile,
+    std_mean,
+    var_mean,
+)
+
+__all__ += [
+    "quantile", "nanquantile", "nansum", "nanmean", "var_mean", "std_mean", "cov", "corrcoef",
+    "isclose", "allclose", "equal", "isnan", "isinf", "isfinite", "isposinf", "isneginf",
+    "isreal", "nan_to_num", "diff", "logspace",
+]

@@ -315,3 +315,32 @@ __all__ += [
     "isclose", "allclose", "equal", "isnan", "isinf", "isfinite", "isposinf", "isneginf",
     "isreal", "nan_to_num", "diff", "logspace",
 ]
+
+# -- lead, session 13: calculus, torch's complex API on real tensors, short compositions ----------
+from .calculus import cumulative_trapezoid, gradient, trapezoid, trapz  # noqa: E402
+from .realness import (  # noqa: E402
+    angle,
+    conj,
+    conj_physical,
+    is_complex,
+    is_conj,
+    is_neg,
+    real,
+    resolve_conj,
+    resolve_neg,
+)
+from .shorthands import (  # noqa: E402
+    diagflat,
+    dist,
+    isin,
+    select,
+    take_along_dim,
+    unravel_index,
+    vdot,
+)
+
+__all__ += [
+    "trapezoid", "trapz", "cumulative_trapezoid", "gradient", "real", "conj", "conj_physical",
+    "resolve_conj", "resolve_neg", "is_complex", "is_conj", "is_neg", "angle", "select",
+    "take_along_dim", "diagflat", "vdot", "dist", "isin", "unravel_index",
+]

@@ -175,7 +175,8 @@ def __getattr__(name: str):
 
         return importlib.import_module(f"{__name__}.{name}")
     if name in ("inverse", "det", "logdet", "slogdet", "cholesky", "cross", "svd", "qr",
-                "pinverse"):  # torch's top-level names for tg.linalg's functions
+                "pinverse", "matrix_power", "matrix_exp", "cholesky_solve", "cholesky_inverse",
+                "triangular_solve"):  # torch's top-level names for tg.linalg's functions
         from .linalg import TOP_LEVEL
 
         return TOP_LEVEL[name]

@@ -8,10 +8,14 @@ numba sweep over to Python once per call (not per element), and ``tg.compile`` r
 handing off to Python the same way.  ``grad_fn.name()`` answers torch's node names
 (``LinalgInvExBackward0``, ...).  torch's top-level names (``tg.inverse``, ``tg.det``,
 ``tg.logdet``, ``tg.slogdet``, ``tg.cholesky``, ``tg.cross``, ``tg.svd``, ``tg.qr``,
-``tg.pinverse``) are in :data:`TOP_LEVEL`, served by ``tapegrad.__getattr__``.
+``tg.pinverse``, ``tg.matrix_power``, ``tg.matrix_exp``, ``tg.cholesky_solve``,
+``tg.cholesky_inverse``, ``tg.triangular_solve``) are in :data:`TOP_LEVEL`, served by
+``tapegrad.__getattr__``.
 
 The package's modules, one job each: ``_common`` (argument checks, torch's errors),
-``solvers``, ``determinants``, ``decompositions``, ``norms``, ``products``.
+``solvers``, ``triangular``, ``lu``, ``ex`` (the ``_ex`` variants), ``determinants``,
+``decompositions``, ``matrix_functions``, ``norms``, ``products``, ``tensor_solvers``,
+``unsupported`` (eig, eigvals, ldl_*: NotImplementedError).
 
 >>> import tapegrad as tg
 >>> A = tg.tensor([[2.0, 1.0], [1.0, 3.0]], requires_grad=True)
@@ -25,21 +29,34 @@ The package's modules, one job each: ``_common`` (argument checks, torch's error
 
 from __future__ import annotations
 
-from . import decompositions, determinants, products, solvers
+from . import decompositions, determinants, products, solvers, triangular
 from ._common import LinAlgError
 from .decompositions import cholesky, eigh, eigvalsh, qr, svd, svdvals
 from .determinants import det, logdet, slogdet
-from .norms import matrix_norm, norm, vector_norm
-from .products import cross
+from .ex import cholesky_ex, inv_ex, solve_ex
+from .lu import lu, lu_factor, lu_factor_ex, lu_solve
+from .matrix_functions import matrix_exp, matrix_power, matrix_rank
+from .norms import cond, matrix_norm, norm, vector_norm
+from .products import cross, diagonal, matmul, multi_dot, vander, vecdot
 from .solvers import inv, lstsq, pinv, solve
+from .tensor_solvers import householder_product, tensorinv, tensorsolve
+from .triangular import solve_triangular
+from .unsupported import eig, eigvals, ldl_factor, ldl_factor_ex, ldl_solve
 
 __all__ = ["LinAlgError", "inv", "solve", "det", "slogdet", "logdet", "cholesky", "vector_norm",
            "matrix_norm", "norm", "cross", "eigh", "eigvalsh", "svd", "svdvals", "qr", "pinv",
-           "lstsq"]
+           "lstsq", "matmul", "vecdot", "multi_dot", "diagonal", "vander", "matrix_power",
+           "matrix_exp", "matrix_rank", "solve_triangular", "inv_ex", "solve_ex", "cholesky_ex",
+           "lu_factor", "lu_factor_ex", "lu", "lu_solve", "cond", "tensorinv", "tensorsolve",
+           "householder_product", "eig", "eigvals", "ldl_factor", "ldl_factor_ex", "ldl_solve"]
 
 # torch's top-level names for these (tg.inverse, tg.det, ...): tapegrad/__init__.py's
 # __getattr__ reads this table
 TOP_LEVEL = {"inverse": inv, "det": det, "logdet": logdet,
              "slogdet": determinants._slogdet_top, "cholesky": decompositions._cholesky_top,
              "cross": products._cross_top, "svd": decompositions._svd_top,
-             "qr": decompositions._qr_top, "pinverse": solvers._pinverse_top}
+             "qr": decompositions._qr_top, "pinverse": solvers._pinverse_top,
+             "matrix_power": matrix_power, "matrix_exp": matrix_exp,
+             "cholesky_solve": triangular._cholesky_solve_top,
+             "cholesky_inverse": triangular._cholesky_inverse_top,
+             "triangular_solve": triangular._triangular_solve_top}

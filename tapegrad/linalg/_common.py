@@ -136,3 +136,26 @@ def _uplo(UPLO: str) -> str:
     if UPLO not in ("L", "U"):
         raise RuntimeError(f"Expected UPLO argument to be 'L' or 'U', but got {UPLO}")
     return UPLO
+
+
+def _singular_values(a: np.ndarray, hermitian: bool) -> np.ndarray:
+    if a.size == 0:
+        return np.zeros(a.shape[:-2] + (min(a.shape[-2:]),), a.dtype)
+    if hermitian:
+        return np.abs(np.linalg.eigvalsh(a))
+    return np.linalg.svd(a, compute_uv=False)
+
+
+def _tolerance(s: np.ndarray, a: np.ndarray, atol, rtol) -> np.ndarray:
+    """torch's ``max(atol, rtol * s_max)`` per matrix; ``atol`` and ``rtol`` floats or tensors
+    broadcasting against the batch."""
+    def value(t):
+        return t._v if isinstance(t, Tensor) else t
+
+    atol, rtol = value(atol), value(rtol)
+    if rtol is None:  # (torch's default; 0 where a positive atol is given)
+        rtol = np.finfo(a.dtype).eps * max(a.shape[-2:])
+        if atol is not None:
+            rtol = np.where(np.asarray(atol) > 0, 0.0, rtol)
+    smax = s.max(-1, initial=0.0) if s.shape[-1] else np.zeros(s.shape[:-1], s.dtype)
+    return np.maximum(0.0 if atol is None else atol, np.asarray(rtol) * smax)

@@ -199,3 +199,55 @@ def norm(A: Tensor, ord=None, dim=None, keepdim: bool = False, *, dtype=None) ->
     if len(dims) == 2:
         return matrix_norm(A, "fro" if ord is None else ord, dims, keepdim, dtype=dtype)
     return vector_norm(A, 2 if ord is None else ord, dims, keepdim, dtype=dtype)
+
+
+def cond(A: Tensor, p=None) -> Tensor:
+    """The condition number of each matrix of ``A`` in the ``p`` norm, as torch.linalg.cond:
+    ``p`` None or 2 (largest / smallest singular value; any shape), -2, or, for square
+    matrices, 'fro', 'nuc', inf, -inf, 1, -1 (``norm(A) * norm(inv(A))``, inf for a singular
+    matrix).
+
+    >>> import tapegrad as tg
+    >>> tg.linalg.cond(tg.tensor([[2.0, 0.0], [0.0, 0.5]])).item()
+    4.0
+    """
+    from ..structural import where
+    from .solvers import inv
+
+    if not isinstance(A, Tensor):
+        raise TypeError(f"linalg_cond(): argument 'input' (position 1) must be Tensor, not "
+                        f"{type(A).__name__}")
+    if not (p is None or (p in ("fro", "nuc") if isinstance(p, str) else
+                          not isinstance(p, bool) and p in (2, -2, 1, -1, np.inf, -np.inf))):
+        raise RuntimeError(f"linalg.cond got an invalid norm type: {p}")
+    shown = "" if p in (None, 2, -2) else f"(ord={_ord_name(p)})"
+    a = A._v
+    if a.ndim < 2:
+        raise RuntimeError(f"linalg.cond{shown}: The input tensor A must have at least 2 "
+                           "dimensions.")
+    if a.dtype.kind != "f":
+        raise RuntimeError(f"linalg.cond{shown}: Expected a floating point or complex tensor "
+                           f"as input. Got {_TORCH_TYPE.get(a.dtype.name, a.dtype.name)}")
+    if p in (None, 2, -2):
+        s = svdvals(A)
+        return s[..., 0] / s[..., -1] if p != -2 else s[..., -1] / s[..., 0]
+    if a.shape[-1] != a.shape[-2]:
+        raise RuntimeError(f"linalg.cond{shown}: A must be batches of square matrices, but "
+                           f"they are {a.shape[-2]} by {a.shape[-1]} matrices")
+    from .lu import _lu_np
+
+    singular = _lu_np(a)[2] != 0
+    if not singular.any():
+        return matrix_norm(A, p) * matrix_norm(inv(A), p)
+    # (a singular matrix's condition number is inf: its inverse is taken of the identity, so
+    # that no inf or nan reaches the gradient)
+    mask = _const(singular, a)[..., None, None] != 0
+    safe = where(mask, _const(np.eye(a.shape[-1]), a), A)
+    value = matrix_norm(A, p) * matrix_norm(inv(safe), p)
+    return where(_const(singular, a) != 0, _const(np.inf, a), value)
+
+
+def _ord_name(p) -> str:
+    if isinstance(p, str):
+        return p
+    return _ord_text(float(p))

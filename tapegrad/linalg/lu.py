@@ -164,7 +164,7 @@ def _check(A, fname: str) -> np.ndarray:
                         f"not {type(A).__name__}")
     a = A._v
     if a.ndim < 2:
-        raise RuntimeError(f"torch.{fname}: Expected tensor with 2 or more dimensions. Got "
+        raise RuntimeError(f"{fname}: Expected tensor with 2 or more dimensions. Got "
                            f"size: {list(a.shape)} instead")
     if a.dtype.kind != "f":
         raise NotImplementedError(f'"lu_cpu" not implemented for '
@@ -187,7 +187,7 @@ def lu_factor_ex(A: Tensor, *, pivot: bool = True, check_errors: bool = False):
     >>> LU.tolist(), pivots.tolist(), info.item()
     ([[3.0, 4.0], [0.3333333333333333, 0.6666666666666667]], [2, 2], 0)
     """
-    _check(A, "linalg.lu_factor_ex")
+    _check(A, "torch.lu_factor")
     _no_pivoting(pivot)
     out = _lu_factor_ex_result(*_LuFactor.apply(A))
     if check_errors:
@@ -211,7 +211,7 @@ def _raise_zero_pivot(info: np.ndarray, fname: str) -> None:
 def lu_factor(A: Tensor, *, pivot: bool = True):
     """``(LU, pivots)`` of :func:`lu_factor_ex`, as torch.linalg.lu_factor: an error for a
     matrix with a zero pivot."""
-    _check(A, "linalg.lu_factor")
+    _check(A, "torch.lu_factor")
     _no_pivoting(pivot)
     LU, pivots, info = _LuFactor.apply(A)
     _raise_zero_pivot(info._v, "torch.linalg.lu_factor")
@@ -268,9 +268,12 @@ def lu_solve(LU: Tensor, pivots: Tensor, B: Tensor, *, left: bool = True,
         raise RuntimeError("linalg.lu_solve: pivots should be a Tensor of scalar type "
                            "torch.int32")
     n = a.shape[-1]
-    if p.shape != a.shape[:-2] + (n,):
-        raise RuntimeError("linalg.lu_solve: Expected LU.shape[:-1] and pivots.shape to be the "
-                           f"same, but got pivots with shape {list(p.shape)} instead")
+    if p.ndim < 1 or p.shape[-1] != n:
+        raise RuntimeError("linalg.lu_solve: Number of pivots per batch should be same as the "
+                           "dimension of the matrix")
+    if p.shape[:-1] != a.shape[:-2]:
+        raise RuntimeError("linalg.lu_solve: Expected LU.shape[:-2] and pivots.shape[:-1] to "
+                           f"be the same, but got pivots with shape {list(p.shape)} instead")
     if (b.shape[-2] if left else b.shape[-1]) != n:
         eq = "AX = B" if left else "XA = B"
         raise RuntimeError(f"linalg.lu_solve: Incompatible shapes of A and B for the equation "

@@ -223,8 +223,8 @@ def cond(A: Tensor, p=None) -> Tensor:
     shown = "" if p in (None, 2, -2) else f"(ord={_ord_name(p)})"
     a = A._v
     if a.ndim < 2:
-        raise RuntimeError(f"linalg.cond{shown}: The input tensor A must have at least 2 "
-                           "dimensions.")
+        raise RuntimeError(f"linalg.cond{shown}: The input tensor {'A ' if shown else ''}must "
+                           "have at least 2 dimensions.")
     if a.dtype.kind != "f":
         raise RuntimeError(f"linalg.cond{shown}: Expected a floating point or complex tensor "
                            f"as input. Got {_TORCH_TYPE.get(a.dtype.name, a.dtype.name)}")

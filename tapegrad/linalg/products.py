@@ -81,7 +81,18 @@ def vecdot(x: Tensor, y: Tensor, *, dim: int = -1) -> Tensor:
     if x.dtype != y.dtype:
         raise RuntimeError("linalg.vecdot: Expected x and y to have the same dtype, but found "
                            f"x of type {_type(x)} and y of type {_type(y)} instead")
+    _broadcastable(tuple(x.shape), tuple(y.shape))
     return (x * y).sum(dim)
+
+
+def _broadcastable(a: tuple, b: tuple) -> None:
+    n = max(len(a), len(b))
+    for k in range(1, n + 1):
+        p = a[-k] if k <= len(a) else 1
+        q = b[-k] if k <= len(b) else 1
+        if p != q and p != 1 and q != 1:
+            raise RuntimeError(f"The size of tensor a ({p}) must match the size of tensor b "
+                               f"({q}) at non-singleton dimension {n - k}")
 
 
 def _type(t: Tensor) -> str:

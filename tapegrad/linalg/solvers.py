@@ -205,9 +205,11 @@ class _Lstsq(Function):
     _node_name = "LinalgLstsqBackward0"
 
     @staticmethod
-    def forward(ctx, A, B, rcond):
+    def forward(ctx, A, B, rcond, vector):
         p = _np_pinv(A._v, None, rcond, False)
-        x = _wrap(np.ascontiguousarray(p @ B._v, dtype=A._v.dtype))
+        x = p @ B._v[..., None] if vector else p @ B._v
+        x = _wrap(np.ascontiguousarray(x[..., 0] if vector else x, dtype=A._v.dtype))
+        ctx.vector = vector
         ctx.save_for_backward(A, B)
         ctx.set_materialize_grads(False)
         # (the empty residuals are an output too, as torch's: they have its grad_fn)
@@ -217,12 +219,17 @@ class _Lstsq(Function):
     def backward(ctx, g, _gresiduals):
         # torch's linalg_lstsq_backward: X = pinv(A) B
         if g is None:
-            return None, None, None
+            return None, None, None, None
         A, B = ctx.saved_tensors
+        if ctx.vector:
+            g, B = g.unsqueeze(-1), B.unsqueeze(-1)
         pinvA = _Pinv.apply(A, None, None, False)
         gA = _pinv_backward(g @ B.mT, pinvA, A) if ctx.needs_input_grad[0] else None
-        gB = pinvA.mT @ g if ctx.needs_input_grad[1] else None
-        return gA, gB, None
+        gB = None
+        if ctx.needs_input_grad[1]:
+            gB = pinvA.mT @ g
+            gB = gB.squeeze(-1) if ctx.vector else gB
+        return gA, gB, None, None
 
 
 def lstsq(A: Tensor, B: Tensor, rcond=None, *, driver=None):
@@ -260,7 +267,8 @@ def lstsq(A: Tensor, B: Tensor, rcond=None, *, driver=None):
                            "other.dim() and (input.dim() - other.dim()) <= 1")
     vector = b.ndim == a.ndim - 1
     if (b.shape[-1] if vector else b.shape[-2]) != a.shape[-2]:
-        raise RuntimeError("torch.linalg.lstsq: input.size(-2) should match other.size(-2)")
+        raise RuntimeError("torch.linalg.lstsq: input.size(-2) should match "
+                           f"other.size({-1 if vector else -2})")
     if driver is None:
         driver = "gelsy"
     if driver not in _DRIVERS:
@@ -268,19 +276,18 @@ def lstsq(A: Tensor, B: Tensor, rcond=None, *, driver=None):
                            "gelsy, gelsd, gelss)")
     m, n = a.shape[-2:]
     rtol = np.finfo(a.dtype).eps * max(m, n) if rcond is None or rcond < 0 else float(rcond)
-    Bm = B.unsqueeze(-1) if vector else B
-    x, residuals = _Lstsq.apply(A, Bm, rtol)
+    x, residuals = _Lstsq.apply(A, B, rtol, vector)
     s = _singular_values(a, False)
     full = s.shape[-1] == 0 or np.all(s > (rtol * s.max(-1, initial=0.0))[..., None])
     rank_np = (s > (rtol * s.max(-1, initial=0.0))[..., None]).sum(-1)
     rank = _wrap(np.zeros((0,), np.int64) if driver == "gels" else
                  np.asarray(rank_np, dtype=np.int64))
     if m > n and driver != "gelsy" and (driver == "gels" or (full and n > 0)):
-        r = A @ x - Bm
+        r = A @ x.unsqueeze(-1) - B.unsqueeze(-1) if vector else A @ x - B
         residuals = (r * r).sum(-2)
     values = _wrap(np.ascontiguousarray(s) if driver in ("gelsd", "gelss") else
                    np.zeros((0,), a.dtype))
-    return _lstsq_result(x.squeeze(-1) if vector else x, residuals, rank, values)
+    return _lstsq_result(x, residuals, rank, values)
 
 
 def _pinverse_top(input: Tensor, rcond: float = 1e-15) -> Tensor:

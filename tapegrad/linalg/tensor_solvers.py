@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from ..tensor import Tensor
-from ._common import _TORCH_TYPE, _const
+from ._common import _TORCH_TYPE, LinAlgError, _const
 
 __all__ = ["tensorinv", "tensorsolve", "householder_product"]
 
@@ -33,7 +33,10 @@ def tensorinv(A: Tensor, ind: int = 2) -> Tensor:
     if before != after:
         raise RuntimeError("Expected self to satisfy the requirement prod(self.shape[ind:]) == "
                            f"prod(self.shape[:ind]), but got {after} != {before}")
-    return inv(A.reshape(before, after)).reshape(shape[ind:] + shape[:ind])
+    try:
+        return inv(A.reshape(before, after)).reshape(shape[ind:] + shape[:ind])
+    except LinAlgError as error:  # (torch's words here)
+        raise LinAlgError(str(error).replace("linalg.inv:", "inv:", 1)) from None
 
 
 def tensorsolve(A: Tensor, B: Tensor, dims=None) -> Tensor:
@@ -56,7 +59,7 @@ def tensorsolve(A: Tensor, B: Tensor, dims=None) -> Tensor:
         k = len(dims)
         A = A.movedim(dims, tuple(range(A.ndim - k, A.ndim)))
     shape = tuple(A.shape)
-    rows, cols = math.prod(shape[:B.ndim]), math.prod(shape[B.ndim:])
+    rows, cols = math.prod(tuple(B.shape)), math.prod(shape[B.ndim:])
     if rows != cols:
         raise RuntimeError("Expected self to satisfy the requirement prod(self.shape[other.ndim:])"
                            f" == prod(self.shape[:other.ndim]), but got {cols} != {rows}")

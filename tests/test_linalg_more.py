@@ -17,7 +17,7 @@ INF = float("inf")
 def _input(kind: str, seed: int, dtype=np.float64) -> np.ndarray:
     rng = np.random.default_rng(seed)
     shape = {"square": (2, 4, 4), "spd": (2, 4, 4), "tall": (2, 5, 3), "wide": (2, 3, 5),
-             "small": (2, 3, 3)}[kind]
+             "small": (2, 3, 3), "plain": (2, 4, 4)}[kind]
     a = rng.standard_normal(shape)
     if kind in ("square", "small"):
         a = a + shape[-1] * np.eye(shape[-1])
@@ -95,6 +95,12 @@ CASES = {
     "lu_factor_tall": (lambda lib, a: lib.linalg.lu_factor(a).LU, "tall", True),
     "lu_factor_wide": (lambda lib, a: lib.linalg.lu_factor(a).LU, "wide", True),
     "lu_factor_ex": (lambda lib, a: lib.linalg.lu_factor_ex(a)[0], "square", True),
+    # ("plain": not diagonally dominant, so that partial pivoting swaps rows)
+    "lu_factor_plain": (lambda lib, a: lib.linalg.lu_factor(a).LU, "plain", True),
+    "lu_both_plain": (lambda lib, a: (lambda r: r.L * r.U)(lib.linalg.lu(a)), "plain", True),
+    "lu_solve_plain": (lambda lib, a: _lu_solve(lib, a, a[..., :2] + 1), "plain", False),
+    "lu_solve_plain_adjoint_right": (lambda lib, a: _lu_solve(lib, a, a[..., :2, :], left=False,
+                                                              adjoint=True), "plain", False),
     "lu_L": (lambda lib, a: lib.linalg.lu(a).L, "square", True),
     "lu_U": (lambda lib, a: lib.linalg.lu(a).U, "square", True),
     "lu_both": (lambda lib, a: (lambda r: r.L * r.U)(lib.linalg.lu(a)), "square", True),
@@ -238,10 +244,11 @@ def test_gradgradcheck(name):
     assert tg.autograd.gradgradcheck(lambda x: f(tg, _prepared(name, kind, x)), (A,))
 
 
-def test_two_argument_gradients_and_broadcast_batches_as_torch():
+@pytest.mark.parametrize("a_batch, b_batch", [((), (2,)), ((2, 1), (4,))])
+def test_two_argument_gradients_and_broadcast_batches_as_torch(a_batch, b_batch):
     rng = np.random.default_rng(5)
-    a = _input("small", 5)[0]
-    b = rng.standard_normal((2, 3, 2))
+    a = rng.standard_normal(a_batch + (3, 3)) + 3 * np.eye(3)
+    b = rng.standard_normal(b_batch + (3, 2))
     programs = [
         lambda lib, A, B: lib.linalg.solve_triangular(A, B, upper=True),
         lambda lib, A, B: lib.linalg.solve_triangular(A, B.mT, upper=False, left=False),
@@ -250,7 +257,9 @@ def test_two_argument_gradients_and_broadcast_batches_as_torch():
         lambda lib, A, B: _lu_solve(lib, A, B),
         lambda lib, A, B: _lu_solve(lib, A, B.mT, left=False, adjoint=True),
         lambda lib, A, B: lib.linalg.solve_ex(A, B).result,
-        lambda lib, A, B: lib.linalg.lstsq(A.expand(2, 3, 3), B, driver="gelsd").solution,
+        lambda lib, A, B: lib.linalg.lstsq(A.expand(B.shape[:-2] + (3, 3)) if A.ndim == 2
+                                           else A[0].expand(4, 3, 3), B,
+                                           driver="gelsd").solution,
     ]
     for program in programs:
         results = []
@@ -258,7 +267,7 @@ def test_two_argument_gradients_and_broadcast_batches_as_torch():
             A = lib.tensor(a, requires_grad=True)
             B = lib.tensor(b, requires_grad=True)
             x = program(lib, A, B)
-            (x * x).sum().backward()
+            (x * x.sin()).sum().backward()
             results.append([_numpy(t) for t in (x, A.grad, B.grad)])
         for e, g in zip(*results, strict=True):
             np.testing.assert_allclose(g, e, rtol=1e-9, atol=1e-11)
@@ -600,3 +609,67 @@ def test_docstring_examples_run():
         module = importlib.import_module(f"tapegrad.linalg.{name}")
         result = doctest.testmod(module)
         assert result.failed == 0 and result.attempted > 0, name
+
+
+def _zeros(lib, *shape):
+    return lib.zeros(*shape, dtype=lib.float64)
+
+
+EDGES = {
+    "solve_triangular_empty": lambda lib: lib.linalg.solve_triangular(
+        _zeros(lib, 0, 0), _zeros(lib, 0, 2), upper=True),
+    "solve_triangular_no_columns": lambda lib: lib.linalg.solve_triangular(
+        lib.eye(3, dtype=lib.float64), _zeros(lib, 3, 0), upper=True),
+    "lu_factor_empty": lambda lib: lib.linalg.lu_factor(_zeros(lib, 0, 0)),
+    "lu_factor_no_rows": lambda lib: lib.linalg.lu_factor(_zeros(lib, 2, 0, 3)),
+    "lu_factor_ex_empty": lambda lib: lib.linalg.lu_factor_ex(_zeros(lib, 2, 0, 0)),
+    "lu_no_columns": lambda lib: lib.linalg.lu(_zeros(lib, 3, 0)),
+    "lu_no_rows": lambda lib: lib.linalg.lu(_zeros(lib, 0, 3)),
+    "lu_solve_empty": lambda lib: lib.linalg.lu_solve(*lib.linalg.lu_factor(_zeros(lib, 0, 0)),
+                                                      _zeros(lib, 0, 2)),
+    "lu_solve_batched_B": lambda lib: lib.linalg.lu_solve(
+        *lib.linalg.lu_factor(lib.eye(3, dtype=lib.float64) * 2),
+        lib.ones(4, 3, 1, dtype=lib.float64)),
+    "inv_ex_empty": lambda lib: lib.linalg.inv_ex(_zeros(lib, 2, 0, 0)),
+    "cholesky_ex_empty": lambda lib: lib.linalg.cholesky_ex(_zeros(lib, 0, 0)),
+    "solve_ex_empty": lambda lib: lib.linalg.solve_ex(_zeros(lib, 0, 0), _zeros(lib, 0)),
+    "matrix_power_empty": lambda lib: lib.linalg.matrix_power(_zeros(lib, 0, 0), 3),
+    "matrix_power_empty_inverse": lambda lib: lib.linalg.matrix_power(_zeros(lib, 2, 0, 0), -1),
+    "matrix_exp_1x1": lambda lib: lib.linalg.matrix_exp(lib.ones(1, 1, dtype=lib.float64) * 2),
+    "cond_empty": lambda lib: lib.linalg.cond(_zeros(lib, 0, 0)),
+    "cond_empty_batch": lambda lib: lib.linalg.cond(_zeros(lib, 2, 3, 0)),
+    "cond_fro_empty": lambda lib: lib.linalg.cond(_zeros(lib, 2, 0, 0), "fro"),
+    "cond_1_empty": lambda lib: lib.linalg.cond(_zeros(lib, 0, 0), 1),
+    "cond_1x1": lambda lib: lib.linalg.cond(lib.ones(1, 1, dtype=lib.float64) * 2, "fro"),
+    "cond_singular": lambda lib: lib.linalg.cond(lib.tensor(SINGULAR), 1),
+    "vander_empty": lambda lib: lib.linalg.vander(_zeros(lib, 0), N=3),
+    "vander_int": lambda lib: lib.linalg.vander(lib.tensor([1, 2, 3])),
+    "vecdot_empty": lambda lib: lib.linalg.vecdot(_zeros(lib, 2, 0), _zeros(lib, 2, 0)),
+    "vecdot_vectors": lambda lib: lib.linalg.vecdot(lib.ones(3, dtype=lib.float64),
+                                                    lib.ones(3, dtype=lib.float64) * 2),
+    "multi_dot_empty": lambda lib: lib.linalg.multi_dot([_zeros(lib, 2, 0), _zeros(lib, 0, 3)]),
+    "pinv_empty": lambda lib: lib.linalg.pinv(_zeros(lib, 0, 3)),
+    "lstsq_empty": lambda lib: lib.linalg.lstsq(_zeros(lib, 0, 3), _zeros(lib, 0, 2),
+                                                driver="gelsd"),
+    "householder_product_empty": lambda lib: lib.linalg.householder_product(
+        _zeros(lib, 3, 0), _zeros(lib, 0)),
+    "cholesky_solve_empty": lambda lib: lib.cholesky_solve(_zeros(lib, 0, 2), _zeros(lib, 0, 0)),
+    "cholesky_inverse_empty": lambda lib: lib.cholesky_inverse(_zeros(lib, 0, 0)),
+    "triangular_solve_empty": lambda lib: _quiet(lib.triangular_solve, _zeros(lib, 0, 2),
+                                                 _zeros(lib, 0, 0)),
+    "matrix_rank_1x1": lambda lib: lib.linalg.matrix_rank(lib.ones(1, 1, dtype=lib.float64)),
+    "tensorinv_1x1": lambda lib: lib.linalg.tensorinv(lib.ones(1, 1, dtype=lib.float64) * 2,
+                                                      ind=1),
+}
+
+
+@pytest.mark.parametrize("name", list(EDGES))
+def test_empty_and_small_inputs_as_torch(name):
+    expected, got = EDGES[name](torch), EDGES[name](tg)
+    expected = expected if isinstance(expected, tuple) else (expected,)
+    got = got if isinstance(got, tuple) else (got,)
+    assert len(got) == len(expected)
+    for e, g in zip(expected, got, strict=True):
+        assert tuple(g.shape) == tuple(e.shape)
+        assert str(g.dtype).split(".")[-1] == str(e.dtype).split(".")[-1]
+        np.testing.assert_allclose(_numpy(g), _numpy(e), rtol=1e-12)

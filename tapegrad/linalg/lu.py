@@ -27,7 +27,7 @@ def _lu_np(a: np.ndarray):
     1-based int32 pivots, info the first exactly-zero pivot (1-based; 0 if none)."""
     batch, (m, n) = a.shape[:-2], a.shape[-2:]
     k = min(m, n)
-    lu = np.array(a, dtype=a.dtype).reshape((-1, m, n))
+    lu = np.array(a, dtype=a.dtype).reshape((int(np.prod(batch)), m, n))
     count = lu.shape[0]
     piv = np.zeros((count, k), np.int32)
     info = np.zeros(count, np.int32)
@@ -50,7 +50,7 @@ def _lu_np(a: np.ndarray):
 
 def _permutation(piv: np.ndarray, m: int, dtype) -> np.ndarray:
     """P (with ``A = P L U``) from getrf's pivots."""
-    flat = piv.reshape((-1, piv.shape[-1])) - 1
+    flat = piv.reshape((int(np.prod(piv.shape[:-1])), piv.shape[-1])) - 1
     perm = np.tile(np.arange(m), (flat.shape[0], 1))
     at = np.arange(flat.shape[0])
     for j in range(flat.shape[1]):

@@ -229,11 +229,15 @@ def cond(A: Tensor, p=None) -> Tensor:
         raise RuntimeError(f"linalg.cond{shown}: Expected a floating point or complex tensor "
                            f"as input. Got {_TORCH_TYPE.get(a.dtype.name, a.dtype.name)}")
     if p in (None, 2, -2):
+        if min(a.shape[-2:]) == 0:  # (torch's 0 for an empty matrix)
+            return A.sum((-2, -1)) * 0.0
         s = svdvals(A)
         return s[..., 0] / s[..., -1] if p != -2 else s[..., -1] / s[..., 0]
     if a.shape[-1] != a.shape[-2]:
         raise RuntimeError(f"linalg.cond{shown}: A must be batches of square matrices, but "
                            f"they are {a.shape[-2]} by {a.shape[-1]} matrices")
+    if a.shape[-1] == 0:
+        return A.sum((-2, -1)) * 0.0
     from .lu import _lu_np
 
     singular = _lu_np(a)[2] != 0

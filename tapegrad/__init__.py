@@ -176,7 +176,8 @@ def __getattr__(name: str):
         return importlib.import_module(f"{__name__}.{name}")
     if name in ("inverse", "det", "logdet", "slogdet", "cholesky", "cross", "svd", "qr",
                 "pinverse", "matrix_power", "matrix_exp", "cholesky_solve", "cholesky_inverse",
-                "triangular_solve"):  # torch's top-level names for tg.linalg's functions
+                "triangular_solve", "lu", "lu_unpack", "lu_solve", "chain_matmul", "vander",
+                "orgqr"):  # torch's top-level names for tg.linalg's functions
         from .linalg import TOP_LEVEL
 
         return TOP_LEVEL[name]

@@ -119,6 +119,22 @@ CASES = {
                        "square", False),
     "lu_solve_right_adjoint": (lambda lib, a: _lu_solve(lib, a, a[..., :1, :] - 1, left=False,
                                                         adjoint=True), "square", False),
+    "top_lu": (lambda lib, a: _quiet(lib.lu, a)[0], "plain", True),
+    "top_lu_unpack": (lambda lib, a: (lambda r: r.L * r.U + r.P)(
+        lib.lu_unpack(*lib.linalg.lu_factor(a))), "plain", False),
+    "top_lu_unpack_tall": (lambda lib, a: lib.lu_unpack(*lib.linalg.lu_factor(a)).L, "tall",
+                           False),
+    "top_lu_unpack_wide": (lambda lib, a: lib.lu_unpack(*lib.linalg.lu_factor(a)).U, "wide",
+                           False),
+    "top_lu_solve": (lambda lib, a: _quiet(lib.lu_solve, a[..., :2] + 1, *lib.linalg.lu_factor(a)),
+                     "plain", False),
+    "top_chain_matmul": (lambda lib, a: _quiet(lib.chain_matmul, a[0], a[1][:, :2], a[0][:2]),
+                         "square", False),
+    "top_chain_matmul_one": (lambda lib, a: _quiet(lib.chain_matmul, a[0]), "square", True),
+    "top_vander": (lambda lib, a: lib.vander(a[0, 0]), "square", False),
+    "top_vander_increasing": (lambda lib, a: lib.vander(a[0, 0] * 0.5, N=6, increasing=True),
+                              "square", False),
+    "top_orgqr": (lambda lib, a: lib.orgqr(a, a[..., 0, :2] * 0.5), "tall", False),
     **{f"cond_{p}": (lambda lib, a, p=p: lib.linalg.cond(a, p), "square", False)
        for p in (None, 2, -2, "fro", "nuc", 1, -1, INF, -INF)},
     "cond_tall": (lambda lib, a: lib.linalg.cond(a), "tall", False),
@@ -166,6 +182,8 @@ CASES = {
 # place): their values are compared with torch's, their derivatives checked by gradcheck and
 # gradgradcheck
 NO_TORCH_GRAD = {f"cond_{p}" for p in ("fro", 1, -1, INF, -INF)}
+# (nor torch.vander: its backward fails the same way)
+NO_TORCH_GRAD |= {"top_vander", "top_vander_increasing"}
 
 
 def _run(name, lib, a, w_seed=7):
@@ -468,7 +486,8 @@ def test_every_torch_linalg_name_exists():
                and not hasattr(tg.linalg, n)]
     assert missing == []
     for name in ("matrix_power", "matrix_exp", "cholesky_solve", "cholesky_inverse",
-                 "triangular_solve"):
+                 "triangular_solve", "lu", "lu_unpack", "lu_solve", "chain_matmul", "vander",
+                 "orgqr"):
         assert callable(getattr(tg, name)) and hasattr(torch, name)
 
 
@@ -491,8 +510,18 @@ def test_signatures_as_torchs():
         "pinv": "(A, *, atol=None, rtol=None, hermitian=False)",
         "lstsq": "(A, B, rcond=None, *, driver=None)",
     }
-    for name, sig in expected.items():
-        params = inspect.signature(getattr(tg.linalg, name)).parameters.values()
+    top = {  # (torch's top-level functions, as documented)
+        "matrix_power": "(input, n)", "matrix_exp": "(A)",
+        "cholesky_solve": "(B, L, upper=False)", "cholesky_inverse": "(L, upper=False)",
+        "triangular_solve": "(b, A, upper=True, transpose=False, unitriangular=False)",
+        "lu_unpack": "(LU_data, LU_pivots, unpack_data=True, unpack_pivots=True)",
+        "lu_solve": "(b, LU_data, LU_pivots)", "chain_matmul": "(*matrices)",
+        "vander": "(x, N=None, increasing=False)", "orgqr": "(input, tau)",
+        "lu": "(A, pivot=True, get_infos=False)",
+    }
+    for name, sig in [*expected.items(), *((f"top {n}", s) for n, s in top.items())]:
+        f = getattr(tg, name[4:]) if name.startswith("top ") else getattr(tg.linalg, name)
+        params = inspect.signature(f).parameters.values()
         shown = str(inspect.Signature([p.replace(annotation=inspect.Parameter.empty)
                                        for p in params]))
         assert shown == sig, name
@@ -581,6 +610,10 @@ ERRORS = [
     lambda lib: lib.linalg.lstsq(lib.ones(4), lib.ones(4)),
     lambda lib: lib.linalg.lstsq(lib.ones(4, 2), lib.ones(2, 4, 1)),
     lambda lib: lib.linalg.lstsq(lib.ones(4, 2), lib.ones(4, 1), driver="foo"),
+    lambda lib: lib.vander(lib.ones(2, 3)),
+    lambda lib: _quiet(lib.chain_matmul),
+    lambda lib: lib.lu_unpack(lib.eye(3), lib.ones(3)),
+    lambda lib: lib.lu_unpack(lib.eye(3), lib.tensor([1, 5, 3], dtype=lib.int32)),
     lambda lib: lib.linalg.lstsq(lib.ones(4, 2, dtype=lib.int64), lib.ones(4, 1,
                                                                           dtype=lib.int64)),
 ]
@@ -658,6 +691,12 @@ EDGES = {
     "triangular_solve_empty": lambda lib: _quiet(lib.triangular_solve, _zeros(lib, 0, 2),
                                                  _zeros(lib, 0, 0)),
     "matrix_rank_1x1": lambda lib: lib.linalg.matrix_rank(lib.ones(1, 1, dtype=lib.float64)),
+    "lu_unpack_parts": lambda lib: lib.lu_unpack(*lib.linalg.lu_factor(
+        lib.eye(3, dtype=lib.float64) * 2), unpack_data=False)
+    + lib.lu_unpack(*lib.linalg.lu_factor(lib.eye(2, dtype=lib.float64)), unpack_pivots=False),
+    "vander_no_columns": lambda lib: lib.vander(lib.ones(3, dtype=lib.float64), N=0),
+    "vander_one_column": lambda lib: lib.vander(lib.ones(3, dtype=lib.float64), N=1),
+    "top_lu_infos": lambda lib: _quiet(lib.lu, lib.tensor(SINGULAR), get_infos=True),
     "tensorinv_1x1": lambda lib: lib.linalg.tensorinv(lib.ones(1, 1, dtype=lib.float64) * 2,
                                                       ind=1),
 }
@@ -673,3 +712,20 @@ def test_empty_and_small_inputs_as_torch(name):
         assert tuple(g.shape) == tuple(e.shape)
         assert str(g.dtype).split(".")[-1] == str(e.dtype).split(".")[-1]
         np.testing.assert_allclose(_numpy(g), _numpy(e), rtol=1e-12)
+
+
+@pytest.mark.parametrize("name, call", [
+    ("lu", lambda a: tg.lu(a)),
+    ("lu_solve", lambda a: tg.lu_solve(a[:, :1], *tg.linalg.lu_factor(a))),
+    ("chain_matmul", lambda a: tg.chain_matmul(a, a)),
+    ("triangular_solve", lambda a: tg.triangular_solve(a[:, :1], a)),
+])
+def test_deprecated_top_level_names_warn_as_torch(name, call):
+    # (torch warns once per process, with these words, so it cannot be the oracle here)
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        call(tg.tensor(_input("small", 15)[0]))
+    found = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    assert len(found) == 1 and found[0].startswith(f"torch.{name} is deprecated")

@@ -9,13 +9,14 @@ handing off to Python the same way.  ``grad_fn.name()`` answers torch's node nam
 (``LinalgInvExBackward0``, ...).  torch's top-level names (``tg.inverse``, ``tg.det``,
 ``tg.logdet``, ``tg.slogdet``, ``tg.cholesky``, ``tg.cross``, ``tg.svd``, ``tg.qr``,
 ``tg.pinverse``, ``tg.matrix_power``, ``tg.matrix_exp``, ``tg.cholesky_solve``,
-``tg.cholesky_inverse``, ``tg.triangular_solve``) are in :data:`TOP_LEVEL`, served by
+``tg.cholesky_inverse``, ``tg.triangular_solve``, ``tg.lu``, ``tg.lu_unpack``, ``tg.lu_solve``,
+``tg.chain_matmul``, ``tg.vander``, ``tg.orgqr``) are in :data:`TOP_LEVEL`, served by
 ``tapegrad.__getattr__``.
 
 The package's modules, one job each: ``_common`` (argument checks, torch's errors),
 ``solvers``, ``triangular``, ``lu``, ``ex`` (the ``_ex`` variants), ``determinants``,
 ``decompositions``, ``matrix_functions``, ``norms``, ``products``, ``tensor_solvers``,
-``unsupported`` (eig, eigvals, ldl_*: NotImplementedError).
+``unsupported`` (eig, eigvals, ldl_*: NotImplementedError) and ``top_level`` (the table).
 
 >>> import tapegrad as tg
 >>> A = tg.tensor([[2.0, 1.0], [1.0, 3.0]], requires_grad=True)
@@ -29,7 +30,6 @@ The package's modules, one job each: ``_common`` (argument checks, torch's error
 
 from __future__ import annotations
 
-from . import decompositions, determinants, products, solvers, triangular
 from ._common import LinAlgError
 from .decompositions import cholesky, eigh, eigvalsh, qr, svd, svdvals
 from .determinants import det, logdet, slogdet
@@ -40,6 +40,7 @@ from .norms import cond, matrix_norm, norm, vector_norm
 from .products import cross, diagonal, matmul, multi_dot, vander, vecdot
 from .solvers import inv, lstsq, pinv, solve
 from .tensor_solvers import householder_product, tensorinv, tensorsolve
+from .top_level import TOP_LEVEL  # noqa: F401  (torch's top-level names: tg.__getattr__ reads it)
 from .triangular import solve_triangular
 from .unsupported import eig, eigvals, ldl_factor, ldl_factor_ex, ldl_solve
 
@@ -49,14 +50,3 @@ __all__ = ["LinAlgError", "inv", "solve", "det", "slogdet", "logdet", "cholesky"
            "matrix_exp", "matrix_rank", "solve_triangular", "inv_ex", "solve_ex", "cholesky_ex",
            "lu_factor", "lu_factor_ex", "lu", "lu_solve", "cond", "tensorinv", "tensorsolve",
            "householder_product", "eig", "eigvals", "ldl_factor", "ldl_factor_ex", "ldl_solve"]
-
-# torch's top-level names for these (tg.inverse, tg.det, ...): tapegrad/__init__.py's
-# __getattr__ reads this table
-TOP_LEVEL = {"inverse": inv, "det": det, "logdet": logdet,
-             "slogdet": determinants._slogdet_top, "cholesky": decompositions._cholesky_top,
-             "cross": products._cross_top, "svd": decompositions._svd_top,
-             "qr": decompositions._qr_top, "pinverse": solvers._pinverse_top,
-             "matrix_power": matrix_power, "matrix_exp": matrix_exp,
-             "cholesky_solve": triangular._cholesky_solve_top,
-             "cholesky_inverse": triangular._cholesky_inverse_top,
-             "triangular_solve": triangular._triangular_solve_top}

@@ -293,3 +293,58 @@ def lu_solve(LU: Tensor, pivots: Tensor, B: Tensor, *, left: bool = True,
     # X U^T L^T P^T = B
     y = tri(LU.mT, B @ P, True, False, True)
     return tri(LU.mT, y, False, False, False)
+
+
+_lu_unpack_result = namedtuple("lu_unpack", ["P", "L", "U"])
+
+
+def _lu_unpack_top(LU_data: Tensor, LU_pivots: Tensor, unpack_data: bool = True,
+                   unpack_pivots: bool = True):
+    """torch.lu_unpack: ``(P, L, U)`` from :func:`lu_factor`'s ``LU, pivots`` (composed of
+    masks of ``LU``, so differentiable in it; omitted parts are empty)."""
+    from ..structural import where
+
+    p = LU_pivots._v
+    if p.dtype != np.int32:
+        raise RuntimeError("torch.lu_unpack: LU_pivots is expected to be a contiguous tensor of "
+                           "torch.int32 dtype.\nNote: this function is intended to be used with "
+                           "the output produced by torch.linalg.lu_factor")
+    a = LU_data._v
+    m, n = a.shape[-2:]
+    k = min(m, n)
+    if p.size and (p.min() < 1 or p.max() > m):
+        raise RuntimeError("pivots passed to lu_unpack must be between 1 and LU.size(-2) "
+                           "inclusive.Did you properly pass the result of lu_factor?")
+    empty = _wrap(np.zeros((0,), a.dtype))
+    P = _wrap(_permutation(p, m, a.dtype)) if unpack_pivots else empty
+    if not unpack_data:
+        return _lu_unpack_result(P, empty, empty)
+    below = _const(np.tril(np.ones((m, k)), -1), a) != 0
+    L = where(below, LU_data[..., :, :k], _const(np.eye(m, k), a))
+    above = _const(np.triu(np.ones((k, n))), a) != 0
+    U = where(above, LU_data[..., :k, :], _const(np.zeros((k, n)), a))
+    return _lu_unpack_result(P, L, U)
+
+
+def _lu_top(A: Tensor, pivot: bool = True, get_infos: bool = False):
+    """torch.lu (deprecated in torch for torch.linalg.lu_factor): ``(LU, pivots)``, and
+    ``info`` if ``get_infos``."""
+    import warnings
+
+    warnings.warn("torch.lu is deprecated in favor of torch.linalg.lu_factor / "
+                  "torch.linalg.lu_factor_ex and will be removed in a future PyTorch release.",
+                  UserWarning, stacklevel=2)
+    LU, pivots, info = lu_factor_ex(A, pivot=pivot)
+    return (LU, pivots, info) if get_infos else (LU, pivots)
+
+
+def _lu_solve_top(b: Tensor, LU_data: Tensor, LU_pivots: Tensor) -> Tensor:
+    """torch.lu_solve (deprecated in torch for torch.linalg.lu_solve, whose arguments are in
+    another order)."""
+    import warnings
+
+    warnings.warn("torch.lu_solve is deprecated in favor of torch.linalg.lu_solveand will be "
+                  "removed in a future PyTorch release.\nNote that torch.linalg.lu_solve has its "
+                  "arguments reversed.\nX = torch.lu_solve(B, LU, pivots)\nshould be replaced "
+                  "with\nX = torch.linalg.lu_solve(LU, pivots, B)", UserWarning, stacklevel=2)
+    return lu_solve(LU_data, LU_pivots, b)

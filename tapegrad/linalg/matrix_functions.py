@@ -58,6 +58,11 @@ def matrix_power(A: Tensor, n: int) -> Tensor:
     return result
 
 
+def _matrix_power_top(input: Tensor, n: int) -> Tensor:
+    """torch.matrix_power: :func:`matrix_power` under its top-level name."""
+    return matrix_power(input, n)
+
+
 # Higham (2005)'s degree-13 Pade approximant: its coefficients and the 1-norm below which it
 # is accurate to double precision without scaling
 _PADE13 = (64764752532480000.0, 32382376266240000.0, 7771770303897600.0, 1187353796428800.0,

@@ -219,3 +219,40 @@ def vander(x: Tensor, N: int | None = None) -> Tensor:
     for _ in range(N - 2):
         columns.append(columns[-1] * x)
     return stack(columns, -1)
+
+
+def _chain_matmul_top(*matrices) -> Tensor:
+    """torch.chain_matmul (deprecated in torch for torch.linalg.multi_dot)."""
+    import warnings
+
+    warnings.warn("torch.chain_matmul is deprecated and will be removed in a future PyTorch "
+                  "release. Use torch.linalg.multi_dot instead, which accepts a list of two or "
+                  "more tensors rather than multiple parameters.", UserWarning, stacklevel=2)
+    if not matrices:
+        raise RuntimeError("chain_matmul(): Expected one or more matrices")
+    if len(matrices) == 1:
+        return matrices[0].clone()
+    return multi_dot(matrices)
+
+
+def _vander_top(x: Tensor, N: int | None = None, increasing: bool = False) -> Tensor:
+    """torch.vander: the powers ``x**(N-1), ..., x**0`` of a 1-D ``x`` as columns (increasing
+    if ``increasing``)."""
+    from ..recording import _wrap
+    from ..structural import stack
+
+    if not isinstance(x, Tensor):
+        raise TypeError(f"vander(): argument 'x' (position 1) must be Tensor, not "
+                        f"{type(x).__name__}")
+    if x.ndim != 1:
+        raise RuntimeError("x must be a one-dimensional tensor.")
+    if N is None:
+        N = x.shape[0]
+    if N < 0:
+        raise RuntimeError("N must be non-negative.")
+    columns = [_wrap(np.ones(x._v.shape, x._v.dtype))] if N else []
+    for _ in range(N - 1):
+        columns.append(x if len(columns) == 1 else columns[-1] * x)
+    if not columns:
+        return _wrap(np.zeros((x.shape[0], 0), x._v.dtype))
+    return stack(columns if increasing else columns[::-1], -1)

@@ -103,3 +103,8 @@ def householder_product(A: Tensor, tau: Tensor) -> Tensor:
         v = V[..., :, i:i + 1]
         Q = Q - (Q @ v) @ (v.mT * tau[..., i:i + 1].unsqueeze(-1))
     return Q[..., :, :n]
+
+
+def _orgqr_top(input: Tensor, tau: Tensor) -> Tensor:
+    """torch.orgqr: :func:`householder_product` under its top-level name."""
+    return householder_product(input, tau)

@@ -109,23 +109,31 @@ class _TriangularSolveTop(_SolveTriangular):
 _triangular_solve_result = namedtuple("triangular_solve", ["solution", "cloned_coefficient"])
 
 
-def _triangular_solve_top(input: Tensor, A: Tensor, upper: bool = True, transpose: bool = False,
+def _triangular_solve_top(b: Tensor, A: Tensor, upper: bool = True, transpose: bool = False,
                           unitriangular: bool = False):
     """torch.triangular_solve (deprecated in torch for torch.linalg.solve_triangular):
-    ``(solution, cloned_coefficient)`` with ``op(A) X = input``, op the transpose if
+    ``(solution, cloned_coefficient)`` with ``op(A) X = b``, op the transpose if
     ``transpose``."""
-    b = _check_b(input, "triangular_solve", "input")
-    if b.ndim < 2:
+    import warnings
+
+    warnings.warn("torch.triangular_solve is deprecated in favor of "
+                  "torch.linalg.solve_triangularand will be removed in a future PyTorch release.\n"
+                  "torch.linalg.solve_triangular has its arguments reversed and does not return a "
+                  "copy of one of the inputs.\nX = torch.triangular_solve(B, A).solution\nshould "
+                  "be replaced with\nX = torch.linalg.solve_triangular(A, B).", UserWarning,
+                  stacklevel=2)
+    bv = _check_b(b, "triangular_solve", "input")
+    if bv.ndim < 2:
         raise RuntimeError("torch.triangular_solve: Expected b to have at least 2 dimensions, "
-                           f"but it has {b.ndim} dimensions instead")
+                           f"but it has {bv.ndim} dimensions instead")
     a = _square_as(A, "")
-    if b.shape[-2] != a.shape[-1]:
+    if bv.shape[-2] != a.shape[-1]:
         raise RuntimeError(f"Incompatible matrix sizes for triangular_solve: each A matrix is "
                            f"{a.shape[-1]} by {a.shape[-1]} but each b matrix is "
-                           f"{b.shape[-2]} by {b.shape[-1]}")
-    _broadcast_batches(a.shape[:-2], b.shape[:-2])
+                           f"{bv.shape[-2]} by {bv.shape[-1]}")
+    _broadcast_batches(a.shape[:-2], bv.shape[:-2])
     op = A.mT if transpose else A
-    x = _TriangularSolveTop.apply(op, input, bool(upper) != bool(transpose), True,
+    x = _TriangularSolveTop.apply(op, b, bool(upper) != bool(transpose), True,
                                   bool(unitriangular))
     return _triangular_solve_result(x, A.clone())
 
@@ -174,14 +182,14 @@ class _CholeskySolve(Function):
         return gB if ctx.needs_input_grad[0] else None, gL, None
 
 
-def _cholesky_solve_top(input: Tensor, input2: Tensor, upper: bool = False) -> Tensor:
-    """torch.cholesky_solve: ``X`` with ``A X = input`` for ``A = L L^T`` (``U^T U`` if
-    ``upper``), ``input2`` the Cholesky factor."""
-    b = _check_b(input, "cholesky_solve", "input")
+def _cholesky_solve_top(B: Tensor, L: Tensor, upper: bool = False) -> Tensor:
+    """torch.cholesky_solve: ``X`` with ``A X = B`` for ``A = L L^T`` (``U^T U`` if
+    ``upper``), ``L`` the Cholesky factor."""
+    b = _check_b(B, "cholesky_solve", "input")
     if b.ndim < 2:
         raise RuntimeError(f"b should have at least 2 dimensions, but has {b.ndim} dimensions "
                            "instead")
-    a = _square_as(input2, "")
+    a = _square_as(L, "")
     if b.dtype != a.dtype:
         raise RuntimeError(f"Expected b and A to have the same dtype, but found b of type "
                            f"{_TORCH_TYPE.get(b.dtype.name, b.dtype.name)} and A of type "
@@ -191,7 +199,7 @@ def _cholesky_solve_top(input: Tensor, input2: Tensor, upper: bool = False) -> T
                            f"{a.shape[-1]} by {a.shape[-1]} but each b matrix is "
                            f"{b.shape[-2]} by {b.shape[-1]}")
     _broadcast_batches(a.shape[:-2], b.shape[:-2])
-    return _CholeskySolve.apply(input, input2, bool(upper))
+    return _CholeskySolve.apply(B, L, bool(upper))
 
 
 class _CholeskyInverse(Function):
@@ -214,8 +222,8 @@ class _CholeskyInverse(Function):
         return (-(L @ S) if ctx.upper else -(S @ L)), None
 
 
-def _cholesky_inverse_top(input: Tensor, upper: bool = False) -> Tensor:
+def _cholesky_inverse_top(L: Tensor, upper: bool = False) -> Tensor:
     """torch.cholesky_inverse: ``A^{-1}`` for ``A = L L^T`` (``U^T U`` if ``upper``), from the
-    factor ``input``."""
-    _square_as(input, "cholesky_inverse: ")
-    return _CholeskyInverse.apply(input, bool(upper))
+    factor ``L``."""
+    _square_as(L, "cholesky_inverse: ")
+    return _CholeskyInverse.apply(L, bool(upper))

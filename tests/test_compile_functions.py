@@ -296,7 +296,26 @@ LINALG = {  # name -> (scalar function of a tensor, example matrix maker)
     "lu": (lambda a: (lambda r: (r.L * r.U).sum())(tg.linalg.lu(a)), _matrix),
     "cholesky_solve": (lambda a: tg.cholesky_solve(a[:, :2], tg.linalg.cholesky((a + a.mT) / 2))
                        .sum(), _spd),
+    "cond_fro": (lambda a: tg.linalg.cond(a, "fro"), _matrix),
 }
+
+
+def test_lstsq_singular_values_are_replayed():
+    def f(a):
+        return (tg.linalg.lstsq(a, a[:, :1], driver="gelsd").singular_values * a[0]).sum()
+
+    tape = tg.compile(f, _matrix(0))
+    for seed in (1, 2):
+        np.testing.assert_allclose(tape(_matrix(seed)), f(tg.tensor(_matrix(seed))).item(),
+                                   rtol=1e-13)
+
+
+def test_cond_replays_a_singular_matrix_as_eager():
+    singular = np.array([[1.0, 2.0, 0.0], [2.0, 4.0, 0.0], [0.0, 0.0, 1.0]])
+    for first, then in ((singular, _matrix(1)), (_matrix(1), singular)):
+        tape = tg.compile(lambda a: tg.linalg.cond(a, 1), first)
+        assert tape(then) == tg.linalg.cond(tg.tensor(then), 1).item()
+    assert tape(singular) == np.inf
 
 
 @pytest.mark.parametrize("f", [lambda a: tg.linalg.inv_ex(a).inverse.sum(),

@@ -285,8 +285,14 @@ def lstsq(A: Tensor, B: Tensor, rcond=None, *, driver=None):
     if m > n and driver != "gelsy" and (driver == "gels" or (full and n > 0)):
         r = A @ x.unsqueeze(-1) - B.unsqueeze(-1) if vector else A @ x - B
         residuals = (r * r).sum(-2)
-    values = _wrap(np.ascontiguousarray(s) if driver in ("gelsd", "gelss") else
-                   np.zeros((0,), a.dtype))
+    if driver not in ("gelsd", "gelss"):
+        values = _wrap(np.zeros((0,), a.dtype))
+    elif a.size == 0:
+        values = _wrap(np.ascontiguousarray(s))
+    else:  # (svdvals, a recorded Function: tg.compile's replay computes them anew)
+        from .decompositions import svdvals
+
+        values = svdvals(A).detach()
     return _lstsq_result(x, residuals, rank, values)
 
 

@@ -128,9 +128,6 @@ CASES = {
                            False),
     "top_lu_solve": (lambda lib, a: _quiet(lib.lu_solve, a[..., :2] + 1, *lib.linalg.lu_factor(a)),
                      "plain", False),
-    "top_chain_matmul": (lambda lib, a: _quiet(lib.chain_matmul, a[0], a[1][:, :2], a[0][:2]),
-                         "square", False),
-    "top_chain_matmul_one": (lambda lib, a: _quiet(lib.chain_matmul, a[0]), "square", True),
     "top_vander": (lambda lib, a: lib.vander(a[0, 0]), "square", False),
     "top_vander_increasing": (lambda lib, a: lib.vander(a[0, 0] * 0.5, N=6, increasing=True),
                               "square", False),
@@ -486,8 +483,7 @@ def test_every_torch_linalg_name_exists():
                and not hasattr(tg.linalg, n)]
     assert missing == []
     for name in ("matrix_power", "matrix_exp", "cholesky_solve", "cholesky_inverse",
-                 "triangular_solve", "lu", "lu_unpack", "lu_solve", "chain_matmul", "vander",
-                 "orgqr"):
+                 "triangular_solve", "lu", "lu_unpack", "lu_solve", "vander", "orgqr"):
         assert callable(getattr(tg, name)) and hasattr(torch, name)
 
 
@@ -515,7 +511,7 @@ def test_signatures_as_torchs():
         "cholesky_solve": "(B, L, upper=False)", "cholesky_inverse": "(L, upper=False)",
         "triangular_solve": "(b, A, upper=True, transpose=False, unitriangular=False)",
         "lu_unpack": "(LU_data, LU_pivots, unpack_data=True, unpack_pivots=True)",
-        "lu_solve": "(b, LU_data, LU_pivots)", "chain_matmul": "(*matrices)",
+        "lu_solve": "(b, LU_data, LU_pivots)",
         "vander": "(x, N=None, increasing=False)", "orgqr": "(input, tau)",
         "lu": "(A, pivot=True, get_infos=False)",
     }
@@ -611,7 +607,6 @@ ERRORS = [
     lambda lib: lib.linalg.lstsq(lib.ones(4, 2), lib.ones(2, 4, 1)),
     lambda lib: lib.linalg.lstsq(lib.ones(4, 2), lib.ones(4, 1), driver="foo"),
     lambda lib: lib.vander(lib.ones(2, 3)),
-    lambda lib: _quiet(lib.chain_matmul),
     lambda lib: lib.lu_unpack(lib.eye(3), lib.ones(3)),
     lambda lib: lib.lu_unpack(lib.eye(3), lib.tensor([1, 5, 3], dtype=lib.int32)),
     lambda lib: lib.linalg.lstsq(lib.ones(4, 2, dtype=lib.int64), lib.ones(4, 1,
@@ -717,7 +712,6 @@ def test_empty_and_small_inputs_as_torch(name):
 @pytest.mark.parametrize("name, call", [
     ("lu", lambda a: tg.lu(a)),
     ("lu_solve", lambda a: tg.lu_solve(a[:, :1], *tg.linalg.lu_factor(a))),
-    ("chain_matmul", lambda a: tg.chain_matmul(a, a)),
     ("triangular_solve", lambda a: tg.triangular_solve(a[:, :1], a)),
 ])
 def test_deprecated_top_level_names_warn_as_torch(name, call):

@@ -10,7 +10,7 @@ handing off to Python the same way.  ``grad_fn.name()`` answers torch's node nam
 ``tg.logdet``, ``tg.slogdet``, ``tg.cholesky``, ``tg.cross``, ``tg.svd``, ``tg.qr``,
 ``tg.pinverse``, ``tg.matrix_power``, ``tg.matrix_exp``, ``tg.cholesky_solve``,
 ``tg.cholesky_inverse``, ``tg.triangular_solve``, ``tg.lu``, ``tg.lu_unpack``, ``tg.lu_solve``,
-``tg.chain_matmul``, ``tg.vander``, ``tg.orgqr``) are in :data:`TOP_LEVEL`, served by
+``tg.vander``, ``tg.orgqr``) are in :data:`TOP_LEVEL`, served by
 ``tapegrad.__getattr__``.
 
 The package's modules, one job each: ``_common`` (argument checks, torch's errors),

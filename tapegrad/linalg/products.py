@@ -221,20 +221,6 @@ def vander(x: Tensor, N: int | None = None) -> Tensor:
     return stack(columns, -1)
 
 
-def _chain_matmul_top(*matrices) -> Tensor:
-    """torch.chain_matmul (deprecated in torch for torch.linalg.multi_dot)."""
-    import warnings
-
-    warnings.warn("torch.chain_matmul is deprecated and will be removed in a future PyTorch "
-                  "release. Use torch.linalg.multi_dot instead, which accepts a list of two or "
-                  "more tensors rather than multiple parameters.", UserWarning, stacklevel=2)
-    if not matrices:
-        raise RuntimeError("chain_matmul(): Expected one or more matrices")
-    if len(matrices) == 1:
-        return matrices[0].clone()
-    return multi_dot(matrices)
-
-
 def _vander_top(x: Tensor, N: int | None = None, increasing: bool = False) -> Tensor:
     """torch.vander: the powers ``x**(N-1), ..., x**0`` of a 1-D ``x`` as columns (increasing
     if ``increasing``)."""

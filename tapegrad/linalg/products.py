@@ -106,7 +106,7 @@ def diagonal(A: Tensor, *, offset: int = 0, dim1: int = -2, dim2: int = -1) -> T
     >>> tg.linalg.diagonal(tg.tensor([[1.0, 2.0], [3.0, 4.0]])).tolist()
     [1.0, 4.0]
     """
-    from ..shapes import diagonal as _diagonal
+    from .. import diagonal as _diagonal  # (the public name: its module moves)
 
     return _diagonal(A, offset, dim1, dim2)
 

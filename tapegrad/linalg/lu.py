@@ -210,7 +210,12 @@ def _raise_zero_pivot(info: np.ndarray, fname: str) -> None:
 
 def lu_factor(A: Tensor, *, pivot: bool = True):
     """``(LU, pivots)`` of :func:`lu_factor_ex`, as torch.linalg.lu_factor: an error for a
-    matrix with a zero pivot."""
+    matrix with a zero pivot.
+
+    >>> import tapegrad as tg
+    >>> tg.linalg.lu_factor(tg.tensor([[0.0, 1.0], [2.0, 3.0]])).pivots.tolist()
+    [2, 2]
+    """
     _check(A, "torch.lu_factor")
     _no_pivoting(pivot)
     LU, pivots, info = _LuFactor.apply(A)

@@ -174,8 +174,10 @@ def __getattr__(name: str):
         import importlib
 
         return importlib.import_module(f"{__name__}.{name}")
+    # torch's top-level names for tg.linalg's functions
     if name in ("inverse", "det", "logdet", "slogdet", "cholesky", "cross", "svd", "qr",
-                "pinverse"):  # torch's top-level names for tg.linalg's functions
+                "pinverse", "matrix_power", "matrix_exp", "cholesky_solve", "cholesky_inverse",
+                "triangular_solve", "lu", "lu_unpack", "lu_solve", "vander", "orgqr"):
         from .linalg import TOP_LEVEL
 
         return TOP_LEVEL[name]

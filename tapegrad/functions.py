@@ -51,7 +51,8 @@ def _linalg_method(name: str):
 
 
 for _name in ("inverse", "det", "logdet", "slogdet", "cholesky", "pinverse", "svd", "qr",
-              "cross"):
+              "cross", "cholesky_inverse", "cholesky_solve", "lu", "lu_solve", "matrix_exp",
+              "matrix_power", "triangular_solve", "orgqr"):
     if not hasattr(Tensor, _name):
         setattr(Tensor, _name, _linalg_method(_name))
 

@@ -4,6 +4,8 @@ finite differences (gradcheck, gradgradcheck) check gradients independently of t
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -723,3 +725,20 @@ def test_deprecated_top_level_names_warn_as_torch(name, call):
         call(tg.tensor(_input("small", 15)[0]))
     found = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
     assert len(found) == 1 and found[0].startswith(f"torch.{name} is deprecated")
+
+
+def test_the_linear_algebra_tensor_methods_torch_has():
+    rng = np.random.default_rng(3)
+    a = rng.random((3, 3)) + 3 * np.eye(3)
+    b = rng.random((3, 2))
+    out = {}
+    for lib in (tg, torch):
+        A, B = lib.tensor(a), lib.tensor(b)
+        L = lib.linalg.cholesky(A @ A.mT)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # (triangular_solve's deprecation)
+            out[lib.__name__] = [A.matrix_power(3), A.matrix_exp(), B.cholesky_solve(L),
+                                 L.cholesky_inverse(), B.triangular_solve(L, upper=False)[0],
+                                 B.lu_solve(*lib.linalg.lu_factor(A))]
+    for mine, theirs in zip(out["tapegrad"], out["torch"], strict=True):
+        np.testing.assert_allclose(mine.numpy(), theirs.numpy(), rtol=1e-12)

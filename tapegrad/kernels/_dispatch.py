@@ -16,7 +16,7 @@ from tapegrad.kernels.replay import make_batch_gradients, make_replay
 from tapegrad.kernels.sweep import make_entry, make_forward, make_sweep
 from tapegrad.ops import OPS
 
-SOURCE_HASH = "f15d27389b28542a"
+SOURCE_HASH = "71a097f106a9a250"
 N_OPS = 119
 
 # per opcode: saved values read for the first / second input's gradient

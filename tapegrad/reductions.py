@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 
 from .grad_mode import STATE
+from .node import rename
 from .ops.cumulative import line_params
 from .ops.reduction import dims_params
 from .products import add_methods, takes_out
@@ -246,7 +247,7 @@ def var(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=Non
     >>> tg.var(tg.tensor([1., 2., 3., 4.]))
     tensor(1.6667)
     """
-    return _moments("var", input, dim, unbiased, keepdim, correction)
+    return rename(_moments("var", input, dim, unbiased, keepdim, correction), "VarBackward0")
 
 
 def std(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> Tensor:
@@ -257,7 +258,7 @@ def std(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=Non
     zero = variance.detach() == 0
     one = _wrap(np.ones((), variance._v.dtype))
     nought = _wrap(np.zeros((), variance._v.dtype))
-    return where(zero, nought, where(zero, one, variance).sqrt())
+    return rename(where(zero, nought, where(zero, one, variance).sqrt()), "StdBackward0")
 
 
 def _methods() -> None:

@@ -874,3 +874,11 @@ def test_cdist_inf_ties_replay_as_torch():
     ga, gb = tape.gradient(a, b)
     np.testing.assert_allclose(ga, ta.grad.numpy(), rtol=1e-12)
     np.testing.assert_allclose(gb, tb.grad.numpy(), rtol=1e-12)
+
+
+def test_var_and_std_nodes_are_named_as_torch_s():
+    for lib in (tg, torch):
+        x = lib.tensor([[1.0, 2.0], [3.0, 5.0]], requires_grad=True)
+        names = [type(y.grad_fn).__name__ if lib is torch else y.grad_fn.name()
+                 for y in (x.var(), x.std(0), lib.var(x, 1, keepdim=True), x.std(correction=0))]
+        assert names == ["VarBackward0", "StdBackward0", "VarBackward0", "StdBackward0"]

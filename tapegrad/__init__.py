@@ -346,3 +346,14 @@ __all__ += [
     "resolve_conj", "resolve_neg", "is_complex", "is_conj", "is_neg", "angle", "select",
     "take_along_dim", "diagflat", "vdot", "dist", "isin", "unravel_index",
 ]
+from .generator import (  # noqa: E402
+    Generator,
+    default_generator,
+    get_rng_state,
+    initial_seed,
+    seed,
+    set_rng_state,
+)
+
+__all__ += ["Generator", "default_generator", "get_rng_state", "initial_seed", "seed",
+            "set_rng_state"]

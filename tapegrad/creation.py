@@ -12,7 +12,8 @@ from .device import CPU as _CPU
 from .device import check as _check_device
 from .tensor import Tensor, _as_array, _shape_arg, _wrap
 
-_rng = np.random.default_rng()
+_seed = int(np.random.SeedSequence().entropy) % 2 ** 63  # (tg.initial_seed())
+_rng = np.random.default_rng(_seed)
 _F64 = np.dtype(np.float64)
 # the dtype float creation gives (``set_default_dtype``): a module global, read once per call
 _DEFAULT = _F64
@@ -67,15 +68,26 @@ def _sizes(sizes: tuple, size, name: str) -> tuple:
     return (size,)
 
 
-def manual_seed(seed: int) -> None:
-    """Seed the generator behind ``randn``/``rand`` (values need not match torch's).
+def manual_seed(seed: int):
+    """Seed the global random state (the numbers differ from torch's); returns
+    ``tg.default_generator``, as torch's returns its own.
 
     >>> import tapegrad as tg
-    >>> tg.manual_seed(0); a = tg.randn(3); tg.manual_seed(0); bool((a == tg.randn(3)).all())
+    >>> _ = tg.manual_seed(0); a = tg.randn(3); _ = tg.manual_seed(0)
+    >>> bool((a == tg.randn(3)).all())
     True
     """
-    global _rng
-    _rng = np.random.default_rng(seed)
+    from .generator import default_generator
+
+    return default_generator.manual_seed(seed)
+
+
+def _draws(generator) -> np.random.Generator:
+    if generator is None:
+        return _rng
+    from .generator import draws
+
+    return draws(generator)
 
 
 def _make(value: np.ndarray, dtype, requires_grad: bool, device=None) -> Tensor:
@@ -210,22 +222,22 @@ def eye(n: int, m: int | None = None, dtype=None, requires_grad: bool = False,
     return _make(np.eye(n, m, dtype=_float(dtype)), None, requires_grad, device)
 
 
-def randn(*sizes, size=None, dtype=None, requires_grad: bool = False,
+def randn(*sizes, size=None, generator=None, dtype=None, requires_grad: bool = False,
           device=None) -> Tensor:
-    """Standard normal samples from the generator ``manual_seed`` sets."""
+    """Standard normal samples from ``generator`` (the global state ``manual_seed`` seeds)."""
     _check_device(device)  # (before drawing: a refusal leaves the generator as it was)
     sizes = _sizes(sizes, size, "randn")
-    return _make(_rng.standard_normal(_shape_arg(sizes)).astype(_float(dtype), copy=False),
-                 None, requires_grad)
+    value = _draws(generator).standard_normal(_shape_arg(sizes))
+    return _make(value.astype(_float(dtype), copy=False), None, requires_grad)
 
 
-def rand(*sizes, size=None, dtype=None, requires_grad: bool = False,
+def rand(*sizes, size=None, generator=None, dtype=None, requires_grad: bool = False,
          device=None) -> Tensor:
-    """Uniform samples on [0, 1)."""
+    """Uniform samples on [0, 1) from ``generator`` (the global state by default)."""
     _check_device(device)  # (before drawing: a refusal leaves the generator as it was)
     sizes = _sizes(sizes, size, "rand")
-    return _make(_rng.random(_shape_arg(sizes)).astype(_float(dtype), copy=False), None,
-                 requires_grad)
+    value = _draws(generator).random(_shape_arg(sizes))
+    return _make(value.astype(_float(dtype), copy=False), None, requires_grad)
 
 
 def _like(t: Tensor, fill, dtype, requires_grad: bool, device) -> Tensor:
@@ -246,18 +258,21 @@ def full_like(t: Tensor, fill_value, dtype=None, requires_grad: bool = False,
     return _like(t, fill_value, dtype, requires_grad, device)
 
 
-def randn_like(t: Tensor, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
-    return randn(*t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad, device=device)
+def randn_like(t: Tensor, dtype=None, requires_grad: bool = False, device=None, *,
+               generator=None) -> Tensor:
+    return randn(*t.shape, generator=generator, dtype=dtype or t.dtype,
+                 requires_grad=requires_grad, device=device)
 
 
-def rand_like(input: Tensor, *, dtype=None, requires_grad: bool = False,  # noqa: A002
-              device=None) -> Tensor:
+def rand_like(input: Tensor, *, generator=None, dtype=None,  # noqa: A002
+              requires_grad: bool = False, device=None) -> Tensor:
     """Uniform samples on [0, 1) in ``input``'s shape and (float) dtype."""
     dtype = input.dtype if dtype is None else dtype
     if not dtypes.to_numpy_dtype(dtype).kind == "f":
         raise NotImplementedError(f'"check_uniform_bounds" not implemented for '
                                   f"'{dtypes.SCALAR_NAMES[dtypes.to_numpy_dtype(dtype)]}'")
-    return rand(*input.shape, dtype=dtype, requires_grad=requires_grad, device=device)
+    return rand(*input.shape, generator=generator, dtype=dtype, requires_grad=requires_grad,
+                device=device)
 
 
 def empty_like(input: Tensor, *, dtype=None, requires_grad: bool = False,  # noqa: A002
@@ -267,7 +282,8 @@ def empty_like(input: Tensor, *, dtype=None, requires_grad: bool = False,  # noq
     return _make(np.empty(input._v.shape, np_dtype), None, requires_grad, device)
 
 
-def _integers(low, high, shape: tuple, dtype, requires_grad: bool, device) -> Tensor:
+def _integers(low, high, shape: tuple, dtype, requires_grad: bool, device,
+              generator=None) -> Tensor:
     _check_device(device)
     if not low < high:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got "
@@ -280,8 +296,8 @@ def _integers(low, high, shape: tuple, dtype, requires_grad: bool, device) -> Te
         if n < 0:
             raise RuntimeError(f"Trying to create tensor with negative dimension {n}: "
                                f"{list(shape)}")
-    return _make(_rng.integers(low, high, shape).astype(np_dtype, copy=False), None,
-                 requires_grad)
+    return _make(_draws(generator).integers(low, high, shape).astype(np_dtype, copy=False),
+                 None, requires_grad)
 
 
 def _size_tuple(size, name: str, position: int) -> tuple:
@@ -291,8 +307,8 @@ def _size_tuple(size, name: str, position: int) -> tuple:
     return tuple(size)
 
 
-def randint(*args, low=None, high=None, size=None, dtype=None, requires_grad: bool = False,
-            device=None) -> Tensor:
+def randint(*args, low=None, high=None, size=None, generator=None, dtype=None,
+            requires_grad: bool = False, device=None) -> Tensor:
     """Integers uniform on [low, high) (``low`` 0 if omitted), int64 unless ``dtype`` says,
     as ``torch.randint(low=0, high, size)``: ``randint(10, (3,))``, ``randint(1, 7, (2, 2))``.
 
@@ -316,7 +332,8 @@ def randint(*args, low=None, high=None, size=None, dtype=None, requires_grad: bo
                         "(int high, tuple of ints size) or (int low, int high, tuple of ints "
                         "size)")
     shape = _size_tuple(size, "randint", position)
-    return _integers(0 if low is None else low, high, shape, dtype, requires_grad, device)
+    return _integers(0 if low is None else low, high, shape, dtype, requires_grad, device,
+                     generator)
 
 
 randint.__signature__ = inspect.Signature(  # torch's documented one (it has no Python one)
@@ -324,21 +341,24 @@ randint.__signature__ = inspect.Signature(  # torch's documented one (it has no 
      inspect.Parameter("high", inspect.Parameter.POSITIONAL_OR_KEYWORD),
      inspect.Parameter("size", inspect.Parameter.POSITIONAL_OR_KEYWORD),
      *(inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=d)
-       for n, d in (("dtype", None), ("requires_grad", False), ("device", None)))],
+       for n, d in (("generator", None), ("dtype", None), ("requires_grad", False),
+                    ("device", None)))],
     __validate_parameters__=False)
 
 
 def randint_like(input: Tensor, low: int = 0, high: int | None = None, *,  # noqa: A002
-                 dtype=None, requires_grad: bool = False, device=None) -> Tensor:
+                 generator=None, dtype=None, requires_grad: bool = False,
+                 device=None) -> Tensor:
     """Integers uniform on [low, high) in ``input``'s shape and dtype: ``randint_like(x, 10)``
     (``high`` 10) or ``randint_like(x, 1, 10)``."""
     if high is None:
         low, high = 0, low
     return _integers(low, high, input._v.shape, input._v.dtype if dtype is None else dtype,
-                     requires_grad, device)
+                     requires_grad, device, generator)
 
 
-def randperm(n: int, *, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
+def randperm(n: int, *, generator=None, dtype=None, requires_grad: bool = False,
+             device=None) -> Tensor:
     """A random permutation of ``0 .. n-1``, int64 unless ``dtype`` says.
 
     >>> import tapegrad as tg
@@ -352,7 +372,8 @@ def randperm(n: int, *, dtype=None, requires_grad: bool = False, device=None) ->
     if requires_grad and np_dtype.kind != "f":
         raise RuntimeError("Only Tensors of floating point and complex dtype can require "
                            "gradients")
-    return _make(_rng.permutation(n).astype(np_dtype, copy=False), None, requires_grad)
+    return _make(_draws(generator).permutation(n).astype(np_dtype, copy=False), None,
+                 requires_grad)
 
 
 _NORMAL_OVERLOADS = (
@@ -365,8 +386,8 @@ _NORMAL_OVERLOADS = (
     "device = None, bool pin_memory = False, bool requires_grad = False)\n")
 
 
-def normal(mean=0.0, std=1.0, size=None, *, dtype=None, requires_grad: bool = False,
-           device=None) -> Tensor:
+def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None,
+           requires_grad: bool = False, device=None) -> Tensor:
     """Normal samples, as ``torch.normal``'s overloads: ``normal(mean, std)`` with either or
     both tensors (the result has their broadcast shape), ``normal(mean_tensor)`` (std 1), or
     ``normal(mean, std, size)`` with two numbers.  Like torch's, the result passes a zero
@@ -385,7 +406,7 @@ def normal(mean=0.0, std=1.0, size=None, *, dtype=None, requires_grad: bool = Fa
         shape = _size_tuple(size, "normal", 3)
         if std < 0:
             raise RuntimeError(f"normal expects std >= 0.0, but found std {std:g}")
-        value = _rng.normal(mean, std, shape).astype(_float(dtype), copy=False)
+        value = _draws(generator).normal(mean, std, shape).astype(_float(dtype), copy=False)
         return _make(value, None, requires_grad)
     if size is not None:
         names = ", ".join("Tensor" if isinstance(a, Tensor) else type(a).__name__
@@ -404,7 +425,7 @@ def normal(mean=0.0, std=1.0, size=None, *, dtype=None, requires_grad: bool = Fa
         raise RuntimeError(f"normal expects std >= 0.0, but found std {s:g}")
     shape = _broadcast_shape(np.shape(m), np.shape(s))
     out_dtype = mean._v.dtype if mean_t else std._v.dtype
-    sample = _wrap(_rng.normal(m, s, shape).astype(out_dtype, copy=False))
+    sample = _wrap(_draws(generator).normal(m, s, shape).astype(out_dtype, copy=False))
     inputs = [t for t in (mean, std) if isinstance(t, Tensor) and t.requires_grad]
     if not inputs:
         return sample

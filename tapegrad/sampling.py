@@ -2,9 +2,9 @@
 ``poisson``, and the in-place fills (``x.uniform_()``, ``x.normal_()`` ...) that ``nn.init``-style
 code and hand-written layers call.
 
-Every draw comes from tapegrad's global random state (``creation._rng``), so
-``tg.manual_seed`` makes it reproducible; the numbers differ from torch's, whose generator is
-another.  An in-place fill writes through ``x[...] = sample``: it bumps the version counter,
+Every draw comes from ``generator`` (a ``tg.Generator``) or tapegrad's global random state,
+which ``tg.manual_seed`` seeds; the numbers differ from torch's, whose generator is another.
+An in-place fill writes through ``x[...] = sample``: it bumps the version counter,
 refuses a leaf that requires grad outside ``no_grad`` (as torch), and passes no gradient to the
 old value.  ``copy_`` is the same write of another tensor, whose gradient it passes on.
 """
@@ -13,20 +13,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import creation, dtypes
+from . import dtypes
+from .generator import draws as _draws
 from .products import add_methods
 from .recording import _as_tensor, _wrap
 from .tensor import Tensor
-
-
-def _draws():
-    return creation._rng  # (rebound by manual_seed: read at each call)
-
-
-def _no_generator(generator) -> None:
-    if generator is not None:
-        raise NotImplementedError("generator= is not supported: tapegrad has no "
-                                  "torch.Generator; tapegrad.manual_seed seeds the draws")
 
 
 def _float_values(t: Tensor, name: str) -> np.ndarray:
@@ -45,13 +36,12 @@ def bernoulli(input, p=None, *, generator=None) -> Tensor:
     >>> tg.bernoulli(tg.tensor([0.0, 1.0]))
     tensor([0., 1.])
     """
-    _no_generator(generator)
     x = _as_tensor(input)
     probs = np.full(x.shape, p, np.float64) if p is not None else _float_values(x, "bernoulli")
     if np.any((probs < 0) | (probs > 1)) or np.any(np.isnan(probs)):
         raise RuntimeError("Expected p_in >= 0 && p_in <= 1 to be true, but got false.")
     dtype = x._v.dtype if x._v.dtype.kind == "f" else np.dtype(np.float64)
-    return _wrap((_draws().random(x.shape) < probs).astype(dtype))
+    return _wrap((_draws(generator).random(x.shape) < probs).astype(dtype))
 
 
 def multinomial(input, num_samples: int, replacement: bool = False, *,
@@ -64,7 +54,6 @@ def multinomial(input, num_samples: int, replacement: bool = False, *,
     >>> tg.multinomial(tg.tensor([0.0, 3.0, 0.0]), 1)
     tensor([1])
     """
-    _no_generator(generator)
     w = _float_values(_as_tensor(input), "multinomial")
     if w.ndim not in (1, 2):
         raise RuntimeError("prob_dist must be 1 or 2 dim")
@@ -82,13 +71,13 @@ def multinomial(input, num_samples: int, replacement: bool = False, *,
         raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
     if replacement:  # (inverse CDF: one uniform per draw)
         cdf = np.cumsum(rows, axis=1) / totals[:, None]
-        u = _draws().random((rows.shape[0], num_samples))
+        u = _draws(generator).random((rows.shape[0], num_samples))
         out = np.stack([np.minimum(np.searchsorted(c, r, side="right"), n - 1)
                         for c, r in zip(cdf, u, strict=True)])
     else:  # (exponential keys over the weights, smallest first: draws without replacement,
         # zero weights last, as torch's)
         with np.errstate(divide="ignore"):
-            keys = _draws().exponential(size=rows.shape) / rows
+            keys = _draws(generator).exponential(size=rows.shape) / rows
         out = np.argsort(keys, axis=1, kind="stable")[:, :num_samples]
     out = out.astype(np.int64)
     return _wrap(out.reshape(w.shape[:-1] + (num_samples,)))
@@ -101,11 +90,10 @@ def poisson(input, generator=None) -> Tensor:
     >>> tg.poisson(tg.zeros(2))
     tensor([0., 0.])
     """
-    _no_generator(generator)
     rates = _float_values(_as_tensor(input), "poisson")
     if np.any(rates < 0) or np.any(np.isnan(rates)):
         raise RuntimeError("invalid Poisson rate, expected rate to be non-negative")
-    return _wrap(_draws().poisson(rates).astype(rates.dtype))
+    return _wrap(_draws(generator).poisson(rates).astype(rates.dtype))
 
 
 # -- in-place fills -------------------------------------------------------------------------------
@@ -123,64 +111,56 @@ def uniform_(self, from_: float = 0, to: float = 1, *, generator=None) -> Tensor
     >>> x = tg.empty(3).uniform_(2, 3); bool(((x >= 2) & (x < 3)).all())
     True
     """
-    _no_generator(generator)
     if from_ > to:
         raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found from={from_}"
                            f" > to={to}")
-    return _fill(self, from_ + (to - from_) * _draws().random(self.shape))
+    return _fill(self, from_ + (to - from_) * _draws(generator).random(self.shape))
 
 
 def normal_(self, mean: float = 0, std: float = 1, *, generator=None) -> Tensor:
     """``self`` filled with normal samples, as ``Tensor.normal_``."""
-    _no_generator(generator)
     if std < 0:
         raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
-    return _fill(self, _draws().normal(mean, std, self.shape))
+    return _fill(self, _draws(generator).normal(mean, std, self.shape))
 
 
 def bernoulli_(self, p=0.5, *, generator=None) -> Tensor:
     """``self`` filled with 0/1 samples, 1 with probability ``p`` (a number or a tensor)."""
-    _no_generator(generator)
     probs = np.asarray(p._v if isinstance(p, Tensor) else p, np.float64)
     if np.any((probs < 0) | (probs > 1)):
         raise RuntimeError("bernoulli_ expects p to be in [0, 1], but got p=" + str(p))
-    return _fill(self, _draws().random(self.shape) < probs)
+    return _fill(self, _draws(generator).random(self.shape) < probs)
 
 
 def exponential_(self, lambd: float = 1, *, generator=None) -> Tensor:
     """``self`` filled with exponential samples of rate ``lambd``."""
-    _no_generator(generator)
     if lambd <= 0:
         raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={lambd}")
-    return _fill(self, _draws().exponential(1.0 / lambd, self.shape))
+    return _fill(self, _draws(generator).exponential(1.0 / lambd, self.shape))
 
 
 def geometric_(self, p: float, *, generator=None) -> Tensor:
     """``self`` filled with geometric samples (trials to the first success, from 1)."""
-    _no_generator(generator)
     if not 0 < p < 1:
         raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={p}")
-    return _fill(self, _draws().geometric(p, self.shape))
+    return _fill(self, _draws(generator).geometric(p, self.shape))
 
 
 def cauchy_(self, median: float = 0, sigma: float = 1, *, generator=None) -> Tensor:
     """``self`` filled with Cauchy samples."""
-    _no_generator(generator)
-    return _fill(self, median + sigma * _draws().standard_cauchy(self.shape))
+    return _fill(self, median + sigma * _draws(generator).standard_cauchy(self.shape))
 
 
 def log_normal_(self, mean: float = 1, std: float = 2, *, generator=None) -> Tensor:
     """``self`` filled with samples whose log is normal(``mean``, ``std``)."""
-    _no_generator(generator)
     if std <= 0:
         raise RuntimeError(f"log_normal_ expects std > 0.0, but found std={std}")
-    return _fill(self, _draws().lognormal(mean, std, self.shape))
+    return _fill(self, _draws(generator).lognormal(mean, std, self.shape))
 
 
 def random_(self, from_: int = 0, to: int | None = None, *, generator=None) -> Tensor:
     """``self`` filled with integers drawn uniformly from ``[from_, to)`` (``random_(to)``:
     from 0; no bounds: the integers the dtype's mantissa holds exactly, as torch)."""
-    _no_generator(generator)
     if to is None and from_ != 0:
         from_, to = 0, from_
     if to is None:
@@ -190,7 +170,7 @@ def random_(self, from_: int = 0, to: int | None = None, *, generator=None) -> T
     if from_ >= to:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={from_} "
                            f">= to={to}")
-    return _fill(self, _draws().integers(from_, to, self.shape))
+    return _fill(self, _draws(generator).integers(from_, to, self.shape))
 
 
 def copy_(self, src, non_blocking: bool = False) -> Tensor:

@@ -121,3 +121,47 @@ def test_fills_inside_no_grad_initialise_a_parameter():
         w.uniform_(-0.5, 0.5)
     assert w.requires_grad and w.is_leaf and w._version > version
     assert (w.abs() < 0.5).all()
+
+
+def test_a_generator_is_a_random_state_of_its_own():
+    g = tg.Generator().manual_seed(42)
+    assert isinstance(g, tg.Generator) and g.initial_seed() == 42 and str(g.device) == "cpu"
+    draws = [lambda: tg.randn(3, generator=g), lambda: tg.rand(2, 2, generator=g),
+             lambda: tg.randint(0, 9, (4,), generator=g), lambda: tg.randperm(6, generator=g),
+             lambda: tg.normal(0.0, 1.0, (3,), generator=g),
+             lambda: tg.multinomial(tg.ones(5), 3, generator=g),
+             lambda: tg.bernoulli(tg.full((4,), 0.5), generator=g),
+             lambda: tg.empty(3).normal_(generator=g),
+             lambda: tg.rand_like(tg.ones(2), generator=g)]
+    first = [d().tolist() for d in draws]
+    g.manual_seed(42)
+    tg.manual_seed(0)  # (the global state is another: it does not move g's draws)
+    _ = tg.randn(5)
+    assert [d().tolist() for d in draws] == first
+    state = g.get_state()
+    after = tg.randn(4, generator=g).tolist()
+    g.set_state(state)
+    assert tg.randn(4, generator=g).tolist() == after
+    assert g.clone_state().initial_seed() == 42
+
+
+def test_the_global_state_saves_restores_and_reports_its_seed():
+    assert tg.manual_seed(7) is tg.default_generator and tg.initial_seed() == 7
+    state = tg.get_rng_state()
+    a = tg.rand(3).tolist()
+    tg.set_rng_state(state)
+    assert tg.rand(3).tolist() == a
+    assert tg.seed() == tg.initial_seed()
+
+
+def test_random_split_and_shuffling_follow_a_generator():
+    from tapegrad.utils.data import DataLoader, TensorDataset, random_split
+
+    ds = TensorDataset(tg.arange(20.0))
+    splits = [random_split(ds, [0.75, 0.25], generator=tg.Generator().manual_seed(3))
+              for _ in range(2)]
+    assert splits[0][0].indices == splits[1][0].indices
+    orders = [[b[0].tolist() for b in DataLoader(ds, batch_size=6, shuffle=True,
+                                                  generator=tg.Generator().manual_seed(5))]
+              for _ in range(2)]
+    assert orders[0] == orders[1]

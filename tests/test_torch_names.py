@@ -670,12 +670,12 @@ DOCUMENTED = {  # torch's documented parameters, where its builtins show no sign
     "cat": ["tensors", "dim", "out"],
     "stack": ["tensors", "dim", "out"],
     "where": ["condition", "input", "other", "out"],
-    "randint": ["low", "high", "size", "dtype", "requires_grad", "device"],
-    "randperm": ["n", "dtype", "requires_grad", "device"],
-    "rand_like": ["input", "dtype", "requires_grad", "device"],
+    "randint": ["low", "high", "size", "generator", "dtype", "requires_grad", "device"],
+    "randperm": ["n", "generator", "dtype", "requires_grad", "device"],
+    "rand_like": ["input", "generator", "dtype", "requires_grad", "device"],
     "empty_like": ["input", "dtype", "requires_grad", "device"],
-    "randint_like": ["input", "low", "high", "dtype", "requires_grad", "device"],
-    "normal": ["mean", "std", "size", "dtype", "requires_grad", "device"],
+    "randint_like": ["input", "low", "high", "generator", "dtype", "requires_grad", "device"],
+    "normal": ["mean", "std", "size", "generator", "dtype", "requires_grad", "device"],
     "get_default_dtype": [],
 }
 

@@ -2,8 +2,8 @@
 
 Batches are made in the calling process.  ``num_workers`` is accepted for compatibility and
 does not start worker processes: tapegrad's users hold their data in arrays, where a worker
-process costs more than the indexing it would do.  Shuffling draws from tapegrad's global
-random state, so ``tg.manual_seed`` makes the order reproducible.
+process costs more than the indexing it would do.  Shuffling draws from ``generator=`` or
+tapegrad's global random state, so ``tg.manual_seed`` makes the order reproducible.
 
 >>> import tapegrad as tg
 >>> from tapegrad.utils.data import DataLoader, TensorDataset
@@ -29,10 +29,10 @@ __all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDatas
            "SubsetRandomSampler", "BatchSampler", "DataLoader", "default_collate"]
 
 
-def _randperm(n: int) -> list[int]:
+def _randperm(n: int, generator=None) -> list[int]:
     from ..creation import randperm
 
-    return randperm(n).tolist()
+    return randperm(n, generator=generator).tolist()
 
 
 # -- datasets ------------------------------------------------------------------------------------
@@ -124,7 +124,6 @@ def random_split(dataset: Dataset, lengths: Sequence[int | float],
     >>> [len(s) for s in random_split(TensorDataset(tg.zeros(10)), [0.7, 0.3])]
     [7, 3]
     """
-    _no_generator(generator)
     n = len(dataset)
     if math.isclose(sum(lengths), 1) and sum(lengths) <= 1:
         counts = [int(math.floor(n * f)) for f in lengths]
@@ -133,7 +132,7 @@ def random_split(dataset: Dataset, lengths: Sequence[int | float],
         lengths = counts
     if sum(lengths) != n:
         raise ValueError("Sum of input lengths does not equal the length of the input dataset!")
-    order, out, at = _randperm(n), [], 0
+    order, out, at = _randperm(n, generator), [], 0
     for length in lengths:
         out.append(Subset(dataset, order[at:at + length]))
         at += length
@@ -171,8 +170,7 @@ class RandomSampler(Sampler):
 
     def __init__(self, data_source, replacement: bool = False, num_samples: int | None = None,
                  generator=None) -> None:
-        _no_generator(generator)
-        self.data_source, self.replacement = data_source, replacement
+        self.data_source, self.replacement, self.generator = data_source, replacement, generator
         self._num_samples = num_samples
         if not isinstance(self.num_samples, int) or self.num_samples <= 0:
             raise ValueError("num_samples should be a positive integer value, but got "
@@ -187,10 +185,10 @@ class RandomSampler(Sampler):
         if self.replacement:
             from ..creation import randint
 
-            return iter(randint(0, n, (self.num_samples,)).tolist())
+            return iter(randint(0, n, (self.num_samples,), generator=self.generator).tolist())
         whole, rest = divmod(self.num_samples, n)
-        order = [i for _ in range(whole) for i in _randperm(n)]
-        return iter(order + _randperm(n)[:rest])
+        order = [i for _ in range(whole) for i in _randperm(n, self.generator)]
+        return iter(order + _randperm(n, self.generator)[:rest])
 
     def __len__(self) -> int:
         return self.num_samples
@@ -200,11 +198,10 @@ class SubsetRandomSampler(Sampler):
     """The given indices in a random order."""
 
     def __init__(self, indices: Sequence[int], generator=None) -> None:
-        _no_generator(generator)
-        self.indices = indices
+        self.indices, self.generator = indices, generator
 
     def __iter__(self) -> Iterator[int]:
-        return iter([self.indices[i] for i in _randperm(len(self.indices))])
+        return iter([self.indices[i] for i in _randperm(len(self.indices), self.generator)])
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -235,12 +232,6 @@ class BatchSampler(Sampler):
     def __len__(self) -> int:
         n = len(self.sampler)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
-
-
-def _no_generator(generator) -> None:
-    if generator is not None:
-        raise NotImplementedError("generator= is not supported: tapegrad has no "
-                                  "torch.Generator; tapegrad.manual_seed seeds the draws")
 
 
 # -- collation -----------------------------------------------------------------------------------
@@ -300,7 +291,6 @@ class DataLoader:
                  multiprocessing_context=None, generator=None, *, prefetch_factor=None,
                  persistent_workers: bool = False, pin_memory_device: str = "",
                  in_order: bool = True) -> None:
-        _no_generator(generator)
         if num_workers < 0:
             raise ValueError("num_workers option should be non-negative; use num_workers=0 to "
                              "disable multiprocessing.")
@@ -326,7 +316,8 @@ class DataLoader:
         self.worker_init_fn, self.generator = worker_init_fn, generator
         self._iterable = isinstance(dataset, IterableDataset)
         if sampler is None and not self._iterable:
-            sampler = RandomSampler(dataset) if shuffle else SequentialSampler(dataset)
+            sampler = RandomSampler(dataset, generator=generator) if shuffle else \
+                SequentialSampler(dataset)
         if batch_size is not None and batch_sampler is None and not self._iterable:
             batch_sampler = BatchSampler(sampler, batch_size, drop_last)
         self.sampler, self.batch_sampler = sampler, batch_sampler

@@ -41,12 +41,14 @@ TAN = unary("tan", "TanBackward0", np.tan, lambda x: math.tan(x),
             lambda g, x, y: g * (1.0 + y * y), READS_Y)
 ASIN = unary("asin", "AsinBackward0", np.arcsin, lambda x: math.asin(x),
              lambda g, x, y: g / math.sqrt(1.0 - x * x), READS_A,
-             graph=lambda g, a, b, y, r: (g * (1.0 - a * a).rsqrt(), None))
+             graph=lambda g, a, b, y, r: (g * (1.0 - a * a).rsqrt(), None),
+             aliases=("arcsin",))
 ACOS = unary("acos", "AcosBackward0", np.arccos, lambda x: math.acos(x),
              lambda g, x, y: -g / math.sqrt(1.0 - x * x), READS_A,
-             graph=lambda g, a, b, y, r: (-g * (1.0 - a * a).rsqrt(), None))
+             graph=lambda g, a, b, y, r: (-g * (1.0 - a * a).rsqrt(), None),
+             aliases=("arccos",))
 ATAN = unary("atan", "AtanBackward0", np.arctan, lambda x: math.atan(x),
-             lambda g, x, y: g / (1.0 + x * x), READS_A)
+             lambda g, x, y: g / (1.0 + x * x), READS_A, aliases=("arctan",))
 SINH = unary("sinh", "SinhBackward0", np.sinh, lambda x: math.sinh(x),
              lambda g, x, y: g * math.cosh(x), READS_A,
              graph=lambda g, a, b, y, r: (g * a.cosh(), None))
@@ -55,12 +57,14 @@ COSH = unary("cosh", "CoshBackward0", np.cosh, lambda x: math.cosh(x),
              graph=lambda g, a, b, y, r: (g * a.sinh(), None))
 ASINH = unary("asinh", "AsinhBackward0", np.arcsinh, lambda x: math.asinh(x),
               lambda g, x, y: g / math.sqrt(x * x + 1.0), READS_A,
-              graph=lambda g, a, b, y, r: (g * (a * a + 1.0).rsqrt(), None))
+              graph=lambda g, a, b, y, r: (g * (a * a + 1.0).rsqrt(), None),
+              aliases=("arcsinh",))
 ACOSH = unary("acosh", "AcoshBackward0", np.arccosh, lambda x: math.acosh(x),
               lambda g, x, y: g / math.sqrt(x * x - 1.0), READS_A,
-              graph=lambda g, a, b, y, r: (g * (a * a - 1.0).rsqrt(), None))
+              graph=lambda g, a, b, y, r: (g * (a * a - 1.0).rsqrt(), None),
+              aliases=("arccosh",))
 ATANH = unary("atanh", "AtanhBackward0", np.arctanh, lambda x: math.atanh(x),
-              lambda g, x, y: g / (1.0 - x * x), READS_A)
+              lambda g, x, y: g / (1.0 - x * x), READS_A, aliases=("arctanh",))
 
 # --------------------------------------------------------------------------- logs and exps
 
@@ -225,7 +229,7 @@ FLOOR = unary("floor", "FloorBackward0", np.floor, _floor, lambda g, x, y: 0.0, 
 CEIL = unary("ceil", "CeilBackward0", np.ceil, _ceil, lambda g, x, y: 0.0, 0, graph=_zero)
 ROUND = unary("round", "RoundBackward0", np.round, _round, lambda g, x, y: 0.0, 0, graph=_zero)
 TRUNC = unary("trunc", "TruncBackward0", np.trunc, _trunc, lambda g, x, y: 0.0, 0,
-              graph=_zero)
+              graph=_zero, aliases=("fix",))
 FRAC = unary("frac", "FracBackward0", lambda x: x - np.trunc(x), _frac, lambda g, x, y: g, 0)
 
 # --------------------------------------------------------------------------- two operands
@@ -296,7 +300,7 @@ def _logaddexp(a, b):
 
 ATAN2 = binary("atan2", "Atan2Backward0", np.arctan2, lambda a, b: math.atan2(a, b),
                _atan2_da, _atan2_db, READS_A | READS_B, READS_A | READS_B,
-               surface=exposed("atan2", params=_INPUT_OTHER),
+               surface=exposed("atan2", params=_INPUT_OTHER, aliases=("arctan2",)),
                graph=(lambda g, a, b, y: _where(a * a + b * b == 0.0, 0.0,
                                                 g * b / (a * a + b * b)),
                       lambda g, a, b, y: _where(a * a + b * b == 0.0, 0.0,
@@ -323,6 +327,6 @@ LOGADDEXP = binary("logaddexp", "LogaddexpBackward0", np.logaddexp, _logaddexp,
                    lambda g, a, b, y: g / (1.0 + math.exp(b - a)),
                    lambda g, a, b, y: g / (1.0 + math.exp(a - b)),
                    READS_A | READS_B, READS_A | READS_B,
-                   surface=exposed("logaddexp", params=_INPUT_OTHER),
+                   surface=exposed("logaddexp", params=_INPUT_OTHER, inplace=False),
                    graph=(lambda g, a, b, y: g / (1.0 + (b - a).exp()),
                           lambda g, a, b, y: g / (1.0 + (a - b).exp())))

@@ -70,7 +70,11 @@ class Surface:
 
     ``method`` is ``Tensor.<method>``, ``function`` is ``tapegrad.<function>``, ``operators``
     the ``Tensor`` operators that compute the op (``"__neg__"``, ``"__add__"`` ...), ``params``
-    the function's parameter names as torch's (the method's are ``self`` and the rest).
+    the function's parameter names as torch's (the method's are ``self`` and the rest),
+    ``aliases`` torch's other names for the same op (``arccos`` for ``acos``: the same node),
+    made as the method and function are.  ``inplace``: whether ``Tensor.<method>_`` (and each
+    alias's) is made too, torch's in-place form; None: as the kind of op -- every elementwise
+    op has one, no other op.
 
     For an elementwise op (one with a Python scalar rule) all of them are made from the op
     itself.  Any other op's method is written by hand in ``tensor.py``, and its function calls
@@ -81,11 +85,14 @@ class Surface:
     function: str | None = None
     operators: tuple[str, ...] = ()
     params: tuple[str, ...] = ("input",)
+    aliases: tuple[str, ...] = ()
+    inplace: bool | None = None
 
 
 # the usual surface of an elementwise op: ``x.<key>()`` and ``tapegrad.<key>(x)``
-def exposed(key: str, *operators: str, params: tuple[str, ...] = ("input",)) -> Surface:
-    return Surface(key, key, operators, params)
+def exposed(key: str, *operators: str, params: tuple[str, ...] = ("input",),
+            aliases: tuple[str, ...] = (), inplace: bool | None = None) -> Surface:
+    return Surface(key, key, operators, params, aliases, inplace)
 
 
 class Record(NamedTuple):

@@ -182,7 +182,7 @@ def _np_clamp(a, lo, hi):
 
 # (x.clamp(min, max), by hand in tensor.py, records clamp, clamp_min or clamp_max)
 CLAMP = register("clamp", "ClampBackward1", 1, _np_clamp, _clamp_fwd, _clamp_vjp, READS_A,
-                 surface=exposed("clamp"))
+                 surface=exposed("clamp", aliases=("clip",), inplace=True))
 CLAMP_MIN = register("clamp_min", "ClampMinBackward0", 1, _np_clamp, _clamp_fwd, _clamp_vjp,
                      READS_A)
 CLAMP_MAX = register("clamp_max", "ClampMaxBackward0", 1, _np_clamp, _clamp_fwd, _clamp_vjp,

@@ -19,6 +19,7 @@ from .registry import READS_A, READS_B, READS_Y, exposed, register
 _PI_180 = math.pi / 180.0  # (torch multiplies by these constants, so the same rounding)
 _180_PI = 180.0 / math.pi
 _INPUT_OTHER = ("input", "other")
+_INV_LN2 = 1.0 / math.log(2.0)
 
 # (real tensors: sgn is sign, with torch's own node name)
 SGN = unary("sgn", "SgnBackward0", _np_sign, _sign, lambda g, x, y: 0.0, 0, graph=_zero)
@@ -35,8 +36,10 @@ RAD2DEG = unary("rad2deg", "Rad2DegBackward0", lambda x: x * _180_PI, lambda x: 
 def _logit(x):
     if x == 1.0:
         return math.inf
+    if not 0.0 <= x <= 1.0:  # (NaN too)
+        return math.nan
     q = x / (1.0 - x)
-    return math.log(q) if q > 0.0 else (-math.inf if q == 0.0 else math.nan)
+    return math.log(q) if q > 0.0 else -math.inf  # (-inf at both zeros, as torch's)
 
 
 def _logit_df(g, x, y):
@@ -53,11 +56,15 @@ def _np_logit(x):
         return np.log(x / (1 - x))
 
 
+def _logit_graph(g, a, b, y, r):
+    # (the ends divide by +0.0: g * inf there, whatever zero's sign, with no inf multiplying a
+    # gradient that a second derivative would send back through it)
+    ends = _where((a == 0.0) | (a == 1.0), 0.0, a * (1.0 - a))
+    return _where((a < 0.0) | (a > 1.0), math.nan, g / ends), None
+
+
 LOGIT = unary("logit", "LogitBackward0", _np_logit, _logit, _logit_df, READS_A,
-              graph=lambda g, a, b, y, r: (
-                  _where((a < 0.0) | (a > 1.0), math.nan,
-                         _where((a == 0.0) | (a == 1.0), g * math.inf, g / (a * (1.0 - a)))),
-                  None))
+              graph=_logit_graph)
 
 
 # -- sinc: sin(pi x) / (pi x), 1 at 0
@@ -121,11 +128,15 @@ def _logaddexp2(a, b):
         return -math.inf
     if m == math.inf:
         return math.inf
-    return m + math.log1p(2.0 ** -abs(a - b)) / math.log(2.0)
+    return m + math.log1p(2.0 ** -abs(a - b)) * _INV_LN2
 
 
 def _np_logaddexp2(a, b):
-    return np.logaddexp2(a, b)
+    # torch's formula (NumPy's rounds differently: logaddexp2(-1, -1) is 0 there, -5e-17 here)
+    with np.errstate(invalid="ignore"):
+        m = np.maximum(a, b)
+        out = m + np.log1p(np.exp2(-np.abs(a - b))) * _INV_LN2
+        return np.where(np.isinf(a) & (a == b), a, out).astype(out.dtype, copy=False)
 
 
 LOGADDEXP2 = binary("logaddexp2", "Logaddexp2Backward0", _np_logaddexp2, _logaddexp2,

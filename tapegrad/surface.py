@@ -38,6 +38,7 @@ from . import dtypes, structural
 from .fastpath import SUBCLASSES, _arithmetic, _rdiv, _storage, _unary
 from .grad_mode import STATE, no_grad
 from .indexing import _check_inplace, commit_inplace
+from .node import rename
 from .ops import BY_KEY, OPS
 from .ops.compare import COMPARISONS
 from .ops.mathfuncs2 import BOOL_RESULTS, HEAVISIDE_NO_GRADIENT
@@ -261,7 +262,7 @@ def _arithmetic_op(op, surface) -> None:
                 return python_operator(_as_tensor(input), other)
             return with_out(name, out, (input, other), python_operator, _as_tensor(input),
                             other)
-    else:  # (no number partner: a number operand is a 0-d tensor)
+    elif surface.number_name is None:  # (no number partner: a number operand is a 0-d tensor)
         def method(self, other):
             return _arithmetic(self, _as_tensor(other), op)
 
@@ -270,6 +271,18 @@ def _arithmetic_op(op, surface) -> None:
                 return _arithmetic(_as_tensor(input), _as_tensor(other), op)
             return with_out(name, out, (input, other), _arithmetic, _as_tensor(input),
                             _as_tensor(other), op)
+    else:  # (as above, the node named as torch's where the operand is a number)
+        number_name = surface.number_name
+
+        def method(self, other):
+            if other.__class__ is float or other.__class__ is int:
+                return rename(_arithmetic(self, _as_tensor(other), op), number_name)
+            return _arithmetic(self, _as_tensor(other), op)
+
+        def function(input, other, *, out=None):
+            if out is None:
+                return method(_as_tensor(input), other)
+            return with_out(name, out, (input, other), method, _as_tensor(input), other)
 
     for alias in (surface.method, *surface.aliases):
         setattr(Tensor, alias, _named(method, alias, f"Tensor.{alias}", ("self", params[1]), doc,
@@ -514,6 +527,7 @@ def _inplace_method(name: str, op) -> Callable:
     old_for_self = bool(op.reads_a & READS_A)
     old_for_other = bool(op.reads_b & READS_A)
     float64_only = name == "float_power"
+    refused = _NO_INPLACE_DERIVATIVE.get(op.key)
 
     def inplace(self, *args, **kwargs):
         v = _storage(self)
@@ -542,7 +556,10 @@ def _inplace_method(name: str, op) -> Callable:
             _check_inplace_dtype(r.dtype, v.dtype)
         np.copyto(v, r, casting="unsafe")
         if recording:
-            return commit_inplace(self, result)
+            commit_inplace(self, result)
+            if refused is not None and STATE.grad_enabled and STATE.compile_tape is None:
+                rename(self, refused[0]).register_hook(refused[1])
+            return self
         self._version_box()[0] += 1
         return self
 
@@ -552,6 +569,18 @@ def _inplace_method(name: str, op) -> Callable:
     inplace.__signature__ = inspect.signature(method)
     inplace.__doc__ = f"``{name}`` in place, as ``torch.Tensor.{name}_``."
     return inplace
+
+
+def _refusal(key: str) -> tuple:
+    def refuse(grad):
+        raise NotImplementedError(f"the derivative for 'inplace version of {key}' is not "
+                                  "implemented.")
+
+    return f"{key.capitalize()}Backward1", refuse
+
+
+# torch records these in-place forms with a node that refuses backward (its formula is missing)
+_NO_INPLACE_DERIVATIVE = {key: _refusal(key) for key in ("acosh", "asinh", "atanh")}
 
 
 def _check_inplace_dtype(result: np.dtype, out: np.dtype) -> None:

@@ -16,7 +16,7 @@ from tapegrad.kernels.replay import make_batch_gradients, make_replay
 from tapegrad.kernels.sweep import make_entry, make_forward, make_sweep
 from tapegrad.ops import OPS
 
-SOURCE_HASH = "13077c0dc79e752d"
+SOURCE_HASH = "360ddb43948c013b"
 N_OPS = 129
 
 # per opcode: saved values read for the first / second input's gradient

@@ -310,17 +310,19 @@ HYPOT = binary("hypot", "HypotBackward0", np.hypot, lambda a, b: math.hypot(a, b
                READS_A | READS_Y, READS_B | READS_Y, surface=exposed("hypot", params=_INPUT_OTHER))
 FMOD = binary("fmod", "FmodBackward1", np.fmod, _fmod_kernel,
               lambda g, a, b, y: g, lambda g, a, b, y: -g * _trunc_jit(a / b),
-              0, READS_A | READS_B, py=_fmod, surface=exposed("fmod", params=_INPUT_OTHER),
+              0, READS_A | READS_B, py=_fmod,
+              surface=exposed("fmod", params=_INPUT_OTHER, number_name="FmodBackward0"),
               graph=(lambda g, a, b, y: g, lambda g, a, b, y: -g * (a / b).trunc()))
 REMAINDER = binary("remainder", "RemainderBackward1", np.remainder, _remainder_kernel,
                    lambda g, a, b, y: g, lambda g, a, b, y: -g * _floor_jit(a / b),
                    0, READS_A | READS_B, py=_remainder,
-                   surface=exposed("remainder", params=_INPUT_OTHER),
+                   surface=exposed("remainder", params=_INPUT_OTHER,
+                                   number_name="RemainderBackward0"),
                    graph=(lambda g, a, b, y: g, lambda g, a, b, y: -g * (a / b).floor()))
 XLOGY = binary("xlogy", "XlogyBackward0", _np_xlogy, _xlogy,
                _xlogy_da,
                lambda g, a, b, y: g * a / b, READS_A | READS_B, READS_A | READS_B,
-               surface=exposed("xlogy", params=("input", "other")),
+               surface=exposed("xlogy", params=_INPUT_OTHER, number_name="XlogyBackward2"),
                graph=(lambda g, a, b, y: _where((a == 0.0) & (b == b), 0.0, g * b.log()),
                       lambda g, a, b, y: g * a / b))
 LOGADDEXP = binary("logaddexp", "LogaddexpBackward0", np.logaddexp, _logaddexp,

@@ -115,7 +115,8 @@ def _np_copysign(a, b):
 
 COPYSIGN = binary("copysign", "CopysignBackward0", _np_copysign,
                   lambda a, b: math.copysign(a, b), _copysign_da, lambda g, a, b, y: 0.0,
-                  READS_A | READS_Y, 0, surface=exposed("copysign", params=_INPUT_OTHER),
+                  READS_A | READS_Y, 0, surface=exposed("copysign", params=_INPUT_OTHER,
+                                    number_name="CopysignBackward1"),
                   graph=(lambda g, a, b, y: _where(a == 0.0, 0.0, g * (y / a)),
                          lambda g, a, b, y: _zeros_like(g)))
 

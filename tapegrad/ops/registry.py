@@ -74,7 +74,9 @@ class Surface:
     ``aliases`` torch's other names for the same op (``arccos`` for ``acos``: the same node),
     made as the method and function are.  ``inplace``: whether ``Tensor.<method>_`` (and each
     alias's) is made too, torch's in-place form; None: as the kind of op -- every elementwise
-    op has one, no other op.
+    op has one, no other op.  ``number_name``: the node's name when the second operand is a
+    Python number, where torch's differs (``FmodBackward0``, where two tensors give
+    ``FmodBackward1``).
 
     For an elementwise op (one with a Python scalar rule) all of them are made from the op
     itself.  Any other op's method is written by hand in ``tensor.py``, and its function calls
@@ -87,12 +89,14 @@ class Surface:
     params: tuple[str, ...] = ("input",)
     aliases: tuple[str, ...] = ()
     inplace: bool | None = None
+    number_name: str | None = None
 
 
 # the usual surface of an elementwise op: ``x.<key>()`` and ``tapegrad.<key>(x)``
 def exposed(key: str, *operators: str, params: tuple[str, ...] = ("input",),
-            aliases: tuple[str, ...] = (), inplace: bool | None = None) -> Surface:
-    return Surface(key, key, operators, params, aliases, inplace)
+            aliases: tuple[str, ...] = (), inplace: bool | None = None,
+            number_name: str | None = None) -> Surface:
+    return Surface(key, key, operators, params, aliases, inplace, number_name)
 
 
 class Record(NamedTuple):

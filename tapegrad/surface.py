@@ -12,14 +12,22 @@ once, when tensor.py is imported:
 * a comparison (ops/compare.py: a bool tensor with no history) gets its method, function and
   operators here too, all calling structural.py's ``_compare``;
 * any other op's method is written by hand in tensor.py (checked here), and its function is the
-  front end's own function of that name (``cat``, ``where``, ``reshape``) or calls the method.
+  front end's own function of that name (``cat``, ``where``, ``reshape``) or calls the method;
+* torch's other names for an op (``Surface.aliases``: ``arccos``, ``multiply``, ``clip`` ...)
+  are made as its own names are, the same op under another name;
+* the ops with a parameter the table has no place for are composed here (``logit``'s ``eps``,
+  ``float_power``, ``clamp_min``/``clamp_max``, ``heaviside``'s refused gradient);
+* every elementwise op's in-place form (``x.exp_()``, ``x.atan2_(y)``, ``x.clamp_(0, 1)``) is
+  one rule, ``_inplace_method``: the out-of-place method computed, then written into ``self``
+  as tensor.py's ``+=`` is (indexing.commit_inplace).
 
 Everything made here shows torch's parameters only (its ``__signature__``): the ops bound as
 defaults are the engine's, positional defaults because a call that fills them costs nothing.
 
 The keyword forms torch takes are made here too, once for every function: ``input=``/``other=``
-(the parameters carry torch's names), ``out=`` on the functions torch gives one (except the
-elementwise math bound to ``_unary``: a keyword there would cost every call), ``alpha=`` on
+(the parameters carry torch's names), ``out=`` on the functions torch gives one (the
+elementwise math's methods, bound to ``_unary``, take none: a keyword there would cost every
+call; their ``tapegrad.`` functions test ``out`` once and call it), ``alpha=`` on
 ``add``/``sub``, and ``axis=`` for ``dim=`` on ``cat``/``stack`` (the reductions' methods take
 ``axis=``/``keepdims=`` themselves, tensor.py).
 """
@@ -83,9 +91,11 @@ def with_out(name: str, out, inputs: tuple, compute: Callable, *args, **kwargs) 
     differ."""
     if not isinstance(out, Tensor):
         raise TypeError(f"{name}(): argument 'out' must be Tensor, not {type(out).__name__}")
-    if STATE.grad_enabled and (out.requires_grad or _requires_grad(inputs)):
-        raise RuntimeError(f"{name}(): functions with out=... arguments don't support "
-                           "automatic differentiation, but one of the arguments requires grad.")
+    if STATE.grad_enabled and name not in _NOT_DIFFERENTIABLE and (
+            out.requires_grad or _requires_grad(inputs)):
+        raise RuntimeError(f"{_GRAD_NAMES.get(name, name)}(): functions with out=... arguments "
+                           "don't support automatic differentiation, but one of the arguments "
+                           "requires grad.")
     if name == "sum" and kwargs.get("dtype") is None:
         kwargs["dtype"] = out.dtype  # (torch sums in out's dtype: the input is cast first)
     result = compute(*args, **kwargs)
@@ -119,19 +129,39 @@ def _check_out_dtype(name: str, result: np.dtype, out: np.dtype) -> None:
     each refusing with its own message."""
     if name == "sum":
         return
+    if name in _OWN_OUT_DTYPE_ERRORS:
+        raise RuntimeError(_OWN_OUT_DTYPE_ERRORS[name].format(
+            out=dtypes.SCALAR_NAMES[out], result=dtypes.SCALAR_NAMES[result]))
     if name == "matmul":
         raise RuntimeError(f"Expected out tensor to have dtype {dtypes.CPP_NAMES[result]}, but "
                            f"got {dtypes.CPP_NAMES[out]} instead")
+    if name in _EXACT_OUT:
+        raise RuntimeError(f"Found dtype {dtypes.SCALAR_NAMES[out]} but expected "
+                           f"{dtypes.SCALAR_NAMES[result]}")
     if np.can_cast(result, out, "same_kind"):
         return
     if name in ("cat", "stack"):
         raise TypeError("torch.cat(): input types can't be cast to the desired output type "
                         f"{dtypes.SCALAR_NAMES[out]}")
-    if name == "clamp":
-        raise RuntimeError(f"Found dtype {dtypes.SCALAR_NAMES[out]} but expected "
-                           f"{dtypes.SCALAR_NAMES[result]}")
     raise RuntimeError(f"result type {dtypes.SCALAR_NAMES[result]} can't be cast to the "
                        f"desired output type {dtypes.SCALAR_NAMES[out]}")
+
+
+# the functions whose ``out`` must have the result's dtype exactly (torch's structured kernels
+# that keep their input's dtype), and those refusing another dtype with words of their own
+_EXACT_OUT = frozenset({"clamp", "abs", "neg", "sign", "sgn", "floor", "ceil", "round", "trunc",
+                        "frac"})
+_OWN_OUT_DTYPE_ERRORS = {
+    "signbit": "signbit does not support non-boolean outputs.",
+    "heaviside": "heaviside is not yet implemented for tensors with different dtypes.",
+    "float_power": "the output given to float_power has dtype {out} but the operation's result "
+                   "requires dtype {result}"}
+# functions torch computes into ``out`` whatever requires grad (no gradient to refuse), and those
+# whose refusal names the op they are made of
+_NOT_DIFFERENTIABLE = COMPARISONS | BOOL_RESULTS | {"heaviside"}
+_GRAD_NAMES = {"float_power": "pow", "square": "pow"}
+# the elementwise functions made here that torch gives no ``out=``
+_NO_OUT = frozenset({"relu"})
 
 
 def _alpha(input, other, alpha):
@@ -198,17 +228,20 @@ def _unary_op(op, surface) -> None:
         setattr(Tensor, alias, _bind(_unary, alias, f"Tensor.{alias}", (op, None, None),
                                      ("self",), doc))
     for name in (surface.function, *surface.aliases) if surface.function else ():
-        FUNCTIONS[name] = _unary_function(op, name, surface.params, doc)
+        FUNCTIONS[name] = (_bind(_unary, name, name, (op, None, None), surface.params, doc)
+                           if name in _NO_OUT else
+                           _unary_function(op, name, surface.function, surface.params, doc))
 
 
-def _unary_function(op, name: str, params: tuple, doc: str) -> FunctionType:
+def _unary_function(op, name: str, op_name: str, params: tuple, doc: str) -> FunctionType:
     """``tapegrad.<name>``: ``op`` with torch's ``out=`` (the method and operators, bound to
-    ``_unary`` itself, take no keyword: one costs every call there)."""
+    ``_unary`` itself, take no keyword: one costs every call there; the function pays one
+    test of ``out``)."""
 
     def function(input, *, out=None):
         if out is None:
             return _unary(input, op)
-        return with_out(name, out, (input,), _unary, _as_tensor(input), op)
+        return with_out(op_name, out, (input,), _unary, _as_tensor(input), op)
 
     return _named(function, name, name, params, doc, (("out", None),))
 
@@ -352,11 +385,13 @@ def _written_function(surface, name: str, takes_out: bool) -> None:
         return
     method = Tensor.__dict__[surface.method]
 
+    op_name = surface.function  # (torch's out= messages name an alias's op)
+
     def function(input, *args, **kwargs):
         if takes_out and "out" in kwargs:
             out = kwargs.pop("out")
             if out is not None:
-                return with_out(name, out, (input, *args, *kwargs.values()), method,
+                return with_out(op_name, out, (input, *args, *kwargs.values()), method,
                                 _as_tensor(input), *args, **kwargs)
         return method(_as_tensor(input), *args, **kwargs)
 

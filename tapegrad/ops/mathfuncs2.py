@@ -148,12 +148,14 @@ LOGADDEXP2 = binary("logaddexp2", "Logaddexp2Backward0", _np_logaddexp2, _logadd
                     graph=(lambda g, a, b, y: g / (1.0 + 2.0 ** (b - a)),
                            lambda g, a, b, y: g / (1.0 + 2.0 ** (a - b))))
 
-# torch passes the gradient to the input unchanged and none to ``other`` (zeros)
+# torch passes the gradient to the input unchanged where the operands differ (0 where they are
+# equal, the result then being ``other``) and none to ``other`` (zeros)
 NEXTAFTER = binary("nextafter", "NextafterBackward0", np.nextafter,
-                   lambda a, b: np.nextafter(a, b), lambda g, a, b, y: g,
-                   lambda g, a, b, y: 0.0, 0, 0, py=math.nextafter,
+                   lambda a, b: np.nextafter(a, b), lambda g, a, b, y: 0.0 if a == b else g,
+                   lambda g, a, b, y: 0.0, READS_A | READS_B, 0, py=math.nextafter,
                    surface=exposed("nextafter", params=_INPUT_OTHER),
-                   graph=(lambda g, a, b, y: g, lambda g, a, b, y: _zeros_like(g)))
+                   graph=(lambda g, a, b, y: _where(a == b, 0.0, g),
+                          lambda g, a, b, y: _zeros_like(g)))
 
 
 # heaviside: torch records it with a node that refuses backward (its derivative is not

@@ -238,3 +238,42 @@ def test_in_place_changes_reach_views_and_share_the_version():
         view.exp_()
         np.testing.assert_allclose(base.numpy(), [0.5, np.e, np.exp(2.0)], rtol=1e-15)
         assert base._version == view._version == 1
+
+
+@pytest.mark.parametrize("then", ["*=", "mul_", "add_", "zero_", "setitem"])
+def test_a_result_saved_by_an_in_place_op_is_watched_as_torchs(then):
+    """exp_ saves its result (self's new value): a later change to self, by any in-place op,
+    makes backward refuse rather than read the changed value."""
+    outcomes = []
+    for lib in (tg, torch):
+        t = lib.tensor([0.5, 1.5], dtype=lib.float64, requires_grad=True)
+        y = t * 1.0
+        y.exp_()
+        if then == "*=":
+            y *= 2.0
+        elif then == "mul_":
+            y.mul_(2.0)
+        elif then == "add_":  # (add_ keeps nothing; exp's saved result is still changed)
+            y.add_(1.0)
+        elif then == "zero_":
+            y.zero_()
+        else:
+            y[0] = 3.0
+        try:
+            y.sum().backward()
+        except RuntimeError as e:
+            outcomes.append(str(e).split(":")[0])
+        else:
+            outcomes.append(t.grad.numpy().tolist())
+    assert outcomes[0] == outcomes[1]
+
+
+def test_in_place_signatures_are_the_methods():
+    import inspect
+
+    assert str(inspect.signature(tg.Tensor.exp_)) == "(self)"
+    assert str(inspect.signature(tg.Tensor.atan2_)) == "(self, other)"
+    assert str(inspect.signature(tg.Tensor.pow_)) == "(self, exponent)"
+    assert str(inspect.signature(tg.Tensor.clamp_)) == "(self, min=None, max=None)"
+    assert str(inspect.signature(tg.Tensor.logit_)) == "(self, eps=None)"
+    assert tg.Tensor.multiply_ is tg.Tensor.mul_ and tg.Tensor.arccos_ is not None

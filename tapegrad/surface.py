@@ -439,7 +439,7 @@ def _own_function(own: Callable, name: str) -> Callable:
 # -- compositions: ops with a parameter the table has no place for -----------------------------
 
 
-def logit(input, eps=None):
+def logit(input: Tensor, eps: float | None = None) -> Tensor:
     """``log(p / (1 - p))``, as ``torch.logit``; ``eps``: ``input`` clamped to
     ``[eps, 1 - eps]`` first (no gradient flows outside it).
 
@@ -452,7 +452,7 @@ def logit(input, eps=None):
     return _unary(input, BY_KEY["logit"])
 
 
-def float_power(input, exponent):
+def float_power(input: Tensor, exponent: Tensor | float) -> Tensor:
     """``input ** exponent`` computed in float64 whatever the dtypes, as ``torch.float_power``.
 
     >>> import tapegrad as tg
@@ -470,7 +470,7 @@ def float_power(input, exponent):
     return input.pow(exponent)
 
 
-def clamp_min(input, min):  # noqa: A002 -- torch's names
+def clamp_min(input: Tensor, min: float) -> Tensor:  # noqa: A002 -- torch's names
     """``input.clamp(min=min)``, as ``torch.clamp_min``.
 
     >>> import tapegrad as tg
@@ -480,7 +480,7 @@ def clamp_min(input, min):  # noqa: A002 -- torch's names
     return _as_tensor(input).clamp(min=min)
 
 
-def clamp_max(input, max):  # noqa: A002 -- torch's names
+def clamp_max(input: Tensor, max: float) -> Tensor:  # noqa: A002 -- torch's names
     """``input.clamp(max=max)``, as ``torch.clamp_max``.
 
     >>> import tapegrad as tg
@@ -490,7 +490,7 @@ def clamp_max(input, max):  # noqa: A002 -- torch's names
     return _as_tensor(input).clamp(max=max)
 
 
-def heaviside(input, values):
+def heaviside(input: Tensor, values: Tensor) -> Tensor:
     """0 where ``input < 0``, ``values`` where it is 0, 1 where it is positive, as
     ``torch.heaviside``; like torch's, a gradient reaching the result is refused.
 
@@ -499,7 +499,7 @@ def heaviside(input, values):
     tensor([0.0000, 0.5000, 1.0000])
     """
     if not isinstance(values, Tensor):
-        raise TypeError(f"heaviside(): argument 'values' must be Tensor, not "
+        raise TypeError(f"heaviside(): argument 'values' (position 2) must be Tensor, not "
                         f"{type(values).__name__}")
     out = _arithmetic(_as_tensor(input), values, BY_KEY["heaviside"])
     if out._tape is not None and STATE.compile_tape is None:

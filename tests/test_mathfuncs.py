@@ -319,3 +319,17 @@ def test_nextafter_steps_one_ulp_as_torchs():
         got = tg.nextafter(tg.tensor(a.astype(dtype)), tg.tensor(b.astype(dtype)))
         assert got.dtype == getattr(tg, np.dtype(dtype).name)
         np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+def test_the_composed_functions_examples_run():
+    import doctest
+
+    from tapegrad import surface
+
+    finder, runner = doctest.DocTestFinder(), doctest.DocTestRunner()
+    for f in (surface.logit, surface.float_power, surface.clamp_min, surface.clamp_max,
+              surface.heaviside):
+        for test in finder.find(f):
+            assert test.examples, f
+            runner.run(test)
+    assert runner.summarize(verbose=False).failed == 0

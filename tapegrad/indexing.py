@@ -158,20 +158,32 @@ def _inplace(self: Tensor, other, key: str, scalar_key: str, fill=None) -> Tenso
                 source = _unary(self, op=_OP["clone"], value=self._v.copy())
             result = _arithmetic(source, other, op=_OP[key], scalar_op=_OP[scalar_key])
             np.copyto(self._v, result._v, casting="unsafe")
-        self._version_box()[0] += 1
-        # the new slot's value is self's storage from now on: a change made to it through
-        # .data or NumPy reaches backward, as for any other recorded value
-        _share(result._tape, result._slot, self._v)
-        if self._tape is not None and self._tape.retained:  # (None: self had no history)
-            _follow_retained(self, result._tape, result._slot)
-        self._tape, self._slot = result._tape, result._slot
-        return self
+        return commit_inplace(self, result)
     if fill is not None:
         self._v.fill(fill)
     else:
         ufunc = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide}[key]
         ufunc(self._v, _value(other), out=self._v, casting="same_kind")
     self._version_box()[0] += 1
+    return self
+
+
+def commit_inplace(self: Tensor, result: Tensor) -> Tensor:
+    """``self``, whose storage now holds ``result``'s value (recorded as the latest slot),
+    becomes that record's output: the old slot is marked as changed (version bump), so a VJP
+    that saved it refuses instead of using it.  (Every recorded in-place op ends here.)"""
+    box = self._version_box()
+    box[0] += 1
+    # the new slot's value is self's storage from now on: a change made to it through
+    # .data or NumPy reaches backward, as for any other recorded value
+    tape, slot = result._tape, result._slot
+    _share(tape, slot, self._v)
+    if self._tape is not None and self._tape.retained:  # (None: self had no history)
+        _follow_retained(self, tape, slot)
+    self._tape, self._slot = tape, slot
+    # ... and it is watched at this version: a VJP that reads it (exp_'s reads its result)
+    # refuses once a later in-place op changed it, as torch's saved result does
+    tape.watch.append((box, box[0], slot, self._v.shape))
     return self
 
 

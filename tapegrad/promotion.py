@@ -113,7 +113,7 @@ def promoted(op, a, b, value=None):
 #: the ops torch computes on integers as integers, and the kernel its refusal of bools names
 #: (None: it takes bools too)
 _ON_INTEGERS = {"abs": "abs_cpu", "ceil": "ceil_vml_cpu", "floor": "floor_vml_cpu",
-                "trunc": "trunc_vml_cpu", "round": "round_vml_cpu", "sign": None,
+                "trunc": "trunc_vml_cpu", "round": "round_vml_cpu", "sign": None, "sgn": None,
                 "square": None, "relu": None, "neg": None}
 
 
@@ -133,7 +133,7 @@ def from_integral(op, v, value=None):
             raise RuntimeError("Boolean inputs not supported for relu")
         if is_bool and _ON_INTEGERS[key] is not None:
             raise NotImplementedError(f'"{_ON_INTEGERS[key]}" not implemented for \'Bool\'')
-        if key == "sign" and is_bool:
+        if key in ("sign", "sgn") and is_bool:
             return v.copy()
         if key == "square":
             return np.square(v.astype(_INT64) if is_bool else v)

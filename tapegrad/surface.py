@@ -12,14 +12,22 @@ once, when tensor.py is imported:
 * a comparison (ops/compare.py: a bool tensor with no history) gets its method, function and
   operators here too, all calling structural.py's ``_compare``;
 * any other op's method is written by hand in tensor.py (checked here), and its function is the
-  front end's own function of that name (``cat``, ``where``, ``reshape``) or calls the method.
+  front end's own function of that name (``cat``, ``where``, ``reshape``) or calls the method;
+* torch's other names for an op (``Surface.aliases``: ``arccos``, ``multiply``, ``clip`` ...)
+  are made as its own names are, the same op under another name;
+* the ops with a parameter the table has no place for are composed here (``logit``'s ``eps``,
+  ``float_power``, ``clamp_min``/``clamp_max``, ``heaviside``'s refused gradient);
+* every elementwise op's in-place form (``x.exp_()``, ``x.atan2_(y)``, ``x.clamp_(0, 1)``) is
+  one rule, ``_inplace_method``: the out-of-place method computed, then written into ``self``
+  as tensor.py's ``+=`` is (indexing.commit_inplace).
 
 Everything made here shows torch's parameters only (its ``__signature__``): the ops bound as
 defaults are the engine's, positional defaults because a call that fills them costs nothing.
 
 The keyword forms torch takes are made here too, once for every function: ``input=``/``other=``
-(the parameters carry torch's names), ``out=`` on the functions torch gives one (except the
-elementwise math bound to ``_unary``: a keyword there would cost every call), ``alpha=`` on
+(the parameters carry torch's names), ``out=`` on the functions torch gives one (the
+elementwise math's methods, bound to ``_unary``, take none: a keyword there would cost every
+call; their ``tapegrad.`` functions test ``out`` once and call it), ``alpha=`` on
 ``add``/``sub``, and ``axis=`` for ``dim=`` on ``cat``/``stack`` (the reductions' methods take
 ``axis=``/``keepdims=`` themselves, tensor.py).
 """
@@ -35,13 +43,19 @@ from types import FunctionType
 import numpy as np
 
 from . import dtypes, structural
-from .fastpath import SUBCLASSES, _arithmetic, _rdiv, _unary
-from .grad_mode import STATE
+from .fastpath import SUBCLASSES, _arithmetic, _rdiv, _storage, _unary
+from .grad_mode import STATE, no_grad
+from .indexing import _check_inplace, commit_inplace
+from .node import rename
 from .ops import BY_KEY, OPS
 from .ops.compare import COMPARISONS
-from .recording import _as_tensor
+from .ops.mathfuncs2 import BOOL_RESULTS, HEAVISIDE_NO_GRADIENT
+from .ops.registry import READS_A
+from .recording import _as_tensor, _recording
 from .structural import _compare
 from .tensor import Tensor
+
+_CLONE = BY_KEY["clone"]
 
 #: ``tapegrad.<name>`` -> the function, for every op the table exposes as one (opcode order)
 FUNCTIONS: dict[str, Callable] = {}
@@ -77,9 +91,11 @@ def with_out(name: str, out, inputs: tuple, compute: Callable, *args, **kwargs) 
     differ."""
     if not isinstance(out, Tensor):
         raise TypeError(f"{name}(): argument 'out' must be Tensor, not {type(out).__name__}")
-    if STATE.grad_enabled and (out.requires_grad or _requires_grad(inputs)):
-        raise RuntimeError(f"{name}(): functions with out=... arguments don't support "
-                           "automatic differentiation, but one of the arguments requires grad.")
+    if STATE.grad_enabled and name not in _NOT_DIFFERENTIABLE and (
+            out.requires_grad or _requires_grad(inputs)):
+        raise RuntimeError(f"{_GRAD_NAMES.get(name, name)}(): functions with out=... arguments "
+                           "don't support automatic differentiation, but one of the arguments "
+                           "requires grad.")
     if name == "sum" and kwargs.get("dtype") is None:
         kwargs["dtype"] = out.dtype  # (torch sums in out's dtype: the input is cast first)
     result = compute(*args, **kwargs)
@@ -113,19 +129,39 @@ def _check_out_dtype(name: str, result: np.dtype, out: np.dtype) -> None:
     each refusing with its own message."""
     if name == "sum":
         return
+    if name in _OWN_OUT_DTYPE_ERRORS:
+        raise RuntimeError(_OWN_OUT_DTYPE_ERRORS[name].format(
+            out=dtypes.SCALAR_NAMES[out], result=dtypes.SCALAR_NAMES[result]))
     if name == "matmul":
         raise RuntimeError(f"Expected out tensor to have dtype {dtypes.CPP_NAMES[result]}, but "
                            f"got {dtypes.CPP_NAMES[out]} instead")
+    if name in _EXACT_OUT:
+        raise RuntimeError(f"Found dtype {dtypes.SCALAR_NAMES[out]} but expected "
+                           f"{dtypes.SCALAR_NAMES[result]}")
     if np.can_cast(result, out, "same_kind"):
         return
     if name in ("cat", "stack"):
         raise TypeError("torch.cat(): input types can't be cast to the desired output type "
                         f"{dtypes.SCALAR_NAMES[out]}")
-    if name == "clamp":
-        raise RuntimeError(f"Found dtype {dtypes.SCALAR_NAMES[out]} but expected "
-                           f"{dtypes.SCALAR_NAMES[result]}")
     raise RuntimeError(f"result type {dtypes.SCALAR_NAMES[result]} can't be cast to the "
                        f"desired output type {dtypes.SCALAR_NAMES[out]}")
+
+
+# the functions whose ``out`` must have the result's dtype exactly (torch's structured kernels
+# that keep their input's dtype), and those refusing another dtype with words of their own
+_EXACT_OUT = frozenset({"clamp", "abs", "neg", "sign", "sgn", "floor", "ceil", "round", "trunc",
+                        "frac"})
+_OWN_OUT_DTYPE_ERRORS = {
+    "signbit": "signbit does not support non-boolean outputs.",
+    "heaviside": "heaviside is not yet implemented for tensors with different dtypes.",
+    "float_power": "the output given to float_power has dtype {out} but the operation's result "
+                   "requires dtype {result}"}
+# functions torch computes into ``out`` whatever requires grad (no gradient to refuse), and those
+# whose refusal names the op they are made of
+_NOT_DIFFERENTIABLE = COMPARISONS | BOOL_RESULTS | {"heaviside"}
+_GRAD_NAMES = {"float_power": "pow", "square": "pow"}
+# the elementwise functions made here that torch gives no ``out=``
+_NO_OUT = frozenset({"relu"})
 
 
 def _alpha(input, other, alpha):
@@ -188,9 +224,26 @@ def _unary_op(op, surface) -> None:
         if dunder == "__rtruediv__":
             for cls, _, _ in SUBCLASSES:
                 setattr(cls, dunder, _rdiv)
-    if surface.function:
-        FUNCTIONS[surface.function] = _bind(_unary, surface.function, surface.function,
-                                            (op, None, None), surface.params, doc)
+    for alias in surface.aliases:  # (the same op under torch's other name: the same node)
+        setattr(Tensor, alias, _bind(_unary, alias, f"Tensor.{alias}", (op, None, None),
+                                     ("self",), doc))
+    for name in (surface.function, *surface.aliases) if surface.function else ():
+        FUNCTIONS[name] = (_bind(_unary, name, name, (op, None, None), surface.params, doc)
+                           if name in _NO_OUT else
+                           _unary_function(op, name, surface.function, surface.params, doc))
+
+
+def _unary_function(op, name: str, op_name: str, params: tuple, doc: str) -> FunctionType:
+    """``tapegrad.<name>``: ``op`` with torch's ``out=`` (the method and operators, bound to
+    ``_unary`` itself, take no keyword: one costs every call there; the function pays one
+    test of ``out``)."""
+
+    def function(input, *, out=None):
+        if out is None:
+            return _unary(input, op)
+        return with_out(op_name, out, (input,), _unary, _as_tensor(input), op)
+
+    return _named(function, name, name, params, doc, (("out", None),))
 
 
 def _arithmetic_op(op, surface) -> None:
@@ -211,7 +264,7 @@ def _arithmetic_op(op, surface) -> None:
             setattr(cls, dunder, _bind(function, dunder, f"Tensor.{dunder}",
                                        (op, scalar_op, reflected, *defaults(op, reflected)),
                                        ("self", "other")))
-    name = surface.function
+    name = surface.function  # (out='s messages name the op, as torch's for an alias)
     keywords: tuple = (("out", None),)
     if op.key in ("add", "sub"):  # x.add(y, alpha=2) is x + 2 * y, as torch's
         python_operator = getattr(operator, surface.operators[0])
@@ -242,7 +295,7 @@ def _arithmetic_op(op, surface) -> None:
                 return python_operator(_as_tensor(input), other)
             return with_out(name, out, (input, other), python_operator, _as_tensor(input),
                             other)
-    else:  # (no number partner: a number operand is a 0-d tensor)
+    elif surface.number_name is None:  # (no number partner: a number operand is a 0-d tensor)
         def method(self, other):
             return _arithmetic(self, _as_tensor(other), op)
 
@@ -251,12 +304,24 @@ def _arithmetic_op(op, surface) -> None:
                 return _arithmetic(_as_tensor(input), _as_tensor(other), op)
             return with_out(name, out, (input, other), _arithmetic, _as_tensor(input),
                             _as_tensor(other), op)
+    else:  # (as above, the node named as torch's where the operand is a number)
+        number_name = surface.number_name
 
-    method = _named(method, surface.method, f"Tensor.{surface.method}", ("self", params[1]), doc,
-                    keywords[:-1])
-    setattr(Tensor, surface.method, method)
-    FUNCTIONS[surface.function] = _named(function, surface.function, surface.function, params,
-                                         doc, keywords)
+        def method(self, other):
+            if other.__class__ is float or other.__class__ is int:
+                return rename(_arithmetic(self, _as_tensor(other), op), number_name)
+            return _arithmetic(self, _as_tensor(other), op)
+
+        def function(input, other, *, out=None):
+            if out is None:
+                return method(_as_tensor(input), other)
+            return with_out(name, out, (input, other), method, _as_tensor(input), other)
+
+    for alias in (surface.method, *surface.aliases):
+        setattr(Tensor, alias, _named(method, alias, f"Tensor.{alias}", ("self", params[1]), doc,
+                                      keywords[:-1]))
+    for alias in (surface.function, *surface.aliases):
+        FUNCTIONS[alias] = _named(function, alias, alias, params, doc, keywords)
 
 
 def _comparison(op, surface) -> None:
@@ -306,19 +371,27 @@ def _written_op(op, surface) -> None:
         raise AssertionError(f"the op table names Tensor.{surface.method}, which is missing")
     if surface.function is None:
         return
-    name = surface.function
+    for alias in surface.aliases:  # (torch's other names for it: the same method)
+        if alias not in Tensor.__dict__:
+            setattr(Tensor, alias, Tensor.__dict__[surface.method])
+        _written_function(surface, alias, surface.function in OUT)
+    _written_function(surface, surface.function, surface.function in OUT)
+
+
+def _written_function(surface, name: str, takes_out: bool) -> None:
     own = structural.__dict__.get(name)
     if own is not None and getattr(own, "__module__", None) == structural.__name__:
-        FUNCTIONS[name] = _own_function(own, name) if name in OUT else own
+        FUNCTIONS[name] = _own_function(own, name) if takes_out else own
         return
     method = Tensor.__dict__[surface.method]
-    takes_out = name in OUT
+
+    op_name = surface.function  # (torch's out= messages name an alias's op)
 
     def function(input, *args, **kwargs):
         if takes_out and "out" in kwargs:
             out = kwargs.pop("out")
             if out is not None:
-                return with_out(name, out, (input, *args, *kwargs.values()), method,
+                return with_out(op_name, out, (input, *args, *kwargs.values()), method,
                                 _as_tensor(input), *args, **kwargs)
         return method(_as_tensor(input), *args, **kwargs)
 
@@ -363,6 +436,194 @@ def _own_function(own: Callable, name: str) -> Callable:
     return function
 
 
+# -- compositions: ops with a parameter the table has no place for -----------------------------
+
+
+def logit(input: Tensor, eps: float | None = None) -> Tensor:
+    """``log(p / (1 - p))``, as ``torch.logit``; ``eps``: ``input`` clamped to
+    ``[eps, 1 - eps]`` first (no gradient flows outside it).
+
+    >>> import tapegrad as tg
+    >>> tg.logit(tg.tensor([0.5, 0.0]))
+    tensor([0., -inf])
+    """
+    if eps is not None:
+        input = _as_tensor(input).clamp(eps, 1.0 - eps)
+    return _unary(input, BY_KEY["logit"])
+
+
+def float_power(input: Tensor, exponent: Tensor | float) -> Tensor:
+    """``input ** exponent`` computed in float64 whatever the dtypes, as ``torch.float_power``.
+
+    >>> import tapegrad as tg
+    >>> tg.float_power(tg.tensor([2.0], dtype=tg.float32), 2).dtype
+    tapegrad.float64
+    """
+    input = _as_tensor(input)
+    if input._v.dtype != np.float64:
+        input = input.to(dtypes.float64)
+    if isinstance(exponent, Tensor):
+        if exponent._v.dtype != np.float64:
+            exponent = exponent.to(dtypes.float64)
+    else:
+        exponent = float(exponent)
+    return input.pow(exponent)
+
+
+def clamp_min(input: Tensor, min: float) -> Tensor:  # noqa: A002 -- torch's names
+    """``input.clamp(min=min)``, as ``torch.clamp_min``.
+
+    >>> import tapegrad as tg
+    >>> tg.clamp_min(tg.tensor([-1.0, 2.0]), 0.0)
+    tensor([0., 2.])
+    """
+    return _as_tensor(input).clamp(min=min)
+
+
+def clamp_max(input: Tensor, max: float) -> Tensor:  # noqa: A002 -- torch's names
+    """``input.clamp(max=max)``, as ``torch.clamp_max``.
+
+    >>> import tapegrad as tg
+    >>> tg.clamp_max(tg.tensor([-1.0, 2.0]), 0.0)
+    tensor([-1.,  0.])
+    """
+    return _as_tensor(input).clamp(max=max)
+
+
+def heaviside(input: Tensor, values: Tensor) -> Tensor:
+    """0 where ``input < 0``, ``values`` where it is 0, 1 where it is positive, as
+    ``torch.heaviside``; like torch's, a gradient reaching the result is refused.
+
+    >>> import tapegrad as tg
+    >>> tg.heaviside(tg.tensor([-1.0, 0.0, 2.0]), tg.tensor(0.5))
+    tensor([0.0000, 0.5000, 1.0000])
+    """
+    if not isinstance(values, Tensor):
+        raise TypeError(f"heaviside(): argument 'values' (position 2) must be Tensor, not "
+                        f"{type(values).__name__}")
+    out = _arithmetic(_as_tensor(input), values, BY_KEY["heaviside"])
+    if out._tape is not None and STATE.compile_tape is None:
+        out.register_hook(_refuse_heaviside)
+    return out
+
+
+def _refuse_heaviside(grad):
+    raise RuntimeError(HEAVISIDE_NO_GRADIENT)
+
+
+# name -> (function, its op (for the in-place form's rule), whether torch's takes out=)
+COMPOSED = {"logit": (logit, "logit", True), "float_power": (float_power, "pow", True),
+            "clamp_min": (clamp_min, "clamp_min", False),
+            "clamp_max": (clamp_max, "clamp_max", False),
+            "heaviside": (heaviside, "heaviside", True)}
+
+
+def _composed() -> list:
+    made = []
+    for name, (f, key, takes_out) in COMPOSED.items():
+        params = tuple(inspect.signature(f).parameters)
+        method = _named(f, name, f"Tensor.{name}", ("self", *params[1:]), f.__doc__)
+        method.__signature__ = inspect.signature(f).replace(parameters=[
+            p.replace(name="self") if i == 0 else p
+            for i, p in enumerate(inspect.signature(f).parameters.values())])
+        setattr(Tensor, name, method)
+        FUNCTIONS[name] = _own_function(f, name) if takes_out else f
+        made.append((name, BY_KEY[key]))
+    return made
+
+
+# -- in-place forms: ``x.exp_()``, ``x.atan2_(y)`` ... ------------------------------------------
+
+
+def _inplace_forms() -> list:
+    """(name, op) for every in-place method made from the table: each elementwise op's method
+    and aliases (unless its ``Surface.inplace`` is False) and any other op's whose
+    ``Surface.inplace`` is True."""
+    forms = []
+    for op in OPS:
+        surface = op.surface
+        if surface is None or surface.method is None:
+            continue
+        elementwise = (op.rules and op.py is not None and op.key not in COMPARISONS
+                       and op.key not in BOOL_RESULTS)
+        if surface.inplace or (surface.inplace is None and elementwise):
+            forms += [(name, op) for name in (surface.method, *surface.aliases)]
+    return forms
+
+
+def _inplace_method(name: str, op) -> Callable:
+    """``Tensor.<name>_``: ``Tensor.<name>`` computed, then written into ``self`` as torch's
+    in-place ops are: refused on a leaf that requires grad, recorded as the op itself
+    (``ExpBackward0``) with ``self`` the output of its new record (indexing.commit_inplace:
+    the old value's version is bumped, so a VJP that saved it refuses)."""
+    method = getattr(Tensor, name)
+    # the VJP reads the old value for self's gradient / for the other operand's: a recorded
+    # copy is read instead of the storage about to be overwritten (torch keeps original_self)
+    old_for_self = bool(op.reads_a & READS_A)
+    old_for_other = bool(op.reads_b & READS_A)
+    float64_only = name == "float_power"
+    refused = _NO_INPLACE_DERIVATIVE.get(op.key)
+
+    def inplace(self, *args, **kwargs):
+        v = _storage(self)
+        tensors = [t for t in (*args, *kwargs.values()) if isinstance(t, Tensor)]
+        recording = _recording(self, *tensors)
+        _check_inplace(self, recording)
+        if float64_only and v.dtype != np.float64:
+            raise RuntimeError(f"the base given to float_power_ has dtype "
+                               f"{dtypes.SCALAR_NAMES[v.dtype]} but the operation's result "
+                               "requires dtype Double")
+        if tensors:
+            shape = np.broadcast_shapes(v.shape, *(t._v.shape for t in tensors))
+            if shape != v.shape:
+                raise RuntimeError(f"output with shape {list(v.shape)} doesn't match the "
+                                   f"broadcast shape {list(shape)}")
+        if recording and v.dtype.kind != "f":  # (the dtype refused before anything is recorded)
+            with no_grad():
+                _check_inplace_dtype(method(self, *args, **kwargs)._v.dtype, v.dtype)
+        source = self
+        if recording and ((old_for_self and self._tape is not None) or (
+                old_for_other and any(t._tape is not None or t._rg for t in tensors))):
+            source = _unary(self, op=_CLONE, value=v.copy())
+        result = method(source, *args, **kwargs)
+        r = result._v
+        if r.dtype != v.dtype:
+            _check_inplace_dtype(r.dtype, v.dtype)
+        np.copyto(v, r, casting="unsafe")
+        if recording:
+            commit_inplace(self, result)
+            if refused is not None and STATE.grad_enabled and STATE.compile_tape is None:
+                rename(self, refused[0]).register_hook(refused[1])
+            return self
+        self._version_box()[0] += 1
+        return self
+
+    inplace.__name__ = f"{name}_"
+    inplace.__qualname__ = f"Tensor.{name}_"
+    inplace.__module__ = "tapegrad.tensor"
+    inplace.__signature__ = inspect.signature(method)
+    inplace.__doc__ = f"``{name}`` in place, as ``torch.Tensor.{name}_``."
+    return inplace
+
+
+def _refusal(key: str) -> tuple:
+    def refuse(grad):
+        raise NotImplementedError(f"the derivative for 'inplace version of {key}' is not "
+                                  "implemented.")
+
+    return f"{key.capitalize()}Backward1", refuse
+
+
+# torch records these in-place forms with a node that refuses backward (its formula is missing)
+_NO_INPLACE_DERIVATIVE = {key: _refusal(key) for key in ("acosh", "asinh", "atanh")}
+
+
+def _check_inplace_dtype(result: np.dtype, out: np.dtype) -> None:
+    if not np.can_cast(result, out, "same_kind"):
+        raise RuntimeError(f"result type {dtypes.SCALAR_NAMES[np.dtype(result)]} can't be cast "
+                           f"to the desired output type {dtypes.SCALAR_NAMES[np.dtype(out)]}")
+
+
 def install() -> None:
     """Make every method, operator and function the op table names (once, at import)."""
     for op in OPS:
@@ -370,7 +631,7 @@ def install() -> None:
         if surface is None:
             continue
         kind = op.rules[0] if op.rules and op.py is not None else None
-        if op.key in COMPARISONS:
+        if op.key in COMPARISONS or op.key in BOOL_RESULTS:
             _comparison(op, surface)
         elif kind == "unary":
             _unary_op(op, surface)
@@ -378,3 +639,13 @@ def install() -> None:
             _arithmetic_op(op, surface)
         else:
             _written_op(op, surface)
+    forms = [*_inplace_forms(), *_composed()]
+    for name, op in forms:
+        if f"{name}_" not in Tensor.__dict__:  # (add_ sub_ mul_ div_: tensor.py's own)
+            setattr(Tensor, f"{name}_", _inplace_method(name, op))
+    for op in OPS:  # (an alias's in-place form is its op's: multiply_ is mul_)
+        surface = op.surface
+        if surface is not None and surface.method is not None:
+            for alias in surface.aliases:
+                if f"{surface.method}_" in Tensor.__dict__:
+                    setattr(Tensor, f"{alias}_", Tensor.__dict__[f"{surface.method}_"])

@@ -16,7 +16,10 @@ from . import cumulative  # noqa: F401  (prod, scans, amax/amin: issue 19, new o
 from . import rearrange  # noqa: F401  (repeat: a gather keeping nothing, issue 19, new opcode)
 
 # isort: split
-from . import pyfunction  # noqa: F401  (last: the opcodes before it do not move)
+from . import pyfunction  # noqa: F401  (the opcodes before it do not move)
+
+# isort: split
+from . import mathfuncs2  # noqa: F401  (more of torch's elementwise math: new opcodes)
 
 # isort: split
 from .registry import BY_KEY, OPS, READS_A, READS_B, READS_Y, Op

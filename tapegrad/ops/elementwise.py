@@ -76,11 +76,13 @@ def _compile(kernel_fn, key: str):
 
 
 
-def unary(key, name, eager, f, df, reads, kernel_f=None, operators: tuple = (), graph=None):
+def unary(key, name, eager, f, df, reads, kernel_f=None, operators: tuple = (), graph=None,
+          aliases: tuple = ()):
     """``kernel_f``: the forward rule numba compiles, when it must differ from the Python one
     (``f``), e.g. to let LLVM vectorise it (``vmath.py``).  Users reach the op as ``x.<key>()``
-    and ``tapegrad.<key>(x)``, and through ``operators`` if given.  ``graph``: the VJP in
-    tensor operations, when ``df`` is not plain arithmetic (which runs on tensors as it is)."""
+    and ``tapegrad.<key>(x)``, through ``operators`` if given, and by torch's ``aliases``.
+    ``graph``: the VJP in tensor operations, when ``df`` is not plain arithmetic (which runs
+    on tensors as it is)."""
     py = f
     graph = graph or _unary_graph(df)
     f = kernel_f if kernel_f is not None else elementwise(named(f, f"{key}_f"))
@@ -99,7 +101,8 @@ def unary(key, name, eager, f, df, reads, kernel_f=None, operators: tuple = (), 
                 ga[i] += df(g[i], a[i], y[i])
 
     return register(key, name, 1, eager, _compile(fwd, key), _compile(vjp, key), reads, py=py,
-                    rules=("unary", f, df), assigns=True, surface=exposed(key, *operators),
+                    rules=("unary", f, df), assigns=True,
+                    surface=exposed(key, *operators, aliases=aliases),
                     graph=graph)
 
 
@@ -407,7 +410,7 @@ def _zeros_like(t):
 # --------------------------------------------------------------------------- the ops
 
 NEG = unary("neg", "NegBackward0", np.negative, lambda x: -x, lambda g, x, y: -g, 0,
-            operators=("__neg__",))
+            operators=("__neg__",), aliases=("negative",))
 EXP = unary("exp", "ExpBackward0", np.exp, lambda x: math.exp(x), lambda g, x, y: g * y, READS_Y)
 LOG = unary("log", "LogBackward0", np.log,
             lambda x: math.log(x) if x > 0.0 else (-math.inf if x == 0.0 else math.nan),
@@ -429,7 +432,7 @@ SQRT = unary("sqrt", "SqrtBackward0", np.sqrt,
              lambda g, x, y: g / (2.0 * y), READS_Y)
 ABS = unary("abs", "AbsBackward0", np.abs, lambda x: abs(x),
             lambda g, x, y: g * (1.0 if x > 0.0 else (-1.0 if x < 0.0 else 0.0)), READS_A,
-            operators=("__abs__",),
+            operators=("__abs__",), aliases=("absolute",),
             graph=lambda g, a, b, y, r: (_where(a > 0.0, g, _where(a < 0.0, -g, 0.0)), None))
 ERF = unary("erf", "ErfBackward0", _np_erf, lambda x: math.erf(x),
             lambda g, x, y: _TWO_OVER_SQRT_PI * math.exp(-(x * x)) * g, READS_A,
@@ -470,15 +473,18 @@ ADD = binary("add", "AddBackward0", np.add, lambda a, b: a + b,
              surface=exposed("add", "__add__", "__radd__", params=_OTHER))
 SUB = binary("sub", "SubBackward0", np.subtract, lambda a, b: a - b,
              lambda g, a, b, y: g, lambda g, a, b, y: -g, 0, 0,
-             surface=exposed("sub", "__sub__", "__rsub__", params=_OTHER))
+             surface=exposed("sub", "__sub__", "__rsub__", params=_OTHER,
+                             aliases=("subtract",)))
 MUL = binary("mul", "MulBackward0", np.multiply, lambda a, b: a * b,
              lambda g, a, b, y: g * b, lambda g, a, b, y: g * a, READS_B, READS_A,
-             surface=exposed("mul", "__mul__", "__rmul__", params=_OTHER))
+             surface=exposed("mul", "__mul__", "__rmul__", params=_OTHER,
+                             aliases=("multiply",)))
 # (``c / x`` is RECIPROCAL's operator)
 DIV = binary("div", "DivBackward0", np.divide, lambda a, b: a / b,
              # (torch's order: b * b under- or overflows where a / b / b does not)
              lambda g, a, b, y: g / b, lambda g, a, b, y: -g * ((a / b) / b),
-             READS_B, READS_A | READS_B, surface=exposed("div", "__truediv__", params=_OTHER))
+             READS_B, READS_A | READS_B,
+             surface=exposed("div", "__truediv__", params=_OTHER, aliases=("divide",)))
 # (in Python, C's pow, as torch's and NumPy's loops for a tensor exponent: (-inf) ** 0.5 is inf
 # and (-0.0) ** 0.5 is 0.0, where _fpow's square root -- torch's for a number exponent -- gives
 # nan and -0.0; math.pow raises where NumPy answers with a warning, and NumPy then computes it)

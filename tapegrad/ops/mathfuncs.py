@@ -41,12 +41,14 @@ TAN = unary("tan", "TanBackward0", np.tan, lambda x: math.tan(x),
             lambda g, x, y: g * (1.0 + y * y), READS_Y)
 ASIN = unary("asin", "AsinBackward0", np.arcsin, lambda x: math.asin(x),
              lambda g, x, y: g / math.sqrt(1.0 - x * x), READS_A,
-             graph=lambda g, a, b, y, r: (g * (1.0 - a * a).rsqrt(), None))
+             graph=lambda g, a, b, y, r: (g * (1.0 - a * a).rsqrt(), None),
+             aliases=("arcsin",))
 ACOS = unary("acos", "AcosBackward0", np.arccos, lambda x: math.acos(x),
              lambda g, x, y: -g / math.sqrt(1.0 - x * x), READS_A,
-             graph=lambda g, a, b, y, r: (-g * (1.0 - a * a).rsqrt(), None))
+             graph=lambda g, a, b, y, r: (-g * (1.0 - a * a).rsqrt(), None),
+             aliases=("arccos",))
 ATAN = unary("atan", "AtanBackward0", np.arctan, lambda x: math.atan(x),
-             lambda g, x, y: g / (1.0 + x * x), READS_A)
+             lambda g, x, y: g / (1.0 + x * x), READS_A, aliases=("arctan",))
 SINH = unary("sinh", "SinhBackward0", np.sinh, lambda x: math.sinh(x),
              lambda g, x, y: g * math.cosh(x), READS_A,
              graph=lambda g, a, b, y, r: (g * a.cosh(), None))
@@ -55,12 +57,14 @@ COSH = unary("cosh", "CoshBackward0", np.cosh, lambda x: math.cosh(x),
              graph=lambda g, a, b, y, r: (g * a.sinh(), None))
 ASINH = unary("asinh", "AsinhBackward0", np.arcsinh, lambda x: math.asinh(x),
               lambda g, x, y: g / math.sqrt(x * x + 1.0), READS_A,
-              graph=lambda g, a, b, y, r: (g * (a * a + 1.0).rsqrt(), None))
+              graph=lambda g, a, b, y, r: (g * (a * a + 1.0).rsqrt(), None),
+              aliases=("arcsinh",))
 ACOSH = unary("acosh", "AcoshBackward0", np.arccosh, lambda x: math.acosh(x),
               lambda g, x, y: g / math.sqrt(x * x - 1.0), READS_A,
-              graph=lambda g, a, b, y, r: (g * (a * a - 1.0).rsqrt(), None))
+              graph=lambda g, a, b, y, r: (g * (a * a - 1.0).rsqrt(), None),
+              aliases=("arccosh",))
 ATANH = unary("atanh", "AtanhBackward0", np.arctanh, lambda x: math.atanh(x),
-              lambda g, x, y: g / (1.0 - x * x), READS_A)
+              lambda g, x, y: g / (1.0 - x * x), READS_A, aliases=("arctanh",))
 
 # --------------------------------------------------------------------------- logs and exps
 
@@ -225,7 +229,7 @@ FLOOR = unary("floor", "FloorBackward0", np.floor, _floor, lambda g, x, y: 0.0, 
 CEIL = unary("ceil", "CeilBackward0", np.ceil, _ceil, lambda g, x, y: 0.0, 0, graph=_zero)
 ROUND = unary("round", "RoundBackward0", np.round, _round, lambda g, x, y: 0.0, 0, graph=_zero)
 TRUNC = unary("trunc", "TruncBackward0", np.trunc, _trunc, lambda g, x, y: 0.0, 0,
-              graph=_zero)
+              graph=_zero, aliases=("fix",))
 FRAC = unary("frac", "FracBackward0", lambda x: x - np.trunc(x), _frac, lambda g, x, y: g, 0)
 
 # --------------------------------------------------------------------------- two operands
@@ -296,7 +300,7 @@ def _logaddexp(a, b):
 
 ATAN2 = binary("atan2", "Atan2Backward0", np.arctan2, lambda a, b: math.atan2(a, b),
                _atan2_da, _atan2_db, READS_A | READS_B, READS_A | READS_B,
-               surface=exposed("atan2", params=_INPUT_OTHER),
+               surface=exposed("atan2", params=_INPUT_OTHER, aliases=("arctan2",)),
                graph=(lambda g, a, b, y: _where(a * a + b * b == 0.0, 0.0,
                                                 g * b / (a * a + b * b)),
                       lambda g, a, b, y: _where(a * a + b * b == 0.0, 0.0,
@@ -306,23 +310,25 @@ HYPOT = binary("hypot", "HypotBackward0", np.hypot, lambda a, b: math.hypot(a, b
                READS_A | READS_Y, READS_B | READS_Y, surface=exposed("hypot", params=_INPUT_OTHER))
 FMOD = binary("fmod", "FmodBackward1", np.fmod, _fmod_kernel,
               lambda g, a, b, y: g, lambda g, a, b, y: -g * _trunc_jit(a / b),
-              0, READS_A | READS_B, py=_fmod, surface=exposed("fmod", params=_INPUT_OTHER),
+              0, READS_A | READS_B, py=_fmod,
+              surface=exposed("fmod", params=_INPUT_OTHER, number_name="FmodBackward0"),
               graph=(lambda g, a, b, y: g, lambda g, a, b, y: -g * (a / b).trunc()))
 REMAINDER = binary("remainder", "RemainderBackward1", np.remainder, _remainder_kernel,
                    lambda g, a, b, y: g, lambda g, a, b, y: -g * _floor_jit(a / b),
                    0, READS_A | READS_B, py=_remainder,
-                   surface=exposed("remainder", params=_INPUT_OTHER),
+                   surface=exposed("remainder", params=_INPUT_OTHER,
+                                   number_name="RemainderBackward0"),
                    graph=(lambda g, a, b, y: g, lambda g, a, b, y: -g * (a / b).floor()))
 XLOGY = binary("xlogy", "XlogyBackward0", _np_xlogy, _xlogy,
                _xlogy_da,
                lambda g, a, b, y: g * a / b, READS_A | READS_B, READS_A | READS_B,
-               surface=exposed("xlogy", params=("input", "other")),
+               surface=exposed("xlogy", params=_INPUT_OTHER, number_name="XlogyBackward2"),
                graph=(lambda g, a, b, y: _where((a == 0.0) & (b == b), 0.0, g * b.log()),
                       lambda g, a, b, y: g * a / b))
 LOGADDEXP = binary("logaddexp", "LogaddexpBackward0", np.logaddexp, _logaddexp,
                    lambda g, a, b, y: g / (1.0 + math.exp(b - a)),
                    lambda g, a, b, y: g / (1.0 + math.exp(a - b)),
                    READS_A | READS_B, READS_A | READS_B,
-                   surface=exposed("logaddexp", params=_INPUT_OTHER),
+                   surface=exposed("logaddexp", params=_INPUT_OTHER, inplace=False),
                    graph=(lambda g, a, b, y: g / (1.0 + (b - a).exp()),
                           lambda g, a, b, y: g / (1.0 + (a - b).exp())))

@@ -70,7 +70,13 @@ class Surface:
 
     ``method`` is ``Tensor.<method>``, ``function`` is ``tapegrad.<function>``, ``operators``
     the ``Tensor`` operators that compute the op (``"__neg__"``, ``"__add__"`` ...), ``params``
-    the function's parameter names as torch's (the method's are ``self`` and the rest).
+    the function's parameter names as torch's (the method's are ``self`` and the rest),
+    ``aliases`` torch's other names for the same op (``arccos`` for ``acos``: the same node),
+    made as the method and function are.  ``inplace``: whether ``Tensor.<method>_`` (and each
+    alias's) is made too, torch's in-place form; None: as the kind of op -- every elementwise
+    op has one, no other op.  ``number_name``: the node's name when the second operand is a
+    Python number, where torch's differs (``FmodBackward0``, where two tensors give
+    ``FmodBackward1``).
 
     For an elementwise op (one with a Python scalar rule) all of them are made from the op
     itself.  Any other op's method is written by hand in ``tensor.py``, and its function calls
@@ -81,11 +87,16 @@ class Surface:
     function: str | None = None
     operators: tuple[str, ...] = ()
     params: tuple[str, ...] = ("input",)
+    aliases: tuple[str, ...] = ()
+    inplace: bool | None = None
+    number_name: str | None = None
 
 
 # the usual surface of an elementwise op: ``x.<key>()`` and ``tapegrad.<key>(x)``
-def exposed(key: str, *operators: str, params: tuple[str, ...] = ("input",)) -> Surface:
-    return Surface(key, key, operators, params)
+def exposed(key: str, *operators: str, params: tuple[str, ...] = ("input",),
+            aliases: tuple[str, ...] = (), inplace: bool | None = None,
+            number_name: str | None = None) -> Surface:
+    return Surface(key, key, operators, params, aliases, inplace, number_name)
 
 
 class Record(NamedTuple):

@@ -73,12 +73,12 @@ MAXIMUM = binary("maximum", "MaximumBackward0", np.maximum,
                  lambda a, b: a if a > b or a != a else (b if b > a or b != b else a),
                  lambda g, a, b, y: _share(g, a, b), lambda g, a, b, y: _share(g, b, a),
                  READS_A | READS_B, READS_A | READS_B,
-                 surface=exposed("maximum", params=("input", "other")))
+                 surface=exposed("maximum", params=("input", "other"), inplace=False))
 MINIMUM = binary("minimum", "MinimumBackward0", np.minimum,
                  lambda a, b: a if a < b or a != a else (b if b < a or b != b else a),
                  lambda g, a, b, y: _share(g, -a, -b), lambda g, a, b, y: _share(g, -b, -a),
                  READS_A | READS_B, READS_A | READS_B,
-                 surface=exposed("minimum", params=("input", "other")))
+                 surface=exposed("minimum", params=("input", "other"), inplace=False))
 
 
 # -- max() / min() over everything: ties share evenly ----------------------------------------
@@ -182,7 +182,7 @@ def _np_clamp(a, lo, hi):
 
 # (x.clamp(min, max), by hand in tensor.py, records clamp, clamp_min or clamp_max)
 CLAMP = register("clamp", "ClampBackward1", 1, _np_clamp, _clamp_fwd, _clamp_vjp, READS_A,
-                 surface=exposed("clamp"))
+                 surface=exposed("clamp", aliases=("clip",), inplace=True))
 CLAMP_MIN = register("clamp_min", "ClampMinBackward0", 1, _np_clamp, _clamp_fwd, _clamp_vjp,
                      READS_A)
 CLAMP_MAX = register("clamp_max", "ClampMaxBackward0", 1, _np_clamp, _clamp_fwd, _clamp_vjp,

@@ -1,6 +1,6 @@
-"""``tapegrad.nn``: a small torch.nn -- ``Module``, ``Parameter``, ``Linear``, containers,
-activation and loss modules, ``Dropout``, ``Identity``, ``Flatten``, and ``nn.functional`` /
-``nn.init``.  No convolutions, normalisation layers or recurrent cells yet.
+"""``tapegrad.nn``: a small torch.nn -- ``Module``, ``Parameter``, ``Linear``, convolutions,
+pooling, normalisation, embeddings, recurrent layers, containers, activation and loss modules,
+``Dropout``, ``Identity``, ``Flatten``, and ``nn.functional`` / ``nn.init`` / ``nn.utils``.
 
 >>> import tapegrad as tg
 >>> tg.nn.Sequential(tg.nn.Linear(2, 16), tg.nn.Tanh(), tg.nn.Linear(16, 1))
@@ -12,8 +12,26 @@ Sequential(
 """
 
 from . import functional, init
+from .conv import Conv1d, Conv2d, Conv3d
 from .layers import *  # noqa: F403
 from .layers import __all__ as _layers
 from .module import Module, Parameter
+from .pooling import (
+    AdaptiveAvgPool1d,
+    AdaptiveAvgPool2d,
+    AdaptiveMaxPool1d,
+    AdaptiveMaxPool2d,
+    AvgPool1d,
+    AvgPool2d,
+    AvgPool3d,
+    MaxPool1d,
+    MaxPool2d,
+    MaxPool3d,
+)
 
-__all__ = ["Module", "Parameter", "functional", "init", *_layers]
+__all__ = [
+    "Module", "Parameter", "functional", "init", *_layers,
+    "Conv1d", "Conv2d", "Conv3d", "MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d",
+    "AvgPool2d", "AvgPool3d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveMaxPool1d",
+    "AdaptiveMaxPool2d",
+]

@@ -458,3 +458,36 @@ def test_small_cnn_trains_as_torch():
                                  strict=True):
         np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-10,
                                    atol=1e-12, err_msg=name)
+
+
+def test_max_pool_nan_and_ties_as_torch():
+    # torch takes a window's first max, or its last NaN: values, indices and gradients
+    torch = _torch()
+    x = rng.standard_normal((1, 2, 4, 6))
+    x[0, 0, 0, 1] = x[0, 0, 1, 0] = np.nan
+    x[0, 1, 2:4, 2:4] = 3.0
+    for name, args in [("max_pool2d", (2,)), ("max_pool2d", (3, 1, 1)),
+                       ("adaptive_max_pool2d", ((3, 4),))]:
+        a = tg.tensor(x, requires_grad=True)
+        b = torch.tensor(x, requires_grad=True)
+        ya, ia = getattr(F, name)(a, *args, return_indices=True)
+        yb, ib = getattr(torch.nn.functional, name)(b, *args, return_indices=True)
+        np.testing.assert_array_equal(ya.detach().numpy(), yb.detach().numpy())
+        np.testing.assert_array_equal(ia.numpy(), ib.numpy())
+        ya.sum().backward()
+        yb.sum().backward()
+        np.testing.assert_array_equal(a.grad.numpy(), b.grad.numpy())
+
+
+def test_compiled_max_pool_replays_without_recording_again():
+    # the window's choice stays on the tape: new inputs (new argmaxes) need no retape
+    def f(x):
+        return (F.max_pool2d(x, 2, 1) ** 2).sum() + F.adaptive_max_pool2d(x, 2).sum()
+
+    tape = tg.compile(f, rng.standard_normal((1, 2, 5, 5)), on_guard="raise")
+    for _ in range(3):
+        x = rng.standard_normal((1, 2, 5, 5))
+        xt = tg.tensor(x, requires_grad=True)
+        f(xt).backward()
+        np.testing.assert_allclose(tape.gradient(x), xt.grad.numpy(), rtol=1e-12)
+    assert tape.retapes == 0

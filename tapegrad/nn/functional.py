@@ -31,7 +31,7 @@ __all__ = [
     "cosine_similarity", "pairwise_distance",
     "conv1d", "conv2d", "conv3d", "max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d",
     "avg_pool2d", "avg_pool3d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
-    "adaptive_max_pool1d", "adaptive_max_pool2d",
+    "adaptive_max_pool1d", "adaptive_max_pool2d", "batch_norm", "layer_norm", "group_norm",
 ]
 
 
@@ -449,6 +449,7 @@ def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
 
 # the layers' functions live in their layers' modules (which import this one's helpers)
 from .conv import conv1d, conv2d, conv3d  # noqa: E402
+from .normalization import batch_norm, group_norm, layer_norm  # noqa: E402
 from .pooling import (  # noqa: E402
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,

@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from ..tensor import Tensor, _wrap, cat, matmul
+from ..tensor import Tensor, _wrap, cat, matmul, where
 from .conv import _ntuple, windows
 from .module import Module
 
@@ -102,14 +102,29 @@ def _geometry(name: str, n: int, input: Tensor, kernel_size, stride, padding, di
     return k, s, p, d, out, pads, spatial
 
 
+def _pick_max(cols: Tensor, dim: int) -> tuple[Tensor, Tensor]:
+    """The max along ``dim`` and a bool mask of the element it is taken from -- torch's pooling
+    choice: the first max, or, in a window holding NaN, the last NaN.  Built from comparisons and
+    ``where`` rather than ``max(dim)``, whose choice would be a guard under ``tg.compile``: this
+    way a compiled tape replays any input without recording again."""
+    d = cols.detach()
+    top = d.amax(dim, keepdim=True)
+    nan = d != d
+    hit = (d == top) | nan
+    seen = hit.to(d.dtype).cumsum(dim)
+    first = hit & (seen == 1)
+    last_nan = nan & (seen == seen.amax(dim, keepdim=True))
+    pick = where(top != top, last_nan, first)
+    return where(pick, cols, 0.0).sum(dim), pick
+
+
 def _max_pool(name: str, n: int, input: Tensor, kernel_size, stride, padding, dilation,
               ceil_mode: bool, return_indices: bool):
     x, unbatched = _batched(name, n, input)
     k, s, p, d, out, pads, spatial = _geometry(name, n, x, kernel_size, stride, padding, dilation,
                                                ceil_mode)
     cols = windows(x, k, s, pads, d, out, value=-math.inf)  # (N, C, K, *out)
-    best = cols.max(dim=2)
-    values = best.values
+    values, pick = _pick_max(cols, 2)
     if not return_indices:
         return values.squeeze(0) if unbatched else values
     # each (kernel offset, output position)'s flat index into the input plane
@@ -120,7 +135,7 @@ def _max_pool(name: str, n: int, input: Tensor, kernel_size, stride, padding, di
         pos = coords[n + i] * s[i] - p[i] + coords[i] * d[i]
         flat = flat * spatial[i] + pos
     flat = flat.reshape(math.prod(k), *out)
-    pick = best.indices.numpy()
+    pick = np.argmax(pick.numpy(), axis=2)
     idx = np.take_along_axis(np.broadcast_to(flat, pick.shape[:2] + flat.shape),
                              pick[:, :, None], axis=2)[:, :, 0]
     indices = _wrap(np.ascontiguousarray(idx))
@@ -308,11 +323,11 @@ def _adaptive_max(name: str, n: int, input: Tensor, output_size, return_indices:
     flat = x.reshape(*lead, plane)
     filler = _wrap(np.full(lead + (1,), -math.inf, dtype=x._v.dtype))
     gathered = cat([flat, filler], 2)[:, :, table]  # (N, C, L, K)
-    best = gathered.max(dim=3)
-    values = best.values.reshape(*lead, *out)
+    values, pick = _pick_max(gathered, 3)
+    values = values.reshape(*lead, *out)
     if not return_indices:
         return values.squeeze(0) if unbatched else values
-    idx = table[np.arange(table.shape[0]), best.indices.numpy()].reshape(*lead, *out)
+    idx = table[np.arange(table.shape[0]), np.argmax(pick.numpy(), axis=3)].reshape(*lead, *out)
     indices = _wrap(np.ascontiguousarray(idx))
     if unbatched:
         return values.squeeze(0), indices.squeeze(0)

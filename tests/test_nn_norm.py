@@ -225,7 +225,7 @@ def _raised(call):
     try:
         call()
     except Exception as e:  # noqa: BLE001 -- the error itself is compared
-        return type(e), str(e)
+        return type(e), str(e).replace("tapegrad.", "torch.")
     return None
 
 

@@ -11,12 +11,27 @@ Sequential(
 )
 """
 
-from . import functional, init
+from . import functional, init, utils
+from .activation import (
+    GLU,
+    Dropout1d,
+    Dropout2d,
+    Dropout3d,
+    Hardshrink,
+    Hardsigmoid,
+    Hardswish,
+    PReLU,
+    Softshrink,
+    Tanhshrink,
+    Threshold,
+)
 from .conv import Conv1d, Conv2d, Conv3d
 from .layers import *  # noqa: F403
 from .layers import __all__ as _layers
+from .margin import HingeEmbeddingLoss, MarginRankingLoss, TripletMarginLoss
 from .module import Module, Parameter
 from .normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, LayerNorm
+from .params import ParameterDict, ParameterList
 from .pooling import (
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
@@ -30,11 +45,15 @@ from .pooling import (
     MaxPool3d,
 )
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
+from .sparse import Embedding
 
 __all__ = [
-    "Module", "Parameter", "functional", "init", *_layers,
+    "Module", "Parameter", "functional", "init", "utils", *_layers,
     "Conv1d", "Conv2d", "Conv3d", "MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d",
     "AvgPool2d", "AvgPool3d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveMaxPool1d",
     "AdaptiveMaxPool2d", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "GroupNorm",
     "RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell",
+    "Hardswish", "Hardsigmoid", "Tanhshrink", "GLU", "PReLU", "Hardshrink", "Softshrink",
+    "Threshold", "Dropout1d", "Dropout2d", "Dropout3d", "Embedding", "ParameterList",
+    "ParameterDict", "MarginRankingLoss", "HingeEmbeddingLoss", "TripletMarginLoss",
 ]

@@ -32,6 +32,9 @@ __all__ = [
     "conv1d", "conv2d", "conv3d", "max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d",
     "avg_pool2d", "avg_pool3d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
     "adaptive_max_pool1d", "adaptive_max_pool2d", "batch_norm", "layer_norm", "group_norm",
+    "hardswish", "hardsigmoid", "tanhshrink", "glu", "prelu", "hardshrink", "softshrink",
+    "threshold", "dropout1d", "dropout2d", "dropout3d", "embedding", "margin_ranking_loss",
+    "hinge_embedding_loss", "triplet_margin_loss",
 ]
 
 
@@ -448,7 +451,21 @@ def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
 
 
 # the layers' functions live in their layers' modules (which import this one's helpers)
+from .activation import (  # noqa: E402
+    dropout1d,
+    dropout2d,
+    dropout3d,
+    glu,
+    hardshrink,
+    hardsigmoid,
+    hardswish,
+    prelu,
+    softshrink,
+    tanhshrink,
+    threshold,
+)
 from .conv import conv1d, conv2d, conv3d  # noqa: E402
+from .margin import hinge_embedding_loss, margin_ranking_loss, triplet_margin_loss  # noqa: E402
 from .normalization import batch_norm, group_norm, layer_norm  # noqa: E402
 from .pooling import (  # noqa: E402
     adaptive_avg_pool1d,
@@ -462,3 +479,4 @@ from .pooling import (  # noqa: E402
     max_pool2d,
     max_pool3d,
 )
+from .sparse import embedding  # noqa: E402

@@ -26,10 +26,6 @@ __all__ = ["batch_norm", "layer_norm", "group_norm", "BatchNorm1d", "BatchNorm2d
            "BatchNorm3d", "LayerNorm", "GroupNorm"]
 
 
-def _size_str(shape) -> str:
-    return "torch.Size([" + ", ".join(map(str, shape)) + "])"
-
-
 def _normalized(x: Tensor, dims: tuple, eps: float) -> tuple[Tensor, Tensor, Tensor]:
     """(x - mean) / sqrt(var + eps) over ``dims`` (biased variance), with the mean and
     variance (keepdim)."""
@@ -65,7 +61,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     if training:
         if count == 1:
             raise ValueError(f"Expected more than 1 value per channel when training, got input "
-                             f"size {_size_str(input.shape)}")
+                             f"size {input.shape!r}")
         out, mean, var = _normalized(input, dims, eps)
         if running_mean is not None or running_var is not None:
             with no_grad():

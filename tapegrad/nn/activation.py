@@ -106,7 +106,7 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
                            f"parameter numbers = {n} and channel size = {channels}.")
     w = weight.reshape((n,) + (1,) * (input.ndim - 2)) if n != 1 and input.ndim > 2 else \
         weight if n != 1 else weight.reshape(())
-    return where(input > 0, input, w * input)
+    return _named(where(input > 0, input, w * input), "PreluKernelBackward0")
 
 
 def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:

@@ -17,6 +17,7 @@ import itertools
 import math
 from typing import Any
 
+from ..node import rename as _named
 from ..tensor import Tensor, matmul, stack
 from . import init
 from .functional import pad as _pad
@@ -131,6 +132,7 @@ def _conv(name: str, n: int, input: Tensor, weight: Tensor, bias: Tensor | None,
     y = y.reshape(batch, out_channels, *out)
     if bias is not None:
         y = y + bias.reshape(out_channels, *(1,) * n)
+    _named(y, "ConvolutionBackward0")
     return y.squeeze(0) if unbatched else y
 
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import dtypes
 from ..grad_mode import no_grad
+from ..node import rename as _named
 from ..tensor import Tensor, _wrap
 from . import init
 from .module import Module, Parameter
@@ -81,7 +82,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         out = out * weight.reshape(shape)
     if bias is not None:
         out = out + bias.reshape(shape)
-    return out
+    return _named(out, "NativeBatchNormBackward0")
 
 
 def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
@@ -109,7 +110,7 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
         out = out * weight
     if bias is not None:
         out = out + bias
-    return out
+    return _named(out, "NativeLayerNormBackward0")
 
 
 def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
@@ -141,7 +142,7 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
         out = out * weight.reshape(shape)
     if bias is not None:
         out = out + bias.reshape(shape)
-    return out
+    return _named(out, "NativeGroupNormBackward0")
 
 
 def _full(shape: tuple, value: float, dtype) -> Tensor:

@@ -18,6 +18,7 @@ import math
 
 import numpy as np
 
+from ..node import rename as _named
 from ..tensor import Tensor, _wrap, cat, matmul, where
 from .conv import _ntuple, windows
 from .module import Module
@@ -28,6 +29,14 @@ __all__ = [
     "MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d",
     "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d",
 ]
+
+
+def _done(values: Tensor, unbatched: bool, n: int, name: str) -> Tensor:
+    """Drop the batch dim added to an unbatched input; torch's grad_fn name (its 1-d pooling
+    is the 2-d one between an unsqueeze and a squeeze)."""
+    if unbatched:
+        values = values.squeeze(0)
+    return _named(values, "SqueezeBackward1" if n == 1 else name)
 
 
 def _batched(name: str, n: int, input: Tensor) -> tuple[Tensor, bool]:
@@ -125,8 +134,9 @@ def _max_pool(name: str, n: int, input: Tensor, kernel_size, stride, padding, di
                                                ceil_mode)
     cols = windows(x, k, s, pads, d, out, value=-math.inf)  # (N, C, K, *out)
     values, pick = _pick_max(cols, 2)
+    values = _done(values, unbatched, n, f"MaxPool{n}DWithIndicesBackward0")
     if not return_indices:
-        return values.squeeze(0) if unbatched else values
+        return values
     # each (kernel offset, output position)'s flat index into the input plane
     coords = np.meshgrid(*[np.arange(kk) for kk in k], *[np.arange(o) for o in out],
                          indexing="ij")
@@ -138,9 +148,7 @@ def _max_pool(name: str, n: int, input: Tensor, kernel_size, stride, padding, di
     pick = np.argmax(pick.numpy(), axis=2)
     idx = np.take_along_axis(np.broadcast_to(flat, pick.shape[:2] + flat.shape),
                              pick[:, :, None], axis=2)[:, :, 0]
-    indices = _wrap(np.ascontiguousarray(idx))
-    if unbatched:
-        return values.squeeze(0), indices.squeeze(0)
+    indices = _wrap(np.ascontiguousarray(idx[0] if unbatched else idx))
     return values, indices
 
 
@@ -202,7 +210,7 @@ def _avg_pool(name: str, n: int, input: Tensor, kernel_size, stride, padding, ce
                 np.minimum(end, spatial[i]) - np.maximum(start, 0)
             divisor = divisor * size.reshape((-1,) + (1,) * (n - 1 - i))
     y = total / _wrap(divisor.astype(x._v.dtype))
-    return y.squeeze(0) if unbatched else y
+    return _done(y, unbatched, n, f"AvgPool{n}DBackward0")
 
 
 def avg_pool1d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
@@ -274,7 +282,8 @@ def _adaptive_avg(name: str, n: int, input: Tensor, output_size) -> Tensor:
             y = matmul(y, a)
         else:
             y = matmul(y.movedim(axis, -1), a).movedim(-1, axis)
-    return y.squeeze(0) if unbatched else y
+    return _done(y, unbatched, n, "MeanBackward1" if all(o == 1 for o in out) else
+                 f"AdaptiveAvgPool{n}DBackward0")
 
 
 def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:
@@ -324,13 +333,11 @@ def _adaptive_max(name: str, n: int, input: Tensor, output_size, return_indices:
     filler = _wrap(np.full(lead + (1,), -math.inf, dtype=x._v.dtype))
     gathered = cat([flat, filler], 2)[:, :, table]  # (N, C, L, K)
     values, pick = _pick_max(gathered, 3)
-    values = values.reshape(*lead, *out)
+    values = _done(values.reshape(*lead, *out), unbatched, n, f"AdaptiveMaxPool{n}DBackward0")
     if not return_indices:
-        return values.squeeze(0) if unbatched else values
+        return values
     idx = table[np.arange(table.shape[0]), np.argmax(pick.numpy(), axis=3)].reshape(*lead, *out)
-    indices = _wrap(np.ascontiguousarray(idx))
-    if unbatched:
-        return values.squeeze(0), indices.squeeze(0)
+    indices = _wrap(np.ascontiguousarray(idx[0] if unbatched else idx))
     return values, indices
 
 

@@ -83,8 +83,7 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,
         pad = idx == padding_idx
         if pad.any():
             out = where(_wrap(pad[..., None]), out.detach(), out)
-    return _named(out, "EmbeddingBackward0") if padding_idx is None and \
-        not scale_grad_by_freq else out
+    return _named(out, "EmbeddingBackward0")
 
 
 class Embedding(Module):

@@ -39,9 +39,10 @@ def _shape_str(shape) -> str:
 
 
 def windows(x: Tensor, kernel: tuple, stride: tuple, pads: list, dilation: tuple,
-            out: tuple, value: float = 0.0) -> Tensor:
+            out: tuple, value: float = 0.0, channels_last: bool = False) -> Tensor:
     """(N, C, *spatial) -> (N, C, prod(kernel), *out): each kernel offset's strided slice of
-    ``x`` padded by ``pads`` ((left, right) per spatial dim) with ``value``."""
+    ``x`` padded by ``pads`` ((left, right) per spatial dim) with ``value``.  With
+    ``channels_last``: (N, *out, C, prod(kernel)), the rows of one 2-D matmul."""
     n = len(kernel)
     flat = [w for pair in reversed(pads) for w in pair]
     if any(flat):
@@ -52,8 +53,10 @@ def windows(x: Tensor, kernel: tuple, stride: tuple, pads: list, dilation: tuple
         for d in range(n):
             start = offs[d] * dilation[d]
             index.append(slice(start, start + stride[d] * (out[d] - 1) + 1, stride[d]))
-        parts.append(x[tuple(index)])
-    return parts[0].unsqueeze(2) if len(parts) == 1 else stack(parts, 2)
+        part = x[tuple(index)]
+        parts.append(part.permute(0, *range(2, n + 2), 1) if channels_last else part)
+    axis = n + 2 if channels_last else 2
+    return parts[0].unsqueeze(axis) if len(parts) == 1 else stack(parts, axis)
 
 
 def _conv(name: str, n: int, input: Tensor, weight: Tensor, bias: Tensor | None, stride,
@@ -119,17 +122,19 @@ def _conv(name: str, n: int, input: Tensor, weight: Tensor, bias: Tensor | None,
                            + " x ".join(map(str, reach)) + "). Kernel size can't be greater "
                            "than actual input size")
     out = tuple((p - r) // s + 1 for p, r, s in zip(padded, reach, stride, strict=True))
-    cols = windows(input, kernel, stride, pads, dilation, out)  # (N, C, K, *out)
+    # one 2-D product (N * L, C * K) @ (C * K, O): BLAS, not a batch of small products
+    cols = windows(input, kernel, stride, pads, dilation, out, channels_last=True)
     k_size = math.prod(kernel)
-    length = math.prod(out)
+    rows = batch * math.prod(out)
     if groups == 1:
-        y = matmul(weight.reshape(out_channels, channels * k_size),
-                   cols.reshape(batch, channels * k_size, length))
+        y = matmul(cols.reshape(rows, channels * k_size),
+                   weight.reshape(out_channels, channels * k_size).t())
     else:
         per = channels // groups
-        w = weight.reshape(groups, out_channels // groups, per * k_size)
-        y = matmul(w, cols.reshape(batch, groups, per * k_size, length))
-    y = y.reshape(batch, out_channels, *out)
+        grouped = cols.reshape(rows, groups, per * k_size).transpose(0, 1).contiguous()
+        w = weight.reshape(groups, out_channels // groups, per * k_size).transpose(1, 2)
+        y = matmul(grouped, w).transpose(0, 1)  # (rows, groups, O / groups)
+    y = y.reshape(batch, *out, out_channels).permute(0, n + 1, *range(1, n + 1))
     if bias is not None:
         y = y + bias.reshape(out_channels, *(1,) * n)
     _named(y, "ConvolutionBackward0")

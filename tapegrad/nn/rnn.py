@@ -44,8 +44,12 @@ def _zeros(shape: tuple, like: Tensor) -> Tensor:
 
 
 def _linear(x: Tensor, w: Tensor, b: Tensor | None) -> Tensor:
+    lead = tuple(x.shape[:-1])
+    if len(lead) > 1:  # (one 2-D product rather than a batch of them)
+        x = x.reshape(-1, x.shape[-1])
     out = matmul(x, w.t())
-    return out if b is None else out + b
+    out = out if b is None else out + b
+    return out.reshape(*lead, out.shape[-1]) if len(lead) > 1 else out
 
 
 def _step(mode: str, xg: Tensor, h: Tensor, c: Tensor | None, w_hh: Tensor,

@@ -493,3 +493,20 @@ def test_compiled_max_pool_replays_without_recording_again():
         f(xt).backward()
         np.testing.assert_allclose(tape.gradient(x), xt.grad.numpy(), rtol=1e-12)
     assert tape.retapes == 0
+
+
+def test_outputs_are_contiguous_as_torch():
+    torch = _torch()
+    x = rng.standard_normal((2, 4, 6, 5))
+    for name, args in [("conv2d", (rng.standard_normal((4, 2, 3, 3)), None, 1, 1, 1, 2)),
+                       ("conv1d", (rng.standard_normal((3, 4, 2)),)),
+                       ("max_pool2d", (2,)), ("avg_pool2d", (3, 2, 1)),
+                       ("adaptive_avg_pool2d", ((2, 3),)), ("adaptive_max_pool2d", (3,))]:
+        xi = x[:, :, 0] if name == "conv1d" else x
+        ours = getattr(F, name)(tg.tensor(xi), *[tg.tensor(a) if isinstance(a, np.ndarray)
+                                                 else a for a in args])
+        theirs = getattr(torch.nn.functional, name)(
+            torch.tensor(xi), *[torch.tensor(a) if isinstance(a, np.ndarray) else a
+                                for a in args])
+        assert ours.is_contiguous() == theirs.is_contiguous() is True, name
+        assert tuple(ours.view(-1).shape) == (theirs.numel(),)

@@ -134,7 +134,8 @@ def _conv(name: str, n: int, input: Tensor, weight: Tensor, bias: Tensor | None,
         grouped = cols.reshape(rows, groups, per * k_size).transpose(0, 1).contiguous()
         w = weight.reshape(groups, out_channels // groups, per * k_size).transpose(1, 2)
         y = matmul(grouped, w).transpose(0, 1)  # (rows, groups, O / groups)
-    y = y.reshape(batch, *out, out_channels).permute(0, n + 1, *range(1, n + 1))
+    # (contiguous, as torch's: ``view`` after a convolution is common)
+    y = y.reshape(batch, *out, out_channels).permute(0, n + 1, *range(1, n + 1)).contiguous()
     if bias is not None:
         y = y + bias.reshape(out_channels, *(1,) * n)
     _named(y, "ConvolutionBackward0")

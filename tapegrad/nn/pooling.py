@@ -282,7 +282,7 @@ def _adaptive_avg(name: str, n: int, input: Tensor, output_size) -> Tensor:
             y = matmul(y, a)
         else:
             y = matmul(y.movedim(axis, -1), a).movedim(-1, axis)
-    return _done(y, unbatched, n, "MeanBackward1" if all(o == 1 for o in out) else
+    return _done(y.contiguous(), unbatched, n, "MeanBackward1" if all(o == 1 for o in out) else
                  f"AdaptiveAvgPool{n}DBackward0")
 
 

@@ -476,3 +476,15 @@ def test_parameters_vector_round_trip_matches_torch():
     for p, q in zip(ta.parameters(), tb.parameters(), strict=True):
         np.testing.assert_array_equal(p.detach().numpy(), q.detach().numpy())
         assert isinstance(p, nn.Parameter) and p.requires_grad
+
+
+def test_docstring_examples_run():
+    import doctest
+    import importlib
+
+    finder, runner = doctest.DocTestFinder(), doctest.DocTestRunner()
+    for name in ("conv", "pooling", "normalization", "rnn", "activation", "sparse", "params",
+                 "margin", "utils"):
+        for test in finder.find(importlib.import_module(f"tapegrad.nn.{name}")):
+            runner.run(test)
+    assert runner.failures == 0 and runner.tries >= 60

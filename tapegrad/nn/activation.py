@@ -7,7 +7,7 @@ side torch's backward takes).
 
 >>> import tapegrad as tg, tapegrad.nn.functional as F
 >>> F.hardswish(tg.tensor([-4.0, 0.0, 1.0, 4.0]))
-tensor([-0.0000,  0.0000,  0.6667,  4.0000])
+tensor([-0.0000, 0.0000, 0.6667, 4.0000])
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
     if inplace:
         return _write_back(input, hardswish(input.clone()), "HardswishBackward0")
     mid = input * (input + 3.0) / 6.0
-    return _named(where(input <= -3.0, 0.0, where(input < 3.0, mid, input)),
+    # (input * 0: torch's -0. below -3)
+    return _named(where(input <= -3.0, input * 0.0, where(input < 3.0, mid, input)),
                   "HardswishBackward0")
 
 

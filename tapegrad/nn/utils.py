@@ -74,8 +74,8 @@ def clip_grads_with_norm_(parameters, max_norm: float, total_norm: Tensor,
 
     >>> import tapegrad as tg
     >>> w = tg.nn.Parameter(tg.ones(1)); w.grad = tg.tensor([4.0])
-    >>> tg.nn.utils.clip_grads_with_norm_([w], 1.0, tg.tensor(4.0)); w.grad
-    tensor([0.2500])
+    >>> tg.nn.utils.clip_grads_with_norm_([w], 1.0, tg.tensor(8.0)); w.grad
+    tensor([0.5000])
     """
     parameters = [parameters] if isinstance(parameters, Tensor) else list(parameters)
     grads = [p.grad for p in parameters if p.grad is not None]

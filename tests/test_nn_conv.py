@@ -397,6 +397,15 @@ def test_module_reprs_and_attributes_match_torch():
             assert getattr(ours, attr, None) == getattr(theirs, attr, None), attr
 
 
+def _unordered(error):
+    """A message with torch's printed sets (in hash order) sorted."""
+    import re
+
+    kind, text = error
+    return kind, re.sub(r"\{[^}]*\}", lambda m: str(sorted(m.group(0)[1:-1].split(", "))),
+                        text)
+
+
 def test_conv_module_errors_match_torch():
     torch = _torch()
     for args, kw in [((4, 6, 3), dict(groups=3)), ((3, 6, 3), dict(groups=2)),
@@ -404,8 +413,8 @@ def test_conv_module_errors_match_torch():
                      ((4, 4, 3), dict(padding="full")),
                      ((4, 4, 3), dict(padding="same", stride=2)),
                      ((4, 4, 3), dict(padding_mode="mirror"))]:
-        assert _raised(lambda a=args, k=kw: nn.Conv2d(*a, **k)) == \
-            _raised(lambda a=args, k=kw: torch.nn.Conv2d(*a, **k))
+        assert _unordered(_raised(lambda a=args, k=kw: nn.Conv2d(*a, **k))) == \
+            _unordered(_raised(lambda a=args, k=kw: torch.nn.Conv2d(*a, **k)))
 
 
 def test_conv_init_bounds_match_torch():
@@ -510,3 +519,30 @@ def test_outputs_are_contiguous_as_torch():
                                 for a in args])
         assert ours.is_contiguous() == theirs.is_contiguous() is True, name
         assert tuple(ours.view(-1).shape) == (theirs.numel(),)
+
+
+def test_mixed_dtypes_refused_as_torch():
+    torch = _torch()
+    for x, w, b in [("float32", "float64", None), ("float64", "float32", None),
+                    ("float32", "float32", "float64")]:
+        def call(lib, f, x=x, w=w, b=b):
+            return f.conv2d(lib.zeros(1, 1, 3, 3, dtype=getattr(lib, x)),
+                            lib.zeros(1, 1, 2, 2, dtype=getattr(lib, w)),
+                            None if b is None else lib.zeros(1, dtype=getattr(lib, b)))
+        assert _raised(lambda c=call: c(tg, F)) == \
+            _raised(lambda c=call: c(torch, torch.nn.functional))
+
+
+def test_pool_second_order_matches_torch():
+    torch = _torch()
+    x = rng.standard_normal((2, 2, 5, 5))
+    out = []
+    for lib, f in ((tg, F), (torch, torch.nn.functional)):
+        xt = lib.tensor(x, requires_grad=True)
+        y = ((f.max_pool2d(xt, 2, 1) ** 3).sum() + (f.avg_pool2d(xt, 3, 2, 1) ** 3).sum() +
+             (f.adaptive_max_pool2d(xt, 2) ** 3).sum())
+        grad = tg.autograd.grad if lib is tg else torch.autograd.grad
+        gx, = grad(y, [xt], create_graph=True)
+        (gx * gx).sum().backward()
+        out.append(xt.grad.numpy().copy())
+    np.testing.assert_allclose(out[0], out[1], rtol=1e-10, atol=1e-12)

@@ -286,3 +286,33 @@ def test_batch_norm_under_compile_updates_running_stats():
     f(ref)(xt).backward()
     np.testing.assert_allclose(g, xt.grad.numpy(), rtol=1e-11, atol=1e-13)
     np.testing.assert_allclose(bn.running_var.detach().numpy(), ref.running_var.numpy(), rtol=1e-12)
+
+
+def test_mixed_dtypes_refused_as_torch():
+    torch = _torch()
+    cases = [
+        lambda f, t: f.batch_norm(t.zeros(2, 3, dtype=t.float64), t.zeros(3), t.ones(3),
+                                  training=True),
+        lambda f, t: f.batch_norm(t.zeros(2, 3), None, None, t.ones(3, dtype=t.float64),
+                                  training=True),
+        lambda f, t: f.layer_norm(t.zeros(2, 3, dtype=t.float64), (3,), t.ones(3)),
+        lambda f, t: f.group_norm(t.zeros(2, 4), 2, t.ones(4, dtype=t.float64)),
+    ]
+    for case in cases:
+        theirs = _raised(lambda c=case: c(torch.nn.functional, torch))
+        assert theirs is not None
+        assert _raised(lambda c=case: c(F, _F32(tg))) == theirs
+
+
+class _F32:
+    """tapegrad with torch's float32 default for zeros/ones (tapegrad's is float64)."""
+
+    def __init__(self, lib):
+        self.float64 = lib.float64
+        self._lib = lib
+
+    def zeros(self, *shape, dtype=None):
+        return self._lib.zeros(*shape, dtype=dtype or self._lib.float32)
+
+    def ones(self, *shape, dtype=None):
+        return self._lib.ones(*shape, dtype=dtype or self._lib.float32)

@@ -338,3 +338,11 @@ def test_char_model_trains_as_torch():
                                  strict=True):
         np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-10,
                                    atol=1e-12, err_msg=name)
+
+
+def test_input_dtype_must_match_weights_as_torch():
+    torch = _torch()
+    mine = _raised(lambda: nn.LSTM(3, 4, dtype=tg.float32)(tg.zeros(2, 1, 3)))
+    theirs = _raised(lambda: torch.nn.LSTM(3, 4)(torch.zeros(2, 1, 3, dtype=torch.float64)))
+    assert mine[0] is theirs[0] is ValueError
+    assert mine[1].replace("tapegrad.", "torch.") == theirs[1]

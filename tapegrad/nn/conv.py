@@ -17,6 +17,7 @@ import itertools
 import math
 from typing import Any
 
+from .. import dtypes
 from ..node import rename as _named
 from ..tensor import Tensor, matmul, stack
 from . import init
@@ -59,6 +60,10 @@ def windows(x: Tensor, kernel: tuple, stride: tuple, pads: list, dilation: tuple
     return parts[0].unsqueeze(axis) if len(parts) == 1 else stack(parts, axis)
 
 
+_TYPE_NAMES = {dtypes.float16: "Half", dtypes.float32: "Float", dtypes.float64: "Double"}
+_C_NAMES = {dtypes.float16: "c10::Half", dtypes.float32: "float", dtypes.float64: "double"}
+
+
 def _conv(name: str, n: int, input: Tensor, weight: Tensor, bias: Tensor | None, stride,
           padding, dilation, groups: int) -> Tensor:
     if input.ndim not in (n + 1, n + 2):
@@ -69,6 +74,12 @@ def _conv(name: str, n: int, input: Tensor, weight: Tensor, bias: Tensor | None,
                            else f"expected stride to be a single integer value or a list of "
                            f"{weight.ndim - 2} values to match the convolution dimensions, but "
                            f"got stride={list(_ntuple(stride, n))}")
+    if input.dtype != weight.dtype:
+        raise RuntimeError(f"expected scalar type {_TYPE_NAMES.get(input.dtype)} but found "
+                           f"{_TYPE_NAMES.get(weight.dtype)}")
+    if bias is not None and bias.dtype != input.dtype:
+        raise RuntimeError(f"Input type ({_C_NAMES.get(input.dtype)}) and bias type "
+                           f"({_C_NAMES.get(bias.dtype)}) should be the same")
     unbatched = input.ndim == n + 1
     if unbatched:
         input = input.unsqueeze(0)

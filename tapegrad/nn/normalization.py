@@ -27,6 +27,14 @@ __all__ = ["batch_norm", "layer_norm", "group_norm", "BatchNorm1d", "BatchNorm2d
            "BatchNorm3d", "LayerNorm", "GroupNorm"]
 
 
+def _same_dtype(input: Tensor, *others: Tensor | None) -> None:
+    """torch's CPU kernels refuse parameters (or running statistics) of another dtype."""
+    if any(t is not None and t.dtype != input.dtype for t in others):
+        raise RuntimeError("mixed dtype (CPU): expect parameter to have scalar type of Float"
+                           if input.dtype == dtypes.float32 else
+                           "mixed dtype (CPU): all inputs must share same datatype.")
+
+
 def _normalized(x: Tensor, dims: tuple, eps: float) -> tuple[Tensor, Tensor, Tensor]:
     """(x - mean) / sqrt(var + eps) over ``dims`` (biased variance), with the mean and
     variance (keepdim)."""
@@ -56,6 +64,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
                     ("weight", weight), ("bias", bias)):
         if t is not None and t.numel() != channels:
             raise RuntimeError(f"{name} should contain {channels} elements not {t.numel()}")
+    _same_dtype(input, running_mean, running_var, weight, bias)
     dims = (0,) + tuple(range(2, input.ndim))
     count = input.numel() // channels if channels else 0
     shape = (1, channels) + (1,) * (input.ndim - 2)
@@ -105,6 +114,7 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
             raise RuntimeError(f"Expected {name} to be of same shape as normalized_shape, but "
                                f"got {name} of shape {list(t.shape)} and normalized_shape = "
                                f"{list(shape)}")
+    _same_dtype(input, weight, bias)
     out = _normalized(input, tuple(range(input.ndim - k, input.ndim)), eps)[0]
     if weight is not None:
         out = out * weight
@@ -135,6 +145,7 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
             raise RuntimeError(f"Expected {name} to be a vector of size equal to the number of "
                                f"channels in input, but got {name} of shape {list(t.shape)} and "
                                f"input of shape {list(input.shape)}")
+    _same_dtype(input, weight, bias)
     grouped = input.reshape(batch, num_groups, -1)
     out = _normalized(grouped, (2,), eps)[0].reshape(*input.shape)
     shape = (1, channels) + (1,) * (input.ndim - 2)

@@ -221,6 +221,11 @@ class RNNBase(Module):
             raise ValueError(f"{label}: Expected input to be 2D or 3D, got {input.ndim}D "
                              + ("tensor instead" if label == "RNN" else "instead"))
         batched = input.ndim == 3
+        w = self.weight_ih_l0
+        if input.dtype != w.dtype:
+            raise ValueError(f"RNN input dtype ({input.dtype}) does not match weight dtype "
+                             f"({w.dtype}). Convert input: input.to({w.dtype}), or convert "
+                             f"model: model.to({input.dtype})")
         if input.shape[-1] != self.input_size:
             raise RuntimeError(f"input.size(-1) must be equal to input_size. Expected "
                                f"{self.input_size}, got {input.shape[-1]}")

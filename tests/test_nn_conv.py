@@ -447,11 +447,13 @@ def _small_cnn(n):
                         n.AdaptiveAvgPool2d(1), n.Flatten(), n.Linear(6, 3))
 
 
-def test_small_cnn_trains_as_torch():
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_small_cnn_trains_as_torch(dtype):
     torch = _torch()
-    theirs = _small_cnn(torch.nn).double()
-    ours = _small_cnn(nn)
+    theirs = _small_cnn(torch.nn).to(getattr(torch, dtype))
+    ours = _small_cnn(nn).to(getattr(tg, dtype))
     ours.load_state_dict(theirs.state_dict())
+    rtol = 1e-11 if dtype == "float64" else 1e-4
     opt_a = tg.optim.SGD(ours.parameters(), lr=0.1, momentum=0.9)
     opt_b = torch.optim.SGD(theirs.parameters(), lr=0.1, momentum=0.9)
     for step in range(4):
@@ -460,15 +462,17 @@ def test_small_cnn_trains_as_torch():
         losses = []
         for lib, net, opt in ((tg, ours, opt_a), (torch, theirs, opt_b)):
             opt.zero_grad()
-            loss = lib.nn.functional.cross_entropy(net(lib.tensor(x)), lib.tensor(y))
+            loss = lib.nn.functional.cross_entropy(net(lib.tensor(x, dtype=getattr(lib, dtype))),
+                                                   lib.tensor(y))
             loss.backward()
             opt.step()
             losses.append(loss.item())
-        np.testing.assert_allclose(losses[0], losses[1], rtol=1e-11, err_msg=f"step {step}")
+        np.testing.assert_allclose(losses[0], losses[1], rtol=rtol, err_msg=f"step {step}")
     for (name, p), (_, q) in zip(ours.named_parameters(), theirs.named_parameters(),
                                  strict=True):
-        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-10,
-                                   atol=1e-12, err_msg=name)
+        assert p.dtype == getattr(tg, dtype)
+        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=rtol * 10,
+                                   atol=rtol * 10, err_msg=name)
 
 
 def test_max_pool_nan_and_ties_as_torch():

@@ -550,3 +550,118 @@ def test_pool_second_order_matches_torch():
         (gx * gx).sum().backward()
         out.append(xt.grad.numpy().copy())
     np.testing.assert_allclose(out[0], out[1], rtol=1e-10, atol=1e-12)
+
+
+# --------------------------------------------------------------------------- transposed
+
+CONV_T2D = [
+    dict(),
+    dict(stride=2),
+    dict(stride=2, padding=1, output_padding=1),
+    dict(stride=(2, 3), dilation=(1, 2), padding=(1, 2), groups=2, output_padding=(1, 0)),
+    dict(groups=2, dilation=2, output_padding=1),
+    dict(stride=3, padding=(0, 1)),
+]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("kw", CONV_T2D, ids=str)
+def test_conv_transpose2d_matches_torch(kw, dtype):
+    torch = _torch()
+    g = kw.get("groups", 1)
+    arrays = [rng.standard_normal((2, 4, 5, 4)), rng.standard_normal((4, 6 // g, 3, 2)),
+              rng.standard_normal(6)]
+    _check(lambda *t: F.conv_transpose2d(*t, **kw),
+           lambda *t: torch.nn.functional.conv_transpose2d(*t, **kw), arrays, dtype)
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(stride=3, padding=1, output_padding=2),
+                                dict(groups=3, dilation=2)], ids=str)
+def test_conv_transpose1d_matches_torch(kw):
+    torch = _torch()
+    arrays = [rng.standard_normal((2, 6, 5)), rng.standard_normal((6, 2, 4))]
+    _check(lambda *t: F.conv_transpose1d(*t, **kw),
+           lambda *t: torch.nn.functional.conv_transpose1d(*t, **kw), arrays, "float64")
+    _check(lambda *t: F.conv_transpose1d(t[0][0], t[1], **kw),  # unbatched
+           lambda *t: torch.nn.functional.conv_transpose1d(t[0][0], t[1], **kw), arrays,
+           "float64")
+
+
+def test_conv_transpose_gradients_by_finite_differences():
+    check_gradients(lambda x, w, b: F.conv_transpose2d(x, w, b, stride=2, padding=1,
+                                                       output_padding=1, groups=2),
+                    [rng.standard_normal((1, 2, 3, 2)), rng.standard_normal((2, 2, 3, 3)),
+                     rng.standard_normal(4)])
+
+
+def test_conv_transpose_modules_match_torch():
+    torch = _torch()
+    for make, shape in [(lambda n: n.ConvTranspose2d(4, 6, 3, stride=2, padding=1,
+                                                     output_padding=1, groups=2), (2, 4, 5, 4)),
+                        (lambda n: n.ConvTranspose2d(4, 2, (2, 3), bias=False, dilation=2),
+                         (2, 4, 3, 3)),
+                        (lambda n: n.ConvTranspose1d(3, 5, 4, stride=2), (2, 3, 6))]:
+        ours, theirs = make(nn), make(torch.nn).double()
+        assert repr(ours) == repr(theirs)
+        assert [(k, tuple(v.shape)) for k, v in ours.state_dict().items()] == \
+            [(k, tuple(v.shape)) for k, v in theirs.state_dict().items()]
+        for attr in ("in_channels", "out_channels", "kernel_size", "stride", "padding",
+                     "dilation", "output_padding", "groups", "transposed"):
+            assert getattr(ours, attr) == getattr(theirs, attr), attr
+        ours.load_state_dict(theirs.state_dict())
+        _check(ours, theirs, [rng.standard_normal(shape)], "float64")
+        for (name, p), (_, q) in zip(ours.named_parameters(), theirs.named_parameters(),
+                                     strict=True):
+            np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-11,
+                                       err_msg=name)
+    # output_size picks the output padding, as torch's
+    ours, theirs, _ = _module_pair(lambda n: n.ConvTranspose2d(2, 3, 3, stride=2, padding=1))
+    x = rng.standard_normal((1, 2, 4, 4))
+    for size in ([7, 7], [8, 7], (1, 3, 8, 8)):
+        ya = ours(tg.tensor(x), output_size=size)
+        yb = theirs(torch.tensor(x), output_size=size)
+        np.testing.assert_allclose(ya.detach().numpy(), yb.detach().numpy(), rtol=1e-12)
+    mine = _raised(lambda: ours(tg.tensor(x), output_size=[9, 9]))
+    want = _raised(lambda: theirs(torch.tensor(x), output_size=[9, 9]))
+    assert mine[0] is want[0] and mine[1].replace("tapegrad.", "torch.") == want[1]
+    # initialisation bounds: 1/sqrt(fan_in), fan_in from the weight's dim 1 (out/groups * k)
+    tg.manual_seed(4)
+    m = nn.ConvTranspose2d(6, 40, 3, groups=2)
+    bound = 1 / math.sqrt(20 * 9)
+    for p in m.parameters():
+        v = p.detach().numpy()
+        assert np.abs(v).max() <= bound and np.abs(v).max() > 0.8 * bound
+
+
+CONV_T_ERRORS = [
+    lambda f, z: f.conv_transpose2d(z(1, 2, 3, 3), z(2, 1, 3, 3), output_padding=1),
+    lambda f, z: f.conv_transpose2d(z(1, 2, 3, 3), z(3, 1, 3, 3)),
+    lambda f, z: f.conv_transpose1d(z(1, 2, 3), z(2, 1, 3), stride=2, output_padding=2),
+    lambda f, z: f.conv_transpose2d(z(3, 3), z(3, 1, 3, 3)),
+]
+
+
+@pytest.mark.parametrize("i", range(len(CONV_T_ERRORS)))
+def test_conv_transpose_errors_match_torch(i):
+    torch = _torch()
+    theirs = _raised(lambda: CONV_T_ERRORS[i](torch.nn.functional, torch.zeros))
+    assert theirs is not None
+    assert _raised(lambda: CONV_T_ERRORS[i](F, tg.zeros)) == theirs
+    assert _raised(lambda: nn.ConvTranspose2d(2, 2, 3, padding_mode="reflect")) == \
+        _raised(lambda: torch.nn.ConvTranspose2d(2, 2, 3, padding_mode="reflect"))
+
+
+def test_conv_transpose_under_compile():
+    w = tg.tensor(rng.standard_normal((2, 3, 3, 3)))
+
+    def f(x):
+        return (F.conv_transpose2d(x, w, stride=2, padding=1, output_padding=1) ** 2).sum()
+
+    tape = tg.compile(f, rng.standard_normal((2, 2, 4, 4)))
+    x = rng.standard_normal((2, 2, 4, 4))
+    xt = tg.tensor(x, requires_grad=True)
+    y = f(xt)
+    y.backward()
+    np.testing.assert_allclose(tape(x), y.item(), rtol=1e-12)
+    np.testing.assert_allclose(tape.gradient(x), xt.grad.numpy(), rtol=1e-11, atol=1e-13)
+    assert tape.retapes == 0

@@ -278,6 +278,7 @@ LAYER_CASES = {
     "conv2d_unbatched": lambda F, t, x, x1, w, b: F.conv2d(x[0], w, b),
     "conv2d_same": lambda F, t, x, x1, w, b: F.conv2d(x, w, padding="same"),
     "conv1d": lambda F, t, x, x1, w, b: F.conv1d(x1, w[:, :, 0]),
+    "conv_transpose2d": lambda F, t, x, x1, w, b: F.conv_transpose2d(x, w, b, stride=2),
     "max_pool2d": lambda F, t, x, x1, w, b: F.max_pool2d(x, 2),
     "max_pool2d_unbatched": lambda F, t, x, x1, w, b: F.max_pool2d(x[0], 2),
     "max_pool2d_indices": lambda F, t, x, x1, w, b: F.max_pool2d(x, 2, return_indices=True)[0],
@@ -338,7 +339,8 @@ def test_layer_function_grad_fn_names_match_torch(case):
 # -- signatures of the layers and functions --------------------------------------------------
 
 NEW_FUNCTIONS = [
-    "conv1d", "conv2d", "conv3d", "max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d",
+    "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "max_pool1d",
+    "max_pool2d", "max_pool3d", "avg_pool1d",
     "avg_pool2d", "avg_pool3d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
     "adaptive_max_pool1d", "adaptive_max_pool2d", "batch_norm", "layer_norm", "group_norm",
     "embedding", "hardswish", "hardsigmoid", "tanhshrink", "glu", "prelu", "hardshrink",
@@ -347,7 +349,8 @@ NEW_FUNCTIONS = [
 ]
 
 NEW_CLASSES = [
-    "Conv1d", "Conv2d", "Conv3d", "MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d",
+    "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "MaxPool1d",
+    "MaxPool2d", "MaxPool3d", "AvgPool1d",
     "AvgPool2d", "AvgPool3d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveMaxPool1d",
     "AdaptiveMaxPool2d", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "GroupNorm",
     "Embedding", "RNNCell", "LSTMCell", "GRUCell", "Hardswish", "Hardsigmoid", "Tanhshrink",

@@ -26,6 +26,7 @@ from .activation import (
     Threshold,
 )
 from .conv import Conv1d, Conv2d, Conv3d
+from .conv_transpose import ConvTranspose1d, ConvTranspose2d
 from .layers import *  # noqa: F403
 from .layers import __all__ as _layers
 from .margin import HingeEmbeddingLoss, MarginRankingLoss, TripletMarginLoss
@@ -49,7 +50,8 @@ from .sparse import Embedding
 
 __all__ = [
     "Module", "Parameter", "functional", "init", "utils", *_layers,
-    "Conv1d", "Conv2d", "Conv3d", "MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d",
+    "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "MaxPool1d",
+    "MaxPool2d", "MaxPool3d", "AvgPool1d",
     "AvgPool2d", "AvgPool3d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveMaxPool1d",
     "AdaptiveMaxPool2d", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "GroupNorm",
     "RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell",

@@ -29,7 +29,8 @@ __all__ = [
     "smooth_l1_loss", "huber_loss", "cross_entropy", "nll_loss", "binary_cross_entropy",
     "binary_cross_entropy_with_logits", "kl_div", "gaussian_nll_loss", "poisson_nll_loss",
     "cosine_similarity", "pairwise_distance",
-    "conv1d", "conv2d", "conv3d", "max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d",
+    "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "max_pool1d",
+    "max_pool2d", "max_pool3d", "avg_pool1d",
     "avg_pool2d", "avg_pool3d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
     "adaptive_max_pool1d", "adaptive_max_pool2d", "batch_norm", "layer_norm", "group_norm",
     "hardswish", "hardsigmoid", "tanhshrink", "glu", "prelu", "hardshrink", "softshrink",
@@ -465,6 +466,7 @@ from .activation import (  # noqa: E402
     threshold,
 )
 from .conv import conv1d, conv2d, conv3d  # noqa: E402
+from .conv_transpose import conv_transpose1d, conv_transpose2d  # noqa: E402
 from .margin import hinge_embedding_loss, margin_ranking_loss, triplet_margin_loss  # noqa: E402
 from .normalization import batch_norm, group_norm, layer_norm  # noqa: E402
 from .pooling import (  # noqa: E402

@@ -316,3 +316,80 @@ class _F32:
 
     def ones(self, *shape, dtype=None):
         return self._lib.ones(*shape, dtype=dtype or self._lib.float32)
+
+
+# --------------------------------------------------------------------------- instance norm
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("shape", [(3, 2, 5), (2, 3, 4, 5)], ids=str)
+def test_instance_norm_matches_torch(shape, dtype):
+    torch = _torch()
+    c = shape[1]
+    x = rng.standard_normal(shape) * 2 + 1
+    rm, rv = rng.standard_normal(c), rng.random(c) + 0.5
+    stats = {}
+
+    def run(lib, f, x, w, b):
+        m = lib.tensor(rm, dtype=x.dtype)
+        v = lib.tensor(rv, dtype=x.dtype)
+        out = f.instance_norm(x, m, v, w, b, momentum=0.2, eps=1e-3)
+        stats[lib.__name__] = (m.numpy(), v.numpy())
+        return out
+
+    _check(lambda *t: run(tg, F, *t), lambda *t: run(torch, torch.nn.functional, *t),
+           [x, rng.standard_normal(c), rng.standard_normal(c)], dtype)
+    for mine, theirs in zip(stats["tapegrad"], stats["torch"], strict=True):
+        np.testing.assert_allclose(mine, theirs, **_tol(dtype))
+    _check(lambda x: F.instance_norm(x, tg.tensor(rm, dtype=x.dtype),
+                                     tg.tensor(rv, dtype=x.dtype), use_input_stats=False),
+           lambda x: torch.nn.functional.instance_norm(
+               x, torch.tensor(rm, dtype=x.dtype), torch.tensor(rv, dtype=x.dtype),
+               use_input_stats=False), [x], dtype)
+    check_gradients(lambda x: F.instance_norm(x), [rng.standard_normal((2, 2, 3))])
+
+
+@pytest.mark.parametrize("make,shape", [
+    (lambda n: n.InstanceNorm2d(3), (2, 3, 4, 5)),
+    (lambda n: n.InstanceNorm2d(3, affine=True, track_running_stats=True), (2, 3, 4, 5)),
+    (lambda n: n.InstanceNorm1d(3, momentum=0.3, track_running_stats=True), (2, 3, 6)),
+    (lambda n: n.InstanceNorm1d(3, affine=True), (3, 6)),  # unbatched
+    (lambda n: n.InstanceNorm2d(3, affine=True, bias=False), (3, 4, 5))], ids=str)
+def test_instance_norm_modules_match_torch(make, shape):
+    torch = _torch()
+    ours, theirs = make(nn), make(torch.nn).double()
+    assert repr(ours) == repr(theirs)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    for p in theirs.parameters():
+        with torch.no_grad():
+            p.copy_(torch.tensor(rng.standard_normal(tuple(p.shape))))
+    ours.load_state_dict(theirs.state_dict())
+    for mode in ["train", "train", "eval"]:
+        getattr(ours, mode)()
+        getattr(theirs, mode)()
+        _check(ours, theirs, [rng.standard_normal(shape) * 2 + 1], "float64")
+        for name, b in theirs.named_buffers():
+            np.testing.assert_allclose(dict(ours.named_buffers())[name].numpy(), b.numpy(),
+                                       rtol=1e-12, err_msg=name)
+        for (name, p), (_, q) in zip(ours.named_parameters(), theirs.named_parameters(),
+                                     strict=True):
+            np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-10,
+                                       err_msg=name)
+            p.grad = q.grad = None
+
+
+def test_instance_norm_errors_and_warning_match_torch():
+    torch = _torch()
+    cases = [lambda f, n, z: n.InstanceNorm2d(3)(z(2, 3)),
+             lambda f, n, z: n.InstanceNorm1d(3)(z(2, 3, 4, 5)),
+             lambda f, n, z: n.InstanceNorm1d(3, affine=True)(z(2, 4, 5)),
+             lambda f, n, z: f.instance_norm(z(2, 3, 1))]
+    for case in cases:
+        theirs = _raised(lambda c=case: c(torch.nn.functional, torch.nn, torch.zeros))
+        assert theirs is not None
+        assert _raised(lambda c=case: c(F, nn, tg.zeros)) == theirs
+    with pytest.warns(UserWarning) as ours:
+        nn.InstanceNorm1d(3)(tg.zeros(2, 4, 5))
+    with pytest.warns(UserWarning) as want:
+        torch.nn.InstanceNorm1d(3)(torch.zeros(2, 4, 5))
+    assert str(ours[0].message) == str(want[0].message)

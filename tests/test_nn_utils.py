@@ -488,3 +488,25 @@ def test_docstring_examples_run():
         for test in finder.find(importlib.import_module(f"tapegrad.nn.{name}")):
             runner.run(test)
     assert runner.failures == 0 and runner.tries >= 60
+
+
+def test_new_modules_pickle_and_deepcopy():
+    import copy
+    import pickle
+
+    modules = [nn.Conv2d(2, 3, 3), nn.ConvTranspose2d(2, 2, 3), nn.BatchNorm2d(3),
+               nn.InstanceNorm1d(2, affine=True), nn.LSTM(3, 4, 2), nn.GRUCell(2, 3),
+               nn.Embedding(5, 2, padding_idx=0), nn.ParameterList([tg.zeros(2)]),
+               nn.ParameterDict({"a": tg.zeros(2)}), nn.PReLU(), nn.GroupNorm(1, 2)]
+    for m in modules:
+        for twin in (copy.deepcopy(m), pickle.loads(pickle.dumps(m))):
+            assert repr(twin) == repr(m)
+            assert list(twin.state_dict()) == list(m.state_dict())
+            for a, b in zip(twin.state_dict().values(), m.state_dict().values(), strict=True):
+                np.testing.assert_array_equal(a.numpy(), b.numpy())
+            assert all(isinstance(p, nn.Parameter) and p.is_leaf for p in twin.parameters())
+            assert all(p is not q for p, q in zip(twin.parameters(), m.parameters(),
+                                                  strict=True))
+    lstm = copy.deepcopy(modules[4])
+    out, (h, c) = lstm(tg.zeros(2, 1, 3))
+    assert tuple(out.shape) == (2, 1, 4) and tuple(h.shape) == (2, 1, 4)

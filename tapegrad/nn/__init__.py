@@ -31,7 +31,15 @@ from .layers import *  # noqa: F403
 from .layers import __all__ as _layers
 from .margin import HingeEmbeddingLoss, MarginRankingLoss, TripletMarginLoss
 from .module import Module, Parameter
-from .normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, LayerNorm
+from .normalization import (
+    BatchNorm1d,
+    BatchNorm2d,
+    BatchNorm3d,
+    GroupNorm,
+    InstanceNorm1d,
+    InstanceNorm2d,
+    LayerNorm,
+)
 from .params import ParameterDict, ParameterList
 from .pooling import (
     AdaptiveAvgPool1d,
@@ -54,7 +62,8 @@ __all__ = [
     "MaxPool2d", "MaxPool3d", "AvgPool1d",
     "AvgPool2d", "AvgPool3d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveMaxPool1d",
     "AdaptiveMaxPool2d", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "GroupNorm",
-    "RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell",
+    "InstanceNorm1d", "InstanceNorm2d", "RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase",
+    "RNNCell", "LSTMCell", "GRUCell",
     "Hardswish", "Hardsigmoid", "Tanhshrink", "GLU", "PReLU", "Hardshrink", "Softshrink",
     "Threshold", "Dropout1d", "Dropout2d", "Dropout3d", "Embedding", "ParameterList",
     "ParameterDict", "MarginRankingLoss", "HingeEmbeddingLoss", "TripletMarginLoss",

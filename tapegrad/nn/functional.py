@@ -33,6 +33,7 @@ __all__ = [
     "max_pool2d", "max_pool3d", "avg_pool1d",
     "avg_pool2d", "avg_pool3d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
     "adaptive_max_pool1d", "adaptive_max_pool2d", "batch_norm", "layer_norm", "group_norm",
+    "instance_norm",
     "hardswish", "hardsigmoid", "tanhshrink", "glu", "prelu", "hardshrink", "softshrink",
     "threshold", "dropout1d", "dropout2d", "dropout3d", "embedding", "margin_ranking_loss",
     "hinge_embedding_loss", "triplet_margin_loss",
@@ -468,7 +469,7 @@ from .activation import (  # noqa: E402
 from .conv import conv1d, conv2d, conv3d  # noqa: E402
 from .conv_transpose import conv_transpose1d, conv_transpose2d  # noqa: E402
 from .margin import hinge_embedding_loss, margin_ranking_loss, triplet_margin_loss  # noqa: E402
-from .normalization import batch_norm, group_norm, layer_norm  # noqa: E402
+from .normalization import batch_norm, group_norm, instance_norm, layer_norm  # noqa: E402
 from .pooling import (  # noqa: E402
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,

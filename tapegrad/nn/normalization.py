@@ -14,6 +14,8 @@ tensor([0.2000, 0.4000])
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from .. import dtypes
@@ -23,8 +25,9 @@ from ..tensor import Tensor, _wrap
 from . import init
 from .module import Module, Parameter
 
-__all__ = ["batch_norm", "layer_norm", "group_norm", "BatchNorm1d", "BatchNorm2d",
-           "BatchNorm3d", "LayerNorm", "GroupNorm"]
+__all__ = ["batch_norm", "instance_norm", "layer_norm", "group_norm", "BatchNorm1d",
+           "BatchNorm2d", "BatchNorm3d", "InstanceNorm1d", "InstanceNorm2d", "LayerNorm",
+           "GroupNorm"]
 
 
 def _same_dtype(input: Tensor, *others: Tensor | None) -> None:
@@ -92,6 +95,53 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     if bias is not None:
         out = out + bias.reshape(shape)
     return _named(out, "NativeBatchNormBackward0")
+
+
+def instance_norm(input: Tensor, running_mean: Tensor | None = None,
+                  running_var: Tensor | None = None, weight: Tensor | None = None,
+                  bias: Tensor | None = None, use_input_stats: bool = True,
+                  momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Normalise each channel of each sample over its spatial dims (``use_input_stats``) or by
+    the running statistics; the running statistics (if given) move towards the batch's
+    average of the per-sample mean and unbiased variance, as torch's.
+
+    >>> import tapegrad as tg, tapegrad.nn.functional as F
+    >>> F.instance_norm(tg.tensor([[[1.0, 3.0]]]), eps=0.0)
+    tensor([[[-1.,  1.]]])
+    """
+    if input.ndim < 3 and use_input_stats:
+        raise ValueError(f"Expected more than 1 spatial element when training, got input size "
+                         f"{input.shape!r}")
+    batch, channels = input.shape[:2]
+    _same_dtype(input, running_mean, running_var, weight, bias)
+    for name, t in (("running_mean", running_mean), ("running_var", running_var),
+                    ("weight", weight), ("bias", bias)):
+        if t is not None and t.numel() != channels:
+            raise RuntimeError(f"{name} should contain {channels} elements not {t.numel()}")
+    shape = (1, channels) + (1,) * (input.ndim - 2)
+    if use_input_stats:
+        count = input.numel() // max(batch * channels, 1)
+        if count == 1:
+            raise ValueError(f"Expected more than 1 spatial element when training, got input "
+                             f"size {input.shape!r}")
+        out, mean, var = _normalized(input, tuple(range(2, input.ndim)), eps)
+        with no_grad():
+            if running_mean is not None:
+                running_mean.mul_(1.0 - momentum).add_(
+                    mean.detach().reshape(batch, channels).mean(0) * momentum)
+            if running_var is not None:
+                unbiased = var.detach().reshape(batch, channels).mean(0) * (count / (count - 1))
+                running_var.mul_(1.0 - momentum).add_(unbiased * momentum)
+    else:
+        if running_mean is None or running_var is None:
+            raise RuntimeError("Expected running_mean and running_var to be defined when "
+                               "use_input_stats is false")
+        out = (input - running_mean.reshape(shape)) * (running_var.reshape(shape) + eps).rsqrt()
+    if weight is not None:
+        out = out * weight.reshape(shape)
+    if bias is not None:
+        out = out + bias.reshape(shape)
+    return out
 
 
 def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
@@ -248,6 +298,56 @@ class BatchNorm3d(_NormBase):
     def _check_input_dim(self, input: Tensor) -> None:
         if input.ndim != 5:
             raise ValueError(f"expected 5D input (got {input.ndim}D input)")
+
+
+class _InstanceNorm(_NormBase):
+    _no_batch_dim = 2
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
+                 affine: bool = False, track_running_stats: bool = False, device=None,
+                 dtype=None, *, bias: bool = True) -> None:
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device,
+                         dtype, bias=bias)
+
+    def _apply(self, input: Tensor) -> Tensor:
+        return instance_norm(input, self.running_mean, self.running_var, self.weight,
+                             self.bias, self.training or not self.track_running_stats,
+                             self.momentum if self.momentum is not None else 0.0, self.eps)
+
+    def forward(self, input: Tensor) -> Tensor:
+        self._check_input_dim(input)
+        feature_dim = input.ndim - self._no_batch_dim
+        if input.shape[feature_dim] != self.num_features:
+            if self.affine:
+                raise ValueError(f"expected input's size at dim={feature_dim} to match "
+                                 f"num_features ({self.num_features}), but got: "
+                                 f"{input.shape[feature_dim]}.")
+            warnings.warn(f"input's size at dim={feature_dim} does not match num_features. "
+                          "You can silence this warning by not passing in num_features, which "
+                          "is not used because affine=False", stacklevel=2)
+        if input.ndim == self._no_batch_dim:
+            return self._apply(input.unsqueeze(0)).squeeze(0)
+        return self._apply(input)
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """Instance normalisation of (N, C, L) or (C, L): each channel of each sample over L."""
+
+    _no_batch_dim = 2
+
+    def _check_input_dim(self, input: Tensor) -> None:
+        if input.ndim not in (2, 3):
+            raise ValueError(f"expected 2D or 3D input (got {input.ndim}D input)")
+
+
+class InstanceNorm2d(_InstanceNorm):
+    """Instance normalisation of (N, C, H, W) or (C, H, W): each channel of each sample."""
+
+    _no_batch_dim = 3
+
+    def _check_input_dim(self, input: Tensor) -> None:
+        if input.ndim not in (3, 4):
+            raise ValueError(f"expected 3D or 4D input (got {input.ndim}D input)")
 
 
 class LayerNorm(Module):

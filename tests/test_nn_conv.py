@@ -239,7 +239,8 @@ def test_avg_pool1d_and_3d_match_torch(kw):
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("size", [1, 2, (3, 2), (4, 5), (None, 3), (7, 6)], ids=str)
+@pytest.mark.parametrize("size", [1, 2, (3, 2), (4, 5), (None, 3), (7, 6), (10, 8), (9, 13)],
+                         ids=str)
 def test_adaptive_pool2d_matches_torch(size, dtype):
     torch = _torch()
     x = rng.standard_normal((2, 3, 7, 6))
@@ -328,6 +329,7 @@ ERRORS = [
     lambda f, z: f.adaptive_max_pool2d(z(4), 2),
     lambda f, z: f.adaptive_avg_pool1d(z(6), 2),
     lambda f, z: f.adaptive_avg_pool2d(z(1, 6, 6), (2, -1)),
+    lambda f, z: f.adaptive_max_pool2d(z(2, 3, 6, 6), (-1, 2)),
 ]
 
 
@@ -665,3 +667,18 @@ def test_conv_transpose_under_compile():
     np.testing.assert_allclose(tape(x), y.item(), rtol=1e-12)
     np.testing.assert_allclose(tape.gradient(x), xt.grad.numpy(), rtol=1e-11, atol=1e-13)
     assert tape.retapes == 0
+
+
+def test_adaptive_pool_to_empty_output():
+    # torch gives the empty result (its avg backward then refuses; tapegrad's is zeros)
+    torch = _torch()
+    x = rng.standard_normal((2, 3, 7, 6))
+    for name in ("adaptive_avg_pool2d", "adaptive_max_pool2d"):
+        xt = tg.tensor(x, requires_grad=True)
+        ours = getattr(F, name)(xt, (0, 2))
+        theirs = getattr(torch.nn.functional, name)(torch.tensor(x), (0, 2))
+        assert tuple(ours.shape) == tuple(theirs.shape) == (2, 3, 0, 2)
+        ours.sum().backward()
+        assert (xt.grad.numpy() == 0).all()
+    _, idx = F.adaptive_max_pool2d(tg.tensor(x[0]), (2, 0), return_indices=True)
+    assert tuple(idx.shape) == (3, 2, 0) and idx.dtype == tg.int64

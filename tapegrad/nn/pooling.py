@@ -311,6 +311,15 @@ def _adaptive_max(name: str, n: int, input: Tensor, output_size, return_indices:
     x, unbatched = _batched(name, n, input)
     out = _adaptive_sizes(n, x, output_size)
     spatial = tuple(x.shape[-n:])
+    lead = tuple(x.shape[:2])
+    if any(o < 0 for o in out):
+        raise RuntimeError(f"Trying to create tensor with negative dimension {min(out)}: "
+                           f"{list(lead + out)}")
+    if 0 in out:  # (no windows: an empty result, still connected to the input)
+        values = x.reshape(*lead, -1)[:, :, :0].reshape(*lead, *out)
+        indices = _wrap(np.zeros(lead + out, dtype=np.int64))
+        values, indices = (values.squeeze(0), indices[0]) if unbatched else (values, indices)
+        return (values, indices) if return_indices else values
     # per dim: each window's positions, padded to the longest window with -1
     per_dim = []
     for size, o in zip(spatial, out, strict=True):
@@ -328,7 +337,6 @@ def _adaptive_max(name: str, n: int, input: Tensor, output_size, return_indices:
         valid = valid & (pos >= 0)
     plane = math.prod(spatial)
     table = np.where(valid, table, plane).reshape(math.prod(out), -1)  # plane: the -inf slot
-    lead = tuple(x.shape[:2])
     flat = x.reshape(*lead, plane)
     filler = _wrap(np.full(lead + (1,), -math.inf, dtype=x._v.dtype))
     gathered = cat([flat, filler], 2)[:, :, table]  # (N, C, L, K)

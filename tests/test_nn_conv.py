@@ -682,3 +682,20 @@ def test_adaptive_pool_to_empty_output():
         assert (xt.grad.numpy() == 0).all()
     _, idx = F.adaptive_max_pool2d(tg.tensor(x[0]), (2, 0), return_indices=True)
     assert tuple(idx.shape) == (3, 2, 0) and idx.dtype == tg.int64
+
+
+def test_integer_pooling_as_torch():
+    torch = _torch()
+    x = rng.integers(-50, 50, (2, 3, 7, 6))
+    for name, args in [("max_pool2d", (2,)), ("max_pool2d", (3, 2, 1)), ("avg_pool2d", (2,)),
+                       ("avg_pool2d", (3, 2, 1)), ("avg_pool2d", (3, 2, 1, True, False))]:
+        xi = x[:, :, 0] if name.endswith("1d") else x
+        ours = getattr(F, name)(tg.tensor(xi), *args)
+        theirs = getattr(torch.nn.functional, name)(torch.tensor(xi), *args)
+        assert ours.dtype == tg.int64
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy(), err_msg=name)
+    for name in ("adaptive_avg_pool2d", "adaptive_max_pool2d", "adaptive_avg_pool1d",
+                 "max_pool1d"):
+        xi = x[:, :, 0] if name.endswith("1d") else x
+        assert _raised(lambda n=name, v=xi: getattr(F, n)(tg.tensor(v), 2)) == \
+            _raised(lambda n=name, v=xi: getattr(torch.nn.functional, n)(torch.tensor(v), 2))

@@ -124,15 +124,19 @@ def _pick_max(cols: Tensor, dim: int) -> tuple[Tensor, Tensor]:
     first = hit & (seen == 1)
     last_nan = nan & (seen == seen.amax(dim, keepdim=True))
     pick = where(top != top, last_nan, first)
-    return where(pick, cols, 0.0).sum(dim), pick
+    zero = 0.0 if d.is_floating_point() else 0
+    return where(pick, cols, zero).sum(dim), pick
 
 
 def _max_pool(name: str, n: int, input: Tensor, kernel_size, stride, padding, dilation,
               ceil_mode: bool, return_indices: bool):
     x, unbatched = _batched(name, n, input)
+    if n == 1:
+        _floats_only("max_pool1d_impl", x)
     k, s, p, d, out, pads, spatial = _geometry(name, n, x, kernel_size, stride, padding, dilation,
                                                ceil_mode)
-    cols = windows(x, k, s, pads, d, out, value=-math.inf)  # (N, C, K, *out)
+    low = -math.inf if x.is_floating_point() else int(np.iinfo(x._v.dtype).min)
+    cols = windows(x, k, s, pads, d, out, value=low)  # (N, C, K, *out)
     values, pick = _pick_max(cols, 2)
     values = _done(values, unbatched, n, f"MaxPool{n}DWithIndicesBackward0")
     if not return_indices:
@@ -209,7 +213,10 @@ def _avg_pool(name: str, n: int, input: Tensor, kernel_size, stride, padding, ce
             size = end - start if count_include_pad else \
                 np.minimum(end, spatial[i]) - np.maximum(start, 0)
             divisor = divisor * size.reshape((-1,) + (1,) * (n - 1 - i))
-    y = total / _wrap(divisor.astype(x._v.dtype))
+    if x.is_floating_point():
+        y = total / _wrap(divisor.astype(x._v.dtype))
+    else:  # (torch's integer average: the quotient truncated, in the input's dtype)
+        y = (total.double() / _wrap(divisor)).trunc().to(x.dtype)
     return _done(y, unbatched, n, f"AvgPool{n}DBackward0")
 
 
@@ -256,6 +263,16 @@ def _adaptive_bounds(size: int, out: int) -> tuple[np.ndarray, np.ndarray]:
     return (i * size) // out, -((-(i + 1) * size) // out)  # floor, ceil
 
 
+_INT_NAMES = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char",
+              "uint8": "Byte", "bool": "Bool"}
+
+
+def _floats_only(name: str, x: Tensor) -> None:
+    if not x.is_floating_point():
+        kind = _INT_NAMES.get(x._v.dtype.name, x._v.dtype.name)
+        raise NotImplementedError(f'"{name}" not implemented for \'{kind}\'')
+
+
 def _adaptive_sizes(n: int, x: Tensor, output_size) -> tuple:
     sizes = _ntuple(output_size, n)
     if len(sizes) != n:
@@ -266,6 +283,7 @@ def _adaptive_sizes(n: int, x: Tensor, output_size) -> tuple:
 
 def _adaptive_avg(name: str, n: int, input: Tensor, output_size) -> Tensor:
     x, unbatched = _batched(name, n, input)
+    _floats_only(name if n == 2 else name.replace("1d", "2d"), x)
     out = _adaptive_sizes(n, x, output_size)
     if any(o < 0 for o in out):
         raise RuntimeError(f"{name}: elements of output_size must be greater than or equal "
@@ -309,6 +327,7 @@ def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
 
 def _adaptive_max(name: str, n: int, input: Tensor, output_size, return_indices: bool):
     x, unbatched = _batched(name, n, input)
+    _floats_only(name if n == 2 else name.replace("1d", "2d"), x)
     out = _adaptive_sizes(n, x, output_size)
     spatial = tuple(x.shape[-n:])
     lead = tuple(x.shape[:2])

@@ -393,3 +393,14 @@ def test_instance_norm_errors_and_warning_match_torch():
     with pytest.warns(UserWarning) as want:
         torch.nn.InstanceNorm1d(3)(torch.zeros(2, 4, 5))
     assert str(ours[0].message) == str(want[0].message)
+
+
+def test_integer_inputs_refused_as_torch():
+    torch = _torch()
+    x = np.arange(12).reshape(2, 3, 2)
+    for call in (lambda f, t: f.batch_norm(t, None, None, training=True),
+                 lambda f, t: f.layer_norm(t, (2,)), lambda f, t: f.group_norm(t, 1),
+                 lambda f, t: f.instance_norm(t)):
+        theirs = _raised(lambda c=call: c(torch.nn.functional, torch.tensor(x)))
+        assert theirs[0] is NotImplementedError
+        assert _raised(lambda c=call: c(F, tg.tensor(x))) == theirs

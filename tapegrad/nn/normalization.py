@@ -30,6 +30,14 @@ __all__ = ["batch_norm", "instance_norm", "layer_norm", "group_norm", "BatchNorm
            "GroupNorm"]
 
 
+def _floats_only(kernel: str, input: Tensor) -> None:
+    if not input.is_floating_point():
+        from .pooling import _INT_NAMES
+
+        kind = _INT_NAMES.get(input._v.dtype.name, input._v.dtype.name)
+        raise NotImplementedError(f'"{kernel}" not implemented for \'{kind}\'')
+
+
 def _same_dtype(input: Tensor, *others: Tensor | None) -> None:
     """torch's CPU kernels refuse parameters (or running statistics) of another dtype."""
     if any(t is not None and t.dtype != input.dtype for t in others):
@@ -67,6 +75,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
                     ("weight", weight), ("bias", bias)):
         if t is not None and t.numel() != channels:
             raise RuntimeError(f"{name} should contain {channels} elements not {t.numel()}")
+    _floats_only("batch_norm", input)
     _same_dtype(input, running_mean, running_var, weight, bias)
     dims = (0,) + tuple(range(2, input.ndim))
     count = input.numel() // channels if channels else 0
@@ -113,6 +122,7 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None,
         raise ValueError(f"Expected more than 1 spatial element when training, got input size "
                          f"{input.shape!r}")
     batch, channels = input.shape[:2]
+    _floats_only("batch_norm", input)
     _same_dtype(input, running_mean, running_var, weight, bias)
     for name, t in (("running_mean", running_mean), ("running_var", running_var),
                     ("weight", weight), ("bias", bias)):
@@ -164,6 +174,7 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
             raise RuntimeError(f"Expected {name} to be of same shape as normalized_shape, but "
                                f"got {name} of shape {list(t.shape)} and normalized_shape = "
                                f"{list(shape)}")
+    _floats_only("LayerNormKernelImpl", input)
     _same_dtype(input, weight, bias)
     out = _normalized(input, tuple(range(input.ndim - k, input.ndim)), eps)[0]
     if weight is not None:
@@ -195,6 +206,7 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
             raise RuntimeError(f"Expected {name} to be a vector of size equal to the number of "
                                f"channels in input, but got {name} of shape {list(t.shape)} and "
                                f"input of shape {list(input.shape)}")
+    _floats_only("GroupNormKernelImpl", input)
     _same_dtype(input, weight, bias)
     grouped = input.reshape(batch, num_groups, -1)
     out = _normalized(grouped, (2,), eps)[0].reshape(*input.shape)

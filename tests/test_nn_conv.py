@@ -538,6 +538,16 @@ def test_mixed_dtypes_refused_as_torch():
         assert _raised(lambda c=call: c(tg, F)) == \
             _raised(lambda c=call: c(torch, torch.nn.functional))
 
+        def call_t(lib, f, x=x, w=w, b=b):
+            return f.conv_transpose2d(lib.zeros(1, 1, 3, 3, dtype=getattr(lib, x)),
+                                      lib.zeros(1, 1, 2, 2, dtype=getattr(lib, w)),
+                                      None if b is None else lib.zeros(1, dtype=getattr(lib, b)))
+        if b is None:
+            assert _raised(lambda c=call_t: c(tg, F)) == \
+                _raised(lambda c=call_t: c(torch, torch.nn.functional))
+        else:  # (torch's transposed convolution casts the bias to the input's dtype)
+            assert call_t(tg, F).dtype == tg.float32
+
 
 def test_pool_second_order_matches_torch():
     torch = _torch()
@@ -651,6 +661,9 @@ def test_conv_transpose_errors_match_torch(i):
     assert _raised(lambda: CONV_T_ERRORS[i](F, tg.zeros)) == theirs
     assert _raised(lambda: nn.ConvTranspose2d(2, 2, 3, padding_mode="reflect")) == \
         _raised(lambda: torch.nn.ConvTranspose2d(2, 2, 3, padding_mode="reflect"))
+    for args in [(3, 4, 3, 1, 0, 0, 2), (4, 3, 3, 1, 0, 0, 2), (4, 4, 3, 1, 0, 0, 0)]:
+        assert _raised(lambda a=args: nn.ConvTranspose2d(*a)) == \
+            _raised(lambda a=args: torch.nn.ConvTranspose2d(*a))
 
 
 def test_conv_transpose_under_compile():

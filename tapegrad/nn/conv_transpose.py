@@ -35,6 +35,8 @@ def _conv_transpose(name: str, n: int, input: Tensor, weight: Tensor, bias: Tens
     if input.dtype != weight.dtype:
         raise RuntimeError(f"expected scalar type {_TYPE_NAMES.get(input.dtype)} but found "
                            f"{_TYPE_NAMES.get(weight.dtype)}")
+    if bias is not None and bias.dtype != input.dtype:
+        bias = bias.to(input.dtype)  # (torch's transposed convolution casts the bias)
     unbatched = input.ndim == n + 1
     if unbatched:
         input = input.unsqueeze(0)
@@ -141,6 +143,12 @@ class _ConvTransposeNd(_ConvNd):
         if isinstance(padding, str):
             raise ValueError(f"padding={padding!r} is not supported for "
                              f"{self.__class__.__name__}")
+        if groups <= 0:  # (before _ConvNd's, whose channels are swapped)
+            raise ValueError("groups must be a positive integer")
+        if in_channels % groups != 0:
+            raise ValueError("in_channels must be divisible by groups")
+        if out_channels % groups != 0:
+            raise ValueError("out_channels must be divisible by groups")
         # (the weight is (in, out / groups, *kernel): built by _ConvNd with the two swapped)
         super().__init__(out_channels, in_channels, kernel_size, stride, padding, dilation,
                          groups, bias, padding_mode, device, dtype)

@@ -268,3 +268,156 @@ def test_module_reprs_match_torch():
         return repr(Net())
 
     assert build(tg) == build(torch)
+
+
+# -- the layers' functions (conv, pooling, normalisation, embedding, extras) -----------------
+
+LAYER_CASES = {
+    "conv2d": lambda F, t, x, x1, w, b: F.conv2d(x, w),
+    "conv2d_bias": lambda F, t, x, x1, w, b: F.conv2d(x, w, b, stride=2, padding=1),
+    "conv2d_unbatched": lambda F, t, x, x1, w, b: F.conv2d(x[0], w, b),
+    "conv2d_same": lambda F, t, x, x1, w, b: F.conv2d(x, w, padding="same"),
+    "conv1d": lambda F, t, x, x1, w, b: F.conv1d(x1, w[:, :, 0]),
+    "conv_transpose2d": lambda F, t, x, x1, w, b: F.conv_transpose2d(x, w, b, stride=2),
+    "max_pool2d": lambda F, t, x, x1, w, b: F.max_pool2d(x, 2),
+    "max_pool2d_unbatched": lambda F, t, x, x1, w, b: F.max_pool2d(x[0], 2),
+    "max_pool2d_indices": lambda F, t, x, x1, w, b: F.max_pool2d(x, 2, return_indices=True)[0],
+    "max_pool1d": lambda F, t, x, x1, w, b: F.max_pool1d(x1, 2),
+    "max_pool3d": lambda F, t, x, x1, w, b: F.max_pool3d(x, 2),
+    "avg_pool2d": lambda F, t, x, x1, w, b: F.avg_pool2d(x, 2),
+    "avg_pool2d_unbatched": lambda F, t, x, x1, w, b: F.avg_pool2d(x[0], 2),
+    "avg_pool1d": lambda F, t, x, x1, w, b: F.avg_pool1d(x1, 2),
+    "avg_pool3d": lambda F, t, x, x1, w, b: F.avg_pool3d(x, 2),
+    "adaptive_avg_pool2d": lambda F, t, x, x1, w, b: F.adaptive_avg_pool2d(x, 2),
+    "adaptive_avg_pool2d_1": lambda F, t, x, x1, w, b: F.adaptive_avg_pool2d(x, 1),
+    "adaptive_avg_pool1d": lambda F, t, x, x1, w, b: F.adaptive_avg_pool1d(x1, 2),
+    "adaptive_max_pool2d": lambda F, t, x, x1, w, b: F.adaptive_max_pool2d(x, 2),
+    "adaptive_max_pool1d": lambda F, t, x, x1, w, b: F.adaptive_max_pool1d(x1, 2),
+    "batch_norm_train": lambda F, t, x, x1, w, b: F.batch_norm(x, None, None, training=True),
+    "batch_norm_eval": lambda F, t, x, x1, w, b: F.batch_norm(x, t.zeros(4, dtype=t.float64),
+                                                              t.ones(4, dtype=t.float64), b, b),
+    "layer_norm": lambda F, t, x, x1, w, b: F.layer_norm(x, (6,)),
+    "group_norm": lambda F, t, x, x1, w, b: F.group_norm(x, 2, b, b),
+    "embedding": lambda F, t, x, x1, w, b: F.embedding(t.tensor([0, 1]), w.reshape(-1, 9)),
+    "embedding_padding": lambda F, t, x, x1, w, b: F.embedding(t.tensor([0, 1]),
+                                                               w.reshape(-1, 9), padding_idx=0),
+    "prelu": lambda F, t, x, x1, w, b: F.prelu(x, b),
+    "tanhshrink": lambda F, t, x, x1, w, b: F.tanhshrink(x),
+    "glu": lambda F, t, x, x1, w, b: F.glu(x),
+    "hardshrink": lambda F, t, x, x1, w, b: F.hardshrink(x),
+    "softshrink": lambda F, t, x, x1, w, b: F.softshrink(x),
+    "threshold": lambda F, t, x, x1, w, b: F.threshold(x, 0.1, 2.0),
+    "hardswish": lambda F, t, x, x1, w, b: F.hardswish(x),
+    "hardsigmoid": lambda F, t, x, x1, w, b: F.hardsigmoid(x),
+    "margin_ranking_loss": lambda F, t, x, x1, w, b: F.margin_ranking_loss(b, b * 2, b),
+    "margin_ranking_loss_none": lambda F, t, x, x1, w, b: F.margin_ranking_loss(
+        b, b * 2, b, reduction="none"),
+    "hinge_embedding_loss": lambda F, t, x, x1, w, b: F.hinge_embedding_loss(b, b),
+    "triplet_margin_loss": lambda F, t, x, x1, w, b: F.triplet_margin_loss(x1, x1 * 2, x1),
+    "dropout2d": lambda F, t, x, x1, w, b: F.dropout2d(x),
+    "dropout1d": lambda F, t, x, x1, w, b: F.dropout1d(x1),
+}
+
+
+def _layer_name(lib, F, case):
+    r = np.random.default_rng(8)
+    f = lib.float64
+    args = [lib.tensor(r.standard_normal(s), dtype=f, requires_grad=True)
+            for s in ((2, 4, 6, 6), (2, 4, 6), (4, 4, 3, 3), (4,))]
+    out = LAYER_CASES[case](F, lib, *args)
+    return out.grad_fn.name()
+
+
+@pytest.mark.parametrize("case", list(LAYER_CASES))
+def test_layer_function_grad_fn_names_match_torch(case):
+    torch = pytest.importorskip("torch")
+    import tapegrad.nn.functional as F
+
+    assert _layer_name(tg, F, case) == _layer_name(torch, torch.nn.functional, case)
+
+
+# -- signatures of the layers and functions --------------------------------------------------
+
+NEW_FUNCTIONS = [
+    "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "max_pool1d",
+    "max_pool2d", "max_pool3d", "avg_pool1d",
+    "avg_pool2d", "avg_pool3d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
+    "adaptive_max_pool1d", "adaptive_max_pool2d", "batch_norm", "layer_norm", "group_norm",
+    "instance_norm", "embedding", "hardswish", "hardsigmoid", "tanhshrink", "glu", "prelu",
+    "hardshrink",
+    "softshrink", "threshold", "dropout1d", "dropout2d", "dropout3d", "margin_ranking_loss",
+    "hinge_embedding_loss", "triplet_margin_loss",
+]
+
+NEW_CLASSES = [
+    "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "MaxPool1d",
+    "MaxPool2d", "MaxPool3d", "AvgPool1d",
+    "AvgPool2d", "AvgPool3d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveMaxPool1d",
+    "AdaptiveMaxPool2d", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "GroupNorm",
+    "InstanceNorm1d", "InstanceNorm2d", "Embedding", "RNNCell", "LSTMCell", "GRUCell",
+    "Hardswish", "Hardsigmoid", "Tanhshrink",
+    "GLU", "PReLU", "Hardshrink", "Softshrink", "Threshold", "Dropout1d", "Dropout2d",
+    "Dropout3d", "Unflatten", "ParameterList", "ParameterDict", "MarginRankingLoss",
+    "HingeEmbeddingLoss", "TripletMarginLoss",
+]
+
+NEW_UTILS = ["clip_grad_norm_", "clip_grad_value_", "get_total_norm", "clip_grads_with_norm_",
+             "parameters_to_vector", "vector_to_parameters"]
+
+
+def _params(fn):
+    import inspect
+
+    try:
+        sig = inspect.signature(fn)
+    except ValueError:  # (a torch builtin: the signature its docstring documents)
+        head = (fn.__doc__ or "").strip().split("\n")[0]
+        if "(" not in head:
+            return None
+        scope: dict = {}
+        exec("def _documented" + head[head.index("("):head.rindex(")") + 1] + ": pass", scope)
+        sig = inspect.signature(scope["_documented"])
+    return [(p.name, p.kind, p.default) for p in sig.parameters.values() if p.name != "self"]
+
+
+def _check_signature(ours, theirs, name):
+    want = _params(theirs)
+    if want is None:
+        pytest.skip(f"torch's {name} has no Python signature")
+    got = _params(ours)
+    assert [p[:2] for p in got] == [p[:2] for p in want], name
+    for (pname, _, mine), (_, _, default) in zip(got, want, strict=True):
+        assert mine == default or (mine is None and default is None), (name, pname)
+
+
+@pytest.mark.parametrize("name", NEW_FUNCTIONS)
+def test_new_function_signatures_match_torch(name):
+    torch = pytest.importorskip("torch")
+    import tapegrad.nn.functional as F
+
+    assert name in F.__all__
+    # (torch's max pools dispatch on return_indices: their documented signature is the
+    # *_with_indices function's)
+    theirs = getattr(torch.nn.functional, name + "_with_indices",
+                     getattr(torch.nn.functional, name))
+    _check_signature(getattr(F, name), theirs, name)
+
+
+@pytest.mark.parametrize("name", NEW_CLASSES)
+def test_new_class_signatures_match_torch(name):
+    torch = pytest.importorskip("torch")
+
+    assert name in tg.nn.__all__
+    theirs = getattr(torch.nn, name).__init__
+    if theirs is torch.nn.Module.__init__:  # (no arguments of its own)
+        assert _params(getattr(tg.nn, name).__init__) == []
+        return
+    _check_signature(getattr(tg.nn, name).__init__, theirs, name)
+
+
+@pytest.mark.parametrize("name", NEW_UTILS)
+def test_nn_utils_signatures_match_torch(name):
+    torch = pytest.importorskip("torch")
+
+    assert name in tg.nn.utils.__all__
+    _check_signature(getattr(tg.nn.utils, name), getattr(torch.nn.utils, name), name)

@@ -1,6 +1,6 @@
-"""``tapegrad.nn``: a small torch.nn -- ``Module``, ``Parameter``, ``Linear``, containers,
-activation and loss modules, ``Dropout``, ``Identity``, ``Flatten``, and ``nn.functional`` /
-``nn.init``.  No convolutions, normalisation layers or recurrent cells yet.
+"""``tapegrad.nn``: a small torch.nn -- ``Module``, ``Parameter``, ``Linear``, convolutions,
+pooling, normalisation, embeddings, recurrent layers, containers, activation and loss modules,
+``Dropout``, ``Identity``, ``Flatten``, and ``nn.functional`` / ``nn.init`` / ``nn.utils``.
 
 >>> import tapegrad as tg
 >>> tg.nn.Sequential(tg.nn.Linear(2, 16), tg.nn.Tanh(), tg.nn.Linear(16, 1))
@@ -11,9 +11,60 @@ Sequential(
 )
 """
 
-from . import functional, init
+from . import functional, init, utils
+from .activation import (
+    GLU,
+    Dropout1d,
+    Dropout2d,
+    Dropout3d,
+    Hardshrink,
+    Hardsigmoid,
+    Hardswish,
+    PReLU,
+    Softshrink,
+    Tanhshrink,
+    Threshold,
+)
+from .conv import Conv1d, Conv2d, Conv3d
+from .conv_transpose import ConvTranspose1d, ConvTranspose2d
 from .layers import *  # noqa: F403
 from .layers import __all__ as _layers
+from .margin import HingeEmbeddingLoss, MarginRankingLoss, TripletMarginLoss
 from .module import Module, Parameter
+from .normalization import (
+    BatchNorm1d,
+    BatchNorm2d,
+    BatchNorm3d,
+    GroupNorm,
+    InstanceNorm1d,
+    InstanceNorm2d,
+    LayerNorm,
+)
+from .params import ParameterDict, ParameterList
+from .pooling import (
+    AdaptiveAvgPool1d,
+    AdaptiveAvgPool2d,
+    AdaptiveMaxPool1d,
+    AdaptiveMaxPool2d,
+    AvgPool1d,
+    AvgPool2d,
+    AvgPool3d,
+    MaxPool1d,
+    MaxPool2d,
+    MaxPool3d,
+)
+from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
+from .sparse import Embedding
 
-__all__ = ["Module", "Parameter", "functional", "init", *_layers]
+__all__ = [
+    "Module", "Parameter", "functional", "init", "utils", *_layers,
+    "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "MaxPool1d",
+    "MaxPool2d", "MaxPool3d", "AvgPool1d",
+    "AvgPool2d", "AvgPool3d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveMaxPool1d",
+    "AdaptiveMaxPool2d", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "GroupNorm",
+    "InstanceNorm1d", "InstanceNorm2d", "RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase",
+    "RNNCell", "LSTMCell", "GRUCell",
+    "Hardswish", "Hardsigmoid", "Tanhshrink", "GLU", "PReLU", "Hardshrink", "Softshrink",
+    "Threshold", "Dropout1d", "Dropout2d", "Dropout3d", "Embedding", "ParameterList",
+    "ParameterDict", "MarginRankingLoss", "HingeEmbeddingLoss", "TripletMarginLoss",
+]

@@ -29,6 +29,14 @@ __all__ = [
     "smooth_l1_loss", "huber_loss", "cross_entropy", "nll_loss", "binary_cross_entropy",
     "binary_cross_entropy_with_logits", "kl_div", "gaussian_nll_loss", "poisson_nll_loss",
     "cosine_similarity", "pairwise_distance",
+    "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "max_pool1d",
+    "max_pool2d", "max_pool3d", "avg_pool1d",
+    "avg_pool2d", "avg_pool3d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
+    "adaptive_max_pool1d", "adaptive_max_pool2d", "batch_norm", "layer_norm", "group_norm",
+    "instance_norm",
+    "hardswish", "hardsigmoid", "tanhshrink", "glu", "prelu", "hardshrink", "softshrink",
+    "threshold", "dropout1d", "dropout2d", "dropout3d", "embedding", "margin_ranking_loss",
+    "hinge_embedding_loss", "triplet_margin_loss",
 ]
 
 
@@ -442,3 +450,36 @@ def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
     else:
         out = _vector_norm(d, p, d.ndim - 1, keepdim)
     return _named(out, "NormBackward1")
+
+
+# the layers' functions live in their layers' modules (which import this one's helpers)
+from .activation import (  # noqa: E402
+    dropout1d,
+    dropout2d,
+    dropout3d,
+    glu,
+    hardshrink,
+    hardsigmoid,
+    hardswish,
+    prelu,
+    softshrink,
+    tanhshrink,
+    threshold,
+)
+from .conv import conv1d, conv2d, conv3d  # noqa: E402
+from .conv_transpose import conv_transpose1d, conv_transpose2d  # noqa: E402
+from .margin import hinge_embedding_loss, margin_ranking_loss, triplet_margin_loss  # noqa: E402
+from .normalization import batch_norm, group_norm, instance_norm, layer_norm  # noqa: E402
+from .pooling import (  # noqa: E402
+    adaptive_avg_pool1d,
+    adaptive_avg_pool2d,
+    adaptive_max_pool1d,
+    adaptive_max_pool2d,
+    avg_pool1d,
+    avg_pool2d,
+    avg_pool3d,
+    max_pool1d,
+    max_pool2d,
+    max_pool3d,
+)
+from .sparse import embedding  # noqa: E402

@@ -24,6 +24,11 @@ def _np(x):
     return np.asarray(x._v) if isinstance(x, Tensor) else np.asarray(x)
 
 
+def _is_integer(v: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore"):  # (nan and inf are simply not integers)
+        return (v % 1) == 0
+
+
 def _result(mask) -> Tensor:
     return _wrap(np.asarray(mask, dtype=np.bool_))
 
@@ -155,7 +160,7 @@ class _IntegerInterval(Constraint):
         self.lower_bound, self.upper_bound = lower_bound, upper_bound
 
     def _check(self, v):
-        return ((v % 1) == 0) & (_np(self.lower_bound) <= v) & (v <= _np(self.upper_bound))
+        return _is_integer(v) & (_np(self.lower_bound) <= v) & (v <= _np(self.upper_bound))
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__[1:]}(lower_bound={_bound_text(self.lower_bound)}, "
@@ -169,7 +174,7 @@ class _IntegerGreaterThan(Constraint):
         self.lower_bound = lower_bound
 
     def _check(self, v):
-        return ((v % 1) == 0) & (v >= _np(self.lower_bound))
+        return _is_integer(v) & (v >= _np(self.lower_bound))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__[1:]}(lower_bound={_bound_text(self.lower_bound)})"

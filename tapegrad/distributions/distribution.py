@@ -104,10 +104,13 @@ class lazy_property:
         return value
 
 
-def _param_text(value: Tensor) -> str:
-    if value.numel() != 1:
-        return repr(value.size())
+def _text(value: Tensor) -> str:
+    """``f"{value}"`` as torch prints it: a 0-d tensor as its number (Tensor.__format__)."""
     return format(value.item()) if value.dim() == 0 else str(value)
+
+
+def _param_text(value: Tensor) -> str:
+    return repr(value.size()) if value.numel() != 1 else _text(value)
 
 
 class Distribution:
@@ -155,7 +158,7 @@ class Distribution:
                     raise ValueError(
                         f"Expected parameter {param} ({type(value).__name__} of shape "
                         f"{tuple(value.shape)}) of distribution {self!r} to satisfy the "
-                        f"constraint {constraint!r}, but found invalid values:\n{value}")
+                        f"constraint {constraint!r}, but found invalid values:\n{_text(value)}")
 
     def expand(self, batch_shape, _instance=None):
         """A new distribution whose parameters are expanded to ``batch_shape``."""
@@ -267,7 +270,7 @@ class Distribution:
             raise ValueError(
                 f"Expected value argument ({type(value).__name__} of shape "
                 f"{tuple(value.shape)}) to be within the support ({support!r}) of the "
-                f"distribution {self!r}, but found invalid values:\n{value}")
+                f"distribution {self!r}, but found invalid values:\n{_text(value)}")
 
     def __repr__(self) -> str:
         names = [k for k in self.arg_constraints if k in self.__dict__]

@@ -392,3 +392,33 @@ def test_variational_inference_fits_a_normal():
         opt.step()
     assert abs(m.item() - post_mean) < 0.05
     assert abs(math.exp(log_s.item()) - math.sqrt(post_var)) < 0.03
+
+
+def test_empty_batches():
+    n = D.Normal(tg.zeros(0), tg.ones(0))
+    assert tuple(n.log_prob(tg.zeros(0)).shape) == (0,)
+    assert tuple(n.rsample((2,)).shape) == (2, 0)
+    assert tuple(D.Categorical(probs=tg.ones(0, 3)).sample((2,)).shape) == (2, 0)
+    assert tuple(D.Categorical(probs=tg.ones(0, 3)).entropy().shape) == (0,)
+    assert tuple(D.OneHotCategorical(probs=tg.ones(0, 3)).sample((2,)).shape) == (2, 0, 3)
+    assert tuple(D.Bernoulli(probs=tg.ones(0) / 2).sample((2,)).shape) == (2, 0)
+    m = D.MultivariateNormal(tg.zeros(0, 2), tg.eye(2))
+    assert tuple(m.log_prob(tg.zeros(0, 2)).shape) == (0,)
+    assert tuple(m.rsample((3,)).shape) == (3, 0, 2)
+    assert tuple(m.entropy().shape) == (0,)
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import tapegrad.distributions as package
+    from tapegrad.distributions import continuous, discrete, distribution, kl, multivariate
+
+    finder, runner = doctest.DocTestFinder(), doctest.DocTestRunner()
+    count = 0
+    for module in (package, continuous, discrete, distribution, kl, multivariate):
+        for test in finder.find(module, module.__name__):
+            count += len(test.examples)
+            runner.run(test)
+    assert count > 10
+    assert runner.failures == 0

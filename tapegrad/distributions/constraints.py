@@ -124,7 +124,9 @@ class _IndependentConstraint(Constraint):
         if result.ndim < n:
             raise ValueError(f"Expected value.dim() >= {self.event_dim} but got "
                              f"{_np(value).ndim}")
-        return _result(result.reshape(result.shape[:result.ndim - n] + (-1,)).all(-1))
+        batch, event = result.shape[:result.ndim - n], result.shape[result.ndim - n:]
+        # (an explicit event size: reshape(..., -1) is ambiguous on an empty batch)
+        return _result(result.reshape(batch + (int(np.prod(event)),)).all(-1))
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__[1:]}({self.base_constraint!r}, "
@@ -240,14 +242,14 @@ class _LowerTriangular(Constraint):
     event_dim = 2
 
     def _check(self, v):
-        return (np.tril(v) == v).reshape(v.shape[:-2] + (-1,)).all(-1)
+        return (np.tril(v) == v).all((-2, -1))
 
 
 class _LowerCholesky(Constraint):
     event_dim = 2
 
     def _check(self, v):
-        lower = (np.tril(v) == v).reshape(v.shape[:-2] + (-1,)).all(-1)
+        lower = (np.tril(v) == v).all((-2, -1))
         return lower & (np.diagonal(v, axis1=-2, axis2=-1) > 0).all(-1)
 
 

@@ -8,6 +8,7 @@ import numbers
 import numpy as np
 
 from .. import creation, grad_mode
+from ..dtypes import int64 as tg_int64
 from ..joins import broadcast_tensors
 from ..recording import _wrap
 from ..sampling import multinomial
@@ -182,10 +183,13 @@ class Categorical(Distribution):
 
     def sample(self, sample_shape=Size()) -> Tensor:
         sample_shape = Size(tuple(sample_shape))
+        shape = tuple(self._extended_shape(sample_shape))
+        if 0 in shape:  # (multinomial needs a row and a draw)
+            return creation.zeros(shape, dtype=tg_int64)
         with grad_mode.no_grad():
             probs_2d = self.probs.detach().reshape(-1, self._num_events)
             samples_2d = multinomial(probs_2d, sample_shape.numel(), True).T
-            return samples_2d.reshape(tuple(self._extended_shape(sample_shape)))
+            return samples_2d.reshape(shape)
 
     def log_prob(self, value):
         if self._validate_args:

@@ -59,6 +59,10 @@ for ps, vs in SHAPES:
          RNG.integers(0, 2, vs).astype(float), None),
         (f"Bernoulli-logits{ps}", "Bernoulli", {"logits": 3 * _real(*ps)},
          RNG.integers(0, 2, vs).astype(float), None),
+        (f"Geometric-probs{ps}", "Geometric", {"probs": _unit(*ps)},
+         RNG.integers(0, 6, vs).astype(float), None),
+        (f"Geometric-logits{ps}", "Geometric", {"logits": _real(*ps)},
+         RNG.integers(0, 6, vs).astype(float), None),
     ]
     low = _real(*ps)
     CASES.append((f"Uniform{ps}", "Uniform", {"low": low - 3, "high": low + _pos(*other) + 3},
@@ -209,7 +213,8 @@ def test_expand_matches_torch():
                         ("MultivariateNormal", {"loc": _real(3, 2),
                                                 "covariance_matrix": _spd(2, 2)}),
                         ("LogNormal", {"loc": _real(3), "scale": _pos(3)}),
-                        ("HalfNormal", {"scale": _pos(3)}), ("Exponential", {"rate": _pos(3)})]:
+                        ("HalfNormal", {"scale": _pos(3)}), ("Exponential", {"rate": _pos(3)}),
+                        ("Geometric", {"probs": _unit(3)})]:
         tgd, _, thd, _ = _build(cls, params, tg.float64)
         a, b = tgd.expand((2, 3)), thd.expand((2, 3))
         assert tuple(a.batch_shape) == tuple(b.batch_shape) == (2, 3)

@@ -39,6 +39,8 @@ UNIVARIATE = [
     ("Bernoulli", {"probs": [0.2, 0.9]}),
     ("Bernoulli", {"logits": [0.2, -1.9]}),
     ("Cauchy", {"loc": [0.5, -1.0], "scale": [1.5, 0.3]}),
+    ("Geometric", {"probs": [0.2, 0.9]}),
+    ("Geometric", {"logits": [0.2, -1.9]}),
 ]
 MULTI = [
     ("Categorical", {"probs": [[0.1, 0.2, 0.7], [0.5, 0.25, 0.25]]}),
@@ -122,11 +124,19 @@ def test_rsample_pathwise_gradient_with_a_fixed_standard_draw():
     eps = np.random.default_rng(3).standard_normal(shape)
     expo = np.random.default_rng(3).standard_exponential(shape)
     unif = np.random.default_rng(3).uniform(0.0, 1.0, shape)
+    eps64 = float(np.finfo(np.float64).eps)
+    lap = np.random.default_rng(3).uniform(eps64 - 1, 1.0, shape)
+    lap_std = -np.sign(lap) * np.log1p(-np.abs(lap))
+    cau = np.random.default_rng(3).standard_cauchy(shape)
     cases = [
         ("Normal", (loc, scale), loc + eps * scale,
          [(w * np.ones(shape)).sum(0), (w * eps).sum(0)]),
         ("LogNormal", (loc, scale), np.exp(loc + eps * scale),
          [(w * np.exp(loc + eps * scale)).sum(0), (w * np.exp(loc + eps * scale) * eps).sum(0)]),
+        ("Laplace", (loc, scale), loc + scale * lap_std,
+         [(w * np.ones(shape)).sum(0), (w * lap_std).sum(0)]),
+        ("Cauchy", (loc, scale), loc + scale * cau,
+         [(w * np.ones(shape)).sum(0), (w * cau).sum(0)]),
         ("HalfNormal", (scale,), np.abs(eps * scale), [(w * np.abs(eps)).sum(0)]),
         ("Exponential", (scale,), expo / scale, [(-w * expo / scale ** 2).sum(0)]),
         ("Uniform", (loc - 3, loc + scale), loc - 3 + unif * (scale + 3),
@@ -183,6 +193,10 @@ VALIDATION = [
     ("Uniform", ([0.0, 2.0], [1.0, 1.0]), None),
     ("Uniform", ([0.0, 0.0], [1.0, 1.0]), ("log_prob", [0.5, 1.5])),
     ("Bernoulli", ([0.5, 1.5],), None),
+    ("Geometric", ([0.5, 1.5],), None),
+    ("Geometric", ([0.5, 0.0],), None),
+    ("Geometric", (0.0,), None),
+    ("Geometric", ([0.5, 0.5],), ("log_prob", [1.0, 0.5])),
     ("Bernoulli", ([0.5, 0.5],), ("log_prob", [1.0, 0.5])),
     ("Categorical", ([[0.5, 0.5], [-0.1, 1.1]],), None),
     ("Categorical", ([0.5, 0.5],), ("log_prob", [1, 2])),
@@ -291,6 +305,8 @@ KL_CASES = [
     ("Categorical", {"logits": [[0.2, 0.3, 0.5]]}, {"logits": [[1.0, -0.5, 0.5]]}),
     ("OneHotCategorical", {"probs": [[0.2, 0.3, 0.5]]}, {"probs": [[0.1, 0.1, 0.8]]}),
     ("HalfNormal", {"scale": [1.5, 0.3]}, {"scale": [0.5, 2.0]}),
+    ("Geometric", {"probs": [0.3, 0.9]}, {"probs": [0.6, 0.2]}),
+    ("Geometric", {"logits": [0.3, -2.0]}, {"logits": [1.0, 0.0]}),
     ("MultivariateNormal", {"loc": [[0.0, 1.0], [2.0, -1.0]],
                             "covariance_matrix": [[2.0, 0.6], [0.6, 0.5]]},
      {"loc": [0.5, 0.0], "covariance_matrix": [[[1.0, -0.2], [-0.2, 3.0]],

@@ -10,11 +10,11 @@ tensor(0.3181)
 
 from . import constraints
 from .continuous import Cauchy, Exponential, HalfNormal, Laplace, LogNormal, Normal, Uniform
-from .discrete import Bernoulli, Categorical, OneHotCategorical
+from .discrete import Bernoulli, Categorical, Geometric, OneHotCategorical
 from .distribution import Distribution
 from .kl import kl_divergence, register_kl
 from .multivariate import Independent, MultivariateNormal
 
-__all__ = ["Bernoulli", "Categorical", "Cauchy", "Distribution", "Exponential", "HalfNormal",
-           "Independent", "Laplace", "LogNormal", "MultivariateNormal", "Normal",
+__all__ = ["Bernoulli", "Categorical", "Cauchy", "Distribution", "Exponential", "Geometric",
+           "HalfNormal", "Independent", "Laplace", "LogNormal", "MultivariateNormal", "Normal",
            "OneHotCategorical", "Uniform", "constraints", "kl_divergence", "register_kl"]

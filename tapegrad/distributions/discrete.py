@@ -1,4 +1,5 @@
-"""Discrete distributions: Bernoulli, Categorical, OneHotCategorical (probs or logits)."""
+"""Discrete distributions: Bernoulli, Geometric, Categorical, OneHotCategorical (probs or
+logits)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from .distribution import (
     softplus,
 )
 
-__all__ = ["Bernoulli", "Categorical", "OneHotCategorical"]
+__all__ = ["Bernoulli", "Categorical", "Geometric", "OneHotCategorical"]
 
 
 def _one_of(probs, logits) -> None:
@@ -111,6 +112,77 @@ class Bernoulli(Distribution):
         if expand:
             values = values.expand((-1,) + tuple(self._batch_shape))
         return values
+
+
+class Geometric(Distribution):
+    """Number of failures before the first success of Bernoulli(``probs``) trials.
+
+    >>> import tapegrad as tg
+    >>> tg.distributions.Geometric(probs=tg.tensor(0.5)).log_prob(tg.tensor(2.0))
+    tensor(-2.0794)
+    """
+
+    arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
+    support = constraints.nonnegative_integer
+
+    def __init__(self, probs=None, logits=None, validate_args: bool | None = None) -> None:
+        _one_of(probs, logits)
+        if probs is not None:
+            (self.probs,) = broadcast_all(probs)
+        else:
+            (self.logits,) = broadcast_all(logits)
+        given = probs if probs is not None else logits
+        super().__init__(Size() if isinstance(given, numbers.Number) else given.size(),
+                         validate_args=validate_args)
+        if self._validate_args and probs is not None:
+            value = self.probs
+            valid = np.asarray(value._v) > 0
+            if not valid.all():
+                invalid = _wrap(np.asarray(value._v)[~valid])
+                raise ValueError(f"Expected parameter probs ({type(value).__name__} of shape "
+                                 f"{tuple(value.shape)}) of distribution {self!r} to be "
+                                 f"positive but found invalid values:\n{invalid}")
+
+    def expand(self, batch_shape, _instance=None):
+        return self._expand_params(Geometric, ("probs", "logits"), batch_shape, _instance)
+
+    @lazy_property
+    def logits(self) -> Tensor:
+        return probs_to_logits(self.probs, is_binary=True)
+
+    @lazy_property
+    def probs(self) -> Tensor:
+        return logits_to_probs(self.logits, is_binary=True)
+
+    @property
+    def mean(self) -> Tensor:
+        return 1.0 / self.probs - 1.0
+
+    @property
+    def mode(self) -> Tensor:
+        return creation.zeros_like(self.probs)
+
+    @property
+    def variance(self) -> Tensor:
+        return (1.0 / self.probs - 1.0) / self.probs
+
+    def sample(self, sample_shape=Size()) -> Tensor:
+        shape = tuple(self._extended_shape(sample_shape))
+        dtype = self.probs.dtype.np
+        u = creation._rng.uniform(float(np.finfo(dtype).tiny), 1.0, shape)
+        p = np.asarray(self.probs._v, np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):  # (p = 1: always 0 failures)
+            return _wrap(np.floor(np.log(u) / np.log1p(-p)).astype(dtype))
+
+    def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
+        value, probs = broadcast_all(value, self.probs)
+        probs = where((probs == 1) & (value == 0), 0.0, probs)  # (0 * log(0) is 0 here)
+        return value * (-probs).log1p() + self.probs.log()
+
+    def entropy(self):
+        return _bce_with_logits(self.logits, self.probs) / self.probs
 
 
 class Categorical(Distribution):

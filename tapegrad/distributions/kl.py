@@ -10,7 +10,7 @@ from functools import total_ordering
 from ..structural import where
 from ..tensor import Tensor
 from .continuous import Exponential, HalfNormal, Laplace, Normal, Uniform
-from .discrete import Bernoulli, Categorical, OneHotCategorical
+from .discrete import Bernoulli, Categorical, Geometric, OneHotCategorical
 from .distribution import Distribution, _sum_rightmost, softplus
 from .multivariate import Independent, MultivariateNormal, _batch_mahalanobis, _tril_solve
 
@@ -142,6 +142,11 @@ def _kl_normal_normal(p, q):
     var_ratio = (p.scale / q.scale).pow(2)
     t1 = ((p.loc - q.loc) / q.scale).pow(2)
     return 0.5 * (var_ratio + t1 - 1 - var_ratio.log())
+
+
+@register_kl(Geometric, Geometric)
+def _kl_geometric_geometric(p, q):
+    return -p.entropy() - (-q.probs).log1p() / p.probs - q.logits
 
 
 @register_kl(HalfNormal, HalfNormal)

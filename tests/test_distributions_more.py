@@ -438,3 +438,69 @@ def test_docstring_examples_run():
             runner.run(test)
     assert count > 10
     assert runner.failures == 0
+
+
+SECOND_ORDER = [
+    ("MultivariateNormal", {"loc": [0.3, -0.2], "scale_tril": [[1.2, 0.0], [0.4, 0.7]]},
+     [[0.1, 0.5], [1.0, -1.0]]),
+    ("MultivariateNormal", {"loc": [0.3, -0.2], "covariance_matrix": [[1.2, 0.3], [0.3, 0.7]]},
+     [0.1, 0.5]),
+    ("Bernoulli", {"logits": [0.0, 1.3, -2.0]}, [1.0, 0.0, 1.0]),
+    ("Categorical", {"logits": [[0.1, 1.3, -2.0], [0.5, 0.5, 0.0]]}, [2, 0]),
+    ("Laplace", {"loc": [0.1, 1.3], "scale": [0.5, 2.0]}, [0.7, -1.0]),
+    ("Geometric", {"probs": [0.3, 0.8]}, [2.0, 0.0]),
+    ("Uniform", {"low": [0.1, -1.3], "high": [0.5, 2.0]}, [0.2, 1.0]),
+]
+
+
+@pytest.mark.parametrize(("cls", "params", "value"), SECOND_ORDER,
+                         ids=[c[0] for c in SECOND_ORDER])
+def test_second_order_gradients_match_torch(cls, params, value):
+    """d/dθ (v . d/dθ [log_prob + entropy]) against torch (create_graph through the
+    composed ops)."""
+    a, b, mine, theirs = _leaves(cls, **params)
+    va = tg.tensor(value) if cls == "Categorical" else tg.tensor(value, dtype=tg.float64)
+    vb = torch.tensor(value) if cls == "Categorical" else torch.tensor(value,
+                                                                       dtype=torch.float64)
+    fa = a.log_prob(va).sum() + a.entropy().sum()
+    fb = b.log_prob(vb).sum() + b.entropy().sum()
+    ga = tg.autograd.grad(fa, list(mine.values()), create_graph=True)
+    gb = torch.autograd.grad(fb, list(theirs.values()), create_graph=True)
+    rng = np.random.default_rng(2)
+    weights = [rng.uniform(0.5, 1.5, tuple(g.shape)) for g in gb]
+    sa = sum((g * tg.tensor(w)).sum() for g, w in zip(ga, weights, strict=True))
+    sb = sum((g * torch.tensor(w)).sum() for g, w in zip(gb, weights, strict=True))
+    ha = tg.autograd.grad(sa, list(mine.values()), allow_unused=True)
+    hb = torch.autograd.grad(sb, list(theirs.values()), allow_unused=True)
+    for x, y, k in zip(ha, hb, theirs, strict=True):
+        if y is None:
+            assert x is None or not x.numpy().any(), k
+        else:
+            np.testing.assert_allclose(x.numpy(), y.numpy(), rtol=1e-10, atol=1e-12, err_msg=k)
+
+
+def test_compile_replays_mvn_and_categorical_log_prob():
+    v = np.array([[0.1, 0.5], [1.0, -1.0]])
+    idx = tg.tensor([2, 0])
+
+    def f(loc, cov, logits):
+        m = D.MultivariateNormal(loc, covariance_matrix=cov)
+        c = D.Categorical(logits=logits)
+        return m.log_prob(tg.tensor(v)).sum() + c.log_prob(idx).sum() + c.entropy().sum()
+
+    cov0 = np.array([[1.2, 0.3], [0.3, 0.7]])
+    tape = tg.compile(f, np.zeros(2), cov0, np.zeros((2, 3)))
+    rng = np.random.default_rng(4)
+    for _ in range(2):
+        loc, logits = rng.standard_normal(2), rng.standard_normal((2, 3))
+        cov = cov0 + 0.1 * np.eye(2) * rng.uniform()
+        value, grads = tape.value_and_gradient(loc, cov, logits)
+        ts = [torch.tensor(x, requires_grad=True) for x in (loc, cov, logits)]
+        m = TD.MultivariateNormal(ts[0], covariance_matrix=ts[1])
+        c = TD.Categorical(logits=ts[2])
+        out = (m.log_prob(torch.tensor(v)).sum() + c.log_prob(torch.tensor([2, 0])).sum()
+               + c.entropy().sum())
+        out.backward()
+        np.testing.assert_allclose(value, out.item(), rtol=1e-12)
+        for g, t in zip(grads, ts, strict=True):
+            np.testing.assert_allclose(g, t.grad.numpy(), rtol=1e-10, atol=1e-12)

@@ -504,3 +504,16 @@ def test_compile_replays_mvn_and_categorical_log_prob():
         np.testing.assert_allclose(value, out.item(), rtol=1e-12)
         for g, t in zip(grads, ts, strict=True):
             np.testing.assert_allclose(g, t.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_compiled_replay_still_validates_parameters():
+    def f(loc, scale):
+        return D.Normal(loc, scale).log_prob(tg.tensor([0.1, 0.2])).sum()
+
+    tape = tg.compile(f, np.zeros(2), np.ones(2))
+    value, _ = tape.value_and_gradient(np.array([0.5, 0.1]), np.array([2.0, 3.0]))
+    expected = TD.Normal(torch.tensor([0.5, 0.1]), torch.tensor([2.0, 3.0])).log_prob(
+        torch.tensor([0.1, 0.2])).sum().item()
+    np.testing.assert_allclose(value, expected, rtol=1e-6)
+    with pytest.raises(ValueError, match="Expected parameter scale"):
+        tape.value_and_gradient(np.array([0.5, 0.1]), np.array([-2.0, 3.0]))

@@ -1,9 +1,11 @@
 """torch.distributions.constraints: the regions a distribution's parameters and samples live in.
 
 ``check(value)`` answers elementwise (over the constraint's ``event_dim`` rightmost dims
-reduced) with a bool tensor.  The checks are never differentiated, so they run on the values
-with NumPy; ``repr`` matches torch's (``GreaterThan(lower_bound=0.0)``), because the
-validation messages print it.
+reduced) with a bool tensor.  The elementwise checks of a tensor are tapegrad comparisons, so
+inside ``tg.compile`` the validation's ``bool(...)`` is a guard (an invalid parameter in a
+replay re-records and raises, as eager code does); the structured ones (simplex, integers,
+matrices) run on the values with NumPy.  ``repr`` matches torch's
+(``GreaterThan(lower_bound=0.0)``), because the validation messages print it.
 """
 
 from __future__ import annotations
@@ -29,6 +31,10 @@ def _is_integer(v: np.ndarray) -> np.ndarray:
         return (v % 1) == 0
 
 
+def _same(x):
+    return x
+
+
 def _result(mask) -> Tensor:
     return _wrap(np.asarray(mask, dtype=np.bool_))
 
@@ -38,11 +44,14 @@ class Constraint:
 
     is_discrete = False
     event_dim = 0
+    _elementwise = False  # (whether _check is written in operators tensors have too)
 
     def check(self, value) -> Tensor:
-        return _result(self._check(_np(value)))
+        if self._elementwise and isinstance(value, Tensor):
+            return self._check(value, _same)
+        return _result(self._check(_np(value), _np))
 
-    def _check(self, v: np.ndarray) -> np.ndarray:
+    def _check(self, v, bound):
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -134,9 +143,10 @@ class _IndependentConstraint(Constraint):
 
 
 class _Boolean(Constraint):
+    _elementwise = True
     is_discrete = True
 
-    def _check(self, v):
+    def _check(self, v, bound):
         return (v == 0) | (v == 1)
 
 
@@ -144,7 +154,7 @@ class _OneHot(Constraint):
     is_discrete = True
     event_dim = 1
 
-    def _check(self, v):
+    def _check(self, v, bound):
         return ((v == 0) | (v == 1)).all(-1) & (v.sum(-1) == 1)
 
 
@@ -161,8 +171,9 @@ class _IntegerInterval(Constraint):
     def __init__(self, lower_bound, upper_bound) -> None:
         self.lower_bound, self.upper_bound = lower_bound, upper_bound
 
-    def _check(self, v):
-        return _is_integer(v) & (_np(self.lower_bound) <= v) & (v <= _np(self.upper_bound))
+    def _check(self, v, bound):
+        return (_is_integer(v) & (bound(self.lower_bound) <= v)
+                & (v <= bound(self.upper_bound)))
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__[1:]}(lower_bound={_bound_text(self.lower_bound)}, "
@@ -175,51 +186,59 @@ class _IntegerGreaterThan(Constraint):
     def __init__(self, lower_bound) -> None:
         self.lower_bound = lower_bound
 
-    def _check(self, v):
-        return _is_integer(v) & (v >= _np(self.lower_bound))
+    def _check(self, v, bound):
+        return _is_integer(v) & (v >= bound(self.lower_bound))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__[1:]}(lower_bound={_bound_text(self.lower_bound)})"
 
 
 class _Real(Constraint):
-    def _check(self, v):
+    _elementwise = True
+
+    def _check(self, v, bound):
         return v == v  # (False for NaN)
 
 
 class _GreaterThan(Constraint):
+    _elementwise = True
+
     def __init__(self, lower_bound) -> None:
         self.lower_bound = lower_bound
 
-    def _check(self, v):
-        return _np(self.lower_bound) < v
+    def _check(self, v, bound):
+        return bound(self.lower_bound) < v
 
     def __repr__(self) -> str:
         return f"{type(self).__name__[1:]}(lower_bound={_bound_text(self.lower_bound)})"
 
 
 class _GreaterThanEq(_GreaterThan):
-    def _check(self, v):
-        return _np(self.lower_bound) <= v
+    def _check(self, v, bound):
+        return bound(self.lower_bound) <= v
 
 
 class _LessThan(Constraint):
+    _elementwise = True
+
     def __init__(self, upper_bound) -> None:
         self.upper_bound = upper_bound
 
-    def _check(self, v):
-        return v < _np(self.upper_bound)
+    def _check(self, v, bound):
+        return v < bound(self.upper_bound)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__[1:]}(upper_bound={_bound_text(self.upper_bound)})"
 
 
 class _Interval(Constraint):
+    _elementwise = True
+
     def __init__(self, lower_bound, upper_bound) -> None:
         self.lower_bound, self.upper_bound = lower_bound, upper_bound
 
-    def _check(self, v):
-        return (_np(self.lower_bound) <= v) & (v <= _np(self.upper_bound))
+    def _check(self, v, bound):
+        return (bound(self.lower_bound) <= v) & (v <= bound(self.upper_bound))
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__[1:]}(lower_bound={_bound_text(self.lower_bound)}, "
@@ -227,28 +246,28 @@ class _Interval(Constraint):
 
 
 class _HalfOpenInterval(_Interval):
-    def _check(self, v):
-        return (_np(self.lower_bound) <= v) & (v < _np(self.upper_bound))
+    def _check(self, v, bound):
+        return (bound(self.lower_bound) <= v) & (v < bound(self.upper_bound))
 
 
 class _Simplex(Constraint):
     event_dim = 1
 
-    def _check(self, v):
+    def _check(self, v, bound):
         return (v >= 0).all(-1) & (np.abs(v.sum(-1) - 1) < 1e-6)
 
 
 class _LowerTriangular(Constraint):
     event_dim = 2
 
-    def _check(self, v):
+    def _check(self, v, bound):
         return (np.tril(v) == v).all((-2, -1))
 
 
 class _LowerCholesky(Constraint):
     event_dim = 2
 
-    def _check(self, v):
+    def _check(self, v, bound):
         lower = (np.tril(v) == v).all((-2, -1))
         return lower & (np.diagonal(v, axis1=-2, axis2=-1) > 0).all(-1)
 
@@ -256,15 +275,15 @@ class _LowerCholesky(Constraint):
 class _Symmetric(Constraint):
     event_dim = 2
 
-    def _check(self, v):
+    def _check(self, v, bound):
         if v.shape[-2] != v.shape[-1]:
             return np.zeros(v.shape[:-2], np.bool_)
         return np.isclose(v, np.swapaxes(v, -1, -2), rtol=1e-5, atol=1e-6).all((-2, -1))
 
 
 class _PositiveDefinite(_Symmetric):
-    def _check(self, v):
-        sym = super()._check(v)
+    def _check(self, v, bound):
+        sym = super()._check(v, bound)
         if not sym.all():
             return sym
         flat = v.reshape((-1,) + v.shape[-2:])

@@ -154,7 +154,7 @@ class Distribution:
                                                              lazy_property):
                     continue  # (derived parameters are valid when their source is)
                 value = getattr(self, param)
-                if not bool(np.all(np.asarray(constraint.check(value)._v))):
+                if not bool(constraint.check(value).all()):
                     raise ValueError(
                         f"Expected parameter {param} ({type(value).__name__} of shape "
                         f"{tuple(value.shape)}) of distribution {self!r} to satisfy the "
@@ -266,7 +266,7 @@ class Distribution:
                           "validation. Please initialize the distribution with "
                           "`validate_args=False` to turn off validation.", stacklevel=2)
             return
-        if not bool(np.all(np.asarray(support.check(value)._v))):
+        if not bool(support.check(value).all()):
             raise ValueError(
                 f"Expected value argument ({type(value).__name__} of shape "
                 f"{tuple(value.shape)}) to be within the support ({support!r}) of the "

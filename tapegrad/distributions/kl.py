@@ -9,7 +9,7 @@ from functools import total_ordering
 
 from ..structural import where
 from ..tensor import Tensor
-from .continuous import Exponential, HalfNormal, Laplace, Normal, Uniform
+from .continuous import Cauchy, Exponential, HalfNormal, Laplace, LogNormal, Normal, Uniform
 from .discrete import Bernoulli, Categorical, Geometric, OneHotCategorical
 from .distribution import Distribution, _sum_rightmost, softplus
 from .multivariate import Independent, MultivariateNormal, _batch_mahalanobis, _tril_solve
@@ -152,6 +152,19 @@ def _kl_geometric_geometric(p, q):
 @register_kl(HalfNormal, HalfNormal)
 def _kl_halfnormal_halfnormal(p, q):
     return _kl_normal_normal(p.base_dist, q.base_dist)
+
+
+@register_kl(LogNormal, LogNormal)
+def _kl_lognormal_lognormal(p, q):
+    # (the same bijection exp on both sides leaves the divergence of the bases)
+    return _kl_normal_normal(p.base_dist, q.base_dist)
+
+
+@register_kl(Cauchy, Cauchy)
+def _kl_cauchy_cauchy(p, q):
+    t1 = ((p.scale + q.scale).pow(2) + (p.loc - q.loc).pow(2)).log()
+    t2 = (4 * p.scale * q.scale).log()
+    return t1 - t2
 
 
 @register_kl(Uniform, Uniform)

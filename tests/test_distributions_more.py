@@ -521,3 +521,43 @@ def test_compiled_replay_still_validates_parameters():
     np.testing.assert_allclose(value, expected, rtol=1e-6)
     with pytest.raises(ValueError, match="Expected parameter scale"):
         tape.value_and_gradient(np.array([0.5, 0.1]), np.array([-2.0, 3.0]))
+
+
+FD_KL = [case for case in KL_CASES
+         if case[0] not in ("Uniform", "OneHotCategorical") and not (
+             case[0] in ("Bernoulli", "Categorical") and "probs" in case[1])]
+
+
+@pytest.mark.parametrize(("cls", "pp", "qp"), FD_KL, ids=[f"{c[0]}-{i}" for i, c in
+                                                         enumerate(FD_KL)])
+def test_kl_gradient_by_finite_differences(cls, pp, qp):
+    from helpers import check_gradients
+
+    names = list(pp) + list(qp)
+
+    def fn(*xs):
+        kw = [dict(zip(pp, xs[:len(pp)], strict=True)),
+              dict(zip(qp, xs[len(pp):], strict=True))]
+        for k in kw:
+            for m in ("covariance_matrix", "precision_matrix"):
+                if m in k:  # (symmetric matrices: the finite differences keep them so)
+                    k[m] = (k[m] + k[m].mT) / 2
+        p = getattr(D, cls)(**kw[0], validate_args=False)
+        q = getattr(D, cls)(**kw[1], validate_args=False)
+        return D.kl_divergence(p, q)
+
+    arrays = [np.array(v, dtype=np.float64) for v in list(pp.values()) + list(qp.values())]
+    assert len(arrays) == len(names)
+    check_gradients(fn, arrays, atol=1e-6, rtol=1e-5)
+
+
+def test_modes_with_ties_and_nan():
+    p = [0.2, 0.5, 0.7]
+    np.testing.assert_array_equal(D.Bernoulli(tg.tensor(p)).mode.numpy(),
+                                  TD.Bernoulli(torch.tensor(p)).mode.numpy())
+    probs = [[0.4, 0.4, 0.2], [0.1, 0.3, 0.6]]
+    np.testing.assert_array_equal(D.Categorical(tg.tensor(probs)).mode.numpy(),
+                                  TD.Categorical(torch.tensor(probs)).mode.numpy())
+    np.testing.assert_array_equal(D.OneHotCategorical(tg.tensor(probs)).mode.numpy(),
+                                  TD.OneHotCategorical(torch.tensor(probs)).mode.numpy())
+    assert D.Categorical(tg.tensor(probs)).mode.dtype == tg.int64

@@ -13,14 +13,14 @@ from ..recording import _wrap
 from ..structural import where
 from ..tensor import Size, Tensor
 from . import constraints
-from .distribution import Distribution, _eps, broadcast_all
+from .distribution import Distribution, _eps, _rng, broadcast_all
 
 __all__ = ["Cauchy", "Exponential", "HalfNormal", "Laplace", "LogNormal", "Normal", "Uniform"]
 
 
 def _draw(kind: str, shape, dtype, **kw) -> Tensor:
     """Standard draws of ``kind`` from tapegrad's global random state (``tg.manual_seed``)."""
-    rng = creation._rng
+    rng = _rng()
     shape = tuple(shape)
     if kind == "normal":
         v = rng.standard_normal(shape)

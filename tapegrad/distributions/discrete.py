@@ -18,6 +18,7 @@ from ..tensor import Size, Tensor
 from . import constraints
 from .distribution import (
     Distribution,
+    _rng,
     broadcast_all,
     lazy_property,
     logits_to_probs,
@@ -95,7 +96,7 @@ class Bernoulli(Distribution):
     def sample(self, sample_shape=Size()) -> Tensor:
         shape = tuple(self._extended_shape(sample_shape))
         p = np.broadcast_to(np.asarray(self.probs._v), shape)
-        return _wrap((creation._rng.random(shape) < p).astype(self.probs.dtype.np))
+        return _wrap((_rng().random(shape) < p).astype(self.probs.dtype.np))
 
     def log_prob(self, value):
         if self._validate_args:
@@ -169,7 +170,7 @@ class Geometric(Distribution):
     def sample(self, sample_shape=Size()) -> Tensor:
         shape = tuple(self._extended_shape(sample_shape))
         dtype = self.probs.dtype.np
-        u = creation._rng.uniform(float(np.finfo(dtype).tiny), 1.0, shape)
+        u = _rng().uniform(float(np.finfo(dtype).tiny), 1.0, shape)
         p = np.asarray(self.probs._v, np.float64)
         with np.errstate(divide="ignore", invalid="ignore"):  # (p = 1: always 0 failures)
             return _wrap(np.floor(np.log(u) / np.log1p(-p)).astype(dtype))

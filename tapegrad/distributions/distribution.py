@@ -23,6 +23,11 @@ from . import constraints
 __all__ = ["Distribution"]
 
 
+def _rng() -> np.random.Generator:
+    """tapegrad's global random state, read at each draw (``manual_seed`` replaces it)."""
+    return creation._rng
+
+
 def _size(shape) -> Size:
     return shape if isinstance(shape, Size) else Size(tuple(shape))
 

@@ -170,7 +170,8 @@ __all__ = [
 def __getattr__(name: str):
     # tg.nn, tg.optim and tg.autograd are imported on first use: ``import tapegrad`` does not
     # pay for them
-    if name in ("nn", "optim", "autograd", "cuda", "backends", "linalg", "utils"):
+    if name in ("nn", "optim", "autograd", "cuda", "backends", "linalg", "utils",
+                "distributions"):
         import importlib
 
         return importlib.import_module(f"{__name__}.{name}")

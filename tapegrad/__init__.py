@@ -358,3 +358,4 @@ from .generator import (  # noqa: E402
 
 __all__ += ["Generator", "default_generator", "get_rng_state", "initial_seed", "seed",
             "set_rng_state"]
+from .rounding import div, divide, round  # noqa: E402, F401  (rounding_mode=, decimals=)

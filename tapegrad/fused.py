@@ -341,9 +341,24 @@ def _number(v, x: Tensor) -> Tensor:
 
 def _floor_quotient(a: Tensor, b: Tensor) -> Tensor:
     dtype = _promoted(a, b, np.result_type(np.asarray(a._v).dtype, np.asarray(b._v).dtype))
+    x, y = np.asarray(a._v, dtype=dtype), np.asarray(b._v, dtype=dtype)
     with np.errstate(divide="ignore", invalid="ignore"):
-        value = np.floor_divide(np.asarray(a._v, dtype=dtype), np.asarray(b._v, dtype=dtype))
+        value = np.floor_divide(x, y) if dtype.kind != "f" else floor_divide_floats(x, y)
     return _as_tensor(np.ascontiguousarray(value))
+
+
+def floor_divide_floats(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """torch's floored quotient of floats (its ``div_floor_floating``): through ``fmod``, so an
+    infinite dividend gives NaN, a zero divisor IEEE's quotient, and a quotient that the
+    division rounded up is corrected."""
+    a, b = np.broadcast_arrays(a, b)
+    mod = np.fmod(a, b)
+    div = (a - mod) / b
+    div = np.where((mod != 0) & ((b < 0) != (mod < 0)), div - 1, div)
+    floored = np.floor(div)
+    floored = np.where(div - floored > 0.5, floored + 1, floored)
+    floored = np.where(div == 0, np.copysign(np.zeros_like(div), a / b), floored)
+    return np.where(b == 0, a / b, floored)
 
 
 def _promoted(a: Tensor, b: Tensor, numpy_choice: np.dtype) -> np.dtype:

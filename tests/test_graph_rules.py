@@ -548,8 +548,8 @@ def _ops_outside_elementwise() -> dict[str, Op]:
         if info.name in ("elementwise", "mathfuncs", "pyfunction"):  # (elementwise ops: their
             continue  # rules are walked by test_higher_order.py; pyfunction: test_function.py)
         module = importlib.import_module(f"tapegrad.ops.{info.name}")
-        for value in vars(module).values():
-            if isinstance(value, Op) and OPS[value.code] is value:
+        for value in vars(module).values():  # (an elementwise op is one with scalar rules)
+            if isinstance(value, Op) and OPS[value.code] is value and not value.rules:
                 found[value.key] = value
     return found
 

@@ -1,5 +1,7 @@
 """torch functions that are a line or two of other tapegrad functions: ``select``,
-``take_along_dim``, ``diagflat``, ``vdot``, ``dist``, ``isin``, ``unravel_index``.
+``take_along_dim``, ``diagflat``, ``vdot``, ``dist``, ``isin``, ``unravel_index``, ``fmax``,
+``fmin``, ``ldexp``, ``renorm``, ``pdist``, ``select_scatter``, ``slice_scatter``,
+``histogram``, the integer functions ``bitwise_*``, ``gcd``, ``lcm``, and ``not_equal``.
 
 Gradients, second order and ``tg.compile`` come from the functions they call.
 """
@@ -147,4 +149,167 @@ def unravel_index(indices, shape) -> tuple:
                  for st, size in zip(strides, shape, strict=True))
 
 
-add_methods(select, take_along_dim, diagflat, vdot, dist)
+def fmax(input, other) -> Tensor:
+    """The larger of each pair, ignoring a NaN (NaN only where both are), as ``torch.fmax``;
+    the gradient goes to the one taken (to ``input`` on ties).
+
+    >>> import tapegrad as tg
+    >>> tg.fmax(tg.tensor([1.0, float("nan")]), tg.tensor([float("nan"), 2.0]))
+    tensor([1., 2.])
+    """
+    from .structural import where
+
+    a, b = _as_tensor(input), _as_tensor(other)
+    return rename(where((a >= b) | b.isnan(), a, b), "FmaxBackward0")
+
+
+def fmin(input, other) -> Tensor:
+    """The smaller of each pair, ignoring a NaN, as ``torch.fmin``."""
+    from .structural import where
+
+    a, b = _as_tensor(input), _as_tensor(other)
+    return rename(where((a <= b) | b.isnan(), a, b), "FminBackward0")
+
+
+def ldexp(input, other) -> Tensor:
+    """``input * 2 ** other``, as ``torch.ldexp`` (differentiable in both).
+
+    >>> import tapegrad as tg
+    >>> tg.ldexp(tg.tensor([1.0, 3.0]), tg.tensor([2, -1]))
+    tensor([4.0000, 1.5000])
+    """
+    x, e = _as_tensor(input), _as_tensor(other)
+    if x._v.dtype.kind != "f":
+        from .recording import _DEFAULT_FLOAT
+
+        x = x.to(from_numpy_dtype(_DEFAULT_FLOAT))
+    return x * (2.0 ** e.to(x.dtype))
+
+
+def renorm(input, p: float, dim: int, maxnorm: float) -> Tensor:
+    """Each slice along ``dim`` whose ``p``-norm exceeds ``maxnorm`` scaled down to it, as
+    ``torch.renorm``."""
+    from .structural import where
+
+    x = _as_tensor(input)
+    if x.dim() <= 1:
+        raise RuntimeError(f"renorm: input needs at least 2 dimensions, got {x.dim()} "
+                           "dimensions")
+    if p <= 0:
+        raise RuntimeError("renorm: non-positive-norm not supported")
+    if maxnorm < 0:
+        raise RuntimeError(f"renorm: expected maxnorm to be >= 0 but got {maxnorm}")
+    d = _dim(dim, x.dim())
+    norms = x.norm(p, tuple(k for k in range(x.dim()) if k != d), keepdim=True)
+    factor = where(norms > maxnorm, maxnorm / (norms + 1e-7), _wrap(np.ones((), x._v.dtype)))
+    return rename(x * factor, "RenormBackward0")
+
+
+def pdist(input, p: float = 2) -> Tensor:
+    """The ``p``-distances between the rows of a 2-D ``input``, upper triangle row by row, as
+    ``torch.pdist``.
+
+    >>> import tapegrad as tg
+    >>> tg.pdist(tg.tensor([[0.0, 0.0], [3.0, 4.0], [6.0, 8.0]]))
+    tensor([ 5., 10.,  5.])
+    """
+    from .fused import cdist
+
+    x = _as_tensor(input)
+    if x.dim() != 2:
+        raise RuntimeError(f"pdist only supports 2D tensors, got: {x.dim()}D")
+    n = x.shape[0]
+    rows, cols = np.triu_indices(n, 1)
+    return rename(cdist(x, x, p)[_wrap(rows), _wrap(cols)], "PdistBackward0")
+
+
+def select_scatter(input, src, dim: int, index: int) -> Tensor:
+    """``input`` with ``src`` written at ``index`` along ``dim`` (a copy), as
+    ``torch.select_scatter``: gradients flow to both."""
+    out = _as_tensor(input).clone()
+    d = _dim(dim, out.dim())
+    out[(slice(None),) * d + (index,)] = _as_tensor(src)
+    return rename(out, "SelectScatterBackward0")
+
+
+def slice_scatter(input, src, dim: int = 0, start: int | None = None, end: int | None = None,
+                  step: int = 1) -> Tensor:
+    """``input`` with ``src`` written into ``input[start:end:step]`` along ``dim`` (a copy), as
+    ``torch.slice_scatter``."""
+    out = _as_tensor(input).clone()
+    d = _dim(dim, out.dim())
+    out[(slice(None),) * d + (slice(start, end, step),)] = _as_tensor(src)
+    return rename(out, "SliceScatterBackward0")
+
+
+def histogram(input, bins=100, *, range=None, weight=None,  # noqa: A002 (torch's names)
+              density: bool = False) -> tuple:
+    """Counts of ``input`` in ``bins`` (a number of equal bins over ``range``, or their edges),
+    weighted by ``weight``, as ``torch.histogram``: ``(hist, bin_edges)``, no gradient."""
+    x = np.asarray(_as_tensor(input)._v)
+    if x.dtype.kind != "f":
+        raise RuntimeError(f"torch.histogram: input tensor and bins tensors should have the same "
+                           f"dtype, but got input {SCALAR_NAMES[x.dtype].lower()} and bins "
+                           f"{SCALAR_NAMES[x.dtype].lower()}")
+    edges = np.asarray(bins._v) if isinstance(bins, Tensor) else int(bins)
+    w = None if weight is None else np.asarray(_as_tensor(weight)._v)
+    hist, edge_values = np.histogram(x, edges, range=range, weights=w, density=density)
+    return _Histogram((_wrap(hist.astype(x.dtype)), _wrap(edge_values.astype(x.dtype))))
+
+
+class _Histogram(tuple):
+    """torch.return_types.histogram: ``hist, bin_edges = torch.histogram(...)``."""
+
+    __slots__ = ()
+
+    @property
+    def hist(self) -> Tensor:
+        return self[0]
+
+    @property
+    def bin_edges(self) -> Tensor:
+        return self[1]
+
+    def __repr__(self) -> str:
+        return (f"tapegrad.return_types.histogram(\nhist={self[0]!r},\n"
+                f"bin_edges={self[1]!r})")
+
+
+def _integer_function(name: str, compute, arity: int):
+    """``torch.<name>``: NumPy's ``compute`` on bool/integer tensors, torch's refusal of floats."""
+
+    def function(input, other=None):
+        xs = [_as_tensor(input)] + ([_as_tensor(other)] if arity == 2 else [])
+        if arity == 2 and not isinstance(other, Tensor) and name in ("gcd", "lcm"):
+            raise TypeError(f"{name}(): argument 'other' (position 2) must be Tensor, not "
+                            f"{type(other).__name__}")
+        for t in xs:
+            kind = np.asarray(t._v).dtype
+            if kind.kind == "f" or (kind.kind == "b" and name in ("gcd", "lcm")):
+                raise NotImplementedError(f'"{name}_cpu" not implemented for '
+                                          f"'{SCALAR_NAMES[kind]}'")
+        return _wrap(np.asarray(compute(*[np.asarray(t._v) for t in xs])))
+
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = f"``{name}`` of bool or integer tensors, as ``torch.{name}``."
+    return function
+
+
+bitwise_and = _integer_function("bitwise_and", np.bitwise_and, 2)
+bitwise_or = _integer_function("bitwise_or", np.bitwise_or, 2)
+bitwise_xor = _integer_function("bitwise_xor", np.bitwise_xor, 2)
+bitwise_not = _integer_function("bitwise_not", np.invert, 1)
+bitwise_left_shift = _integer_function("bitwise_left_shift", np.left_shift, 2)
+bitwise_right_shift = _integer_function("bitwise_right_shift", np.right_shift, 2)
+gcd = _integer_function("gcd", np.gcd, 2)
+lcm = _integer_function("lcm", np.lcm, 2)
+
+
+def not_equal(input, other) -> Tensor:
+    """``input != other``, as ``torch.not_equal`` (``ne``'s alias)."""
+    return _as_tensor(input).ne(other)
+
+
+add_methods(select, take_along_dim, diagflat, vdot, dist, fmax, fmin, ldexp, renorm,
+            select_scatter, slice_scatter, histogram, bitwise_and, bitwise_or, bitwise_xor,
+            bitwise_not, bitwise_left_shift, bitwise_right_shift, gcd, lcm, not_equal)

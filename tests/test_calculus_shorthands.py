@@ -53,6 +53,17 @@ CASES = [
     ("dist", lambda lib, a, b: lib.dist(a, b[0]), [Y, Y + 0.5]),
     ("dist p3", lambda lib, a, b: a.dist(b, 3), [Y, Y * 0.5]),
     ("dist inf", lambda lib, a, b: lib.dist(a, b, float("inf")), [Y, Y * 0.5]),
+    ("fmax", lambda lib, a, b: lib.fmax(a, b), [np.array([1.0, np.nan, np.nan, 2.0, 3.0]),
+                                                  np.array([np.nan, 2.0, np.nan, 2.0, -1.0])]),
+    ("fmin", lambda lib, a, b: lib.fmin(a, b), [np.array([1.0, np.nan, np.nan, 2.0, 3.0]),
+                                                  np.array([np.nan, 2.0, np.nan, 2.0, -1.0])]),
+    ("ldexp", lambda lib, a, b: lib.ldexp(a, b), [Y[0], np.array([1.0, -2.0, 0.5, 3.0, 0.0])]),
+    ("renorm", lambda lib, y: lib.renorm(y, 2, 0, 1.5), [Y]),
+    ("renorm p1 dim1", lambda lib, y: y.renorm(1, 1, 0.8), [Y]),
+    ("pdist", lambda lib, y: lib.pdist(y), [Y]),
+    ("pdist p1", lambda lib, y: lib.pdist(y, 1), [Y]),
+    ("select_scatter", lambda lib, a, b: lib.select_scatter(a, b[0], 0, 1), [Y, Y * 2]),
+    ("slice_scatter", lambda lib, a, b: lib.slice_scatter(a, b[:, :2], 1, 1, 5, 2), [Y, Y * 2]),
     ("angle", lambda lib, y: lib.angle(y), [np.array([1.0, -2.0, np.nan, np.inf, -np.inf, 0.0])]),
     ("real conj", lambda lib, y: lib.real(y).conj().resolve_conj() * 2, [Y]),
 ]
@@ -86,9 +97,11 @@ def test_values_and_gradients_match_torch(name, program, arrays):
             np.testing.assert_allclose(g.numpy(), h.numpy(), rtol=1e-12, atol=1e-14)
 
 
-@pytest.mark.parametrize("name,program,arrays",
-                         [c for c in CASES if "angle" not in c[0] and "empty" not in c[0]],
-                         ids=[c[0] for c in CASES if "angle" not in c[0] and "empty" not in c[0]])
+_FD = [c for c in CASES  # (NaN inputs: no finite differences of them)
+       if "angle" not in c[0] and "empty" not in c[0] and not c[0].startswith("fm")]
+
+
+@pytest.mark.parametrize("name,program,arrays", _FD, ids=[c[0] for c in _FD])
 def test_gradients_by_finite_differences(name, program, arrays):
     y, ts = _run(tg, program, arrays, True)
     w = np.linspace(0.5, 1.5, y.numel()).reshape(tuple(y.shape))
@@ -128,6 +141,28 @@ def test_isin_and_unravel_index_match_torch():
         assert [t.tolist() for t in mine] == [t.tolist() for t in theirs]
 
 
+def test_integer_functions_histogram_and_not_equal_match_torch():
+    a, b = [6, -4, 9, 0, 12], [4, 6, -3, 5, 0]
+    for name in ("bitwise_and", "bitwise_or", "bitwise_xor", "gcd", "lcm"):
+        mine = getattr(tg, name)(tg.tensor(a), tg.tensor(b))
+        assert mine.tolist() == getattr(torch, name)(torch.tensor(a), torch.tensor(b)).tolist()
+    assert tg.bitwise_not(tg.tensor(a)).tolist() == torch.bitwise_not(torch.tensor(a)).tolist()
+    assert tg.bitwise_left_shift(tg.tensor([1, 3]), tg.tensor([2, 1])).tolist() == [4, 6]
+    assert tg.bitwise_and(tg.tensor([True, False]), tg.tensor([True, True])).tolist() == \
+        [True, False]
+    assert tg.not_equal(tg.tensor([1.0, 2.0]), 2.0).tolist() == [True, False]
+    x = [1.0, 2.0, 1.0, 2.9, 0.1]
+    for kwargs in (dict(bins=4, range=(0.0, 3.0)), dict(bins=3), dict(bins=3, density=True),
+                   dict(bins=2, weight=[1.0, 2.0, 3.0, 4.0, 5.0])):
+        weight = kwargs.pop("weight", None)
+        mine = tg.histogram(tg.tensor(x), **kwargs,
+                            weight=None if weight is None else tg.tensor(weight))
+        theirs = torch.histogram(torch.tensor(x), **kwargs,
+                                 weight=None if weight is None else torch.tensor(weight))
+        np.testing.assert_allclose(mine.hist.numpy(), theirs.hist.numpy(), rtol=1e-12)
+        np.testing.assert_allclose(mine.bin_edges.numpy(), theirs.bin_edges.numpy(), rtol=1e-12)
+
+
 def test_real_tensors_answer_the_complex_api_as_torch():
     for lib in (tg, torch):
         x = lib.tensor([1.0, -2.0], requires_grad=True)
@@ -150,6 +185,11 @@ def test_real_tensors_answer_the_complex_api_as_torch():
     lambda lib: lib.trapezoid(lib.ones(3), lib.ones(4)),
     lambda lib: lib.gradient(lib.tensor([1.0])),
     lambda lib: lib.gradient(lib.ones(3, 3), spacing=[1.0]),
+    lambda lib: lib.bitwise_and(lib.ones(2), lib.ones(2)),
+    lambda lib: lib.gcd(lib.ones(2), lib.ones(2)),
+    lambda lib: lib.lcm(lib.tensor([2]), 4),
+    lambda lib: lib.renorm(lib.ones(3), 2, 0, 1.0),
+    lambda lib: lib.pdist(lib.ones(3)),
 ])
 def test_errors_are_torch_s(call):
     with pytest.raises(Exception) as theirs:

@@ -205,8 +205,6 @@ def test_elementwise_signatures_are_torchs(name):
         return
     ours = [(p.name, p.kind is p.KEYWORD_ONLY)
             for p in inspect.signature(getattr(tg, name)).parameters.values()]
-    # (not yet: div's rounding_mode=, round's decimals=)
-    theirs = [p for p in theirs if p[0] not in ("rounding_mode", "decimals")]
     assert ours == theirs
     if ("out", True) in ours:
         assert inspect.signature(getattr(tg, name)).parameters["out"].default is None

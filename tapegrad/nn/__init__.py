@@ -25,6 +25,7 @@ from .activation import (
     Tanhshrink,
     Threshold,
 )
+from .attention import MultiheadAttention, TransformerEncoder, TransformerEncoderLayer
 from .conv import Conv1d, Conv2d, Conv3d
 from .conv_transpose import ConvTranspose1d, ConvTranspose2d
 from .layers import *  # noqa: F403
@@ -67,4 +68,5 @@ __all__ = [
     "Hardswish", "Hardsigmoid", "Tanhshrink", "GLU", "PReLU", "Hardshrink", "Softshrink",
     "Threshold", "Dropout1d", "Dropout2d", "Dropout3d", "Embedding", "ParameterList",
     "ParameterDict", "MarginRankingLoss", "HingeEmbeddingLoss", "TripletMarginLoss",
+    "MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder",
 ]

@@ -36,7 +36,7 @@ __all__ = [
     "instance_norm",
     "hardswish", "hardsigmoid", "tanhshrink", "glu", "prelu", "hardshrink", "softshrink",
     "threshold", "dropout1d", "dropout2d", "dropout3d", "embedding", "margin_ranking_loss",
-    "hinge_embedding_loss", "triplet_margin_loss",
+    "hinge_embedding_loss", "triplet_margin_loss", "scaled_dot_product_attention",
 ]
 
 
@@ -466,6 +466,7 @@ from .activation import (  # noqa: E402
     tanhshrink,
     threshold,
 )
+from .attention import scaled_dot_product_attention  # noqa: E402
 from .conv import conv1d, conv2d, conv3d  # noqa: E402
 from .conv_transpose import conv_transpose1d, conv_transpose2d  # noqa: E402
 from .margin import hinge_embedding_loss, margin_ranking_loss, triplet_margin_loss  # noqa: E402

@@ -20,9 +20,9 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from ..creation import tensor
-from ..grad_mode import no_grad
-from ..tensor import Tensor, cat, stack
+from ...creation import tensor
+from ...grad_mode import no_grad
+from ...tensor import Tensor, cat, stack
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "get_total_norm", "clip_grads_with_norm_",
            "parameters_to_vector", "vector_to_parameters"]
@@ -156,3 +156,6 @@ def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
         n = param.numel()
         param.data = vec[pointer:pointer + n].reshape(param.shape).data
         pointer += n
+
+
+from . import rnn  # noqa: E402, F401  (nn.utils.rnn.pad_sequence)

@@ -184,6 +184,8 @@ class _MinValuesIndices(_ValuesIndices):
 
 
 def _extreme(a: Tensor, dim, keepdim: bool, kind: str):
+    if isinstance(dim, Tensor):  # (torch.max(input, other): the elementwise maximum)
+        return a.maximum(dim) if kind == "max" else a.minimum(dim)
     v = a._v
     if dim is None:
         if v.size == 0:
@@ -485,15 +487,23 @@ def _join(tensors, dim: int, kind: str) -> Tensor:
                                  for t, ints in zip(ts, params, strict=True)])
 
 
-def where(condition, input, other) -> Tensor:
+def where(condition, input=None, other=None) -> Tensor:
     """Elements of ``input`` where ``condition`` holds, else of ``other`` (broadcasting all
-    three), as ``torch.where``.
+    three), as ``torch.where``; ``where(condition)`` alone is ``nonzero(condition,
+    as_tuple=True)``.
 
     >>> import tapegrad as tg
     >>> x = tg.tensor([-1.0, 2.0])
     >>> tg.where(x > 0, x, 0.0)
     tensor([0., 2.])
     """
+    if input is None and other is None:
+        from .sorting import nonzero
+
+        return nonzero(condition, as_tuple=True)
+    if input is None or other is None:
+        raise TypeError("where() received an invalid combination of arguments: give both "
+                        "input and other, or neither")
     c, xt, yt = _as_tensor(condition), _as_tensor(input), _as_tensor(other)
     x_number, y_number = not isinstance(input, Tensor), not isinstance(other, Tensor)
     if x_number or y_number or xt._v.dtype is not yt._v.dtype:  # (torch's promotion)

@@ -198,3 +198,14 @@ def test_errors_are_torch_s(call):
         call(tg)
     expected = str(theirs.value).splitlines()[0].replace("torch.float", "tapegrad.float")
     assert str(mine.value).splitlines()[0] == expected
+
+
+def test_torch_s_other_overloads_where_of_a_condition_and_max_of_two_tensors():
+    out = []
+    for lib in (tg, torch):
+        x = lib.tensor([[1.0, -2.0], [3.0, 0.5]], requires_grad=True)
+        big, small = lib.max(x, lib.tensor([0.5, 0.5])), x.min(x * 0)
+        (big.sum() + small.sum() + lib.min(x, 0).values.sum()).backward()
+        out.append(([t.tolist() for t in lib.where(x > 0.7)], big.tolist(), small.tolist(),
+                    x.grad.tolist()))
+    assert out[0] == out[1]

@@ -56,6 +56,7 @@ from .pooling import (
 )
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 from .sparse import Embedding
+from .upsampling import Upsample
 
 __all__ = [
     "Module", "Parameter", "functional", "init", "utils", *_layers,
@@ -68,5 +69,5 @@ __all__ = [
     "Hardswish", "Hardsigmoid", "Tanhshrink", "GLU", "PReLU", "Hardshrink", "Softshrink",
     "Threshold", "Dropout1d", "Dropout2d", "Dropout3d", "Embedding", "ParameterList",
     "ParameterDict", "MarginRankingLoss", "HingeEmbeddingLoss", "TripletMarginLoss",
-    "MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder",
+    "MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder", "Upsample",
 ]

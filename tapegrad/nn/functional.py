@@ -37,6 +37,7 @@ __all__ = [
     "hardswish", "hardsigmoid", "tanhshrink", "glu", "prelu", "hardshrink", "softshrink",
     "threshold", "dropout1d", "dropout2d", "dropout3d", "embedding", "margin_ranking_loss",
     "hinge_embedding_loss", "triplet_margin_loss", "scaled_dot_product_attention",
+    "interpolate",
 ]
 
 
@@ -484,3 +485,4 @@ from .pooling import (  # noqa: E402
     max_pool3d,
 )
 from .sparse import embedding  # noqa: E402
+from .upsampling import interpolate  # noqa: E402

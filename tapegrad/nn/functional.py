@@ -37,7 +37,7 @@ __all__ = [
     "hardswish", "hardsigmoid", "tanhshrink", "glu", "prelu", "hardshrink", "softshrink",
     "threshold", "dropout1d", "dropout2d", "dropout3d", "embedding", "margin_ranking_loss",
     "hinge_embedding_loss", "triplet_margin_loss", "scaled_dot_product_attention",
-    "interpolate",
+    "interpolate", "pixel_shuffle", "pixel_unshuffle", "channel_shuffle", "rms_norm",
 ]
 
 
@@ -484,5 +484,6 @@ from .pooling import (  # noqa: E402
     max_pool2d,
     max_pool3d,
 )
+from .reshaping import channel_shuffle, pixel_shuffle, pixel_unshuffle, rms_norm  # noqa: E402
 from .sparse import embedding  # noqa: E402
 from .upsampling import interpolate  # noqa: E402

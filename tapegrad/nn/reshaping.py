@@ -1,0 +1,222 @@
+"""Layers that move values without weights, as torch's: the padding modules
+(``ZeroPad2d``, ``ConstantPad1d``, ``ReflectionPad2d``, ``ReplicationPad3d``, ``CircularPad1d``
+...), ``PixelShuffle``/``PixelUnshuffle``, ``ChannelShuffle``, ``Softmax2d``, and
+``UpsamplingNearest2d``/``UpsamplingBilinear2d``; plus ``F.rms_norm`` and ``nn.RMSNorm``.
+
+All are one call of a functional form (``F.pad``, a reshape and permute, ``F.interpolate``),
+so their gradients are those ops'.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from ..tensor import Tensor
+from . import functional as F
+from .module import Module, Parameter
+from .upsampling import Upsample
+
+
+def _padding(padding, n: int) -> tuple:
+    if isinstance(padding, numbers.Integral):
+        return (int(padding),) * (2 * n)
+    padding = tuple(int(p) for p in padding)
+    if len(padding) != 2 * n:
+        raise ValueError(f"expected padding of length {2 * n}, got {len(padding)}")
+    return padding
+
+
+class _Pad(Module):
+    mode = "constant"
+    dims = 1
+
+    def __init__(self, padding, value: float = 0.0) -> None:
+        super().__init__()
+        self.padding = _padding(padding, self.dims)
+        self.value = value
+
+    def forward(self, input: Tensor) -> Tensor:
+        if self.mode == "constant":
+            return F.pad(input, self.padding, "constant", self.value)
+        return F.pad(input, self.padding, self.mode)
+
+    def extra_repr(self) -> str:
+        if self.mode == "constant" and type(self).__name__.startswith("Constant"):
+            return f"padding={self.padding}, value={self.value}"
+        return f"{self.padding}"
+
+
+def _pad_class(name: str, mode: str, dims: int) -> type:
+    if name.startswith("Constant"):
+        def __init__(self, padding, value: float) -> None:
+            _Pad.__init__(self, padding, value)
+    else:
+        def __init__(self, padding) -> None:
+            _Pad.__init__(self, padding)
+    doc = f"``F.pad(input, padding, {mode!r})`` over the last {dims} dim(s), as torch's."
+    return type(name, (_Pad,), {"mode": mode, "dims": dims, "__init__": __init__,
+                                "__doc__": doc, "__module__": __name__})
+
+
+ZeroPad1d, ZeroPad2d, ZeroPad3d = (_pad_class(f"ZeroPad{d}d", "constant", d) for d in (1, 2, 3))
+ConstantPad1d, ConstantPad2d, ConstantPad3d = (_pad_class(f"ConstantPad{d}d", "constant", d)
+                                               for d in (1, 2, 3))
+ReflectionPad1d, ReflectionPad2d, ReflectionPad3d = (
+    _pad_class(f"ReflectionPad{d}d", "reflect", d) for d in (1, 2, 3))
+ReplicationPad1d, ReplicationPad2d, ReplicationPad3d = (
+    _pad_class(f"ReplicationPad{d}d", "replicate", d) for d in (1, 2, 3))
+CircularPad1d, CircularPad2d, CircularPad3d = (_pad_class(f"CircularPad{d}d", "circular", d)
+                                               for d in (1, 2, 3))
+
+
+def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:
+    """(*, C r^2, H, W) to (*, C, H r, W r), as ``torch.nn.functional.pixel_shuffle``."""
+    r = int(upscale_factor)
+    *batch, c, h, w = input.shape
+    if c % (r * r):
+        raise RuntimeError(f"pixel_shuffle expects its input's 'channel' dimension to be "
+                           f"divisible by the square of upscale_factor, but input.size(-3)={c}"
+                           f" is not divisible by {r * r}")
+    n = len(batch)
+    x = input.reshape(*batch, c // (r * r), r, r, h, w)
+    x = x.permute(*range(n), n, n + 3, n + 1, n + 4, n + 2)
+    return x.reshape(*batch, c // (r * r), h * r, w * r)
+
+
+def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
+    """(*, C, H r, W r) to (*, C r^2, H, W), as ``torch.nn.functional.pixel_unshuffle``."""
+    r = int(downscale_factor)
+    *batch, c, h, w = input.shape
+    if h % r or w % r:
+        raise RuntimeError(f"pixel_unshuffle expects height to be divisible by "
+                           f"downscale_factor, but input.size(-2)={h} is not divisible by {r}"
+                           if h % r else
+                           f"pixel_unshuffle expects width to be divisible by downscale_factor,"
+                           f" but input.size(-1)={w} is not divisible by {r}")
+    n = len(batch)
+    x = input.reshape(*batch, c, h // r, r, w // r, r)
+    x = x.permute(*range(n), n, n + 2, n + 4, n + 1, n + 3)
+    return x.reshape(*batch, c * r * r, h // r, w // r)
+
+
+def channel_shuffle(input: Tensor, groups: int) -> Tensor:
+    """Channels (dim 1) regrouped: (N, g, C/g, ...) transposed to (N, C/g, g, ...), as
+    ``torch.nn.functional.channel_shuffle``."""
+    n, c, *rest = input.shape
+    if c % groups:
+        raise RuntimeError(f"Number of channels must be divisible by groups. Got {c} channels "
+                           f"and {groups} groups.")
+    x = input.reshape(n, groups, c // groups, *rest).transpose(1, 2)
+    return x.reshape(n, c, *rest)
+
+
+def rms_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
+             eps: float | None = None) -> Tensor:
+    """``input / sqrt(mean(input^2 over normalized_shape) + eps) * weight``, as
+    ``torch.nn.functional.rms_norm`` (``eps`` defaults to the dtype's machine epsilon)."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, numbers.Integral) else \
+        tuple(normalized_shape)
+    if tuple(input.shape[input.ndim - len(shape):]) != shape:
+        raise RuntimeError(f"Given normalized_shape={list(shape)}, expected input with shape "
+                           f"[*, {', '.join(map(str, shape))}], but got input of size"
+                           f"{list(input.shape)}")
+    if eps is None:
+        eps = float(np.finfo(np.asarray(input._v).dtype).eps)
+    dims = tuple(range(input.ndim - len(shape), input.ndim))
+    out = input * ((input * input).mean(dims, keepdim=True) + eps).rsqrt()
+    return out * weight if weight is not None else out
+
+
+class RMSNorm(Module):
+    """``F.rms_norm`` with a learned elementwise weight (ones at first), as ``torch.nn.RMSNorm``.
+    """
+
+    def __init__(self, normalized_shape, eps: float | None = None,
+                 elementwise_affine: bool = True, device=None, dtype=None) -> None:
+        super().__init__()
+        shape = (normalized_shape,) if isinstance(normalized_shape, numbers.Integral) else \
+            tuple(normalized_shape)
+        self.normalized_shape, self.eps = shape, eps
+        self.elementwise_affine = elementwise_affine
+        if elementwise_affine:
+            from ..creation import ones
+
+            self.weight = Parameter(ones(*shape, dtype=dtype))
+        else:
+            self.register_parameter("weight", None)
+
+    def forward(self, input: Tensor) -> Tensor:
+        return rms_norm(input, self.normalized_shape, self.weight, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}")
+
+
+class PixelShuffle(Module):
+    """``F.pixel_shuffle`` as a module."""
+
+    def __init__(self, upscale_factor: int) -> None:
+        super().__init__()
+        self.upscale_factor = upscale_factor
+
+    def forward(self, input: Tensor) -> Tensor:
+        return pixel_shuffle(input, self.upscale_factor)
+
+    def extra_repr(self) -> str:
+        return f"upscale_factor={self.upscale_factor}"
+
+
+class PixelUnshuffle(Module):
+    """``F.pixel_unshuffle`` as a module."""
+
+    def __init__(self, downscale_factor: int) -> None:
+        super().__init__()
+        self.downscale_factor = downscale_factor
+
+    def forward(self, input: Tensor) -> Tensor:
+        return pixel_unshuffle(input, self.downscale_factor)
+
+    def extra_repr(self) -> str:
+        return f"downscale_factor={self.downscale_factor}"
+
+
+class ChannelShuffle(Module):
+    """``F.channel_shuffle`` as a module."""
+
+    def __init__(self, groups: int) -> None:
+        super().__init__()
+        self.groups = groups
+
+    def forward(self, input: Tensor) -> Tensor:
+        return channel_shuffle(input, self.groups)
+
+    def extra_repr(self) -> str:
+        return f"groups={self.groups}"
+
+
+class Softmax2d(Module):
+    """Softmax over the channels (dim -3) at each position, as ``torch.nn.Softmax2d``."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        if input.dim() not in (3, 4):
+            raise ValueError(f"Softmax2d: expected input to be 3D or 4D, got {input.dim()}D "
+                             "instead")
+        return input.softmax(-3)
+
+
+class UpsamplingNearest2d(Upsample):
+    """``Upsample(mode="nearest")``, torch's older name."""
+
+    def __init__(self, size=None, scale_factor=None) -> None:
+        super().__init__(size, scale_factor, mode="nearest")
+
+
+class UpsamplingBilinear2d(Upsample):
+    """``Upsample(mode="bilinear", align_corners=True)``, torch's older name."""
+
+    def __init__(self, size=None, scale_factor=None) -> None:
+        super().__init__(size, scale_factor, mode="bilinear", align_corners=True)
+

@@ -1,0 +1,89 @@
+"""nn/reshaping.py (padding modules, pixel and channel shuffles, Softmax2d, the Upsampling
+modules, RMSNorm) and nn.init's trunc_normal_/orthogonal_/eye_/dirac_ against torch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tapegrad as tg
+
+torch = pytest.importorskip("torch")
+RNG = np.random.default_rng(8)
+X = RNG.random((2, 8, 3, 4))
+
+MODULES = [
+    ("ZeroPad2d", (1,), X), ("ZeroPad1d", ((2, 0),), X[0]), ("ConstantPad1d", ((1, 2), 3.5), X[0]),
+    ("ConstantPad2d", (1, -1.0), X), ("ReflectionPad2d", ((1, 1, 2, 0),), X),
+    ("ReflectionPad1d", (2,), X[0]), ("ReplicationPad1d", (2,), X[0]),
+    ("ReplicationPad2d", ((0, 1, 1, 2),), X), ("CircularPad2d", (1,), X),
+    ("CircularPad1d", ((1, 2),), X[0]), ("ZeroPad3d", (1,), X[None]),
+    ("ReplicationPad3d", (1,), X[None]), ("PixelShuffle", (2,), X),
+    ("PixelUnshuffle", (2,), X[:, :, :2, :4]), ("ChannelShuffle", (4,), X), ("Softmax2d", (), X),
+    ("UpsamplingNearest2d", (None, 2), X), ("UpsamplingBilinear2d", ((5, 7),), X),
+    ("RMSNorm", ((3, 4),), X), ("RMSNorm", (4, 1e-3, False), X), ("RMSNorm", (4,), X),
+]
+
+
+@pytest.fixture(autouse=True)
+def _torch_in_float64():
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(old)
+
+
+@pytest.mark.parametrize("name,args,x", MODULES, ids=[f"{m[0]}{m[1]}" for m in MODULES])
+def test_module_matches_torch(name, args, x):
+    out = []
+    for lib in (tg, torch):
+        module = getattr(lib.nn, name)(*args)
+        t = lib.tensor(x, requires_grad=True)
+        y = module(t)
+        (y * y).sum().backward()
+        out.append((y.detach().numpy(), t.grad.numpy(), repr(module),
+                    [p.grad.numpy() for p in module.parameters()]))
+    (y1, g1, r1, p1), (y2, g2, r2, p2) = out
+    assert r1 == r2 and y1.shape == y2.shape
+    np.testing.assert_allclose(y1, y2, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(g1, g2, rtol=1e-10, atol=1e-12)
+    for a, b in zip(p1, p2, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-10)
+
+
+def test_functional_forms_and_float32_rms_norm():
+    F, TF = tg.nn.functional, torch.nn.functional
+    for f, args in (("pixel_shuffle", (2,)), ("channel_shuffle", (2,))):
+        assert np.allclose(getattr(F, f)(tg.tensor(X), *args).numpy(),
+                           getattr(TF, f)(torch.tensor(X), *args).numpy())
+    x32 = X.astype(np.float32)
+    mine = F.rms_norm(tg.tensor(x32), (4,))
+    theirs = TF.rms_norm(torch.tensor(x32), (4,))
+    assert mine.dtype == tg.float32
+    np.testing.assert_allclose(mine.numpy(), theirs.numpy(), rtol=1e-6)
+    with pytest.raises(RuntimeError, match="pixel_shuffle expects its input's 'channel'"):
+        F.pixel_shuffle(tg.ones(1, 3, 2, 2), 2)
+
+
+def test_new_initialisers():
+    w = tg.empty(300, 200)
+    tg.nn.init.trunc_normal_(w, 0.5, 1.0, -1.0, 2.0)
+    assert w.min().item() >= -1.0 and w.max().item() <= 2.0
+    q = tg.empty(6, 10)
+    tg.nn.init.orthogonal_(q, gain=2.0)
+    np.testing.assert_allclose(q.numpy() @ q.numpy().T, 4 * np.eye(6), atol=1e-12)
+    q = tg.empty(10, 6)
+    tg.nn.init.orthogonal_(q)
+    np.testing.assert_allclose(q.numpy().T @ q.numpy(), np.eye(6), atol=1e-12)
+    for shape, groups in (((4, 2, 3), 1), ((6, 3, 3, 3), 2), ((2, 2, 1, 3, 3), 1)):
+        mine, theirs = tg.empty(*shape), torch.empty(*shape)
+        tg.nn.init.dirac_(mine, groups)
+        torch.nn.init.dirac_(theirs, groups)
+        assert mine.tolist() == theirs.tolist()
+    e = tg.empty(3, 5)
+    tg.nn.init.eye_(e)
+    assert e.tolist() == torch.nn.init.eye_(torch.empty(3, 5)).tolist()
+    g = tg.Generator().manual_seed(1)
+    a = tg.nn.init.kaiming_uniform_(tg.empty(4, 4), generator=g).tolist()
+    g.manual_seed(1)
+    assert tg.nn.init.kaiming_uniform_(tg.empty(4, 4), generator=g).tolist() == a

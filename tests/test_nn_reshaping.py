@@ -87,3 +87,43 @@ def test_new_initialisers():
     a = tg.nn.init.kaiming_uniform_(tg.empty(4, 4), generator=g).tolist()
     g.manual_seed(1)
     assert tg.nn.init.kaiming_uniform_(tg.empty(4, 4), generator=g).tolist() == a
+
+
+LOSSES = [
+    ("soft", lambda lib, a, b: lib.nn.functional.soft_margin_loss(a, lib.tensor(np.sign(X2)))),
+    ("cos", lambda lib, a, b: lib.nn.functional.cosine_embedding_loss(a, b, lib.tensor(SIGNS),
+                                                                       margin=0.2)),
+    ("cos none", lambda lib, a, b: lib.nn.functional.cosine_embedding_loss(
+        a, b, lib.tensor(SIGNS), reduction="none")),
+    ("multi margin", lambda lib, a, b: lib.nn.functional.multi_margin_loss(a, lib.tensor(CLS))),
+    ("multi margin p2", lambda lib, a, b: lib.nn.functional.multi_margin_loss(
+        a, lib.tensor(CLS), p=2, margin=0.5, weight=lib.tensor(W), reduction="sum")),
+    ("multilabel soft", lambda lib, a, b: lib.nn.functional.multilabel_soft_margin_loss(
+        a, lib.tensor(T01), weight=lib.tensor(W))),
+    ("triplet distance", lambda lib, a, b: lib.nn.functional.triplet_margin_with_distance_loss(
+        a, b, a * 0.5, swap=True)),
+    ("modules", lambda lib, a, b: lib.nn.MultiMarginLoss()(a, lib.tensor(CLS))
+     + lib.nn.SoftMarginLoss()(a, b.detach().sign())
+     + lib.nn.CosineEmbeddingLoss()(a, b, lib.tensor(SIGNS))
+     + lib.nn.MultiLabelSoftMarginLoss()(a, lib.tensor(T01))
+     + lib.nn.TripletMarginWithDistanceLoss()(a, b, a * 2)),
+]
+X1, X2 = RNG.standard_normal((4, 5)), RNG.standard_normal((4, 5))
+SIGNS, CLS = np.array([1, -1, 1, -1.0]), np.array([0, 3, 4, 1])
+T01, W = (RNG.random((4, 5)) > 0.5).astype(float), RNG.random(5)
+
+
+@pytest.mark.parametrize("name,loss", LOSSES, ids=[c[0] for c in LOSSES])
+def test_losses_match_torch(name, loss):
+    out = []
+    for lib in (tg, torch):
+        a, b = lib.tensor(X1, requires_grad=True), lib.tensor(X2, requires_grad=True)
+        value = loss(lib, a, b)
+        value.sum().backward()
+        out.append((value.detach().numpy(), a.grad.numpy(),
+                    None if b.grad is None else b.grad.numpy()))
+    for x, y in zip(*out, strict=True):
+        if x is None or y is None:
+            assert x is None and y is None
+        else:
+            np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-14)

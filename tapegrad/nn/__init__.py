@@ -30,7 +30,16 @@ from .conv import Conv1d, Conv2d, Conv3d
 from .conv_transpose import ConvTranspose1d, ConvTranspose2d
 from .layers import *  # noqa: F403
 from .layers import __all__ as _layers
-from .margin import HingeEmbeddingLoss, MarginRankingLoss, TripletMarginLoss
+from .margin import (
+    CosineEmbeddingLoss,
+    HingeEmbeddingLoss,
+    MarginRankingLoss,
+    MultiLabelSoftMarginLoss,
+    MultiMarginLoss,
+    SoftMarginLoss,
+    TripletMarginLoss,
+    TripletMarginWithDistanceLoss,
+)
 from .module import Module, Parameter
 from .normalization import (
     BatchNorm1d,
@@ -94,6 +103,8 @@ __all__ = [
     "Threshold", "Dropout1d", "Dropout2d", "Dropout3d", "Embedding", "ParameterList",
     "ParameterDict", "MarginRankingLoss", "HingeEmbeddingLoss", "TripletMarginLoss",
     "MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder", "Upsample",
+    "CosineEmbeddingLoss", "MultiLabelSoftMarginLoss", "MultiMarginLoss", "SoftMarginLoss",
+    "TripletMarginWithDistanceLoss",
     "ZeroPad1d", "ZeroPad2d", "ZeroPad3d", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d",
     "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d", "ReplicationPad1d",
     "ReplicationPad2d", "ReplicationPad3d", "CircularPad1d", "CircularPad2d", "CircularPad3d",

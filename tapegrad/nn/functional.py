@@ -37,7 +37,9 @@ __all__ = [
     "hardswish", "hardsigmoid", "tanhshrink", "glu", "prelu", "hardshrink", "softshrink",
     "threshold", "dropout1d", "dropout2d", "dropout3d", "embedding", "margin_ranking_loss",
     "hinge_embedding_loss", "triplet_margin_loss", "scaled_dot_product_attention",
-    "interpolate", "pixel_shuffle", "pixel_unshuffle", "channel_shuffle", "rms_norm",
+    "interpolate", "cosine_embedding_loss", "multi_margin_loss", "multilabel_soft_margin_loss",
+    "soft_margin_loss", "triplet_margin_with_distance_loss", "pixel_shuffle", "pixel_unshuffle",
+    "channel_shuffle", "rms_norm",
 ]
 
 
@@ -470,7 +472,16 @@ from .activation import (  # noqa: E402
 from .attention import scaled_dot_product_attention  # noqa: E402
 from .conv import conv1d, conv2d, conv3d  # noqa: E402
 from .conv_transpose import conv_transpose1d, conv_transpose2d  # noqa: E402
-from .margin import hinge_embedding_loss, margin_ranking_loss, triplet_margin_loss  # noqa: E402
+from .margin import (  # noqa: E402
+    cosine_embedding_loss,
+    hinge_embedding_loss,
+    margin_ranking_loss,
+    multi_margin_loss,
+    multilabel_soft_margin_loss,
+    soft_margin_loss,
+    triplet_margin_loss,
+    triplet_margin_with_distance_loss,
+)
 from .normalization import batch_norm, group_norm, instance_norm, layer_norm  # noqa: E402
 from .pooling import (  # noqa: E402
     adaptive_avg_pool1d,

@@ -256,7 +256,75 @@ class Module:
                                   '"forward" function')
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.forward(*args, **kwargs)
+        d = self.__dict__
+        if "_forward_hooks" not in d and "_forward_pre_hooks" not in d:
+            return self.forward(*args, **kwargs)
+        return self._call_with_hooks(args, kwargs)
+
+    # -- forward hooks (their dicts exist once one is registered: a plain call tests that) ---
+
+    def _hook_dict(self, name: str):
+        from ..hooks import _Hooks
+
+        hooks = self.__dict__.get(name)
+        if hooks is None:
+            hooks = _Hooks()
+            object.__setattr__(self, name, hooks)
+        return hooks
+
+    def _register(self, name: str, hook, prepend: bool, with_kwargs: bool):
+        from ..hooks import RemovableHandle
+
+        hooks = self._hook_dict(name)
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = (hook, with_kwargs)
+        if prepend:  # (a dict keeps its keys' first order: rebuild it)
+            items = [(handle.id, hooks.pop(handle.id))] + list(hooks.items())
+            hooks.clear()
+            hooks.update(items)
+        return handle
+
+    def register_forward_pre_hook(self, hook, *, prepend: bool = False,
+                                  with_kwargs: bool = False):
+        """Call ``hook(module, args)`` (``with_kwargs``: ``hook(module, args, kwargs)``) before
+        each forward; a return value other than None replaces the arguments, as torch's.
+        Returns a handle whose ``remove()`` unregisters it."""
+        return self._register("_forward_pre_hooks", hook, prepend, with_kwargs)
+
+    def register_forward_hook(self, hook, *, prepend: bool = False, with_kwargs: bool = False,
+                              always_call: bool = False):
+        """Call ``hook(module, args, output)`` (``with_kwargs``: ``hook(module, args, kwargs,
+        output)``) after each forward; a return value other than None replaces the output."""
+        return self._register("_forward_hooks", hook, prepend, with_kwargs)
+
+    def _call_with_hooks(self, args: tuple, kwargs: dict) -> Any:
+        for hook, with_kwargs in list(self.__dict__.get("_forward_pre_hooks", {}).values()):
+            if with_kwargs:
+                result = hook(self, args, kwargs)
+                if result is not None:
+                    if not (isinstance(result, tuple) and len(result) == 2):
+                        raise RuntimeError("forward pre-hook must return None or a tuple of "
+                                           f"(new_args, new_kwargs), but got {result}.")
+                    args, kwargs = result
+            else:
+                result = hook(self, args)
+                if result is not None:
+                    args = result if isinstance(result, tuple) else (result,)
+        output = self.forward(*args, **kwargs)
+        for hook, with_kwargs in list(self.__dict__.get("_forward_hooks", {}).values()):
+            result = hook(self, args, kwargs, output) if with_kwargs else \
+                hook(self, args, output)
+            if result is not None:
+                output = result
+        return output
+
+    def get_buffer(self, target: str):
+        """The buffer at the dotted path ``target``, as torch's."""
+        module_path, _, name = target.rpartition(".")
+        module = self.get_submodule(module_path) if module_path else self
+        if name not in module._buffers:
+            raise AttributeError(f"`{name}` is not a buffer")
+        return module._buffers[name]
 
     # -- traversal -------------------------------------------------------------------------
 

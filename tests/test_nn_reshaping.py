@@ -127,3 +127,28 @@ def test_losses_match_torch(name, loss):
             assert x is None and y is None
         else:
             np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-14)
+
+
+def test_in_place_activation_functions_and_gumbel_softmax():
+    out = []
+    for lib in (tg, torch):
+        F = lib.nn.functional
+        x = lib.tensor([-1.0, 0.5, 2.0], requires_grad=True)
+        ys = [x * 1 for _ in range(7)]
+        F.relu_(ys[0]), F.elu_(ys[1], 0.5), F.hardtanh_(ys[2], -0.5, 0.5)
+        F.threshold_(ys[3], 0.6, -3.0), F.leaky_relu_(ys[4], 0.2), F.selu_(ys[5])
+        F.celu_(ys[6], 2.0)
+        sum(y.sum() for y in ys).backward()
+        out.append([y.tolist() for y in ys] + [x.grad.tolist()])
+    np.testing.assert_allclose(np.array(out[0], dtype=object).tolist(), out[1], rtol=1e-12)
+    tg.manual_seed(0)
+    logits = tg.tensor([[0.0, 1.0, 2.0]], requires_grad=True)
+    hard = tg.nn.functional.gumbel_softmax(logits, tau=0.5, hard=True)
+    assert hard.sum().item() == 1.0 and sorted(hard.tolist()[0]) == [0.0, 0.0, 1.0]
+    (hard * tg.tensor([[1.0, 2.0, 3.0]])).sum().backward()
+    assert logits.grad.abs().sum().item() > 0  # (straight through: the soft sample's gradient)
+    counts = np.zeros(3)
+    for _ in range(3000):
+        counts += tg.nn.functional.gumbel_softmax(logits.detach(), hard=True).numpy()[0]
+    np.testing.assert_allclose(counts / 3000, np.exp([0, 1, 2]) / np.exp([0, 1, 2]).sum(),
+                               atol=0.04)

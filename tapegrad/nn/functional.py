@@ -498,3 +498,63 @@ from .pooling import (  # noqa: E402
 from .reshaping import channel_shuffle, pixel_shuffle, pixel_unshuffle, rms_norm  # noqa: E402
 from .sparse import embedding  # noqa: E402
 from .upsampling import interpolate  # noqa: E402
+
+# -- torch's in-place spellings of the activations: the same functions with inplace=True -----
+
+
+def relu_(input: Tensor) -> Tensor:
+    """``relu(input, inplace=True)``."""
+    return relu(input, inplace=True)
+
+
+def elu_(input: Tensor, alpha: float = 1.0) -> Tensor:
+    """``elu(input, alpha, inplace=True)``."""
+    return elu(input, alpha, inplace=True)
+
+
+def leaky_relu_(input: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """``leaky_relu(input, negative_slope, inplace=True)``."""
+    return leaky_relu(input, negative_slope, inplace=True)
+
+
+def hardtanh_(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+    """``hardtanh(input, min_val, max_val, inplace=True)``."""
+    return hardtanh(input, min_val, max_val, inplace=True)
+
+
+def selu_(input: Tensor) -> Tensor:
+    """``selu(input, inplace=True)``."""
+    return selu(input, inplace=True)
+
+
+def celu_(input: Tensor, alpha: float = 1.0) -> Tensor:
+    """``celu(input, alpha, inplace=True)``."""
+    return celu(input, alpha, inplace=True)
+
+
+def threshold_(input: Tensor, threshold: float, value: float) -> Tensor:
+    """``threshold(input, threshold, value, inplace=True)``."""
+    from .activation import threshold as _threshold
+
+    return _threshold(input, threshold, value, inplace=True)
+
+
+def gumbel_softmax(logits: Tensor, tau: float = 1, hard: bool = False, eps: float = 1e-10,
+                   dim: int = -1) -> Tensor:
+    """Samples of the Gumbel-softmax distribution over ``dim``: ``softmax((logits + g) /
+    tau)`` with Gumbel noise ``g``; ``hard``: one-hot of its argmax in the forward, the soft
+    sample's gradient in the backward (straight-through), as torch's."""
+    from ..creation import _rng
+
+    noise = -np.log(_rng.exponential(size=tuple(logits.shape)))
+    soft = ((logits + _as_tensor(noise.astype(np.asarray(logits._v).dtype))) / tau).softmax(dim)
+    if not hard:
+        return soft
+    index = np.asarray(soft._v).argmax(axis=dim)
+    one_hot_value = np.zeros(soft.shape, np.asarray(soft._v).dtype)
+    np.put_along_axis(one_hot_value, np.expand_dims(index, dim), 1.0, axis=dim)
+    return _as_tensor(one_hot_value) - soft.detach() + soft
+
+
+__all__ += ["relu_", "elu_", "leaky_relu_", "hardtanh_", "selu_", "celu_", "threshold_",
+            "gumbel_softmax"]

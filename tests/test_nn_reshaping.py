@@ -152,3 +152,21 @@ def test_in_place_activation_functions_and_gumbel_softmax():
         counts += tg.nn.functional.gumbel_softmax(logits.detach(), hard=True).numpy()[0]
     np.testing.assert_allclose(counts / 3000, np.exp([0, 1, 2]) / np.exp([0, 1, 2]).sum(),
                                atol=0.04)
+
+
+@pytest.mark.parametrize("kwargs", [dict(kernel_size=2), dict(kernel_size=(3, 2), stride=2,
+                                                               padding=1),
+                                    dict(kernel_size=3, dilation=2, padding=(2, 1),
+                                         stride=(1, 2))])
+def test_unfold_and_fold_match_torch(kwargs):
+    x = RNG.random((2, 3, 7, 6))
+    out = []
+    for lib in (tg, torch):
+        t = lib.tensor(x, requires_grad=True)
+        cols = lib.nn.functional.unfold(t, **kwargs)
+        image = lib.nn.Fold((7, 6), **kwargs)(cols * 2)
+        (cols.sum() + (image * image).sum()).backward()
+        out.append((cols.detach().numpy(), image.detach().numpy(), t.grad.numpy()))
+    for a, b in zip(*out, strict=True):
+        assert a.shape == b.shape
+        np.testing.assert_allclose(a, b, rtol=1e-12)

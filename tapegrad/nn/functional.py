@@ -39,7 +39,7 @@ __all__ = [
     "hinge_embedding_loss", "triplet_margin_loss", "scaled_dot_product_attention",
     "interpolate", "cosine_embedding_loss", "multi_margin_loss", "multilabel_soft_margin_loss",
     "soft_margin_loss", "triplet_margin_with_distance_loss", "pixel_shuffle", "pixel_unshuffle",
-    "channel_shuffle", "rms_norm",
+    "channel_shuffle", "rms_norm", "fold", "unfold",
 ]
 
 
@@ -495,7 +495,14 @@ from .pooling import (  # noqa: E402
     max_pool2d,
     max_pool3d,
 )
-from .reshaping import channel_shuffle, pixel_shuffle, pixel_unshuffle, rms_norm  # noqa: E402
+from .reshaping import (  # noqa: E402
+    channel_shuffle,
+    fold,
+    pixel_shuffle,
+    pixel_unshuffle,
+    rms_norm,
+    unfold,
+)
 from .sparse import embedding  # noqa: E402
 from .upsampling import interpolate  # noqa: E402
 

@@ -220,3 +220,111 @@ class UpsamplingBilinear2d(Upsample):
     def __init__(self, size=None, scale_factor=None) -> None:
         super().__init__(size, scale_factor, mode="bilinear", align_corners=True)
 
+
+
+def _pair(v, name: str) -> tuple:
+    if isinstance(v, numbers.Integral):
+        return (int(v), int(v))
+    v = tuple(int(x) for x in v)
+    if len(v) != 2:
+        raise ValueError(f"{name} must be an int or a pair of ints")
+    return v
+
+
+def _blocks(size: tuple, kernel: tuple, dilation: tuple, padding: tuple, stride: tuple):
+    """The number of sliding blocks along each spatial dim (torch's formula)."""
+    return tuple((size[k] + 2 * padding[k] - dilation[k] * (kernel[k] - 1) - 1) // stride[k] + 1
+                 for k in range(2))
+
+
+def unfold(input: Tensor, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
+    """The sliding blocks of a (N, C, H, W) ``input`` as columns (N, C kh kw, L), as
+    ``torch.nn.functional.unfold`` (im2col)."""
+    if input.dim() != 4:
+        raise NotImplementedError(f"Input Error: Only 4D input Tensors are supported (got "
+                                  f"{input.dim()}D)")
+    k, d, p, s = (_pair(kernel_size, "kernel_size"), _pair(dilation, "dilation"),
+                  _pair(padding, "padding"), _pair(stride, "stride"))
+    n, c, h, w = input.shape
+    oh, ow = _blocks((h, w), k, d, p, s)
+    if oh <= 0 or ow <= 0:
+        raise RuntimeError(f"Given input with spatial size ({h}, {w}), kernel_size={k}, "
+                           f"dilation={d}, padding={p}, calculated shape of the array of sliding "
+                           f"blocks as ({oh}, {ow}), but its components must be at least one.")
+    x = F.pad(input, (p[1], p[1], p[0], p[0])) if any(p) else input
+    pieces = [x[:, :, i * d[0]:i * d[0] + (oh - 1) * s[0] + 1:s[0],
+                j * d[1]:j * d[1] + (ow - 1) * s[1] + 1:s[1]]
+              for i in range(k[0]) for j in range(k[1])]
+    from ..structural import stack
+
+    return stack(pieces, 2).reshape(n, c * k[0] * k[1], oh * ow)
+
+
+def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
+    """Columns (N, C kh kw, L) summed back into a (N, C, H, W) image, overlaps added, as
+    ``torch.nn.functional.fold`` (``unfold``'s adjoint)."""
+    from ..creation import zeros
+
+    size, k = _pair(output_size, "output_size"), _pair(kernel_size, "kernel_size")
+    d, p, s = _pair(dilation, "dilation"), _pair(padding, "padding"), _pair(stride, "stride")
+    batched = input.dim() == 3
+    x = input if batched else input.unsqueeze(0)
+    n, ckk, length = x.shape
+    if ckk % (k[0] * k[1]):
+        raise RuntimeError(f"Expected size of input's dimension 1 to be divisible by the product "
+                           f"of kernel_size, but got input.size(1)={ckk} and "
+                           f"kernel_size={k}")
+    oh, ow = _blocks(size, k, d, p, s)
+    if oh * ow != length:
+        raise RuntimeError(f"Given output_size={size}, kernel_size={k}, dilation={d}, "
+                           f"padding={p}, stride={s}, expected size of input's dimension 2 to "
+                           f"match the calculated number of sliding blocks {oh} * {ow} = "
+                           f"{oh * ow}, but got input.size(2)={length}.")
+    c = ckk // (k[0] * k[1])
+    hp, wp = size[0] + 2 * p[0], size[1] + 2 * p[1]
+    i, j, bi, bj = np.meshgrid(np.arange(k[0]), np.arange(k[1]), np.arange(oh), np.arange(ow),
+                               indexing="ij")
+    positions = ((bi * s[0] + i * d[0]) * wp + bj * s[1] + j * d[1]).reshape(-1)
+    image = zeros(n, c, hp * wp, dtype=input.dtype)
+    image = image.index_add(2, _as(positions), x.reshape(n, c, k[0] * k[1] * length))
+    image = image.reshape(n, c, hp, wp)[:, :, p[0]:p[0] + size[0], p[1]:p[1] + size[1]]
+    return image if batched else image.squeeze(0)
+
+
+def _as(values: np.ndarray) -> Tensor:
+    from ..recording import _wrap
+
+    return _wrap(values.astype(np.int64))
+
+
+class Unfold(Module):
+    """``F.unfold`` as a module."""
+
+    def __init__(self, kernel_size, dilation=1, padding=0, stride=1) -> None:
+        super().__init__()
+        self.kernel_size, self.dilation = kernel_size, dilation
+        self.padding, self.stride = padding, stride
+
+    def forward(self, input: Tensor) -> Tensor:
+        return unfold(input, self.kernel_size, self.dilation, self.padding, self.stride)
+
+    def extra_repr(self) -> str:
+        return (f"kernel_size={self.kernel_size}, dilation={self.dilation}, "
+                f"padding={self.padding}, stride={self.stride}")
+
+
+class Fold(Module):
+    """``F.fold`` as a module."""
+
+    def __init__(self, output_size, kernel_size, dilation=1, padding=0, stride=1) -> None:
+        super().__init__()
+        self.output_size, self.kernel_size = output_size, kernel_size
+        self.dilation, self.padding, self.stride = dilation, padding, stride
+
+    def forward(self, input: Tensor) -> Tensor:
+        return fold(input, self.output_size, self.kernel_size, self.dilation, self.padding,
+                    self.stride)
+
+    def extra_repr(self) -> str:
+        return (f"output_size={self.output_size}, kernel_size={self.kernel_size}, "
+                f"dilation={self.dilation}, padding={self.padding}, stride={self.stride}")

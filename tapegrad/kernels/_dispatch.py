@@ -16,20 +16,20 @@ from tapegrad.kernels.replay import make_batch_gradients, make_replay
 from tapegrad.kernels.sweep import make_entry, make_forward, make_sweep
 from tapegrad.ops import OPS
 
-SOURCE_HASH = "71a097f106a9a250"
-N_OPS = 119
+SOURCE_HASH = "9607acfb8951a0e7"
+N_OPS = 131
 
 # per opcode: saved values read for the first / second input's gradient
 # (bit 1: a, 2: b, 4: output), and whether torch's node saves values at all
-READS_A = (0, 4, 1, 1, 1, 4, 4, 4, 4, 1, 1, 0, 0, 0, 0, 0, 4, 1, 5, 0, 0, 2, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 0, 0, 0, 0, 5, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 3, 3, 5, 5, 0, 0, 1, 1, 1, 5, 4, 4, 0, 0, 4, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 4, 4, 1, 1, 4, 0, 0, 0, 0, 0, 0, 3, 5, 0, 0, 3, 3, 5, 5, 0, 5, 5, 5, 5, 0, 0,)
-READS_B = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 3, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 6, 3, 3, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0,)
-SAVES = (0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 0, 0,)
-MATMUL = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,)
-ASSIGNS = (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 1, 1, 1, 0, 0, 0, 2, 2, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0,)
+READS_A = (0, 4, 1, 1, 1, 4, 4, 4, 4, 1, 1, 0, 0, 0, 0, 0, 4, 1, 5, 0, 0, 2, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 0, 0, 0, 0, 5, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 3, 3, 5, 5, 0, 0, 1, 1, 1, 5, 4, 4, 0, 0, 4, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 4, 4, 1, 1, 4, 0, 0, 0, 0, 0, 0, 3, 5, 0, 0, 3, 3, 5, 5, 0, 5, 5, 5, 5, 0, 0, 1, 1, 1, 1, 5, 5, 5, 4, 5, 5, 1, 3,)
+READS_B = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 3, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 6, 3, 3, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3,)
+SAVES = (0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,)
+MATMUL = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,)
+ASSIGNS = (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 1, 1, 1, 0, 0, 0, 2, 2, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,)
 # per opcode: whether its records run in Python (a custom Function), handed off
-HOST = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,)
+HOST = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,)
 # per opcode: whether small records run inline, by scalar rules compiled into the core
-INLINE = (0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 1, 1, 1, 1, 1, 0, 1, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,)
+INLINE = (0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 1, 1, 1, 1, 1, 0, 1, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,)
 
 
 _f_19 = built(OPS[19].rules[1])  # add
@@ -2185,5 +2185,209 @@ def vjp_118(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_
 
 def fwd_118(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
     _fwd_118(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+_vjp_119 = OPS[119].vjp  # lgamma (made a numba function on first use)
+_fwd_119 = OPS[119].fwd
+
+
+def vjp_119(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_f, ip, fp):
+    _vjp_119(slot_view(g, n_y), slot_view(a, n_a), slot_view(b, n_b), slot_view(y, n_y),
+        slot_view(ga, n_a), slot_view(gb, n_b), need_a, need_b, int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+def fwd_119(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
+    _fwd_119(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+_vjp_120 = OPS[120].vjp  # digamma (made a numba function on first use)
+_fwd_120 = OPS[120].fwd
+
+
+def vjp_120(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_f, ip, fp):
+    _vjp_120(slot_view(g, n_y), slot_view(a, n_a), slot_view(b, n_b), slot_view(y, n_y),
+        slot_view(ga, n_a), slot_view(gb, n_b), need_a, need_b, int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+def fwd_120(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
+    _fwd_120(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+_vjp_121 = OPS[121].vjp  # polygamma (made a numba function on first use)
+_fwd_121 = OPS[121].fwd
+
+
+def vjp_121(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_f, ip, fp):
+    _vjp_121(slot_view(g, n_y), slot_view(a, n_a), slot_view(b, n_b), slot_view(y, n_y),
+        slot_view(ga, n_a), slot_view(gb, n_b), need_a, need_b, int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+def fwd_121(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
+    _fwd_121(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+_vjp_122 = OPS[122].vjp  # i0 (made a numba function on first use)
+_fwd_122 = OPS[122].fwd
+
+
+def vjp_122(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_f, ip, fp):
+    _vjp_122(slot_view(g, n_y), slot_view(a, n_a), slot_view(b, n_b), slot_view(y, n_y),
+        slot_view(ga, n_a), slot_view(gb, n_b), need_a, need_b, int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+def fwd_122(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
+    _fwd_122(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+_vjp_123 = OPS[123].vjp  # special_i0e (made a numba function on first use)
+_fwd_123 = OPS[123].fwd
+
+
+def vjp_123(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_f, ip, fp):
+    _vjp_123(slot_view(g, n_y), slot_view(a, n_a), slot_view(b, n_b), slot_view(y, n_y),
+        slot_view(ga, n_a), slot_view(gb, n_b), need_a, need_b, int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+def fwd_123(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
+    _fwd_123(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+_vjp_124 = OPS[124].vjp  # special_i1 (made a numba function on first use)
+_fwd_124 = OPS[124].fwd
+
+
+def vjp_124(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_f, ip, fp):
+    _vjp_124(slot_view(g, n_y), slot_view(a, n_a), slot_view(b, n_b), slot_view(y, n_y),
+        slot_view(ga, n_a), slot_view(gb, n_b), need_a, need_b, int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+def fwd_124(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
+    _fwd_124(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+_vjp_125 = OPS[125].vjp  # special_i1e (made a numba function on first use)
+_fwd_125 = OPS[125].fwd
+
+
+def vjp_125(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_f, ip, fp):
+    _vjp_125(slot_view(g, n_y), slot_view(a, n_a), slot_view(b, n_b), slot_view(y, n_y),
+        slot_view(ga, n_a), slot_view(gb, n_b), need_a, need_b, int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+def fwd_125(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
+    _fwd_125(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+_vjp_126 = OPS[126].vjp  # special_ndtri (made a numba function on first use)
+_fwd_126 = OPS[126].fwd
+
+
+def vjp_126(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_f, ip, fp):
+    _vjp_126(slot_view(g, n_y), slot_view(a, n_a), slot_view(b, n_b), slot_view(y, n_y),
+        slot_view(ga, n_a), slot_view(gb, n_b), need_a, need_b, int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+def fwd_126(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
+    _fwd_126(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+_vjp_127 = OPS[127].vjp  # special_log_ndtr (made a numba function on first use)
+_fwd_127 = OPS[127].fwd
+
+
+def vjp_127(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_f, ip, fp):
+    _vjp_127(slot_view(g, n_y), slot_view(a, n_a), slot_view(b, n_b), slot_view(y, n_y),
+        slot_view(ga, n_a), slot_view(gb, n_b), need_a, need_b, int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+def fwd_127(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
+    _fwd_127(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+_vjp_128 = OPS[128].vjp  # special_erfcx (made a numba function on first use)
+_fwd_128 = OPS[128].fwd
+
+
+def vjp_128(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_f, ip, fp):
+    _vjp_128(slot_view(g, n_y), slot_view(a, n_a), slot_view(b, n_b), slot_view(y, n_y),
+        slot_view(ga, n_a), slot_view(gb, n_b), need_a, need_b, int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+def fwd_128(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
+    _fwd_128(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+_vjp_129 = OPS[129].vjp  # special_entr (made a numba function on first use)
+_fwd_129 = OPS[129].fwd
+
+
+def vjp_129(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_f, ip, fp):
+    _vjp_129(slot_view(g, n_y), slot_view(a, n_a), slot_view(b, n_b), slot_view(y, n_y),
+        slot_view(ga, n_a), slot_view(gb, n_b), need_a, need_b, int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+def fwd_129(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
+    _fwd_129(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+_vjp_130 = OPS[130].vjp  # special_xlog1py (made a numba function on first use)
+_fwd_130 = OPS[130].fwd
+
+
+def vjp_130(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_f, ip, fp):
+    _vjp_130(slot_view(g, n_y), slot_view(a, n_a), slot_view(b, n_b), slot_view(y, n_y),
+        slot_view(ga, n_a), slot_view(gb, n_b), need_a, need_b, int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+def fwd_130(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
+    _fwd_130(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
         slot_view(p_f, n_f), ip, fp)
     return 0

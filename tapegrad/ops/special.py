@@ -36,15 +36,17 @@ _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
 _SQRT1_2 = math.sqrt(0.5)
 _INV_SQRT_PI = 1.0 / math.sqrt(math.pi)
-# (-1)^k (zeta(k) - 1) / k for k = 29 down to 2: the Taylor series of
+# (-1)^k (zeta(k) - 1) / k for k = 30 down to 2: the Taylor series of
 # lgamma(1 + z) + (euler - 1) z + log1p(z) about 0, over z^2 (it converges like 4^-k on |z| <= 1/2)
 _LGAMMA_TAYLOR = (
-    -1.0043224823968099609e-07, 2.1207184805554665869e-07, -4.4924691987645660433e-07,
-    9.5514121304074198329e-07, -2.0392157538013662368e-06, 4.3748667899074878042e-06,
-    -9.439488275268395904e-06, 2.0507212775670691553e-05, -4.49262367381331417e-05,
-    9.9457512781808533715e-05, -2.2315475845357937976e-04, 5.0966952474304242234e-04,
-    -1.1927539117032609771e-03, 2.8905103307415232858e-03, -7.3855510286739852663e-03,
-    2.0580808427784547879e-02, -6.7352301053198095133e-02, 3.2246703342411321824e-01)
+    3.1044247747322276e-11, -6.4229645638381e-11, 1.330476437424449e-10, -2.7595228851242334e-10,
+    5.731367241678862e-10, -1.1921401405860912e-09, 2.4836745438024785e-09,
+    -5.183475041970047e-09, 1.0838659214896955e-08, -2.2711094608943164e-08,
+    4.7698101693639804e-08, -1.0043224823968099e-07, 2.1207184805554665e-07,
+    -4.492469198764566e-07, 9.55141213040742e-07, -2.039215753801366e-06, 4.374866789907488e-06,
+    -9.439488275268397e-06, 2.050721277567069e-05, -4.492623673813314e-05, 9.945751278180853e-05,
+    -0.00022315475845357939, 0.0005096695247430425, -0.001192753911703261, 0.0028905103307415234,
+    -0.007385551028673986, 0.020580808427784546, -0.0673523010531981, 0.3224670334241132)
 # The Bernoulli numbers B_2 ... B_24
 _BERNOULLI = (Fraction(1, 6), Fraction(-1, 30), Fraction(1, 42), Fraction(-1, 30),
               Fraction(5, 66), Fraction(-691, 2730), Fraction(7, 6), Fraction(-3617, 510),
@@ -135,6 +137,8 @@ def _digamma(x):
         return math.copysign(math.inf, -x)  # (torch: -inf at +0, inf at -0)
     if x == math.inf:
         return x
+    if x == -math.inf:
+        return math.nan
     result = 0.0
     if x < 0.0:
         if x == math.floor(x):
@@ -196,7 +200,7 @@ def _zeta(s, q):
     if s < 1.0:
         return math.nan
     if q <= 0.0:
-        if q == math.floor(q):
+        if q == -math.inf or q == math.floor(q):
             return math.inf
         if s != math.floor(s) or q < -1e5:
             return math.nan  # (far below 0 the direct sum would take -q steps)
@@ -492,12 +496,20 @@ def _erfcx_positive(u):
     # cost u^2 ulp; from 10 on the asymptotic series (its 15th term is below 1e-18 there)
     if u < 1.0:
         return math.exp(u * u) * math.erfc(u)
-    if u < 10.0:
-        p = _ERFC_P[0] if u < 8.0 else _ERFC_R[0]
-        for c in (_ERFC_P[1:] if u < 8.0 else _ERFC_R[1:]):
+    if u < 8.0:
+        p = _ERFC_P[0]
+        for c in _ERFC_P[1:]:
             p = p * u + c
-        q = _ERFC_Q[0] if u < 8.0 else _ERFC_S[0]
-        for c in (_ERFC_Q[1:] if u < 8.0 else _ERFC_S[1:]):
+        q = _ERFC_Q[0]
+        for c in _ERFC_Q[1:]:
+            q = q * u + c
+        return p / q
+    if u < 10.0:
+        p = _ERFC_R[0]
+        for c in _ERFC_R[1:]:
+            p = p * u + c
+        q = _ERFC_S[0]
+        for c in _ERFC_S[1:]:
             q = q * u + c
         return p / q
     if u > 1e8:

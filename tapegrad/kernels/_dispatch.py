@@ -16,7 +16,7 @@ from tapegrad.kernels.replay import make_batch_gradients, make_replay
 from tapegrad.kernels.sweep import make_entry, make_forward, make_sweep
 from tapegrad.ops import OPS
 
-SOURCE_HASH = "dac3a8e321f6feb5"
+SOURCE_HASH = "bc5a337fa18e1547"
 N_OPS = 131
 
 # per opcode: saved values read for the first / second input's gradient

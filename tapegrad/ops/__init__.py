@@ -19,7 +19,7 @@ from . import rearrange  # noqa: F401  (repeat: a gather keeping nothing, issue 
 from . import pyfunction  # noqa: F401  (last: the opcodes before it do not move)
 
 # isort: split
-from . import special  # noqa: F401  (torch's special functions, added later: new opcodes)
+from . import gamma, special  # noqa: F401  (torch's special functions, added later: new opcodes)
 
 # isort: split
 from .registry import BY_KEY, OPS, READS_A, READS_B, READS_Y, Op

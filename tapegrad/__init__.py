@@ -171,7 +171,7 @@ def __getattr__(name: str):
     # tg.nn, tg.optim and tg.autograd are imported on first use: ``import tapegrad`` does not
     # pay for them
     if name in ("nn", "optim", "autograd", "cuda", "backends", "linalg", "utils",
-                "distributions"):
+                "distributions", "special"):
         import importlib
 
         return importlib.import_module(f"{__name__}.{name}")
@@ -379,3 +379,9 @@ from .generator import (  # noqa: E402
 __all__ += ["Generator", "default_generator", "get_rng_state", "initial_seed", "seed",
             "set_rng_state"]
 from .rounding import div, divide, round  # noqa: E402, F401  (rounding_mode=, decimals=)
+
+# -- special functions (torch.special's gamma family): polygamma and mvlgamma take a number
+# besides the tensor, so they and their Tensor methods are written in special.py --------------
+from .special import mvlgamma, polygamma  # noqa: E402
+
+__all__ += ["polygamma", "mvlgamma"]

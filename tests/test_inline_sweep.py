@@ -26,6 +26,7 @@ FORMS = ([(key, form, 1) for key, form in UNARY.items()]
             for key, forms in WITH_NUMBER.items() for form in forms]
          + [(key, form, 2) for key, form in BINARY.items()]
          + [("maximum", tg.maximum, 2), ("minimum", tg.minimum, 2)]
+         + [("polygamma", lambda t: tg.polygamma(2, t), 1)]
          + [("fill", _filled, 1), ("zero", lambda t: _filled(t, "zero_"), 1)])
 
 
@@ -38,7 +39,8 @@ NO_GRADIENT = {"eq": lambda a, b: a == b, "ne": lambda a, b: a != b, "lt": lambd
 
 # ops defined on part of (0.25, 1.75) only: the inputs moved inside
 INSIDE = {"asin": lambda v: v / 2.0, "acos": lambda v: v / 2.0, "atanh": lambda v: v / 2.0,
-          "erfinv": lambda v: v / 2.0, "acosh": lambda v: v + 1.0, "logit": lambda v: v / 2.0}
+          "erfinv": lambda v: v / 2.0, "acosh": lambda v: v + 1.0, "logit": lambda v: v / 2.0,
+          "special_ndtri": lambda v: v / 2.0}
 
 
 def test_every_op_with_scalar_rules_is_covered():

@@ -25,7 +25,9 @@ CONSTANTS = [0.0, 2.0, -1.0, 0.5, 1.0 / 3.0, 3, -2, 2**70]
 
 # each op of the table that a one-float tensor computes in Python, as a user writes it: every
 # elementwise op of one operand, as its tapegrad function
-UNARY = {op.key: (lambda t, name=op.surface.function: getattr(tg, name)(t))
+# (torch.special's ops are reached as tg.special.<name>)
+UNARY = {op.key: (lambda t, name=op.surface.function: getattr(tg, name)(t)) if op.surface else
+         (lambda t, name=op.key.removeprefix("special_"): getattr(tg.special, name)(t))
          for op in OPS if op.rules and op.rules[0] == "unary" and op.py is not None}
 UNARY["reciprocal"] = lambda t: 1.0 / t  # (c / t is reciprocal(t) * c, as torch's)
 WITH_NUMBER = {
@@ -41,7 +43,8 @@ BINARY = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a,
           "div": lambda a, b: a / b, "pow": lambda a, b: a ** b,
           **{key: getattr(tg, key) for key in ("atan2", "hypot", "fmod", "remainder", "xlogy",
                                                "logaddexp", "copysign", "logaddexp2",
-                                               "nextafter")}}
+                                               "nextafter")},
+          "special_xlog1py": lambda a, b: tg.special.xlog1py(a, b)}
 
 
 def _one_float(value: float, requires_grad: bool = True):
@@ -63,8 +66,21 @@ def _same(got, want) -> bool:
 
 def test_every_python_rule_of_the_op_table_is_covered():
     # (heaviside, whose gradient is refused, is checked on one float in test_mathfuncs.py)
-    covered = set(UNARY) | set(WITH_NUMBER) | set(BINARY) | {"maximum", "minimum", "heaviside"}
+    covered = set(UNARY) | set(WITH_NUMBER) | set(BINARY) | {"maximum", "minimum", "heaviside",
+                                                              "polygamma"}
     assert {op.key for op in OPS if op.py is not None} == covered
+
+
+def test_polygamma_of_one_float_matches_numpy():
+    # (its number is an order n >= 0, not any constant: a test of its own)
+    op = fastpath._OP["polygamma"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for a in VALUES:
+            for n in (0, 1, 2, 3):
+                _, y = _one_float(a)
+                want = np.asarray(op.eager(np.array([a]), float(n)))
+                _check_against_numpy(tg.polygamma(n, y), want, (n, a))
 
 
 def _check_against_numpy(out, want: np.ndarray, what) -> None:

@@ -250,6 +250,24 @@ CASES: dict[str, list] = {
                   ("broadcast", lambda a, b: a.nextafter(b) + b, [r(2, 3), r(3)])],
     "fill": [("fill_", _fill_case, [r(3)]), ("0-d", _fill_case, [r()])],
     "zero": [("zero_", _zero_case, [r(2, 2)]), ("(1,)", _zero_case, [r(1)])],
+    # -- special functions (ops/special.py) ---------------------------------------------------
+    "lgamma": [("vec", lambda x: x.lgamma(), [r(5, low=-2.4, high=4.0) + 0.013]),
+               ("0-d", tg.lgamma, [pos()])],
+    "digamma": [("vec", lambda x: x.digamma(), [r(5, low=-2.4, high=4.0) + 0.013]),
+                ("0-d", tg.digamma, [pos()])],
+    "polygamma": [("n=1", lambda x: x.polygamma(1), [pos(4)]),
+                  ("n=2", lambda x: tg.polygamma(2, x), [r(4, low=-1.8, high=3.0) + 0.013]),
+                  ("n=3 0-d", lambda x: tg.polygamma(3, x), [pos()])],
+    "i0": [("vec", lambda x: x.i0(), [r(5, low=-4, high=4)]), ("0-d", tg.i0, [r()])],
+    "special_i0e": [("vec", lambda x: tg.special.i0e(x), [_away(r(5, low=-4, high=4), (0.0,))])],
+    "special_i1": [("vec", lambda x: tg.special.i1(x), [r(5, low=-4, high=4)])],
+    "special_i1e": [("vec", lambda x: tg.special.i1e(x), [_away(r(5, low=-4, high=4), (0.0,))])],
+    "special_ndtri": [("vec", lambda x: tg.special.ndtri(x), [r(5, low=0.02, high=0.98)])],
+    "special_log_ndtr": [("vec", lambda x: tg.special.log_ndtr(x), [r(5, low=-8, high=5)])],
+    "special_erfcx": [("vec", lambda x: tg.special.erfcx(x), [r(5, low=-3, high=12)])],
+    "special_entr": [("vec", lambda x: tg.special.entr(x), [pos(4)])],
+    "special_xlog1py": [("same", lambda a, b: tg.special.xlog1py(a, b), [r(4), pos(4)]),
+                        ("broadcast", lambda a, b: tg.special.xlog1py(a, b), [r(2, 3), pos(3)])],
 }
 
 # ops recorded only while tg.compile records (comparisons): replay must equal eager

@@ -16,20 +16,20 @@ from tapegrad.kernels.replay import make_batch_gradients, make_replay
 from tapegrad.kernels.sweep import make_entry, make_forward, make_sweep
 from tapegrad.ops import OPS
 
-SOURCE_HASH = "92db96f75af1585f"
-N_OPS = 129
+SOURCE_HASH = "9ef6b51fbdf7cbf8"
+N_OPS = 141
 
 # per opcode: saved values read for the first / second input's gradient
 # (bit 1: a, 2: b, 4: output), and whether torch's node saves values at all
-READS_A = (0, 4, 1, 1, 1, 4, 4, 4, 4, 1, 1, 0, 0, 0, 0, 0, 4, 1, 5, 0, 0, 2, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 0, 0, 0, 0, 5, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 3, 3, 5, 5, 0, 0, 1, 1, 1, 5, 4, 4, 0, 0, 4, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 4, 4, 1, 1, 4, 0, 0, 0, 0, 0, 0, 3, 5, 0, 0, 3, 3, 5, 5, 0, 5, 5, 5, 5, 0, 0, 0, 0, 0, 1, 1, 5, 3, 3, 0, 0,)
-READS_B = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 3, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 6, 3, 3, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0,)
-SAVES = (0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0,)
-MATMUL = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,)
-ASSIGNS = (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 1, 1, 1, 0, 0, 0, 2, 2, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0,)
+READS_A = (0, 4, 1, 1, 1, 4, 4, 4, 4, 1, 1, 0, 0, 0, 0, 0, 4, 1, 5, 0, 0, 2, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 0, 0, 0, 0, 5, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 3, 3, 5, 5, 0, 0, 1, 1, 1, 5, 4, 4, 0, 0, 4, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 4, 4, 1, 1, 4, 0, 0, 0, 0, 0, 0, 3, 5, 0, 0, 3, 3, 5, 5, 0, 5, 5, 5, 5, 0, 0, 0, 0, 0, 1, 1, 5, 3, 3, 0, 0, 1, 1, 1, 1, 5, 5, 5, 4, 5, 5, 1, 3,)
+READS_B = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 3, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 6, 3, 3, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3,)
+SAVES = (0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,)
+MATMUL = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,)
+ASSIGNS = (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 1, 1, 1, 0, 0, 0, 2, 2, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,)
 # per opcode: whether its records run in Python (a custom Function), handed off
-HOST = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,)
+HOST = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,)
 # per opcode: whether small records run inline, by scalar rules compiled into the core
-INLINE = (0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 1, 1, 1, 1, 1, 0, 1, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,)
+INLINE = (0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 1, 1, 1, 1, 1, 0, 1, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,)
 
 
 _f_19 = built(OPS[19].rules[1])  # add
@@ -2355,5 +2355,209 @@ def vjp_128(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_
 
 def fwd_128(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
     _fwd_128(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+_vjp_129 = OPS[129].vjp  # lgamma (made a numba function on first use)
+_fwd_129 = OPS[129].fwd
+
+
+def vjp_129(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_f, ip, fp):
+    _vjp_129(slot_view(g, n_y), slot_view(a, n_a), slot_view(b, n_b), slot_view(y, n_y),
+        slot_view(ga, n_a), slot_view(gb, n_b), need_a, need_b, int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+def fwd_129(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
+    _fwd_129(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+_vjp_130 = OPS[130].vjp  # digamma (made a numba function on first use)
+_fwd_130 = OPS[130].fwd
+
+
+def vjp_130(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_f, ip, fp):
+    _vjp_130(slot_view(g, n_y), slot_view(a, n_a), slot_view(b, n_b), slot_view(y, n_y),
+        slot_view(ga, n_a), slot_view(gb, n_b), need_a, need_b, int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+def fwd_130(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
+    _fwd_130(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+_vjp_131 = OPS[131].vjp  # polygamma (made a numba function on first use)
+_fwd_131 = OPS[131].fwd
+
+
+def vjp_131(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_f, ip, fp):
+    _vjp_131(slot_view(g, n_y), slot_view(a, n_a), slot_view(b, n_b), slot_view(y, n_y),
+        slot_view(ga, n_a), slot_view(gb, n_b), need_a, need_b, int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+def fwd_131(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
+    _fwd_131(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+_vjp_132 = OPS[132].vjp  # i0 (made a numba function on first use)
+_fwd_132 = OPS[132].fwd
+
+
+def vjp_132(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_f, ip, fp):
+    _vjp_132(slot_view(g, n_y), slot_view(a, n_a), slot_view(b, n_b), slot_view(y, n_y),
+        slot_view(ga, n_a), slot_view(gb, n_b), need_a, need_b, int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+def fwd_132(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
+    _fwd_132(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+_vjp_133 = OPS[133].vjp  # special_i0e (made a numba function on first use)
+_fwd_133 = OPS[133].fwd
+
+
+def vjp_133(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_f, ip, fp):
+    _vjp_133(slot_view(g, n_y), slot_view(a, n_a), slot_view(b, n_b), slot_view(y, n_y),
+        slot_view(ga, n_a), slot_view(gb, n_b), need_a, need_b, int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+def fwd_133(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
+    _fwd_133(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+_vjp_134 = OPS[134].vjp  # special_i1 (made a numba function on first use)
+_fwd_134 = OPS[134].fwd
+
+
+def vjp_134(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_f, ip, fp):
+    _vjp_134(slot_view(g, n_y), slot_view(a, n_a), slot_view(b, n_b), slot_view(y, n_y),
+        slot_view(ga, n_a), slot_view(gb, n_b), need_a, need_b, int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+def fwd_134(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
+    _fwd_134(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+_vjp_135 = OPS[135].vjp  # special_i1e (made a numba function on first use)
+_fwd_135 = OPS[135].fwd
+
+
+def vjp_135(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_f, ip, fp):
+    _vjp_135(slot_view(g, n_y), slot_view(a, n_a), slot_view(b, n_b), slot_view(y, n_y),
+        slot_view(ga, n_a), slot_view(gb, n_b), need_a, need_b, int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+def fwd_135(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
+    _fwd_135(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+_vjp_136 = OPS[136].vjp  # special_ndtri (made a numba function on first use)
+_fwd_136 = OPS[136].fwd
+
+
+def vjp_136(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_f, ip, fp):
+    _vjp_136(slot_view(g, n_y), slot_view(a, n_a), slot_view(b, n_b), slot_view(y, n_y),
+        slot_view(ga, n_a), slot_view(gb, n_b), need_a, need_b, int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+def fwd_136(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
+    _fwd_136(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+_vjp_137 = OPS[137].vjp  # special_log_ndtr (made a numba function on first use)
+_fwd_137 = OPS[137].fwd
+
+
+def vjp_137(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_f, ip, fp):
+    _vjp_137(slot_view(g, n_y), slot_view(a, n_a), slot_view(b, n_b), slot_view(y, n_y),
+        slot_view(ga, n_a), slot_view(gb, n_b), need_a, need_b, int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+def fwd_137(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
+    _fwd_137(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+_vjp_138 = OPS[138].vjp  # special_erfcx (made a numba function on first use)
+_fwd_138 = OPS[138].fwd
+
+
+def vjp_138(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_f, ip, fp):
+    _vjp_138(slot_view(g, n_y), slot_view(a, n_a), slot_view(b, n_b), slot_view(y, n_y),
+        slot_view(ga, n_a), slot_view(gb, n_b), need_a, need_b, int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+def fwd_138(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
+    _fwd_138(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+_vjp_139 = OPS[139].vjp  # special_entr (made a numba function on first use)
+_fwd_139 = OPS[139].fwd
+
+
+def vjp_139(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_f, ip, fp):
+    _vjp_139(slot_view(g, n_y), slot_view(a, n_a), slot_view(b, n_b), slot_view(y, n_y),
+        slot_view(ga, n_a), slot_view(gb, n_b), need_a, need_b, int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+def fwd_139(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
+    _fwd_139(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+_vjp_140 = OPS[140].vjp  # special_xlog1py (made a numba function on first use)
+_fwd_140 = OPS[140].fwd
+
+
+def vjp_140(g, a, b, y, ga, gb, n_y, n_a, n_b, need_a, need_b, p_i, n_i, p_f, n_f, ip, fp):
+    _vjp_140(slot_view(g, n_y), slot_view(a, n_a), slot_view(b, n_b), slot_view(y, n_y),
+        slot_view(ga, n_a), slot_view(gb, n_b), need_a, need_b, int_view(p_i, n_i),
+        slot_view(p_f, n_f), ip, fp)
+    return 0
+
+
+def fwd_140(y, a, b, n_y, n_a, n_b, p_i, n_i, p_f, n_f, ip, fp):
+    _fwd_140(slot_view(y, n_y), slot_view(a, n_a), slot_view(b, n_b), int_view(p_i, n_i),
         slot_view(p_f, n_f), ip, fp)
     return 0

@@ -101,7 +101,8 @@ def _np_bessel_i(x, order, scaled):
         out = np.where(np.isnan(v), v, out)
         if order == 1:
             out = np.where(v < 0.0, -out, out)
-    return out.astype(dtype, copy=False)
+    out = out.astype(dtype, copy=False)
+    return out[()] if out.ndim == 0 else out  # (a 0-d input gives a NumPy scalar, as ufuncs do)
 
 
 def _i1_df(g, x, y):

@@ -309,3 +309,13 @@ def test_out_and_no_grad():
            1e-15)
     with pytest.raises(RuntimeError, match="don't support automatic differentiation"):
         tg.special.i0e(x, out=tg.empty(2))
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 3])
+def test_polygamma_of_a_0d_float32_tensor(n):
+    # (against torch's float64 value rounded to float32: torch's float32 digamma is a few ulp
+    # off; ours computes in float64 and rounds once)
+    mine = tg.polygamma(n, tg.tensor(1.5, dtype=tg.float32))
+    theirs = torch.polygamma(n, torch.tensor(1.5, dtype=torch.float64)).float()
+    assert mine.dtype == tg.float32 and mine.shape == ()
+    np.testing.assert_allclose(mine.item(), theirs.item(), rtol=1.2e-7)

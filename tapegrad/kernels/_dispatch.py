@@ -16,7 +16,7 @@ from tapegrad.kernels.replay import make_batch_gradients, make_replay
 from tapegrad.kernels.sweep import make_entry, make_forward, make_sweep
 from tapegrad.ops import OPS
 
-SOURCE_HASH = "7b5d30d574daaf25"
+SOURCE_HASH = "5b5cc676bc49bb0f"
 N_OPS = 141
 
 # per opcode: saved values read for the first / second input's gradient

@@ -355,7 +355,8 @@ def _np_polygamma(x, c):
     if n == 1:
         out = _np_trigamma(v)
     else:  # (rarely large: the scalar rule, element by element)
-        zeta = np.frompyfunc(lambda q: _zeta_py(n + 1.0, q), 1, 1)(v).astype(np.float64)
+        # (np.asarray: on a 0-d input frompyfunc gives a Python float, not an array)
+        zeta = np.asarray(np.frompyfunc(lambda q: _zeta_py(n + 1.0, q), 1, 1)(v), np.float64)
         out = _polygamma_from(n, v, zeta) if math.lgamma(n + 1.0) < 709.0 else \
             np.asarray(zeta * math.inf, np.float64)
     return np.asarray(out, np.float64).astype(dtype, copy=False)

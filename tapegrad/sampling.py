@@ -184,7 +184,6 @@ def copy_(self, src, non_blocking: bool = False) -> Tensor:
     """
     src = _as_tensor(src)
     try:
-        np.broadcast_shapes(src.shape, self.shape)
         if np.broadcast_shapes(src.shape, self.shape) != tuple(self.shape):
             raise ValueError
     except ValueError:

@@ -315,6 +315,15 @@ class Exponential(Distribution):
         return 1.0 - self.rate.log()
 
 
+def _expand_wrapped(self, cls, batch_shape, _instance):
+    """``expand`` of a distribution defined through its ``base_dist`` (a Normal)."""
+    new = self._get_checked_instance(cls, _instance)
+    new.base_dist = self.base_dist.expand(batch_shape)
+    Distribution.__init__(new, new.base_dist.batch_shape, validate_args=False)
+    new._validate_args = self._validate_args
+    return new
+
+
 class LogNormal(Distribution):
     """The distribution of ``exp(X)`` for ``X ~ Normal(loc, scale)``.
 
@@ -334,11 +343,7 @@ class LogNormal(Distribution):
         super().__init__(self.base_dist.batch_shape, validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(LogNormal, _instance)
-        new.base_dist = self.base_dist.expand(batch_shape)
-        Distribution.__init__(new, new.base_dist.batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
+        return _expand_wrapped(self, LogNormal, batch_shape, _instance)
 
     @property
     def loc(self) -> Tensor:
@@ -399,11 +404,7 @@ class HalfNormal(Distribution):
         super().__init__(self.base_dist.batch_shape, validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(HalfNormal, _instance)
-        new.base_dist = self.base_dist.expand(batch_shape)
-        Distribution.__init__(new, new.base_dist.batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
+        return _expand_wrapped(self, HalfNormal, batch_shape, _instance)
 
     @property
     def scale(self) -> Tensor:
